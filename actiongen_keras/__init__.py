@@ -1,0 +1,1 @@
+"""actiongen_keras."""

@@ -1,0 +1,131 @@
+"""One configuration tree (data, model, training, generation), round-tripping through JSON.
+
+``Config.from_json(Config().to_json()) == Config()``. Unknown keys are an error that
+names the key, so a typo in a config file never passes silently.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+
+from actiongen_keras.errors import ConfigError
+
+
+@dataclasses.dataclass
+class DataConfig:
+    """How sessions become windows (see ``actiongen_keras.data.features`` for the tensors)."""
+
+    tick_ms: float = 600.0
+    history_ticks: int = 10  # 10 ticks x 600 ms = 6 s of context
+    target_ms: float = 600.0  # predict the next 600 ms
+    max_history_events: int = 128  # the most recent events of the 6 s are kept
+    max_actions: int = 48  # target events per window before the end-of-sequence token
+    min_move_interval_ms: float = 0.0  # thin dense move streams (0 = keep all); drops are reported
+    stride_ticks: int = 1  # one window per tick boundary
+
+
+@dataclasses.dataclass
+class ModelConfig:
+    """Architecture sizes. Vocabulary/feature sizes come from the dataset (``dataset_meta``)."""
+
+    d_model: int = 64
+    num_heads: int = 4
+    num_layers: int = 1  # per attention block
+    ff_dim: int = 128
+    dropout: float = 0.1
+    efficient_attention: bool = False  # linear-in-history attention for long, dense histories
+    num_xy_mixtures: int = 4
+    num_timing_components: int = 3  # mixture components per timing scale
+    timing_boundaries_ms: tuple = (100.0, 300.0)  # fast < b0 <= medium < b1 <= slow; None = from data
+    key_embedding_dim: int = 16
+
+
+@dataclasses.dataclass
+class TrainConfig:
+    epochs: int = 10
+    batch_size: int = 64
+    learning_rate: float = 1e-3
+    clipnorm: float = 1.0
+    seed: int = 1234
+    early_stopping_patience: int = 3
+    progressive: bool = False
+    jit_compile: str | bool = "auto"
+    loss_weights: dict = dataclasses.field(
+        default_factory=lambda: {"event_type": 1.0, "timing": 1.0, "xy": 1.0, "button": 0.5, "key": 0.5, "scroll": 0.5, "seq_len": 0.5}
+    )
+
+
+@dataclasses.dataclass
+class GenerationConfig:
+    temperature: float = 1.0
+    top_k: int = 0
+    top_p: float = 1.0
+    seed: int | None = None
+
+
+@dataclasses.dataclass
+class Config:
+    data: DataConfig = dataclasses.field(default_factory=DataConfig)
+    model: ModelConfig = dataclasses.field(default_factory=ModelConfig)
+    train: TrainConfig = dataclasses.field(default_factory=TrainConfig)
+    generation: GenerationConfig = dataclasses.field(default_factory=GenerationConfig)
+
+    def to_dict(self):
+        return dataclasses.asdict(self)
+
+    def to_json(self, path=None):
+        text = json.dumps(self.to_dict(), indent=2)
+        if path is not None:
+            Path(path).write_text(text + "\n")
+        return text
+
+    @classmethod
+    def from_dict(cls, d):
+        if not isinstance(d, dict):
+            raise ConfigError(f"config must be a JSON object, got {type(d).__name__}")
+        parts = {}
+        for f in dataclasses.fields(cls):
+            sub = d.get(f.name, {})
+            parts[f.name] = _build(f.default_factory, sub, f.name)
+        unknown = set(d) - {f.name for f in dataclasses.fields(cls)}
+        if unknown:
+            raise ConfigError(f"unknown config section(s): {sorted(unknown)}")
+        return cls(**parts)
+
+    @classmethod
+    def from_json(cls, text_or_path):
+        text = str(text_or_path)
+        if not text.lstrip().startswith("{"):
+            path = Path(text)
+            if not path.exists():
+                raise ConfigError(f"{path}: no such config file")
+            text = path.read_text()
+        try:
+            return cls.from_dict(json.loads(text))
+        except json.JSONDecodeError as e:
+            raise ConfigError(f"config is not valid JSON (line {e.lineno}: {e.msg})") from None
+
+
+def _build(factory, values, section):
+    default = factory()
+    if not isinstance(values, dict):
+        raise ConfigError(f"config section '{section}' must be an object")
+    names = {f.name: f for f in dataclasses.fields(default)}
+    unknown = set(values) - set(names)
+    if unknown:
+        raise ConfigError(f"unknown key(s) in config section '{section}': {sorted(unknown)}")
+    kwargs = {}
+    for k, v in values.items():
+        current = getattr(default, k)
+        if isinstance(current, tuple) and isinstance(v, list):
+            v = tuple(v)
+        if isinstance(current, bool) != isinstance(v, bool) and current is not None and not isinstance(current, (str,)):
+            raise ConfigError(f"{section}.{k} must be {type(current).__name__}, got {v!r}")
+        if isinstance(current, (int, float)) and not isinstance(current, bool):
+            if not isinstance(v, (int, float)) or isinstance(v, bool):
+                raise ConfigError(f"{section}.{k} must be a number, got {v!r}")
+            v = type(current)(v) if not (isinstance(current, int) and isinstance(v, float) and v != int(v)) else v
+        kwargs[k] = v
+    return dataclasses.replace(default, **kwargs)

@@ -1,0 +1,152 @@
+"""The tensor contract between the data pipeline and the model.
+
+One name per idea, from the recording format to the exported signature. Everything
+here is plain Python/NumPy so both sides (and the exporters) import the same truth.
+
+Shapes below omit the batch dimension. ``H`` = ``max_history_events``,
+``A`` = ``max_actions``, ``K`` = ``history_ticks``, ``S`` = number of numeric state
+features, ``C`` = number of categorical state features.
+
+Time convention (inputs and targets alike): every event carries ``dt`` = milliseconds
+since the previous event of the session (the first event of a session: 0), and its
+offset from the window boundary ``T``: ``t_before`` = ``T - t`` for history events and
+``t_after`` = ``t - T`` for target events. Positions are divided by the session's
+screen size, so ``x``, ``y`` lie in [0, 1] on screen.
+
+Inputs (``make_dataset`` yields them; ``build_model`` declares them):
+
+=====================  ==========  =======  ===============================================
+name                   shape       dtype    meaning
+=====================  ==========  =======  ===============================================
+state_numeric          (K, S)      float32  standardised numeric state per tick (0 if absent)
+state_categorical      (K, C)      int32    vocabulary ids (0 = absent, 1 = unknown)
+state_mask             (K,)        float32  1 where the tick has a game state
+hist_type              (H,)        int32    EVENT_TYPE ids, right-aligned, 0 = padding
+hist_button            (H,)        int32    BUTTON ids
+hist_key               (H,)        int32    key vocabulary ids (0 = none, 1 = unknown)
+hist_scroll            (H, 2)      int32    scroll class ids (dx, dy), see scroll_class()
+hist_dt                (H,)        float32  ms since the previous event
+hist_t_before          (H,)        float32  ms from the event to T (positive)
+hist_xy                (H, 2)      float32  position / screen
+dec_type ... dec_xy    (A+1, ...)  as hist  teacher-forcing input: step 0 is BOS (position =
+                                            last cursor, dt = 0), step i is target event i-1;
+                                            dec_t_after replaces hist_t_before
+screen                 (2,)        float32  session screen (width, height) in pixels
+=====================  ==========  =======  ===============================================
+
+Targets (same keys as the model's outputs) and sample weights (same keys; the only
+place masks enter training):
+
+=============  ==========  =======  ==========================================================
+name           shape       dtype    weight is 1 where ...
+=============  ==========  =======  ==========================================================
+event_type     (A+1,)      int32    i <= seq_len (EOS at i = seq_len)
+timing         (A+1,)      float32  i < seq_len (ms since the previous event)
+xy             (A+1, 2)    float32  i < seq_len and the position is on screen
+button         (A+1,)      int32    the event is a press or release
+key            (A+1,)      int32    the event is a key_down or key_up
+scroll         (A+1, 2)    int32    the event is a scroll
+seq_len        ()          int32    always (number of events in [T, T + target_ms), <= A)
+=============  ==========  =======  ==========================================================
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+# Event type ids. PAD never is a target (weight 0); EOS ends a target sequence;
+# BOS starts the decoder input. The event-type head predicts NUM_EVENT_CLASSES classes.
+EVENT_TYPES = ("pad", "move", "press", "release", "scroll", "key_down", "key_up", "eos", "bos")
+PAD, MOVE, PRESS, RELEASE, SCROLL, KEY_DOWN, KEY_UP, EOS, BOS = range(9)
+NUM_EVENT_TYPES = len(EVENT_TYPES)  # embedding size (includes BOS)
+NUM_EVENT_CLASSES = EOS + 1  # head classes: pad..eos
+EVENT_TYPE_ID = {name: i for i, name in enumerate(EVENT_TYPES)}
+
+BUTTONS = ("none", "left", "right", "middle", "x1", "x2")
+BUTTON_ID = {name: i for i, name in enumerate(BUTTONS)}
+BUTTON_ID[""] = 0
+NUM_BUTTONS = len(BUTTONS)
+
+# Keys: 0 = no key, 1 = unknown key; real keys from the training vocabulary start at 2.
+KEY_NONE, KEY_UNKNOWN = 0, 1
+
+# Scroll notches are clipped to [-SCROLL_CLIP, SCROLL_CLIP] and shifted to class ids.
+SCROLL_CLIP = 2
+NUM_SCROLL_CLASSES = 2 * SCROLL_CLIP + 1
+
+INPUT_NAMES = (
+    "state_numeric",
+    "state_categorical",
+    "state_mask",
+    "hist_type",
+    "hist_button",
+    "hist_key",
+    "hist_scroll",
+    "hist_dt",
+    "hist_t_before",
+    "hist_xy",
+    "dec_type",
+    "dec_button",
+    "dec_key",
+    "dec_scroll",
+    "dec_dt",
+    "dec_t_after",
+    "dec_xy",
+    "screen",
+)
+TARGET_NAMES = ("event_type", "timing", "xy", "button", "key", "scroll", "seq_len")
+
+
+def scroll_class(notches):
+    """Scroll notches (any int) -> class id in [0, NUM_SCROLL_CLASSES)."""
+    return np.clip(np.asarray(notches), -SCROLL_CLIP, SCROLL_CLIP).astype(np.int32) + SCROLL_CLIP
+
+
+def scroll_notches(class_id):
+    """Inverse of :func:`scroll_class` (clipped values stay clipped)."""
+    return np.asarray(class_id).astype(np.int64) - SCROLL_CLIP
+
+
+def input_signature(max_history_events, max_actions, history_ticks, num_state_numeric, num_state_categorical):
+    """``{name: (shape, dtype)}`` of the model inputs, batch dimension omitted."""
+    H, A1, K = max_history_events, max_actions + 1, history_ticks
+    return {
+        "state_numeric": ((K, num_state_numeric), "float32"),
+        "state_categorical": ((K, num_state_categorical), "int32"),
+        "state_mask": ((K,), "float32"),
+        "hist_type": ((H,), "int32"),
+        "hist_button": ((H,), "int32"),
+        "hist_key": ((H,), "int32"),
+        "hist_scroll": ((H, 2), "int32"),
+        "hist_dt": ((H,), "float32"),
+        "hist_t_before": ((H,), "float32"),
+        "hist_xy": ((H, 2), "float32"),
+        "dec_type": ((A1,), "int32"),
+        "dec_button": ((A1,), "int32"),
+        "dec_key": ((A1,), "int32"),
+        "dec_scroll": ((A1, 2), "int32"),
+        "dec_dt": ((A1,), "float32"),
+        "dec_t_after": ((A1,), "float32"),
+        "dec_xy": ((A1, 2), "float32"),
+        "screen": ((2,), "float32"),
+    }
+
+
+def target_signature(max_actions):
+    """``{name: (shape, dtype)}`` of targets; sample weights share the leading shape, float32."""
+    A1 = max_actions + 1
+    return {
+        "event_type": ((A1,), "int32"),
+        "timing": ((A1,), "float32"),
+        "xy": ((A1, 2), "float32"),
+        "button": ((A1,), "int32"),
+        "key": ((A1,), "int32"),
+        "scroll": ((A1, 2), "int32"),
+        "seq_len": ((), "int32"),
+    }
+
+
+def weight_signature(max_actions):
+    """``{name: shape}`` of the sample weights (float32)."""
+    A1 = max_actions + 1
+    return {"event_type": (A1,), "timing": (A1,), "xy": (A1,), "button": (A1,), "key": (A1,), "scroll": (A1,), "seq_len": ()}
