@@ -251,7 +251,11 @@ def _find(folder, stem):
 def _read_csv(path):
     """Header and rows of a CSV file; raises FormatError on empty files."""
     text = _open_text(path)
-    rows = list(csv.reader(io.StringIO(text)))
+    reader = csv.reader(io.StringIO(text, newline=""))
+    try:
+        rows = list(reader)
+    except csv.Error as e:
+        raise FormatError(path, f"not valid CSV ({e})", line=reader.line_num) from None
     if not rows or not rows[0]:
         raise FormatError(path, "empty file (no header)", line=1)
     return [h.strip() for h in rows[0]], rows[1:]

@@ -1,0 +1,132 @@
+"""The ``actiongen`` command. Thin: parse arguments, call a stage, print, set the exit status.
+
+Every command turns the package's own errors into one clear line on stderr and a
+non-zero exit status; a traceback means a bug in this package, not in the input.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from pathlib import Path
+
+from actiongen_keras.errors import ActiongenError
+
+IMPORTERS = {
+    "osu": "actiongen_keras.recordings.importers.osu",
+    "sapimouse": "actiongen_keras.recordings.importers.sapimouse",
+    "balabit": "actiongen_keras.recordings.importers.balabit",
+    "osrs": "actiongen_keras.recordings.importers.osrs",
+    "aalto": "actiongen_keras.recordings.importers.aalto",
+}
+
+
+def _cmd_import(args):
+    module = importlib.import_module(IMPORTERS[args.source])
+    if not Path(args.in_dir).is_dir():
+        raise ActiongenError(f"{args.in_dir}: no such folder")
+    summary = module.import_folder(args.in_dir, args.out_dir, repair=args.repair, progress=not args.quiet)
+    print(summary.text())
+    return summary.exit_code
+
+
+def _cmd_validate(args):
+    from actiongen_keras.recordings.session import find_sessions, read_session
+
+    problems = 0
+    checked = 0
+    for root in args.dirs:
+        if not Path(root).exists():
+            print(f"{root}: no such file or folder")
+            problems += 1
+            continue
+        folders = find_sessions(root)
+        if not folders:
+            print(f"{root}: no session (no session.json) found")
+            problems += 1
+        seen = {}
+        for folder in folders:
+            checked += 1
+            try:
+                session, _ = read_session(folder, "strict")
+            except ActiongenError as e:
+                print(e)
+                problems += 1
+                continue
+            if session.session_id in seen:
+                print(f"{folder}/session.json: field 'session_id': duplicate of {seen[session.session_id]}")
+                problems += 1
+            seen[session.session_id] = folder
+    print(f"{checked} session(s) checked, {problems} problem(s)", file=sys.stderr)
+    return 1 if problems else 0
+
+
+def _cmd_stats(args):
+    from actiongen_keras.recordings.stats import write_report
+
+    text, errors, paths = write_report(args.dir, args.out, mode="repair" if args.repair else "strict", progress=not args.quiet)
+    print(text)
+    for e in errors:
+        print(f"unreadable: {e}", file=sys.stderr)
+    print("wrote " + ", ".join(str(p) for p in paths), file=sys.stderr)
+    return 1 if errors else 0
+
+
+def _cmd_dataset_build(args):
+    from actiongen_keras.config import Config
+    from actiongen_keras.data.build import build_dataset
+
+    config = Config.from_json(args.config) if args.config else Config()
+    summary = build_dataset(args.sessions_dir, args.out, config=config.data, sources=args.sources, progress=not args.quiet)
+    print(summary.text() if hasattr(summary, "text") else summary)
+    return 0
+
+
+def build_parser():
+    p = argparse.ArgumentParser(prog="actiongen", description="Learn and generate human computer input (actiongen_keras).")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    s = sub.add_parser("import", help="import recordings of one source into actiongen-session/1 folders")
+    s.add_argument("--source", required=True, choices=sorted(IMPORTERS))
+    s.add_argument("--repair", action="store_true", help="fix what can be fixed and report every change")
+    s.add_argument("in_dir")
+    s.add_argument("out_dir")
+    s.set_defaults(func=_cmd_import)
+
+    s = sub.add_parser("validate", help="check every session under the folders (exit 0 when all are valid)")
+    s.add_argument("dirs", nargs="+")
+    s.set_defaults(func=_cmd_validate)
+
+    s = sub.add_parser("stats", help="tables and histograms of a folder of sessions")
+    s.add_argument("dir")
+    s.add_argument("--out", help="where stats.txt/json and the PNGs go (default: DIR)")
+    s.add_argument("--repair", action="store_true", help="read sessions in repair mode")
+    s.set_defaults(func=_cmd_stats)
+
+    s = sub.add_parser("dataset", help="windowed training data")
+    dsub = s.add_subparsers(dest="dataset_command", required=True)
+    b = dsub.add_parser("build", help="build the TFDS dataset (splits, statistics, windows) from sessions")
+    b.add_argument("sessions_dir")
+    b.add_argument("--out", required=True, help="DATA_DIR")
+    b.add_argument("--config", help="config JSON (its 'data' section is used)")
+    b.add_argument("--sources", nargs="*", help="only these sources")
+    b.set_defaults(func=_cmd_dataset_build)
+    return p
+
+
+def main(argv=None):
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except ActiongenError as e:
+        print(f"actiongen {args.command}: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
