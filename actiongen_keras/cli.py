@@ -23,9 +23,9 @@ IMPORTERS = {
 
 
 def _cmd_import(args):
-    module = importlib.import_module(IMPORTERS[args.source])
     if not Path(args.in_dir).is_dir():
         raise ActiongenError(f"{args.in_dir}: no such folder")
+    module = importlib.import_module(IMPORTERS[args.source])
     summary = module.import_folder(args.in_dir, args.out_dir, repair=args.repair, progress=not args.quiet)
     print(summary.text())
     return summary.exit_code

@@ -150,7 +150,8 @@ def plot(stats, out_dir):
         ax.set_xscale("log")
         ax.set_xlabel(xlabel)
         ax.set_ylabel("density")
-        ax.legend(fontsize=8)
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(fontsize=8)
         ax.set_title(name.split(".")[0].replace("intervals", "inter-event intervals") + " per source")
         fig.tight_layout()
         fig.savefig(out_dir / name, dpi=110)

@@ -243,7 +243,7 @@ def _numbers(fields, path, numbers, width):
                 float(v)
             except ValueError:
                 raise FormatError(path, f"'{v[:40]}' is not a number", line=int(numbers[i // width])) from None
-        raise
+        raise FormatError(path, "unreadable numbers") from None
     return values.reshape(-1, width)
 
 
