@@ -17,7 +17,7 @@ from actiongen_keras.cli import IMPORTERS
 
 # (source, folder under the data root, repair?)
 SOURCES = [
-    ("osu", "osu", False),
+    ("osu", "osu", True),  # one replay has off-screen frames (window unfocused)
     ("osu", "osu_replays", True),
     ("sapimouse", "sapimouse", False),
     ("balabit", "balabit", True),

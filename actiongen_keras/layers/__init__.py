@@ -1,0 +1,31 @@
+"""Keras 3 layers of the action model (keras.ops only: TensorFlow, JAX and PyTorch).
+
+One layer per module; every layer is registered under the ``actiongen`` package for
+``.keras`` saving.
+"""
+
+from actiongen_keras.layers.attention_decoder import AdvancedAttentionDecoder
+from actiongen_keras.layers.context_aware_generator import ContextAwareActionGenerator, behaviour_features, split_xy_params
+from actiongen_keras.layers.efficient_attention import EfficientAttention
+from actiongen_keras.layers.event_embedding import EventEmbedding
+from actiongen_keras.layers.gru_decoder import GRUDecoder
+from actiongen_keras.layers.gru_encoder import MaskedGRUEncoder
+from actiongen_keras.layers.multi_scale_timing import MultiScaleTimingProcessor
+from actiongen_keras.layers.state_embedding import StateEmbedding
+from actiongen_keras.layers.temporal_position_encoding import TemporalPositionEncoding
+from actiongen_keras.layers.transformer_block import TransformerBlock
+
+__all__ = [
+    "AdvancedAttentionDecoder",
+    "ContextAwareActionGenerator",
+    "EfficientAttention",
+    "EventEmbedding",
+    "GRUDecoder",
+    "MaskedGRUEncoder",
+    "MultiScaleTimingProcessor",
+    "StateEmbedding",
+    "TemporalPositionEncoding",
+    "TransformerBlock",
+    "behaviour_features",
+    "split_xy_params",
+]

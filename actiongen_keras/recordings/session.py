@@ -82,7 +82,8 @@ class RepairReport:
         for (file, what), count in sorted(self.changes.items()):
             ex = self.examples.get((file, what))
             at = f" (e.g. line {', '.join(map(str, ex))})" if ex else ""
-            out.append(f"{self.path}/{file}: {what}: {count}{at}")
+            prefix = f"{self.path}/" if self.path else ""
+            out.append(f"{prefix}{file}: {what}: {count}{at}")
         return out
 
     def __bool__(self):

@@ -86,8 +86,9 @@ def run_import(source, items, convert, out_dir, progress=True):
                 summary.written.append(str(out_dir / session.session_id))
                 summary.events += len(session.events)
                 if report:
-                    for line_key, count in report.changes.items():
-                        summary.repairs.add(f"{label}:{line_key[0]}", line_key[1], count, report.examples.get(line_key, ()))
+                    for (file, what), count in report.changes.items():
+                        where = file if Path(label).name in file else f"{label}: {file}"
+                        summary.repairs.add(where, what, count, report.examples.get((file, what), ()))
         except UnsupportedRecording as e:
             summary.skipped.append((label, str(e)))
         except ActiongenError as e:

@@ -281,6 +281,10 @@ def _hit_objects(lines, timing, slider_multiplier, path):
             sv[ok] = 100.0 / -np.clip(gb[gi[ok]], -1000.0, -10.0)
         duration = length[is_slider] / (slider_multiplier * 100.0 * sv) * beat_length * slides[is_slider]
         end_time[is_slider] = time[is_slider] + duration
+    bad = ~np.isfinite(end_time) | (end_time < time)
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise FormatError(path, f"{KINDS[kind[i]]} ends at {end_time[i]:g} ms, before it starts or never", line=int(src[i]), field="endTime")
     order = np.argsort(time, kind="stable")
     return HitObjects(
         time=time[order], x=x[order], y=y[order], kind=kind[order], end_time=end_time[order],

@@ -1,0 +1,343 @@
+"""Build the windowed dataset: sessions -> splits.json, preprocessing.json, TFDS records.
+
+``build_dataset(SESSIONS_DIR, DATA_DIR)`` is what ``actiongen dataset build`` runs. It
+drives the TFDS builder :class:`ActiongenSessions` (defined here so that the installed
+package has it; ``datasets/actiongen_sessions/`` re-exports it for the ``tfds`` CLI and
+the TFDS test). The builder is registered with TFDS when this module is imported
+(``import actiongen_keras.data.build``, ``actiongen_keras.data.pipeline`` or
+``datasets.actiongen_sessions``); after that
+``tfds.load("actiongen_sessions/<config>", data_dir=DATA_DIR, split="train")`` works.
+
+Statistics are fitted *inside* ``_split_generators`` on the training split before any
+window is written, and the TFDS records hold finished, normalised contract tensors
+(``{"inputs", "targets", "weights", "session_id", "t_ms"}``). Why not raw windows
+normalised in tf.data: the pipeline then does no per-element work (fast, identical on
+every backend), the NumPy path (:func:`~actiongen_keras.data.windows.windows_from_sessions`)
+and the records come from the same code, and no ``tf.lookup`` tables are needed. The price:
+the records are tied to their statistics, so a new split or DataConfig means a rebuild
+(which ``build_dataset`` always does). The fitted ``splits.json``, ``preprocessing.json``
+and ``build_report.json`` are written into the TFDS version folder and copied to
+``DATA_DIR/``.
+
+Config-dependent sizes (H, A+1, K, S, C) are stored as unknown dimensions in the TFDS
+features (TFDS must know its features before the statistics exist); ``make_dataset``
+restores the static shapes from ``preprocessing.json``.
+
+The builder never touches the network: sessions come from ``manual_dir`` and
+``download_and_prepare`` always runs with ``try_download_gcs=False``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import shutil
+import time
+from pathlib import Path
+
+import numpy as np
+import tensorflow_datasets as tfds
+
+from actiongen_keras.config import DataConfig
+from actiongen_keras.data import features as F
+from actiongen_keras.data.normalize import PREPROCESSING_FILE, Preprocessing, fit_preprocessing
+from actiongen_keras.data.splits import SPLITS, SPLITS_FILE, assign_splits
+from actiongen_keras.data.windows import check_session, session_windows, window_times
+from actiongen_keras.errors import ConfigError, DataError
+from actiongen_keras.recordings.session import iter_sessions
+
+REPORT_FILE = "build_report.json"
+SOURCE_CONFIGS = {
+    "all": None,  # first: the default config
+    "osu": ("osu",),
+    "sapimouse": ("sapimouse",),
+    "balabit": ("balabit",),
+    "osrs": ("osrs",),
+    "aalto": ("aalto", "keystrokes_aalto"),
+}
+
+
+def config_for_sources(sources):
+    """Builder config name for ``sources`` (None/"all", a config name, or a source name)."""
+    if sources is None:
+        return "all"
+    if isinstance(sources, str):
+        sources = [sources]
+    sources = list(sources)
+    if len(sources) == 1 and sources[0] in SOURCE_CONFIGS:
+        return sources[0]
+    for name, srcs in SOURCE_CONFIGS.items():
+        if srcs is not None and len(sources) == 1 and sources[0] in srcs:
+            return name
+    raise ConfigError(
+        f"sources must be None (all) or one of {sorted(SOURCE_CONFIGS)}, got {sources!r}; "
+        "several sources together: use 'all' on a folder that holds only them"
+    )
+
+
+# --------------------------------------------------------------------------- preparation
+
+
+@dataclasses.dataclass
+class Prepared:
+    """Sessions read and checked, splits assigned, statistics fitted."""
+
+    sessions: list
+    skipped: list  # [(session path or id, reason)]
+    other_sources: int  # sessions of sources outside the config (not counted as skipped)
+    splits: object
+    preprocessing: Preprocessing
+    windows: dict  # split -> number of windows
+    sessions_per_split: dict
+
+    def report(self):
+        return {
+            "sessions": len(self.sessions),
+            "skipped": [{"session": s, "reason": r} for s, r in self.skipped],
+            "other_sources": self.other_sources,
+            "windows": dict(self.windows),
+            "sessions_per_split": dict(self.sessions_per_split),
+            "split_modes": dict(self.splits.modes),
+            "dropped_moves": int(self.preprocessing.train.get("dropped_moves", 0)),
+        }
+
+
+def prepare(sessions_dir, sources=None, config=None, builder_config=None, fractions=(0.8, 0.1, 0.1), min_subjects=10,
+            mode="strict", progress=False):
+    """Read every session under ``sessions_dir``, skip the unusable ones, split, fit.
+
+    Skipped (listed with a reason, never silently): unreadable sessions (the reader's
+    error), a zero-size screen, a game session without state, a session shorter than one
+    window.
+
+    Raises:
+        DataError: no usable session, or a split left without windows (the message gives
+            the per-split counts).
+    """
+    from tqdm.auto import tqdm
+
+    config = config or DataConfig()
+    wanted = SOURCE_CONFIGS.get(builder_config) if builder_config else (None if sources is None else tuple(sources))
+    sessions, skipped, other = [], [], 0
+    root = Path(sessions_dir)
+    if not root.exists():
+        raise DataError(f"{root}: no such sessions folder")
+    for session, rep in tqdm(iter_sessions(root, mode=mode, on_error="skip"), desc="read sessions", unit="session", disable=not progress):
+        if session is None:
+            skipped.append((getattr(rep, "path", "?"), f"unreadable: {rep}"))
+            continue
+        if wanted is not None and session.source not in wanted:
+            other += 1
+            continue
+        reason = check_session(session, config)
+        if reason is not None:
+            skipped.append((session.path or session.session_id, reason))
+            continue
+        sessions.append(session)
+    if not sessions:
+        detail = f" ({len(skipped)} skipped: " + "; ".join(f"{s}: {r}" for s, r in skipped[:5]) + ")" if skipped else ""
+        raise DataError(f"{root}: no usable session for config '{builder_config or 'all'}'{detail}")
+    sessions.sort(key=lambda s: (s.source, s.session_id))
+    splits = assign_splits(sessions, fractions=fractions, min_subjects=min_subjects)
+    train_parts = splits.parts("train", sessions)
+    prep = fit_preprocessing(train_parts, config, builder_config=builder_config, sources=wanted, all_sessions=sessions)
+    counts, nsess = {}, {}
+    for sp in SPLITS:
+        parts = splits.parts(sp, sessions)
+        counts[sp] = int(sum(len(window_times(float(s.events.t_ms[0]), float(s.events.t_ms[-1]), config, r)) for s, r in parts))
+        nsess[sp] = len(parts)
+    empty = [sp for sp in SPLITS if counts[sp] == 0]
+    if empty:
+        raise DataError(
+            f"split(s) {empty} would have no windows (windows per split: {counts}; sessions per split: {nsess}; "
+            f"split modes: {splits.modes}). Add sessions/people, or use longer sessions for time-block splits."
+        )
+    return Prepared(sessions, skipped, other, splits, prep, counts, nsess)
+
+
+# --------------------------------------------------------------------------- TFDS builder
+
+
+@dataclasses.dataclass(eq=False)
+class ActiongenSessionsConfig(tfds.core.BuilderConfig):
+    """One config per source; ``sources=None`` takes every source (``all``)."""
+
+    sources: tuple | None = None
+
+
+def _feature(shape, dtype):
+    # Raw bytes: needed for tensors with several unknown dimensions, and decoding is a
+    # single decode_raw + reshape per tensor (faster than int64/float lists).
+    encoding = tfds.features.Encoding.BYTES if len(shape) else tfds.features.Encoding.NONE
+    return tfds.features.Tensor(shape=shape, dtype=np.dtype(dtype), encoding=encoding)
+
+
+def _dyn(shape):
+    """Contract shape with config-dependent sizes unknown; fixed 2s (x/y, dx/dy, screen) kept."""
+    return tuple(2 if d == 2 and i == len(shape) - 1 else None for i, d in enumerate(shape))
+
+
+def tfds_features():
+    ins = F.input_signature(7, 7, 7, 7, 7)  # placeholder sizes, only the structure is used
+    tgs = F.target_signature(7)
+    wts = F.weight_signature(7)
+    feats = {
+        "inputs": {k: _feature(_dyn(s) if k != "screen" else (2,), dt) for k, (s, dt) in ins.items()},
+        "targets": {k: _feature(_dyn(s), dt) for k, (s, dt) in tgs.items()},
+        "weights": {k: _feature(_dyn(s), "float32") for k, s in wts.items()},
+        "session_id": tfds.features.Text(),
+        "t_ms": _feature((), "float64"),
+    }
+    return tfds.features.FeaturesDict(feats)
+
+
+class ActiongenSessions(tfds.core.GeneratorBasedBuilder):
+    """Windows of ``actiongen-session/1`` recordings, as the model's tensors."""
+
+    VERSION = tfds.core.Version("1.0.0")
+    RELEASE_NOTES = {"1.0.0": "First release: windows per features.py, splits by person or time block, train-fitted statistics."}
+    MANUAL_DOWNLOAD_INSTRUCTIONS = """
+    Nothing is downloaded. Point manual_dir at a folder of sessions in the
+    actiongen-session/1 format (one folder per session holding session.json and
+    events.csv[.gz]), e.g. the output of `actiongen import ...`:
+
+        build_dataset(SESSIONS_DIR, DATA_DIR)            # from Python, or
+        actiongen dataset build SESSIONS_DIR --out DATA_DIR
+    """
+    BUILDER_CONFIGS = [
+        ActiongenSessionsConfig(name=name, sources=srcs, description=f"sessions of source(s) {srcs or 'all'}")
+        for name, srcs in SOURCE_CONFIGS.items()
+    ]
+    DEFAULT_CONFIG_NAME = "all"
+
+    def __init__(self, *, data_config=None, fractions=(0.8, 0.1, 0.1), min_subjects=10, session_mode="strict", progress=False, **kwargs):
+        self._data_config = data_config or DataConfig()
+        self._fractions = tuple(fractions)
+        self._min_subjects = int(min_subjects)
+        self._session_mode = session_mode
+        self._progress = progress
+        self.prepared = None
+        super().__init__(**kwargs)
+
+    def _info(self):
+        return self.dataset_info_from_configs(
+            description="Fixed-size windows of recorded human input (see actiongen_keras/data/features.py).",
+            features=tfds_features(),
+            supervised_keys=None,
+            homepage=None,
+        )
+
+    def download_and_prepare(self, *, download_dir=None, download_config=None, **kwargs):
+        download_config = dataclasses.replace(download_config or tfds.download.DownloadConfig(), try_download_gcs=False)
+        return super().download_and_prepare(download_dir=download_dir, download_config=download_config, **kwargs)
+
+    def _split_generators(self, dl_manager):
+        manual = Path(str(dl_manager.manual_dir))
+        prepared = prepare(
+            manual, config=self._data_config, builder_config=self.builder_config.name, fractions=self._fractions,
+            min_subjects=self._min_subjects, mode=self._session_mode, progress=self._progress,
+        )
+        self.prepared = prepared
+        out = Path(str(self.data_path))
+        out.mkdir(parents=True, exist_ok=True)
+        prepared.splits.save(out / SPLITS_FILE)
+        prepared.preprocessing.save(out / PREPROCESSING_FILE)
+        (out / REPORT_FILE).write_text(json.dumps(prepared.report(), indent=1) + "\n")
+        return {sp: self._generate_examples(prepared, sp) for sp in SPLITS}
+
+    def _generate_examples(self, prepared, split):
+        prep = prepared.preprocessing
+        for session, rng in prepared.splits.parts(split, prepared.sessions):
+            ins, tgs, wts, T = session_windows(session, prep, prep.data_config, rng)
+            sid = session.session_id
+            for i in range(len(T)):
+                yield f"{sid}/{T[i]:.0f}", {
+                    "inputs": {k: v[i] for k, v in ins.items()},
+                    "targets": {k: v[i] for k, v in tgs.items()},
+                    "weights": {k: v[i] for k, v in wts.items()},
+                    "session_id": sid,
+                    "t_ms": T[i],
+                }
+
+
+# --------------------------------------------------------------------------- build_dataset
+
+
+@dataclasses.dataclass
+class BuildSummary:
+    out_dir: str
+    builder_config: str
+    windows: dict
+    sessions: int
+    sessions_per_split: dict
+    skipped: list
+    other_sources: int
+    split_modes: dict
+    dropped_moves: int
+    seconds: float
+
+    def text(self):
+        lines = [
+            f"dataset '{self.builder_config}' in {self.out_dir}: {self.sessions} session(s), windows "
+            + ", ".join(f"{k} {v}" for k, v in self.windows.items())
+            + f" in {self.seconds:.1f} s"
+        ]
+        lines.append("  split modes: " + ", ".join(f"{k}: {v}" for k, v in sorted(self.split_modes.items())))
+        if self.dropped_moves:
+            lines.append(f"  move thinning dropped {self.dropped_moves} training event(s)")
+        if self.other_sources:
+            lines.append(f"  {self.other_sources} session(s) of other sources not in this config")
+        for s in self.skipped:
+            lines.append(f"  SKIPPED {s['session']}: {s['reason']}")
+        return "\n".join(lines)
+
+
+def build_dataset(sessions_dir, out_dir, config=None, sources=None, progress=True, mode="strict",
+                  fractions=(0.8, 0.1, 0.1), min_subjects=10):
+    """Build (or rebuild) the dataset of ``sessions_dir`` into ``out_dir``.
+
+    Writes ``out_dir/splits.json``, ``out_dir/preprocessing.json``,
+    ``out_dir/build_report.json`` and the TFDS records under
+    ``out_dir/actiongen_sessions/<config>/<version>/``.
+
+    Args:
+        sessions_dir: folder of ``actiongen-session/1`` sessions (searched recursively).
+        out_dir: the dataset folder (``DATA_DIR``).
+        config: a ``DataConfig``.
+        sources: ``None`` (every source: config ``all``) or one of ``osu``, ``sapimouse``,
+            ``balabit``, ``osrs``, ``aalto``.
+        mode: session reading mode, ``"strict"`` or ``"repair"``.
+
+    Returns:
+        :class:`BuildSummary` (windows per split, skipped sessions with reasons, ...).
+
+    Raises:
+        DataError: no usable sessions, or a split without windows.
+    """
+    start = time.perf_counter()
+    name = config_for_sources(sources)
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    if not progress:
+        tfds.disable_progress_bar()
+    builder = ActiongenSessions(
+        config=name, data_dir=str(out_dir), data_config=config or DataConfig(), fractions=fractions,
+        min_subjects=min_subjects, session_mode=mode, progress=progress,
+    )
+    dl = tfds.download.DownloadConfig(
+        manual_dir=str(Path(sessions_dir).resolve()),
+        download_mode=tfds.download.GenerateMode.FORCE_REDOWNLOAD,
+        try_download_gcs=False,
+        compute_stats=tfds.download.ComputeStatsMode.SKIP,
+    )
+    builder.download_and_prepare(download_config=dl)
+    version_dir = Path(str(builder.data_path))
+    for f in (SPLITS_FILE, PREPROCESSING_FILE, REPORT_FILE):
+        shutil.copyfile(version_dir / f, out_dir / f)
+    report = json.loads((out_dir / REPORT_FILE).read_text())
+    windows = {sp: int(builder.info.splits[sp].num_examples) for sp in SPLITS}
+    return BuildSummary(
+        out_dir=str(out_dir), builder_config=name, windows=windows, sessions=report["sessions"],
+        sessions_per_split=report["sessions_per_split"], skipped=report["skipped"], other_sources=report["other_sources"],
+        split_modes=report["split_modes"], dropped_moves=report["dropped_moves"], seconds=time.perf_counter() - start,
+    )

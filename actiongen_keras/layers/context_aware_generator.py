@@ -1,0 +1,188 @@
+"""ContextAwareActionGenerator: fuses the context and predicts every head of a step."""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+from keras import ops
+
+from actiongen_keras.data import features as F
+from actiongen_keras.layers.multi_scale_timing import DEFAULT_BOUNDARIES_MS, DEFAULT_MAX_MS, MultiScaleTimingProcessor
+from actiongen_keras.layers.temporal_position_encoding import TemporalPositionEncoding
+
+XY_SIGMA_FLOOR = 1e-3  # screen units (~2 px on a 1920 px screen)
+XY_SIGMA_SHIFT = 3.0  # sigma = floor + softplus(raw - shift): starts near 0.05 screens
+NUM_BEHAVIOUR_FEATURES = 14
+
+
+def split_xy_params(params, num_mixtures, sigma_floor=XY_SIGMA_FLOOR):
+    """``params [..., 5M]`` -> ``logits, mu [..., M, 2], sigma [..., M, 2]``.
+
+    Layout of the xy head output: ``[logits(M) | mu_x(M) | mu_y(M) | sigma_raw_x(M) |
+    sigma_raw_y(M)]``. The means are absolute positions in screen units: the network
+    predicts the displacement from the step's cursor (``dec_xy``) and the head adds the
+    cursor back, so the mixture is over the displacement, expressed in absolute terms.
+    ``sigma = sigma_floor + softplus(sigma_raw - XY_SIGMA_SHIFT)``.
+    """
+    M = int(num_mixtures)
+    logits = params[..., :M]
+    mu = ops.stack([params[..., M : 2 * M], params[..., 2 * M : 3 * M]], axis=-1)
+    raw = ops.stack([params[..., 3 * M : 4 * M], params[..., 4 * M : 5 * M]], axis=-1)
+    sigma = sigma_floor + ops.softplus(raw - XY_SIGMA_SHIFT)
+    return logits, mu, sigma
+
+
+def behaviour_features(hist_type, hist_dt, hist_t_before, hist_xy, screen):
+    """This person's recent rhythm and speed, from the history: ``[B, NUM_BEHAVIOUR_FEATURES]``.
+
+    Over the real (``hist_type != 0``) events: log1p(count); mean, std and median of
+    ``log1p(dt)``; log1p(time since the last event); mean log1p(speed) in screens/s over
+    consecutive real events; fractions of moves, presses (click rate), key downs, scrolls;
+    presses per second over the span of the history; a has-history flag; log(screen / 1000 px)
+    (width, height: normalised distances depend on the screen). Padding values
+    never matter (selected out with ``where``).
+    """
+    valid = ops.not_equal(ops.cast(hist_type, "int32"), F.PAD)
+    vf = ops.cast(valid, "float32")
+    n = ops.sum(vf, axis=-1)
+    n1 = ops.maximum(n, 1.0)
+    ld = ops.log1p(ops.maximum(ops.where(valid, ops.cast(hist_dt, "float32"), 0.0), 0.0))
+    mean_ld = ops.sum(ld * vf, -1) / n1
+    std_ld = ops.sqrt(ops.maximum(ops.sum(ops.square(ld - mean_ld[:, None]) * vf, -1) / n1, 0.0) + 1e-6)
+    big = 1e9
+    srt = ops.sort(ops.where(valid, ld, big), axis=-1)
+    mid = ops.cast(ops.maximum(ops.floor((n - 1.0) / 2.0), 0.0), "int32")
+    med = ops.take_along_axis(srt, mid[:, None], axis=-1)[:, 0]
+    med = ops.where(n > 0, med, 0.0)
+    tb = ops.where(valid, ops.cast(hist_t_before, "float32"), big)
+    last = ops.where(n > 0, ops.log1p(ops.maximum(ops.min(tb, axis=-1), 0.0)), 0.0)
+    span_s = ops.where(n > 0, ops.max(ops.where(valid, ops.cast(hist_t_before, "float32"), 0.0), axis=-1), 0.0) / 1000.0
+    xy = ops.where(valid[..., None], ops.cast(hist_xy, "float32"), 0.0)
+    pair = vf[:, 1:] * vf[:, :-1]
+    dist = ops.sqrt(ops.sum(ops.square(xy[:, 1:] - xy[:, :-1]), -1) + 1e-12)
+    dt_pair = ops.maximum(ops.where(valid[:, 1:], ops.cast(hist_dt, "float32")[:, 1:], 1.0), 1.0)
+    speed = ops.log1p(dist * 1000.0 / dt_pair)
+    mean_speed = ops.sum(speed * pair, -1) / ops.maximum(ops.sum(pair, -1), 1.0)
+    t = ops.cast(hist_type, "int32")
+
+    def frac(cls):
+        return ops.sum(ops.cast(ops.equal(t, cls), "float32"), -1) / n1
+
+    presses = ops.sum(ops.cast(ops.equal(t, F.PRESS), "float32"), -1)
+    click_rate = presses / ops.maximum(span_s, 1.0)
+    feats = [ops.log1p(n), mean_ld, std_ld, med, last, mean_speed, frac(F.MOVE), frac(F.PRESS), frac(F.KEY_DOWN), frac(F.SCROLL), click_rate, ops.cast(n > 0, "float32")]
+    scr = ops.log(ops.maximum(ops.cast(screen, "float32"), 1.0) / 1000.0)
+    feats += [scr[:, 0], scr[:, 1]]
+    return ops.stack(feats, axis=-1)
+
+
+@keras.saving.register_keras_serializable(package="actiongen")
+class ContextAwareActionGenerator(keras.layers.Layer):
+    """``call(dec_hidden, state_summary, hist_summary, dec_t_after, dec_dt, dec_xy,
+    hist_type, hist_dt, hist_t_before, hist_xy, screen)`` -> tuple of head outputs::
+
+        event_type [B,T,NUM_EVENT_CLASSES]  logits (incl. EOS)
+        timing     [B,T,3 + 9*M_t]          MultiScaleTimingProcessor layout
+        xy         [B,T,5*M_xy]             split_xy_params layout (absolute means)
+        button     [B,T,NUM_BUTTONS]        logits
+        key        [B,T,num_keys]           logits
+        scroll     [B,T,2,NUM_SCROLL_CLASSES] logits for (dx, dy)
+
+    Four context processors (Dense + gelu, each to ``d_model``): game state
+    (``state_summary``), action history (``hist_summary``), temporal (the step's
+    ``t_after`` and ``dt``, via :class:`TemporalPositionEncoding`) and behavioural
+    (:func:`behaviour_features` of the history). They are concatenated with the decoder
+    output, fused (Dense, LayerNorm, Dropout) and fed to the heads.
+    """
+
+    def __init__(
+        self,
+        d_model,
+        num_keys,
+        num_xy_mixtures=4,
+        num_timing_components=3,
+        timing_boundaries_ms=DEFAULT_BOUNDARIES_MS,
+        max_timing_ms=DEFAULT_MAX_MS,
+        dropout=0.0,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        self.d_model = int(d_model)
+        self.num_keys = int(num_keys)
+        self.num_xy_mixtures = int(num_xy_mixtures)
+        self.num_timing_components = int(num_timing_components)
+        self.timing_boundaries_ms = tuple(float(b) for b in timing_boundaries_ms)
+        self.max_timing_ms = float(max_timing_ms)
+        self.dropout = float(dropout)
+        p = self.dtype_policy
+        d = self.d_model
+
+        def dense(units, name, activation=None):
+            return keras.layers.Dense(units, activation=activation, name=name, dtype=p)
+
+        self.state_processor = dense(d, "state_processor", "gelu")
+        self.history_processor = dense(d, "history_processor", "gelu")
+        self.t_after_encoding = TemporalPositionEncoding(d, name="t_after_encoding", dtype=p)
+        self.dt_encoding = TemporalPositionEncoding(d, name="dt_encoding", dtype=p)
+        self.temporal_processor = dense(d, "temporal_processor", "gelu")
+        self.behaviour_processor = dense(d, "behaviour_processor", "gelu")
+        self.fusion = dense(d, "fusion", "gelu")
+        self.fusion_norm = keras.layers.LayerNormalization(epsilon=1e-5, name="fusion_norm", dtype=p)
+        self.fusion_dropout = keras.layers.Dropout(self.dropout, dtype=p)
+        self.event_head = dense(F.NUM_EVENT_CLASSES, "event_type_head")
+        self.timing = MultiScaleTimingProcessor(
+            self.num_timing_components, self.timing_boundaries_ms, self.max_timing_ms, hidden_dim=d, name="timing", dtype=p
+        )
+        self.xy_head = dense(5 * self.num_xy_mixtures, "xy_head")
+        self.button_head = dense(F.NUM_BUTTONS, "button_head")
+        self.key_head = dense(self.num_keys, "key_head")
+        self.scroll_head = dense(2 * F.NUM_SCROLL_CLASSES, "scroll_head")
+
+    def call(self, dec_hidden, state_summary, hist_summary, dec_t_after, dec_dt, dec_xy, hist_type, hist_dt, hist_t_before, hist_xy, screen, training=None):
+        T = ops.shape(dec_hidden)[1]
+
+        def per_step(v):
+            return ops.repeat(v[:, None, :], T, axis=1)
+
+        beh = behaviour_features(hist_type, hist_dt, hist_t_before, hist_xy, screen)
+        temporal = self.temporal_processor(self.t_after_encoding(dec_t_after) + self.dt_encoding(dec_dt))
+        fused = ops.concatenate(
+            [
+                dec_hidden,
+                per_step(self.state_processor(state_summary)),
+                per_step(self.history_processor(hist_summary)),
+                temporal,
+                per_step(self.behaviour_processor(ops.cast(beh, self.compute_dtype))),
+            ],
+            axis=-1,
+        )
+        h = self.fusion_dropout(self.fusion_norm(self.fusion(fused)), training=training)
+        M = self.num_xy_mixtures
+        xy_raw = self.xy_head(h)
+        cursor = ops.cast(dec_xy, self.compute_dtype)
+        xy = ops.concatenate(
+            [
+                xy_raw[..., :M],
+                xy_raw[..., M : 2 * M] + cursor[..., 0:1],
+                xy_raw[..., 2 * M : 3 * M] + cursor[..., 1:2],
+                xy_raw[..., 3 * M :],
+            ],
+            axis=-1,
+        )
+        scroll = self.scroll_head(h)
+        s = ops.shape(scroll)
+        scroll = ops.reshape(scroll, (-1, s[1], 2, F.NUM_SCROLL_CLASSES))
+        return self.event_head(h), self.timing(h), xy, self.button_head(h), self.key_head(h), scroll
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            d_model=self.d_model,
+            num_keys=self.num_keys,
+            num_xy_mixtures=self.num_xy_mixtures,
+            num_timing_components=self.num_timing_components,
+            timing_boundaries_ms=list(self.timing_boundaries_ms),
+            max_timing_ms=self.max_timing_ms,
+            dropout=self.dropout,
+        )
+        return config

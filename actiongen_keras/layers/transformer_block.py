@@ -1,0 +1,99 @@
+"""TransformerBlock: pre-LayerNorm self-attention (+ optional cross-attention) + feed-forward."""
+
+from __future__ import annotations
+
+import keras
+from keras import ops
+
+from actiongen_keras.layers.efficient_attention import EfficientAttention
+
+
+def _valid(mask):
+    """Any-dtype mask -> bool (nonzero = valid)."""
+    return ops.not_equal(ops.cast(mask, "float32"), 0.0)
+
+
+@keras.saving.register_keras_serializable(package="actiongen")
+class TransformerBlock(keras.layers.Layer):
+    """``call(x [B,T,d], key_mask=None, context=None, context_mask=None) -> [B,T,d]``.
+
+    * self-attention over ``x``: keys where ``key_mask == 0`` are ignored; each position may
+      always attend to itself, so no softmax row is empty (padded/absent positions then
+      only see themselves and never leak into valid ones). ``causal=True`` adds a causal
+      mask (position t sees positions <= t). ``efficient=True`` uses
+      :class:`EfficientAttention` (linear in T, key mask only, not causal).
+    * cross-attention to ``context [B,S,d]`` (when ``cross_attention=True``), ignoring
+      context keys where ``context_mask == 0``. The caller must guarantee at least one
+      valid context key per row (the decoder prepends a learned null memory slot).
+    * position-wise feed-forward (``ff_dim``, gelu). Dropout after each sub-block.
+    """
+
+    def __init__(self, d_model, num_heads, ff_dim, dropout=0.0, cross_attention=False, causal=False, efficient=False, **kwargs):
+        super().__init__(**kwargs)
+        self.d_model = int(d_model)
+        self.num_heads = int(num_heads)
+        self.ff_dim = int(ff_dim)
+        self.dropout = float(dropout)
+        self.cross_attention = bool(cross_attention)
+        self.causal = bool(causal)
+        self.efficient = bool(efficient)
+        if self.causal and self.efficient:
+            raise ValueError("TransformerBlock: efficient attention here is non-causal")
+        p = self.dtype_policy
+        hd = self.d_model // self.num_heads
+        self.self_norm = keras.layers.LayerNormalization(epsilon=1e-5, name="self_norm", dtype=p)
+        if self.efficient:
+            self.self_attention = EfficientAttention(self.d_model, self.num_heads, name="self_attention", dtype=p)
+        else:
+            self.self_attention = keras.layers.MultiHeadAttention(self.num_heads, hd, name="self_attention", dtype=p)
+        if self.cross_attention:
+            self.cross_norm = keras.layers.LayerNormalization(epsilon=1e-5, name="cross_norm", dtype=p)
+            self.cross_attention_layer = keras.layers.MultiHeadAttention(self.num_heads, hd, name="cross_attention", dtype=p)
+        self.ff_norm = keras.layers.LayerNormalization(epsilon=1e-5, name="ff_norm", dtype=p)
+        self.ff_inner = keras.layers.Dense(self.ff_dim, activation="gelu", name="ff_inner", dtype=p)
+        self.ff_outer = keras.layers.Dense(self.d_model, name="ff_outer", dtype=p)
+        self.drop = keras.layers.Dropout(self.dropout, dtype=p)
+
+    def _self_mask(self, x, key_mask):
+        T = ops.shape(x)[1]
+        eye = ops.cast(ops.eye(T), "bool")[None]  # [1,T,T]
+        allowed = None
+        if key_mask is not None:
+            allowed = ops.logical_or(_valid(key_mask)[:, None, :], eye)
+        if self.causal:
+            tril = ops.cast(ops.tril(ops.ones((T, T))), "bool")[None]
+            allowed = tril if allowed is None else ops.logical_and(allowed, tril)
+        return allowed
+
+    def call(self, x, key_mask=None, context=None, context_mask=None, training=None):
+        h = self.self_norm(x)
+        if self.efficient:
+            h = self.self_attention(h, h, key_mask)
+        else:
+            mask = self._self_mask(x, key_mask)
+            if mask is not None:
+                mask = ops.broadcast_to(mask, (ops.shape(x)[0], ops.shape(x)[1], ops.shape(x)[1]))
+            h = self.self_attention(h, h, attention_mask=mask, training=training)
+        x = x + self.drop(h, training=training)
+        if self.cross_attention:
+            h = self.cross_norm(x)
+            cmask = None
+            if context_mask is not None:
+                cmask = ops.broadcast_to(_valid(context_mask)[:, None, :], (ops.shape(x)[0], ops.shape(x)[1], ops.shape(context)[1]))
+            h = self.cross_attention_layer(h, context, attention_mask=cmask, training=training)
+            x = x + self.drop(h, training=training)
+        h = self.ff_outer(self.ff_inner(self.ff_norm(x)))
+        return x + self.drop(h, training=training)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            d_model=self.d_model,
+            num_heads=self.num_heads,
+            ff_dim=self.ff_dim,
+            dropout=self.dropout,
+            cross_attention=self.cross_attention,
+            causal=self.causal,
+            efficient=self.efficient,
+        )
+        return config

@@ -1,0 +1,122 @@
+"""``build_model``: the attention model, assembled as one Functional graph."""
+
+from __future__ import annotations
+
+import keras
+
+from actiongen_keras.data import features as F
+from actiongen_keras.errors import ConfigError
+from actiongen_keras.layers import AdvancedAttentionDecoder, ContextAwareActionGenerator, EventEmbedding, StateEmbedding
+from actiongen_keras.models.dataset_meta import DatasetMeta
+from actiongen_keras.models.model_config import as_model_config, timing_spec
+
+
+def make_inputs(meta):
+    """``{name: keras.Input}`` per :func:`actiongen_keras.data.features.input_signature`."""
+    sig = F.input_signature(meta.max_history_events, meta.max_actions, meta.history_ticks, meta.num_state_numeric, meta.num_state_categorical)
+    return {name: keras.Input(shape=sig[name][0], dtype=sig[name][1], name=name) for name in F.INPUT_NAMES}
+
+
+def name_outputs(heads):
+    """Wrap each head in an Identity layer named after its target (dict keys = TARGET_NAMES)."""
+    return {name: keras.layers.Identity(name=name)(heads[name]) for name in F.TARGET_NAMES}
+
+
+def embed_events(embedding, inputs, prefix, offset_name):
+    return embedding(
+        inputs[f"{prefix}_type"],
+        inputs[f"{prefix}_button"],
+        inputs[f"{prefix}_key"],
+        inputs[f"{prefix}_scroll"],
+        inputs[f"{prefix}_dt"],
+        inputs[f"{prefix}_{offset_name}"],
+        inputs[f"{prefix}_xy"],
+    )
+
+
+def make_generator(cfg, meta, name="generator"):
+    t = timing_spec(cfg, meta)
+    return ContextAwareActionGenerator(
+        d_model=cfg.d_model,
+        num_keys=meta.num_keys,
+        num_xy_mixtures=cfg.num_xy_mixtures,
+        num_timing_components=t["num_components"],
+        timing_boundaries_ms=t["boundaries_ms"],
+        max_timing_ms=t["max_ms"],
+        dropout=cfg.dropout,
+        name=name,
+    )
+
+
+def check_sizes(cfg):
+    if cfg.d_model % cfg.num_heads:
+        raise ConfigError(f"model.d_model ({cfg.d_model}) must be divisible by model.num_heads ({cfg.num_heads})")
+    for k in ("d_model", "num_heads", "num_layers", "ff_dim", "num_xy_mixtures", "num_timing_components", "key_embedding_dim"):
+        if getattr(cfg, k) < 1:
+            raise ConfigError(f"model.{k} must be >= 1, got {getattr(cfg, k)}")
+    if not 0.0 <= cfg.dropout < 1.0:
+        raise ConfigError(f"model.dropout must be in [0, 1), got {cfg.dropout}")
+
+
+def build_model(config, dataset_meta, name="actiongen"):
+    """The attention model: a Functional ``keras.Model``.
+
+    Args:
+        config: ``Config`` or ``ModelConfig``.
+        dataset_meta: dict (or :class:`DatasetMeta`), see ``models/dataset_meta.py``.
+
+    Inputs: a dict with exactly ``features.INPUT_NAMES``. Outputs: a dict with exactly
+    ``features.TARGET_NAMES`` (``A1 = max_actions + 1``, ``M_t`` timing components,
+    ``M_xy`` xy mixtures)::
+
+        event_type [B, A1, NUM_EVENT_CLASSES]     logits, incl. EOS
+        timing     [B, A1, 3 + 9 M_t]             multi_scale_timing layout
+        xy         [B, A1, 5 M_xy]                split_xy_params layout (absolute means)
+        button     [B, A1, NUM_BUTTONS]           logits
+        key        [B, A1, num_keys]              logits
+        scroll     [B, A1, 2, NUM_SCROLL_CLASSES] logits for (dx, dy), not flattened
+        seq_len    [B, A1]                        logits over 0..max_actions events
+
+    Step i of each per-step output predicts target event i (step seq_len: EOS) from
+    decoder inputs 0..i. No target or target mask enters the graph; the only masks are
+    ``state_mask`` and history padding (``hist_type != 0``).
+    """
+    cfg = as_model_config(config)
+    check_sizes(cfg)
+    meta = DatasetMeta.from_dict(dataset_meta)
+    inputs = make_inputs(meta)
+
+    state_seq = StateEmbedding(
+        cfg.d_model, meta.num_state_numeric, meta.state_categorical_vocab_sizes, meta.history_ticks, meta.tick_ms, name="state_embedding"
+    )(inputs["state_numeric"], inputs["state_categorical"])
+    event_embedding = EventEmbedding(cfg.d_model, meta.num_keys, cfg.key_embedding_dim, name="event_embedding")
+    hist_seq = embed_events(event_embedding, inputs, "hist", "t_before")
+    dec_seq = embed_events(event_embedding, inputs, "dec", "t_after")
+
+    decoder = AdvancedAttentionDecoder(
+        d_model=cfg.d_model,
+        num_heads=cfg.num_heads,
+        num_layers=cfg.num_layers,
+        ff_dim=cfg.ff_dim,
+        max_actions=meta.max_actions,
+        dropout=cfg.dropout,
+        efficient_attention=cfg.efficient_attention,
+        name="decoder",
+    )
+    dec_hidden, state_summary, hist_summary, seq_len_logits = decoder(state_seq, inputs["state_mask"], hist_seq, inputs["hist_type"], dec_seq)
+
+    event, timing, xy, button, key, scroll = make_generator(cfg, meta)(
+        dec_hidden,
+        state_summary,
+        hist_summary,
+        inputs["dec_t_after"],
+        inputs["dec_dt"],
+        inputs["dec_xy"],
+        inputs["hist_type"],
+        inputs["hist_dt"],
+        inputs["hist_t_before"],
+        inputs["hist_xy"],
+        inputs["screen"],
+    )
+    heads = dict(event_type=event, timing=timing, xy=xy, button=button, key=key, scroll=scroll, seq_len=seq_len_logits)
+    return keras.Model(inputs, name_outputs(heads), name=name)

@@ -1,0 +1,453 @@
+"""Import osu! replays (``actiongen import --source osu``).
+
+Input folder (any nesting): ``*.osr`` replays, ``*.osu`` beatmaps, optionally
+``index.csv`` and ``frames_csv/<file>.csv.gz`` (the decoded-frames layout of
+``osu_replays/``, used for replays that have no ``.osr``). Each replay becomes one
+session:
+
+* **Clock.** Frame times are osu! *map* time. Session ``t_ms`` is wall-clock:
+  ``t_ms = (map_ms - map_time_offset_ms) / time_scale``, where ``time_scale`` is 1.5 with
+  DT/NC, 0.75 with HT, else 1, and ``map_time_offset_ms`` (extra key in session.json) is
+  the map time of the first real frame (negative: the lead-in before the song starts).
+* **Events.** ``move`` whenever the cursor position changes; K1/K2 give
+  ``key_down``/``key_up`` with keys ``k1``/``k2``; M1/M2 give ``press``/``release`` of
+  ``left``/``right`` (osu! sets M1 together with K1 and M2 with K2, so a mouse button
+  counts only when its key bit is clear). Smoke is not imported (counted in a note).
+  Relax replays keep only the cursor (the game pressed the keys), autopilot replays
+  only the keys and buttons (the game moved the cursor); ``human_channels`` in
+  session.json says which. Screen: the 512x384 osu! playfield.
+* **State** (when the beatmap is in the folder, matched by the MD5 the replay stores):
+  one ``state.csv`` row every :data:`STATE_STEP_MS` wall ms with the next
+  :data:`N_UPCOMING` visible hit objects, the object just passed and the map's
+  constants; see :data:`STATE_COLUMN_NAMES`. HR flips the objects vertically.
+* **osu!mania** replays are imported as key-only, input-only sessions (keys
+  ``col1``..``colN`` from the column bitmask; no cursor, positions 0). osu!taiko and
+  osu!catch, and replays with no human input (Autoplay, Cinema, or Relax together with
+  Autopilot), are skipped as unsupported.
+
+Strict and repair mode behave as in the session reader: the converted events go
+through :func:`~actiongen_keras.recordings.session.validate_events`, with frame numbers
+of the source (``<file>.osr#frame:N``, or CSV line numbers) in its messages.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import io
+from pathlib import Path
+
+import numpy as np
+
+from actiongen_keras.errors import FormatError
+from actiongen_keras.recordings.importers.base import UnsupportedRecording, run_import, safe_id
+from actiongen_keras.recordings.importers.osu_beatmap import (
+    PLAYFIELD,
+    circle_radius,
+    effective_difficulty,
+    hit_window_50_ms,
+    md5_variants,
+    preempt_ms,
+    read_osu,
+)
+from actiongen_keras.recordings.importers.osu_replay import (
+    KEY_BITS,
+    MOD_BITS,
+    MODES,
+    mods_from_names,
+    mods_to_names,
+    read_frames_csv,
+    read_osr,
+    speed_of,
+)
+from actiongen_keras.recordings.session import Events, RepairReport, Session, State, validate_events
+
+SOURCE = "osu"
+GAME = "osu!"
+SCREEN = PLAYFIELD
+N_UPCOMING = 4
+STATE_STEP_MS = 100.0
+OBJECT_KINDS = ("circle", "slider", "spinner", "none")
+_OBJECT_FIELDS = ("dt_ms", "x", "y", "kind", "end_dt_ms", "end_x", "end_y")
+#: state.csv columns, in order (all wall-clock ms / osu! pixels; empty cell = absent).
+STATE_COLUMN_NAMES = tuple(f"obj{j}_{f}" for j in range(N_UPCOMING) for f in _OBJECT_FIELDS) + (
+    "prev_dt_ms", "prev_x", "prev_y", "approach_ms", "circle_radius", "hit_window_ms",
+)
+#: The same as session.json ``state_columns`` entries.
+STATE_COLUMNS = tuple({"name": n, "kind": "categorical" if n.endswith("_kind") else "numeric"} for n in STATE_COLUMN_NAMES)
+# Player names that do not identify a person (circlecore's anonymised test replays).
+PLACEHOLDER_PLAYERS = frozenset({"", "for testing", "unknown", "guest"})
+PROVENANCE = (
+    "osu! replay{src}: a player's content under the osu! terms of use; research data, do not publish. "
+    "Collected from abraker95/ultimate_osu_analyzer, abraker-osu/osu_analysis, circleguard/circlecore, "
+    "burkap/osu-replay-analyzer, kszlim/osu-replay-parser, llllllllll/slider."
+)
+
+
+@dataclasses.dataclass
+class _Play:
+    """What both layouts (``.osr`` and frames_csv) provide for one replay."""
+
+    label: str  # file name for messages
+    stem: str
+    frames_path: str  # named in frame-level messages
+    mode: int
+    mods: int
+    player: str
+    beatmap_md5: str
+    frames: object  # osu_replay.Frames
+    human_input: str = ""
+    index_row: dict | None = None
+    header: dict = dataclasses.field(default_factory=dict)
+
+
+# --------------------------------------------------------------------------- folder
+
+
+def import_folder(in_dir, out_dir, repair=False, progress=True):
+    """Import every replay under ``in_dir`` into session folders under ``out_dir``.
+
+    Args:
+        in_dir: folder with ``*.osr`` and/or ``frames_csv/*.csv.gz`` (+ ``index.csv``),
+            and ``*.osu`` beatmaps (any nesting).
+        out_dir: sessions are written to ``out_dir/<session_id>/``.
+        repair: repair fixable problems (counted in the summary) instead of failing.
+        progress: show a progress bar.
+
+    Returns:
+        :class:`~actiongen_keras.recordings.importers.base.ImportSummary`.
+    """
+    in_dir = Path(in_dir)
+    if not in_dir.is_dir():
+        raise FormatError(in_dir, "input folder does not exist")
+    index, index_error = _read_index(in_dir)
+    maps = _MapLibrary(in_dir)
+    osr = sorted(in_dir.rglob("*.osr"))
+    osr_stems = {p.stem for p in osr}
+    csvs = [p for p in sorted(in_dir.rglob("*.csv.gz")) if p.parent.name == "frames_csv"]
+    csvs = [p for p in csvs if _csv_stem(p) not in osr_stems]
+    items = [(p.name, ("osr", p)) for p in osr] + [(p.name, ("csv", p)) for p in csvs]
+    mode = "repair" if repair else "strict"
+
+    def convert(item, summary):
+        kind, path = item
+        if kind == "osr":
+            play = _play_from_osr(path, index)
+        else:
+            if index_error is not None:
+                raise index_error
+            play = _play_from_csv(path, index, in_dir / "index.csv")
+        yield convert_play(play, maps, mode, summary)
+
+    return run_import(SOURCE, items, convert, out_dir, progress=progress)
+
+
+def _csv_stem(path):
+    name = path.name
+    return name[: -len(".csv.gz")] if name.endswith(".csv.gz") else path.stem
+
+
+def _read_index(folder):
+    """``{file stem: row}`` from ``index.csv`` (empty if absent) and the error reading it, if any."""
+    path = folder / "index.csv"
+    if not path.exists():
+        return {}, None
+    try:
+        rows = list(csv.DictReader(io.StringIO(path.read_text(encoding="utf-8"))))
+    except (OSError, UnicodeDecodeError, csv.Error) as e:
+        return {}, FormatError(path, f"cannot read index ({e.__class__.__name__}: {e})")
+    if rows and "file" not in rows[0]:
+        return {}, FormatError(path, "index has no 'file' column", line=1)
+    return {r["file"]: r for r in rows if r.get("file")}, None
+
+
+class _MapLibrary:
+    """Beatmaps of a folder by MD5, parsed on first use (errors are kept and re-raised)."""
+
+    def __init__(self, folder):
+        self.by_md5 = {}
+        for p in sorted(folder.rglob("*.osu")):
+            try:
+                data = p.read_bytes()
+            except OSError:
+                continue
+            for md5 in md5_variants(data):
+                self.by_md5.setdefault(md5, p)
+        self._cache = {}
+
+    def get(self, md5):
+        """``(path, Beatmap or FormatError)`` for ``md5``, or ``(None, None)`` when not in the folder."""
+        path = self.by_md5.get((md5 or "").lower())
+        if path is None:
+            return None, None
+        if path not in self._cache:
+            try:
+                self._cache[path] = read_osu(path)
+            except FormatError as e:
+                self._cache[path] = e
+        return path, self._cache[path]
+
+
+def _play_from_osr(path, index):
+    r = read_osr(path)
+    row = index.get(path.stem)
+    header = {
+        "version": r.version, "replay_md5": r.replay_md5, "score": r.score, "max_combo": r.max_combo,
+        "perfect": r.perfect, **r.counts,
+    }
+    return _Play(
+        label=path.name, stem=path.stem, frames_path=f"{path}#frame", mode=r.mode, mods=r.mods, player=r.player,
+        beatmap_md5=r.beatmap_md5, frames=r.frames, human_input=(row or {}).get("human_input") or "", index_row=row,
+        header=header,
+    )
+
+
+def _play_from_csv(path, index, index_path):
+    stem = _csv_stem(path)
+    row = index.get(stem)
+    if row is None:
+        raise FormatError(path, f"no row for '{stem}' in {index_path} (mods, player and mode are needed)")
+    frames = read_frames_csv(path)
+    modes = {v: k for k, v in MODES.items()}
+    if row.get("mode") not in modes:
+        raise FormatError(index_path, f"row '{stem}': unknown mode {row.get('mode')!r}", field="mode")
+    try:
+        mods = mods_from_names(row.get("mods", ""))
+    except ValueError as e:
+        raise FormatError(index_path, f"row '{stem}': {e}", field="mods") from None
+    return _Play(
+        label=path.name, stem=stem, frames_path=str(path), mode=modes[row["mode"]], mods=mods,
+        player=row.get("player") or "", beatmap_md5=row.get("beatmap_md5") or "", frames=frames,
+        human_input=row.get("human_input") or "", index_row=row,
+    )
+
+
+# --------------------------------------------------------------------------- one replay
+
+
+def convert_play(play, maps, mode, summary=None):
+    """Turn one replay into ``(Session, RepairReport)``.
+
+    ``maps`` has ``get(md5) -> (path, Beatmap | FormatError)``; ``summary`` (optional)
+    receives notes (input-only, dropped channels).
+    """
+    notes = []
+    mods = play.mods
+    if play.mode in (1, 2):
+        raise UnsupportedRecording(f"{MODES[play.mode]} replays are not supported (osu!std and osu!mania are)")
+    if mods & (MOD_BITS["AT"] | MOD_BITS["CN"]):
+        raise UnsupportedRecording("Autoplay/Cinema replay: no human input")
+    relax = bool(mods & MOD_BITS["RX"]) or play.human_input.startswith("relax")
+    autopilot = bool(mods & MOD_BITS["AP"]) or play.human_input.startswith("autopilot")
+    if relax and autopilot:
+        raise UnsupportedRecording("Relax and Autopilot together: no human input")
+    frames = play.frames
+    if len(frames) == 0:
+        raise FormatError(play.frames_path, "replay has no frames after the two dummy frames")
+    speed = speed_of(mods)
+    t0 = float(np.min(frames.t_ms))
+    wall = (frames.t_ms - t0) / speed
+    session_id = "osu_" + safe_id(play.stem)
+    report = RepairReport(path=play.label)
+
+    if play.mode == 3:
+        events, lines, columns = _mania_events(wall, frames, play.frames_path, mods)
+        human = ["keys"]
+        extra_state = {"columns": columns}
+        notes.append("osu!mania: keys per column only, input-only (no state)")
+    else:
+        events, lines, dropped = _std_events(wall, frames, relax, autopilot)
+        human = ["cursor"] if relax else ["keys"] if autopilot else ["cursor", "keys"]
+        extra_state = {}
+        if dropped["smoke"]:
+            notes.append(f"{dropped['smoke']} smoke key press(es) not imported")
+        if relax:
+            notes.append(f"relax: cursor only; {dropped['keys']} game-pressed key/button event(s) not imported")
+        if autopilot:
+            notes.append(f"autopilot: keys only; {dropped['moves']} game-made cursor move(s) not imported")
+    events, report = validate_events(events, SCREEN, play.frames_path, mode, lines=lines, report=report)
+    if len(events) == 0:
+        raise FormatError(play.frames_path, "no input events left after conversion")
+
+    state = None
+    beatmap_file = None
+    if play.mode == 0:
+        map_path, beatmap = maps.get(play.beatmap_md5)
+        if map_path is None:
+            notes.append(f"input-only: beatmap {play.beatmap_md5 or '(no MD5)'} is not in the folder")
+        elif isinstance(beatmap, FormatError):
+            if mode == "strict":
+                raise beatmap
+            notes.append(f"input-only: beatmap does not parse ({beatmap})")
+        elif beatmap.mode != 0:
+            notes.append(f"input-only: beatmap {map_path.name} is for {MODES.get(beatmap.mode)}, not osu!std")
+        else:
+            beatmap_file = map_path.name
+            t_end = float(events.t_ms[-1])
+            state = build_state(beatmap, mods, t0, speed, t_end)
+
+    row = play.index_row or {}
+    player = (play.player or "").strip()
+    subject = f"osu:unknown-{session_id}" if player.lower() in PLACEHOLDER_PLAYERS else f"osu:{player}"
+    extra = {
+        "mode": MODES[play.mode],
+        "mods": mods_to_names(mods),
+        "player": player,
+        "human_channels": human,
+        "map_time_offset_ms": t0,
+        "beatmap_md5": play.beatmap_md5,
+        "beatmap_file": beatmap_file,
+        "frames_used": int(len(frames)),  # after dropping the dummy and RNG-seed frames
+        **extra_state,
+        **({"replay": play.header} if play.header else {}),
+    }
+    deliberate = (row.get("deliberate_test_play") or "").strip().lower()
+    if deliberate:
+        extra["deliberate_test_play"] = deliberate in ("true", "1", "yes")
+    src = f" ({row['source']})" if row.get("source") else ""
+    session = Session(
+        session_id=session_id, source=SOURCE, subject=subject, screen=SCREEN, events=events,
+        game=GAME if state is not None else None, state_columns=[dict(c) for c in STATE_COLUMNS] if state is not None else None,
+        state=state, time_scale=speed, provenance=PROVENANCE.format(src=src), extra=extra,
+    )
+    if summary is not None:
+        summary.notes.extend((play.label, n) for n in notes)
+    return session, report
+
+
+def _events_from_parts(wall, x, y, numbers, parts):
+    """Assemble events from ``(frame indices, sub-order, type, button, key)`` parts.
+
+    Sorted by frame, then sub-order (moves, then releases, then presses), so a key event
+    carries the position of its frame.
+    """
+    parts = [p for p in parts if len(p[0])]
+    if not parts:
+        return Events.empty(), np.zeros(0, dtype=np.int64)
+    fi = np.concatenate([p[0] for p in parts])
+    sub = np.concatenate([np.full(len(p[0]), p[1]) for p in parts])
+    typ = np.concatenate([np.full(len(p[0]), p[2], dtype=object) for p in parts])
+    btn = np.concatenate([np.full(len(p[0]), p[3], dtype=object) for p in parts])
+    key = np.concatenate([np.full(len(p[0]), p[4], dtype=object) for p in parts])
+    order = np.lexsort((sub, fi))
+    fi = fi[order]
+    ev = Events.from_columns(t_ms=wall[fi], type=typ[order], x=x[fi], y=y[fi], button=btn[order], key=key[order])
+    return ev, numbers[fi]
+
+
+def _transitions(held):
+    """Frame indices where ``held`` turns on and where it turns off (state before frame 0: off)."""
+    prev = np.r_[False, held[:-1]]
+    return np.flatnonzero(held & ~prev), np.flatnonzero(~held & prev)
+
+
+def _std_events(wall, frames, relax, autopilot):
+    """Events of an osu!std replay and counts of what was left out."""
+    k = frames.keys
+    x, y = frames.x, frames.y
+    k1, k2 = (k & KEY_BITS["K1"]) > 0, (k & KEY_BITS["K2"]) > 0
+    m1 = ((k & KEY_BITS["M1"]) > 0) & ~k1
+    m2 = ((k & KEY_BITS["M2"]) > 0) & ~k2
+    moved = np.r_[True, (np.diff(x) != 0) | (np.diff(y) != 0)]
+    moves = np.flatnonzero(moved)
+    key_parts = []
+    for held, down, up, field, name in (
+        (k1, "key_down", "key_up", "key", "k1"),
+        (k2, "key_down", "key_up", "key", "k2"),
+        (m1, "press", "release", "button", "left"),
+        (m2, "press", "release", "button", "right"),
+    ):
+        on, off = _transitions(held)
+        b, kk = (name, "") if field == "button" else ("", name)
+        key_parts += [(off, 1, up, b, kk), (on, 2, down, b, kk)]
+    dropped = {
+        "smoke": len(_transitions((k & KEY_BITS["SMOKE"]) > 0)[0]),
+        "keys": sum(len(p[0]) for p in key_parts) if relax else 0,
+        "moves": len(moves) if autopilot else 0,
+    }
+    parts = ([] if autopilot else [(moves, 0, "move", "", "")]) + ([] if relax else key_parts)
+    ev, lines = _events_from_parts(wall, x, y, frames.number, parts)
+    return ev, lines, dropped
+
+
+def _mania_events(wall, frames, path, mods):
+    """Key events ``col1``..``colN`` of an osu!mania replay (``x`` is the held-column bitmask)."""
+    bits = frames.x
+    bad = ~np.isfinite(bits) | (bits < 0) | (bits != np.round(bits)) | (bits >= 2**18)
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise FormatError(path, f"osu!mania column bitmask {bits[i]!r} is not a small non-negative integer", line=int(frames.number[i]), field="x")
+    bits = bits.astype(np.int64)
+    named = [int(n[0]) for n in mods_to_names(mods) if n.endswith("K") and n[0].isdigit()]
+    columns = max(named + [int(bits.max()).bit_length(), 1])
+    parts = []
+    for c in range(columns):
+        on, off = _transitions((bits >> c) & 1 > 0)
+        parts += [(off, 1, "key_up", "", f"col{c + 1}"), (on, 2, "key_down", "", f"col{c + 1}")]
+    zeros = np.zeros(len(wall))
+    ev, lines = _events_from_parts(wall, zeros, zeros, frames.number, parts)
+    return ev, lines, columns
+
+
+# --------------------------------------------------------------------------- game state
+
+
+def build_state(beatmap, mods, map_offset_ms, speed, t_end_ms, step_ms=STATE_STEP_MS, n_upcoming=N_UPCOMING):
+    """What the player sees, every ``step_ms`` wall ms from 0 to ``t_end_ms``.
+
+    Row time ``t`` (wall, session clock) is map time ``m = t * speed + map_offset_ms``.
+    Upcoming objects are those with hit time ``>= m`` that are already visible
+    (``hit time - preempt <= m``); the "previous" object is the last one with hit time
+    ``< m``. All durations are converted to wall-clock ms; HR flips ``y``.
+
+    Returns:
+        :class:`~actiongen_keras.recordings.session.State` with :data:`STATE_COLUMN_NAMES`.
+    """
+    cs, ar, od = effective_difficulty(beatmap.cs, beatmap.ar, beatmap.od, mods)
+    preempt = preempt_ms(ar)
+    ob = beatmap.objects
+    keep = ob.kind < 3  # mania hold notes do not belong to an osu!std state
+    time, kind = ob.time[keep], ob.kind[keep]
+    x, y, end_time, end_x, end_y = ob.x[keep], ob.y[keep], ob.end_time[keep], ob.end_x[keep], ob.end_y[keep]
+    if mods & MOD_BITS["HR"]:
+        y, end_y = PLAYFIELD[1] - y, PLAYFIELD[1] - end_y
+    t = np.arange(0.0, max(t_end_ms, 0.0) + step_ms / 2, step_ms)
+    m = t * speed + map_offset_ms
+    n = len(time)
+    first = np.searchsorted(time, m, side="left")
+    kinds = np.array(OBJECT_KINDS, dtype=object)
+    cols = {}
+
+    def pick(values, idx, valid):
+        out = np.full(len(t), np.nan)
+        out[valid] = values[idx[valid]]
+        return out
+
+    for j in range(n_upcoming):
+        idx = first + j
+        valid = idx < n
+        valid[valid] &= time[idx[valid]] - preempt <= m[valid]
+        cols[f"obj{j}_dt_ms"] = (pick(time, idx, valid) - m) / speed
+        cols[f"obj{j}_x"] = pick(x, idx, valid)
+        cols[f"obj{j}_y"] = pick(y, idx, valid)
+        k = np.full(len(t), len(OBJECT_KINDS) - 1)
+        k[valid] = kind[idx[valid]]
+        cols[f"obj{j}_kind"] = kinds[k]
+        cols[f"obj{j}_end_dt_ms"] = (pick(end_time, idx, valid) - m) / speed
+        cols[f"obj{j}_end_x"] = pick(end_x, idx, valid)
+        cols[f"obj{j}_end_y"] = pick(end_y, idx, valid)
+    idx = first - 1
+    valid = idx >= 0
+    cols["prev_dt_ms"] = (m - pick(time, idx, valid)) / speed
+    cols["prev_x"] = pick(x, idx, valid)
+    cols["prev_y"] = pick(y, idx, valid)
+    cols["approach_ms"] = np.full(len(t), preempt / speed)
+    cols["circle_radius"] = np.full(len(t), circle_radius(cs))
+    cols["hit_window_ms"] = np.full(len(t), hit_window_50_ms(od) / speed)
+    return State(t_ms=t, columns={name: cols[name] for name in STATE_COLUMN_NAMES})
+
+
+__all__ = [
+    "import_folder", "convert_play", "build_state", "STATE_COLUMN_NAMES", "STATE_COLUMNS", "N_UPCOMING",
+    "STATE_STEP_MS", "OBJECT_KINDS",
+]
