@@ -138,7 +138,7 @@ def timing_cdf(params, y, boundaries_ms, num_components, max_ms=DEFAULT_MAX_MS):
     yy = ops.cast(y, dtype)[..., None, None]
     f_lo = ops.sigmoid((lo - loc) / scale)
     f_hi = ops.sigmoid((hi - loc) / scale)
-    f_y = ops.sigmoid((ops.clip(yy, lo, hi) - loc) / scale)
+    f_y = ops.sigmoid((ops.minimum(ops.maximum(yy, lo), hi) - loc) / scale)
     within = ops.sum(ops.softmax(comp_logits, axis=-1) * (f_y - f_lo) / ops.maximum(f_hi - f_lo, 1e-12), axis=-1)
     return ops.sum(ops.softmax(scale_logits, axis=-1) * within, axis=-1)
 

@@ -44,6 +44,9 @@ STATES = {"Move": "move", "Drag": "move", "Pressed": "press", "Released": "relea
 BUTTONS = {"Left": "left", "Right": "right", "Other": "middle"}
 
 _GZIP_MAGIC = b"\x1f\x8b"
+# Larger magnitudes are not times (ms) or positions (px) of a recording; they would also
+# not survive the writer's integer formatting.
+MAX_ABS = 1e15
 
 
 # --------------------------------------------------------------------------- shared helpers
@@ -123,24 +126,28 @@ def _object_array(values):
     return out
 
 
-def parse_numbers(values, field, problems):
-    """Strings to float64; cells that are not numbers become NaN and are noted in ``problems``.
+def parse_numbers(values, field, problems, limit=MAX_ABS):
+    """Strings to float64; cells that are not usable numbers become NaN and are noted in ``problems``.
 
     ``problems`` maps row index -> ``(field, reason)`` (the first problem of a row wins).
-    Non-finite values (``nan``, ``inf``) are noted too.
+    Non-finite values (``nan``, ``inf``) and magnitudes above ``limit`` are noted too.
     """
     try:
         out = np.asarray(values, dtype=np.float64)
-    except (ValueError, OverflowError):
+    except (ValueError, TypeError, OverflowError):
         out = np.empty(len(values), dtype=np.float64)
         for i, v in enumerate(values):
             try:
                 out[i] = float(v)
-            except (ValueError, OverflowError):
+            except (ValueError, TypeError, OverflowError):
                 out[i] = np.nan
                 problems.setdefault(i, (field, f"{str(v)[:40]!r} is not a number"))
     for i in np.flatnonzero(~np.isfinite(out)):
         problems.setdefault(int(i), (field, "not a finite number"))
+    with np.errstate(invalid="ignore"):
+        too_big = np.abs(out) > limit
+    for i in np.flatnonzero(too_big):
+        problems.setdefault(int(i), (field, f"out of range (|value| > {limit:g})"))
     return out
 
 
