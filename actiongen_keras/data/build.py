@@ -124,7 +124,10 @@ def prepare(sessions_dir, sources=None, config=None, builder_config=None, fracti
         raise DataError(f"{root}: no such sessions folder")
     for session, rep in tqdm(iter_sessions(root, mode=mode, on_error="skip"), desc="read sessions", unit="session", disable=not progress):
         if session is None:
-            skipped.append((getattr(rep, "path", "?"), f"unreadable: {rep}"))
+            where = Path(getattr(rep, "path", "?"))
+            if where.name.startswith(("session.json", "events.csv", "state.csv")):
+                where = where.parent  # name the session folder; the message names the file
+            skipped.append((str(where), f"unreadable: {rep}"))
             continue
         if wanted is not None and session.source not in wanted:
             other += 1

@@ -40,7 +40,7 @@ place masks enter training):
 =============  ==========  =======  ==========================================================
 name           shape       dtype    weight is 1 where ...
 =============  ==========  =======  ==========================================================
-event_type     (A+1,)      int32    i <= seq_len (EOS at i = seq_len)
+event_type     (A+1,)      int32    i <= seq_len (EOS at i = seq_len; see truncation below)
 timing         (A+1,)      float32  i < seq_len (ms since the previous event)
 xy             (A+1, 2)    float32  i < seq_len and the position is on screen
 button         (A+1,)      int32    the event is a press or release
@@ -48,6 +48,27 @@ key            (A+1,)      int32    the event is a key_down or key_up
 scroll         (A+1, 2)    int32    the event is a scroll
 seq_len        ()          int32    always (number of events in [T, T + target_ms), <= A)
 =============  ==========  =======  ==========================================================
+
+Details the data side guarantees (``actiongen_keras/data/windows.py``):
+
+* Truncation: when ``[T, T + target_ms)`` holds more than ``A`` events, the first ``A``
+  are targets, ``seq_len = A`` and the EOS at ``i = A`` gets event_type weight 0 (the
+  person did not stop there; teaching EOS would bias generation towards stopping early).
+* Padding is all zeros in every input (type PAD). Real events that are not scrolls carry
+  scroll class ``scroll_class(0)`` (= SCROLL_CLIP), as does the BOS step; non-key events
+  key 0, non-button events button 0. Target values where the weight is 0 are arbitrary
+  but finite.
+* Off-screen positions (marked ``offscreen`` by the reader, outside the screen or NaN) are
+  clipped into [0, 1] as inputs; their ``xy`` target weight is 0.
+* Sample weights have the target's leading shape, ``(A+1,)`` (``()`` for seq_len), so each
+  per-output loss must return per-step values of shape ``(batch, A+1)``: Keras' built-in
+  ``mse`` reduces the last axis (use ``square(y - p)`` for timing, a sum over x/y for xy),
+  and multi-axis targets (xy, scroll) must be reduced over their trailing axis inside the
+  loss. On the torch backend Keras' sparse categorical cross-entropy on a rank-4 prediction
+  ``(batch, A+1, 2, classes)`` fails in backward ("grad_input must be contiguous"): compute
+  the scroll loss with one-hot cross-entropy or reshape to rank 3. A dict of per-output
+  sample weights from ``tf.data`` is accepted by ``fit`` on TensorFlow, JAX and PyTorch
+  (``tests/data/test_pipeline.py``).
 """
 
 from __future__ import annotations

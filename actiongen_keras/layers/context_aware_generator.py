@@ -11,7 +11,7 @@ from actiongen_keras.layers.multi_scale_timing import DEFAULT_BOUNDARIES_MS, DEF
 from actiongen_keras.layers.temporal_position_encoding import TemporalPositionEncoding
 
 XY_SIGMA_FLOOR = 1e-3  # screen units (~2 px on a 1920 px screen)
-XY_SIGMA_SHIFT = 3.0  # sigma = floor + softplus(raw - shift): starts near 0.05 screens
+XY_SIGMA_SHIFT = 1.5  # sigma = floor + softplus(raw - shift): starts near 0.2 screens
 NUM_BEHAVIOUR_FEATURES = 14
 
 
@@ -133,10 +133,18 @@ class ContextAwareActionGenerator(keras.layers.Layer):
         self.timing = MultiScaleTimingProcessor(
             self.num_timing_components, self.timing_boundaries_ms, self.max_timing_ms, hidden_dim=d, name="timing", dtype=p
         )
-        self.xy_head = dense(5 * self.num_xy_mixtures, "xy_head")
+        # Small initial weights: means start at the cursor, sigmas near 0.2 screens.
+        self.xy_head = keras.layers.Dense(
+            5 * self.num_xy_mixtures, kernel_initializer=keras.initializers.VarianceScaling(0.01), name="xy_head", dtype=p
+        )
         self.button_head = dense(F.NUM_BUTTONS, "button_head")
         self.key_head = dense(self.num_keys, "key_head")
         self.scroll_head = dense(2 * F.NUM_SCROLL_CLASSES, "scroll_head")
+
+    def build(self, dec_hidden_shape, *args):
+        # Sublayers are created in __init__ and build on their first call (the Functional
+        # graph calls this layer symbolically when it is built or reloaded).
+        self.built = True
 
     def call(self, dec_hidden, state_summary, hist_summary, dec_t_after, dec_dt, dec_xy, hist_type, hist_dt, hist_t_before, hist_xy, screen, training=None):
         T = ops.shape(dec_hidden)[1]

@@ -24,6 +24,11 @@ class GRUDecoder(keras.layers.Layer):
         self.gru = keras.layers.GRU(self.units, return_sequences=True, dropout=self.dropout, name="gru", dtype=p)
         self.norm = keras.layers.LayerNormalization(epsilon=1e-5, name="norm", dtype=p)
 
+    def build(self, dec_seq_shape, *args):
+        # Sublayers are created in __init__ and build on their first call (the Functional
+        # graph calls this layer symbolically when it is built or reloaded).
+        self.built = True
+
     def call(self, dec_seq, context, training=None):
         h0 = self.init_state(context)
         return self.norm(self.gru(dec_seq, initial_state=[h0], training=training))

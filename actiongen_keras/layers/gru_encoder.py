@@ -21,6 +21,11 @@ class MaskedGRUEncoder(keras.layers.Layer):
         self.dropout = float(dropout)
         self.gru = keras.layers.GRU(self.units, return_sequences=True, return_state=True, dropout=self.dropout, name="gru", dtype=self.dtype_policy)
 
+    def build(self, seq_shape, *args):
+        # Sublayers are created in __init__ and build on their first call (the Functional
+        # graph calls this layer symbolically when it is built or reloaded).
+        self.built = True
+
     def call(self, seq, mask, training=None):
         valid = ops.not_equal(ops.cast(mask, "float32"), 0.0)
         outputs, state = self.gru(seq, mask=valid, training=training)

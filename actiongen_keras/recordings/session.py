@@ -629,11 +629,12 @@ def iter_sessions(root, mode="strict", on_error="raise"):
 
 
 def _fmt_col(a):
-    """Numbers as short text: whole numbers without a point, others to 1/1000."""
-    a = np.asarray(a, dtype=np.float64)
-    whole = a == np.round(a)
-    frac = np.char.rstrip(np.char.rstrip(np.char.mod("%.3f", a), "0"), ".")
-    return np.where(whole, np.char.mod("%d", np.round(np.where(whole, a, 0)).astype(np.int64)), frac)
+    """Numbers as short text, to 1/1000: whole numbers without a point (NumPy's C paths, no Python loop)."""
+    r = np.round(np.asarray(a, dtype=np.float64), 3)
+    whole = (r == np.round(r)) & (np.abs(r) < 1e15)
+    out = r.astype(str)
+    out[whole] = r[whole].astype(np.int64).astype(str)
+    return out
 
 
 def write_session(session, folder, compress=True, overwrite=True):

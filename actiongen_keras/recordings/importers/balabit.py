@@ -31,7 +31,7 @@ from pathlib import Path
 import numpy as np
 
 from actiongen_keras.recordings.importers.base import run_import, safe_id
-from actiongen_keras.recordings.importers.sapimouse import (
+from actiongen_keras.recordings.importers.tables import (
     carry_position,
     drop_bad_rows,
     empty_check,

@@ -66,7 +66,8 @@ import numpy as np
 
 from actiongen_keras.errors import FormatError
 from actiongen_keras.recordings.importers.base import run_import, safe_id
-from actiongen_keras.recordings.importers.sapimouse import (
+from actiongen_keras.recordings.importers.tables import (
+    MAX_ABS,
     carry_position,
     drop_bad_rows,
     empty_check,
@@ -143,7 +144,7 @@ STATE_SCHEMA = [
 ]
 STATE_COLUMNS = [{"name": name, "kind": kind} for _, name, kind in STATE_SCHEMA]
 
-_TICK_NAME = re.compile(r"^\d+$")
+_TICK_NAME = re.compile(r"[0-9]+")
 
 
 # --------------------------------------------------------------------------- game state
@@ -163,8 +164,7 @@ def _nearest_first(items, key):
 
     def dist(item):
         v = item.get(key) if isinstance(item, dict) else None
-        ok = isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
-        return (0, v) if ok else (1, 0)
+        return (0, float(v)) if _plain_number(v) else (1, 0.0)
 
     return sorted(items, key=dist)
 
@@ -194,6 +194,8 @@ def _convert(value, kind):
             raise ValueError("number too large") from None
         if not math.isfinite(value):
             raise ValueError("not a finite number")
+        if abs(value) > MAX_ABS:
+            raise ValueError(f"out of range (|value| > {MAX_ABS:g})")
         return value
     if kind == "bool":
         if isinstance(value, bool) or value in (0, 1):
@@ -241,7 +243,7 @@ def read_gamestates(folder, repair=False, report=None):
     epochs, rows = [], []
     for p in files:
         try:
-            if not _TICK_NAME.match(p.stem):
+            if not _TICK_NAME.fullmatch(p.stem) or float(p.stem) > MAX_ABS:
                 raise FormatError(p, "game-state file name is not epoch milliseconds (<digits>.json)")
             text = read_source_text(p)
             try:
@@ -320,6 +322,16 @@ def _names(values, name_of):
     return lookup(values, table)
 
 
+def _plain_number(value):
+    """Whether a JSON value is a number (not a bool) of magnitude at most :data:`MAX_ABS`."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return False
+    try:
+        return abs(float(value)) <= MAX_ABS
+    except OverflowError:
+        return False
+
+
 def _read_recording_json(folder):
     path = Path(folder) / "recording.json"
     if not path.exists():
@@ -332,7 +344,7 @@ def _read_recording_json(folder):
     if not isinstance(meta, dict):
         raise FormatError(path, "must hold a JSON object")
     start = meta.get("start_epoch_ms")
-    if start is not None and (isinstance(start, bool) or not isinstance(start, (int, float)) or not math.isfinite(start)):
+    if start is not None and not _plain_number(start):
         raise FormatError(path, f"must be a number, got {start!r}", field="start_epoch_ms")
     subject = meta.get("subject")
     if subject is not None and (not isinstance(subject, str) or not subject):

@@ -155,7 +155,7 @@ def _mutated(draw, base):
 
 
 _BASE = gzip.decompress(USER39.read_bytes())
-_FUZZ = {"settings": settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])}
+_SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 
 
 def _only_actiongen_errors(tmp_path, data, name):
@@ -171,20 +171,20 @@ def _only_actiongen_errors(tmp_path, data, name):
         read_session(tmp_path / "out")
 
 
-@_FUZZ["settings"]
+@_SETTINGS
 @given(data=st.binary(max_size=300))
 def test_fuzz_arbitrary_bytes(tmp_path, data):
     _only_actiongen_errors(tmp_path, data, "session_a_1min.csv.gz")
     _only_actiongen_errors(tmp_path, data, "session_a_1min.csv")
 
 
-@_FUZZ["settings"]
+@_SETTINGS
 @given(data=_mutated(_BASE))
 def test_fuzz_mutated_real_text(tmp_path, data):
     _only_actiongen_errors(tmp_path, gzip.compress(data), "session_m_1min.csv.gz")
 
 
-@_FUZZ["settings"]
+@_SETTINGS
 @given(data=_mutated(USER39.read_bytes()))
 def test_fuzz_mutated_real_gzip(tmp_path, data):
     _only_actiongen_errors(tmp_path, data, "session_g_1min.csv.gz")

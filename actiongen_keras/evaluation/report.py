@@ -1,0 +1,338 @@
+"""Model-independent evaluation report: does generated input move like a person?
+
+:func:`evaluate_sessions` compares generated sessions with the real sessions whose
+contexts they were generated from, beside two hand-written bots
+(:mod:`~actiongen_keras.evaluation.synthetic`) on the same contexts, and writes into
+``out_dir``:
+
+* ``metrics.json``: every number (see :func:`evaluate_sessions`);
+* ``report.md``: the tables;
+* PNGs: ``timing_hist.png`` (inter-event intervals and dwell), ``trajectories.png`` (a
+  stretch of one real session beside the generated ones on the same context),
+  ``detector_roc.png``, ``feature_distributions.png``.
+
+Which real sessions count: those with at least :data:`MIN_MOVES` on-screen moves whose
+``human_channels`` (osu!: relax and autopilot replays are half bot) holds both ``cursor``
+and ``keys`` when the key is present. Generated sessions are taken as they are.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from actiongen_keras.evaluation import coherence as C
+from actiongen_keras.evaluation import detector as D
+from actiongen_keras.evaluation import distances as Dist
+from actiongen_keras.evaluation import kinematics as K
+from actiongen_keras.evaluation import osu_hits as H
+from actiongen_keras.evaluation import synthetic as S
+from actiongen_keras.recordings.session import Session, find_sessions, read_session
+
+MIN_MOVES = 10
+
+
+def _tqdm(it, progress, **kw):
+    if not progress:
+        return it
+    from tqdm.auto import tqdm
+
+    return tqdm(it, **kw)
+
+
+def load_sessions(src, mode="repair", progress=False):
+    """Sessions from a folder (any depth), a session folder, or a list of folders/Sessions."""
+    if src is None:
+        return []
+    if isinstance(src, Session):
+        return [src]
+    if isinstance(src, (str, Path)):
+        src = find_sessions(src)
+    out = []
+    for s in _tqdm(list(src), progress, desc="read", leave=False):
+        out.append(s if isinstance(s, Session) else read_session(s, mode)[0])
+    return out
+
+
+def is_human(session):
+    """Real sessions used as the human reference (see the module docstring)."""
+    ch = session.extra.get("human_channels")
+    if ch is not None and not ({"cursor", "keys"} <= set(ch)):
+        return False
+    ev = session.events
+    return int(np.sum((ev.type == "move") & ~ev.offscreen)) >= MIN_MOVES
+
+
+def _context_id(s):
+    return str(s.extra.get("context_session_id") or s.session_id)
+
+
+def _features(sessions, segment_ms, progress, desc):
+    Xs, subj, ctx = [], [], []
+    for s in _tqdm(sessions, progress, desc=desc, leave=False):
+        X, _ = K.segment_features(s, segment_ms=segment_ms)
+        Xs.append(X)
+        subj += [s.subject] * len(X)
+        ctx += [_context_id(s)] * len(X)
+    X = np.vstack(Xs) if Xs else np.zeros((0, len(K.FEATURE_NAMES)))
+    return X, np.asarray(subj, dtype=str), np.asarray(ctx, dtype=str)
+
+
+def _none_auc(reason):
+    return {"auc": None, "ci_low": None, "ci_high": None, "reason": reason}
+
+
+def _round(o, nd=6):
+    if isinstance(o, float):
+        return None if not np.isfinite(o) else round(o, nd)
+    if isinstance(o, (np.floating,)):
+        return _round(float(o), nd)
+    if isinstance(o, (np.integer,)):
+        return int(o)
+    if isinstance(o, dict):
+        return {str(k): _round(v, nd) for k, v in o.items()}
+    if isinstance(o, (list, tuple)):
+        return [_round(v, nd) for v in o]
+    if isinstance(o, np.ndarray):
+        return _round(o.tolist(), nd)
+    return o
+
+
+def evaluate_sessions(real, generated, out_dir, baselines=True, seed=0, segment_ms=K.SEGMENT_MS, beatmap_dir=None,
+                      n_boot=D.N_BOOT, plots=True, progress=True, real_filter=is_human):
+    """Evaluate generated sessions against real ones; write ``out_dir``; return the metrics dict.
+
+    Args:
+        real: real sessions (a folder, session folders or Sessions).
+        generated: generated sessions (same forms; ``None`` or empty: only the baselines).
+            Each should carry the ``subject`` of the real session whose context it came
+            from (and ideally ``extra.context_session_id``).
+        out_dir: where ``report.md``, ``metrics.json`` and the PNGs go.
+        baselines: also evaluate the Bezier and WindMouse bots on the real contexts.
+        seed: seeds the bots, the detector and the bootstraps.
+        beatmap_dir: where osu! ``.osu`` files are (else the hit objects come from state.csv).
+        real_filter: which real sessions count (default :func:`is_human`).
+
+    Returns:
+        dict with ``detector_auc`` (``model``, ``bezier``, ``wind``, ``human_floor``: each a
+        dict with ``auc``, ``ci_low``, ``ci_high``, ...), ``distances`` (set -> quantity ->
+        Wasserstein/KS), ``coherence`` (``human_ranges`` and set -> counts), ``osu_hit_rate``
+        (``model``, ``human``, ``bezier``, ``wind``; only when real sessions have hit objects),
+        ``fitts``, ``counts`` and ``settings``.
+    """
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    real = [s for s in load_sessions(real, progress=progress) if real_filter is None or real_filter(s)]
+    if not real:
+        raise ValueError("no usable real sessions")
+    gen = load_sessions(generated, progress=progress)
+    sets = {}
+    if gen:
+        sets["model"] = gen
+    fitts = S.fit_fitts_sessions(real)
+    if baselines:
+        ab = (fitts["a"], fitts["b"])
+        sets["bezier"] = [S.bezier_session(s, fitts=ab, seed=seed + i) for i, s in enumerate(_tqdm(real, progress, desc="bezier bot", leave=False))]
+        sets["wind"] = [S.windmouse_session(s, seed=seed + i) for i, s in enumerate(_tqdm(real, progress, desc="windmouse bot", leave=False))]
+
+    subjects = sorted({s.subject for s in real})
+    by_subject = len(subjects) >= D.MIN_SUBJECTS_FOR_SUBJECT_CI
+    ci_method = (f"percentile cluster bootstrap ({n_boot} resamples) over "
+                 + (f"{len(subjects)} subjects" if by_subject else f"sessions (context session; only {len(subjects)} subjects)"))
+    feats = {"real": _features(real, segment_ms, progress, "features real")}
+    for name, ss in sets.items():
+        feats[name] = _features(ss, segment_ms, progress, f"features {name}")
+
+    # ---- detectors
+    det = {}
+    Xr, gr, cr = feats["real"]
+    for name in ("model", "bezier", "wind"):
+        if name not in sets:
+            det[name] = _none_auc("no generated sessions given" if name == "model" else "baselines off")
+            continue
+        Xg, gg, cg = feats[name]
+        try:
+            det[name] = D.json_ready(D.detector_auc(
+                Xr, Xg, gr, gg, cr if not by_subject else None, cg if not by_subject else None,
+                ci_method=ci_method, n_boot=n_boot, seed=seed))
+        except ValueError as e:
+            det[name] = _none_auc(str(e))
+    try:
+        hf = D.human_floor(Xr, gr, clusters=None if by_subject else cr, ci_method=ci_method, seed=seed, n_boot=n_boot)
+        det["human_floor"] = D.json_ready(hf)
+    except ValueError as e:
+        det["human_floor"] = _none_auc(str(e))
+
+    # ---- distances
+    dists = {name: Dist.distribution_distances(real, ss, feats["real"][0], feats[name][0], seed=seed) for name, ss in sets.items()}
+
+    # ---- coherence
+    ranges = C.human_ranges(real)
+    coh = {"human_ranges": ranges, "real": C.total_violations(real, ranges)}
+    for name, ss in sets.items():
+        coh[name] = C.total_violations(ss, ranges)
+
+    metrics = {
+        "detector_auc": det, "distances": dists, "coherence": coh, "fitts": fitts,
+        "counts": {"real_sessions": len(real), "real_subjects": len(subjects), "real_segments": int(len(Xr)),
+                   **{f"{n}_sessions": len(ss) for n, ss in sets.items()},
+                   **{f"{n}_segments": int(len(feats[n][0])) for n in sets}},
+        "settings": {"segment_ms": segment_ms, "pause_ms": K.PAUSE_MS, "seed": seed, "n_boot": n_boot,
+                     "features": list(K.FEATURE_NAMES), "detector": "HistGradientBoostingClassifier, subject-disjoint StratifiedGroupKFold",
+                     "ci_method": ci_method},
+    }
+
+    # ---- osu!
+    human_hits = H.pooled_hit_rate(real, beatmap_dir)
+    if human_hits["n_objects"]:
+        osu = {"human": human_hits["rate"], "model": None, "details": {"human": human_hits}}
+        for name, ss in sets.items():
+            r = H.pooled_hit_rate(ss, beatmap_dir)
+            osu[name] = r["rate"]
+            osu["details"][name] = r
+        metrics["osu_hit_rate"] = osu
+
+    metrics = _round(metrics)
+    (out_dir / "metrics.json").write_text(json.dumps(metrics, indent=1) + "\n", encoding="utf-8")
+    if plots:
+        _plots(out_dir, real, sets, feats, det)
+    (out_dir / "report.md").write_text(render_markdown(metrics), encoding="utf-8")
+    return metrics
+
+
+# --------------------------------------------------------------------------- markdown
+
+
+def _f(v, nd=3):
+    if v is None:
+        return "-"
+    if isinstance(v, float):
+        return f"{v:.{nd}g}" if abs(v) >= 1000 or (v != 0 and abs(v) < 0.001) else f"{v:.{nd}f}"
+    return str(v)
+
+
+def render_markdown(m):
+    """``report.md`` text of a metrics dict."""
+    L = ["# Does it move like a person?", ""]
+    c = m["counts"]
+    L += [f"Real: {c['real_sessions']} sessions, {c['real_subjects']} subjects, {c['real_segments']} segments of "
+          f"{m['settings']['segment_ms'] / 1000:g} s. " + ", ".join(f"{k}: {v}" for k, v in c.items() if not k.startswith("real")), ""]
+    L += ["## Detector (real vs generated, subject-disjoint folds)", "",
+          f"ROC AUC of a gradient-boosted tree detector on segment features; 0.5 = indistinguishable, 1 = always caught. "
+          f"CI: {m['settings']['ci_method']}.", "",
+          "| sample | AUC | 95% CI | folds | segments (real / other) | note |", "|---|---|---|---|---|---|"]
+    for name, r in m["detector_auc"].items():
+        ci = f"{_f(r.get('ci_low'))} - {_f(r.get('ci_high'))}" if r.get("auc") is not None else "-"
+        L.append(f"| {name} | {_f(r.get('auc'))} | {ci} | {r.get('n_folds', '-')} | {r.get('n_neg', '-')} / {r.get('n_pos', '-')} | {r.get('reason', '')} |")
+    f = m["fitts"]
+    L += ["", f"Fitts' law for the Bezier bot ({f['source']}, n={f['n']}): MT = {_f(f['a'])} + {_f(f['b'])} log2(D/W+1) ms, R^2 = {_f(f.get('r2'))}.", ""]
+    if "osu_hit_rate" in m:
+        o = m["osu_hit_rate"]
+        L += ["## osu! hit rate", "", "Cursor inside the circle at the hit time and a click within the 50-window.", "",
+              "| sample | hit rate | hit rate (cursor at the click) | objects | sessions |", "|---|---|---|---|---|"]
+        for name, d in o["details"].items():
+            L.append(f"| {name} | {_f(d['rate'])} | {_f(d['rate_at_press'])} | {d['n_objects']} | {d['n_sessions']} |")
+        L.append("")
+    L += ["## Distribution distances to real", ""]
+    for name, dd in m["distances"].items():
+        L += [f"### {name}", "", "| quantity | median real | median gen | Wasserstein | W / IQR(real) | KS | n real / gen |", "|---|---|---|---|---|---|---|"]
+        for q, d in dd.items():
+            L.append(f"| {q} | {_f(d['median_real'])} | {_f(d['median_gen'])} | {_f(d['wasserstein'])} | {_f(d['wasserstein_iqr'])} | {_f(d['ks'])} | {d['n_real']} / {d['n_gen']} |")
+        L.append("")
+    coh = m["coherence"]
+    hr = coh["human_ranges"]
+    L += ["## Temporal coherence (violation counts)", "",
+          f"Human ranges from real: max speed {_f(hr['max_speed'])} px/s (p{hr['quantiles']['speed'] * 100:g}), "
+          f"event rate {_f(hr['rate_range'][0])} - {_f(hr['rate_range'][1])} /s, pauses {_f(hr['pause_range'][0])} - {_f(hr['pause_range'][1])} ms.", ""]
+    names = [k for k in coh if k != "human_ranges"]
+    L += ["| kind | " + " | ".join(names) + " |", "|---" * (len(names) + 1) + "|"]
+    for kind in list(C.KINDS) + ["n_events", "n_steps", "n_segments", "n_pauses", "n_sessions"]:
+        L.append(f"| {kind} | " + " | ".join(str(coh[n].get(kind, "-")) for n in names) + " |")
+    L += ["", "Plots: timing_hist.png, trajectories.png, detector_roc.png, feature_distributions.png", ""]
+    return "\n".join(L)
+
+
+# --------------------------------------------------------------------------- plots
+
+
+def _plots(out_dir, real, sets, feats, det):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    colors = {"real": "k", "model": "tab:blue", "bezier": "tab:orange", "wind": "tab:green"}
+    pooled = {"real": Dist.pooled_quantities(real)}
+    for n, ss in sets.items():
+        pooled[n] = Dist.pooled_quantities(ss)
+
+    fig, axes = plt.subplots(1, 3, figsize=(15, 4))
+    for ax, q, title in zip(axes, ("interval_ms", "move_interval_ms", "dwell_ms"), ("inter-event interval", "cursor sample interval", "press-to-release dwell")):
+        for n, p in pooled.items():
+            a = p[q][np.isfinite(p[q]) & (p[q] > 0)]
+            if len(a):
+                bins = np.logspace(np.log10(max(a.min(), 0.5)), np.log10(a.max() + 1), 60)
+                ax.hist(a, bins=bins, density=True, histtype="step", color=colors.get(n), label=n)
+        ax.set_xscale("log")
+        ax.set_title(title)
+        ax.set_xlabel("ms")
+        ax.legend()
+    fig.tight_layout()
+    fig.savefig(out_dir / "timing_hist.png", dpi=90)
+    plt.close(fig)
+
+    fig, axes = plt.subplots(2, 3, figsize=(15, 8))
+    for ax, q in zip(axes.ravel(), ("speed", "accel", "jerk", "curvature", "turn_angle", "straightness_click")):
+        allv = np.concatenate([p[q][np.isfinite(p[q])] for p in pooled.values()])
+        if not len(allv):
+            continue
+        lo, hi = np.quantile(allv, [0.005, 0.995])
+        for n, p in pooled.items():
+            a = p[q][np.isfinite(p[q])]
+            if len(a):
+                ax.hist(np.clip(a, lo, hi), bins=80, range=(lo, hi), density=True, histtype="step", color=colors.get(n), label=n)
+        ax.set_title(q)
+        ax.legend()
+    fig.tight_layout()
+    fig.savefig(out_dir / "feature_distributions.png", dpi=90)
+    plt.close(fig)
+
+    fig, ax = plt.subplots(figsize=(5, 5))
+    for n, r in det.items():
+        if r.get("roc"):
+            ax.plot(r["roc"]["fpr"], r["roc"]["tpr"], label=f"{n} (AUC {r['auc']:.3f})", color=colors.get(n, "tab:gray"))
+    ax.plot([0, 1], [0, 1], ":", color="gray")
+    ax.set_xlabel("false positive rate (real called generated)")
+    ax.set_ylabel("true positive rate")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(out_dir / "detector_roc.png", dpi=90)
+    plt.close(fig)
+
+    # trajectories: the first real session with the most clicks in a 5 s window, and the same window of each set
+    s = max(real[: 20], key=lambda r: len(r.events))
+    t = K.click_times(s)[0]
+    t0 = float(t[len(t) // 2]) if len(t) else float(s.events.t_ms[0])
+    panels = [("real", s)] + [(n, next((g for g in ss if _context_id(g) == s.session_id), None)) for n, ss in sets.items()]
+    fig, axes = plt.subplots(1, len(panels), figsize=(5 * len(panels), 4.2), squeeze=False)
+    for ax, (n, se) in zip(axes[0], panels):
+        ax.set_title(f"{n}: {s.session_id[:40]}", fontsize=8)
+        if se is None:
+            continue
+        tr = K.cursor_track(se)
+        m = (tr.t >= t0) & (tr.t < t0 + 5000)
+        ax.plot(tr.x[m], tr.y[m], ".-", ms=2, lw=0.6, color=colors.get(n))
+        ct, cx, cy = K.click_times(se)
+        cm = (ct >= t0) & (ct < t0 + 5000)
+        ax.plot(cx[cm], cy[cm], "r+", ms=8)
+        ax.set_xlim(0, se.screen[0])
+        ax.set_ylim(se.screen[1], 0)
+        ax.set_aspect("equal")
+    fig.tight_layout()
+    fig.savefig(out_dir / "trajectories.png", dpi=90)
+    plt.close(fig)
+
+
+__all__ = ["evaluate_sessions", "load_sessions", "is_human", "render_markdown"]

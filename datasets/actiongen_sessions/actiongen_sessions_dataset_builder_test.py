@@ -1,0 +1,32 @@
+"""TFDS test of ``actiongen_sessions`` on the dummy sessions in ``dummy_data/``.
+
+``dummy_data/`` is written by ``make_dummy_data.py``: two people, one 80 s session each,
+so both sources use time-block splits (train [0, 64) s, validation [64, 72) s,
+test [72, 80] s of each session): 96 + 3 + 3 windows per session.
+"""
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+import pytest  # noqa: E402
+
+# tfds.testing imports dill, which tensorflow-datasets does not install by itself.
+pytest.importorskip("dill", reason="tfds.testing needs 'dill' (pip install dill; part of the dev extra)")
+
+import tensorflow_datasets as tfds  # noqa: E402
+
+from datasets.actiongen_sessions import actiongen_sessions_dataset_builder  # noqa: E402,I001
+
+
+class ActiongenSessionsTest(tfds.testing.DatasetBuilderTestCase):
+    DATASET_CLASS = actiongen_sessions_dataset_builder.ActiongenSessions
+    EXAMPLE_DIR = str(Path(__file__).resolve().parent / "dummy_data")
+    BUILDER_CONFIG_NAMES_TO_TEST = ["all"]
+    SPLITS = {"train": 192, "validation": 6, "test": 6}
+    SKIP_CHECKSUMS = True  # nothing is downloaded
+
+
+if __name__ == "__main__":
+    tfds.testing.test_main()

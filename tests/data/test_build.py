@@ -1,0 +1,134 @@
+"""build_dataset end to end on small sessions: counts, skips, files, make_dataset == NumPy path."""
+
+import json
+import shutil
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+from actiongen_keras.config import DataConfig  # noqa: E402
+from actiongen_keras.data import features as F  # noqa: E402
+from actiongen_keras.data.build import build_dataset, config_for_sources  # noqa: E402
+from actiongen_keras.data.normalize import load_preprocessing  # noqa: E402
+from actiongen_keras.data.pipeline import make_dataset  # noqa: E402
+from actiongen_keras.data.splits import load_splits  # noqa: E402
+from actiongen_keras.data.windows import windows_from_sessions  # noqa: E402
+from actiongen_keras.errors import ConfigError, DataError  # noqa: E402
+from actiongen_keras.recordings.session import iter_sessions, write_session  # noqa: E402
+from datasets.actiongen_sessions.make_dummy_data import synthetic_session, write_dummy_data  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    root = tmp_path_factory.mktemp("build")
+    sess = root / "sessions"
+    write_dummy_data(sess)
+    # unusable sessions: each must be skipped with its reason
+    write_session(synthetic_session("tiny", "carol", source="sapimouse", duration_s=4, rate_hz=5, seed=3), sess / "tiny")
+    write_session(synthetic_session("nostate", "dave", source="osu", duration_s=30, rate_hz=5, seed=4, game="osu!"), sess / "nostate")
+    bad = sess / "zero"
+    write_session(synthetic_session("zero", "erin", source="sapimouse", duration_s=30, rate_hz=5, seed=5), bad)
+    meta = json.loads((bad / "session.json").read_text())
+    meta["screen"]["width"] = 0
+    (bad / "session.json").write_text(json.dumps(meta))
+    out = root / "data"
+    summary = build_dataset(sess, out, progress=False)
+    return sess, out, summary
+
+
+def test_summary_counts_and_skips(built):
+    sess, out, summary = built
+    assert summary.builder_config == "all"
+    assert summary.windows == {"train": 192, "validation": 6, "test": 6}
+    assert summary.sessions == 2
+    reasons = {Path(s["session"]).name: s["reason"] for s in summary.skipped}
+    assert reasons["tiny"].startswith("shorter than one window")
+    assert "without state" in reasons["nostate"]
+    assert "screen.width" in reasons["zero"] and reasons["zero"].startswith("unreadable")
+    assert summary.split_modes == {"osu": "blocks", "sapimouse": "blocks"}
+    assert "SKIPPED" in summary.text()
+    for f in ("splits.json", "preprocessing.json", "build_report.json"):
+        assert (out / f).exists()
+    assert load_preprocessing(out).builder_config == "all"
+    assert set(load_splits(out).blocks) == {"osu", "sapimouse"}
+
+
+def test_make_dataset_matches_numpy_path(built):
+    sess, out, _ = built
+    prep = load_preprocessing(out)
+    splits = load_splits(out)
+    sessions = [s for s, _ in iter_sessions(sess, on_error="skip") if s is not None and s.session_id in ("osu-a", "sapi-b")]
+    for split in ("train", "val"):
+        parts = splits.parts(split, sessions)
+        ranges = {s.session_id: r for s, r in parts}
+        ins, tgs, wts, meta = windows_from_sessions([s for s, _ in parts], prep, time_ranges=ranges, with_meta=True)
+        ds = make_dataset(out, split, batch_size=1000, shuffle=False, deterministic=True, with_meta=True)
+        (x, y, w, m), = list(ds.as_numpy_iterator())
+        order = np.lexsort((m["t_ms"], m["session_id"].astype(str)))
+        ref = np.lexsort((meta["t_ms"], meta["session_id"].astype(str)))
+        assert len(order) == len(ref)
+        for k in F.INPUT_NAMES:
+            np.testing.assert_array_equal(x[k][order], ins[k][ref], err_msg=k)
+            assert x[k].dtype == ins[k].dtype
+        for k in F.TARGET_NAMES:
+            np.testing.assert_array_equal(y[k][order], tgs[k][ref], err_msg=k)
+            np.testing.assert_array_equal(w[k][order], wts[k][ref], err_msg=k)
+
+
+def test_make_dataset_batches_shapes_and_determinism(built):
+    _, out, _ = built
+    ds = make_dataset(out, "train", batch_size=64, shuffle=True, deterministic=True, seed=7, drop_remainder=True)
+    assert ds.element_spec[0]["hist_type"].shape.as_list() == [64, 128]
+    assert ds.element_spec[0]["state_numeric"].shape.as_list() == [64, 10, 3]
+    assert ds.element_spec[2]["seq_len"].shape.as_list() == [64]
+    a = [b[1]["seq_len"] for b in make_dataset(out, "train", shuffle=True, deterministic=True, seed=7).as_numpy_iterator()]
+    b = [b[1]["seq_len"] for b in make_dataset(out, "train", shuffle=True, deterministic=True, seed=7).as_numpy_iterator()]
+    assert len(a) == 3 and all((u == v).all() for u, v in zip(a, b))
+    assert sum(len(u) for u in a) == 192
+    with pytest.raises(DataError, match="unknown split"):
+        make_dataset(out, "dev")
+
+
+def test_tfds_load_after_import(built):
+    import tensorflow_datasets as tfds
+
+    _, out, _ = built
+    ds = tfds.load("actiongen_sessions/all", data_dir=str(out), split="validation", download=False)
+    ex = next(iter(ds))
+    assert set(ex) == {"inputs", "targets", "weights", "session_id", "t_ms"}
+    assert int(ds.cardinality()) == 6
+
+
+def test_empty_split_is_an_error(tmp_path):
+    sess = tmp_path / "s"
+    write_session(synthetic_session("short", "zed", source="sapimouse", duration_s=30, rate_hz=5, seed=1), sess / "short")
+    with pytest.raises(DataError, match=r"no windows .*'train': \d+"):
+        build_dataset(sess, tmp_path / "out", progress=False)
+
+
+def test_no_usable_sessions_and_bad_sources(tmp_path):
+    sess = tmp_path / "s"
+    write_session(synthetic_session("tiny", "zed", source="sapimouse", duration_s=3, rate_hz=5, seed=1), sess / "tiny")
+    with pytest.raises(DataError, match="no usable session.*shorter than one window"):
+        build_dataset(sess, tmp_path / "out", progress=False)
+    with pytest.raises(ConfigError):
+        config_for_sources(["osu", "balabit"])
+    assert config_for_sources("keystrokes_aalto") == "aalto"
+    assert config_for_sources(None) == "all"
+
+
+def test_source_config_and_custom_data_config(built, tmp_path):
+    sess, _, _ = built
+    cfg = DataConfig(max_history_events=32, max_actions=8, min_move_interval_ms=200.0)
+    summary = build_dataset(sess, tmp_path / "osu", config=cfg, sources="osu", progress=False)
+    assert summary.builder_config == "osu" and summary.sessions == 1
+    assert summary.windows == {"train": 96, "validation": 3, "test": 3}
+    prep = load_preprocessing(tmp_path / "osu")
+    assert prep.data_config == cfg and prep.builder_config == "osu"
+    x, y, w = next(iter(make_dataset(tmp_path / "osu", "test", batch_size=8, shuffle=False)))
+    assert x["hist_type"].shape == (3, 32) and y["event_type"].shape == (3, 9)
+    shutil.rmtree(tmp_path / "osu")

@@ -1,0 +1,250 @@
+"""Windows of hand-made sessions: exact tokens, times, EOS and weights; no leakage; thinning."""
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+from actiongen_keras.config import DataConfig  # noqa: E402
+from actiongen_keras.data import features as F  # noqa: E402
+from actiongen_keras.data.normalize import Preprocessing  # noqa: E402
+from actiongen_keras.data.vocab import Vocabulary  # noqa: E402
+from actiongen_keras.data.windows import (  # noqa: E402
+    check_session,
+    thin_moves,
+    tokenize_session,
+    window_times,
+    windows_from_sessions,
+)
+from actiongen_keras.errors import DataError  # noqa: E402
+from actiongen_keras.recordings.session import Events, Session, State  # noqa: E402
+
+CFG = DataConfig(tick_ms=100.0, history_ticks=3, target_ms=100.0, max_history_events=4, max_actions=4)
+ROWS = [
+    # t, type, x, y, button, key, dy, offscreen
+    (0, "move", 10, 20, "", "", 0, False),
+    (50, "move", 20, 20, "", "", 0, False),
+    (120, "press", 20, 20, "left", "", 0, False),
+    (150, "release", 20, 20, "left", "", 0, False),
+    (250, "key_down", 20, 20, "", "a", 0, False),
+    (290, "move", 30, 40, "", "", 0, False),
+    (300, "move", 40, 40, "", "", 0, False),
+    (330, "scroll", 40, 40, "", "", 3, False),
+    (350, "key_up", 40, 40, "", "a", 0, False),
+    (380, "move", 150, 50, "", "", 0, True),
+    (399, "move", 50, 50, "", "", 0, False),
+    (420, "move", 60, 60, "", "", 0, False),
+    (700, "move", 70, 70, "", "", 0, False),
+]
+
+
+def hand_session():
+    cols = list(zip(*ROWS))
+    ev = Events(
+        t_ms=cols[0], type=cols[1], x=cols[2], y=cols[3], button=cols[4], key=cols[5],
+        scroll_dx=[0] * len(ROWS), scroll_dy=cols[6], offscreen=cols[7],
+    )
+    state = State(
+        t_ms=np.array([150.0, 250.0, 450.0]),
+        columns={"v": np.array([1.0, 3.0, np.nan]), "c": np.array(["x", "y", "z"], dtype=object), "b": np.array([1.0, 0.0, 1.0])},
+    )
+    cols_meta = [{"name": "v", "kind": "numeric"}, {"name": "c", "kind": "categorical"}, {"name": "b", "kind": "bool"}]
+    return Session("hand", "synth", "p", (100, 100), ev, game="g", state_columns=cols_meta, state=state)
+
+
+def hand_prep():
+    return Preprocessing(
+        data_config=CFG,
+        numeric_columns=[{"name": "v", "kind": "numeric", "mean": 2.0, "std": 1.0}, {"name": "b", "kind": "bool", "mean": 0.0, "std": 1.0}],
+        categorical_columns=[{"name": "c", "vocab": ["x", "y"]}],
+        key_vocab=Vocabulary(["q", "a"]),  # "a" -> id 3
+    )
+
+
+@pytest.fixture(scope="module")
+def win():
+    ins, tgs, wts, meta = windows_from_sessions([hand_session()], hand_prep(), with_meta=True)
+    return ins, tgs, wts, meta
+
+
+def test_window_grid(win):
+    *_, meta = win
+    np.testing.assert_array_equal(meta["t_ms"], [300, 400, 500, 600])
+    assert list(meta["session_id"]) == ["hand"] * 4
+
+
+def test_history_tokens_first_window(win):
+    ins, *_ = win
+    M, P, R, S, KD, KU = F.MOVE, F.PRESS, F.RELEASE, F.SCROLL, F.KEY_DOWN, F.KEY_UP
+    # T=300: history [0, 300) has 6 events, the last 4 kept (all slots used).
+    np.testing.assert_array_equal(ins["hist_type"][0], [P, R, KD, M])
+    np.testing.assert_allclose(ins["hist_t_before"][0], [180, 150, 50, 10])
+    np.testing.assert_allclose(ins["hist_dt"][0], [70, 30, 100, 40])
+    np.testing.assert_array_equal(ins["hist_button"][0], [1, 1, 0, 0])
+    np.testing.assert_array_equal(ins["hist_key"][0], [0, 0, 3, 0])
+    np.testing.assert_allclose(ins["hist_xy"][0], [[0.2, 0.2], [0.2, 0.2], [0.2, 0.2], [0.3, 0.4]])
+    np.testing.assert_array_equal(ins["hist_scroll"][0], [[2, 2]] * 4)
+    # T=400: [100, 400) -> last 4 = scroll, key_up, move(offscreen, clipped), move.
+    np.testing.assert_array_equal(ins["hist_type"][1], [S, KU, M, M])
+    np.testing.assert_allclose(ins["hist_t_before"][1], [70, 50, 20, 1])
+    np.testing.assert_allclose(ins["hist_xy"][1][2], [1.0, 0.5])
+    np.testing.assert_array_equal(ins["hist_scroll"][1][0], [2, 4])  # +3 notches clipped to +2
+    np.testing.assert_array_equal(ins["screen"], [[100, 100]] * 4)
+
+
+def test_targets_truncated_window(win):
+    ins, tgs, wts, _ = win
+    M, S, KU, EOS, BOS = F.MOVE, F.SCROLL, F.KEY_UP, F.EOS, F.BOS
+    # T=300: [300, 400) holds 5 events > A=4: first 4 kept, EOS at 4 with weight 0.
+    assert tgs["seq_len"][0] == 4
+    np.testing.assert_array_equal(tgs["event_type"][0], [M, S, KU, M, EOS])
+    np.testing.assert_array_equal(wts["event_type"][0], [1, 1, 1, 1, 0])
+    np.testing.assert_allclose(tgs["timing"][0], [10, 30, 20, 30, 0])
+    np.testing.assert_array_equal(wts["timing"][0], [1, 1, 1, 1, 0])
+    np.testing.assert_allclose(tgs["xy"][0][:4], [[0.4, 0.4], [0.4, 0.4], [0.4, 0.4], [1.0, 0.5]])
+    np.testing.assert_array_equal(wts["xy"][0], [1, 1, 1, 0, 0])  # off-screen move: weight 0
+    np.testing.assert_array_equal(tgs["scroll"][0][1], [2, 4])
+    np.testing.assert_array_equal(wts["scroll"][0], [0, 1, 0, 0, 0])
+    np.testing.assert_array_equal(tgs["key"][0], [0, 0, 3, 0, 0])
+    np.testing.assert_array_equal(wts["key"][0], [0, 0, 1, 0, 0])
+    np.testing.assert_array_equal(wts["button"][0], [0, 0, 0, 0, 0])
+    assert wts["seq_len"][0] == 1
+    # Decoder input: BOS at the last cursor (event at 290: 0.3, 0.4), then targets 0..3.
+    np.testing.assert_array_equal(ins["dec_type"][0], [BOS, M, S, KU, M])
+    np.testing.assert_allclose(ins["dec_xy"][0][0], [0.3, 0.4])
+    np.testing.assert_allclose(ins["dec_xy"][0][1], [0.4, 0.4])
+    np.testing.assert_allclose(ins["dec_dt"][0], [0, 10, 30, 20, 30])
+    np.testing.assert_allclose(ins["dec_t_after"][0], [0, 0, 30, 50, 80])
+    np.testing.assert_array_equal(ins["dec_key"][0], [0, 0, 0, 3, 0])
+    np.testing.assert_array_equal(ins["dec_scroll"][0], [[2, 2], [2, 2], [2, 4], [2, 2], [2, 2]])
+
+
+def test_targets_short_and_empty_windows(win):
+    ins, tgs, wts, _ = win
+    M, EOS, BOS, PAD = F.MOVE, F.EOS, F.BOS, F.PAD
+    # T=400: one event (420) then EOS.
+    assert tgs["seq_len"][1] == 1
+    np.testing.assert_array_equal(tgs["event_type"][1], [M, EOS, PAD, PAD, PAD])
+    np.testing.assert_array_equal(wts["event_type"][1], [1, 1, 0, 0, 0])
+    np.testing.assert_allclose(tgs["timing"][1][0], 21)
+    np.testing.assert_array_equal(ins["dec_type"][1], [BOS, M, PAD, PAD, PAD])
+    np.testing.assert_array_equal(ins["dec_scroll"][1][2:], 0)  # padding is all zeros
+    # T=500 and T=600: no events -> EOS first, weight only there.
+    for i in (2, 3):
+        assert tgs["seq_len"][i] == 0
+        np.testing.assert_array_equal(tgs["event_type"][i], [EOS, PAD, PAD, PAD, PAD])
+        np.testing.assert_array_equal(wts["event_type"][i], [1, 0, 0, 0, 0])
+        np.testing.assert_array_equal(wts["timing"][i], 0)
+        np.testing.assert_array_equal(ins["dec_type"][i], [BOS, PAD, PAD, PAD, PAD])
+    np.testing.assert_allclose(ins["dec_xy"][2][0], [0.6, 0.6])
+
+
+def test_state_per_tick(win):
+    ins, *_ = win
+    # T=300: ticks 100, 200, 300 -> no snapshot, 150, 250.
+    np.testing.assert_array_equal(ins["state_mask"][0], [0, 1, 1])
+    np.testing.assert_allclose(ins["state_numeric"][0], [[0, 0], [-1, 1], [1, 0]])
+    np.testing.assert_array_equal(ins["state_categorical"][0], [[0], [2], [3]])
+    # T=500: ticks 300, 400, 500 -> 250, 250, 450 (NaN -> 0, unseen "z" -> 1).
+    np.testing.assert_array_equal(ins["state_mask"][2], [1, 1, 1])
+    np.testing.assert_allclose(ins["state_numeric"][2], [[1, 0], [1, 0], [0, 1]])
+    np.testing.assert_array_equal(ins["state_categorical"][2], [[3], [3], [1]])
+
+
+def test_dtypes_and_shapes_follow_contract(win):
+    ins, tgs, wts, _ = win
+    sig = F.input_signature(4, 4, 3, 2, 1)
+    for k, (shape, dtype) in sig.items():
+        assert ins[k].shape[1:] == shape, k
+        assert ins[k].dtype == np.dtype(dtype), k
+    for k, (shape, dtype) in F.target_signature(4).items():
+        assert tgs[k].shape[1:] == shape and tgs[k].dtype == np.dtype(dtype), k
+    for k, shape in F.weight_signature(4).items():
+        assert wts[k].shape[1:] == shape and wts[k].dtype == np.float32, k
+
+
+def test_time_range_keeps_whole_windows_inside():
+    s = hand_session()
+    T = window_times(0.0, 700.0, CFG, (0.0, 500.0))
+    np.testing.assert_array_equal(T, [300, 400])
+    T = window_times(0.0, 700.0, CFG, (150.0, 700.0))
+    np.testing.assert_array_equal(T, [500, 600])
+    assert len(s.events) == len(ROWS)
+
+
+def test_thinning_counts_and_keeps_presses():
+    t = np.arange(0, 101, 5.0)
+    typ = np.array(["move"] * len(t), dtype=object)
+    typ[3] = "press"  # t=15
+    typ[4] = "release"  # t=20
+    ev = Events.from_columns(t_ms=t, type=typ, button=np.where(np.isin(typ, ["press", "release"]), "left", ""))
+    out, dropped = thin_moves(ev, 20.0)
+    moves = out.t_ms[out.type == "move"]
+    np.testing.assert_array_equal(moves, [0, 25, 45, 65, 85])  # greedy, >= 20 ms apart (10, 15, 20 are not moves)
+    assert list(out.t_ms[out.type != "move"]) == [15, 20]
+    assert dropped == len(ev) - len(out) == 21 - 7
+    same, zero = thin_moves(ev, 0.0)
+    assert zero == 0 and len(same) == len(ev)
+
+
+def test_thinning_reported_by_tokenize():
+    s = hand_session()
+    cfg = DataConfig(**{**CFG.__dict__, "min_move_interval_ms": 100.0})
+    tok = tokenize_session(s, hand_prep(), cfg)
+    # moves at 0, 50, 290, 300, 380, 399, 420, 700 -> kept 0, 290, 399, 700
+    assert tok.dropped_moves == 4
+    assert len(tok.t) == len(ROWS) - 4
+    np.testing.assert_allclose(tok.dt[tok.t == 290.0], [40.0])  # dt after thinning: since the key_down at 250
+
+
+def test_bad_sessions_are_reported():
+    s = hand_session()
+    assert check_session(s, CFG) is None
+    short = Session("short", "synth", "p", (100, 100), s.events.take(np.arange(5)))
+    assert check_session(short, CFG).startswith("shorter than one window")
+    zero = Session("zero", "synth", "p", (0, 100), s.events)
+    assert "zero-size screen" in check_session(zero, CFG)
+    nostate = Session("nostate", "osu", "p", (512, 384), s.events, game="osu!")
+    assert "without state" in check_session(nostate, CFG)
+    with pytest.raises(DataError, match="zero-size screen"):
+        tokenize_session(zero, hand_prep(), CFG)
+    # A too-short session gives no windows, not an error.
+    ins, tgs, wts = windows_from_sessions([short], hand_prep())
+    assert tgs["seq_len"].shape == (0,) and ins["hist_type"].shape == (0, 4)
+
+
+def _naive(t, T, cfg):
+    """Reference: per-window Python loops."""
+    hist = [i for i in range(len(t)) if T - cfg.history_ticks * cfg.tick_ms <= t[i] < T][-cfg.max_history_events:]
+    tgt = [i for i in range(len(t)) if T <= t[i] < T + cfg.target_ms]
+    return hist, tgt
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.floats(0, 2000, allow_nan=False).map(lambda v: round(v, 1)), min_size=2, max_size=80), st.integers(1, 3))
+def test_no_leakage_and_matches_naive(times, stride):
+    t = np.sort(np.array(times + [0.0, 2000.0]))
+    ev = Events.from_columns(t_ms=t, type=["move"] * len(t), x=np.full(len(t), 5.0), y=np.full(len(t), 5.0))
+    cfg = DataConfig(**{**CFG.__dict__, "stride_ticks": stride})
+    s = Session("h", "synth", "p", (10, 10), ev)
+    prep = Preprocessing(data_config=cfg)
+    ins, tgs, wts, meta = windows_from_sessions([s], prep, with_meta=True)
+    H, A = cfg.max_history_events, cfg.max_actions
+    for w, T in enumerate(meta["t_ms"]):
+        valid_h = ins["hist_type"][w] != F.PAD
+        tb = ins["hist_t_before"][w][valid_h]
+        assert (tb > 0).all() and (tb <= cfg.history_ticks * cfg.tick_ms).all()  # history strictly before T
+        n = tgs["seq_len"][w]
+        ta = ins["dec_t_after"][w][1 : n + 1]
+        assert (ta >= 0).all() and (ta < cfg.target_ms).all()  # targets at or after T
+        hist, tgt = _naive(t, T, cfg)
+        assert valid_h.sum() == len(hist) and (not len(hist) or valid_h[H - len(hist):].all())
+        np.testing.assert_allclose(tb, T - t[hist], rtol=0, atol=1e-3)
+        assert n == min(len(tgt), A)
+        np.testing.assert_allclose(ta, t[tgt[:n]] - T, atol=1e-3)
+        assert wts["event_type"][w][n] == (1.0 if len(tgt) <= A else 0.0)

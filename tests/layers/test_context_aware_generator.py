@@ -1,0 +1,83 @@
+import numpy as np
+from keras import ops
+
+from actiongen_keras.data import features as F
+from actiongen_keras.layers import ContextAwareActionGenerator, behaviour_features, split_xy_params
+
+B, T, D, NK = 2, 4, 8, 9
+
+
+def _inputs(seed=0):
+    rng = np.random.default_rng(seed)
+    H = 5
+    hist_type = np.array([[0, 1, 2, 1, 3], [0, 0, 0, 0, 0]], "int32")
+    return [
+        rng.normal(size=(B, T, D)).astype("float32"),
+        rng.normal(size=(B, D)).astype("float32"),
+        rng.normal(size=(B, D)).astype("float32"),
+        rng.exponential(100, (B, T)).astype("float32"),
+        rng.exponential(30, (B, T)).astype("float32"),
+        rng.random((B, T, 2)).astype("float32"),
+        hist_type,
+        rng.exponential(30, (B, H)).astype("float32"),
+        rng.exponential(300, (B, H)).astype("float32"),
+        rng.random((B, H, 2)).astype("float32"),
+        np.array([[1920, 1080], [1280, 720]], "float32"),
+    ]
+
+
+def _layer():
+    layer = ContextAwareActionGenerator(D, NK, num_xy_mixtures=3, num_timing_components=2)
+    layer(*_inputs())
+    return layer
+
+
+def test_head_shapes():
+    outs = [ops.convert_to_numpy(t) for t in _layer()(*_inputs())]
+    shapes = [o.shape for o in outs]
+    assert shapes == [(B, T, F.NUM_EVENT_CLASSES), (B, T, 3 + 9 * 2), (B, T, 15), (B, T, F.NUM_BUTTONS), (B, T, NK), (B, T, 2, F.NUM_SCROLL_CLASSES)]
+    assert all(np.isfinite(o).all() for o in outs)
+
+
+def test_xy_means_are_cursor_plus_displacement():
+    layer = _layer()
+    args = _inputs()
+    outs = [ops.convert_to_numpy(t) for t in layer(*args)]
+    args[5] = args[5] + np.array([0.1, -0.2], "float32")
+    outs2 = [ops.convert_to_numpy(t) for t in layer(*args)]
+    _, mu, sig = (ops.convert_to_numpy(t) for t in split_xy_params(ops.convert_to_tensor(outs[2]), 3))
+    _, mu2, sig2 = (ops.convert_to_numpy(t) for t in split_xy_params(ops.convert_to_tensor(outs2[2]), 3))
+    np.testing.assert_allclose(mu2 - mu, np.broadcast_to([0.1, -0.2], mu.shape), atol=1e-5)
+    np.testing.assert_allclose(sig2, sig, atol=1e-6)
+    for i in (0, 1, 3, 4, 5):  # the cursor only shifts the xy means
+        np.testing.assert_allclose(outs2[i], outs[i], atol=1e-6)
+
+
+def test_behaviour_features_known_values():
+    hist_type = np.array([[0, 0, F.MOVE, F.PRESS, F.MOVE, F.MOVE]], "int32")
+    hist_dt = np.array([[999, 999, 9.0, 99.0, 3.0, 19.0]], "float32")
+    hist_tb = np.array([[0, 0, 130.0, 121.0, 22.0, 19.0]], "float32")
+    hist_xy = np.array([[[9, 9], [9, 9], [0.0, 0.0], [0.3, 0.4], [0.3, 0.4], [0.3, 0.4]]], "float32")
+    f = ops.convert_to_numpy(behaviour_features(hist_type, hist_dt, hist_tb, hist_xy, np.array([[1000.0, 1000.0]], "float32")))[0]
+    ld = np.log1p([9.0, 99.0, 3.0, 19.0])
+    assert f.shape == (14,)
+    np.testing.assert_allclose(f[0], np.log1p(4), rtol=1e-5)
+    np.testing.assert_allclose(f[1], ld.mean(), rtol=1e-5)
+    np.testing.assert_allclose(f[3], np.log1p(9.0), rtol=1e-5)  # lower median of 4 values
+    np.testing.assert_allclose(f[4], np.log1p(19.0), rtol=1e-5)  # time since last event
+    speeds = np.log1p([0.5 * 1000 / 99.0, 0.0, 0.0])
+    np.testing.assert_allclose(f[5], speeds.mean(), rtol=1e-3, atol=1e-5)
+    np.testing.assert_allclose(f[6:10], [0.75, 0.25, 0.0, 0.0], atol=1e-6)
+    np.testing.assert_allclose(f[11:], [1.0, 0.0, 0.0], atol=1e-6)
+    empty = ops.convert_to_numpy(behaviour_features(np.zeros((1, 3), "int32"), np.ones((1, 3), "float32"), np.ones((1, 3), "float32"), np.ones((1, 3, 2), "float32"), np.array([[1000.0, 1000.0]], "float32")))
+    np.testing.assert_allclose(empty, 0.0, atol=2e-3)  # std carries a 1e-6 variance epsilon
+
+
+def test_config_round_trip():
+    layer = _layer()
+    clone = ContextAwareActionGenerator.from_config(layer.get_config())
+    args = _inputs()
+    clone(*args)
+    clone.set_weights(layer.get_weights())
+    for a, b in zip(layer(*args), clone(*args)):
+        np.testing.assert_allclose(ops.convert_to_numpy(b), ops.convert_to_numpy(a), atol=1e-5)

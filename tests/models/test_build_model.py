@@ -1,0 +1,94 @@
+import keras
+import numpy as np
+import pytest
+
+from actiongen_keras.config import Config, ModelConfig
+from actiongen_keras.data import features as F
+from actiongen_keras.errors import ConfigError
+from actiongen_keras.models import DatasetMeta, build_gru_baseline, build_model, output_signature, timing_spec
+from actiongen_keras.models.dummy_data import random_batch
+
+META = dict(num_state_numeric=3, state_categorical_vocab_sizes=[4, 6], num_keys=10, max_history_events=6, max_actions=3, history_ticks=3)
+CFG = ModelConfig(d_model=8, num_heads=2, ff_dim=16, num_xy_mixtures=2, num_timing_components=2, key_embedding_dim=4)
+BUILDERS = {"attention": build_model, "efficient": lambda c, m: build_model(ModelConfig(**{**CFG.__dict__, "efficient_attention": True}), m), "gru": build_gru_baseline}
+
+
+@pytest.fixture(scope="module", params=list(BUILDERS))
+def model(request):
+    return BUILDERS[request.param](CFG, META)
+
+
+def _predict(model, x):
+    return {k: np.asarray(v) for k, v in model.predict(x, verbose=0).items()}
+
+
+def test_named_inputs_outputs_and_shapes(model):
+    assert sorted(model.input_names if hasattr(model, "input_names") else [t.name for t in model.inputs]) == sorted(F.INPUT_NAMES)
+    assert set(model.output.keys()) == set(F.TARGET_NAMES)
+    sig = output_signature(CFG, META)
+    x, _, _ = random_batch(META, 3)
+    out = _predict(model, x)
+    for name in F.TARGET_NAMES:
+        assert out[name].shape == (3,) + sig[name], name
+        assert np.isfinite(out[name]).all()
+
+
+def test_save_reload_identical(model, tmp_path):
+    x, _, _ = random_batch(META, 4, seed=1)
+    path = tmp_path / "m.keras"
+    model.save(path)
+    clone = keras.saving.load_model(path)
+    for w1, w2 in zip(model.weights, clone.weights, strict=True):
+        assert w1.path == w2.path
+        np.testing.assert_array_equal(keras.ops.convert_to_numpy(w1), keras.ops.convert_to_numpy(w2))
+    # Same call path on both (a predict() function traced for another batch size can
+    # differ in the last float bit from a fresh trace, even for the same model).
+    a, b = model(x, training=False), clone(x, training=False)
+    for k in F.TARGET_NAMES:
+        np.testing.assert_array_equal(keras.ops.convert_to_numpy(a[k]), keras.ops.convert_to_numpy(b[k]))
+
+
+def test_causal_and_padding_invariance(model):
+    x, _, _ = random_batch(META, 4, seed=2)
+    base = _predict(model, x)
+    x2 = {k: v.copy() for k, v in x.items()}
+    # later decoder steps
+    x2["dec_type"][:, 2:] = F.MOVE
+    x2["dec_dt"][:, 2:] += 77.0
+    x2["dec_xy"][:, 2:] = 0.123
+    # padded history events (hist_type == 0) and absent ticks
+    pad = x2["hist_type"] == 0
+    x2["hist_dt"][pad] = 555.0
+    x2["hist_xy"][pad] = 0.9
+    x2["hist_key"][pad] = 3
+    x2["hist_t_before"][pad] = 4321.0
+    absent = x2["state_mask"] == 0
+    x2["state_numeric"][absent] = 3.0
+    x2["state_categorical"][absent] = 1
+    out = _predict(model, x2)
+    for k in ("event_type", "timing", "xy", "button", "key", "scroll"):
+        np.testing.assert_allclose(out[k][:, :2], base[k][:, :2], rtol=1e-4, atol=1e-4, err_msg=k)
+    np.testing.assert_allclose(out["seq_len"], base["seq_len"], rtol=1e-4, atol=1e-4)
+
+
+def test_dataset_meta_validation_and_timing_spec():
+    meta = DatasetMeta.from_dict({**META, "timing_quantiles_ms": {"p10": 8, "p50": 40, "p90": 400}, "num_state_categorical": 2})
+    assert DatasetMeta.from_dict(meta.to_dict()) == meta
+    with pytest.raises(ConfigError, match="typo_key"):
+        DatasetMeta.from_dict({**META, "typo_key": 1})
+    with pytest.raises(ConfigError, match="num_keys"):
+        DatasetMeta.from_dict({k: v for k, v in META.items() if k != "num_keys"})
+    with pytest.raises(ConfigError, match="num_state_categorical"):
+        DatasetMeta.from_dict({**META, "num_state_categorical": 5})
+    assert timing_spec(CFG, META)["boundaries_ms"] == (100.0, 300.0)
+    data_b = timing_spec(ModelConfig(timing_boundaries_ms=None), meta.to_dict())["boundaries_ms"]
+    assert 8 < data_b[0] < 40 < data_b[1] < 400
+    assert timing_spec(Config(), META)["num_components"] == 3
+    with pytest.raises(ConfigError, match="divisible"):
+        build_model(ModelConfig(d_model=10, num_heads=4), META)
+
+
+def test_boundaries_from_data_reach_the_layer():
+    cfg = ModelConfig(**{**CFG.__dict__, "timing_boundaries_ms": None})
+    m = build_model(cfg, {**META, "timing_quantiles_ms": {"p10": 8, "p50": 40, "p90": 400}})
+    assert m.get_layer("generator").timing.boundaries_ms == timing_spec(cfg, {**META, "timing_quantiles_ms": {"p10": 8, "p50": 40, "p90": 400}})["boundaries_ms"]

@@ -1,0 +1,161 @@
+import math
+
+import keras
+import numpy as np
+import pytest
+from keras import ops
+
+from actiongen_keras.data import features as F
+from actiongen_keras.layers.multi_scale_timing import scale_ranges
+from actiongen_keras.training.losses import (
+    EventTypeLoss,
+    ScaleAwareTimingLoss,
+    SeqLenLoss,
+    SparseCategoricalLoss,
+    XYMixtureLoss,
+    eos_consistency,
+    eos_hazard,
+    event_class_weights,
+)
+
+rng = np.random.default_rng(0)
+
+
+def _np(x):
+    return float(ops.convert_to_numpy(x))
+
+
+def _log_softmax(z):
+    z = z - z.max(-1, keepdims=True)
+    return z - np.log(np.exp(z).sum(-1, keepdims=True))
+
+
+def test_event_loss_is_weighted_mean_of_cross_entropy():
+    logits = rng.normal(size=(2, 3, F.NUM_EVENT_CLASSES)).astype("float32")
+    y = np.array([[1, 2, 7], [7, 0, 0]], "int32")
+    w = np.array([[1, 1, 1], [1, 0, 0]], "float32")
+    ce = -np.take_along_axis(_log_softmax(logits), y[..., None], -1)[..., 0]
+    assert _np(EventTypeLoss()(y, logits, w)) == pytest.approx((ce * w).sum() / w.sum(), rel=1e-5)
+    # class weights multiply each position by the weight of its true class
+    cw = [0, 1, 2, 1, 1, 1, 1, 3]
+    assert _np(EventTypeLoss(class_weights=cw)(y, logits, w)) == pytest.approx((ce * w * np.take(cw, y)).sum() / w.sum(), rel=1e-5)
+
+
+def test_zero_weight_positions_contribute_exactly_nothing():
+    logits = rng.normal(size=(2, 4, F.NUM_EVENT_CLASSES)).astype("float32")
+    y = rng.integers(0, F.NUM_EVENT_CLASSES, (2, 4)).astype("int32")
+    w = np.array([[1, 1, 0, 0], [1, 0, 0, 0]], "float32")
+    base = _np(EventTypeLoss()(y, logits, w))
+    logits2, y2 = logits.copy(), y.copy()
+    logits2[w == 0] = 1e4 * rng.normal(size=logits2[w == 0].shape)
+    y2[w == 0] = 3
+    assert _np(EventTypeLoss()(y2, logits2, w)) == base
+    # garbage targets (NaN timing, far-away xy) at masked positions stay out as well
+    t_params = rng.normal(size=(2, 4, 3 + 9 * 3)).astype("float32")
+    t_true = np.array([[10, 200, np.nan, np.inf], [50, np.nan, -5, 1e9]], "float32")
+    val = _np(ScaleAwareTimingLoss()(t_true, t_params, w))
+    assert np.isfinite(val)
+    t_true2 = t_true.copy()
+    t_true2[w == 0] = 0.0
+    assert val == _np(ScaleAwareTimingLoss()(t_true2, t_params, w))
+
+
+@pytest.mark.skipif(keras.backend.backend() != "tensorflow", reason="gradient check uses tf.GradientTape")
+def test_zero_weight_positions_get_zero_gradient():
+    import tensorflow as tf
+
+    w = np.array([[1, 1, 0, 0], [1, 0, 0, 0]], "float32")
+    cases = [
+        (EventTypeLoss(), rng.integers(0, 8, (2, 4)).astype("int32"), rng.normal(size=(2, 4, 8))),
+        (ScaleAwareTimingLoss(), np.array([[10, 200, np.nan, 1e9], [50, np.nan, -5, 1e9]], "float32"), rng.normal(size=(2, 4, 30))),
+        (XYMixtureLoss(4), np.full((2, 4, 2), 1e6, "float32"), rng.normal(size=(2, 4, 20))),
+        (SparseCategoricalLoss(), rng.integers(0, 5, (2, 4, 2)).astype("int32"), rng.normal(size=(2, 4, 2, 5))),
+    ]
+    for loss, y, p in cases:
+        p = tf.Variable(p.astype("float32"))
+        with tf.GradientTape() as tape:
+            val = loss(y, p, w)
+        g = tape.gradient(val, p).numpy()
+        assert np.isfinite(val.numpy()) and np.isfinite(g).all(), loss.name
+        assert np.all(g[w == 0] == 0.0), loss.name
+        assert np.any(g[w > 0] != 0.0), loss.name
+
+
+def test_empty_batch_of_a_head_gives_zero_loss():
+    logits = rng.normal(size=(2, 3, F.NUM_BUTTONS)).astype("float32")
+    assert _np(SparseCategoricalLoss()(np.zeros((2, 3), "int32"), logits, np.zeros((2, 3), "float32"))) == 0.0
+
+
+def test_scroll_loss_sums_the_two_axes():
+    logits = rng.normal(size=(1, 2, 2, F.NUM_SCROLL_CLASSES)).astype("float32")
+    y = np.array([[[2, 3], [0, 4]]], "int32")
+    ce = -np.take_along_axis(_log_softmax(logits), y[..., None], -1)[..., 0].sum(-1)
+    w = np.array([[1.0, 0.0]], "float32")
+    assert _np(SparseCategoricalLoss()(y, logits, w)) == pytest.approx(ce[0, 0], rel=1e-5)
+
+
+def test_timing_nll_lowest_when_the_truth_is_at_the_mode():
+    M = 1
+    p = np.zeros((1, 1, 3 + 9 * M), "float32")
+    lo, hi = scale_ranges((100, 300))[1]
+    mode = 0.5 * (lo + hi)
+    p[..., :3] = [0.0, 4.0, 0.0]
+    p[..., 3 + 3 * M + 1] = mode  # medium loc
+    p[..., 3 + 3 * M + 2] = -2.0
+    loss = ScaleAwareTimingLoss((100, 300), M)
+    vals = [_np(loss(np.array([[d]], "float32"), p)) for d in (math.expm1(mode), 150.0, 290.0, 50.0, 2000.0)]
+    assert vals[0] == min(vals)
+    assert vals[3] > vals[1] and vals[4] > vals[1]  # other scales cost the scale cross-entropy
+    # exact value at the mode: -log P(medium) - log f(0) + log(F(hi) - F(lo))
+    s = 0.01 + math.log1p(math.exp(-2.0))
+    log_p_scale = 4.0 - math.log(2 + math.exp(4.0))
+    norm = 1 / (1 + math.exp(-(hi - mode) / s)) - 1 / (1 + math.exp(-(lo - mode) / s))
+    expected = -log_p_scale - (-math.log(s) - 2 * math.log(2.0) - math.log(norm))
+    assert vals[0] == pytest.approx(expected, rel=1e-4)
+
+
+def test_xy_nll_single_component_known_value():
+    M = 1
+    p = np.zeros((1, 1, 5), "float32")
+    p[..., 1], p[..., 2] = 0.4, 0.6
+    p[..., 3], p[..., 4] = 1.5, 1.5  # sigma = floor + softplus(0) = 1e-3 + log 2
+    y = np.array([[[0.5, 0.5]]], "float32")
+    s = 1e-3 + math.log(2.0)
+    expected = 0.5 * (0.1 / s) ** 2 * 2 + 2 * math.log(s) + math.log(2 * math.pi)
+    assert _np(XYMixtureLoss(M)(y, p)) == pytest.approx(expected, rel=1e-5)
+    # the sigma floor bounds the loss from below
+    p[..., 3:] = -100.0
+    y_at_mean = np.array([[[0.4, 0.6]]], "float32")
+    assert _np(XYMixtureLoss(M, sigma_floor=1e-3)(y_at_mean, p)) == pytest.approx(2 * math.log(1e-3) + math.log(2 * math.pi), rel=1e-4)
+
+
+def test_seq_len_loss_and_eos_consistency():
+    logits = rng.normal(size=(3, 5)).astype("float32")
+    y = np.array([0, 4, 2], "int32")
+    ce = -_log_softmax(logits)[np.arange(3), y]
+    assert _np(SeqLenLoss()(y, logits, np.ones(3, "float32"))) == pytest.approx(ce.mean(), rel=1e-5)
+    h = ops.convert_to_numpy(eos_hazard(logits))
+    p = np.exp(_log_softmax(logits))
+    np.testing.assert_allclose(h[:, 0], p[:, 0], rtol=1e-5)
+    np.testing.assert_allclose(h[:, -1], 1.0, rtol=1e-5)
+    # event logits whose EOS probability equals the hazard: consistency term ~0
+    ev = np.zeros((3, 5, F.NUM_EVENT_CLASSES), "float32")
+    hc = np.clip(h, 1e-4, 1 - 1e-4)
+    ev[..., F.EOS] = np.log(hc / (1 - hc)) + np.log(F.NUM_EVENT_CLASSES - 1)
+    assert _np(eos_consistency(ev, logits, np.ones((3, 5)))) == pytest.approx(0.0, abs=1e-3)
+    assert _np(eos_consistency(np.zeros_like(ev), logits, np.ones((3, 5)))) > 0.01
+
+
+@pytest.mark.parametrize(
+    "loss",
+    [EventTypeLoss(class_weights=[1.0] * 8, label_smoothing=0.1), ScaleAwareTimingLoss((50, 400), 2, 30000.0), XYMixtureLoss(3, 2e-3), SparseCategoricalLoss(name="key_loss"), SeqLenLoss()],
+)
+def test_config_round_trip(loss):
+    clone = type(loss).from_config(loss.get_config())
+    assert clone.get_config() == loss.get_config()
+    assert keras.saving.deserialize_keras_object(keras.saving.serialize_keras_object(loss)).get_config() == loss.get_config()
+
+
+def test_event_class_weights():
+    w = event_class_weights([0, 100, 10, 10, 1, 5, 5, 20], power=1.0, max_weight=50)
+    assert w[0] == 0.0 and w[1] < w[2] < w[4]
