@@ -58,21 +58,29 @@ SOURCE_CONFIGS = {
 
 
 def config_for_sources(sources):
-    """Builder config name for ``sources`` (None/"all", a config name, or a source name)."""
+    """``(builder config name, source filter or None)`` for ``sources``.
+
+    ``None``/``[]``/``"all"``: config ``all``, no filter. One config name (``osu``, ...) or
+    one source name of a config (``keystrokes_aalto``): that config. Anything else (several
+    sources, an unknown source name): config ``all`` keeping only those sources (the
+    filter is recorded in ``preprocessing.json`` as ``sources``).
+    """
     if sources is None:
-        return "all"
+        return "all", None
     if isinstance(sources, str):
         sources = [sources]
-    sources = list(sources)
-    if len(sources) == 1 and sources[0] in SOURCE_CONFIGS:
-        return sources[0]
-    for name, srcs in SOURCE_CONFIGS.items():
-        if srcs is not None and len(sources) == 1 and sources[0] in srcs:
-            return name
-    raise ConfigError(
-        f"sources must be None (all) or one of {sorted(SOURCE_CONFIGS)}, got {sources!r}; "
-        "several sources together: use 'all' on a folder that holds only them"
-    )
+    sources = [str(s) for s in sources]
+    if not sources or sources == ["all"]:
+        return "all", None
+    if len(sources) == 1:
+        if sources[0] in SOURCE_CONFIGS:
+            return sources[0], None
+        for name, srcs in SOURCE_CONFIGS.items():
+            if srcs is not None and sources[0] in srcs:
+                return name, None
+    if "all" in sources:
+        raise ConfigError(f"sources: 'all' cannot be combined with other sources, got {sources}")
+    return "all", tuple(sorted(set(sources)))
 
 
 # --------------------------------------------------------------------------- preparation
@@ -117,7 +125,7 @@ def prepare(sessions_dir, sources=None, config=None, builder_config=None, fracti
     from tqdm.auto import tqdm
 
     config = config or DataConfig()
-    wanted = SOURCE_CONFIGS.get(builder_config) if builder_config else (None if sources is None else tuple(sources))
+    wanted = tuple(sources) if sources else (SOURCE_CONFIGS.get(builder_config) if builder_config else None)
     sessions, skipped, other = [], [], 0
     root = Path(sessions_dir)
     if not root.exists():
@@ -213,8 +221,10 @@ class ActiongenSessions(tfds.core.GeneratorBasedBuilder):
     ]
     DEFAULT_CONFIG_NAME = "all"
 
-    def __init__(self, *, data_config=None, fractions=(0.8, 0.1, 0.1), min_subjects=10, session_mode="strict", progress=False, **kwargs):
+    def __init__(self, *, data_config=None, source_filter=None, fractions=(0.8, 0.1, 0.1), min_subjects=10, session_mode="strict",
+                 progress=False, **kwargs):
         self._data_config = data_config or DataConfig()
+        self._source_filter = tuple(source_filter) if source_filter else None
         self._fractions = tuple(fractions)
         self._min_subjects = int(min_subjects)
         self._session_mode = session_mode
@@ -237,7 +247,8 @@ class ActiongenSessions(tfds.core.GeneratorBasedBuilder):
     def _split_generators(self, dl_manager):
         manual = Path(str(dl_manager.manual_dir))
         prepared = prepare(
-            manual, config=self._data_config, builder_config=self.builder_config.name, fractions=self._fractions,
+            manual, sources=self._source_filter, config=self._data_config, builder_config=self.builder_config.name,
+            fractions=self._fractions,
             min_subjects=self._min_subjects, mode=self._session_mode, progress=self._progress,
         )
         self.prepared = prepared
@@ -307,8 +318,9 @@ def build_dataset(sessions_dir, out_dir, config=None, sources=None, progress=Tru
         sessions_dir: folder of ``actiongen-session/1`` sessions (searched recursively).
         out_dir: the dataset folder (``DATA_DIR``).
         config: a ``DataConfig``.
-        sources: ``None`` (every source: config ``all``) or one of ``osu``, ``sapimouse``,
-            ``balabit``, ``osrs``, ``aalto``.
+        sources: ``None`` (every source: config ``all``), one of ``osu``, ``sapimouse``,
+            ``balabit``, ``osrs``, ``aalto`` (that config), or a list of source names
+            (config ``all`` restricted to them; see :func:`config_for_sources`).
         mode: session reading mode, ``"strict"`` or ``"repair"``.
 
     Returns:
@@ -318,13 +330,13 @@ def build_dataset(sessions_dir, out_dir, config=None, sources=None, progress=Tru
         DataError: no usable sessions, or a split without windows.
     """
     start = time.perf_counter()
-    name = config_for_sources(sources)
+    name, source_filter = config_for_sources(sources)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     if not progress:
         tfds.disable_progress_bar()
     builder = ActiongenSessions(
-        config=name, data_dir=str(out_dir), data_config=config or DataConfig(), fractions=fractions,
+        config=name, data_dir=str(out_dir), data_config=config or DataConfig(), source_filter=source_filter, fractions=fractions,
         min_subjects=min_subjects, session_mode=mode, progress=progress,
     )
     dl = tfds.download.DownloadConfig(

@@ -109,12 +109,21 @@ def _map_strings(values, table, default=0):
     return ids[inv]
 
 
+def has_human_cursor(session):
+    """False where the recording has no human cursor: ``cursor_recorded: false`` (typing
+    data) or ``human_channels`` without ``cursor`` (osu! autopilot, osu!mania)."""
+    channels = session.extra.get("human_channels")
+    return session.extra.get("cursor_recorded", True) is not False and (channels is None or "cursor" in channels)
+
+
 def check_session(session, config=None):
     """The reason a session cannot give windows, or ``None``.
 
     Reasons: a zero-size (or missing) screen; ``game`` set but no state snapshots (a
-    game source without state: the model would learn from a blank game); shorter than
-    one window (``history_ms + target_ms``).
+    game source without state: the model would learn from a blank game); keys that a
+    bot pressed (``human_channels`` without ``keys``); shorter than one window
+    (``history_ms + target_ms``). Sessions without a human cursor still give windows,
+    with xy weight 0 (:func:`has_human_cursor`).
     """
     config = config or DataConfig()
     w, h = (tuple(session.screen) + (0, 0))[:2]
@@ -124,6 +133,11 @@ def check_session(session, config=None):
         return f"game '{session.game}' session without state snapshots"
     if len(session.events) == 0:
         return "no events"
+    channels = session.extra.get("human_channels")
+    if channels is not None and "keys" not in channels:
+        # osu! relax: the game pressed the keys and they were left out; training on it
+        # would teach the model that players never press.
+        return f"the keys are not human (human_channels={channels})"
     need = history_ms(config) + float(config.target_ms)
     if session.duration_ms < need:
         return f"shorter than one window ({session.duration_ms / 1000:.1f} s < {need / 1000:.1f} s)"
@@ -167,6 +181,7 @@ def tokenize_session(session, preprocessing=None, config=None):
     xr = np.asarray(ev.x, dtype=np.float64) / w
     yr = np.asarray(ev.y, dtype=np.float64) / h
     ok = np.isfinite(xr) & np.isfinite(yr) & (xr >= 0) & (xr <= 1) & (yr >= 0) & (yr <= 1) & ~np.asarray(ev.offscreen, dtype=bool)
+    ok &= has_human_cursor(session)  # keyboard-only recordings: positions are placeholders
     xy = np.stack([np.clip(np.nan_to_num(xr), 0, 1), np.clip(np.nan_to_num(yr), 0, 1)], axis=-1).astype(np.float32).reshape(-1, 2)
     tok = SessionTokens(
         session_id=session.session_id, source=session.source, subject=session.subject, screen=(w, h),

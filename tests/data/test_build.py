@@ -116,9 +116,11 @@ def test_no_usable_sessions_and_bad_sources(tmp_path):
     with pytest.raises(DataError, match="no usable session.*shorter than one window"):
         build_dataset(sess, tmp_path / "out", progress=False)
     with pytest.raises(ConfigError):
-        config_for_sources(["osu", "balabit"])
-    assert config_for_sources("keystrokes_aalto") == "aalto"
-    assert config_for_sources(None) == "all"
+        config_for_sources(["all", "osu"])
+    assert config_for_sources(["osu", "balabit"]) == ("all", ("balabit", "osu"))
+    assert config_for_sources("keystrokes_aalto") == ("aalto", None)
+    assert config_for_sources(None) == config_for_sources([]) == ("all", None)
+    assert config_for_sources(["osu"]) == ("osu", None)
 
 
 def test_source_config_and_custom_data_config(built, tmp_path):
@@ -132,3 +134,7 @@ def test_source_config_and_custom_data_config(built, tmp_path):
     x, y, w = next(iter(make_dataset(tmp_path / "osu", "test", batch_size=8, shuffle=False)))
     assert x["hist_type"].shape == (3, 32) and y["event_type"].shape == (3, 9)
     shutil.rmtree(tmp_path / "osu")
+    # several sources: config "all" filtered to them
+    summary = build_dataset(sess, tmp_path / "two", sources=["sapimouse", "osrs"], progress=False)
+    assert summary.builder_config == "all" and summary.sessions == 1
+    assert load_preprocessing(tmp_path / "two").sources == ["osrs", "sapimouse"]

@@ -248,3 +248,18 @@ def test_no_leakage_and_matches_naive(times, stride):
         assert n == min(len(tgt), A)
         np.testing.assert_allclose(ta, t[tgt[:n]] - T, atol=1e-3)
         assert wts["event_type"][w][n] == (1.0 if len(tgt) <= A else 0.0)
+
+
+def test_partial_human_input_is_skipped_or_unweighted():
+    s = hand_session()
+    relax = Session("relax", "osu", "p", (100, 100), s.events, extra={"human_channels": ["cursor"]})
+    assert "keys are not human" in check_session(relax, CFG)
+    typing = Session("typing", "aalto", "p", (100, 100), s.events, extra={"cursor_recorded": False})
+    autopilot = Session("ap", "osu", "p", (100, 100), s.events, extra={"human_channels": ["keys"]})
+    full = Session("full", "osu", "p", (100, 100), s.events, extra={"human_channels": ["cursor", "keys"]})
+    for session, expect_xy in ((typing, False), (autopilot, False), (full, True)):
+        assert check_session(session, CFG) is None
+        _, tgs, wts = windows_from_sessions([session], hand_prep())
+        has_events = wts["timing"].sum() > 0
+        assert has_events
+        assert (wts["xy"].sum() > 0) == expect_xy, session.session_id

@@ -1,0 +1,76 @@
+import numpy as np
+import pytest
+
+from actiongen_keras.evaluation import detector as D
+from actiongen_keras.evaluation import kinematics as K
+from helpers import moves, session
+
+
+def _line_or_jitter(kind, seed, n=600):
+    rng = np.random.default_rng(seed)
+    t = np.arange(n) * 10.0
+    if kind == "line":
+        ang = rng.uniform(0, 2 * np.pi)
+        v = rng.uniform(0.1, 0.3)
+        x, y = 256 + np.cos(ang) * v * (t - t.mean()), 192 + np.sin(ang) * v * (t - t.mean())
+    else:
+        x, y = 256 + np.cumsum(rng.normal(0, 3, n)), 192 + np.cumsum(rng.normal(0, 3, n))
+    return K.segment_features(session(moves(t, x, y)), segment_ms=600)[0]
+
+
+def _sample(kind, subjects, seed):
+    Xs, g = [], []
+    for i, s in enumerate(subjects):
+        X = _line_or_jitter(kind, seed * 1000 + i)
+        Xs.append(X)
+        g += [s] * len(X)
+    return np.vstack(Xs), np.array(g)
+
+
+SUBJ = [f"p{i}" for i in range(8)]
+
+
+def test_same_generator_is_indistinguishable():
+    Xa, ga = _sample("jitter", SUBJ, 1)
+    Xb, gb = _sample("jitter", SUBJ, 2)
+    r = D.detector_auc(Xa, Xb, ga, gb, n_boot=200, seed=0, max_iter=50)
+    assert r["ci_low"] <= 0.5 <= r["ci_high"]
+    assert abs(r["auc"] - 0.5) < 0.15
+
+
+def test_lines_against_jitter_are_caught():
+    Xa, ga = _sample("line", SUBJ, 1)
+    Xb, gb = _sample("jitter", SUBJ, 2)
+    r = D.detector_auc(Xa, Xb, ga, gb, n_boot=100, seed=0, max_iter=50)
+    assert r["auc"] > 0.98 and r["ci_low"] > 0.9
+    assert r["subject_disjoint"] and r["n_folds"] == 5
+    assert r["roc"]["fpr"][0] == 0.0 and r["roc"]["tpr"][-1] == 1.0
+
+
+def test_folds_are_subject_disjoint():
+    rng = np.random.default_rng(0)
+    groups = rng.choice([f"s{i}" for i in range(12)], 500)
+    y = rng.integers(0, 2, 500)
+    folds = D.subject_folds(groups, y, n_splits=5, seed=3)
+    assert len(folds) == 5
+    seen = np.zeros(500, int)
+    for train, test in folds:
+        assert not set(groups[train]) & set(groups[test])
+        seen[test] += 1
+    assert (seen == 1).all()
+
+
+def test_human_floor_needs_subjects_and_is_near_half():
+    X, g = _sample("jitter", SUBJ, 4)
+    r = D.human_floor(X, g, seed=0, n_boot=200, max_iter=50)
+    assert r["ci_low"] <= 0.5 <= r["ci_high"]
+    assert set(r["halves"]["A"]) | set(r["halves"]["B"]) == set(SUBJ)
+    r = D.human_floor(X[:50], np.array(["a", "b"] * 25), seed=0)
+    assert r["auc"] is None and "4 subjects" in r["reason"]
+
+
+def test_auc_score_matches_definition():
+    assert D.auc_score([0, 0, 1, 1], [0.1, 0.2, 0.3, 0.4]) == 1.0
+    assert D.auc_score([0, 1], [0.5, 0.5]) == 0.5
+    with pytest.raises(ValueError):
+        D.subject_folds(["a"] * 4, [0, 1, 0, 1])
