@@ -146,10 +146,11 @@ def plot(stats, out_dir):
             v = np.concatenate(arrays)
             v = v[v > 0]
             if len(v):
-                ax.hist(v, bins=bins, histtype="step", density=True, label=f"{source} (n={len(v):,})")
+                # Fractions per (log-spaced) bin: a density per ms would over-weight short intervals.
+                ax.hist(v, bins=bins, histtype="step", weights=np.full(len(v), 1.0 / len(v)), label=f"{source} (n={len(v):,})")
         ax.set_xscale("log")
         ax.set_xlabel(xlabel)
-        ax.set_ylabel("density")
+        ax.set_ylabel("fraction per bin")
         if ax.get_legend_handles_labels()[0]:
             ax.legend(fontsize=8)
         ax.set_title(name.split(".")[0].replace("intervals", "inter-event intervals") + " per source")
