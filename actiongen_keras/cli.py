@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from pathlib import Path
 
 from actiongen_keras.errors import ActiongenError
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's C++ start-up chatter
 
 IMPORTERS = {
     "osu": "actiongen_keras.recordings.importers.osu",
@@ -83,6 +86,22 @@ def _cmd_dataset_build(args):
     return 0
 
 
+def _cmd_train(args):
+    from actiongen_keras.config import Config
+    from actiongen_keras.training.train import metrics_table, train
+
+    config = Config.from_json(args.config) if args.config else Config()
+    if args.batch_size:
+        config.train.batch_size = args.batch_size
+    if args.progressive:
+        config.train.progressive = True
+    metrics = train(args.data, args.out, config, epochs=args.epochs, progress=not args.quiet, gru_baseline=not args.no_gru)
+    print(f"trained in {metrics['train_seconds']:.0f} s, {metrics['parameters']:,} parameters; test split:")
+    print(metrics_table(metrics, "test"))
+    print(f"wrote {args.out}/model.keras, config.json, metrics.json, history.csv, loss.png")
+    return 0
+
+
 def build_parser():
     p = argparse.ArgumentParser(prog="actiongen", description="Learn and generate human computer input (actiongen_keras).")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
@@ -113,6 +132,16 @@ def build_parser():
     b.add_argument("--config", help="config JSON (its 'data' section is used)")
     b.add_argument("--sources", nargs="*", help="only these sources")
     b.set_defaults(func=_cmd_dataset_build)
+
+    s = sub.add_parser("train", help="train the model with model.fit; metrics beside baselines")
+    s.add_argument("--data", required=True, help="DATA_DIR from 'actiongen dataset build'")
+    s.add_argument("--out", required=True, help="RUN_DIR")
+    s.add_argument("--config", help="config JSON (see actiongen_keras/config.py)")
+    s.add_argument("--epochs", type=int)
+    s.add_argument("--batch-size", type=int)
+    s.add_argument("--progressive", action="store_true", help="train in stages (encoders+event/timing, +details, fine-tune)")
+    s.add_argument("--no-gru", action="store_true", help="skip the GRU ablation baseline")
+    s.set_defaults(func=_cmd_train)
     return p
 
 

@@ -16,6 +16,10 @@ outputs are decoded to (:func:`predictions_from_outputs` in ``evaluation.window_
 * ``hold_cursor``: the cursor stays where it was at T.
 * ``constant_velocity``: the cursor keeps the velocity of its last two history moves,
   evaluated at each target event's true time (teacher forcing, as for the model).
+* ``previous_event``: the strongest simple rival of a teacher-forced model: each target
+  event repeats the type, interval and position of the event before it (the true one,
+  exactly what the model's decoder is given). Moves at a steady polling rate make this
+  hard to beat on timing and coordinates.
 """
 
 from __future__ import annotations
@@ -95,6 +99,17 @@ def constant_velocity(inputs, target_t_after_ms, max_speed=0.01):
     return np.clip(start[:, None, :] + v[:, None, :] * elapsed[..., None], 0.0, 1.0).astype(np.float32)
 
 
+def previous_event(inputs):
+    """Type, interval and position of the previous (true) event, per target step."""
+    dec_type, dec_dt, dec_xy = inputs["dec_type"], inputs["dec_dt"], inputs["dec_xy"]
+    types = dec_type.copy()
+    types[:, 0] = inputs["hist_type"][:, -1]  # step 0's decoder input is BOS
+    types = np.where((types == F.PAD) | (types == F.BOS), F.MOVE, types)
+    timing = dec_dt.astype(np.float32).copy()
+    timing[:, 0] = inputs["hist_dt"][:, -1]
+    return types.astype(np.int32), timing, dec_xy.astype(np.float32)
+
+
 def all_baselines(inputs, target_t_after_ms, majority_class, majority_len, median_ms, target_ms):
     """``{name: predictions}`` for every heuristic baseline on one batch.
 
@@ -106,7 +121,9 @@ def all_baselines(inputs, target_t_after_ms, majority_class, majority_len, media
     maj = majority_event(inputs, majority_class)
     const_t = constant_timing(inputs, median_ms)
     majority_len = np.full(len(maj), int(majority_len), dtype=np.int32)
+    prev_type, prev_dt, prev_xy = previous_event(inputs)
     return {
+        "previous_event": {"event_type": prev_type, "timing": prev_dt, "xy": prev_xy, "seq_len": rep["seq_len"]},
         "majority_event": {"event_type": maj, "timing": const_t, "xy": hold, "seq_len": majority_len},
         "repeat_last_window": rep,
         "constant_median_timing": {"event_type": maj, "timing": const_t, "xy": hold, "seq_len": rep["seq_len"]},

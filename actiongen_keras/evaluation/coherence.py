@@ -53,6 +53,12 @@ def human_ranges(real_sessions, speed_q=0.999, lo_q=0.01, hi_q=0.99, pause_ms=K.
     }
 
 
+def _bounds(r):
+    """``(lo, hi)`` with a missing bound (None: no human data) open."""
+    lo, hi = r
+    return (-np.inf if lo is None else lo), (np.inf if hi is None else hi)
+
+
 def violations(events, max_speed=None, rate_range=None, pause_range=None, pause_ms=K.PAUSE_MS, segment_ms=K.SEGMENT_MS):
     """Counts of each kind in :data:`KINDS` for one session (Session or Events).
 
@@ -80,12 +86,12 @@ def violations(events, max_speed=None, rate_range=None, pause_range=None, pause_
         c["speed_above_human"] = int(np.sum(speed > max_speed))
     rates = _segment_rates(ev, segment_ms) if len(ev) > 1 else np.zeros(0)
     if rate_range is not None:
-        lo, hi = rate_range
+        lo, hi = _bounds(rate_range)
         c["rate_outside_human"] = int(np.sum((rates < lo) | (rates > hi)))
     iei = np.diff(ev.t_ms)
     pauses = iei[iei > pause_ms]
     if pause_range is not None:
-        lo, hi = pause_range
+        lo, hi = _bounds(pause_range)
         c["pause_outside_human"] = int(np.sum((pauses < lo) | (pauses > hi)))
     c.update({"n_events": int(len(ev)), "n_steps": int(len(speed)), "n_segments": int(len(rates)), "n_pauses": int(len(pauses))})
     return c

@@ -334,7 +334,10 @@ def segment_features(events, segment_ms=SEGMENT_MS, pause_ms=PAUSE_MS, min_event
         sp, st = k.speed, k.step_t
         same_prev = np.r_[False, np.diff(st) == k.step_dt[1:]]  # consecutive steps of one stroke
         same_next = np.r_[same_prev[1:], False]
-        peak = same_prev & same_next & (sp >= np.r_[np.inf, sp[:-1]]) & (sp > np.r_[sp[1:], np.inf])
+        prev, nxt = np.r_[np.inf, sp[:-1]], np.r_[sp[1:], np.inf]
+        # a local maximum that stands out (5% or 1 px/s above its lower neighbour), not float noise
+        prominent = sp - np.minimum(prev, nxt) > np.maximum(0.05 * sp, 1.0)
+        peak = same_prev & same_next & (sp >= prev) & (sp > nxt) & prominent
         s_p, = valid(st[peak])
         X[:, col["speed_peaks_per_s"]] = np.bincount(s_p, minlength=n) / sec
     else:

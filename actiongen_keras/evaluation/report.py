@@ -188,6 +188,10 @@ def evaluate_sessions(real, generated, out_dir, baselines=True, seed=0, segment_
     human_hits = H.pooled_hit_rate(real, beatmap_dir)
     if human_hits["n_objects"]:
         osu = {"human": human_hits["rate"], "model": None, "details": {"human": human_hits}}
+        # deliberate_test_play (osu!): short plays made to miss or spam on purpose
+        nd = H.pooled_hit_rate([s for s in real if not s.extra.get("deliberate_test_play")], beatmap_dir)
+        osu["human_not_deliberate"] = nd["rate"]
+        osu["details"]["human_not_deliberate"] = nd
         for name, ss in sets.items():
             r = H.pooled_hit_rate(ss, beatmap_dir)
             osu[name] = r["rate"]

@@ -227,7 +227,7 @@ def _bot_session(real, name, seed, dt_ms, plan):
     for i in click:
         target = np.array([ev.x[i], ev.y[i]], float)
         ti = float(ev.t_ms[i])
-        if np.hypot(*(target - pos)) >= 0.5:
+        if np.hypot(*(target - pos)) > 0:
             budget = max(ti - last_t - dt, 0.0)
             pts, dur = plan(pos, target, budget, rng, dt)
             dur = min(dur, budget)

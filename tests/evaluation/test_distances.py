@@ -20,10 +20,10 @@ def test_shifted_sample_distance_is_the_shift():
 
 def test_session_distances_zero_for_same_and_positive_for_faster():
     t = np.arange(0, 6000, 10.0)
-    slow = moves(t, t * 0.05, np.sin(t / 300) * 20 + 100)
-    fast = moves(t, t * 0.06, np.sin(t / 300) * 20 + 100)
+    slow = moves(t, t * 0.05, np.full_like(t, 100.0))  # 50 px/s
+    fast = moves(t, t * 0.06, np.full_like(t, 100.0))  # 60 px/s
     same = Dist.distribution_distances([slow], [slow])
     assert all(v["wasserstein"] in (0.0, None) for v in same.values())
     diff = Dist.distribution_distances([slow], [fast])
-    assert diff["speed"]["wasserstein"] > 5 and diff["speed"]["ks"] > 0.5
+    assert abs(diff["speed"]["wasserstein"] - 10.0) < 1e-6 and diff["speed"]["ks"] == 1.0
     assert diff["interval_ms"]["wasserstein"] == 0.0

@@ -80,7 +80,8 @@ def test_event_rates_and_segment_features():
     col = {n: i for i, n in enumerate(K.FEATURE_NAMES)}
     np.testing.assert_allclose(X[:, col["speed_q50"]], 20.0)
     np.testing.assert_allclose(X[:, col["rate_move"]], 100.0, rtol=0.01)
-    np.testing.assert_allclose(X[:, col["straight_stroke_q50"]], 1.0)
+    # one stroke over the whole session: it counts in the segment where it ends
+    np.testing.assert_allclose(X[:, col["straight_stroke_q50"]], [np.nan, np.nan, 1.0])
     np.testing.assert_allclose(X[:, col["pause_frac"]], 0.0, atol=0.01)
     assert np.isnan(X[:, col["dwell_q50"]]).all()
     assert t0.tolist() == [0.0, 3000.0, 6000.0]

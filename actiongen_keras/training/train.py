@@ -1,0 +1,269 @@
+"""``train()``: ``model.fit`` on a built dataset, then metrics beside honest baselines.
+
+Writes ``RUN_DIR/model.keras`` (best on validation), ``RUN_DIR/config.json``,
+``RUN_DIR/metrics.json`` (``{split: {"model": {...}, "baselines": {name: {...}}}}`` for
+``val`` and ``test``), ``RUN_DIR/history.csv`` (CSVLogger), ``RUN_DIR/logs/``
+(TensorBoard), ``RUN_DIR/loss.png`` and, while running, ``RUN_DIR/backup/``
+(BackupAndRestore: a killed run started again with the same arguments resumes where it
+stopped).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import keras
+import numpy as np
+
+from actiongen_keras.config import Config
+from actiongen_keras.data import features as F
+from actiongen_keras.errors import ConfigError
+
+# Heads trained in each stage of progressive training (the rest have loss weight 0).
+PROGRESSIVE_STAGES = (
+    ("encoders, event type and timing", ("event_type", "timing", "seq_len"), 1.0),
+    ("+ coordinates and details", F.TARGET_NAMES, 1.0),
+    ("fine-tune everything", F.TARGET_NAMES, 0.3),  # learning-rate factor
+)
+
+
+def dataset_meta_from_preprocessing(prep):
+    """The sizes ``build_model`` needs, from a dataset's ``preprocessing.json``."""
+    c = prep.data_config
+    q = {f"p{int(str(k).lstrip('p'))}": float(v) for k, v in (prep.interval_quantiles_ms or {}).items()}
+    return {
+        "num_state_numeric": prep.num_numeric,
+        "state_categorical_vocab_sizes": list(prep.categorical_vocab_sizes),
+        "num_keys": prep.key_vocab_size,
+        "timing_quantiles_ms": q or None,
+        "max_history_events": c.max_history_events,
+        "max_actions": c.max_actions,
+        "history_ticks": c.history_ticks,
+        "tick_ms": c.tick_ms,
+    }
+
+
+def event_class_counts(prep):
+    """Target event-type counts of the training split, indexed by class id."""
+    counts = np.zeros(F.NUM_EVENT_CLASSES, dtype=np.float64)
+    for name, n in (prep.target_type_counts or {}).items():
+        if name in F.EVENT_TYPE_ID and F.EVENT_TYPE_ID[name] < F.NUM_EVENT_CLASSES:
+            counts[F.EVENT_TYPE_ID[name]] = n
+    return counts
+
+
+def compile_model(model, config, meta, class_counts, heads=F.TARGET_NAMES, lr_factor=1.0):
+    """Compile with the package's losses, per-output weights and weighted metrics."""
+    from actiongen_keras.training.losses import build_losses, event_class_weights
+    from actiongen_keras.training.metrics import build_weighted_metrics
+
+    t = config.train
+    weights = {k: (float(t.loss_weights.get(k, 1.0)) if k in heads else 0.0) for k in F.TARGET_NAMES}
+    model.compile(
+        optimizer=keras.optimizers.Adam(learning_rate=t.learning_rate * lr_factor, clipnorm=t.clipnorm),
+        loss=build_losses(config, meta, class_weights=event_class_weights(class_counts)),
+        loss_weights=weights,
+        weighted_metrics=build_weighted_metrics(config, meta),
+        jit_compile=t.jit_compile,
+    )
+    return model
+
+
+def _callbacks(run_dir, config, stage_name, progress):
+    t = config.train
+    return [
+        keras.callbacks.ModelCheckpoint(str(run_dir / "model.keras"), monitor="val_loss", save_best_only=True),
+        keras.callbacks.BackupAndRestore(str(run_dir / "backup" / stage_name)),
+        keras.callbacks.EarlyStopping(monitor="val_loss", patience=t.early_stopping_patience, restore_best_weights=True),
+        keras.callbacks.TensorBoard(str(run_dir / "logs" / stage_name)),
+        keras.callbacks.CSVLogger(str(run_dir / "history.csv"), append=True),
+        keras.callbacks.TerminateOnNaN(),
+    ]
+
+
+def fit_model(model, data_dir, run_dir, config, meta, class_counts, epochs, progress=True, log=print):
+    """``model.fit`` once, or once per stage with ``config.train.progressive``."""
+    from actiongen_keras.data.pipeline import make_dataset
+
+    t = config.train
+    train_ds = make_dataset(data_dir, "train", t.batch_size, shuffle=True, seed=t.seed)
+    val_ds = make_dataset(data_dir, "validation", t.batch_size, shuffle=False, cache=True)
+    stages = PROGRESSIVE_STAGES if t.progressive else (("all heads", F.TARGET_NAMES, 1.0),)
+    per_stage = max(1, epochs // len(stages))
+    for i, (name, heads, lr_factor) in enumerate(stages):
+        if t.progressive:
+            log(f"stage {i + 1}/{len(stages)}: {name} ({per_stage} epochs; heads: {', '.join(heads)})")
+        compile_model(model, config, meta, class_counts, heads, lr_factor)
+        model.fit(
+            train_ds,
+            validation_data=val_ds,
+            epochs=per_stage if t.progressive else epochs,
+            callbacks=_callbacks(run_dir, config, f"stage{i + 1}", progress),
+            shuffle=False,  # the pipeline shuffles
+            verbose=1 if progress else 2,
+        )
+    return model
+
+
+def predict_split(model, data_dir, split, config, meta, batch_size=256):
+    """Decoded model predictions and everything baselines and metrics need, for one split."""
+    from actiongen_keras.data.pipeline import make_dataset
+    from actiongen_keras.evaluation.window_metrics import decode_outputs
+
+    keep_inputs = ("hist_type", "hist_dt", "hist_t_before", "hist_xy", "dec_type", "dec_dt", "dec_xy", "dec_t_after", "screen")
+    parts = {"inputs": [], "targets": [], "weights": [], "preds": []}
+    for x, y, w in make_dataset(data_dir, split, batch_size, shuffle=False).as_numpy_iterator():
+        out = model.predict_on_batch(x)
+        parts["preds"].append(decode_outputs(out, config, meta))
+        parts["inputs"].append({k: x[k] for k in keep_inputs})
+        parts["targets"].append(y)
+        parts["weights"].append(w)
+    return {k: {n: np.concatenate([p[n] for p in v]) for n in v[0]} for k, v in parts.items()}
+
+
+def _target_t_after(inputs):
+    """True ms after T of each target event: the decoder input of the next step."""
+    d = inputs["dec_t_after"]
+    return np.concatenate([d[:, 1:], d[:, -1:]], axis=1)
+
+
+def split_metrics(data, prep, train_seq_len_mode, extra_models=None):
+    """``{"model": metrics, "baselines": {name: metrics}}`` on one split's predictions."""
+    from actiongen_keras.evaluation.baselines import all_baselines
+    from actiongen_keras.evaluation.window_metrics import window_metrics
+
+    counts = event_class_counts(prep)
+    counts[F.PAD] = 0
+    majority = int(counts.argmax())
+    median = float((prep.interval_quantiles_ms or {}).get("p50", 16.0))
+    ins, tgs, wts = data["inputs"], data["targets"], data["weights"]
+    base = all_baselines(ins, _target_t_after(ins), majority, train_seq_len_mode, median, prep.data_config.target_ms)
+    out = {"model": window_metrics(tgs, wts, data["preds"], ins["screen"]), "baselines": {}}
+    for name, preds in base.items():
+        out["baselines"][name] = window_metrics(tgs, wts, preds, ins["screen"])
+    for name, preds in (extra_models or {}).items():
+        out["baselines"][name] = window_metrics(tgs, wts, preds, ins["screen"])
+    return out
+
+
+def train_seq_len_mode(data_dir, batch_size=512):
+    """Most common target event count in the training split (the majority length baseline)."""
+    from actiongen_keras.data.pipeline import make_dataset
+
+    counts = np.zeros(1, dtype=np.int64)
+    for _, y, _ in make_dataset(data_dir, "train", batch_size, shuffle=False).as_numpy_iterator():
+        c = np.bincount(y["seq_len"].astype(np.int64))
+        counts = np.pad(counts, (0, max(0, len(c) - len(counts))))
+        counts[: len(c)] += c
+    return int(counts.argmax())
+
+
+def plot_history(csv_path, png_path):
+    """Training and validation loss per epoch (all stages, in order)."""
+    import csv
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = list(csv.DictReader(open(csv_path)))
+    if not rows:
+        return None
+    fig, ax = plt.subplots(figsize=(6, 4))
+    x = np.arange(1, len(rows) + 1)
+    for key, label in (("loss", "train"), ("val_loss", "validation")):
+        if key in rows[0]:
+            ax.plot(x, [float(r[key]) for r in rows], marker="o", label=label)
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("total weighted loss")
+    ax.set_title("actiongen training")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(png_path, dpi=110)
+    plt.close(fig)
+    return png_path
+
+
+def train(data_dir, run_dir, config=None, epochs=None, progress=True, gru_baseline=True, log=print):
+    """Train the attention model (and, with ``gru_baseline``, the GRU ablation) and score both.
+
+    Returns the metrics dict written to ``RUN_DIR/metrics.json``.
+    """
+    from actiongen_keras.data.normalize import load_preprocessing
+    from actiongen_keras.models import build_gru_baseline, build_model
+
+    config = config or Config()
+    if not isinstance(config, Config):
+        raise ConfigError("train() takes a Config")
+    epochs = int(epochs or config.train.epochs)
+    if epochs < 1:
+        raise ConfigError(f"epochs must be >= 1, got {epochs}")
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    keras.utils.set_random_seed(config.train.seed)
+    prep = load_preprocessing(data_dir)
+    if prep.data_config != config.data:
+        log("note: using the dataset's data config (the one its windows were built with)")
+        config.data = prep.data_config
+    meta = dataset_meta_from_preprocessing(prep)
+    config.to_json(run_dir / "config.json")
+    (run_dir / "dataset_meta.json").write_text(json.dumps(meta, indent=2) + "\n")
+    counts = event_class_counts(prep)
+    if (run_dir / "history.csv").exists() and not (run_dir / "backup").exists():
+        (run_dir / "history.csv").unlink()  # a finished earlier run: start the log afresh
+
+    model = build_model(config, meta)
+    log(f"model: {model.count_params():,} parameters; backend {keras.backend.backend()}")
+    start = time.perf_counter()
+    fit_model(model, data_dir, run_dir, config, meta, counts, epochs, progress, log)
+    train_seconds = time.perf_counter() - start
+    model.save(run_dir / "model.keras")  # EarlyStopping restored the best weights
+
+    extra = {}
+    gru = None
+    if gru_baseline:
+        log("training the GRU ablation (same data, epochs and losses, no attention)")
+        gru_dir = run_dir / "gru_baseline"
+        gru_dir.mkdir(exist_ok=True)
+        gru = build_gru_baseline(config, meta)
+        fit_model(gru, data_dir, gru_dir, config, meta, counts, epochs, progress, log)
+
+    mode_len = train_seq_len_mode(data_dir)
+    metrics = {
+        "train_seconds": train_seconds,
+        "parameters": int(model.count_params()),
+        "backend": keras.backend.backend(),
+        "epochs_run": sum(1 for _ in open(run_dir / "history.csv")) - 1 if (run_dir / "history.csv").exists() else None,
+    }
+    for split in ("val", "test"):
+        data = predict_split(model, data_dir, split, config, meta)
+        if gru is not None:
+            extra = {"gru_no_attention": predict_split(gru, data_dir, split, config, meta)["preds"]}
+        metrics[split] = split_metrics(data, prep, mode_len, extra)
+    (run_dir / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
+    plot_history(run_dir / "history.csv", run_dir / "loss.png")
+    _remove_backup(run_dir)
+    return metrics
+
+
+def _remove_backup(run_dir):
+    import shutil
+
+    shutil.rmtree(run_dir / "backup", ignore_errors=True)
+    shutil.rmtree(run_dir / "gru_baseline" / "backup", ignore_errors=True)
+
+
+def metrics_table(metrics, split="test"):
+    """A Markdown table: the model beside every baseline on one split."""
+    from actiongen_keras.evaluation.window_metrics import METRIC_NAMES
+
+    m = metrics[split]
+    rows = [("model", m["model"])] + sorted(m["baselines"].items())
+    head = "| | " + " | ".join(METRIC_NAMES) + " |\n|---|" + "---|" * len(METRIC_NAMES)
+    lines = [head]
+    for name, vals in rows:
+        lines.append(f"| {name} | " + " | ".join(f"{vals[k]:.3f}" for k in METRIC_NAMES) + " |")
+    return "\n".join(lines)
