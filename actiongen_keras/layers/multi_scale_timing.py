@@ -92,6 +92,11 @@ def split_timing_params(params, num_components):
     return scale_logits, comp_logits, loc, scale
 
 
+def _log_normalize(logits):
+    """log_softmax over the last axis (also for size 1, where keras warns on softmax)."""
+    return logits - ops.logsumexp(logits, axis=-1, keepdims=True)
+
+
 def _range_tensors(boundaries_ms, max_ms, dtype):
     r = np.array(scale_ranges(boundaries_ms, max_ms), "float32")
     return ops.convert_to_tensor(r[:, 0], dtype=dtype), ops.convert_to_tensor(r[:, 1], dtype=dtype)
@@ -123,7 +128,7 @@ def timing_log_prob(params, dt_ms, boundaries_ms, num_components, max_ms=DEFAULT
     z = (y[..., None, None] - loc) / scale  # [..., 3, M]
     log_pdf = -z - ops.log(scale) - 2.0 * ops.softplus(-z)
     norm = ops.sigmoid((hi - loc) / scale) - ops.sigmoid((lo - loc) / scale)
-    log_comp = ops.log_softmax(comp_logits, axis=-1) + log_pdf - ops.log(ops.maximum(norm, 1e-12))
+    log_comp = _log_normalize(comp_logits) + log_pdf - ops.log(ops.maximum(norm, 1e-12))
     log_p_within = ops.logsumexp(log_comp, axis=-1)  # [..., 3]
     log_p_y = ops.sum(onehot * log_p_within, axis=-1)
     return log_p_scale, log_p_y
@@ -139,7 +144,7 @@ def timing_cdf(params, y, boundaries_ms, num_components, max_ms=DEFAULT_MAX_MS):
     f_lo = ops.sigmoid((lo - loc) / scale)
     f_hi = ops.sigmoid((hi - loc) / scale)
     f_y = ops.sigmoid((ops.minimum(ops.maximum(yy, lo), hi) - loc) / scale)
-    within = ops.sum(ops.softmax(comp_logits, axis=-1) * (f_y - f_lo) / ops.maximum(f_hi - f_lo, 1e-12), axis=-1)
+    within = ops.sum(ops.exp(_log_normalize(comp_logits)) * (f_y - f_lo) / ops.maximum(f_hi - f_lo, 1e-12), axis=-1)
     return ops.sum(ops.softmax(scale_logits, axis=-1) * within, axis=-1)
 
 

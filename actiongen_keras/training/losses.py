@@ -173,7 +173,8 @@ class XYMixtureLoss(_WeightedLoss):
         logits, mu, sigma = split_xy_params(y_pred, self.num_mixtures, self.sigma_floor)
         z = (ops.expand_dims(ops.cast(y_true, mu.dtype), -2) - mu) / sigma  # [..., M, 2]
         log_n = ops.sum(-0.5 * ops.square(z) - ops.log(sigma) - 0.5 * np.log(2 * np.pi), axis=-1)
-        return -ops.logsumexp(ops.log_softmax(logits, axis=-1) + log_n, axis=-1)
+        log_w = logits - ops.logsumexp(logits, axis=-1, keepdims=True)
+        return -ops.logsumexp(log_w + log_n, axis=-1)
 
     def get_config(self):
         config = super().get_config()

@@ -83,7 +83,7 @@ def _callbacks(run_dir, config, stage_name, progress):
     ]
 
 
-def fit_model(model, data_dir, run_dir, config, meta, class_counts, epochs, progress=True, log=print):
+def fit_model(model, data_dir, run_dir, config, meta, class_counts, epochs, progress=True, log=print, callbacks=()):
     """``model.fit`` once, or once per stage with ``config.train.progressive``."""
     from actiongen_keras.data.pipeline import make_dataset
 
@@ -100,7 +100,7 @@ def fit_model(model, data_dir, run_dir, config, meta, class_counts, epochs, prog
             train_ds,
             validation_data=val_ds,
             epochs=per_stage if t.progressive else epochs,
-            callbacks=_callbacks(run_dir, config, f"stage{i + 1}", progress),
+            callbacks=_callbacks(run_dir, config, f"stage{i + 1}", progress) + list(callbacks),
             shuffle=False,  # the pipeline shuffles
             verbose=1 if progress else 2,
         )
@@ -187,10 +187,12 @@ def plot_history(csv_path, png_path):
     return png_path
 
 
-def train(data_dir, run_dir, config=None, epochs=None, progress=True, gru_baseline=True, log=print):
+def train(data_dir, run_dir, config=None, epochs=None, progress=True, gru_baseline=True, log=print, callbacks=()):
     """Train the attention model (and, with ``gru_baseline``, the GRU ablation) and score both.
 
-    Returns the metrics dict written to ``RUN_DIR/metrics.json``.
+    ``callbacks`` are added to the package's own (checkpoint, backup, early stopping,
+    TensorBoard, CSV log, NaN guard). Returns the metrics dict written to
+    ``RUN_DIR/metrics.json``.
     """
     from actiongen_keras.data.normalize import load_preprocessing
     from actiongen_keras.models import build_gru_baseline, build_model
@@ -218,7 +220,7 @@ def train(data_dir, run_dir, config=None, epochs=None, progress=True, gru_baseli
     model = build_model(config, meta)
     log(f"model: {model.count_params():,} parameters; backend {keras.backend.backend()}")
     start = time.perf_counter()
-    fit_model(model, data_dir, run_dir, config, meta, counts, epochs, progress, log)
+    fit_model(model, data_dir, run_dir, config, meta, counts, epochs, progress, log, callbacks)
     train_seconds = time.perf_counter() - start
     model.save(run_dir / "model.keras")  # EarlyStopping restored the best weights
 
