@@ -5,7 +5,11 @@ One layer per module; every layer is registered under the ``actiongen`` package 
 """
 
 from actiongen_keras.layers.attention_decoder import AdvancedAttentionDecoder
-from actiongen_keras.layers.context_aware_generator import ContextAwareActionGenerator, behaviour_features, split_xy_params
+from actiongen_keras.layers.context_aware_generator import (
+    ContextAwareActionGenerator,
+    behaviour_features,
+    split_xy_params,
+)
 from actiongen_keras.layers.efficient_attention import EfficientAttention
 from actiongen_keras.layers.event_embedding import EventEmbedding
 from actiongen_keras.layers.gru_decoder import GRUDecoder

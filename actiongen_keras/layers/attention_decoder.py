@@ -53,7 +53,7 @@ class AdvancedAttentionDecoder(keras.layers.Layer):
         self.dropout = float(dropout)
         self.efficient_attention = bool(efficient_attention)
         p = self.dtype_policy
-        common = dict(d_model=self.d_model, num_heads=self.num_heads, ff_dim=self.ff_dim, dropout=self.dropout, dtype=p)
+        common = {"d_model": self.d_model, "num_heads": self.num_heads, "ff_dim": self.ff_dim, "dropout": self.dropout, "dtype": p}
         self.state_blocks = [TransformerBlock(name=f"state_block_{i}", **common) for i in range(self.num_layers)]
         self.hist_blocks = [
             TransformerBlock(cross_attention=True, efficient=self.efficient_attention, name=f"hist_block_{i}", **common)

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import keras
-import numpy as np
 from keras import ops
 
 from actiongen_keras.data import features as F
-from actiongen_keras.layers.multi_scale_timing import DEFAULT_BOUNDARIES_MS, DEFAULT_MAX_MS, MultiScaleTimingProcessor
+from actiongen_keras.layers.multi_scale_timing import (
+    DEFAULT_BOUNDARIES_MS,
+    DEFAULT_MAX_MS,
+    MultiScaleTimingProcessor,
+)
 from actiongen_keras.layers.temporal_position_encoding import TemporalPositionEncoding
 
 XY_SIGMA_FLOOR = 1e-3  # screen units (~2 px on a 1920 px screen)

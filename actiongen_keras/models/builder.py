@@ -6,7 +6,12 @@ import keras
 
 from actiongen_keras.data import features as F
 from actiongen_keras.errors import ConfigError
-from actiongen_keras.layers import AdvancedAttentionDecoder, ContextAwareActionGenerator, EventEmbedding, StateEmbedding
+from actiongen_keras.layers import (
+    AdvancedAttentionDecoder,
+    ContextAwareActionGenerator,
+    EventEmbedding,
+    StateEmbedding,
+)
 from actiongen_keras.models.dataset_meta import DatasetMeta
 from actiongen_keras.models.model_config import as_model_config, timing_spec
 
@@ -118,5 +123,5 @@ def build_model(config, dataset_meta, name="actiongen"):
         inputs["hist_xy"],
         inputs["screen"],
     )
-    heads = dict(event_type=event, timing=timing, xy=xy, button=button, key=key, scroll=scroll, seq_len=seq_len_logits)
+    heads = {"event_type": event, "timing": timing, "xy": xy, "button": button, "key": key, "scroll": scroll, "seq_len": seq_len_logits}
     return keras.Model(inputs, name_outputs(heads), name=name)

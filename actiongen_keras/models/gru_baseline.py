@@ -4,8 +4,19 @@ from __future__ import annotations
 
 import keras
 
-from actiongen_keras.layers import EventEmbedding, GRUDecoder, MaskedGRUEncoder, StateEmbedding
-from actiongen_keras.models.builder import check_sizes, embed_events, make_generator, make_inputs, name_outputs
+from actiongen_keras.layers import (
+    EventEmbedding,
+    GRUDecoder,
+    MaskedGRUEncoder,
+    StateEmbedding,
+)
+from actiongen_keras.models.builder import (
+    check_sizes,
+    embed_events,
+    make_generator,
+    make_inputs,
+    name_outputs,
+)
 from actiongen_keras.models.dataset_meta import DatasetMeta
 from actiongen_keras.models.model_config import as_model_config
 
@@ -49,5 +60,5 @@ def build_gru_baseline(config, dataset_meta, name="actiongen_gru"):
         inputs["hist_xy"],
         inputs["screen"],
     )
-    heads = dict(event_type=event, timing=timing, xy=xy, button=button, key=key, scroll=scroll, seq_len=seq_len_logits)
+    heads = {"event_type": event, "timing": timing, "xy": xy, "button": button, "key": key, "scroll": scroll, "seq_len": seq_len_logits}
     return keras.Model(inputs, name_outputs(heads), name=name)

@@ -5,7 +5,12 @@ from __future__ import annotations
 from actiongen_keras.config import Config, ModelConfig
 from actiongen_keras.data import features as F
 from actiongen_keras.errors import ConfigError
-from actiongen_keras.layers.multi_scale_timing import DEFAULT_BOUNDARIES_MS, DEFAULT_MAX_MS, NUM_SCALES, boundaries_from_quantiles
+from actiongen_keras.layers.multi_scale_timing import (
+    DEFAULT_BOUNDARIES_MS,
+    DEFAULT_MAX_MS,
+    NUM_SCALES,
+    boundaries_from_quantiles,
+)
 from actiongen_keras.models.dataset_meta import DatasetMeta
 
 

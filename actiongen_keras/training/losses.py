@@ -20,8 +20,15 @@ import numpy as np
 from keras import ops
 
 from actiongen_keras.data import features as F
-from actiongen_keras.layers.context_aware_generator import XY_SIGMA_FLOOR, split_xy_params
-from actiongen_keras.layers.multi_scale_timing import DEFAULT_BOUNDARIES_MS, DEFAULT_MAX_MS, timing_log_prob
+from actiongen_keras.layers.context_aware_generator import (
+    XY_SIGMA_FLOOR,
+    split_xy_params,
+)
+from actiongen_keras.layers.multi_scale_timing import (
+    DEFAULT_BOUNDARIES_MS,
+    DEFAULT_MAX_MS,
+    timing_log_prob,
+)
 
 DEFAULT_REDUCTION = "mean_with_sample_weight"
 

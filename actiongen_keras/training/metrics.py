@@ -19,7 +19,11 @@ import numpy as np
 from keras import ops
 
 from actiongen_keras.layers.context_aware_generator import split_xy_params
-from actiongen_keras.layers.multi_scale_timing import DEFAULT_BOUNDARIES_MS, DEFAULT_MAX_MS, timing_quantile
+from actiongen_keras.layers.multi_scale_timing import (
+    DEFAULT_BOUNDARIES_MS,
+    DEFAULT_MAX_MS,
+    timing_quantile,
+)
 
 
 def _weights(sample_weight, like):

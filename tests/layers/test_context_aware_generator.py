@@ -2,7 +2,11 @@ import numpy as np
 from keras import ops
 
 from actiongen_keras.data import features as F
-from actiongen_keras.layers import ContextAwareActionGenerator, behaviour_features, split_xy_params
+from actiongen_keras.layers import (
+    ContextAwareActionGenerator,
+    behaviour_features,
+    split_xy_params,
+)
 
 B, T, D, NK = 2, 4, 8, 9
 

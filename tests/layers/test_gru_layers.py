@@ -15,6 +15,7 @@ def test_masked_gru_skips_padding():
     x2[0, :2] = 9.0
     x2[1] = -3.0
     seq2, last2 = (ops.convert_to_numpy(t) for t in enc(x2, mask))
+    np.testing.assert_allclose(seq2, seq, atol=1e-5)  # padded steps output 0 and carry the state
     np.testing.assert_allclose(last2, last, atol=1e-5)
     np.testing.assert_allclose(last[1], 0.0)
     clone = MaskedGRUEncoder.from_config(enc.get_config())

@@ -5,10 +5,16 @@ import pytest
 from actiongen_keras.config import Config, ModelConfig
 from actiongen_keras.data import features as F
 from actiongen_keras.errors import ConfigError
-from actiongen_keras.models import DatasetMeta, build_gru_baseline, build_model, output_signature, timing_spec
+from actiongen_keras.models import (
+    DatasetMeta,
+    build_gru_baseline,
+    build_model,
+    output_signature,
+    timing_spec,
+)
 from actiongen_keras.models.dummy_data import random_batch
 
-META = dict(num_state_numeric=3, state_categorical_vocab_sizes=[4, 6], num_keys=10, max_history_events=6, max_actions=3, history_ticks=3)
+META = {"num_state_numeric": 3, "state_categorical_vocab_sizes": [4, 6], "num_keys": 10, "max_history_events": 6, "max_actions": 3, "history_ticks": 3}
 CFG = ModelConfig(d_model=8, num_heads=2, ff_dim=16, num_xy_mixtures=2, num_timing_components=2, key_embedding_dim=4)
 BUILDERS = {"attention": build_model, "efficient": lambda c, m: build_model(ModelConfig(**{**CFG.__dict__, "efficient_attention": True}), m), "gru": build_gru_baseline}
 

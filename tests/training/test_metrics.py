@@ -5,7 +5,6 @@ import pytest
 from keras import ops
 
 from actiongen_keras.data import features as F
-from actiongen_keras.layers.multi_scale_timing import scale_ranges
 from actiongen_keras.training.metrics import (
     XYMAE,
     MacroF1,
