@@ -1,6 +1,8 @@
 """``train()``: ``model.fit`` on a built dataset, then metrics beside honest baselines.
 
 Writes ``RUN_DIR/model.keras`` (best on validation), ``RUN_DIR/config.json``,
+``RUN_DIR/preprocessing.json`` (the dataset's vocabularies and statistics, so a run folder
+is all that generation, evaluation and export need), ``RUN_DIR/dataset_meta.json``,
 ``RUN_DIR/metrics.json`` (``{split: {"model": {...}, "baselines": {name: {...}}}}`` for
 ``val`` and ``test``), ``RUN_DIR/history.csv`` (CSVLogger), ``RUN_DIR/logs/``
 (TensorBoard), ``RUN_DIR/loss.png`` and, while running, ``RUN_DIR/backup/``
@@ -212,6 +214,7 @@ def train(data_dir, run_dir, config=None, epochs=None, progress=True, gru_baseli
         config.data = prep.data_config
     meta = dataset_meta_from_preprocessing(prep)
     config.to_json(run_dir / "config.json")
+    prep.save(run_dir / "preprocessing.json")  # generation, evaluation and export need the same encoding
     (run_dir / "dataset_meta.json").write_text(json.dumps(meta, indent=2) + "\n")
     counts = event_class_counts(prep)
     if (run_dir / "history.csv").exists() and not (run_dir / "backup").exists():
