@@ -79,9 +79,15 @@ def behaviour_features(hist_type, hist_dt, hist_t_before, hist_xy, screen):
     return ops.stack(feats, axis=-1)
 
 
+def next_step_types(dec_type):
+    """The event type of each step's own target: ``dec_type`` shifted left, EOS at the end."""
+    last = ops.full_like(dec_type[:, :1], F.EOS)
+    return ops.concatenate([dec_type[:, 1:], last], axis=1)
+
+
 @keras.saving.register_keras_serializable(package="actiongen")
 class ContextAwareActionGenerator(keras.layers.Layer):
-    """``call(dec_hidden, state_summary, hist_summary, dec_t_after, dec_dt, dec_xy,
+    """``call(dec_hidden, state_summary, hist_summary, dec_type, dec_t_after, dec_dt, dec_xy,
     hist_type, hist_dt, hist_t_before, hist_xy, screen)`` -> tuple of head outputs::
 
         event_type [B,T,NUM_EVENT_CLASSES]  logits (incl. EOS)
@@ -96,6 +102,14 @@ class ContextAwareActionGenerator(keras.layers.Layer):
     ``t_after`` and ``dt``, via :class:`TemporalPositionEncoding`) and behavioural
     (:func:`behaviour_features` of the history). They are concatenated with the decoder
     output, fused (Dense, LayerNorm, Dropout) and fed to the heads.
+
+    **Type-conditioned attributes.** The event-type head reads the fused step ``h``
+    alone. The other heads (timing, xy, button, key, scroll) read ``h`` plus an
+    embedding of the step's *own* event type, which is the next decoder input
+    (``dec_type[:, i + 1]``; EOS after the last step): teacher forcing in ``fit``, the
+    sampled type in generation (:meth:`event_logits` first, then :meth:`attributes`).
+    Without it one interval distribution must cover a move 16 ms after the last one
+    and a key pressed in the same frame, and neither gets its time.
     """
 
     def __init__(
@@ -133,6 +147,7 @@ class ContextAwareActionGenerator(keras.layers.Layer):
         self.fusion_norm = keras.layers.LayerNormalization(epsilon=1e-5, name="fusion_norm", dtype=p)
         self.fusion_dropout = keras.layers.Dropout(self.dropout, dtype=p)
         self.event_head = dense(F.NUM_EVENT_CLASSES, "event_type_head")
+        self.type_condition = keras.layers.Embedding(F.NUM_EVENT_TYPES, d, name="type_condition", dtype=p)
         self.timing = MultiScaleTimingProcessor(
             self.num_timing_components, self.timing_boundaries_ms, self.max_timing_ms, hidden_dim=d, name="timing", dtype=p
         )
@@ -149,7 +164,12 @@ class ContextAwareActionGenerator(keras.layers.Layer):
         # graph calls this layer symbolically when it is built or reloaded).
         self.built = True
 
-    def call(self, dec_hidden, state_summary, hist_summary, dec_t_after, dec_dt, dec_xy, hist_type, hist_dt, hist_t_before, hist_xy, screen, training=None):
+    def call(self, dec_hidden, state_summary, hist_summary, dec_type, dec_t_after, dec_dt, dec_xy, hist_type, hist_dt, hist_t_before, hist_xy, screen, training=None):
+        h = self.fuse(dec_hidden, state_summary, hist_summary, dec_t_after, dec_dt, hist_type, hist_dt, hist_t_before, hist_xy, screen, training)
+        return (self.event_logits(h),) + self.attributes(h, next_step_types(dec_type), dec_xy)
+
+    def fuse(self, dec_hidden, state_summary, hist_summary, dec_t_after, dec_dt, hist_type, hist_dt, hist_t_before, hist_xy, screen, training=None):
+        """The fused per-step features ``h [B, T, d_model]`` that every head reads."""
         T = ops.shape(dec_hidden)[1]
 
         def per_step(v):
@@ -167,9 +187,16 @@ class ContextAwareActionGenerator(keras.layers.Layer):
             ],
             axis=-1,
         )
-        h = self.fusion_dropout(self.fusion_norm(self.fusion(fused)), training=training)
+        return self.fusion_dropout(self.fusion_norm(self.fusion(fused)), training=training)
+
+    def event_logits(self, h):
+        return self.event_head(h)
+
+    def attributes(self, h, step_type, dec_xy):
+        """``(timing, xy, button, key, scroll)`` of events of type ``step_type [B, T]`` at each step."""
+        ha = h + self.type_condition(step_type)
         M = self.num_xy_mixtures
-        xy_raw = self.xy_head(h)
+        xy_raw = self.xy_head(ha)
         cursor = ops.cast(dec_xy, self.compute_dtype)
         xy = ops.concatenate(
             [
@@ -180,10 +207,10 @@ class ContextAwareActionGenerator(keras.layers.Layer):
             ],
             axis=-1,
         )
-        scroll = self.scroll_head(h)
+        scroll = self.scroll_head(ha)
         s = ops.shape(scroll)
         scroll = ops.reshape(scroll, (-1, s[1], 2, F.NUM_SCROLL_CLASSES))
-        return self.event_head(h), self.timing(h), xy, self.button_head(h), self.key_head(h), scroll
+        return self.timing(ha), xy, self.button_head(ha), self.key_head(ha), scroll
 
     def get_config(self):
         config = super().get_config()

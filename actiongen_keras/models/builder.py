@@ -114,6 +114,7 @@ def build_model(config, dataset_meta, name="actiongen"):
         dec_hidden,
         state_summary,
         hist_summary,
+        inputs["dec_type"],
         inputs["dec_t_after"],
         inputs["dec_dt"],
         inputs["dec_xy"],

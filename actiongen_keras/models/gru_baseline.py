@@ -51,6 +51,7 @@ def build_gru_baseline(config, dataset_meta, name="actiongen_gru"):
         dec_hidden,
         state_summary,
         hist_summary,
+        inputs["dec_type"],
         inputs["dec_t_after"],
         inputs["dec_dt"],
         inputs["dec_xy"],

@@ -52,6 +52,7 @@ def add_tune_arguments(s):
     s.add_argument("--seed", type=int, help="oracle seed")
     s.add_argument("--reference", action="store_true", help="also train the base config with the same budget and report it")
     s.add_argument("--overwrite", action="store_true", help="start the search afresh instead of resuming")
+    s.add_argument("--run-eagerly", action="store_true", help="no graph tracing (faster only on tiny datasets, e.g. tests)")
     s.add_argument("--threads", type=int, help="TensorFlow intra/inter-op threads (for several processes on one machine)")
     s.add_argument("--verbose", type=int, default=0, choices=(0, 1, 2), help="model.fit verbosity")
 
@@ -105,6 +106,7 @@ def cmd_tune(args):
         args.data, args.out, tuner=s["tuner"], max_trials=s["max_trials"], epochs=s["epochs"], base_config=config,
         space=s["space"], train_split=s["train_split"], seed=s["seed"], factor=s["factor"], reference=args.reference,
         overwrite=args.overwrite, verbose=args.verbose, log=log, num_initial_points=s["num_initial_points"],
+        run_eagerly=args.run_eagerly,
     )
     if result is None:
         if is_worker():

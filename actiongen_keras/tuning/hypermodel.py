@@ -166,6 +166,8 @@ def declare_hparams(hp, space, defaults):
             values = list(spec)
             if len(values) == 1:
                 hp.Fixed(name, values[0])
+            elif sorted(values, key=repr) == [False, True] and all(isinstance(x, bool) for x in values):
+                hp.Boolean(name, default=bool(default) if isinstance(default, bool) else False)
             else:
                 hp.Choice(name, values, default=default if default in values else None)
         else:
@@ -253,13 +255,15 @@ class ActiongenHyperModel(keras_tuner.HyperModel):
             ``{name: {"min", "max", "sampling"}}``; one value = fixed).
         train_split: TFDS split to train on (``"train[:50%]"`` for a faster search).
         scorer: a :class:`ValidationScorer` (default: the validation split).
+        run_eagerly: train without graph tracing (faster only for tiny datasets, as in
+            the tests: tracing the model's train step costs tens of seconds per trial).
 
     ``build(hp)`` returns a compiled model; ``fit(hp, model, epochs=..., callbacks=...)``
     trains it on ``train_split`` at the trial's batch size and returns the metrics dict
     of :func:`train_and_score` (objective ``val_skill``, to maximise).
     """
 
-    def __init__(self, data_dir, base_config=None, space=None, train_split="train", scorer=None, name=None):
+    def __init__(self, data_dir, base_config=None, space=None, train_split="train", scorer=None, run_eagerly=False, name=None):
         from actiongen_keras.data.normalize import load_preprocessing
         from actiongen_keras.training.train import dataset_meta_from_preprocessing, event_class_counts
 
@@ -277,6 +281,7 @@ class ActiongenHyperModel(keras_tuner.HyperModel):
         self.defaults = base_hparams(base)
         self.train_split = train_split
         self.scorer = scorer or ValidationScorer(self.data_dir)
+        self.run_eagerly = bool(run_eagerly)
         self._started = None
 
     def declare(self, hp):
@@ -294,7 +299,9 @@ class ActiongenHyperModel(keras_tuner.HyperModel):
         config = self.config_for(hp)
         keras.utils.set_random_seed(config.train.seed)
         model = build_model(config, self.meta)
-        return compile_model(model, config, self.meta, self.class_counts)
+        compile_model(model, config, self.meta, self.class_counts)
+        model.run_eagerly = self.run_eagerly
+        return model
 
     def fit(self, hp, model, *args, epochs=1, initial_epoch=0, callbacks=(), verbose=0, **kwargs):
         config = self.config_for(hp)

@@ -227,7 +227,7 @@ def write_results(out_dir, project_dir, base_config, reference=None, baseline_re
     return ranked
 
 
-def evaluate_config(data_dir, config, epochs, train_split="train", scorer=None):
+def evaluate_config(data_dir, config, epochs, train_split="train", scorer=None, run_eagerly=False):
     """Train ``config`` as one trial would (same data, budget, objective) and score it."""
     from actiongen_keras.models import build_model
     from actiongen_keras.training.train import compile_model
@@ -238,6 +238,7 @@ def evaluate_config(data_dir, config, epochs, train_split="train", scorer=None):
     cfg = hm.base_config
     keras.utils.set_random_seed(cfg.train.seed)
     model = compile_model(build_model(cfg, hm.meta), cfg, hm.meta, hm.class_counts)
+    model.run_eagerly = bool(run_eagerly)
     result = train_and_score(model, cfg, hm.meta, hm.data_dir, hm.scorer, epochs, train_split=train_split, started=started)
     del model
     keras.backend.clear_session()
@@ -247,7 +248,7 @@ def evaluate_config(data_dir, config, epochs, train_split="train", scorer=None):
 
 def run_search(data_dir, out_dir, tuner="random", max_trials=10, epochs=2, base_config=None, space=None,
                train_split="train", seed=None, factor=3, reference=False, overwrite=False, verbose=0, log=print,
-               num_initial_points=None):
+               num_initial_points=None, run_eagerly=False):
     """Search, then (unless this process is a distributed worker) write the results.
 
     Returns ``{"rows", "best", "reference", "seconds", "trials"}`` (``None`` on a worker).
@@ -255,10 +256,10 @@ def run_search(data_dir, out_dir, tuner="random", max_trials=10, epochs=2, base_
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     base_config = base_config or Config()
-    hm = ActiongenHyperModel(data_dir, base_config, space=space, train_split=train_split)
+    hm = ActiongenHyperModel(data_dir, base_config, space=space, train_split=train_split, run_eagerly=run_eagerly)
     (out_dir / "search.json").write_text(json.dumps({
         "data": str(data_dir), "tuner": tuner, "max_trials": max_trials, "epochs": epochs, "factor": factor,
-        "train_split": train_split, "seed": seed, "space": hm.space, "objective": OBJECTIVE,
+        "train_split": train_split, "seed": seed, "space": hm.space, "objective": OBJECTIVE, "run_eagerly": bool(run_eagerly),
     }, indent=2) + "\n")
     if not is_distributed() or is_chief():
         hm.base_config.to_json(out_dir / "base_config.json")
@@ -272,7 +273,7 @@ def run_search(data_dir, out_dir, tuner="random", max_trials=10, epochs=2, base_
             log(f"base config (cached): {OBJECTIVE} = {ref[OBJECTIVE]:.4f}")
         else:
             log(f"training the base config for {epochs} epoch(s) as the reference")
-            ref = evaluate_config(data_dir, hm.base_config, epochs, train_split, scorer=hm.scorer)
+            ref = evaluate_config(data_dir, hm.base_config, epochs, train_split, scorer=hm.scorer, run_eagerly=run_eagerly)
             ref_path.write_text(json.dumps({"key": key, "result": ref}, indent=2) + "\n")
             log(f"base config: {OBJECTIVE} = {ref[OBJECTIVE]:.4f} ({ref['trial_seconds']:.0f} s)")
     elif ref_path.exists():

@@ -19,6 +19,7 @@ def _inputs(seed=0):
         rng.normal(size=(B, T, D)).astype("float32"),
         rng.normal(size=(B, D)).astype("float32"),
         rng.normal(size=(B, D)).astype("float32"),
+        np.array([[F.BOS, F.MOVE, F.PRESS, F.MOVE], [F.BOS, F.KEY_DOWN, F.EOS, F.PAD]], "int32"),
         rng.exponential(100, (B, T)).astype("float32"),
         rng.exponential(30, (B, T)).astype("float32"),
         rng.random((B, T, 2)).astype("float32"),
@@ -47,7 +48,7 @@ def test_xy_means_are_cursor_plus_displacement():
     layer = _layer()
     args = _inputs()
     outs = [ops.convert_to_numpy(t) for t in layer(*args)]
-    args[5] = args[5] + np.array([0.1, -0.2], "float32")
+    args[6] = args[6] + np.array([0.1, -0.2], "float32")
     outs2 = [ops.convert_to_numpy(t) for t in layer(*args)]
     _, mu, sig = (ops.convert_to_numpy(t) for t in split_xy_params(ops.convert_to_tensor(outs[2]), 3))
     _, mu2, sig2 = (ops.convert_to_numpy(t) for t in split_xy_params(ops.convert_to_tensor(outs2[2]), 3))
@@ -55,6 +56,21 @@ def test_xy_means_are_cursor_plus_displacement():
     np.testing.assert_allclose(sig2, sig, atol=1e-6)
     for i in (0, 1, 3, 4, 5):  # the cursor only shifts the xy means
         np.testing.assert_allclose(outs2[i], outs[i], atol=1e-6)
+
+
+def test_attributes_are_conditioned_on_the_steps_own_type_only():
+    """Step i's attribute heads read dec_type[i + 1] (its own event's type); the event head does not."""
+    layer = _layer()
+    args = _inputs()
+    outs = [ops.convert_to_numpy(t) for t in layer(*args)]
+    args[3] = args[3].copy()
+    args[3][0, 2] = F.KEY_DOWN  # the type of step 1's own event
+    outs2 = [ops.convert_to_numpy(t) for t in layer(*args)]
+    np.testing.assert_allclose(outs2[0], outs[0], atol=1e-6)  # event logits unchanged everywhere
+    for i in (1, 2, 3, 4, 5):
+        np.testing.assert_allclose(np.delete(outs2[i][0], 1, axis=0), np.delete(outs[i][0], 1, axis=0), atol=1e-6)
+        assert not np.allclose(outs2[i][0, 1], outs[i][0, 1])
+        np.testing.assert_allclose(outs2[i][1], outs[i][1], atol=1e-6)
 
 
 def test_behaviour_features_known_values():

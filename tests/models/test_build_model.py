@@ -58,8 +58,8 @@ def test_causal_and_padding_invariance(model):
     x, _, _ = random_batch(META, 4, seed=2)
     base = _predict(model, x)
     x2 = {k: v.copy() for k, v in x.items()}
-    # later decoder steps
-    x2["dec_type"][:, 2:] = F.MOVE
+    # later decoder steps (step i's attribute heads read its own type, dec_type[i + 1], by design)
+    x2["dec_type"][:, 3:] = F.MOVE
     x2["dec_dt"][:, 2:] += 77.0
     x2["dec_xy"][:, 2:] = 0.123
     # padded history events (hist_type == 0) and absent ticks
