@@ -27,6 +27,7 @@ demo: $(STAMP)
 	$(BIN)/actiongen validate $(DEMO)/sessions
 	$(BIN)/actiongen -q stats $(DEMO)/sessions --out $(DEMO)/stats
 	$(BIN)/actiongen -q dataset build $(DEMO)/sessions --out $(DEMO)/data
+	$(BIN)/actiongen -q train --data $(DEMO)/data --out $(DEMO)/run --epochs 3
 	@echo "demo outputs are under $(DEMO)/"
 
 bench: $(STAMP)

@@ -145,8 +145,16 @@ def build_parser():
     return p
 
 
+def _quiet_libraries():
+    """Keep the terminal for our output: TFDS's per-feature deprecation notices go."""
+    import logging
+
+    logging.getLogger("absl").setLevel(logging.ERROR)
+
+
 def main(argv=None):
     args = build_parser().parse_args(argv)
+    _quiet_libraries()
     try:
         return args.func(args)
     except ActiongenError as e:

@@ -8,8 +8,10 @@ functions:
 * ``encode(inputs)``: state + history -> ``memory``, ``memory_mask`` and the two summaries
   (``AdvancedAttentionDecoder.encode``), once per window;
 * ``step(context, dec, i)``: the decoder inputs of steps ``0..i`` -> the head outputs of
-  step ``i`` (``AdvancedAttentionDecoder.decode`` on the prefix, then the generator head on
-  the last position only).
+  step ``i`` (``AdvancedAttentionDecoder.decode`` on the prefix, then the generator's
+  ``fuse``/``event_logits`` on position ``i`` only, and its type-conditioned
+  ``attributes`` for every candidate event type at once, so the sampler picks the type
+  first and then reads that type's timing/xy/button/key/scroll without a second call).
 
 The decoder is causal, so decoding a prefix of length ``L > i`` gives the full model's
 step ``i`` exactly; the prefix is padded up to a *bucket* length (8, 16, 32, ``A+1`` by
@@ -112,7 +114,12 @@ class IncrementalDecoder:
         return {"memory": memory, "memory_mask": memory_mask, "state_summary": s_sum, "hist_summary": h_sum}
 
     def _step_fn(self, ctx, dec, beh, i):
-        """Head outputs of step ``i`` ([B] int32) from the decoder prefix ``dec`` ([B, L, ...])."""
+        """Head outputs of step ``i`` ([B] int32) from the decoder prefix ``dec`` ([B, L, ...]).
+
+        ``event_type`` is ``[B, NUM_EVENT_CLASSES]``; the attribute heads are computed for
+        every candidate type of the step's own event (the generator conditions them on
+        it): ``timing [B, NUM_EVENT_TYPES, P]`` etc., row ``c`` = "if the event is of type c".
+        """
         dec_seq = self.event_embedding(
             dec["dec_type"], dec["dec_button"], dec["dec_key"], dec["dec_scroll"], dec["dec_dt"], dec["dec_t_after"], dec["dec_xy"]
         )
@@ -123,13 +130,19 @@ class IncrementalDecoder:
             j = ops.reshape(idx, (-1,) + (1,) * (len(x.shape) - 1))
             return ops.take_along_axis(x, j, axis=1)
 
-        xy_i = at(ops.cast(dec["dec_xy"], "float32"))
-        outs = self.generator(
+        gen = self.generator
+        h = gen.fuse(
             at(hidden), ctx["state_summary"], ctx["hist_summary"],
-            at(ops.cast(dec["dec_t_after"], "float32")), at(ops.cast(dec["dec_dt"], "float32")), xy_i,
+            at(ops.cast(dec["dec_t_after"], "float32")), at(ops.cast(dec["dec_dt"], "float32")),
             beh["hist_type"], beh["hist_dt"], beh["hist_t_before"], beh["hist_xy"], beh["screen"], training=False,
-        )
-        return {name: o[:, 0] for name, o in zip(HEADS, outs)}
+        )  # [B, 1, d]
+        event = gen.event_logits(h)[:, 0]
+        nt = F.NUM_EVENT_TYPES
+        B = ops.shape(h)[0]
+        types = ops.broadcast_to(ops.arange(nt, dtype="int32")[None, :], (B, nt))
+        xy_i = at(ops.cast(dec["dec_xy"], "float32"))
+        attrs = gen.attributes(ops.repeat(h, nt, axis=1), types, ops.repeat(xy_i, nt, axis=1))
+        return dict(zip(HEADS, (event,) + tuple(attrs)))
 
     def _compile(self, fn):
         if not self.jit:
@@ -169,8 +182,10 @@ class IncrementalDecoder:
         raise ValueError(f"step {i} is beyond max_actions ({self.A1 - 1})")
 
     def step(self, ctx, dec, i):
-        """Head outputs (NumPy, ``{head: [B, ...]}``) of step ``i`` given the decoder inputs ``dec``
-        (``{name: [B, >= i+1, ...]}``; positions after ``i`` are ignored)."""
+        """Head outputs (NumPy) of step ``i`` given the decoder inputs ``dec``
+        (``{name: [B, >= i+1, ...]}``; positions after ``i`` are ignored):
+        ``event_type [B, NUM_EVENT_CLASSES]``; ``timing``, ``xy``, ``button``, ``key``,
+        ``scroll`` ``[B, NUM_EVENT_TYPES, ...]`` (row = the event type they are conditioned on)."""
         L = self.bucket(int(i))
         prefix = {k: ops.convert_to_tensor(np.ascontiguousarray(np.asarray(dec[k])[:, :L])) for k in DEC_INPUTS}
         B = np.asarray(dec["dec_type"]).shape[0]

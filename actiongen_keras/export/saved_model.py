@@ -1,0 +1,222 @@
+"""``export_saved_model``: a run's ``model.keras`` -> a TF Serving-ready SavedModel version folder.
+
+Signatures (batch dimension dynamic everywhere; inputs/outputs in ``saved_models/README.md``):
+
+* ``serving_default``: raw window -> the next event's distributions (every head, decoder
+  step 0) plus ``event_type_probs``, ``timing_median_ms`` and ``xy_point_px``;
+* ``generate``: raw window + ``temperature`` + ``seed`` -> up to ``max_actions`` events of
+  the next ``target_ms`` (the whole sampling loop in the graph, ``tf.while_loop``);
+* ``next_event_encoded``: already-encoded window (ids, standardised state, screen units)
+  -> the step-0 heads; builtin ops only, the TFLite entry point;
+* ``forward_encoded``: the Keras model itself (teacher forcing, all ``A + 1`` steps).
+
+The forward pass comes from :class:`keras.export.ExportArchive` (``track_and_add_endpoint``),
+so the TensorFlow and the JAX backends (jax2tf) export the same signatures; the encoding,
+vocabularies (``tf.lookup.StaticHashTable``) and the sampling loop are TensorFlow ops
+around it (:mod:`actiongen_keras.export.graph`).
+
+The version folder also gets ``assets.extra/actiongen_export.json`` (the preprocessing,
+head sizes and input specs: all a client needs) and ``assets.extra/tf_serving_warmup_requests``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+from actiongen_keras.errors import ActiongenError
+
+EXPORT_FORMAT = "actiongen-export/1"
+EXPORT_META = "actiongen_export.json"
+SIGNATURES = ("serving_default", "generate", "next_event_encoded", "forward_encoded")
+
+
+def backend_name():
+    import keras
+
+    return keras.backend.backend()
+
+
+def load_run(model_path):
+    """``(model, preprocessing)`` of ``RUN_DIR/model.keras`` (``preprocessing.json`` beside it)."""
+    from actiongen_keras.data.normalize import load_preprocessing
+
+    model_path = Path(model_path)
+    if model_path.is_dir():
+        model_path = model_path / "model.keras"
+    if not model_path.exists():
+        raise ActiongenError(f"{model_path}: no such model (give RUN_DIR/model.keras from 'actiongen train')")
+    prep = load_preprocessing(model_path.parent)
+    import keras
+
+    import actiongen_keras.layers  # noqa: F401  (registers the custom layers)
+
+    try:
+        model = keras.saving.load_model(model_path, compile=False)
+    except (ValueError, OSError, TypeError) as e:
+        raise ActiongenError(f"{model_path}: cannot load the model ({e.__class__.__name__}: {str(e).splitlines()[0]})") from None
+    check_model_matches(model, prep, model_path)
+    return model, prep
+
+
+def check_model_matches(model, prep, where="model"):
+    sig = prep.input_signature()
+    for name, (shape, dtype) in sig.items():
+        try:
+            inp = model.get_layer(name)
+        except ValueError:
+            raise ActiongenError(f"{where}: the model has no input '{name}' (not an actiongen model?)") from None
+        got = tuple(inp.batch_shape[1:]) if hasattr(inp, "batch_shape") else None
+        if got is not None and got != tuple(shape):
+            raise ActiongenError(f"{where}: input '{name}' has shape {got}, preprocessing.json says {tuple(shape)}")
+
+
+def version_dir(out):
+    """Check ``out`` ends with a numeric version folder (TF Serving's layout)."""
+    out = Path(out)
+    if not out.name.isdigit() or int(out.name) <= 0:
+        raise ActiongenError(f"{out}: the export folder must be saved_models/<name>/<version> with a positive integer version")
+    return out
+
+
+class ServingModule:
+    """The export graph around one model: builds the archive and the tf.functions."""
+
+    def __init__(self, model, prep):
+        import keras
+        import tensorflow as tf
+
+        from actiongen_keras.export import graph as G
+
+        self.model, self.prep = model, prep
+        self.heads = G.Heads.from_model(model)
+        c = prep.data_config
+        A1 = int(c.max_actions) + 1
+        self.archive = keras.export.ExportArchive()
+        enc = {k: tf.TensorSpec((None,) + tuple(s), tf.as_dtype(d), name=k) for k, (s, d) in prep.input_signature().items()}
+        forward = self.archive.track_and_add_endpoint("forward_encoded", model, input_signature=[enc])
+        self.forward = forward
+        tables = G.make_tables(prep)
+        holder = tf.Module()
+        holder.tables = list(tables.values())
+        self.archive.track(holder)
+        self.tables = tables
+        heads = self.heads
+
+        @tf.function(input_signature=[G.tensor_specs(G.raw_input_spec(prep))])
+        def serving_default(raw):
+            window = G.encode_raw(raw, prep, tables)
+            outputs = forward(G.model_inputs(window, G.decoder_bos(window, A1)))
+            return G.next_event_outputs(outputs, window, heads)
+
+        @tf.function(input_signature=[G.tensor_specs(G.raw_input_spec(prep, generate=True))])
+        def generate(raw):
+            window = G.encode_raw(raw, prep, tables)
+            temperature = tf.debugging.assert_all_finite(raw["temperature"], "temperature contains NaN or Inf")
+            out = G.generate_loop(forward, window, temperature, raw["seed"], heads, prep)
+            return G.name_generated(out, window, prep)
+
+        @tf.function(input_signature=[G.tensor_specs(G.encoded_window_spec(prep))])
+        def next_event_encoded(window):
+            outputs = forward(G.model_inputs(window, G.decoder_bos(window, A1)))
+            h = G.step_heads(outputs, 0)
+            res = {out: h[head] for out, head in G.HEAD_OF.items() if head != "seq_len"}
+            res["seq_len_logits"] = outputs["seq_len"]
+            return res
+
+        self.functions = {"serving_default": serving_default, "generate": generate, "next_event_encoded": next_event_encoded}
+        for name, fn in self.functions.items():
+            fn.get_concrete_function()
+            self.archive.add_endpoint(name, fn)
+
+    def meta(self):
+        from actiongen_keras.export import graph as G
+
+        return {
+            "format": EXPORT_FORMAT,
+            "backend": backend_name(),
+            "signatures": list(SIGNATURES),
+            "heads": self.heads.to_dict(),
+            "raw_inputs": {k: [list(s), d] for k, (s, d) in G.raw_input_spec(self.prep).items()},
+            "generate_inputs": {k: [list(s), d] for k, (s, d) in G.raw_input_spec(self.prep, generate=True).items()},
+            "encoded_inputs": {k: [list(s), d] for k, (s, d) in G.encoded_window_spec(self.prep).items()},
+            "preprocessing": self.prep.to_dict(),
+        }
+
+    def write(self, out):
+        out = Path(out)
+        self.archive.write_out(str(out), verbose=False)
+        extra = out / "assets.extra"
+        extra.mkdir(parents=True, exist_ok=True)
+        (extra / EXPORT_META).write_text(json.dumps(self.meta(), indent=1) + "\n")
+        return out
+
+
+def export_saved_model(model_path, out, tflite=None, quantize=None, label=None, warmup=True, overwrite=False, model_name=None,
+                       serving_base="/models", log=print):
+    """Export ``RUN_DIR/model.keras`` to ``out`` (``saved_models/<name>/<version>``).
+
+    Also writes the warmup requests, updates ``saved_models/models.config`` (the folder
+    above ``<name>``) with the new version and its label, and optionally a TFLite file.
+
+    Returns ``{"saved_model": path, "models_config": path, "tflite": path | None, "label": label}``.
+    """
+    from actiongen_keras.export import serving
+
+    backend = backend_name()
+    if backend == "torch":
+        raise ActiongenError(
+            "the PyTorch backend cannot write a TensorFlow SavedModel (Keras 3.15 exports torch models only as ONNX/.pt2 "
+            "without the in-graph encoding and sampling loop): run 'KERAS_BACKEND=tensorflow actiongen export ...' "
+            "(or jax); model.keras itself is backend-independent"
+        )
+    if quantize not in (None, "dynamic"):
+        raise ActiongenError(f"--quantize must be 'dynamic', got {quantize!r}")
+    if quantize and not tflite:
+        raise ActiongenError("--quantize applies to the TFLite file: give --tflite FILE.tflite as well")
+    out = version_dir(out)
+    if out.exists() and any(out.iterdir()):
+        if not overwrite:
+            raise ActiongenError(f"{out}: already exists (TF Serving versions are immutable: export a new version number)")
+        shutil.rmtree(out)
+    model, prep = load_run(model_path)
+    module = ServingModule(model, prep)
+    tmp = out.with_name(out.name + ".tmp")
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    module.write(tmp)
+    if warmup:
+        serving.write_warmup(tmp, prep, model_name or out.parent.name)
+    os.replace(tmp, out)
+    log(f"wrote SavedModel {out} (backend {backend}; signatures {', '.join(SIGNATURES)})")
+    config_path, label = serving.update_models_config(out, label=label, model_name=model_name, serving_base=serving_base)
+    log(f"updated {config_path}: {model_name or out.parent.name} version {out.name} labelled '{label}'")
+    result = {"saved_model": out, "models_config": config_path, "tflite": None, "label": label}
+    if tflite:
+        from actiongen_keras.export.tflite import convert_tflite
+
+        result["tflite"] = convert_tflite(out, tflite, quantize=quantize)
+        log(f"wrote TFLite {result['tflite']} ({'dynamic-range quantised' if quantize else 'float32'}, signature next_event_encoded)")
+    return result
+
+
+def read_export_meta(saved_model_dir):
+    p = Path(saved_model_dir) / "assets.extra" / EXPORT_META
+    if not p.exists():
+        raise ActiongenError(f"{saved_model_dir}: not an actiongen SavedModel (no assets.extra/{EXPORT_META})")
+    d = json.loads(p.read_text())
+    if d.get("format") != EXPORT_FORMAT:
+        raise ActiongenError(f"{p}: format must be '{EXPORT_FORMAT}'")
+    return d
+
+
+def load_saved_model(saved_model_dir):
+    """``tf.saved_model.load`` with a clear error."""
+    import tensorflow as tf
+
+    p = Path(saved_model_dir)
+    if not (p / "saved_model.pb").exists():
+        raise ActiongenError(f"{p}: no saved_model.pb (give saved_models/<name>/<version>)")
+    return tf.saved_model.load(str(p))
