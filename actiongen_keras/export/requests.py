@@ -20,7 +20,6 @@ from pathlib import Path
 
 import numpy as np
 
-from actiongen_keras.data import features as F
 from actiongen_keras.data.windows import history_ms, thin_moves
 from actiongen_keras.errors import ActiongenError
 
@@ -350,7 +349,3 @@ def build_request(meta, window_arg, signature="serving_default", fmt="rest", mod
     if fmt == "grpc":
         return predict_request(raw, model_name or "actiongen", signature, version_label=label)
     raise ActiongenError(f"--format must be rest or grpc, got {fmt!r}")
-
-
-def F_names():  # pragma: no cover - documentation helper
-    return F.EVENT_TYPES

@@ -53,6 +53,26 @@ def make_generator(cfg, meta, name="generator"):
     )
 
 
+def apply_heads(cfg, meta, inputs, dec_hidden, state_summary, hist_summary, seq_len_logits):
+    """The ContextAwareActionGenerator on an encoder-decoder's outputs: the named output dict."""
+    event, timing, xy, button, key, scroll = make_generator(cfg, meta)(
+        dec_hidden,
+        state_summary,
+        hist_summary,
+        inputs["dec_type"],
+        inputs["dec_t_after"],
+        inputs["dec_dt"],
+        inputs["dec_xy"],
+        inputs["hist_type"],
+        inputs["hist_dt"],
+        inputs["hist_t_before"],
+        inputs["hist_xy"],
+        inputs["screen"],
+    )
+    heads = {"event_type": event, "timing": timing, "xy": xy, "button": button, "key": key, "scroll": scroll, "seq_len": seq_len_logits}
+    return name_outputs(heads)
+
+
 def check_sizes(cfg):
     if cfg.d_model % cfg.num_heads:
         raise ConfigError(f"model.d_model ({cfg.d_model}) must be divisible by model.num_heads ({cfg.num_heads})")
@@ -110,19 +130,4 @@ def build_model(config, dataset_meta, name="actiongen"):
     )
     dec_hidden, state_summary, hist_summary, seq_len_logits = decoder(state_seq, inputs["state_mask"], hist_seq, inputs["hist_type"], dec_seq)
 
-    event, timing, xy, button, key, scroll = make_generator(cfg, meta)(
-        dec_hidden,
-        state_summary,
-        hist_summary,
-        inputs["dec_type"],
-        inputs["dec_t_after"],
-        inputs["dec_dt"],
-        inputs["dec_xy"],
-        inputs["hist_type"],
-        inputs["hist_dt"],
-        inputs["hist_t_before"],
-        inputs["hist_xy"],
-        inputs["screen"],
-    )
-    heads = {"event_type": event, "timing": timing, "xy": xy, "button": button, "key": key, "scroll": scroll, "seq_len": seq_len_logits}
-    return keras.Model(inputs, name_outputs(heads), name=name)
+    return keras.Model(inputs, apply_heads(cfg, meta, inputs, dec_hidden, state_summary, hist_summary, seq_len_logits), name=name)

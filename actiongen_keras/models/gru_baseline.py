@@ -10,13 +10,7 @@ from actiongen_keras.layers import (
     MaskedGRUEncoder,
     StateEmbedding,
 )
-from actiongen_keras.models.builder import (
-    check_sizes,
-    embed_events,
-    make_generator,
-    make_inputs,
-    name_outputs,
-)
+from actiongen_keras.models.builder import apply_heads, check_sizes, embed_events, make_inputs
 from actiongen_keras.models.dataset_meta import DatasetMeta
 from actiongen_keras.models.model_config import as_model_config
 
@@ -47,19 +41,4 @@ def build_gru_baseline(config, dataset_meta, name="actiongen_gru"):
     seq_in = keras.layers.Concatenate(name="seq_len_input")([bos, context])
     seq_h = keras.layers.Dense(d, activation="gelu", name="seq_len_hidden")(seq_in)
     seq_len_logits = keras.layers.Dense(meta.max_actions + 1, name="seq_len_head")(seq_h)
-    event, timing, xy, button, key, scroll = make_generator(cfg, meta)(
-        dec_hidden,
-        state_summary,
-        hist_summary,
-        inputs["dec_type"],
-        inputs["dec_t_after"],
-        inputs["dec_dt"],
-        inputs["dec_xy"],
-        inputs["hist_type"],
-        inputs["hist_dt"],
-        inputs["hist_t_before"],
-        inputs["hist_xy"],
-        inputs["screen"],
-    )
-    heads = {"event_type": event, "timing": timing, "xy": xy, "button": button, "key": key, "scroll": scroll, "seq_len": seq_len_logits}
-    return keras.Model(inputs, name_outputs(heads), name=name)
+    return keras.Model(inputs, apply_heads(cfg, meta, inputs, dec_hidden, state_summary, hist_summary, seq_len_logits), name=name)

@@ -262,6 +262,24 @@ def _read_csv(path):
     return [h.strip() for h in rows[0]], rows[1:]
 
 
+def _whole_rows(rows, width, path, repair, report):
+    """Rows with the header's number of fields, and their line numbers.
+
+    A row with another count (a blank line included) is bad as a whole: an error in
+    strict mode, dropped and counted in repair mode.
+    """
+    good, lines = [], []
+    for i, r in enumerate(rows):
+        if len(r) != width:
+            if not repair:
+                raise FormatError(path, f"has {len(r)} fields, header has {width}", line=i + 2)
+            report.add(Path(path).name, "dropped row: wrong number of fields", 1, [i + 2])
+            continue
+        good.append(r)
+        lines.append(i + 2)
+    return good, np.array(lines, dtype=np.int64)
+
+
 def _float_column(values, path, field, first_line, bad):
     """Parse a column of strings to float64; unparsable cells are NaN and recorded in ``bad``."""
     try:
@@ -345,18 +363,8 @@ def _read_events(path, screen, repair, report):
     idx = {c: header.index(c) for c in EVENT_COLUMNS}
     off_idx = header.index("offscreen") if "offscreen" in header else None
     width = len(header)
-    # Rows with the wrong number of fields (blank lines included) are bad as a whole.
-    good_rows, row_lines = [], []
-    for i, r in enumerate(rows):
-        if len(r) != width:
-            if not repair:
-                raise FormatError(path, f"has {len(r)} fields, header has {width}", line=i + 2)
-            report.add(name, "dropped row: wrong number of fields", 1, [i + 2])
-            continue
-        good_rows.append(r)
-        row_lines.append(i + 2)
+    good_rows, lines = _whole_rows(rows, width, path, repair, report)
     bad = {}  # row index -> (field, reason)
-    lines = np.array(row_lines, dtype=np.int64)
     cols = list(zip(*good_rows)) if good_rows else [()] * width
 
     def col(c):
@@ -496,16 +504,7 @@ def _read_state(path, state_columns, repair, report):
     if missing:
         raise FormatError(path, f"header lacks state column(s) {missing} named in session.json", line=1)
     width = len(header)
-    good, lines = [], []
-    for i, r in enumerate(rows):
-        if len(r) != width:
-            if not repair:
-                raise FormatError(path, f"has {len(r)} fields, header has {width}", line=i + 2)
-            report.add(name, "dropped row: wrong number of fields", 1, [i + 2])
-            continue
-        good.append(r)
-        lines.append(i + 2)
-    lines = np.array(lines, dtype=np.int64)
+    good, lines = _whole_rows(rows, width, path, repair, report)
     cols = list(zip(*good)) if good else [()] * width
     bad = {}
     t = _float_column(list(cols[header.index("t_ms")]), path, "t_ms", 2, bad)
