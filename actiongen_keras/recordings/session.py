@@ -356,7 +356,6 @@ def read_metadata(folder):
 
 def _read_events(path, screen, repair, report):
     header, rows = _read_csv(path)
-    name = path.name
     missing = [c for c in EVENT_COLUMNS if c not in header]
     if missing:
         raise FormatError(path, f"header lacks column(s) {missing}; expected {','.join(EVENT_COLUMNS)}", line=1)
