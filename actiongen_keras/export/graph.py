@@ -213,12 +213,6 @@ def decoder_bos(window, A1):
     }
 
 
-def model_inputs(window, dec):
-    x = {k: window[k] for k in F.INPUT_NAMES if not k.startswith("dec_")}
-    x.update(dec)
-    return x
-
-
 # --------------------------------------------------------------------------- distributions (tf)
 
 
@@ -288,27 +282,17 @@ def xy_point(params, M):
     return tf.reduce_sum(mu * best[..., None], axis=-2)
 
 
-def step_heads(outputs, i):
-    """The heads of decoder step ``i`` (``[B, ...]``)."""
-    return {k: tf.gather(outputs[k], i, axis=1) for k in F.TARGET_NAMES if k != "seq_len"}
-
-
-def next_event_outputs(outputs, window, heads):
-    """serving_default outputs: step-0 raw heads plus decoded conveniences."""
-    h = step_heads(outputs, 0)
-    res = {
-        "event_type_logits": h["event_type"],
-        "timing_params": h["timing"],
-        "xy_params": h["xy"],
-        "button_logits": h["button"],
-        "key_logits": h["key"],
-        "scroll_logits": h["scroll"],
-        "seq_len_logits": outputs["seq_len"],
-    }
+def next_event_outputs(h, window, heads):
+    """serving_default outputs from :meth:`ModelSteps.next_event`'s heads plus decoded conveniences."""
+    res = {out: h[head] for out, head in HEAD_OF.items()}
     res["event_type_probs"] = tf.nn.softmax(h["event_type"], axis=-1)
-    parts = split_timing(h["timing"], heads.Mt)
-    res["timing_median_ms"] = timing_quantile(parts, tf.fill(tf.shape(h["timing"])[:1], 0.5), heads)
-    res["xy_point_px"] = xy_point(h["xy"], heads.M) * window["screen"]
+    parts = split_timing(h["timing"], heads.Mt)  # [B, NT, ...]
+    B = tf.shape(h["timing"])[0]
+    nt = h["timing"].shape[1]
+    flat = tuple(tf.reshape(p, tf.concat([[B * nt], tf.shape(p)[2:]], 0)) for p in parts)
+    med = timing_quantile(flat, tf.fill([B * nt], 0.5), heads)
+    res["timing_median_ms"] = tf.reshape(med, [B, nt])
+    res["xy_point_px"] = xy_point(h["xy"], heads.M) * window["screen"][:, None, :]
     return res
 
 
@@ -346,23 +330,29 @@ def uniform(keys, step, slot):
 
 
 def categorical(logits, temperature, u):
-    """argmax where ``temperature <= 0``, else inverse-CDF draw from ``softmax(logits / T)``."""
+    """argmax where ``temperature <= 0``, else inverse-CDF draw from ``softmax(logits / T)``.
+
+    ``temperature`` and ``u`` have the leading shape of ``logits`` (``logits.shape[:-1]``).
+    """
     n = logits.shape[-1]
     greedy = tf.cast(tf.argmax(logits, axis=-1), tf.int32)
-    t = tf.maximum(temperature, 1e-6)
-    t = tf.reshape(t, tf.concat([tf.shape(t), tf.ones([len(logits.shape) - 1], tf.int32)], 0))
-    p = tf.nn.softmax(logits / t, axis=-1)
+    p = tf.nn.softmax(logits / tf.maximum(temperature, 1e-6)[..., None], axis=-1)
     cum = tf.cumsum(p, axis=-1)
     drawn = tf.minimum(tf.reduce_sum(tf.cast(cum < u[..., None], tf.int32), axis=-1), n - 1)
-    g = tf.reshape(temperature, tf.concat([tf.shape(temperature), tf.ones([len(greedy.shape) - 1], tf.int32)], 0)) <= 0.0
-    return tf.where(g, greedy, drawn)
+    return tf.where(temperature <= 0.0, greedy, drawn)
 
 
 # --------------------------------------------------------------------------- generate
 
 
-def generate_loop(forward, window, temperature, seed, heads, prep):
-    """The sampling loop (``tf.while_loop``); returns the ``generate`` outputs (ids, not names)."""
+def generate_loop(encode_fn, step_fn, window, temperature, seed, heads, prep):
+    """The sampling loop (``tf.while_loop``); returns the ``generate`` outputs (ids, not names).
+
+    ``encode_fn`` / ``step_fn``: :meth:`ModelSteps.encode` / :meth:`ModelSteps.step` as
+    TensorFlow-callable functions (ExportArchive endpoints).
+    """
+    from actiongen_keras.export.model_steps import BEHAVIOUR_INPUTS, ENCODER_INPUTS
+
     c = prep.data_config
     A = int(c.max_actions)
     A1 = A + 1
@@ -373,6 +363,8 @@ def generate_loop(forward, window, temperature, seed, heads, prep):
     valid = tf.not_equal(window["hist_type"], F.PAD)
     last_tb = tf.reduce_min(tf.where(valid, window["hist_t_before"], np.float32(np.inf)), axis=-1)
     last_tb = tf.where(tf.reduce_any(valid, axis=-1), last_tb, 0.0)
+    ctx = encode_fn({k: window[k] for k in ENCODER_INPUTS})
+    beh = {k: window[k] for k in BEHAVIOUR_INPUTS}
     dec0 = decoder_bos(window, A1)
     zf = tf.zeros([B, A], tf.float32)
     zi = tf.zeros([B, A], tf.int32)
@@ -383,12 +375,13 @@ def generate_loop(forward, window, temperature, seed, heads, prep):
     event_mask = tf.constant([-1e9] + [0.0] * (F.NUM_EVENT_CLASSES - 1), tf.float32)  # never PAD
 
     def body(i, dec, out, count, done, t_prev):
-        outputs = forward(model_inputs(window, dec))
-        h = step_heads(outputs, i)
+        prefix = {k: v[:, : i + 1] for k, v in dec.items()}
+        h = step_fn(ctx, beh, prefix, tf.fill([B], i))
         u = lambda slot: uniform(keys, i, slot)  # noqa: E731
         ev = categorical(h["event_type"] + event_mask, temperature, u(0))
+        a = {k: tf.gather(h[k], ev, axis=1, batch_dims=1) for k in ("timing", "xy", "button", "key", "scroll")}
         # timing: quantile of the (temperature-scaled) mixture conditioned on dt >= lb
-        sl, cl, loc, sc = split_timing(h["timing"], heads.Mt)
+        sl, cl, loc, sc = split_timing(a["timing"], heads.Mt)
         parts = (tf.where(greedy[:, None], sl, sl / tcol), tf.where(greedy[:, None, None], cl, cl / tcol[..., None]), loc, sc)
         lb = tf.where(tf.equal(i, 0), last_tb, tf.zeros_like(last_tb))
         f_lb = timing_cdf(parts, tf.math.log1p(tf.maximum(lb, 0.0)), heads)
@@ -397,7 +390,7 @@ def generate_loop(forward, window, temperature, seed, heads, prep):
         dt = tf.maximum(dt, lb)
         t_after = t_prev + dt
         # xy
-        logits, mu, sigma = split_xy(h["xy"], heads.M)
+        logits, mu, sigma = split_xy(a["xy"], heads.M)
         comp = categorical(logits, temperature, u(2))
         onehot = tf.one_hot(comp, heads.M, dtype=tf.float32)[..., None]
         m = tf.reduce_sum(mu * onehot, axis=-2)
@@ -406,13 +399,13 @@ def generate_loop(forward, window, temperature, seed, heads, prep):
         z = tf.stack([r * tf.cos(2.0 * math.pi * u(4)), r * tf.sin(2.0 * math.pi * u(4))], axis=-1)
         xy = tf.where(greedy[:, None], m, m + s * z)
         xy = tf.clip_by_value(xy, 0.0, 1.0)
-        # details
+        # details, only for the event types that carry them
         is_btn = tf.logical_or(tf.equal(ev, F.PRESS), tf.equal(ev, F.RELEASE))
         is_key = tf.logical_or(tf.equal(ev, F.KEY_DOWN), tf.equal(ev, F.KEY_UP))
         is_scroll = tf.equal(ev, F.SCROLL)
-        button = tf.where(is_btn, categorical(h["button"], temperature, u(5)), 0)
-        key = tf.where(is_key, categorical(h["key"], temperature, u(6)), 0)
-        sc_cls = categorical(h["scroll"], temperature[:, None] * tf.ones([1, 2]), tf.stack([u(7), u(8)], axis=-1))
+        button = tf.where(is_btn, categorical(a["button"], temperature, u(5)), 0)
+        key = tf.where(is_key, categorical(a["key"], temperature, u(6)), 0)
+        sc_cls = categorical(a["scroll"], temperature[:, None] * tf.ones([1, 2]), tf.stack([u(7), u(8)], axis=-1))
         sc_cls = tf.where(is_scroll[:, None], sc_cls, F.SCROLL_CLIP)
         emit = tf.logical_and(tf.logical_not(done), tf.logical_and(tf.not_equal(ev, F.EOS), t_after < target_ms))
         emit_f = tf.cast(emit, tf.float32)

@@ -82,54 +82,72 @@ def version_dir(out):
 
 
 class ServingModule:
-    """The export graph around one model: builds the archive and the tf.functions."""
+    """The export graph around one model: the archive, its backend endpoints and the tf.functions."""
 
     def __init__(self, model, prep):
         import keras
+        import numpy as np
         import tensorflow as tf
 
         from actiongen_keras.export import graph as G
+        from actiongen_keras.export.model_steps import BEHAVIOUR_INPUTS, DEC_INPUTS, ENCODER_INPUTS, ModelSteps
 
         self.model, self.prep = model, prep
         self.heads = G.Heads.from_model(model)
-        c = prep.data_config
-        A1 = int(c.max_actions) + 1
-        self.archive = keras.export.ExportArchive()
-        enc = {k: tf.TensorSpec((None,) + tuple(s), tf.as_dtype(d), name=k) for k, (s, d) in prep.input_signature().items()}
-        forward = self.archive.track_and_add_endpoint("forward_encoded", model, input_signature=[enc])
-        self.forward = forward
+        backend = backend_name()
+        steps = ModelSteps(model)
+        self.archive = archive = keras.export.ExportArchive()
+        sig = prep.input_signature()
+        enc = {k: tf.TensorSpec((None,) + tuple(s), tf.as_dtype(d), name=k) for k, (s, d) in sig.items()}
+        # The Keras model itself (teacher forcing), also tracks the model's variables.
+        self.forward = archive.track_and_add_endpoint("forward_encoded", model, input_signature=[enc])
+        win_spec = G.tensor_specs(G.encoded_window_spec(prep))
+        next_event = archive.add_endpoint("next_event_encoded", steps.next_event, input_signature=[win_spec])
+        # encode/step: backend functions the generate loop calls; not signatures of their own
+        # (ExportArchive._backend_add_endpoint: the jax2tf / tf.function wrapping without registering).
+        enc_in = {k: enc[k] for k in ENCODER_INPUTS}
+        probe = steps.encode({k: np.zeros((1,) + tuple(sig[k][0]), sig[k][1]) for k in ENCODER_INPUTS})
+        ctx_spec = {k: tf.TensorSpec((None,) + tuple(v.shape[1:]), tf.as_dtype(keras.backend.standardize_dtype(v.dtype)), name=k)
+                    for k, v in probe.items()}
+        beh_spec = {k: enc[k] for k in BEHAVIOUR_INPUTS}
+        dec_spec = {k: tf.TensorSpec((None, None) + tuple(sig[k][0][1:]), tf.as_dtype(sig[k][1]), name=k) for k in DEC_INPUTS}
+        i_spec = tf.TensorSpec((None,), tf.int32, name="step")
+        kw_enc, kw_step = {}, {}
+        if backend == "jax":
+            def poly(spec, second=None):
+                dims = ["batch"] + [second if (d is None and second) else str(d) for d in spec.shape[1:]]
+                return "(" + ", ".join(dims) + ")"
+
+            kw_enc = {"jax2tf_kwargs": {"polymorphic_shapes": [{k: poly(v) for k, v in enc_in.items()}]}}
+            kw_step = {"jax2tf_kwargs": {"polymorphic_shapes": [
+                {k: poly(v) for k, v in ctx_spec.items()}, {k: poly(v) for k, v in beh_spec.items()},
+                {k: poly(v, "L") for k, v in dec_spec.items()}, "(batch,)"]}}
+        encode_fn = archive._backend_add_endpoint("_encode", steps.encode, [enc_in], **kw_enc)
+        step_fn = archive._backend_add_endpoint("_step", steps.step, [ctx_spec, beh_spec, dec_spec, i_spec], **kw_step)
         tables = G.make_tables(prep)
         holder = tf.Module()
         holder.tables = list(tables.values())
-        self.archive.track(holder)
+        archive.track(holder)
         self.tables = tables
         heads = self.heads
 
         @tf.function(input_signature=[G.tensor_specs(G.raw_input_spec(prep))])
         def serving_default(raw):
             window = G.encode_raw(raw, prep, tables)
-            outputs = forward(G.model_inputs(window, G.decoder_bos(window, A1)))
-            return G.next_event_outputs(outputs, window, heads)
+            return G.next_event_outputs(next_event(window), window, heads)
 
         @tf.function(input_signature=[G.tensor_specs(G.raw_input_spec(prep, generate=True))])
         def generate(raw):
             window = G.encode_raw(raw, prep, tables)
             temperature = tf.debugging.assert_all_finite(raw["temperature"], "temperature contains NaN or Inf")
-            out = G.generate_loop(forward, window, temperature, raw["seed"], heads, prep)
+            out = G.generate_loop(encode_fn, step_fn, window, temperature, raw["seed"], heads, prep)
             return G.name_generated(out, window, prep)
 
-        @tf.function(input_signature=[G.tensor_specs(G.encoded_window_spec(prep))])
-        def next_event_encoded(window):
-            outputs = forward(G.model_inputs(window, G.decoder_bos(window, A1)))
-            h = G.step_heads(outputs, 0)
-            res = {out: h[head] for out, head in G.HEAD_OF.items() if head != "seq_len"}
-            res["seq_len_logits"] = outputs["seq_len"]
-            return res
-
-        self.functions = {"serving_default": serving_default, "generate": generate, "next_event_encoded": next_event_encoded}
-        for name, fn in self.functions.items():
+        self.functions = {"serving_default": serving_default, "generate": generate, "next_event_encoded": next_event}
+        for name in ("serving_default", "generate"):
+            fn = self.functions[name]
             fn.get_concrete_function()
-            self.archive.add_endpoint(name, fn)
+            archive.add_endpoint(name, fn)
 
     def meta(self):
         from actiongen_keras.export import graph as G
