@@ -7,8 +7,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
+from importer_fuzzing import FUZZ_SETTINGS, mutated
 
 from actiongen_keras.errors import ActiongenError, FormatError
 from actiongen_keras.recordings.importers.aalto import import_folder, key_names, read_aalto
@@ -143,24 +144,6 @@ def test_real_file_when_present():
 _TOKENS = [b"\t", b"\n", b"\r\n", b"nan", b"inf", b"1e400", b"-5", b"SHIFT", b"", b"\x00", b"\xe9", b"1.4e+12"]
 
 
-@st.composite
-def _mutated(draw, base):
-    data = bytearray(base)
-    for _ in range(draw(st.integers(1, 6))):
-        i = draw(st.integers(0, max(len(data) - 1, 0)))
-        op = draw(st.sampled_from(["set", "insert", "delete", "truncate"]))
-        if op == "set" and data:
-            data[i] = draw(st.integers(0, 255))
-        elif op == "insert":
-            data[i:i] = draw(st.sampled_from(_TOKENS) | st.binary(max_size=6))
-        elif op == "delete":
-            del data[i : i + draw(st.integers(1, 20))]
-        else:
-            del data[i:]
-    return bytes(data)
-
-
-_SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 
 
 def _only_actiongen_errors(tmp_path, data):
@@ -175,20 +158,20 @@ def _only_actiongen_errors(tmp_path, data):
         read_session(tmp_path / "out")
 
 
-@_SETTINGS
+@FUZZ_SETTINGS
 @given(data=st.binary(max_size=300))
 def test_fuzz_arbitrary_bytes(tmp_path, data):
     _only_actiongen_errors(tmp_path, data)
     _only_actiongen_errors(tmp_path, gzip.compress(data))
 
 
-@_SETTINGS
-@given(data=_mutated(gzip.decompress(P2917.read_bytes())))
+@FUZZ_SETTINGS
+@given(data=mutated(gzip.decompress(P2917.read_bytes()), _TOKENS))
 def test_fuzz_mutated_real_text(tmp_path, data):
     _only_actiongen_errors(tmp_path, gzip.compress(data))
 
 
-@_SETTINGS
-@given(data=_mutated(P2917.read_bytes()))
+@FUZZ_SETTINGS
+@given(data=mutated(P2917.read_bytes(), _TOKENS))
 def test_fuzz_mutated_real_gzip(tmp_path, data):
     _only_actiongen_errors(tmp_path, data)

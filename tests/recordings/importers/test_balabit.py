@@ -6,8 +6,9 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
+from importer_fuzzing import FUZZ_SETTINGS, mutated
 
 from actiongen_keras.errors import ActiongenError, FormatError
 from actiongen_keras.recordings.importers.balabit import import_folder, read_balabit
@@ -142,24 +143,6 @@ def test_real_file_when_present():
 _TOKENS = [b",", b"\n", b"65535", b"nan", b"inf", b"-1e309", b"\xff", b"Scroll", b"Up", b"", b"\x00", b"1e400"]
 
 
-@st.composite
-def _mutated(draw, base):
-    data = bytearray(base)
-    for _ in range(draw(st.integers(1, 6))):
-        i = draw(st.integers(0, max(len(data) - 1, 0)))
-        op = draw(st.sampled_from(["set", "insert", "delete", "truncate"]))
-        if op == "set" and data:
-            data[i] = draw(st.integers(0, 255))
-        elif op == "insert":
-            data[i:i] = draw(st.sampled_from(_TOKENS) | st.binary(max_size=6))
-        elif op == "delete":
-            del data[i : i + draw(st.integers(1, 20))]
-        else:
-            del data[i:]
-    return bytes(data)
-
-
-_SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 
 
 def _only_actiongen_errors(tmp_path, data):
@@ -175,20 +158,20 @@ def _only_actiongen_errors(tmp_path, data):
         read_session(tmp_path / "out")
 
 
-@_SETTINGS
+@FUZZ_SETTINGS
 @given(data=st.binary(max_size=300))
 def test_fuzz_arbitrary_bytes(tmp_path, data):
     _only_actiongen_errors(tmp_path, data)
 
 
-@_SETTINGS
-@given(data=_mutated(PLAIN.read_bytes()[:3000]))
+@FUZZ_SETTINGS
+@given(data=mutated(PLAIN.read_bytes()[:3000], _TOKENS))
 def test_fuzz_mutated_real_text(tmp_path, data):
     _only_actiongen_errors(tmp_path, data)
     _only_actiongen_errors(tmp_path, gzip.compress(data))
 
 
-@_SETTINGS
-@given(data=_mutated(GZ.read_bytes()))
+@FUZZ_SETTINGS
+@given(data=mutated(GZ.read_bytes(), _TOKENS))
 def test_fuzz_mutated_real_gzip(tmp_path, data):
     _only_actiongen_errors(tmp_path, data)

@@ -7,8 +7,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
+from importer_fuzzing import FUZZ_SETTINGS, mutated
 
 from actiongen_keras.errors import ActiongenError, FormatError
 from actiongen_keras.recordings.importers.osrs import (
@@ -211,24 +212,6 @@ def test_fixture_is_the_real_sample():
 _TOKENS = [b",", b"\n", b"click", b"scroll", b"key_press", b"nan", b"inf", b"1e400", b'"', b"\xff", b"", b"\x00"]
 
 
-@st.composite
-def _mutated(draw, base):
-    data = bytearray(base)
-    for _ in range(draw(st.integers(1, 6))):
-        i = draw(st.integers(0, max(len(data) - 1, 0)))
-        op = draw(st.sampled_from(["set", "insert", "delete", "truncate"]))
-        if op == "set" and data:
-            data[i] = draw(st.integers(0, 255))
-        elif op == "insert":
-            data[i:i] = draw(st.sampled_from(_TOKENS) | st.binary(max_size=6))
-        elif op == "delete":
-            del data[i : i + draw(st.integers(1, 20))]
-        else:
-            del data[i:]
-    return bytes(data)
-
-
-_SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 _ACTIONS = (WITH_STATE / "actions.csv").read_bytes()
 _TICK = (WITH_STATE / "gamestates" / f"{TICKS[0]}.json").read_bytes()
 
@@ -251,20 +234,20 @@ def _only_actiongen_errors(tmp_path, actions, tick=None):
         read_session(tmp_path / "out")
 
 
-@_SETTINGS
+@FUZZ_SETTINGS
 @given(data=st.binary(max_size=300))
 def test_fuzz_arbitrary_bytes(tmp_path, data):
     _only_actiongen_errors(tmp_path, data)
     _only_actiongen_errors(tmp_path, _ACTIONS, tick=data)
 
 
-@_SETTINGS
-@given(data=_mutated(_ACTIONS))
+@FUZZ_SETTINGS
+@given(data=mutated(_ACTIONS, _TOKENS))
 def test_fuzz_mutated_real_actions(tmp_path, data):
     _only_actiongen_errors(tmp_path, data)
 
 
-@_SETTINGS
-@given(data=_mutated(_TICK))
+@FUZZ_SETTINGS
+@given(data=mutated(_TICK, _TOKENS))
 def test_fuzz_mutated_game_state(tmp_path, data):
     _only_actiongen_errors(tmp_path, _ACTIONS, tick=data)

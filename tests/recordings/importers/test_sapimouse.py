@@ -7,8 +7,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
+from importer_fuzzing import FUZZ_SETTINGS, mutated
 
 from actiongen_keras.errors import ActiongenError, FormatError
 from actiongen_keras.recordings.importers.sapimouse import import_folder, read_sapimouse
@@ -137,25 +138,6 @@ def test_real_file_when_present():
 _TOKENS = [b",", b"\n", b"\r\n", b"nan", b"inf", b"-1e309", b"\xff\xfe", b"Pressed", b"Other", b"", b"  ", b"\x00"]
 
 
-@st.composite
-def _mutated(draw, base):
-    data = bytearray(base)
-    for _ in range(draw(st.integers(1, 6))):
-        i = draw(st.integers(0, max(len(data) - 1, 0)))
-        op = draw(st.sampled_from(["set", "insert", "delete", "truncate"]))
-        if op == "set" and data:
-            data[i] = draw(st.integers(0, 255))
-        elif op == "insert":
-            data[i:i] = draw(st.sampled_from(_TOKENS) | st.binary(max_size=6))
-        elif op == "delete":
-            del data[i : i + draw(st.integers(1, 20))]
-        else:
-            del data[i:]
-    return bytes(data)
-
-
-_BASE = gzip.decompress(USER39.read_bytes())
-_SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 
 
 def _only_actiongen_errors(tmp_path, data, name):
@@ -171,20 +153,23 @@ def _only_actiongen_errors(tmp_path, data, name):
         read_session(tmp_path / "out")
 
 
-@_SETTINGS
+@FUZZ_SETTINGS
 @given(data=st.binary(max_size=300))
 def test_fuzz_arbitrary_bytes(tmp_path, data):
     _only_actiongen_errors(tmp_path, data, "session_a_1min.csv.gz")
     _only_actiongen_errors(tmp_path, data, "session_a_1min.csv")
 
 
-@_SETTINGS
-@given(data=_mutated(_BASE))
+_BASE = gzip.decompress(USER39.read_bytes())
+
+
+@FUZZ_SETTINGS
+@given(data=mutated(_BASE, _TOKENS))
 def test_fuzz_mutated_real_text(tmp_path, data):
     _only_actiongen_errors(tmp_path, gzip.compress(data), "session_m_1min.csv.gz")
 
 
-@_SETTINGS
-@given(data=_mutated(USER39.read_bytes()))
+@FUZZ_SETTINGS
+@given(data=mutated(USER39.read_bytes(), _TOKENS))
 def test_fuzz_mutated_real_gzip(tmp_path, data):
     _only_actiongen_errors(tmp_path, data, "session_g_1min.csv.gz")

@@ -1,0 +1,374 @@
+"""Sample the next ``target_ms`` (600 ms) of input from a trained model, one event at a time.
+
+:func:`generate_window` runs the :class:`~actiongen_keras.generation.incremental.IncrementalDecoder`
+step by step from the BOS step of one window and samples every head of each step:
+
+1. **event type** from the event head (temperature, top-k, top-p; see
+   :func:`sample_categorical`), after the constraint masks below;
+2. the step's **attributes conditioned on that type** (the generator's type-conditioned
+   heads): the **interval** ``dt`` (ms since the previous event) from the multi-scale
+   timing mixture (:func:`~actiongen_keras.layers.multi_scale_timing.sample_timing_ms`,
+   its scale/component logits divided by the temperature); the **position** of a move
+   from the xy Gaussian mixture (component logits / temperature, then ``N(mu, sigma)``,
+   clipped into the screen); the **button**, **key** or **scroll** class from its head.
+
+Greedy mode (``temperature == 0``) is deterministic: argmax of every (masked) categorical
+head, the *median* of the timing mixture and the mean of the most probable xy component
+(the point predictions ``decode_outputs`` scores). ``top_k == 1`` is greedy for the
+categorical heads at any temperature.
+
+**Length.** A window ends at the first of: EOS sampled; an event whose time passes
+``T + target_ms`` (it is dropped: it belongs to the next window, which is generated from
+its own context); ``max_actions`` events (the training data truncates there and never
+teaches EOS at ``max_actions``, so the window just stops). The sequence-length head is not
+used for sampling.
+
+**Constraints** (``SamplingConfig.constrain``, on by default), applied as masks before
+sampling, so the output is a consistent input stream:
+
+* PAD is never sampled (it is never a target);
+* ``release`` only while some button is held, and then only a held button; ``press`` only
+  of a button that is not held (never button id 0 "none");
+* ``key_up`` only while some (known) key is down, and then only a key that is down;
+  ``key_down`` only of a known key (vocabulary id >= 2) that is not down: the unknown
+  key (id 1) has no name to write, and key auto-repeat (a second ``key_down`` without
+  ``key_up``) is not generated;
+* a scroll has at least one non-zero notch (``dy`` is drawn without the 0 class when ``dx``
+  came out 0);
+* the first event of a window is not earlier than ``T``: its interval is redrawn (up to
+  :data:`MAX_REDRAWS` times, then clamped to ``T``) when ``last event + dt < T``;
+* events other than moves keep the current cursor position (the cursor moves only by
+  moves), so a press happens where the cursor is.
+
+The held buttons/keys come in with the window (:class:`Held`, from the history) and are
+updated by the generated events; the rollout carries them from window to window.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+from actiongen_keras.data import features as F
+from actiongen_keras.layers.multi_scale_timing import MIN_LOGISTIC_SCALE, NUM_SCALES, sample_timing_ms, scale_ranges
+
+MAX_REDRAWS = 16
+_GRID = 2048  # points of the CDF grid for the greedy (median) interval
+
+
+@dataclasses.dataclass
+class SamplingConfig:
+    """How to sample: ``temperature`` (0 = greedy), ``top_k`` (0 = off), ``top_p`` (1 = off)
+    for the categorical heads, and whether to apply the constraint masks (module doc)."""
+
+    temperature: float = 1.0
+    top_k: int = 0
+    top_p: float = 1.0
+    constrain: bool = True
+
+    def __post_init__(self):
+        if not self.temperature >= 0:
+            raise ValueError(f"temperature must be >= 0, got {self.temperature}")
+        if self.top_k < 0:
+            raise ValueError(f"top_k must be >= 0, got {self.top_k}")
+        if not 0.0 < self.top_p <= 1.0:
+            raise ValueError(f"top_p must be in (0, 1], got {self.top_p}")
+
+    @property
+    def greedy(self):
+        return self.temperature == 0
+
+
+@dataclasses.dataclass
+class Held:
+    """Buttons (ids of ``features.BUTTONS``) and keys (vocabulary ids) currently down."""
+
+    buttons: set = dataclasses.field(default_factory=set)
+    keys: set = dataclasses.field(default_factory=set)
+
+    def copy(self):
+        return Held(set(self.buttons), set(self.keys))
+
+    def update(self, typ, button=0, key=0):
+        if typ == F.PRESS:
+            self.buttons.add(int(button))
+        elif typ == F.RELEASE:
+            self.buttons.discard(int(button))
+        elif typ == F.KEY_DOWN:
+            self.keys.add(int(key))
+        elif typ == F.KEY_UP:
+            self.keys.discard(int(key))
+
+    @classmethod
+    def from_tokens(cls, types, buttons, keys):
+        """Replay event tokens (in time order) into the set of held buttons/keys."""
+        h = cls()
+        for t, b, k in zip(np.asarray(types).tolist(), np.asarray(buttons).tolist(), np.asarray(keys).tolist()):
+            h.update(t, b, k)
+        return h
+
+
+# --------------------------------------------------------------------------- categorical
+
+
+def filtered_probs(logits, temperature=1.0, top_k=0, top_p=1.0, allowed=None):
+    """Sampling probabilities (float64) of one logit vector after masking, temperature,
+    top-k and top-p. ``temperature == 0`` gives a one-hot at the (allowed) argmax.
+
+    ``allowed``: boolean mask of classes that may be drawn (``None``: all). When no class is
+    allowed the mask is ignored (callers avoid this).
+    """
+    z = np.asarray(logits, dtype=np.float64).reshape(-1).copy()
+    if allowed is not None:
+        allowed = np.asarray(allowed, dtype=bool)
+        if allowed.any():
+            z[~allowed] = -np.inf
+    if temperature == 0 or top_k == 1:
+        p = np.zeros_like(z)
+        p[int(np.argmax(z))] = 1.0
+        return p
+    z = z / float(temperature)
+    z -= z[np.isfinite(z)].max()
+    p = np.exp(z)
+    if top_k and top_k < len(p):
+        kth = np.sort(p)[-top_k]
+        p = np.where(p >= kth, p, 0.0)
+    p /= p.sum()
+    if top_p < 1.0:
+        order = np.argsort(-p, kind="stable")
+        cum = np.cumsum(p[order])
+        keep = np.zeros_like(p, dtype=bool)
+        keep[order[: int(np.searchsorted(cum, top_p, side="left")) + 1]] = True
+        p = np.where(keep, p, 0.0)
+        p /= p.sum()
+    return p
+
+
+def sample_categorical(logits, rng, temperature=1.0, top_k=0, top_p=1.0, allowed=None):
+    """One class id from ``logits`` (see :func:`filtered_probs`); greedy draws no random number."""
+    p = filtered_probs(logits, temperature, top_k, top_p, allowed)
+    if temperature == 0 or top_k == 1:
+        return int(np.argmax(p))
+    return int(min(np.searchsorted(np.cumsum(p), rng.random() * p.sum(), side="right"), len(p) - 1))
+
+
+def entropy(p):
+    p = np.asarray(p, dtype=np.float64)
+    p = p[p > 0]
+    return float(-(p * np.log(p)).sum())
+
+
+# --------------------------------------------------------------------------- continuous
+
+
+def _softmax(z):
+    z = np.asarray(z, dtype=np.float64)
+    e = np.exp(z - z.max(-1, keepdims=True))
+    return e / e.sum(-1, keepdims=True)
+
+
+def timing_median_ms(params, boundaries_ms, num_components, max_ms):
+    """Median (ms) of one timing mixture (NumPy; CDF on a grid in ``log1p(ms)``, then
+    linear interpolation): the greedy interval, the same point ``decode_outputs`` uses."""
+    p = np.asarray(params, dtype=np.float64).reshape(-1)
+    M = int(num_components)
+    ps = _softmax(p[:NUM_SCALES])
+    rest = p[NUM_SCALES:].reshape(NUM_SCALES, 3, M)
+    pc = _softmax(rest[:, 0])
+    loc, sc = rest[:, 1], MIN_LOGISTIC_SCALE + np.logaddexp(0.0, rest[:, 2])
+    r = np.array(scale_ranges(boundaries_ms, max_ms))
+    lo, hi = r[:, 0:1], r[:, 1:2]
+    y = np.linspace(0.0, np.log1p(max_ms), _GRID)
+
+    def sig(v):
+        return 0.5 * (1.0 + np.tanh(0.5 * v))
+
+    f_lo, f_hi = sig((lo - loc) / sc), sig((hi - loc) / sc)  # [3, M]
+    yc = np.clip(y[:, None, None], lo[None], hi[None])  # [G, 3, 1]
+    within = (pc * (sig((yc - loc) / sc) - f_lo) / np.maximum(f_hi - f_lo, 1e-12)).sum(-1)  # [G, 3]
+    cdf = within @ ps
+    j = int(np.clip(np.searchsorted(cdf, 0.5), 1, _GRID - 1))
+    c0, c1 = cdf[j - 1], cdf[j]
+    frac = 0.0 if c1 <= c0 else (0.5 - c0) / (c1 - c0)
+    return float(np.expm1(y[j - 1] + frac * (y[j] - y[j - 1])))
+
+
+def sample_xy(params, num_mixtures, rng, temperature=1.0):
+    """One position (screen units) from the xy mixture ``params [5M]`` (split_xy_params
+    layout); greedy: the mean of the most probable component. Clipped into [0, 1]."""
+    from actiongen_keras.layers.context_aware_generator import XY_SIGMA_FLOOR, XY_SIGMA_SHIFT
+
+    p = np.asarray(params, dtype=np.float64).reshape(-1)
+    M = int(num_mixtures)
+    logits = p[:M]
+    mu = np.stack([p[M : 2 * M], p[2 * M : 3 * M]], -1)
+    if temperature == 0:
+        return np.clip(mu[int(np.argmax(logits))], 0.0, 1.0)
+    sigma = XY_SIGMA_FLOOR + np.logaddexp(0.0, np.stack([p[3 * M : 4 * M], p[4 * M : 5 * M]], -1) - XY_SIGMA_SHIFT)
+    c = sample_categorical(logits, rng, temperature)
+    return np.clip(mu[c] + sigma[c] * rng.standard_normal(2), 0.0, 1.0)
+
+
+# --------------------------------------------------------------------------- one window
+
+
+@dataclasses.dataclass
+class WindowEvents:
+    """Generated events of one window: times relative to ``T`` (ms), token ids, positions
+    in screen units; ``stop``: "eos", "time" (the next event passed ``T + target_ms``) or
+    "max_actions"."""
+
+    t_rel: np.ndarray
+    dt: np.ndarray
+    type: np.ndarray
+    button: np.ndarray
+    key: np.ndarray
+    scroll: np.ndarray  # [n, 2] class ids
+    xy: np.ndarray  # [n, 2]
+    stop: str
+
+    def __len__(self):
+        return len(self.type)
+
+
+def _type_mask(held, num_keys, constrain):
+    allowed = np.ones(F.NUM_EVENT_CLASSES, dtype=bool)
+    allowed[F.PAD] = False
+    if not constrain:
+        return allowed
+    allowed[F.RELEASE] = bool(held.buttons)
+    allowed[F.PRESS] = len(held.buttons & set(range(1, F.NUM_BUTTONS))) < F.NUM_BUTTONS - 1
+    known_down = {k for k in held.keys if k >= 2}
+    allowed[F.KEY_UP] = bool(known_down)
+    allowed[F.KEY_DOWN] = num_keys > 2 and len(known_down) < num_keys - 2
+    return allowed
+
+
+def _sample_step_attrs(out, typ, held, cursor, rng, sc, timing, num_xy, num_keys):
+    """(dt, xy, button, key, scroll) of an event of type ``typ`` from the step outputs."""
+    T, k, p = sc.temperature, sc.top_k, sc.top_p
+    row = lambda name: out[name][0, typ]  # noqa: E731  (batch 0, conditioned on typ)
+    b_ms, M_t, max_ms = timing["boundaries_ms"], timing["num_components"], timing["max_ms"]
+    tparams = row("timing")
+    if sc.greedy:
+        dt = timing_median_ms(tparams, b_ms, M_t, max_ms)
+    else:
+        dt = float(sample_timing_ms(tparams, b_ms, M_t, max_ms, rng=rng, temperature=T))
+    xy = sample_xy(row("xy"), num_xy, rng, T) if typ == F.MOVE else np.asarray(cursor, dtype=np.float64)
+    button = key = 0
+    scroll = (F.SCROLL_CLIP, F.SCROLL_CLIP)
+    if typ in (F.PRESS, F.RELEASE):
+        allowed = np.zeros(F.NUM_BUTTONS, dtype=bool)
+        if typ == F.PRESS:
+            allowed[1:] = True
+            if sc.constrain:
+                allowed[list(held.buttons & set(range(1, F.NUM_BUTTONS)))] = False
+        else:
+            allowed[list(held.buttons)] = True
+            if not sc.constrain:
+                allowed[1:] = True
+        button = sample_categorical(row("button"), rng, T, k, p, allowed)
+    elif typ in (F.KEY_DOWN, F.KEY_UP):
+        allowed = np.zeros(num_keys, dtype=bool)
+        if typ == F.KEY_DOWN:
+            allowed[2:] = True
+            if sc.constrain:
+                allowed[[x for x in held.keys if 2 <= x < num_keys]] = False
+        else:
+            allowed[[x for x in held.keys if 2 <= x < num_keys]] = True
+            if not sc.constrain:
+                allowed[2:] = True
+        key = sample_categorical(row("key"), rng, T, k, p, allowed)
+    elif typ == F.SCROLL:
+        logits = row("scroll")
+        dx = sample_categorical(logits[0], rng, T, k, p)
+        allowed = np.ones(F.NUM_SCROLL_CLASSES, dtype=bool)
+        if dx == F.SCROLL_CLIP:
+            allowed[F.SCROLL_CLIP] = False  # a scroll moves at least one notch
+        dy = sample_categorical(logits[1], rng, T, k, p, allowed)
+        scroll = (dx, dy)
+    return dt, tparams, xy, button, key, scroll
+
+
+def generate_window(decoder, inputs, rng, sampling=None, timing=None, num_xy_mixtures=4, held=None, last_t_rel=None,
+                    target_ms=600.0, max_actions=None):
+    """Sample the events of one window ``[T, T + target_ms)``.
+
+    Args:
+        decoder: an :class:`~actiongen_keras.generation.incremental.IncrementalDecoder`.
+        inputs: one window's model inputs (``make_windows`` layout, batch axis of 1); the
+            decoder inputs after BOS are overwritten as events are generated.
+        rng: ``numpy.random.Generator`` (unused in greedy mode).
+        sampling: :class:`SamplingConfig`.
+        timing: ``timing_spec(config, meta)`` (boundaries, components, max_ms).
+        held: :class:`Held` at ``T`` (updated in place); default: from the history.
+        last_t_rel: time of the previous event relative to ``T`` (<= 0 ms); default: the
+            last history event (or ``T`` without history).
+        max_actions: at most this many events (default: the model's ``A``).
+
+    Returns:
+        :class:`WindowEvents`.
+    """
+    sc = sampling or SamplingConfig()
+    A1 = decoder.A1
+    max_actions = min(int(max_actions or A1 - 1), A1 - 1)
+    num_keys = int(decoder.generator.num_keys)
+    if held is None:
+        ht = np.asarray(inputs["hist_type"])[0]
+        held = Held.from_tokens(ht, np.asarray(inputs["hist_button"])[0], np.asarray(inputs["hist_key"])[0])
+    if last_t_rel is None:
+        ht, tb = np.asarray(inputs["hist_type"])[0], np.asarray(inputs["hist_t_before"])[0]
+        last_t_rel = -float(tb[ht != F.PAD].min()) if (ht != F.PAD).any() else 0.0
+    dec = {k: np.array(inputs[k], copy=True) for k in ("dec_type", "dec_button", "dec_key", "dec_scroll", "dec_dt", "dec_t_after", "dec_xy")}
+    for k in dec:  # steps after BOS: filled as we go (their values never reach earlier steps)
+        dec[k][:, 1:] = 0
+    cursor = dec["dec_xy"][0, 0].astype(np.float64)
+    ctx = decoder.encode(inputs)
+    rows = []
+    t_prev = float(last_t_rel)
+    stop = "max_actions"
+    for i in range(max_actions):
+        out = decoder.step(ctx, dec, i)
+        allowed = _type_mask(held, num_keys, sc.constrain)
+        typ = sample_categorical(out["event_type"][0], rng, sc.temperature, sc.top_k, sc.top_p, allowed)
+        if typ == F.EOS:
+            stop = "eos"
+            break
+        dt, tparams, xy, button, key, scroll = _sample_step_attrs(out, typ, held, cursor, rng, sc, timing, num_xy_mixtures, num_keys)
+        if t_prev + dt < 0.0:  # the first event of a window starts at T at the earliest
+            need = -t_prev
+            if not sc.greedy:
+                cand = sample_timing_ms(np.repeat(tparams[None], MAX_REDRAWS, 0), timing["boundaries_ms"], timing["num_components"],
+                                        timing["max_ms"], rng=rng, temperature=sc.temperature)
+                ok = np.flatnonzero(cand >= need)
+                dt = float(cand[ok[0]]) if len(ok) else need
+            else:
+                dt = need
+        t_rel = t_prev + dt
+        if t_rel >= target_ms:
+            stop = "time"
+            break
+        rows.append((t_rel, dt, typ, button, key, scroll[0], scroll[1], float(xy[0]), float(xy[1])))
+        held.update(typ, button, key)
+        cursor = np.asarray(xy, dtype=np.float64)
+        t_prev = t_rel
+        j = i + 1
+        dec["dec_type"][0, j] = typ
+        dec["dec_button"][0, j] = button
+        dec["dec_key"][0, j] = key
+        dec["dec_scroll"][0, j] = scroll
+        dec["dec_dt"][0, j] = dt
+        dec["dec_t_after"][0, j] = t_rel
+        dec["dec_xy"][0, j] = cursor
+    a = np.array(rows, dtype=np.float64).reshape(-1, 9)
+    return WindowEvents(
+        t_rel=a[:, 0], dt=a[:, 1], type=a[:, 2].astype(np.int32), button=a[:, 3].astype(np.int32), key=a[:, 4].astype(np.int32),
+        scroll=a[:, 5:7].astype(np.int32), xy=a[:, 7:9], stop=stop,
+    )
+
+
+__all__ = [
+    "SamplingConfig", "Held", "WindowEvents", "filtered_probs", "sample_categorical", "entropy", "timing_median_ms",
+    "sample_xy", "generate_window", "MAX_REDRAWS",
+]
