@@ -142,6 +142,10 @@ def build_parser():
     s.add_argument("--progressive", action="store_true", help="train in stages (encoders+event/timing, +details, fine-tune)")
     s.add_argument("--no-gru", action="store_true", help="skip the GRU ablation baseline")
     s.set_defaults(func=_cmd_train)
+
+    from actiongen_keras.export.cli import add_export_parsers
+
+    add_export_parsers(sub)
     return p
 
 

@@ -40,8 +40,15 @@ import numpy as np
 import tensorflow as tf
 
 from actiongen_keras.data import features as F
-from actiongen_keras.layers.context_aware_generator import XY_SIGMA_FLOOR, XY_SIGMA_SHIFT
-from actiongen_keras.layers.multi_scale_timing import MIN_LOGISTIC_SCALE, NUM_SCALES, scale_ranges
+from actiongen_keras.layers.context_aware_generator import (
+    XY_SIGMA_FLOOR,
+    XY_SIGMA_SHIFT,
+)
+from actiongen_keras.layers.multi_scale_timing import (
+    MIN_LOGISTIC_SCALE,
+    NUM_SCALES,
+    scale_ranges,
+)
 
 BISECTION_STEPS = 30
 EVENT_NAMES = tuple(F.EVENT_TYPES)
@@ -377,7 +384,7 @@ def generate_loop(encode_fn, step_fn, window, temperature, seed, heads, prep):
     def body(i, dec, out, count, done, t_prev):
         prefix = {k: v[:, : i + 1] for k, v in dec.items()}
         h = step_fn(ctx, beh, prefix, tf.fill([B], i))
-        u = lambda slot: uniform(keys, i, slot)  # noqa: E731
+        u = lambda slot: uniform(keys, i, slot)
         ev = categorical(h["event_type"] + event_mask, temperature, u(0))
         a = {k: tf.gather(h[k], ev, axis=1, batch_dims=1) for k in ("timing", "xy", "button", "key", "scroll")}
         # timing: quantile of the (temperature-scaled) mixture conditioned on dt >= lb

@@ -170,9 +170,8 @@ def check_inputs(inputs, spec, signature="serving_default"):
                 a0 = np.asarray(v)
                 if a0.dtype == object or a0.dtype.kind in "USb":
                     raise TypeError(f"{a0.dtype}")
-                if dtype.startswith("int") and a0.dtype.kind == "f":
-                    if not np.all(np.isfinite(a0)) or np.any(a0 != np.round(a0)):
-                        raise TypeError("float values for an integer input")
+                if dtype.startswith("int") and a0.dtype.kind == "f" and (not np.all(np.isfinite(a0)) or np.any(a0 != np.round(a0))):
+                    raise TypeError("float values for an integer input")
                 a = a0.astype(_np_dtype(dtype))
         except (TypeError, ValueError) as e:
             raise ActiongenError(f"{signature}: input '{name}' must be {dtype}, got values that are not ({e})") from None
@@ -224,11 +223,22 @@ def call_signature(loaded, meta, signature, inputs):
 
 
 def _first_line(msg):
-    for line in str(msg).splitlines():
+    """The useful part of a TensorFlow error: the assert's own message when there is one."""
+    import re
+
+    text = str(msg)
+    m = re.search(r"assertion failed: \[(.*?)\s*\]", text)
+    if m:
+        return m.group(1).replace("\\'", "'")
+    for line in text.splitlines():
         line = line.strip()
-        if line and not line.startswith("[[") and not line.startswith("Traceback"):
+        if "contains NaN or Inf" in line or "must be" in line:
+            return line.split(" : ")[0]
+    for line in text.splitlines():
+        line = line.strip()
+        if line and not line.startswith(("[[", "Traceback", "Graph execution error", "Detected at node", "<stack")):
             return line
-    return str(msg)[:300]
+    return text[:300]
 
 
 def _to_numpy(t):

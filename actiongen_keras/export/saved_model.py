@@ -90,7 +90,12 @@ class ServingModule:
         import tensorflow as tf
 
         from actiongen_keras.export import graph as G
-        from actiongen_keras.export.model_steps import BEHAVIOUR_INPUTS, DEC_INPUTS, ENCODER_INPUTS, ModelSteps
+        from actiongen_keras.export.model_steps import (
+            BEHAVIOUR_INPUTS,
+            DEC_INPUTS,
+            ENCODER_INPUTS,
+            ModelSteps,
+        )
 
         self.model, self.prep = model, prep
         self.heads = G.Heads.from_model(model)

@@ -37,7 +37,7 @@ def convert_tflite(saved_model_dir, out_file, quantize=None, select_tf_ops=False
         raise ActiongenError(f"quantize must be None or 'dynamic', got {quantize!r}")
     try:
         blob = conv.convert()
-    except Exception as e:  # the converter raises ConverterError and friends
+    except Exception as e:  # noqa: BLE001  (the converter raises ConverterError, RuntimeError, ValueError ...)
         first = str(e).strip().splitlines()
         raise ActiongenError(f"TFLite conversion of '{signature}' failed: {first[0] if first else e.__class__.__name__}") from None
     out_file.parent.mkdir(parents=True, exist_ok=True)

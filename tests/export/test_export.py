@@ -1,0 +1,320 @@
+"""SavedModel / TFLite / TF Serving export of a (tiny, untrained) run, checked against the Keras model.
+
+One export per module (the TensorFlow backend); every check runs the exported graph on raw
+requests built from real session windows and compares with the Keras model on the data
+pipeline's encoding of the same windows.
+"""
+
+import argparse
+import json
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from actiongen_keras.data import features as F
+from actiongen_keras.data.windows import windows_from_sessions
+from actiongen_keras.errors import ActiongenError
+from actiongen_keras.export import graph as G
+from actiongen_keras.export import requests as R
+from actiongen_keras.export import serving
+from actiongen_keras.export.cli import add_export_parsers
+from actiongen_keras.export.saved_model import (
+    export_saved_model,
+    load_run,
+    load_saved_model,
+    read_export_meta,
+)
+from actiongen_keras.export.testing import make_tiny_run, tiny_sessions
+from actiongen_keras.export.tflite import TFLiteRunner, convert_tflite
+from actiongen_keras.layers.multi_scale_timing import timing_cdf, timing_quantile
+from actiongen_keras.training.metrics import xy_point
+
+ATTRS = ("timing", "xy", "button", "key", "scroll")
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory):
+    root = tmp_path_factory.mktemp("export")
+    run = make_tiny_run(root / "run")
+    res = export_saved_model(run / "model.keras", root / "saved_models" / "actiongen" / "1", log=lambda *_: None)
+    model, prep = load_run(run / "model.keras")
+    sm = res["saved_model"]
+    return {"root": root, "run": run, "sm": sm, "model": model, "prep": prep, "loaded": load_saved_model(sm), "meta": read_export_meta(sm)}
+
+
+@pytest.fixture(scope="module")
+def windows(exported):
+    """Windows of both tiny sessions: pipeline inputs, their raw requests, and the sessions."""
+    prep = exported["prep"]
+    sessions = tiny_sessions()
+    ins, _, _, meta = windows_from_sessions(sessions, prep, with_meta=True)
+    by_id = {s.session_id: s for s in sessions}
+    pick = np.concatenate([np.flatnonzero(meta["session_id"] == sid)[[0, 5, -1]] for sid in by_id])
+    raw = R.stack_windows([R.raw_window(by_id[meta["session_id"][j]], prep, meta["t_ms"][j]) for j in pick])
+    return {"inputs": {k: v[pick] for k, v in ins.items()}, "raw": raw, "sessions": by_id, "t_ms": meta["t_ms"][pick],
+            "sid": meta["session_id"][pick]}
+
+
+def keras_step0(model, inputs):
+    """The Keras model's step-0 heads, attributes for every candidate type (dec_type[:, 1] = c)."""
+    base = {k: np.array(v) for k, v in inputs.items()}
+    for k in ("dec_type", "dec_button", "dec_key", "dec_scroll", "dec_dt", "dec_t_after", "dec_xy"):
+        base[k][:, 1:] = 0  # only the BOS step
+    out = {}
+    for c in range(F.NUM_EVENT_TYPES):
+        x = dict(base)
+        x["dec_type"] = base["dec_type"].copy()
+        x["dec_type"][:, 1] = c
+        o = {k: np.asarray(v) for k, v in model(x, training=False).items()}
+        if c == 0:
+            out["event_type"], out["seq_len"] = o["event_type"][:, 0], o["seq_len"]
+        for k in ATTRS:
+            out.setdefault(k, []).append(o[k][:, 0])
+    for k in ATTRS:
+        out[k] = np.stack(out[k], axis=1)
+    return out
+
+
+def call(exported, sig, x):
+    return R.call_signature(exported["loaded"], exported["meta"], sig, x)
+
+
+def test_in_graph_encoding_equals_the_data_pipeline(exported, windows):
+    prep = exported["prep"]
+    enc = G.encode_raw({k: tf.constant(v if v.dtype != object else v.astype(bytes)) for k, v in windows["raw"].items()}, prep,
+                       G.make_tables(prep))
+    ins = windows["inputs"]
+    for k in ("hist_type", "hist_button", "hist_key", "hist_scroll", "state_categorical", "state_mask"):
+        np.testing.assert_array_equal(enc[k].numpy(), ins[k], err_msg=k)
+    assert (ins["hist_key"] >= 2).any() and (ins["state_categorical"] >= 2).any() and (ins["hist_button"] > 0).any()
+    for k in ("hist_dt", "hist_t_before", "hist_xy", "screen", "state_numeric"):
+        np.testing.assert_allclose(enc[k].numpy(), ins[k], atol=1e-5, rtol=1e-6, err_msg=k)
+    np.testing.assert_allclose(enc["bos_xy"].numpy(), ins["dec_xy"][:, 0], atol=1e-6)
+
+
+def test_serving_default_equals_keras_and_batch_is_dynamic(exported, windows):
+    out = call(exported, "serving_default", windows["raw"])
+    ref = keras_step0(exported["model"], windows["inputs"])
+    for name, head in G.HEAD_OF.items():
+        np.testing.assert_allclose(out[name], ref[head], atol=1e-5, rtol=0, err_msg=name)
+    np.testing.assert_allclose(out["event_type_probs"].sum(-1), 1.0, atol=1e-5)
+    med = np.asarray(timing_quantile(tf.constant(ref["timing"]), 0.5, *G_heads(exported)))
+    np.testing.assert_allclose(out["timing_median_ms"], med, rtol=1e-4, atol=1e-3)
+    np.testing.assert_allclose(out["xy_point_px"], np.asarray(xy_point(tf.constant(ref["xy"]), exported["meta"]["heads"]["num_xy_mixtures"]))
+                               * windows["raw"]["screen_px"][:, None, :], atol=1e-3)
+    # dynamic batch: one window alone gives the same row; shorter (unpadded) histories too
+    one = call(exported, "serving_default", {k: v[1:2] for k, v in windows["raw"].items()})
+    np.testing.assert_allclose(one["event_type_logits"], out["event_type_logits"][1:2], atol=1e-5)
+    n = int((windows["raw"]["hist_type"][1] != "").sum())
+    short = {k: (v[1:2, -n:] if k.startswith("hist_") else v[1:2]) for k, v in windows["raw"].items()}
+    np.testing.assert_allclose(call(exported, "serving_default", short)["timing_params"], out["timing_params"][1:2], atol=1e-5)
+
+
+def G_heads(exported):
+    h = exported["meta"]["heads"]
+    return tuple(h["boundaries_ms"]), h["num_timing_components"], h["max_ms"]
+
+
+def reference_greedy(model, inputs, prep, heads):
+    """Greedy generation re-running the full Keras model on the growing prefix (NumPy loop)."""
+    b0, b1 = G_heads({"meta": {"heads": heads}})[0]
+    bounds, Mt, max_ms = (b0, b1), heads["num_timing_components"], heads["max_ms"]
+    A, target = prep.data_config.max_actions, prep.data_config.target_ms
+    x = {k: np.array(v[:1]) for k, v in inputs.items()}
+    for k in ("dec_type", "dec_button", "dec_key", "dec_scroll", "dec_dt", "dec_t_after", "dec_xy"):
+        x[k][:, 1:] = 0
+    valid = x["hist_type"][0] != 0
+    lb0 = float(x["hist_t_before"][0][valid].min()) if valid.any() else 0.0
+    t_prev, events = -lb0, []
+    for i in range(A):
+        logits = np.asarray(model(x, training=False)["event_type"])[0, i].copy()
+        logits[F.PAD] = -1e9
+        ev = int(np.argmax(logits))
+        if ev == F.EOS:
+            break
+        if i + 1 <= A:
+            x["dec_type"][0, i + 1] = ev
+        o = model(x, training=False)
+        tp = tf.constant(np.asarray(o["timing"])[:, i])
+        lb = lb0 if i == 0 else 0.0
+        f_lb = float(np.asarray(timing_cdf(tp, np.log1p([lb]).astype("float32"), bounds, Mt, max_ms))[0])
+        dt = max(float(np.asarray(timing_quantile(tp, f_lb + 0.5 * (1 - f_lb), bounds, Mt, max_ms))[0]), lb)
+        t = t_prev + dt
+        if t >= target:
+            break
+        xy = np.clip(np.asarray(xy_point(tf.constant(np.asarray(o["xy"])[:, i]), heads["num_xy_mixtures"]))[0], 0, 1)
+        btn = int(np.argmax(np.asarray(o["button"])[0, i])) if ev in (F.PRESS, F.RELEASE) else 0
+        key = int(np.argmax(np.asarray(o["key"])[0, i])) if ev in (F.KEY_DOWN, F.KEY_UP) else 0
+        scr = np.argmax(np.asarray(o["scroll"])[0, i], -1) if ev == F.SCROLL else np.array([F.SCROLL_CLIP] * 2)
+        events.append((ev, t, xy, btn, key, scr - F.SCROLL_CLIP))
+        if i + 1 <= A:
+            x["dec_button"][0, i + 1], x["dec_key"][0, i + 1], x["dec_scroll"][0, i + 1] = btn, key, scr
+            x["dec_dt"][0, i + 1], x["dec_t_after"][0, i + 1], x["dec_xy"][0, i + 1] = dt, t, xy
+        t_prev = t
+    return events
+
+
+def gen_inputs(raw, temperature, seed):
+    B = len(raw["hist_type"])
+    return dict(raw, temperature=np.full(B, temperature, np.float32), seed=np.asarray(seed, np.int64).reshape(-1) * np.ones(B, np.int64))
+
+
+def test_generate_greedy_matches_reference_loop(exported, windows):
+    prep, heads = exported["prep"], exported["meta"]["heads"]
+    out = call(exported, "generate", gen_inputs(windows["raw"], 0.0, 0))
+    checked = 0
+    for b in (0, 3):
+        ref = reference_greedy(exported["model"], {k: v[b : b + 1] for k, v in windows["inputs"].items()}, prep, heads)
+        n = int(out["count"][b])
+        assert n == len(ref), (b, n, len(ref))
+        for j, (ev, t, xy, btn, key, scr) in enumerate(ref):
+            assert out["event_type_id"][b, j] == ev and out["event_type"][b, j] == F.EVENT_TYPES[ev]
+            assert abs(out["t_ms"][b, j] - t) < 1e-2 * max(1.0, t)
+            np.testing.assert_allclose(out["xy_px"][b, j], xy * windows["raw"]["screen_px"][b], atol=1e-2)
+            assert out["button_id"][b, j] == btn and out["key_id"][b, j] == key
+            np.testing.assert_array_equal(out["scroll"][b, j], scr)
+        checked += n
+    assert checked > 0  # the comparison saw events
+
+
+def test_generate_contract_seed_and_batch_independence(exported, windows):
+    prep = exported["prep"]
+    A, target = prep.data_config.max_actions, prep.data_config.target_ms
+    raw = windows["raw"]
+    for temp in (0.0, 1.0):
+        out = call(exported, "generate", gen_inputs(raw, temp, [7, 8, 9, 10, 11, 12]))
+        assert out["t_ms"].shape == (len(raw["hist_type"]), A) and out["xy_px"].shape[-1] == 2
+        for b, n in enumerate(out["count"]):
+            assert 0 <= n <= A
+            t = out["t_ms"][b, :n]
+            assert np.all(np.diff(t) >= 0) and np.all(t >= 0) and np.all(t < target)
+            assert np.all(out["event_type"][b, n:] == "") and np.all(out["t_ms"][b, n:] == 0)
+            assert set(out["event_type"][b, :n]) <= {"move", "press", "release", "scroll", "key_down", "key_up"}
+            assert np.all((out["xy_px"][b, :n] >= 0) & (out["xy_px"][b, :n] <= raw["screen_px"][b]))
+    # sampling: reproducible per seed, and a row does not depend on the rest of the batch
+    a = call(exported, "generate", gen_inputs(raw, 1.0, [7, 8, 9, 10, 11, 12]))
+    one = call(exported, "generate", gen_inputs({k: v[2:3] for k, v in raw.items()}, 1.0, [9]))
+    np.testing.assert_array_equal(one["event_type_id"][0], a["event_type_id"][2])
+    np.testing.assert_allclose(one["t_ms"][0], a["t_ms"][2], atol=1e-3)
+    other = call(exported, "generate", gen_inputs(raw, 1.0, [70, 80, 90, 100, 110, 120]))
+    assert not np.array_equal(other["t_ms"], a["t_ms"])
+
+
+def test_rest_json_round_trip_through_cli_and_grpc(exported, windows, tmp_path, capsys):
+    parser = argparse.ArgumentParser()
+    add_export_parsers(parser.add_subparsers(dest="command"))
+    sid = windows["sid"][0]
+    folder = tmp_path / "session"
+    from actiongen_keras.recordings.session import read_session, write_session
+
+    write_session(windows["sessions"][sid], folder, compress=False)
+    window = f"{folder}@{windows['t_ms'][0]}"
+    session, _ = read_session(folder)  # what the CLI reads (the CSV round trip rounds values)
+    direct = R.raw_window(session, exported["prep"], windows["t_ms"][0])
+    expect = call(exported, "serving_default", direct)
+    spec = R.signature_spec(exported["meta"], "serving_default")
+    for fmt in ("instances", "inputs"):
+        args = parser.parse_args(["serve-request", "--model", str(exported["sm"]), "--window", window, "--rest-format", fmt])
+        assert args.func(args) == 0
+        body = json.loads(capsys.readouterr().out)
+        assert body["signature_name"] == "serving_default" and fmt in body
+        got = call(exported, "serving_default", R.from_rest_body(body, spec))
+        for k in expect:
+            np.testing.assert_allclose(got[k], expect[k], atol=1e-6, err_msg=k)
+    out = tmp_path / "req.pb"
+    args = parser.parse_args(["serve-request", "--model", str(exported["run"] / "model.keras"), "--window", window, "--format", "grpc",
+                              "--signature", "generate", "--label", "canary", "--out", str(out)])
+    assert args.func(args) == 0
+    from tensorflow_serving.apis import predict_pb2
+
+    req = predict_pb2.PredictRequest.FromString(out.read_bytes())
+    assert req.model_spec.signature_name == "generate" and req.model_spec.version_label == "canary"
+    g = call(exported, "generate", R.from_predict_request(req))
+    ref = call(exported, "generate", gen_inputs(direct, 0.0, 0))
+    np.testing.assert_array_equal(g["event_type"], ref["event_type"])
+
+
+def test_warmup_records_and_models_config(exported):
+    sm = exported["sm"]
+    recs = serving.read_warmup(sm)
+    assert len(recs) == 4 and all(r.WhichOneof("log_type") == "predict_log" for r in recs)
+    assert {r.predict_log.request.model_spec.signature_name for r in recs} == {"serving_default", "generate"}
+    for r in recs:  # the model server replays them: they must run
+        req = r.predict_log.request
+        out = call(exported, req.model_spec.signature_name, R.from_predict_request(req))
+        assert all(np.all(np.isfinite(v)) for v in out.values() if v.dtype.kind == "f")
+    from google.protobuf import text_format
+    from tensorflow_serving.config import model_server_config_pb2
+
+    path = sm.parent.parent / "models.config"
+    cfg = text_format.Parse(path.read_text(), model_server_config_pb2.ModelServerConfig())
+    (entry,) = cfg.model_config_list.config
+    assert entry.name == "actiongen" and entry.base_path == "/models/actiongen" and entry.model_platform == "tensorflow"
+    assert list(entry.model_version_policy.specific.versions) == [1] and dict(entry.version_labels) == {"stable": 1}
+    (sm.parent / "2").mkdir()  # a second version: labelled canary, stable stays
+    serving.update_models_config(sm.parent / "2")
+    cfg = serving.read_models_config(path)
+    (entry,) = cfg.model_config_list.config
+    assert list(entry.model_version_policy.specific.versions) == [1, 2] and dict(entry.version_labels) == {"stable": 1, "canary": 2}
+    serving.update_models_config(sm.parent / "2", label="stable")
+    assert dict(serving.read_models_config(path).model_config_list.config[0].version_labels) == {"stable": 2, "canary": 2}
+    (sm.parent / "2").rmdir()
+
+
+def test_bad_requests_give_clear_errors(exported, windows):
+    raw = {k: v[:1] for k, v in windows["raw"].items()}
+    cases = [
+        ({k: v for k, v in raw.items() if k != "screen_px"}, "missing input"),
+        (dict(raw, screen=raw["screen_px"]), "unknown input"),
+        (dict(raw, state_mask=np.ones((1, 3), np.float32)), "must have shape"),
+        (dict(raw, hist_dt_ms=raw["hist_dt_ms"][:, :-1]), "history events"),
+        (dict(raw, hist_xy_px=np.array([["a"] * raw["hist_xy_px"].shape[1]])), "must be float32"),
+        (dict(raw, hist_type=raw["hist_dt_ms"]), "must be string"),
+        (dict(raw, hist_t_before_ms=np.where(np.arange(raw["hist_dt_ms"].shape[1]) == 3, np.nan, raw["hist_t_before_ms"])), "NaN"),
+        (dict(raw, hist_type=np.where(raw["hist_type"] == "move", "wiggle", raw["hist_type"])), "unknown event type"),
+        (dict(raw, screen_px=np.zeros((1, 2), np.float32)), "screen_px must be > 0"),
+    ]
+    for bad, msg in cases:
+        with pytest.raises(ActiongenError, match=msg):
+            call(exported, "serving_default", bad)
+    # in the graph itself (a client that skips the Python checks): an assert with a message, not a crash
+    fn = exported["loaded"].signatures["serving_default"]
+    x = {k: tf.constant(v if v.dtype != object else v.astype(bytes)) for k, v in raw.items()}
+    x["hist_dt_ms"] = tf.constant(np.full_like(raw["hist_dt_ms"], np.nan))
+    with pytest.raises(tf.errors.InvalidArgumentError, match="hist_dt_ms contains NaN"):
+        fn(**x)
+    with pytest.raises(ActiongenError, match="temperature"):
+        call(exported, "generate", gen_inputs(raw, np.nan, 0))
+    with pytest.raises(ActiongenError, match="unknown signature"):
+        R.signature_spec(exported["meta"], "predict")
+
+
+def test_tflite_float_and_dynamic_range(exported, windows, tmp_path):
+    enc = R.encoded_window(windows["inputs"])
+    ref = keras_step0(exported["model"], windows["inputs"])
+    f32 = TFLiteRunner(convert_tflite(exported["sm"], tmp_path / "m.tflite"))
+    out = f32(enc)
+    worst = max(float(np.abs(out[head] - ref[head]).max()) for head in F.TARGET_NAMES)
+    assert worst <= 1e-4, worst
+    one = f32({k: v[:1] for k, v in enc.items()})  # batch 1 after batch 6: the runner resizes
+    np.testing.assert_allclose(one["event_type"], out["event_type"][:1], atol=1e-5)
+    q = TFLiteRunner(convert_tflite(exported["sm"], tmp_path / "q.tflite", quantize="dynamic"))
+    qo = q(enc)
+    assert (tmp_path / "q.tflite").stat().st_size < (tmp_path / "m.tflite").stat().st_size
+    agree = float((qo["event_type"].argmax(-1) == ref["event_type"].argmax(-1)).mean())
+    drift = float(np.abs(qo["xy"] - ref["xy"]).max())
+    print(f"tflite float max|diff| {worst:.2e}; dynamic-range: event agreement {agree:.2f}, xy param drift {drift:.3f}")
+    assert all(np.all(np.isfinite(v)) for v in qo.values()) and agree >= 0.5
+    with pytest.raises(ActiongenError, match="missing input"):
+        f32({k: v for k, v in enc.items() if k != "bos_xy"})
+
+
+def test_torch_backend_is_a_clear_error(exported, monkeypatch, tmp_path):
+    from actiongen_keras.export import saved_model
+
+    monkeypatch.setattr(saved_model, "backend_name", lambda: "torch")
+    with pytest.raises(ActiongenError, match="PyTorch backend cannot write a TensorFlow SavedModel"):
+        export_saved_model(exported["run"] / "model.keras", tmp_path / "m" / "1")
+    with pytest.raises(ActiongenError, match="positive integer version"):
+        saved_model.version_dir(tmp_path / "m" / "latest")
