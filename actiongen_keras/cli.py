@@ -144,7 +144,9 @@ def build_parser():
     s.set_defaults(func=_cmd_train)
 
     from actiongen_keras.export.cli import add_export_parsers
+    from actiongen_keras.generation.cli import add_generation_parsers
 
+    add_generation_parsers(sub)
     add_export_parsers(sub)
     return p
 

@@ -54,7 +54,6 @@ def main(argv=None):
     import numpy as np
 
     from actiongen_keras.data.windows import session_windows
-    from actiongen_keras.generation.incremental import RunFiles
     from actiongen_keras.generation.rollout import Generator
     from actiongen_keras.generation.sampler import SamplingConfig
     from actiongen_keras.recordings.session import read_session

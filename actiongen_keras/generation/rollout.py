@@ -42,7 +42,11 @@ import numpy as np
 from actiongen_keras.data import features as F
 from actiongen_keras.data.windows import history_ms, make_windows, tokenize_session
 from actiongen_keras.errors import ActiongenError
-from actiongen_keras.generation.incremental import IncrementalDecoder, RunFiles, load_run
+from actiongen_keras.generation.incremental import (
+    IncrementalDecoder,
+    RunFiles,
+    load_run,
+)
 from actiongen_keras.generation.sampler import Held, SamplingConfig, generate_window
 from actiongen_keras.recordings.session import Events, Session, State
 
@@ -146,7 +150,7 @@ def rollout(model_or_run_dir, context_session, seconds=30.0, seed=0, temperature
     span = float(seconds) * 1000.0
     end = T0 + span
     target = float(cfg.target_ms)
-    n_windows = int(math.ceil(span / target - 1e-9))
+    n_windows = math.ceil(span / target - 1e-9)
     rng = np.random.default_rng(seed)
     run = _Running(tok, T0)
     held = Held.from_tokens(run.parts["type"][0], run.parts["button"][0], run.parts["key"][0])
@@ -225,4 +229,4 @@ def crop_session(session, start_ms, end_ms):
     return dataclasses.replace(session, events=ev, state=_state_upto(session, end_ms))
 
 
-__all__ = ["Generator", "rollout", "generated_part", "crop_session"]
+__all__ = ["Generator", "crop_session", "generated_part", "rollout"]
