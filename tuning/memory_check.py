@@ -24,9 +24,10 @@ def rss_mib():
 
         return psutil.Process().memory_info().rss / 2**20
     except ImportError:
-        for line in open("/proc/self/status"):
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) / 1024
     return float("nan")
 
 
@@ -35,6 +36,7 @@ def main(argv=None):
     p.add_argument("--data", help="DATA_DIR (default: build a tiny synthetic one)")
     p.add_argument("--trials", type=int, default=10)
     p.add_argument("--run-eagerly", action="store_true")
+    p.add_argument("--vary", action="store_true", help="vary heads/layers/batch size too (noisier RSS: sizes differ)")
     args = p.parse_args(argv)
 
     from actiongen_keras.config import Config
@@ -62,7 +64,11 @@ def main(argv=None):
 
     base = Config()
     base.model.d_model, base.model.num_heads, base.model.ff_dim = 16, 2, 32
-    space = {"d_model": [16], "num_heads": [1, 2], "num_layers": [1, 2], "batch_size": [32, 64]}
+    # One architecture (only continuous/cheap hps vary) so RSS differences are leaks, not sizes.
+    space = {"d_model": [16], "num_heads": [2], "num_layers": [1], "batch_size": [32], "efficient_attention": [False],
+             "timing_boundaries": ["config"]}
+    if args.vary:
+        space.update(num_heads=[1, 2], num_layers=[1, 2], batch_size=[32, 64], efficient_attention=[False, True])
     hm = ActiongenHyperModel(data, base, space=space, run_eagerly=args.run_eagerly)
     tuner = Measured(hypermodel=hm, objective=objective(), max_trials=args.trials, directory=str(tmp / "kt"),
                      project_name="memcheck", overwrite=True, seed=0)
@@ -70,6 +76,10 @@ def main(argv=None):
     tuner.search(epochs=1, verbose=0)
     rss = [s[1] for s in samples]
     if len(rss) >= 3:
+        import numpy as np
+
+        slope = np.polyfit(np.arange(len(rss)), rss, 1)[0]
+        print(f"least-squares slope over the trials: {slope:+.1f} MiB per trial")
         print(f"growth trial 1 -> {len(rss)}: {rss[-1] - rss[0]:+.1f} MiB; "
               f"trial 2 -> {len(rss)}: {rss[-1] - rss[1]:+.1f} MiB "
               f"({(rss[-1] - rss[1]) / (len(rss) - 2):+.1f} MiB per trial after the first two); "

@@ -38,7 +38,6 @@ import numpy as np
 
 from actiongen_keras.errors import ActiongenError
 
-KEEP_INPUTS = ("hist_type", "hist_dt", "hist_t_before", "hist_xy", "dec_type", "dec_dt", "dec_xy", "dec_t_after", "screen")
 
 
 def _tqdm(it, progress, **kw):
@@ -50,22 +49,16 @@ def _tqdm(it, progress, **kw):
 
 
 def predict_windows(model, inputs, targets, weights, config, meta, batch_size=256):
-    """In-memory counterpart of ``train.predict_split``: the same ``{"inputs", "targets",
-    "weights", "preds"}`` structure for windows given as NumPy dicts."""
+    """:func:`~actiongen_keras.training.train.predict_batches` over windows given as NumPy dicts."""
     from actiongen_keras.data import features as F
-    from actiongen_keras.evaluation.window_metrics import decode_outputs
+    from actiongen_keras.training.train import predict_batches
 
     n = len(targets["seq_len"])
-    preds = []
-    for i in range(0, n, batch_size):
-        x = {k: inputs[k][i : i + batch_size] for k in F.INPUT_NAMES}
-        preds.append(decode_outputs(model.predict_on_batch(x), config, meta))
-    return {
-        "inputs": {k: inputs[k] for k in KEEP_INPUTS},
-        "targets": targets,
-        "weights": weights,
-        "preds": {k: np.concatenate([p[k] for p in preds]) for k in preds[0]},
-    }
+    batches = (
+        tuple({k: d[k][i : i + batch_size] for k in keys} for d, keys in ((inputs, F.INPUT_NAMES), (targets, F.TARGET_NAMES), (weights, F.TARGET_NAMES)))
+        for i in range(0, n, batch_size)
+    )
+    return predict_batches(model, batches, config, meta)
 
 
 def per_head_metrics(gen, sessions, batch_size=256):
@@ -78,8 +71,23 @@ def per_head_metrics(gen, sessions, batch_size=256):
     if len(tgs["seq_len"]) == 0:
         return None
     data = predict_windows(gen.model, ins, tgs, wts, gen.run.config, gen.run.meta, batch_size)
-    mode_len = int(np.bincount(tgs["seq_len"].astype(np.int64)).argmax())
+    mode_len = _train_seq_len_mode(gen.run.path)
+    if mode_len is None:  # a run from before it was recorded: the evaluated windows' own mode (flatters the baseline)
+        mode_len = int(np.bincount(tgs["seq_len"].astype(np.int64)).argmax())
     return split_metrics(data, prep, mode_len)
+
+
+def _train_seq_len_mode(run_path):
+    """The training split's most common window length, as ``actiongen train`` recorded it."""
+    import json
+    from pathlib import Path
+
+    p = Path(run_path)
+    p = (p.parent if p.suffix == ".keras" else p) / "metrics.json"
+    try:
+        return int(json.loads(p.read_text())["train_seq_len_mode"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
 
 
 def _usable(session, cfg):

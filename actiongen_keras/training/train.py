@@ -21,7 +21,7 @@ import numpy as np
 
 from actiongen_keras.config import Config
 from actiongen_keras.data import features as F
-from actiongen_keras.errors import ConfigError
+from actiongen_keras.errors import ConfigError, DataError
 
 # Heads trained in each stage of progressive training (the rest have loss weight 0).
 PROGRESSIVE_STAGES = (
@@ -109,20 +109,30 @@ def fit_model(model, data_dir, run_dir, config, meta, class_counts, epochs, prog
     return model
 
 
-def predict_split(model, data_dir, split, config, meta, batch_size=256):
-    """Decoded model predictions and everything baselines and metrics need, for one split."""
-    from actiongen_keras.data.pipeline import make_dataset
+# The inputs the baselines and metrics need beside the predictions.
+KEEP_INPUTS = ("hist_type", "hist_dt", "hist_t_before", "hist_xy", "dec_type", "dec_dt", "dec_xy", "dec_t_after", "screen")
+
+
+def predict_batches(model, batches, config, meta):
+    """Decoded predictions for ``(x, y, w)`` NumPy batches, with what baselines and metrics need."""
     from actiongen_keras.evaluation.window_metrics import decode_outputs
 
-    keep_inputs = ("hist_type", "hist_dt", "hist_t_before", "hist_xy", "dec_type", "dec_dt", "dec_xy", "dec_t_after", "screen")
     parts = {"inputs": [], "targets": [], "weights": [], "preds": []}
-    for x, y, w in make_dataset(data_dir, split, batch_size, shuffle=False).as_numpy_iterator():
-        out = model.predict_on_batch(x)
-        parts["preds"].append(decode_outputs(out, config, meta))
-        parts["inputs"].append({k: x[k] for k in keep_inputs})
+    for x, y, w in batches:
+        parts["preds"].append(decode_outputs(model.predict_on_batch(x), config, meta))
+        parts["inputs"].append({k: x[k] for k in KEEP_INPUTS})
         parts["targets"].append(y)
         parts["weights"].append(w)
+    if not parts["preds"]:
+        raise DataError("no windows to predict")
     return {k: {n: np.concatenate([p[n] for p in v]) for n in v[0]} for k, v in parts.items()}
+
+
+def predict_split(model, data_dir, split, config, meta, batch_size=256):
+    """:func:`predict_batches` over one split of a built dataset."""
+    from actiongen_keras.data.pipeline import make_dataset
+
+    return predict_batches(model, make_dataset(data_dir, split, batch_size, shuffle=False).as_numpy_iterator(), config, meta)
 
 
 def _target_t_after(inputs):
@@ -242,6 +252,7 @@ def train(data_dir, run_dir, config=None, epochs=None, progress=True, gru_baseli
         "parameters": int(model.count_params()),
         "backend": keras.backend.backend(),
         "epochs_run": sum(1 for _ in open(run_dir / "history.csv")) - 1 if (run_dir / "history.csv").exists() else None,
+        "train_seq_len_mode": mode_len,  # the majority-length baseline, reused by `actiongen evaluate`
     }
     for split in ("val", "test"):
         data = predict_split(model, data_dir, split, config, meta)

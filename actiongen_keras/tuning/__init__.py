@@ -6,9 +6,24 @@
 * :func:`run_distributed`: a chief and workers on one machine (``tuning.distributed``).
 """
 
-from actiongen_keras.tuning.hypermodel import DEFAULT_SPACE, HP_NAMES, ActiongenHyperModel, config_from_hparams
-from actiongen_keras.tuning.objective import OBJECTIVE, PARTS, ValidationScorer, composite
-from actiongen_keras.tuning.search import evaluate_config, make_tuner, run_search, write_results
+from actiongen_keras.tuning.hypermodel import (
+    DEFAULT_SPACE,
+    HP_NAMES,
+    ActiongenHyperModel,
+    config_from_hparams,
+)
+from actiongen_keras.tuning.objective import (
+    OBJECTIVE,
+    PARTS,
+    ValidationScorer,
+    composite,
+)
+from actiongen_keras.tuning.search import (
+    evaluate_config,
+    make_tuner,
+    run_search,
+    write_results,
+)
 
 __all__ = [
     "DEFAULT_SPACE",

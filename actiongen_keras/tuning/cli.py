@@ -18,7 +18,7 @@ from actiongen_keras.errors import ActiongenError, ConfigError
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 SEARCH_KEYS = {"tuner", "max_trials", "epochs", "factor", "train_split", "seed", "space", "num_initial_points"}
-DEFAULTS = {"tuner": "random", "max_trials": 10, "epochs": 2, "factor": 3, "train_split": "train", "seed": None,
+DEFAULTS = {"tuner": "random", "max_trials": None, "epochs": 2, "factor": 3, "train_split": "train", "seed": None,
             "space": None, "num_initial_points": None}
 
 
@@ -42,7 +42,7 @@ def add_tune_arguments(s):
     s.add_argument("--data", required=True, help="DATA_DIR from 'actiongen dataset build'")
     s.add_argument("--out", required=True, help="DIR: results.csv, results.md, best_config.json, kt/ (resumable)")
     s.add_argument("--tuner", choices=("hyperband", "bayesian", "random"), help="default random (or the search file's)")
-    s.add_argument("--max-trials", type=int, help="trials in all (a cap for hyperband); default 10")
+    s.add_argument("--max-trials", type=int, help="trials in all (default 10; for hyperband an optional cap)")
     s.add_argument("--epochs", type=int, help="epochs per trial (hyperband: max_epochs); default 2")
     s.add_argument("--config", help="base config JSON the hyperparameters are applied to")
     s.add_argument("--search", help="search settings JSON (tuner, max_trials, epochs, factor, train_split, seed, space), "
@@ -73,6 +73,8 @@ def _settings(args):
         v = getattr(args, key)
         if v is not None:
             d[key] = v
+    if d["max_trials"] is None and d["tuner"] != "hyperband":
+        d["max_trials"] = 10  # hyperband: no cap unless asked (its budget is max_epochs x factor)
     if d["epochs"] is None or int(d["epochs"]) < 1:
         raise ConfigError(f"epochs must be >= 1, got {d['epochs']}")
     if d["max_trials"] is not None and int(d["max_trials"]) < 1:

@@ -22,6 +22,7 @@ here from the trial files that exist (``partial: True``).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import socket
@@ -68,36 +69,37 @@ def run_distributed(tune_args, out_dir, workers=2, timeout=600.0, host="127.0.0.
         cmd += ["--threads", str(threads)]
     started = time.time()
     deadline = time.monotonic() + float(timeout)
-    procs, files = {}, []
+    procs = {}
     ids = ["chief"] + [f"tuner{i}" for i in range(int(workers))]
     timed_out = False
-    try:
-        for tid in ids:
-            env = dict(os.environ, KERASTUNER_TUNER_ID=tid, KERASTUNER_ORACLE_IP=host, KERASTUNER_ORACLE_PORT=str(port))
-            f = open(logs / f"{tid}.log", "w")
-            files.append(f)
-            procs[tid] = subprocess.Popen(cmd, env=env, stdout=f, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-            log(f"started {tid} (pid {procs[tid].pid}) on {host}:{port}")
-        for tid in ids[1:] + ["chief"]:  # workers first: the chief ends after them
-            try:
-                procs[tid].wait(max(0.0, deadline - time.monotonic()))
-                log(f"{tid} exited with {procs[tid].returncode} after {time.time() - started:.0f} s")
-            except subprocess.TimeoutExpired:
-                timed_out = True
-                log(f"{tid}: still running after {timeout:.0f} s; stopping every process")
-                break
-    finally:
-        for p in procs.values():
-            _stop(p)
-        for f in files:
-            f.close()
+    with contextlib.ExitStack() as files:
+        try:
+            for tid in ids:
+                env = dict(os.environ, KERASTUNER_TUNER_ID=tid, KERASTUNER_ORACLE_IP=host, KERASTUNER_ORACLE_PORT=str(port))
+                f = files.enter_context(open(logs / f"{tid}.log", "w"))
+                procs[tid] = subprocess.Popen(cmd, env=env, stdout=f, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+                log(f"started {tid} (pid {procs[tid].pid}) on {host}:{port}")
+            for tid in ids[1:] + ["chief"]:  # workers first: the chief ends after them
+                try:
+                    procs[tid].wait(max(0.0, deadline - time.monotonic()))
+                    log(f"{tid} exited with {procs[tid].returncode} after {time.time() - started:.0f} s")
+                except subprocess.TimeoutExpired:
+                    timed_out = True
+                    log(f"{tid}: still running after {timeout:.0f} s; stopping every process")
+                    break
+        finally:
+            for p in procs.values():
+                _stop(p)
 
     results = out / "results.csv"
     partial = False
     if not results.exists() or results.stat().st_mtime < started:
         partial = True
         _write_partial(out, log)
-    rows = list(csv.DictReader(open(results))) if results.exists() else []
+    rows = []
+    if results.exists():
+        with open(results, newline="") as f:
+            rows = list(csv.DictReader(f))
     return {
         "returncodes": {tid: p.returncode for tid, p in procs.items()},
         "timed_out": timed_out,

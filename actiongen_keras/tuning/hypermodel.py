@@ -111,7 +111,7 @@ def config_from_hparams(base_config, hp_values):
     if "d_model" in v:
         m.d_model = int(v["d_model"])
         ratio = base_config.model.ff_dim / base_config.model.d_model
-        m.ff_dim = max(1, int(round(ratio * m.d_model)))
+        m.ff_dim = max(1, round(ratio * m.d_model))
     if "num_heads" in v:
         m.num_heads = int(v["num_heads"])
     m.num_heads = largest_divisor_at_most(m.d_model, m.num_heads)
@@ -203,7 +203,7 @@ class SkillCallback(keras.callbacks.Callback):
         """``(epoch, scores)`` of the best epoch by ``val_skill`` (NaN counts as worst)."""
         if not self.per_epoch:
             return None, None
-        key = lambda es: -math.inf if not np.isfinite(es[1][OBJECTIVE]) else es[1][OBJECTIVE]  # noqa: E731
+        key = lambda es: -math.inf if not np.isfinite(es[1][OBJECTIVE]) else es[1][OBJECTIVE]
         return max(self.per_epoch, key=key)
 
 
@@ -265,7 +265,10 @@ class ActiongenHyperModel(keras_tuner.HyperModel):
 
     def __init__(self, data_dir, base_config=None, space=None, train_split="train", scorer=None, run_eagerly=False, name=None):
         from actiongen_keras.data.normalize import load_preprocessing
-        from actiongen_keras.training.train import dataset_meta_from_preprocessing, event_class_counts
+        from actiongen_keras.training.train import (
+            dataset_meta_from_preprocessing,
+            event_class_counts,
+        )
 
         super().__init__(name=name, tunable=True)
         self.data_dir = str(data_dir)

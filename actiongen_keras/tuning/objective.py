@@ -112,7 +112,10 @@ class ValidationScorer:
         from actiongen_keras.data.pipeline import make_dataset
         from actiongen_keras.evaluation.baselines import all_baselines
         from actiongen_keras.evaluation.window_metrics import window_metrics
-        from actiongen_keras.training.train import event_class_counts, train_seq_len_mode
+        from actiongen_keras.training.train import (
+            event_class_counts,
+            train_seq_len_mode,
+        )
 
         prep = load_preprocessing(self.data_dir)
         xs, ins, tgs, wts = [], [], [], []
@@ -125,7 +128,7 @@ class ValidationScorer:
             from actiongen_keras.errors import DataError
 
             raise DataError(f"{self.data_dir}: split '{self.split}' has no windows to score trials on")
-        cat = lambda parts: {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}  # noqa: E731
+        cat = lambda parts: {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
         inputs, self.targets, self.weights = cat(ins), cat(tgs), cat(wts)
         self.screen = inputs["screen"]
         counts = event_class_counts(prep)
@@ -137,15 +140,24 @@ class ValidationScorer:
         base = all_baselines(inputs, t_after, majority, train_seq_len_mode(self.data_dir), median, prep.data_config.target_ms)
         self.baselines = {name: window_metrics(self.targets, self.weights, p, self.screen) for name, p in base.items()}
         self.reference = best_baseline_values(self.baselines)
+        # Pad the last, shorter batch to the batch size: one predict trace per model, not two.
+        n = len(next(iter(xs[-1].values())))
+        if len(xs) > 1 and n < self.batch_size:
+            idx = np.arange(self.batch_size) % n
+            xs[-1] = {k: v[idx] for k, v in xs[-1].items()}
+        self._sizes = [len(next(iter(x.values()))) for x in xs[:-1]] + [n]
         self._batches = xs
 
     def model_metrics(self, model, config, meta):
         """The model's window metrics on the split (point predictions as in ``train()``)."""
-        from actiongen_keras.evaluation.window_metrics import decode_outputs, window_metrics
+        from actiongen_keras.evaluation.window_metrics import (
+            decode_outputs,
+            window_metrics,
+        )
 
         self._load()
         preds = [decode_outputs(model.predict_on_batch(x), config, meta) for x in self._batches]
-        preds = {k: np.concatenate([p[k] for p in preds]) for k in preds[0]}
+        preds = {k: np.concatenate([p[k][:n] for p, n in zip(preds, self._sizes)]) for k in preds[0]}
         return window_metrics(self.targets, self.weights, preds, self.screen)
 
     def score(self, model, config, meta):

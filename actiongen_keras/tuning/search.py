@@ -35,7 +35,12 @@ import keras_tuner
 
 from actiongen_keras.config import Config
 from actiongen_keras.errors import ConfigError
-from actiongen_keras.tuning.hypermodel import HP_NAMES, ActiongenHyperModel, config_from_hparams, train_and_score
+from actiongen_keras.tuning.hypermodel import (
+    HP_NAMES,
+    ActiongenHyperModel,
+    config_from_hparams,
+    train_and_score,
+)
 from actiongen_keras.tuning.objective import OBJECTIVE, PARTS
 
 TUNERS = ("random", "bayesian", "hyperband")
@@ -107,15 +112,15 @@ def make_tuner(kind, hypermodel, directory, max_trials=10, epochs=2, seed=None, 
     """
     if kind not in TUNERS:
         raise ConfigError(f"unknown tuner '{kind}' (choose from {', '.join(TUNERS)})")
-    common = dict(
-        hypermodel=hypermodel,
-        objective=objective(),
-        directory=str(directory),
-        project_name=project_name or kind,
-        overwrite=overwrite,
-        seed=seed,
-        max_consecutive_failed_trials=max_consecutive_failed_trials,
-    )
+    common = {
+        "hypermodel": hypermodel,
+        "objective": objective(),
+        "directory": str(directory),
+        "project_name": project_name or kind,
+        "overwrite": overwrite,
+        "seed": seed,
+        "max_consecutive_failed_trials": max_consecutive_failed_trials,
+    }
     if kind == "random":
         return RandomSearch(max_trials=int(max_trials), **common)
     if kind == "bayesian":

@@ -17,7 +17,12 @@ from actiongen_keras.tuning.hypermodel import (
     largest_divisor_at_most,
     resolve_space,
 )
-from actiongen_keras.tuning.objective import PARTS, best_baseline_values, composite, part_ratios
+from actiongen_keras.tuning.objective import (
+    PARTS,
+    best_baseline_values,
+    composite,
+    part_ratios,
+)
 
 NON_DEFAULT = {
     "d_model": 96,

@@ -30,6 +30,11 @@ def tiny_base():
     return c
 
 
+def read_rows(path):
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))
+
+
 def run(data_dir, out, max_trials):
     return search_module.run_search(data_dir, out, tuner="random", max_trials=max_trials, epochs=1, base_config=tiny_base(),
                                     space=TINY_SPACE, seed=1, run_eagerly=True, log=lambda *_: None)
@@ -57,7 +62,7 @@ def test_random_search_writes_results_and_resumes(data_dir, tmp_path, monkeypatc
     assert second["trials"] == 2 and len(fits) == 2
     assert (out / "kt" / "random" / "trial_0" / "trial.json").read_bytes() == trial0
 
-    rows = list(csv.DictReader(open(out / "results.csv")))
+    rows = read_rows(out / "results.csv")
     assert len(rows) == 2
     assert [r["trial_id"] for r in rows] == ["0", "1"]
     for r in rows:
@@ -82,7 +87,7 @@ def test_random_search_writes_results_and_resumes(data_dir, tmp_path, monkeypatc
     # max_trials already reached: resuming trains nothing and adds no trial.
     third = run(data_dir, out, max_trials=2)
     assert third["trials"] == 2 and len(fits) == 2
-    assert len(list(csv.DictReader(open(out / "results.csv")))) == 2
+    assert len(read_rows(out / "results.csv")) == 2
 
     # The CLI resumes the same search too (and prints the best trial).
     monkeypatch.setattr(ActiongenHyperModel, "fit", real_fit)
@@ -100,3 +105,19 @@ def test_cli_rejects_bad_settings(tmp_path, capsys):
     assert tune_main(["--data", str(tmp_path), "--out", str(tmp_path / "o"), "--search", str(bad)]) == 2
     assert "max_trails" in capsys.readouterr().err
     assert tune_main(["--data", str(tmp_path / "missing"), "--out", str(tmp_path / "o")]) == 2
+
+
+def test_scorer_pads_the_last_batch_without_changing_the_metrics(data_dir):
+    from actiongen_keras.models import build_model
+    from actiongen_keras.tuning.objective import ValidationScorer
+
+    hm = ActiongenHyperModel(data_dir, tiny_base(), space={})
+    model = build_model(hm.base_config, hm.meta)
+    model.run_eagerly = True
+    whole = ValidationScorer(data_dir, batch_size=256)
+    split = ValidationScorer(data_dir, batch_size=4)  # 6 windows: batches of 4 and 2 (padded to 4)
+    a = whole.score(model, hm.base_config, hm.meta)
+    b = split.score(model, hm.base_config, hm.meta)
+    assert split._sizes == [4, 2] and len(next(iter(split._batches[-1].values()))) == 4
+    assert a == pytest.approx(b, nan_ok=True)
+    assert whole.model_metrics(model, hm.base_config, hm.meta)["windows"] == 6
