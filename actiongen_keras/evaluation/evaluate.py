@@ -48,7 +48,7 @@ def _tqdm(it, progress, **kw):
     return tqdm(it, **kw)
 
 
-def predict_windows(model, inputs, targets, weights, config, meta, batch_size=256):
+def predict_windows(model, inputs, targets, weights, config, meta, event_bias=None, batch_size=256):
     """:func:`~actiongen_keras.training.train.predict_batches` over windows given as NumPy dicts."""
     from actiongen_keras.data import features as F
     from actiongen_keras.training.train import predict_batches
@@ -58,19 +58,21 @@ def predict_windows(model, inputs, targets, weights, config, meta, batch_size=25
         tuple({k: d[k][i : i + batch_size] for k in keys} for d, keys in ((inputs, F.INPUT_NAMES), (targets, F.TARGET_NAMES), (weights, F.TARGET_NAMES)))
         for i in range(0, n, batch_size)
     )
-    return predict_batches(model, batches, config, meta)
+    return predict_batches(model, batches, config, meta, event_bias)
 
 
 def per_head_metrics(gen, sessions, batch_size=256):
     """(a): ``split_metrics`` of the model and every baseline on the windows of ``sessions``."""
     from actiongen_keras.data.windows import windows_from_sessions
-    from actiongen_keras.training.train import split_metrics
+    from actiongen_keras.training.losses import event_decision_bias
+    from actiongen_keras.training.train import event_class_counts, split_metrics
 
     prep = gen.preprocessing
     ins, tgs, wts = windows_from_sessions(sessions, prep)
     if len(tgs["seq_len"]) == 0:
         return None
-    data = predict_windows(gen.model, ins, tgs, wts, gen.run.config, gen.run.meta, batch_size)
+    bias = event_decision_bias(event_class_counts(prep))
+    data = predict_windows(gen.model, ins, tgs, wts, gen.run.config, gen.run.meta, bias, batch_size)
     mode_len = _train_seq_len_mode(gen.run.path)
     if mode_len is None:  # a run from before it was recorded: the evaluated windows' own mode (flatters the baseline)
         mode_len = int(np.bincount(tgs["seq_len"].astype(np.int64)).argmax())

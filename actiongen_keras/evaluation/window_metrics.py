@@ -5,7 +5,8 @@ Both the model and the baselines are first turned into *decoded predictions*
 ``seq_len`` int [N]); :func:`window_metrics` then scores any of them against the same
 targets and sample weights, so no metric can favour one side by construction.
 
-Point predictions of the model: argmax for classes, the **median** of the timing
+Point predictions of the model: argmax for classes (event types after the post-hoc
+logit adjustment, see ``training.losses.event_decision_bias``), the **median** of the timing
 mixture (its mean is dominated by the log-space tail), and the mean of the most probable
 xy component.
 """
@@ -28,8 +29,12 @@ METRIC_NAMES = (
 )
 
 
-def decode_outputs(outputs, model_config, dataset_meta):
-    """Model outputs (dict of arrays) -> decoded predictions."""
+def decode_outputs(outputs, model_config, dataset_meta, event_bias=None):
+    """Model outputs (dict of arrays) -> decoded predictions.
+
+    ``event_bias`` ([NUM_EVENT_CLASSES], optional) is added to the event logits before the
+    argmax: the post-hoc logit adjustment of ``training.losses.event_decision_bias``.
+    """
     from keras import ops
 
     from actiongen_keras.layers.multi_scale_timing import timing_quantile
@@ -43,7 +48,7 @@ def decode_outputs(outputs, model_config, dataset_meta):
     )
     xy = ops.convert_to_numpy(xy_point(ops.convert_to_tensor(np.asarray(outputs["xy"], "float32")), cfg.num_xy_mixtures))
     return {
-        "event_type": np.asarray(outputs["event_type"]).argmax(-1).astype(np.int32),
+        "event_type": (np.asarray(outputs["event_type"]) + (0.0 if event_bias is None else np.asarray(event_bias))).argmax(-1).astype(np.int32),
         "timing": np.asarray(timing, np.float32),
         "xy": np.asarray(xy, np.float32),
         "seq_len": np.asarray(outputs["seq_len"]).argmax(-1).astype(np.int32),

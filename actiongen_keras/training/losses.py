@@ -234,6 +234,19 @@ def event_class_weights(class_counts, power=0.5, max_weight=10.0):
     return np.clip(w, 0.0, max_weight).tolist()
 
 
+def event_decision_bias(class_counts, power=0.5, max_weight=10.0):
+    """Post-hoc logit adjustment: ``log(event_class_weights(...))`` (very negative for absent classes).
+
+    The event head is trained without class weights, so its softmax stays calibrated for
+    sampling (weighted training inflates rare types and EOS: rollouts then press too often
+    and stop too early). Adding this bias to the logits before an argmax gives the
+    balanced decisions that class-weighted training would have given, for the
+    argmax-based metrics (Menon et al. 2021, "Long-tail learning via logit adjustment").
+    """
+    w = np.asarray(event_class_weights(class_counts, power, max_weight), dtype="float64")
+    return np.where(w > 0, np.log(np.maximum(w, 1e-300)), -1e9).astype("float32")
+
+
 def build_losses(config, dataset_meta, class_weights=None):
     """``{output name: Loss}`` for ``model.compile(loss=...)``, consistent with the model's heads."""
     from actiongen_keras.models.model_config import as_model_config, timing_spec

@@ -58,14 +58,16 @@ def event_class_counts(prep):
 
 def compile_model(model, config, meta, class_counts, heads=F.TARGET_NAMES, lr_factor=1.0):
     """Compile with the package's losses, per-output weights and weighted metrics."""
-    from actiongen_keras.training.losses import build_losses, event_class_weights
+    from actiongen_keras.training.losses import build_losses
     from actiongen_keras.training.metrics import build_weighted_metrics
 
+    # No class weights on the event loss: its softmax must stay calibrated for sampling.
+    # Balanced decisions for the argmax metrics come from `event_decision_bias` instead.
     t = config.train
     weights = {k: (float(t.loss_weights.get(k, 1.0)) if k in heads else 0.0) for k in F.TARGET_NAMES}
     model.compile(
         optimizer=keras.optimizers.Adam(learning_rate=t.learning_rate * lr_factor, clipnorm=t.clipnorm),
-        loss=build_losses(config, meta, class_weights=event_class_weights(class_counts)),
+        loss=build_losses(config, meta),
         loss_weights=weights,
         weighted_metrics=build_weighted_metrics(config, meta),
         jit_compile=t.jit_compile,
@@ -113,13 +115,16 @@ def fit_model(model, data_dir, run_dir, config, meta, class_counts, epochs, prog
 KEEP_INPUTS = ("hist_type", "hist_dt", "hist_t_before", "hist_xy", "dec_type", "dec_dt", "dec_xy", "dec_t_after", "screen")
 
 
-def predict_batches(model, batches, config, meta):
-    """Decoded predictions for ``(x, y, w)`` NumPy batches, with what baselines and metrics need."""
+def predict_batches(model, batches, config, meta, event_bias=None):
+    """Decoded predictions for ``(x, y, w)`` NumPy batches, with what baselines and metrics need.
+
+    ``event_bias``: added to the event logits before the argmax (:func:`event_decision_bias`).
+    """
     from actiongen_keras.evaluation.window_metrics import decode_outputs
 
     parts = {"inputs": [], "targets": [], "weights": [], "preds": []}
     for x, y, w in batches:
-        parts["preds"].append(decode_outputs(model.predict_on_batch(x), config, meta))
+        parts["preds"].append(decode_outputs(model.predict_on_batch(x), config, meta, event_bias))
         parts["inputs"].append({k: x[k] for k in KEEP_INPUTS})
         parts["targets"].append(y)
         parts["weights"].append(w)
@@ -128,11 +133,12 @@ def predict_batches(model, batches, config, meta):
     return {k: {n: np.concatenate([p[n] for p in v]) for n in v[0]} for k, v in parts.items()}
 
 
-def predict_split(model, data_dir, split, config, meta, batch_size=256):
+def predict_split(model, data_dir, split, config, meta, event_bias=None, batch_size=256):
     """:func:`predict_batches` over one split of a built dataset."""
     from actiongen_keras.data.pipeline import make_dataset
 
-    return predict_batches(model, make_dataset(data_dir, split, batch_size, shuffle=False).as_numpy_iterator(), config, meta)
+    batches = make_dataset(data_dir, split, batch_size, shuffle=False).as_numpy_iterator()
+    return predict_batches(model, batches, config, meta, event_bias)
 
 
 def _target_t_after(inputs):
@@ -208,6 +214,7 @@ def train(data_dir, run_dir, config=None, epochs=None, progress=True, gru_baseli
     """
     from actiongen_keras.data.normalize import load_preprocessing
     from actiongen_keras.models import build_gru_baseline, build_model
+    from actiongen_keras.training.losses import event_decision_bias
 
     config = config or Config()
     if not isinstance(config, Config):
@@ -254,10 +261,11 @@ def train(data_dir, run_dir, config=None, epochs=None, progress=True, gru_baseli
         "epochs_run": sum(1 for _ in open(run_dir / "history.csv")) - 1 if (run_dir / "history.csv").exists() else None,
         "train_seq_len_mode": mode_len,  # the majority-length baseline, reused by `actiongen evaluate`
     }
+    bias = event_decision_bias(counts)
     for split in ("val", "test"):
-        data = predict_split(model, data_dir, split, config, meta)
+        data = predict_split(model, data_dir, split, config, meta, bias)
         if gru is not None:
-            extra = {"gru_no_attention": predict_split(gru, data_dir, split, config, meta)["preds"]}
+            extra = {"gru_no_attention": predict_split(gru, data_dir, split, config, meta, bias)["preds"]}
         metrics[split] = split_metrics(data, prep, mode_len, extra)
     (run_dir / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
     plot_history(run_dir / "history.csv", run_dir / "loss.png")

@@ -159,3 +159,16 @@ def test_config_round_trip(loss):
 def test_event_class_weights():
     w = event_class_weights([0, 100, 10, 10, 1, 5, 5, 20], power=1.0, max_weight=50)
     assert w[0] == 0.0 and w[1] < w[2] < w[4]
+
+
+def test_event_decision_bias_is_the_log_class_weight():
+    from actiongen_keras.training.losses import event_class_weights, event_decision_bias
+
+    counts = [0, 900, 100, 100, 0, 0, 0, 100]
+    bias = event_decision_bias(counts)
+    w = np.asarray(event_class_weights(counts))
+    np.testing.assert_allclose(bias[[1, 2, 3, 7]], np.log(w[[1, 2, 3, 7]]), rtol=1e-6)
+    assert (bias[[0, 4, 5, 6]] < -1e8).all()  # classes never seen in training are never decided
+    # A calibrated 60/40 move-vs-press belief becomes a press decision after adjustment.
+    logits = np.log(np.array([1e-9, 0.6, 0.4, 1e-9, 1e-9, 1e-9, 1e-9, 1e-9]))
+    assert logits.argmax() == 1 and (logits + bias).argmax() == 2
