@@ -42,6 +42,10 @@ sampling, so the output is a consistent input stream:
 
 The held buttons/keys come in with the window (:class:`Held`, from the history) and are
 updated by the generated events; the rollout carries them from window to window.
+
+The numbers and tables of these rules (the masks, the redraw count, the greedy median grid)
+are defined once in :mod:`actiongen_keras.export.rules`, which the SavedModel's in-graph
+``generate`` loop reads too (it follows the same rules; tested equal in greedy mode).
 """
 
 from __future__ import annotations
@@ -51,15 +55,9 @@ import dataclasses
 import numpy as np
 
 from actiongen_keras.data import features as F
-from actiongen_keras.layers.multi_scale_timing import (
-    MIN_LOGISTIC_SCALE,
-    NUM_SCALES,
-    sample_timing_ms,
-    scale_ranges,
-)
-
-MAX_REDRAWS = 16
-_GRID = 256  # points of each CDF grid for the greedy (median) interval
+from actiongen_keras.export import rules as R
+from actiongen_keras.export.rules import MAX_REDRAWS, timing_cdf_np, timing_median_ms
+from actiongen_keras.layers.multi_scale_timing import sample_timing_ms
 
 
 @dataclasses.dataclass
@@ -96,14 +94,26 @@ class Held:
         return Held(set(self.buttons), set(self.keys))
 
     def update(self, typ, button=0, key=0):
-        if typ == F.PRESS:
-            self.buttons.add(int(button))
-        elif typ == F.RELEASE:
-            self.buttons.discard(int(button))
-        elif typ == F.KEY_DOWN:
-            self.keys.add(int(key))
-        elif typ == F.KEY_UP:
-            self.keys.discard(int(key))
+        typ = int(typ)
+        if not 0 <= typ < F.NUM_EVENT_CLASSES or R.HELD_AFTER[typ] < 0:
+            return
+        held, x = (self.buttons, int(button)) if R.NAMES_BUTTON[typ] else (self.keys, int(key))
+        if R.HELD_AFTER[typ]:
+            held.add(x)
+        else:
+            held.discard(x)
+
+    def button_vector(self):
+        """``[NUM_BUTTONS]`` bool: the held buttons (the :mod:`~actiongen_keras.export.rules` layout)."""
+        v = np.zeros(F.NUM_BUTTONS, dtype=bool)
+        v[[b for b in self.buttons if 0 <= b < F.NUM_BUTTONS]] = True
+        return v
+
+    def key_vector(self, num_keys):
+        """``[num_keys]`` bool: the held keys."""
+        v = np.zeros(int(num_keys), dtype=bool)
+        v[[k for k in self.keys if 0 <= k < num_keys]] = True
+        return v
 
     @classmethod
     def from_tokens(cls, types, buttons, keys):
@@ -167,48 +177,6 @@ def entropy(p):
 # --------------------------------------------------------------------------- continuous
 
 
-def _softmax(z):
-    z = np.asarray(z, dtype=np.float64)
-    e = np.exp(z - z.max(-1, keepdims=True))
-    return e / e.sum(-1, keepdims=True)
-
-
-def timing_cdf_np(params, y, boundaries_ms, num_components, max_ms):
-    """CDF of one timing mixture (``params [P]``) at the points ``y`` (``log1p(ms)`` units), NumPy."""
-    p = np.asarray(params, dtype=np.float64).reshape(-1)
-    M = int(num_components)
-    ps = _softmax(p[:NUM_SCALES])
-    rest = p[NUM_SCALES:].reshape(NUM_SCALES, 3, M)
-    pc = _softmax(rest[:, 0])
-    loc, sc = rest[:, 1], MIN_LOGISTIC_SCALE + np.logaddexp(0.0, rest[:, 2])
-    r = np.array(scale_ranges(boundaries_ms, max_ms))
-    lo, hi = r[:, 0:1], r[:, 1:2]
-
-    def sig(v):
-        return 0.5 * (1.0 + np.tanh(0.5 * v))
-
-    f_lo, f_hi = sig((lo - loc) / sc), sig((hi - loc) / sc)  # [3, M]
-    yc = np.clip(np.asarray(y, dtype=np.float64)[:, None, None], lo[None], hi[None])  # [G, 3, 1]
-    within = (pc * (sig((yc - loc) / sc) - f_lo) / np.maximum(f_hi - f_lo, 1e-12)).sum(-1)  # [G, 3]
-    return within @ ps
-
-
-def timing_median_ms(params, boundaries_ms, num_components, max_ms, q=0.5):
-    """Quantile ``q`` (default: the median, in ms) of one timing mixture: the greedy interval,
-    the same point ``decode_outputs`` uses. The CDF on a 256-point grid in ``log1p(ms)``,
-    then a second 256-point grid inside the bracketing cell, then linear interpolation
-    (error < 1e-4 in ``log1p`` units)."""
-    lo, hi = 0.0, float(np.log1p(max_ms))
-    for _ in range(2):
-        y = np.linspace(lo, hi, _GRID)
-        cdf = timing_cdf_np(params, y, boundaries_ms, num_components, max_ms)
-        j = int(np.clip(np.searchsorted(cdf, q), 1, _GRID - 1))
-        lo, hi = y[j - 1], y[j]
-    c0, c1 = cdf[j - 1], cdf[j]
-    frac = 0.0 if c1 <= c0 else float(np.clip((q - c0) / (c1 - c0), 0.0, 1.0))
-    return float(np.expm1(lo + frac * (hi - lo)))
-
-
 def sample_xy(params, num_mixtures, rng, temperature=1.0):
     """One position (screen units) from the xy mixture ``params [5M]`` (split_xy_params
     layout); greedy: the mean of the most probable component. Clipped into [0, 1]."""
@@ -251,16 +219,7 @@ class WindowEvents:
 
 
 def _type_mask(held, num_keys, constrain):
-    allowed = np.ones(F.NUM_EVENT_CLASSES, dtype=bool)
-    allowed[F.PAD] = False
-    if not constrain:
-        return allowed
-    allowed[F.RELEASE] = bool(held.buttons)
-    allowed[F.PRESS] = len(held.buttons & set(range(1, F.NUM_BUTTONS))) < F.NUM_BUTTONS - 1
-    known_down = {k for k in held.keys if k >= 2}
-    allowed[F.KEY_UP] = bool(known_down)
-    allowed[F.KEY_DOWN] = num_keys > 2 and len(known_down) < num_keys - 2
-    return allowed
+    return R.type_mask(held.button_vector(), held.key_vector(num_keys), constrain)
 
 
 def _sample_step_attrs(out, typ, held, cursor, rng, sc, timing, num_xy, num_keys):
@@ -273,38 +232,19 @@ def _sample_step_attrs(out, typ, held, cursor, rng, sc, timing, num_xy, num_keys
         dt = timing_median_ms(tparams, b_ms, M_t, max_ms)
     else:
         dt = float(sample_timing_ms(tparams, b_ms, M_t, max_ms, rng=rng, temperature=T))
-    xy = sample_xy(row("xy"), num_xy, rng, T) if typ == F.MOVE else np.asarray(cursor, dtype=np.float64)
+    xy = sample_xy(row("xy"), num_xy, rng, T) if R.MOVES_CURSOR[typ] else np.asarray(cursor, dtype=np.float64)
     button = key = 0
-    scroll = (F.SCROLL_CLIP, F.SCROLL_CLIP)
-    if typ in (F.PRESS, F.RELEASE):
-        allowed = np.zeros(F.NUM_BUTTONS, dtype=bool)
-        if typ == F.PRESS:
-            allowed[1:] = True
-            if sc.constrain:
-                allowed[list(held.buttons & set(range(1, F.NUM_BUTTONS)))] = False
-        else:
-            allowed[list(held.buttons)] = True
-            if not sc.constrain:
-                allowed[1:] = True
+    scroll = (R.SCROLL_STILL, R.SCROLL_STILL)
+    if R.NAMES_BUTTON[typ]:
+        allowed = R.button_mask(typ, held.button_vector(), sc.constrain)
         button = sample_categorical(row("button"), rng, T, k, p, allowed)
-    elif typ in (F.KEY_DOWN, F.KEY_UP):
-        allowed = np.zeros(num_keys, dtype=bool)
-        if typ == F.KEY_DOWN:
-            allowed[2:] = True
-            if sc.constrain:
-                allowed[[x for x in held.keys if 2 <= x < num_keys]] = False
-        else:
-            allowed[[x for x in held.keys if 2 <= x < num_keys]] = True
-            if not sc.constrain:
-                allowed[2:] = True
+    elif R.NAMES_KEY[typ]:
+        allowed = R.key_mask(typ, held.key_vector(num_keys), sc.constrain)
         key = sample_categorical(row("key"), rng, T, k, p, allowed)
     elif typ == F.SCROLL:
         logits = row("scroll")
         dx = sample_categorical(logits[0], rng, T, k, p)
-        allowed = np.ones(F.NUM_SCROLL_CLASSES, dtype=bool)
-        if dx == F.SCROLL_CLIP:
-            allowed[F.SCROLL_CLIP] = False  # a scroll moves at least one notch
-        dy = sample_categorical(logits[1], rng, T, k, p, allowed)
+        dy = sample_categorical(logits[1], rng, T, k, p, R.scroll_dy_mask(dx))  # a scroll moves at least one notch
         scroll = (dx, dy)
     return dt, tparams, xy, button, key, scroll
 

@@ -229,7 +229,8 @@ def _open_text(path):
     path = Path(path)
     try:
         if path.suffix == ".gz":
-            raw = gzip.open(path, "rb").read()
+            with gzip.open(path, "rb") as f:
+                raw = f.read()
         else:
             raw = path.read_bytes()
     except (OSError, EOFError, gzip.BadGzipFile) as e:

@@ -56,7 +56,7 @@ def event_class_counts(prep):
     return counts
 
 
-def compile_model(model, config, meta, class_counts, heads=F.TARGET_NAMES, lr_factor=1.0):
+def compile_model(model, config, meta, heads=F.TARGET_NAMES, lr_factor=1.0):
     """Compile with the package's losses, per-output weights and weighted metrics."""
     from actiongen_keras.training.losses import build_losses
     from actiongen_keras.training.metrics import build_weighted_metrics
@@ -87,7 +87,7 @@ def _callbacks(run_dir, config, stage_name, progress):
     ]
 
 
-def fit_model(model, data_dir, run_dir, config, meta, class_counts, epochs, progress=True, log=print, callbacks=()):
+def fit_model(model, data_dir, run_dir, config, meta, epochs, progress=True, log=print, callbacks=()):
     """``model.fit`` once, or once per stage with ``config.train.progressive``."""
     from actiongen_keras.data.pipeline import make_dataset
 
@@ -99,7 +99,7 @@ def fit_model(model, data_dir, run_dir, config, meta, class_counts, epochs, prog
     for i, (name, heads, lr_factor) in enumerate(stages):
         if t.progressive:
             log(f"stage {i + 1}/{len(stages)}: {name} ({per_stage} epochs; heads: {', '.join(heads)})")
-        compile_model(model, config, meta, class_counts, heads, lr_factor)
+        compile_model(model, config, meta, heads, lr_factor)
         model.fit(
             train_ds,
             validation_data=val_ds,
@@ -147,8 +147,8 @@ def _target_t_after(inputs):
     return np.concatenate([d[:, 1:], d[:, -1:]], axis=1)
 
 
-def split_metrics(data, prep, train_seq_len_mode, extra_models=None):
-    """``{"model": metrics, "baselines": {name: metrics}}`` on one split's predictions."""
+def baseline_metrics(data, prep, train_seq_len_mode):
+    """``{baseline name: metrics}`` of every heuristic baseline on ``data`` (inputs, targets, weights)."""
     from actiongen_keras.evaluation.baselines import all_baselines
     from actiongen_keras.evaluation.window_metrics import window_metrics
 
@@ -158,9 +158,15 @@ def split_metrics(data, prep, train_seq_len_mode, extra_models=None):
     median = float((prep.interval_quantiles_ms or {}).get("p50", 16.0))
     ins, tgs, wts = data["inputs"], data["targets"], data["weights"]
     base = all_baselines(ins, _target_t_after(ins), majority, train_seq_len_mode, median, prep.data_config.target_ms)
-    out = {"model": window_metrics(tgs, wts, data["preds"], ins["screen"]), "baselines": {}}
-    for name, preds in base.items():
-        out["baselines"][name] = window_metrics(tgs, wts, preds, ins["screen"])
+    return {name: window_metrics(tgs, wts, preds, ins["screen"]) for name, preds in base.items()}
+
+
+def split_metrics(data, prep, train_seq_len_mode, extra_models=None):
+    """``{"model": metrics, "baselines": {name: metrics}}`` on one split's predictions."""
+    from actiongen_keras.evaluation.window_metrics import window_metrics
+
+    ins, tgs, wts = data["inputs"], data["targets"], data["weights"]
+    out = {"model": window_metrics(tgs, wts, data["preds"], ins["screen"]), "baselines": baseline_metrics(data, prep, train_seq_len_mode)}
     for name, preds in (extra_models or {}).items():
         out["baselines"][name] = window_metrics(tgs, wts, preds, ins["screen"])
     return out
@@ -187,7 +193,8 @@ def plot_history(csv_path, png_path):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    rows = list(csv.DictReader(open(csv_path)))
+    with open(csv_path) as f:
+        rows = list(csv.DictReader(f))
     if not rows:
         return None
     fig, ax = plt.subplots(figsize=(6, 4))
@@ -233,14 +240,13 @@ def train(data_dir, run_dir, config=None, epochs=None, progress=True, gru_baseli
     config.to_json(run_dir / "config.json")
     prep.save(run_dir / "preprocessing.json")  # generation, evaluation and export need the same encoding
     (run_dir / "dataset_meta.json").write_text(json.dumps(meta, indent=2) + "\n")
-    counts = event_class_counts(prep)
     if (run_dir / "history.csv").exists() and not (run_dir / "backup").exists():
         (run_dir / "history.csv").unlink()  # a finished earlier run: start the log afresh
 
     model = build_model(config, meta)
     log(f"model: {model.count_params():,} parameters; backend {keras.backend.backend()}")
     start = time.perf_counter()
-    fit_model(model, data_dir, run_dir, config, meta, counts, epochs, progress, log, callbacks)
+    fit_model(model, data_dir, run_dir, config, meta, epochs, progress, log, callbacks)
     train_seconds = time.perf_counter() - start
     model.save(run_dir / "model.keras")  # EarlyStopping restored the best weights
 
@@ -251,17 +257,17 @@ def train(data_dir, run_dir, config=None, epochs=None, progress=True, gru_baseli
         gru_dir = run_dir / "gru_baseline"
         gru_dir.mkdir(exist_ok=True)
         gru = build_gru_baseline(config, meta)
-        fit_model(gru, data_dir, gru_dir, config, meta, counts, epochs, progress, log)
+        fit_model(gru, data_dir, gru_dir, config, meta, epochs, progress, log)
 
     mode_len = train_seq_len_mode(data_dir)
     metrics = {
         "train_seconds": train_seconds,
         "parameters": int(model.count_params()),
         "backend": keras.backend.backend(),
-        "epochs_run": sum(1 for _ in open(run_dir / "history.csv")) - 1 if (run_dir / "history.csv").exists() else None,
+        "epochs_run": len((run_dir / "history.csv").read_text().splitlines()) - 1 if (run_dir / "history.csv").exists() else None,
         "train_seq_len_mode": mode_len,  # the majority-length baseline, reused by `actiongen evaluate`
     }
-    bias = event_decision_bias(counts)
+    bias = event_decision_bias(event_class_counts(prep))
     for split in ("val", "test"):
         data = predict_split(model, data_dir, split, config, meta, bias)
         if gru is not None:

@@ -265,10 +265,7 @@ class ActiongenHyperModel(keras_tuner.HyperModel):
 
     def __init__(self, data_dir, base_config=None, space=None, train_split="train", scorer=None, run_eagerly=False, name=None):
         from actiongen_keras.data.normalize import load_preprocessing
-        from actiongen_keras.training.train import (
-            dataset_meta_from_preprocessing,
-            event_class_counts,
-        )
+        from actiongen_keras.training.train import dataset_meta_from_preprocessing
 
         super().__init__(name=name, tunable=True)
         self.data_dir = str(data_dir)
@@ -279,7 +276,6 @@ class ActiongenHyperModel(keras_tuner.HyperModel):
         base.data = prep.data_config
         self.base_config = base
         self.meta = dataset_meta_from_preprocessing(prep)
-        self.class_counts = event_class_counts(prep)
         self.space = resolve_space(space)
         self.defaults = base_hparams(base)
         self.train_split = train_split
@@ -302,7 +298,7 @@ class ActiongenHyperModel(keras_tuner.HyperModel):
         config = self.config_for(hp)
         keras.utils.set_random_seed(config.train.seed)
         model = build_model(config, self.meta)
-        compile_model(model, config, self.meta, self.class_counts)
+        compile_model(model, config, self.meta)
         model.run_eagerly = self.run_eagerly
         return model
 

@@ -39,7 +39,6 @@ PARTS = {
     "seq_len_acc_within1": "max",
 }
 RATIO_CLIP = (1e-3, 1e3)
-KEEP_INPUTS = ("hist_type", "hist_dt", "hist_t_before", "hist_xy", "dec_type", "dec_dt", "dec_xy", "dec_t_after", "screen")
 
 
 def _finite(x):
@@ -107,15 +106,10 @@ class ValidationScorer:
     def _load(self):
         if self._batches is not None:
             return
-        from actiongen_keras.data import features as F
         from actiongen_keras.data.normalize import load_preprocessing
         from actiongen_keras.data.pipeline import make_dataset
-        from actiongen_keras.evaluation.baselines import all_baselines
-        from actiongen_keras.evaluation.window_metrics import window_metrics
-        from actiongen_keras.training.train import (
-            event_class_counts,
-            train_seq_len_mode,
-        )
+        from actiongen_keras.training.losses import event_decision_bias
+        from actiongen_keras.training.train import KEEP_INPUTS, baseline_metrics, event_class_counts, train_seq_len_mode
 
         prep = load_preprocessing(self.data_dir)
         xs, ins, tgs, wts = [], [], [], []
@@ -131,14 +125,8 @@ class ValidationScorer:
         cat = lambda parts: {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
         inputs, self.targets, self.weights = cat(ins), cat(tgs), cat(wts)
         self.screen = inputs["screen"]
-        counts = event_class_counts(prep)
-        counts[F.PAD] = 0
-        majority = int(counts.argmax())
-        median = float((prep.interval_quantiles_ms or {}).get("p50", 16.0))
-        d = inputs["dec_t_after"]
-        t_after = np.concatenate([d[:, 1:], d[:, -1:]], axis=1)  # as in training.train.split_metrics
-        base = all_baselines(inputs, t_after, majority, train_seq_len_mode(self.data_dir), median, prep.data_config.target_ms)
-        self.baselines = {name: window_metrics(self.targets, self.weights, p, self.screen) for name, p in base.items()}
+        self.baselines = baseline_metrics({"inputs": inputs, "targets": self.targets, "weights": self.weights}, prep, train_seq_len_mode(self.data_dir))
+        self.event_bias = event_decision_bias(event_class_counts(prep))
         self.reference = best_baseline_values(self.baselines)
         # Pad the last, shorter batch to the batch size: one predict trace per model, not two.
         n = len(next(iter(xs[-1].values())))
@@ -156,7 +144,7 @@ class ValidationScorer:
         )
 
         self._load()
-        preds = [decode_outputs(model.predict_on_batch(x), config, meta) for x in self._batches]
+        preds = [decode_outputs(model.predict_on_batch(x), config, meta, self.event_bias) for x in self._batches]
         preds = {k: np.concatenate([p[k][:n] for p, n in zip(preds, self._sizes)]) for k in preds[0]}
         return window_metrics(self.targets, self.weights, preds, self.screen)
 

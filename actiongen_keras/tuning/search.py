@@ -242,7 +242,7 @@ def evaluate_config(data_dir, config, epochs, train_split="train", scorer=None, 
     keras.backend.clear_session()
     cfg = hm.base_config
     keras.utils.set_random_seed(cfg.train.seed)
-    model = compile_model(build_model(cfg, hm.meta), cfg, hm.meta, hm.class_counts)
+    model = compile_model(build_model(cfg, hm.meta), cfg, hm.meta)
     model.run_eagerly = bool(run_eagerly)
     result = train_and_score(model, cfg, hm.meta, hm.data_dir, hm.scorer, epochs, train_split=train_split, started=started)
     del model
