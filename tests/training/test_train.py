@@ -44,7 +44,7 @@ def test_train_writes_run_files_and_resumes(data_dir, tmp_path):
     assert (run / "backup").exists()
     metrics = train(data_dir, run, tiny_config(), epochs=2, progress=False, gru_baseline=True, log=lambda *_: None)
     # The second run resumed at epoch 2 of 2: the log holds both epochs, each once.
-    epochs = [int(r["epoch"]) for r in csv.DictReader(open(run / "history.csv"))]
+    epochs = [int(r["epoch"]) for r in csv.DictReader((run / "history.csv").read_text().splitlines())]
     assert epochs == [0, 1]
     for name in ("model.keras", "config.json", "metrics.json", "history.csv", "loss.png"):
         assert (run / name).exists(), name

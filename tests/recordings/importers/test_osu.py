@@ -146,7 +146,8 @@ def test_real_replay_matches_shared_index_and_frames_csv():
     if not SHARED.is_dir():
         pytest.skip("shared/data/osu not present")
     stem = "0004_abraker_-_Mutsuhiko_Izumi_-_Red_Goose_ERT_Basic_2019-08-24_Osu"
-    row = next(r for r in csv.DictReader(open(SHARED / "index.csv", encoding="utf-8")) if r["file"] == stem)
+    rows = csv.DictReader((SHARED / "index.csv").read_text(encoding="utf-8").splitlines())
+    row = next(r for r in rows if r["file"] == stem)
     r = read_osr(REPLAY)
     assert (r.player, r.beatmap_md5) == (row["player"], row["beatmap_md5"])
     assert len(r.frames) + r.frames.dummies == int(row["frames"])
