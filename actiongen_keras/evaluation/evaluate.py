@@ -9,8 +9,8 @@ writes one ``report.md`` + ``metrics.json`` (and the PNGs of
     preprocessing), the model's outputs decoded with
     :func:`~actiongen_keras.evaluation.window_metrics.decode_outputs` and scored with
     :func:`~actiongen_keras.training.train.split_metrics` beside every baseline. The
-    majority-length baseline uses the most common window length *of these sessions*
-    (a run folder does not store the training split's; this can only flatter the baseline);
+    majority-length baseline uses the training split's most common length, as recorded in
+    ``RUN_DIR/metrics.json``;
 (b) **closed loop**: for each session whose cursor and keys are human
     (:func:`~actiongen_keras.evaluation.report.is_human`; at most ``max_sessions``, in path
     order) a :func:`~actiongen_keras.generation.rollout.rollout` of ``seconds`` after its
@@ -19,6 +19,11 @@ writes one ``report.md`` + ``metrics.json`` (and the PNGs of
     generated events with the real ones (and the Bezier/WindMouse bots made on the real
     span): the shared real context is left out of both so it cannot make the model look
     human. The full rollouts (with context) are written to ``out_dir/generated/``.
+
+With ``data_dir`` and ``split`` (e.g. the dataset the run was trained on and ``"test"``)
+only that split is used: sessions of the split's people, or, for a source split into time
+blocks, each session's block of that split, both for the windows of (a) and for the
+rollouts of (b), which then start 6 s into the block (the context is inside it too).
 
 ``metrics.json``: the keys of ``evaluate_sessions`` (``detector_auc`` with ``model``,
 ``bezier``, ``wind``, ``human_floor``; ``distances``, ``coherence``, ``osu_hit_rate`` when the
@@ -61,14 +66,15 @@ def predict_windows(model, inputs, targets, weights, config, meta, event_bias=No
     return predict_batches(model, batches, config, meta, event_bias)
 
 
-def per_head_metrics(gen, sessions, batch_size=256):
-    """(a): ``split_metrics`` of the model and every baseline on the windows of ``sessions``."""
+def per_head_metrics(gen, sessions, batch_size=256, time_ranges=None):
+    """(a): ``split_metrics`` of the model and every baseline on the windows of ``sessions``
+    (within ``time_ranges[session_id]`` where given)."""
     from actiongen_keras.data.windows import windows_from_sessions
     from actiongen_keras.training.losses import event_decision_bias
     from actiongen_keras.training.train import event_class_counts, split_metrics
 
     prep = gen.preprocessing
-    ins, tgs, wts = windows_from_sessions(sessions, prep)
+    ins, tgs, wts = windows_from_sessions(sessions, prep, time_ranges=time_ranges)
     if len(tgs["seq_len"]) == 0:
         return None
     bias = event_decision_bias(event_class_counts(prep))
@@ -99,7 +105,7 @@ def _usable(session, cfg):
 
 
 def evaluate(model_or_run_dir, sessions, out_dir, seconds=30.0, max_sessions=None, seed=0, temperature=1.0, top_k=0, top_p=1.0,
-             beatmap_dir=None, n_boot=500, progress=True, baselines=True, write_generated=True):
+             beatmap_dir=None, n_boot=500, progress=True, baselines=True, write_generated=True, data_dir=None, split=None):
     """Run (a) and (b) of the module doc; write ``out_dir``; return the merged metrics dict.
 
     Args:
@@ -109,6 +115,7 @@ def evaluate(model_or_run_dir, sessions, out_dir, seconds=30.0, max_sessions=Non
         seconds: generated seconds per session; max_sessions: roll out at most this many.
         seed: session ``i`` is rolled out with seed ``seed + i``; also seeds the bots,
             the detector and the bootstraps.
+        data_dir, split: evaluate only this split of that dataset's ``splits.json``.
     """
     from actiongen_keras.data.windows import history_ms
     from actiongen_keras.evaluation.report import (
@@ -138,12 +145,31 @@ def evaluate(model_or_run_dir, sessions, out_dir, seconds=30.0, max_sessions=Non
         raise ActiongenError(f"{sessions}: no session the model can use (each needs a screen, state for a game, human keys "
                              f"and at least {(history_ms(cfg) + cfg.target_ms) / 1000:g} s)")
 
+    ranges = {}
+    if split is not None:
+        from actiongen_keras.data.splits import load_splits
+
+        if data_dir is None:
+            raise ActiongenError("--split needs --data (the dataset whose splits.json defines it)")
+        parts = load_splits(data_dir).parts(split, real)
+        if not parts:
+            raise ActiongenError(f"{sessions}: no session belongs to the '{split}' split of {data_dir}")
+        real = [s for s, _ in parts]
+        ranges = {s.session_id: r for s, r in parts if r is not None}
+
     # ---- (a) per head
-    per_head = per_head_metrics(gen, real)
+    per_head = per_head_metrics(gen, real, time_ranges=ranges)
 
     # ---- (b) closed loop
     hist = history_ms(cfg)
-    todo = [s for s in real if is_human(s) and s.duration_ms >= hist + cfg.target_ms]
+
+    def span(s):
+        """``(T0, end)``: the first generated window and the end of what may be used."""
+        r = ranges.get(s.session_id)
+        start, end = (float(s.events.t_ms[0]), float(s.events.t_ms[-1])) if r is None else (float(r[0]), float(r[1]))
+        return start + hist, end
+
+    todo = [s for s in real if is_human(s) and span(s)[1] - span(s)[0] >= cfg.target_ms]
     if max_sessions:
         todo = todo[: int(max_sessions)]
     if not todo:
@@ -151,10 +177,10 @@ def evaluate(model_or_run_dir, sessions, out_dir, seconds=30.0, max_sessions=Non
     gen_parts, real_parts, n_windows, stops = [], [], 0, Counter()
     gen_seconds = 0.0
     for i, s in enumerate(_tqdm(todo, progress, desc="rollouts", unit="session")):
-        T0 = float(s.events.t_ms[0]) + hist
-        span_s = min(float(seconds), (float(s.events.t_ms[-1]) - T0) / 1000.0)
+        T0, end = span(s)
+        span_s = min(float(seconds), (end - T0) / 1000.0)
         t = time.perf_counter()
-        g = rollout(gen, s, seconds=span_s, seed=seed + i, temperature=temperature, top_k=top_k, top_p=top_p)
+        g = rollout(gen, s, seconds=span_s, seed=seed + i, temperature=temperature, top_k=top_k, top_p=top_p, start_ms=T0)
         gen_seconds += time.perf_counter() - t
         n_windows += int(sum(g.extra["window_stops"].values()))
         stops.update(g.extra["window_stops"])
@@ -179,7 +205,7 @@ def evaluate(model_or_run_dir, sessions, out_dir, seconds=30.0, max_sessions=Non
     if per_head is not None:
         n = per_head["model"].get("windows", "-")
         L += ["## Per-head metrics (teacher-forced windows, model beside the baselines)", "",
-              f"{n} windows of {len(real)} sessions. The majority-length baseline uses these windows' most common length.", "",
+              f"{n} windows of {len(real)} sessions" + (f" ({split} split of {data_dir})" if split else "") + ".", "",
               metrics_table({"eval": per_head}, "eval"), ""]
     L += ["## Closed-loop generation", "",
           f"{len(todo)} sessions, {seconds:g} s each after 6 s of real context (temperature {temperature:g}, top-k {top_k}, "

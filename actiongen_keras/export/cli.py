@@ -19,7 +19,7 @@ def _cmd_export(args):
     export_saved_model(
         args.model, args.out, tflite=args.tflite, quantize=args.quantize, label=args.label, warmup=not args.no_warmup,
         overwrite=args.overwrite, model_name=args.model_name, serving_base=args.serving_base,
-        log=lambda msg: print(msg, file=sys.stderr),
+        log=lambda msg: print(msg, file=sys.stderr), jit_compile=not args.no_xla,
     )
     return 0
 
@@ -80,6 +80,8 @@ def add_export_parsers(subparsers):
     s.add_argument("--serving-base", default="/models", help="base_path prefix inside the serving container (default /models)")
     s.add_argument("--no-warmup", action="store_true", help="skip assets.extra/tf_serving_warmup_requests")
     s.add_argument("--overwrite", action="store_true", help="replace an existing version folder")
+    s.add_argument("--no-xla", action="store_true", help="generate loop without XLA (for a model server without "
+                   "--xla_cpu_compilation_enabled; several times slower)")
     s.set_defaults(func=_cmd_export)
 
     s = subparsers.add_parser("serve-request", help="the REST JSON or gRPC PredictRequest of one window for TF Serving")

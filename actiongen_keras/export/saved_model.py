@@ -5,7 +5,9 @@ Signatures (batch dimension dynamic everywhere; inputs/outputs in ``saved_models
 * ``serving_default``: raw window -> the next event's distributions (every head, decoder
   step 0) plus ``event_type_probs``, ``timing_median_ms`` and ``xy_point_px``;
 * ``generate``: raw window + ``temperature`` + ``seed`` -> up to ``max_actions`` events of
-  the next ``target_ms`` (the whole sampling loop in the graph, ``tf.while_loop``);
+  the next ``target_ms`` (the whole sampling loop in the graph, ``tf.while_loop``, with the
+  rules of ``generation.sampler``; encoder + loop compiled with XLA unless
+  ``jit_compile=False``: TF Serving then needs ``--xla_cpu_compilation_enabled=true``);
 * ``next_event_encoded``: already-encoded window (ids, standardised state, screen units)
   -> the step-0 heads; builtin ops only, the TFLite entry point;
 * ``forward_encoded``: the Keras model itself (teacher forcing, all ``A + 1`` steps).
@@ -82,9 +84,14 @@ def version_dir(out):
 
 
 class ServingModule:
-    """The export graph around one model: the archive, its backend endpoints and the tf.functions."""
+    """The export graph around one model: the archive, its backend endpoints and the tf.functions.
 
-    def __init__(self, model, prep):
+    ``jit_compile``: the ``generate`` loop (encoder, every decoder step and the sampling, over
+    the fixed-length decoder input) is one XLA-compiled function; without it the loop runs
+    op by op on the growing prefix (several times slower, but any TensorFlow runtime runs it).
+    """
+
+    def __init__(self, model, prep, jit_compile=True):
         import keras
         import numpy as np
         import tensorflow as tf
@@ -135,6 +142,15 @@ class ServingModule:
         archive.track(holder)
         self.tables = tables
         heads = self.heads
+        self.jit_compile = jit_compile = bool(jit_compile)
+        window_keys = tuple(dict.fromkeys(ENCODER_INPUTS + BEHAVIOUR_INPUTS + ("bos_xy",)))
+
+        def sample(window, temperature, seed):
+            return G.generate_loop(encode_fn, step_fn, window, temperature, seed, heads, prep, fixed_prefix=jit_compile)
+
+        # XLA: one compiled function for the numeric part (no string tables or asserts inside);
+        # shapes are static per batch size (compiled on first use of each batch size).
+        sample = tf.function(sample, jit_compile=True, reduce_retracing=False) if jit_compile else sample
 
         @tf.function(input_signature=[G.tensor_specs(G.raw_input_spec(prep))])
         def serving_default(raw):
@@ -145,7 +161,7 @@ class ServingModule:
         def generate(raw):
             window = G.encode_raw(raw, prep, tables)
             temperature = tf.debugging.assert_all_finite(raw["temperature"], "temperature contains NaN or Inf")
-            out = G.generate_loop(encode_fn, step_fn, window, temperature, raw["seed"], heads, prep)
+            out = sample({k: window[k] for k in window_keys}, temperature, tf.cast(raw["seed"], tf.int64))
             return G.name_generated(out, window, prep)
 
         self.functions = {"serving_default": serving_default, "generate": generate, "next_event_encoded": next_event}
@@ -160,6 +176,7 @@ class ServingModule:
         return {
             "format": EXPORT_FORMAT,
             "backend": backend_name(),
+            "generate_jit_compile": self.jit_compile,
             "signatures": list(SIGNATURES),
             "heads": self.heads.to_dict(),
             "raw_inputs": {k: [list(s), d] for k, (s, d) in G.raw_input_spec(self.prep).items()},
@@ -178,8 +195,11 @@ class ServingModule:
 
 
 def export_saved_model(model_path, out, tflite=None, quantize=None, label=None, warmup=True, overwrite=False, model_name=None,
-                       serving_base="/models", log=print):
+                       serving_base="/models", log=print, jit_compile=True):
     """Export ``RUN_DIR/model.keras`` to ``out`` (``saved_models/<name>/<version>``).
+
+    ``jit_compile=False``: the ``generate`` loop without XLA (for a model server without
+    XLA:CPU JIT; see :class:`ServingModule`).
 
     Also writes the warmup requests, updates ``saved_models/models.config`` (the folder
     above ``<name>``) with the new version and its label, and optionally a TFLite file.
@@ -205,7 +225,7 @@ def export_saved_model(model_path, out, tflite=None, quantize=None, label=None, 
             raise ActiongenError(f"{out}: already exists (TF Serving versions are immutable: export a new version number)")
         shutil.rmtree(out)
     model, prep = load_run(model_path)
-    module = ServingModule(model, prep)
+    module = ServingModule(model, prep, jit_compile=jit_compile)
     tmp = out.with_name(out.name + ".tmp")
     if tmp.exists():
         shutil.rmtree(tmp)
@@ -213,7 +233,8 @@ def export_saved_model(model_path, out, tflite=None, quantize=None, label=None, 
     if warmup:
         serving.write_warmup(tmp, prep, model_name or out.parent.name)
     os.replace(tmp, out)
-    log(f"wrote SavedModel {out} (backend {backend}; signatures {', '.join(SIGNATURES)})")
+    log(f"wrote SavedModel {out} (backend {backend}; signatures {', '.join(SIGNATURES)}; generate "
+        f"{'XLA-compiled: TF Serving needs --xla_cpu_compilation_enabled=true' if jit_compile else 'without XLA'})")
     config_path, label = serving.update_models_config(out, label=label, model_name=model_name, serving_base=serving_base)
     log(f"updated {config_path}: {model_name or out.parent.name} version {out.name} labelled '{label}'")
     result = {"saved_model": out, "models_config": config_path, "tflite": None, "label": label}

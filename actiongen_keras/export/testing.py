@@ -22,11 +22,12 @@ def tiny_data_config():
     return DataConfig(tick_ms=300.0, history_ticks=4, target_ms=600.0, max_history_events=24, max_actions=10)
 
 
-def make_tiny_run(run_dir, seed=0):
+def make_tiny_run(run_dir, seed=0, event_bias=None):
     """Write ``run_dir/{model.keras, preprocessing.json, config.json, dataset_meta.json}``; returns ``run_dir``.
 
     The model is untrained (random weights, ``seed``): parity, not quality, is what the
-    export tests check.
+    export tests check. ``event_bias``: ``{event class: value}`` added to the event head's
+    bias (e.g. to make releases / key_ups likely, so the held-state masks decide events).
     """
     import keras
 
@@ -45,6 +46,14 @@ def make_tiny_run(run_dir, seed=0):
     meta = dataset_meta_from_preprocessing(prep)
     keras.utils.set_random_seed(seed)
     model = build_model(cfg, meta)
+    if event_bias:
+        import numpy as np
+
+        bias = model.get_layer("generator").event_head.bias
+        b = np.array(bias.numpy())
+        for cls, v in event_bias.items():
+            b[int(cls)] += float(v)
+        bias.assign(b)
     model.save(run_dir / "model.keras")
     prep.save(run_dir / "preprocessing.json")
     cfg.to_json(run_dir / "config.json")

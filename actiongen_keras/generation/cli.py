@@ -33,7 +33,7 @@ def _cmd_evaluate(args):
 
     metrics = evaluate(args.model, args.sessions, args.out, seconds=args.seconds, max_sessions=args.max_sessions, seed=args.seed,
                        temperature=args.temperature, top_k=args.top_k, top_p=args.top_p, beatmap_dir=args.beatmaps,
-                       n_boot=args.n_boot, progress=not args.quiet)
+                       n_boot=args.n_boot, progress=not args.quiet, data_dir=args.data, split=args.split)
     det = metrics.get("detector_auc", {})
     parts = [f"{k} {v['auc']:.3f}" for k, v in det.items() if v.get("auc") is not None]
     print(f"wrote {args.out}/report.md, metrics.json; detector AUC: " + (", ".join(parts) or "-"))
@@ -66,6 +66,8 @@ def add_generation_parsers(subparsers):
     s.add_argument("--max-sessions", type=int, help="roll out only the first N usable sessions")
     s.add_argument("--beatmaps", help="folder of osu! .osu files (else hit objects come from state.csv)")
     s.add_argument("--n-boot", type=int, default=500, help="bootstrap resamples of the detector CIs")
+    s.add_argument("--data", help="DATA_DIR whose splits.json defines --split")
+    s.add_argument("--split", choices=["train", "val", "test"], help="evaluate only this split (needs --data)")
     _sampling_args(s)
     s.set_defaults(func=_cmd_evaluate)
     return subparsers

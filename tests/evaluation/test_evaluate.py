@@ -60,3 +60,23 @@ def test_evaluate_writes_report_and_metrics(setup):
     assert len(gen) == 4
     seeds = sorted(read_session(f, "strict")[0].extra["seed"] for f in gen)
     assert seeds == [1, 2, 3, 4]
+
+
+def test_evaluate_on_one_split_uses_only_its_time_blocks(setup):
+    """With --data/--split, windows and rollouts come from each session's test block only."""
+    from actiongen_keras.data.splits import Splits
+    from actiongen_keras.evaluation.evaluate import evaluate
+
+    root, run = setup
+    data_dir = root / "data"
+    blocks = {f"s{i}": {"train": [0.0, 8000.0], "test": [8000.0, 16000.0]} for i in range(4)}
+    Splits(blocks={"osu": blocks}, modes={"osu": "blocks"}).save(data_dir)
+    out = root / "report_split"
+    m = evaluate(run.path, root / "sessions", out, seconds=30, seed=0, n_boot=10, progress=False, data_dir=data_dir, split="test")
+    # Window boundaries lie on the session's 600 ms grid (6000 + 600 k): with the context inside
+    # [8000, 16000) and the target before 16000, T in {14400, 15000}: 2 windows per session.
+    assert m["per_head"]["model"]["windows"] == 4 * 2
+    for folder in find_sessions(out / "generated"):
+        g, _ = read_session(folder)
+        assert g.extra["generated_from_ms"] == 14000.0
+        assert g.events.t_ms[-1] < 16000.0 + 600.0
