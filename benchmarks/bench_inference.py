@@ -10,11 +10,14 @@ core, one intra/inter-op thread):
   forward pass = the whole model (teacher forcing over ``A + 1`` steps, what
   ``model.predict`` does);
 * SavedModel ``serving_default`` (raw request -> next-event heads) and ``generate`` (the
-  full 600 ms sampling loop, greedy);
+  full 600 ms sampling loop, greedy and temperature 1; XLA-compiled, the default export) and,
+  when the benchmark exports the run itself, ``generate`` of an ``--no-xla`` export;
 * TFLite float32 and dynamic-range quantised (``next_event_encoded``, one thread).
 
-Without ``--saved-model`` the run is exported to a temporary folder first. Prints a
-Markdown table (p50 / p99 ms) and the sizes on disk.
+Without ``--saved-model`` the run is exported to a temporary folder first. Prints the
+machine (CPU model, load average), a Markdown table (p50 / p99 ms) and the sizes on disk.
+Run it pinned (``taskset -c 0``) and more than once on a shared machine: the spread between
+runs is the noise.
 """
 
 from __future__ import annotations
@@ -123,7 +126,7 @@ def worker_keras(run_dir, reps):
     return {k: v for k, v in res.items() if np.isfinite(v["p50"])}
 
 
-def worker_export(run_dir, saved_model, reps):
+def worker_export(run_dir, saved_model, reps, only_generate=False, tag=""):
     import numpy as np
 
     from actiongen_keras.data.normalize import Preprocessing
@@ -145,9 +148,16 @@ def worker_export(run_dir, saved_model, reps):
     xs = tensors(raw, R.signature_spec(meta, "serving_default"))
     graw = dict(raw, temperature=np.zeros(1, np.float32), seed=np.zeros(1, np.int64))
     xg = tensors(graw, R.signature_spec(meta, "generate"))
-    res = {"SavedModel serving_default": _time(lambda: sd(**xs), reps)}
+    res = {} if only_generate else {"SavedModel serving_default": _time(lambda: sd(**xs), reps)}
     n_events = int(gen(**xg)["count"].numpy()[0])
-    res[f"SavedModel generate (greedy, {n_events} events)"] = _time(lambda: gen(**xg), max(reps // 10, 10))
+    res[f"SavedModel generate{tag} (greedy, {n_events} events)"] = _time(lambda: gen(**xg), max(reps // 2, 10))
+    seeds = [dict(xg, temperature=tf.ones([1], tf.float32), seed=tf.constant([s], tf.int64)) for s in range(20)]
+    counts = [int(gen(**x)["count"].numpy()[0]) for x in seeds]
+    it = iter(range(10**9))
+    res[f"SavedModel generate{tag} (temperature 1, 20 seeds, {np.mean(counts):.1f} events on average)"] = _time(
+        lambda: gen(**seeds[next(it) % len(seeds)]), max(reps // 2, 20))
+    if only_generate:
+        return res
     _, enc = _encoded(prep)
     for name, f in (("TFLite float32", "f32"), ("TFLite dynamic-range int8", "dq")):
         path = Path(saved_model).parent / f"bench_{f}.tflite"
@@ -169,6 +179,21 @@ def _subprocess(args, backend):
     return {}
 
 
+def _machine():
+    import platform
+
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    load = " ".join(f"{x:.2f}" for x in os.getloadavg()) if hasattr(os, "getloadavg") else "?"
+    return f"{cpu}, {os.cpu_count()} cores, load average {load}"
+
+
 def _size(p):
     p = Path(p)
     if p.is_file():
@@ -181,7 +206,8 @@ def main(argv=None):
     ap.add_argument("run_dir")
     ap.add_argument("--saved-model", help="an existing export (saved_models/<name>/<v>); default: export to a temp folder")
     ap.add_argument("--reps", type=int, default=200)
-    ap.add_argument("--worker", choices=["keras", "export"], help=argparse.SUPPRESS)
+    ap.add_argument("--worker", choices=["keras", "export", "export-generate"], help=argparse.SUPPRESS)
+    ap.add_argument("--tag", default="", help=argparse.SUPPRESS)
     ap.add_argument("--backends", default="tensorflow,jax,torch")
     a = ap.parse_args(argv)
     if a.worker:
@@ -190,17 +216,24 @@ def main(argv=None):
 
         tf.config.threading.set_intra_op_parallelism_threads(1)
         tf.config.threading.set_inter_op_parallelism_threads(1)
-        res = worker_keras(a.run_dir, a.reps) if a.worker == "keras" else worker_export(a.run_dir, a.saved_model, a.reps)
+        if a.worker == "keras":
+            res = worker_keras(a.run_dir, a.reps)
+        else:
+            res = worker_export(a.run_dir, a.saved_model, a.reps, only_generate=a.worker == "export-generate", tag=a.tag)
         print("RESULT " + json.dumps(res))
         return 0
     tmp = None
     sm = a.saved_model
+    sm_noxla = None
     if not sm:
         tmp = tempfile.mkdtemp(prefix="bench_export_")
         sm = str(Path(tmp) / "actiongen" / "1")
+        sm_noxla = str(Path(tmp) / "actiongen_noxla" / "1")
         from actiongen_keras.export.saved_model import export_saved_model
 
         export_saved_model(Path(a.run_dir) / "model.keras", sm, log=lambda m: print(m, file=sys.stderr))
+        export_saved_model(Path(a.run_dir) / "model.keras", sm_noxla, warmup=False, jit_compile=False,
+                           log=lambda m: print(m, file=sys.stderr))
     from actiongen_keras.export.tflite import convert_tflite
 
     for f, q in (("f32", None), ("dq", "dynamic")):
@@ -211,6 +244,10 @@ def main(argv=None):
     for b in a.backends.split(","):
         rows.update(_subprocess([a.run_dir, "--worker", "keras", "--reps", str(a.reps)], b))
     rows.update(_subprocess([a.run_dir, "--worker", "export", "--saved-model", sm, "--reps", str(a.reps)], "tensorflow"))
+    if sm_noxla:
+        rows.update(_subprocess([a.run_dir, "--worker", "export-generate", "--saved-model", sm_noxla, "--reps", str(a.reps),
+                                 "--tag", " --no-xla"], "tensorflow"))
+    print(f"machine: {_machine()}\n")
     print("| path (batch 1, one core) | p50 ms | p99 ms |\n|---|---:|---:|")
     for k, v in rows.items():
         print(f"| {k} | {v['p50']:.2f} | {v['p99']:.2f} |")
