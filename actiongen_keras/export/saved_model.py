@@ -51,12 +51,11 @@ def load_run(model_path):
     if not model_path.exists():
         raise ActiongenError(f"{model_path}: no such model (give RUN_DIR/model.keras from 'actiongen train')")
     prep = load_preprocessing(model_path.parent)
-    import keras
 
     import actiongen_keras.layers  # noqa: F401  (registers the custom layers)
 
     try:
-        model = keras.saving.load_model(model_path, compile=False)
+        model = actiongen_keras.load_model(model_path, compile=False)
     except (ValueError, OSError, TypeError) as e:
         raise ActiongenError(f"{model_path}: cannot load the model ({e.__class__.__name__}: {str(e).splitlines()[0]})") from None
     check_model_matches(model, prep, model_path)

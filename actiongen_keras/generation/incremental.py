@@ -70,7 +70,7 @@ def load_run(model_or_run_dir):
         raise ActiongenError(f"{run_dir}: no preprocessing.json beside the model (a run folder from 'actiongen train' has one)")
     import actiongen_keras.layers  # noqa: F401  (registers the custom layers)
 
-    model = keras.saving.load_model(model_path, compile=False)
+    model = actiongen_keras.load_model(model_path, compile=False)
     config = Config.from_json(run_dir / "config.json") if (run_dir / "config.json").exists() else Config()
     prep = load_preprocessing(run_dir)
     meta_path = run_dir / "dataset_meta.json"
