@@ -28,6 +28,7 @@ import os
 import shutil
 from pathlib import Path
 
+import actiongen_keras
 from actiongen_keras.errors import ActiongenError
 
 EXPORT_FORMAT = "actiongen-export/1"
@@ -52,7 +53,6 @@ def load_run(model_path):
         raise ActiongenError(f"{model_path}: no such model (give RUN_DIR/model.keras from 'actiongen train')")
     prep = load_preprocessing(model_path.parent)
 
-    import actiongen_keras.layers  # noqa: F401  (registers the custom layers)
 
     try:
         model = actiongen_keras.load_model(model_path, compile=False)

@@ -33,6 +33,7 @@ import keras
 import numpy as np
 from keras import ops
 
+import actiongen_keras
 from actiongen_keras.data import features as F
 from actiongen_keras.errors import ActiongenError
 
@@ -68,7 +69,6 @@ def load_run(model_or_run_dir):
         raise ActiongenError(f"{model_path}: no such model file (expected RUN_DIR/model.keras from 'actiongen train')")
     if not (run_dir / "preprocessing.json").exists():
         raise ActiongenError(f"{run_dir}: no preprocessing.json beside the model (a run folder from 'actiongen train' has one)")
-    import actiongen_keras.layers  # noqa: F401  (registers the custom layers)
 
     model = actiongen_keras.load_model(model_path, compile=False)
     config = Config.from_json(run_dir / "config.json") if (run_dir / "config.json").exists() else Config()
