@@ -6,8 +6,8 @@ Signatures (batch dimension dynamic everywhere; inputs/outputs in ``saved_models
   step 0) plus ``event_type_probs``, ``timing_median_ms`` and ``xy_point_px``;
 * ``generate``: raw window + ``temperature`` + ``seed`` -> up to ``max_actions`` events of
   the next ``target_ms`` (the whole sampling loop in the graph, ``tf.while_loop``, with the
-  rules of ``generation.sampler``; encoder + loop compiled with XLA unless
-  ``jit_compile=False``: TF Serving then needs ``--xla_cpu_compilation_enabled=true``);
+  rules of ``generation.sampler``; encoder + loop compiled with XLA, so TF Serving needs
+  ``--xla_cpu_compilation_enabled=true``, unless exported with ``jit_compile=False``);
 * ``next_event_encoded``: already-encoded window (ids, standardised state, screen units)
   -> the step-0 heads; builtin ops only, the TFLite entry point;
 * ``forward_encoded``: the Keras model itself (teacher forcing, all ``A + 1`` steps).
