@@ -62,3 +62,26 @@ def test_train_writes_run_files_and_resumes(data_dir, tmp_path):
     x, _, _ = next(iter(make_dataset(data_dir, "test", 8, shuffle=False).as_numpy_iterator()))
     out = model.predict_on_batch(x)
     assert np.all(np.isfinite(out["timing"]))
+
+
+@pytest.mark.slow
+def test_progressive_training_runs_each_stage_with_its_heads(data_dir, tmp_path, monkeypatch):
+    from actiongen_keras.training import train as T
+
+    seen = []
+    real_compile = T.compile_model
+
+    def spy(model, config, meta, heads=T.F.TARGET_NAMES, lr_factor=1.0):
+        seen.append((tuple(heads), lr_factor))
+        return real_compile(model, config, meta, heads, lr_factor)
+
+    monkeypatch.setattr(T, "compile_model", spy)
+    c = tiny_config()
+    c.train.progressive = True
+    logs = []
+    train(data_dir, tmp_path / "run", c, epochs=3, progress=False, gru_baseline=False, log=logs.append)
+    assert seen == [(tuple(h), f) for _, h, f in T.PROGRESSIVE_STAGES]
+    assert seen[0][0] == ("event_type", "timing", "seq_len")
+    assert [line.split(":")[0] for line in logs if line.startswith("stage")] == ["stage 1/3", "stage 2/3", "stage 3/3"]
+    epochs = [int(r["epoch"]) for r in csv.DictReader((tmp_path / "run" / "history.csv").read_text().splitlines())]
+    assert len(epochs) == 3  # one epoch per stage
