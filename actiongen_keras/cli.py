@@ -145,7 +145,6 @@ def build_parser():
 
     from actiongen_keras.export.cli import add_export_parsers
     from actiongen_keras.generation.cli import add_generation_parsers
-
     from actiongen_keras.tuning.cli import add_tune_parser
 
     add_generation_parsers(sub)

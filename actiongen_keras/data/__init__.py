@@ -7,8 +7,19 @@ Light modules (NumPy only) are imported eagerly; the TensorFlow/TFDS parts
 registers the ``actiongen_sessions`` TFDS builder.
 """
 
-from actiongen_keras.data.normalize import Preprocessing, fit_preprocessing, load_preprocessing
-from actiongen_keras.data.splits import SPLITS, Splits, assign_splits, canonical_split, load_splits, subject_split
+from actiongen_keras.data.normalize import (
+    Preprocessing,
+    fit_preprocessing,
+    load_preprocessing,
+)
+from actiongen_keras.data.splits import (
+    SPLITS,
+    Splits,
+    assign_splits,
+    canonical_split,
+    load_splits,
+    subject_split,
+)
 from actiongen_keras.data.vocab import Vocabulary
 from actiongen_keras.data.windows import (
     check_session,

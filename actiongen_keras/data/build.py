@@ -40,7 +40,11 @@ import tensorflow_datasets as tfds
 
 from actiongen_keras.config import DataConfig
 from actiongen_keras.data import features as F
-from actiongen_keras.data.normalize import PREPROCESSING_FILE, Preprocessing, fit_preprocessing
+from actiongen_keras.data.normalize import (
+    PREPROCESSING_FILE,
+    Preprocessing,
+    fit_preprocessing,
+)
 from actiongen_keras.data.splits import SPLITS, SPLITS_FILE, assign_splits
 from actiongen_keras.data.windows import check_session, session_windows, window_times
 from actiongen_keras.errors import ConfigError, DataError

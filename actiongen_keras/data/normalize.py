@@ -192,7 +192,12 @@ def fit_preprocessing(train_parts, config=None, builder_config=None, sources=Non
     Raises:
         DataError: no training sessions, or a state column with two kinds.
     """
-    from actiongen_keras.data.windows import check_session, target_type_counts, tokenize_session, window_times
+    from actiongen_keras.data.windows import (
+        check_session,
+        target_type_counts,
+        tokenize_session,
+        window_times,
+    )
 
     config = config or DataConfig()
     if not train_parts:

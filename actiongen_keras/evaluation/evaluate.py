@@ -44,7 +44,6 @@ import numpy as np
 from actiongen_keras.errors import ActiongenError
 
 
-
 def _tqdm(it, progress, **kw):
     if not progress:
         return it

@@ -13,7 +13,7 @@ run's preprocessing) are described by :func:`raw_input_spec`. The encoding follo
 Sampling (``generate``): :func:`generate_loop`, one decoder step per emitted event, follows
 the rules of :func:`actiongen_keras.generation.sampler.generate_window` exactly; their tables
 and numbers (held-button/key masks, first-interval redraws, cursor and scroll rules, the
-greedy median grid) are defined once in :mod:`actiongen_keras.export.rules` and read here:
+greedy median grid) are defined once in :mod:`actiongen_keras.generation.rules` and read here:
 
 * event type: argmax of the masked logits at temperature 0, else a draw from
   ``softmax(logits / T)`` over the allowed classes: never PAD; ``release`` only while a
@@ -51,7 +51,7 @@ import numpy as np
 import tensorflow as tf
 
 from actiongen_keras.data import features as F
-from actiongen_keras.export import rules
+from actiongen_keras.generation import rules
 from actiongen_keras.layers.context_aware_generator import (
     XY_SIGMA_FLOOR,
     XY_SIGMA_SHIFT,
@@ -276,7 +276,7 @@ def _linspace(lo, hi, n):
 
 def timing_median_ms(params, heads, q=0.5):
     """Quantile ``q`` (median) in ms (float64 ``[N]``) of the timing mixtures ``params [N, P]``:
-    :func:`actiongen_keras.export.rules.timing_median_ms` (the same grid passes, float64)."""
+    :func:`actiongen_keras.generation.rules.timing_median_ms` (the same grid passes, float64)."""
     sl, cl, loc, sc = split_timing(params, heads)
     ps = tf.nn.softmax(sl, axis=-1)  # [N, 3]
     pc = tf.nn.softmax(cl, axis=-1)  # [N, 3, Mt]
@@ -479,7 +479,7 @@ def generate_loop(encode_fn, step_fn, window, temperature, seed, heads, prep, fi
     """The sampling loop (``tf.while_loop``); returns the ``generate`` outputs (ids, not names).
 
     Follows ``generation.sampler.generate_window`` (module doc; rules in
-    :mod:`actiongen_keras.export.rules`). ``encode_fn`` / ``step_fn``: :meth:`ModelSteps.encode`
+    :mod:`actiongen_keras.generation.rules`). ``encode_fn`` / ``step_fn``: :meth:`ModelSteps.encode`
     / :meth:`ModelSteps.step` as TensorFlow-callable functions (ExportArchive endpoints).
     ``fixed_prefix``: every step decodes the whole ``A + 1`` decoder input (static shapes, for
     XLA); else the prefix ``[:, :i + 1]`` (dynamic shapes, cheaper without XLA). Both give the

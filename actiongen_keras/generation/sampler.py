@@ -44,7 +44,7 @@ The held buttons/keys come in with the window (:class:`Held`, from the history) 
 updated by the generated events; the rollout carries them from window to window.
 
 The numbers and tables of these rules (the masks, the redraw count, the greedy median grid)
-are defined once in :mod:`actiongen_keras.export.rules`, which the SavedModel's in-graph
+are defined once in :mod:`actiongen_keras.generation.rules`, which the SavedModel's in-graph
 ``generate`` loop reads too (it follows the same rules; tested equal in greedy mode).
 """
 
@@ -55,8 +55,12 @@ import dataclasses
 import numpy as np
 
 from actiongen_keras.data import features as F
-from actiongen_keras.export import rules as R
-from actiongen_keras.export.rules import MAX_REDRAWS, timing_cdf_np, timing_median_ms
+from actiongen_keras.generation import rules as R
+from actiongen_keras.generation.rules import (
+    MAX_REDRAWS,
+    timing_cdf_np,
+    timing_median_ms,
+)
 from actiongen_keras.layers.multi_scale_timing import sample_timing_ms
 
 
@@ -104,7 +108,7 @@ class Held:
             held.discard(x)
 
     def button_vector(self):
-        """``[NUM_BUTTONS]`` bool: the held buttons (the :mod:`~actiongen_keras.export.rules` layout)."""
+        """``[NUM_BUTTONS]`` bool: the held buttons (the :mod:`~actiongen_keras.generation.rules` layout)."""
         v = np.zeros(F.NUM_BUTTONS, dtype=bool)
         v[[b for b in self.buttons if 0 <= b < F.NUM_BUTTONS]] = True
         return v

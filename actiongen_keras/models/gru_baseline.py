@@ -10,7 +10,12 @@ from actiongen_keras.layers import (
     MaskedGRUEncoder,
     StateEmbedding,
 )
-from actiongen_keras.models.builder import apply_heads, check_sizes, embed_events, make_inputs
+from actiongen_keras.models.builder import (
+    apply_heads,
+    check_sizes,
+    embed_events,
+    make_inputs,
+)
 from actiongen_keras.models.dataset_meta import DatasetMeta
 from actiongen_keras.models.model_config import as_model_config
 

@@ -109,7 +109,12 @@ class ValidationScorer:
         from actiongen_keras.data.normalize import load_preprocessing
         from actiongen_keras.data.pipeline import make_dataset
         from actiongen_keras.training.losses import event_decision_bias
-        from actiongen_keras.training.train import KEEP_INPUTS, baseline_metrics, event_class_counts, train_seq_len_mode
+        from actiongen_keras.training.train import (
+            KEEP_INPUTS,
+            baseline_metrics,
+            event_class_counts,
+            train_seq_len_mode,
+        )
 
         prep = load_preprocessing(self.data_dir)
         xs, ins, tgs, wts = [], [], [], []

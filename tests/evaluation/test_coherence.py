@@ -1,5 +1,6 @@
-from actiongen_keras.evaluation import coherence as C
 from helpers import events
+
+from actiongen_keras.evaluation import coherence as C
 
 
 def test_counts_on_a_hand_made_session():

@@ -1,9 +1,9 @@
 import numpy as np
 import pytest
+from helpers import moves, session
 
 from actiongen_keras.evaluation import detector as D
 from actiongen_keras.evaluation import kinematics as K
-from helpers import moves, session
 
 
 def _line_or_jitter(kind, seed, n=600):

@@ -1,7 +1,7 @@
 import numpy as np
+from helpers import moves
 
 from actiongen_keras.evaluation import distances as Dist
-from helpers import moves
 
 
 def test_identical_samples_have_zero_distance():

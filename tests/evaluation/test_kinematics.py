@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
+from helpers import events, moves, session
 
 from actiongen_keras.evaluation import kinematics as K
-from helpers import events, moves, session
 
 
 def test_constant_velocity_line():

@@ -1,10 +1,10 @@
 import numpy as np
 import pytest
+from helpers import events, session
 
 from actiongen_keras.evaluation import osu_hits as H
 from actiongen_keras.recordings.importers import osu
 from actiongen_keras.recordings.importers.osu_beatmap import parse_osu
-from helpers import events, session
 
 # CS 4 -> radius 36.48 px; OD 5 -> 50-window 150 ms. Three circles and a spinner.
 MAP = b"""osu file format v14

@@ -1,10 +1,10 @@
 import json
 
 import numpy as np
+from helpers import click_session
 
 from actiongen_keras.evaluation import report as R
 from actiongen_keras.evaluation import synthetic as S
-from helpers import click_session
 
 
 def test_evaluate_sessions_writes_everything(tmp_path):

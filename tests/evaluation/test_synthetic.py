@@ -1,9 +1,9 @@
 import numpy as np
 import pytest
+from helpers import click_session
 
 from actiongen_keras.evaluation import kinematics as K
 from actiongen_keras.evaluation import synthetic as S
-from helpers import click_session
 
 TARGETS = [(50, 50), (400, 300), (100, 320), (480, 40), (250, 200), (260, 205), (30, 370)]
 TIMES = [500, 1100, 1700, 2500, 3000, 3200, 4000]

@@ -21,7 +21,7 @@ from actiongen_keras.data.windows import windows_from_sessions
 from actiongen_keras.errors import ActiongenError
 from actiongen_keras.export import graph as G
 from actiongen_keras.export import requests as R
-from actiongen_keras.export import rules, serving
+from actiongen_keras.export import serving
 from actiongen_keras.export.cli import add_export_parsers
 from actiongen_keras.export.saved_model import (
     export_saved_model,
@@ -31,6 +31,7 @@ from actiongen_keras.export.saved_model import (
 )
 from actiongen_keras.export.testing import make_tiny_run, tiny_sessions
 from actiongen_keras.export.tflite import TFLiteRunner, convert_tflite
+from actiongen_keras.generation import rules
 from actiongen_keras.generation import sampler as S
 from actiongen_keras.generation.incremental import IncrementalDecoder
 from actiongen_keras.layers.multi_scale_timing import timing_quantile

@@ -43,7 +43,13 @@ from actiongen_keras.recordings.importers.tables import (
     read_source_text,
     split_table,
 )
-from actiongen_keras.recordings.session import Events, RepairReport, Session, State, validate_events
+from actiongen_keras.recordings.session import (
+    Events,
+    RepairReport,
+    Session,
+    State,
+    validate_events,
+)
 
 SOURCE = "aalto"
 GAME = "typing-test"

@@ -40,7 +40,12 @@ from actiongen_keras.recordings.importers.tables import (
     read_source_text,
     split_table,
 )
-from actiongen_keras.recordings.session import Events, RepairReport, Session, validate_events
+from actiongen_keras.recordings.session import (
+    Events,
+    RepairReport,
+    Session,
+    validate_events,
+)
 
 SOURCE = "balabit"
 PROVENANCE = (

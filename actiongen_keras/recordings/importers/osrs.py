@@ -76,7 +76,13 @@ from actiongen_keras.recordings.importers.tables import (
     parse_numbers,
     read_source_text,
 )
-from actiongen_keras.recordings.session import Events, RepairReport, Session, State, validate_events
+from actiongen_keras.recordings.session import (
+    Events,
+    RepairReport,
+    Session,
+    State,
+    validate_events,
+)
 
 SOURCE = "osrs"
 GAME = "osrs"

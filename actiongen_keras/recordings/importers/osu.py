@@ -40,7 +40,11 @@ from pathlib import Path
 import numpy as np
 
 from actiongen_keras.errors import FormatError
-from actiongen_keras.recordings.importers.base import UnsupportedRecording, run_import, safe_id
+from actiongen_keras.recordings.importers.base import (
+    UnsupportedRecording,
+    run_import,
+    safe_id,
+)
 from actiongen_keras.recordings.importers.osu_beatmap import (
     PLAYFIELD,
     circle_radius,
@@ -60,7 +64,13 @@ from actiongen_keras.recordings.importers.osu_replay import (
     read_osr,
     speed_of,
 )
-from actiongen_keras.recordings.session import Events, RepairReport, Session, State, validate_events
+from actiongen_keras.recordings.session import (
+    Events,
+    RepairReport,
+    Session,
+    State,
+    validate_events,
+)
 
 SOURCE = "osu"
 GAME = "osu!"

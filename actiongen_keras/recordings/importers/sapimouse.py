@@ -28,7 +28,12 @@ from pathlib import Path
 import numpy as np
 
 from actiongen_keras.recordings.importers.base import run_import, safe_id
-from actiongen_keras.recordings.session import Events, RepairReport, Session, validate_events
+from actiongen_keras.recordings.session import (
+    Events,
+    RepairReport,
+    Session,
+    validate_events,
+)
 
 SOURCE = "sapimouse"
 PROVENANCE = (
@@ -41,7 +46,13 @@ BUTTONS = {"Left": "left", "Right": "right", "Other": "middle"}
 
 
 from actiongen_keras.recordings.importers.tables import (  # noqa: E402
-    drop_bad_rows, empty_check, lookup, observed_screen, parse_numbers, read_source_text, split_table,
+    drop_bad_rows,
+    empty_check,
+    lookup,
+    observed_screen,
+    parse_numbers,
+    read_source_text,
+    split_table,
 )
 
 

@@ -12,7 +12,11 @@ from hypothesis import strategies as st
 from importer_fuzzing import FUZZ_SETTINGS, mutated
 
 from actiongen_keras.errors import ActiongenError, FormatError
-from actiongen_keras.recordings.importers.aalto import import_folder, key_names, read_aalto
+from actiongen_keras.recordings.importers.aalto import (
+    import_folder,
+    key_names,
+    read_aalto,
+)
 from actiongen_keras.recordings.session import read_session, write_session
 
 FIX = Path(__file__).parent / "fixtures" / "aalto" / "participants"

@@ -17,8 +17,17 @@ from hypothesis import strategies as st
 
 from actiongen_keras.errors import ActiongenError, FormatError
 from actiongen_keras.recordings.importers import osu
-from actiongen_keras.recordings.importers.osu_beatmap import parse_osu, preempt_ms, read_osu
-from actiongen_keras.recordings.importers.osu_replay import parse_frames, parse_osr, read_frames_csv, read_osr
+from actiongen_keras.recordings.importers.osu_beatmap import (
+    parse_osu,
+    preempt_ms,
+    read_osu,
+)
+from actiongen_keras.recordings.importers.osu_replay import (
+    parse_frames,
+    parse_osr,
+    read_frames_csv,
+    read_osr,
+)
 from actiongen_keras.recordings.session import read_session
 
 FIXTURES = Path(__file__).parent / "fixtures" / "osu"
