@@ -485,7 +485,7 @@ def generate_loop(encode_fn, step_fn, window, temperature, seed, heads, prep, fi
     XLA); else the prefix ``[:, :i + 1]`` (dynamic shapes, cheaper without XLA). Both give the
     same heads (the decoder is causal).
     """
-    from actiongen_keras.export.model_steps import BEHAVIOUR_INPUTS, ENCODER_INPUTS
+    from actiongen_keras.models.steps import BEHAVIOUR_INPUTS, ENCODER_INPUTS
 
     c = prep.data_config
     A = int(c.max_actions)

@@ -96,7 +96,7 @@ class ServingModule:
         import tensorflow as tf
 
         from actiongen_keras.export import graph as G
-        from actiongen_keras.export.model_steps import (
+        from actiongen_keras.models.steps import (
             BEHAVIOUR_INPUTS,
             DEC_INPUTS,
             ENCODER_INPUTS,

@@ -36,14 +36,8 @@ from keras import ops
 import actiongen_keras
 from actiongen_keras.data import features as F
 from actiongen_keras.errors import ActiongenError
+from actiongen_keras.models.steps import BEHAVIOUR_INPUTS, DEC_INPUTS, ENCODER_INPUTS, HEADS, ModelSteps
 
-ENCODER_INPUTS = (
-    "state_numeric", "state_categorical", "state_mask",
-    "hist_type", "hist_button", "hist_key", "hist_scroll", "hist_dt", "hist_t_before", "hist_xy",
-)
-DEC_INPUTS = ("dec_type", "dec_button", "dec_key", "dec_scroll", "dec_dt", "dec_t_after", "dec_xy")
-BEHAVIOUR_INPUTS = ("hist_type", "hist_dt", "hist_t_before", "hist_xy", "screen")
-HEADS = ("event_type", "timing", "xy", "button", "key", "scroll")
 
 
 class RunFiles:
@@ -93,10 +87,9 @@ class IncrementalDecoder:
 
     def __init__(self, model, buckets=(8, 16, 32), jit=True):
         self.model = model
-        self.state_embedding = model.get_layer("state_embedding")
-        self.event_embedding = model.get_layer("event_embedding")
-        self.decoder = model.get_layer("decoder")
-        self.generator = model.get_layer("generator")
+        self.steps = ModelSteps(model)
+        self.decoder = self.steps.decoder
+        self.generator = self.steps.generator
         self.A1 = int(model.input["dec_type"].shape[1]) if isinstance(model.input, dict) else self.decoder.max_actions + 1
         self.buckets = tuple(sorted({int(b) for b in buckets if 0 < int(b) < self.A1} | {self.A1}))
         self.backend = keras.backend.backend()
@@ -108,46 +101,24 @@ class IncrementalDecoder:
 
     # ------------------------------------------------------------------ raw functions
     def _encode_fn(self, enc):
-        state_seq = self.state_embedding(enc["state_numeric"], enc["state_categorical"])
-        hist_seq = self.event_embedding(
-            enc["hist_type"], enc["hist_button"], enc["hist_key"], enc["hist_scroll"], enc["hist_dt"], enc["hist_t_before"], enc["hist_xy"]
-        )
-        memory, memory_mask, s_sum, h_sum = self.decoder.encode(state_seq, enc["state_mask"], hist_seq, enc["hist_type"], training=False)
-        return {"memory": memory, "memory_mask": memory_mask, "state_summary": s_sum, "hist_summary": h_sum}
+        return self.steps.encode(enc)
 
     def _step_fn(self, ctx, dec_int, dec_float, i):
         """Head outputs of step ``i`` ([B] int32) from the packed decoder prefix, as one
         ``[B, X]`` float32 array (see :meth:`_unpack`).
 
         ``dec_int [B, L, 5]`` = type, button, key, scroll dx, scroll dy; ``dec_float [B, L, 4]``
-        = dt, t_after, x, y. ``event_type`` is ``[B, NUM_EVENT_CLASSES]``; the attribute heads
-        are computed for every candidate type of the step's own event (the generator
-        conditions them on it), row ``c`` = "if the event is of type c".
+        = dt, t_after, x, y (packed: two inputs compile faster than seven). The heads are
+        :meth:`ModelSteps.step`'s: ``event_type [B, NUM_EVENT_CLASSES]`` and the attribute
+        heads for every candidate type of the step's own event.
         """
-        dec_seq = self.event_embedding(
-            dec_int[..., 0], dec_int[..., 1], dec_int[..., 2], dec_int[..., 3:5], dec_float[..., 0], dec_float[..., 1], dec_float[..., 2:4]
-        )
-        hidden = self.decoder.decode(dec_seq, ctx["memory"], ctx["memory_mask"], training=False)
-        idx = ops.cast(i, "int32")
-
-        def at(x):
-            j = ops.reshape(idx, (-1,) + (1,) * (len(x.shape) - 1))
-            return ops.take_along_axis(x, j, axis=1)
-
-        gen = self.generator
-        beh = ctx["beh"]
-        f_i = at(dec_float)  # [B, 1, 4]
-        h = gen.fuse(
-            at(hidden), ctx["state_summary"], ctx["hist_summary"], f_i[..., 1], f_i[..., 0],
-            beh["hist_type"], beh["hist_dt"], beh["hist_t_before"], beh["hist_xy"], beh["screen"], training=False,
-        )  # [B, 1, d]
-        event = gen.event_logits(h)[:, 0]
-        nt = F.NUM_EVENT_TYPES
-        B = ops.shape(h)[0]
-        types = ops.broadcast_to(ops.arange(nt, dtype="int32")[None, :], (B, nt))
-        attrs = gen.attributes(ops.repeat(h, nt, axis=1), types, ops.repeat(f_i[..., 2:4], nt, axis=1))
-        flat = [ops.reshape(ops.cast(event, "float32"), (B, -1))] + [ops.reshape(ops.cast(a, "float32"), (B, -1)) for a in attrs]
-        return ops.concatenate(flat, axis=-1)
+        dec = {
+            "dec_type": dec_int[..., 0], "dec_button": dec_int[..., 1], "dec_key": dec_int[..., 2], "dec_scroll": dec_int[..., 3:5],
+            "dec_dt": dec_float[..., 0], "dec_t_after": dec_float[..., 1], "dec_xy": dec_float[..., 2:4],
+        }
+        heads = self.steps.step(ctx, ctx["beh"], dec, i)
+        B = ops.shape(dec_int)[0]
+        return ops.concatenate([ops.reshape(ops.cast(heads[k], "float32"), (B, -1)) for k in self._shapes], axis=-1)
 
     def _head_shapes(self):
         """Trailing shapes of the step outputs (``HEADS`` order)."""

@@ -1,7 +1,8 @@
-"""The trained model's layers as the three functions the export graph calls (``keras.ops``).
+"""The trained model's layers as step functions (``keras.ops``): encode once, decode step by step.
 
-They run on the model's backend: wrapped by :class:`keras.export.ExportArchive` they become
-``tf.function``s (TensorFlow) or jax2tf-converted functions (JAX), which the TensorFlow
+They run on the model's backend. Generation (:mod:`actiongen_keras.generation.incremental`)
+compiles them per backend; the export wraps them with :class:`keras.export.ExportArchive`
+into ``tf.function``s (TensorFlow) or jax2tf-converted functions (JAX), which the TensorFlow
 encoding / sampling graph (:mod:`actiongen_keras.export.graph`) then calls.
 
 * :meth:`ModelSteps.encode`: state + history -> attention memory and the two summaries
