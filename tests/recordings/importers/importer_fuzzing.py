@@ -3,6 +3,9 @@
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 
+from actiongen_keras.errors import ActiongenError
+from actiongen_keras.recordings.session import read_session, write_session
+
 FUZZ_SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 
 
@@ -22,3 +25,15 @@ def mutated(draw, base, tokens):
         else:
             del data[i:]
     return bytes(data)
+
+
+def assert_only_own_errors(read, source, out):
+    """``read(source, repair=...)`` in both modes raises nothing but ``ActiongenError``, and
+    whatever it returns writes and reads back as a valid session."""
+    for repair in (False, True):
+        try:
+            session = read(source, repair=repair)[0]
+        except ActiongenError:
+            continue
+        write_session(session, out)
+        read_session(out)
