@@ -11,6 +11,10 @@ synthetic sessions: latency depends on the size and on how many events a window 
 not on the weights (a random model stops at EOS at random, so its events per window are
 reported beside the times).
 
+Rows marked "graph" (TensorFlow backend) run the window as the exported ``generate``
+signature's loop, built in memory (one XLA-compiled TF function, the default of
+``rollout`` there where top-k / top-p are off); the other rows step the decoder from Python.
+
 Each window is an open-loop window of the session (its real history as context, the
 whole 600 ms generated until EOS / time / max_actions); compile time (the first call of
 each prefix bucket) is excluded and reported separately.
@@ -82,13 +86,19 @@ def main(argv=None):
     print(f"backend {keras.backend.backend()}, jit {not args.no_jit}, buckets {gen.decoder.buckets}, "
           f"parameters {gen.model.count_params():,}, compile (all buckets) {compile_s:.1f} s, threads: 1 (taskset -c 0 recommended)")
     print(f"{'mode':<22} {'p50 ms':>8} {'p90 ms':>8} {'mean ms':>8} {'events/win':>10} {'events/s':>9} {'ms/step':>8}")
-    for name, sc in (("greedy", SamplingConfig(temperature=0.0)), ("sampled T=1", SamplingConfig(temperature=1.0)),
-                     ("sampled T=1 top_p=.9", SamplingConfig(temperature=1.0, top_p=0.9))):
+    rows = [("greedy", SamplingConfig(temperature=0.0), False), ("sampled T=1", SamplingConfig(temperature=1.0), False),
+            ("sampled T=1 top_p=.9", SamplingConfig(temperature=1.0, top_p=0.9), False)]
+    if gen.use_graph:
+        rows += [("greedy (graph)", SamplingConfig(temperature=0.0), True), ("sampled T=1 (graph)", SamplingConfig(temperature=1.0), True)]
+        t = time.perf_counter()
+        gen.generate_window(windows[0], np.random.default_rng(0), SamplingConfig(temperature=0.0), graph=True)
+        print(f"graph path: trace + XLA compile {time.perf_counter() - t:.1f} s (excluded)")
+    for name, sc, graph in rows:
         rng = np.random.default_rng(args.seed)
         times, events = [], []
         for w in windows:
             t = time.perf_counter()
-            out = gen.generate_window(w, rng, sc)
+            out = gen.generate_window(w, rng, sc, graph=graph)
             times.append((time.perf_counter() - t) * 1000.0)
             events.append(len(out))
         times, events = np.array(times), np.array(events)

@@ -475,7 +475,8 @@ _S_SCROLL = _S_KEY + 1  # dx, dy
 NUM_SLOTS = _S_SCROLL + 2
 assert NUM_SLOTS <= SLOTS
 
-def generate_loop(encode_fn, step_fn, window, temperature, seed, heads, prep, fixed_prefix=True):
+def generate_loop(encode_fn, step_fn, window, temperature, seed, heads, prep, fixed_prefix=True, held=None, last_t_rel=None,
+                  with_stop=False):
     """The sampling loop (``tf.while_loop``); returns the ``generate`` outputs (ids, not names).
 
     Follows ``generation.sampler.generate_window`` (module doc; rules in
@@ -484,6 +485,12 @@ def generate_loop(encode_fn, step_fn, window, temperature, seed, heads, prep, fi
     ``fixed_prefix``: every step decodes the whole ``A + 1`` decoder input (static shapes, for
     XLA); else the prefix ``[:, :i + 1]`` (dynamic shapes, cheaper without XLA). Both give the
     same heads (the decoder is causal).
+
+    In-memory callers (``generation.rollout``; the export leaves them at their defaults):
+    ``held``: ``(buttons [B, NUM_BUTTONS], keys [B, num_keys])`` bool, the held state at T
+    (default: from the window's history); ``last_t_rel``: ``[B]`` time of the previous event
+    relative to T, <= 0 (default: the last history event, 0 without one); ``with_stop``: also
+    return ``stop [B]`` int32, how each window ended (0 max_actions, 1 EOS, 2 time).
     """
     from actiongen_keras.models.steps import BEHAVIOUR_INPUTS, ENCODER_INPUTS
 
@@ -502,8 +509,14 @@ def generate_loop(encode_fn, step_fn, window, temperature, seed, heads, prep, fi
     valid = tf.not_equal(ht, F.PAD)
     last_tb = tf.reduce_min(tf.where(valid, tf.cast(window["hist_t_before"], tf.float64), np.inf), axis=-1)
     last_tb = tf.where(tf.reduce_any(valid, axis=-1), last_tb, 0.0)
-    held_b0 = held_from_history(ht, tf.cast(window["hist_button"], tf.int32), F.NUM_BUTTONS, rules.NAMES_BUTTON)
-    held_k0 = held_from_history(ht, tf.cast(window["hist_key"], tf.int32), NK, rules.NAMES_KEY)
+    if last_t_rel is not None:
+        last_tb = -tf.cast(last_t_rel, tf.float64)
+    if held is None:
+        held_b0 = held_from_history(ht, tf.cast(window["hist_button"], tf.int32), F.NUM_BUTTONS, rules.NAMES_BUTTON)
+        held_k0 = held_from_history(ht, tf.cast(window["hist_key"], tf.int32), NK, rules.NAMES_KEY)
+    else:
+        held_b0 = tf.ensure_shape(tf.cast(held[0], tf.bool), [None, F.NUM_BUTTONS])
+        held_k0 = tf.ensure_shape(tf.cast(held[1], tf.bool), [None, NK])
     ctx = encode_fn({k: window[k] for k in ENCODER_INPUTS})
     beh = {k: window[k] for k in BEHAVIOUR_INPUTS}
     dec0 = decoder_bos(window, A1)
@@ -511,6 +524,8 @@ def generate_loop(encode_fn, step_fn, window, temperature, seed, heads, prep, fi
     zi = tf.zeros([B, A], tf.int32)
     out0 = {"event_type_id": zi, "t_ms": zf, "dt_ms": zf, "xy": tf.zeros([B, A, 2], tf.float32), "button_id": zi, "key_id": zi,
             "scroll": tf.zeros([B, A, 2], tf.int32)}
+    if with_stop:
+        out0["stop"] = tf.zeros([B], tf.int32)
     moves_cursor = tf.constant(rules.MOVES_CURSOR)
     names_button, names_key = tf.constant(rules.NAMES_BUTTON), tf.constant(rules.NAMES_KEY)
     nr = 1 + rules.MAX_REDRAWS
@@ -570,6 +585,8 @@ def generate_loop(encode_fn, step_fn, window, temperature, seed, heads, prep, fi
             "button_id": out["button_id"] + coli * button[:, None],
             "key_id": out["key_id"] + coli * key[:, None],
             "scroll": out["scroll"] + coli[..., None] * (sc_cls - F.SCROLL_CLIP)[:, None, :],
+            **({"stop": tf.where(tf.logical_and(tf.logical_not(done), tf.logical_not(emit)),
+                                 tf.where(tf.equal(ev, F.EOS), 1, 2), out["stop"])} if with_stop else {}),
         }
         dec = {
             "dec_type": dec["dec_type"] + nxti * ev[:, None],

@@ -193,6 +193,53 @@ class ServingModule:
         return out
 
 
+def generate_window_function(model, prep, jit_compile=True):
+    """The ``generate`` sampling loop in memory (TensorFlow backend), for ``generation.rollout``.
+
+    The same :func:`~actiongen_keras.export.graph.generate_loop` as the exported ``generate``
+    signature (encoder + loop as one XLA-compiled ``tf.function`` with ``jit_compile``), on
+    the already-encoded window (``graph.encoded_window_spec``: the ``make_windows`` inputs
+    without the decoder, plus ``bos_xy``), with the held state and the previous event's time
+    given by the caller (they span more than the window's history) and the stop reasons.
+
+    Returns ``(fn, window_keys)``: ``fn(window, temperature [B] float32, seed [B] int64,
+    held_buttons [B, NUM_BUTTONS] bool, held_keys [B, num_keys] bool, last_t_rel [B] float64)``
+    -> ``generate_loop``'s outputs (``count``, ``event_type_id``, ``t_ms``, ``dt_ms``, ``xy``
+    (screen units), ``button_id``, ``key_id``, ``scroll`` (notch classes - 2), ``stop``).
+    """
+    import tensorflow as tf
+
+    from actiongen_keras.data import features as F
+    from actiongen_keras.export import graph as G
+    from actiongen_keras.models.steps import (
+        BEHAVIOUR_INPUTS,
+        ENCODER_INPUTS,
+        ModelSteps,
+    )
+
+    if backend_name() != "tensorflow":
+        raise ActiongenError(f"the in-memory generate graph needs the TensorFlow backend (got {backend_name()})")
+    heads = G.Heads.from_model(model)
+    steps = ModelSteps(model)
+    window_keys = tuple(dict.fromkeys(ENCODER_INPUTS + BEHAVIOUR_INPUTS + ("bos_xy",)))
+    spec = G.tensor_specs(G.encoded_window_spec(prep))
+    win_spec = {k: spec[k] for k in window_keys}
+    # as ServingModule on this backend (ExportArchive._backend_add_endpoint: a tf.function)
+    encode_fn = tf.function(steps.encode, autograph=False)
+    step_fn = tf.function(steps.step, autograph=False)
+    fixed = bool(jit_compile)
+
+    def sample(window, temperature, seed, held_buttons, held_keys, last_t_rel):
+        return G.generate_loop(encode_fn, step_fn, window, temperature, seed, heads, prep, fixed_prefix=fixed,
+                               held=(held_buttons, held_keys), last_t_rel=last_t_rel, with_stop=True)
+
+    sig = [win_spec, tf.TensorSpec([None], tf.float32), tf.TensorSpec([None], tf.int64),
+           tf.TensorSpec([None, F.NUM_BUTTONS], tf.bool), tf.TensorSpec([None, heads.num_keys], tf.bool),
+           tf.TensorSpec([None], tf.float64)]
+    # one trace (batch dynamic, as inside the exported ``generate``); XLA compiles per batch size
+    return tf.function(sample, input_signature=sig, jit_compile=fixed), window_keys
+
+
 def export_saved_model(model_path, out, tflite=None, quantize=None, label=None, warmup=True, overwrite=False, model_name=None,
                        serving_base="/models", log=print, jit_compile=True):
     """Export ``RUN_DIR/model.keras`` to ``out`` (``saved_models/<name>/<version>``).

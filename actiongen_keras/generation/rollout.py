@@ -26,6 +26,15 @@ The result is a :class:`~actiongen_keras.recordings.session.Session` that
   ``generated_from_ms`` (= ``T0``: events before it are real), ``generated_ms``
   (= ``seconds * 1000``) and ``window_stops`` (how the windows ended: eos/time/max_actions).
 
+On the TensorFlow backend (with ``jit``), windows whose sampling the exported graph supports
+(``top_k`` 0, ``top_p`` 1, ``constrain``: any temperature) run as one XLA-compiled TF
+function, the ``generate`` signature's loop built in memory
+(:func:`~actiongen_keras.export.saved_model.generate_window_function`; same rules, greedy
+windows equal to the Python sampler's, sampled ones equal in distribution: its random
+numbers come from a per-window seed drawn from the rollout's NumPy generator). Other settings
+and the JAX / PyTorch backends step the decoder from Python (``Generator(graph=False)``
+forces that path).
+
 Positions go back to pixels (``x * width``, ``y * height``), key ids to key names through
 the run's key vocabulary, scroll classes to notches (clipped at +-2 as in training).
 """
@@ -47,19 +56,29 @@ from actiongen_keras.generation.incremental import (
     RunFiles,
     load_run,
 )
-from actiongen_keras.generation.sampler import Held, SamplingConfig, generate_window
+from actiongen_keras.generation.sampler import (
+    Held,
+    SamplingConfig,
+    WindowEvents,
+    generate_window,
+)
 from actiongen_keras.recordings.session import Events, Session, State
 
 DROP_EXTRA = ("replay", "frames_used")
+GRAPH_STOPS = ("max_actions", "eos", "time")  # generate_window_function's ``stop`` codes
 
 
 class Generator:
     """A trained run, loaded once and ready to generate (model, preprocessing, compiled decoder).
 
     ``Generator(RUN_DIR or RUN_DIR/model.keras)``, or ``Generator(RunFiles(...))``.
+
+    ``graph``: run the windows the in-graph loop supports (:meth:`graph_supports`) as one
+    XLA-compiled TensorFlow function (module doc); ``None``: on the TensorFlow backend with
+    ``jit``; ``False``: always the Python step loop.
     """
 
-    def __init__(self, model_or_run_dir, jit=True, buckets=(8, 16, 32)):
+    def __init__(self, model_or_run_dir, jit=True, buckets=(8, 16, 32), graph=None):
         run = model_or_run_dir if isinstance(model_or_run_dir, RunFiles) else load_run(model_or_run_dir)
         self.run = run
         self.model = run.model
@@ -70,8 +89,67 @@ class Generator:
         self.timing = {"boundaries_ms": tuple(g.timing_boundaries_ms), "num_components": int(g.num_timing_components), "max_ms": float(g.max_timing_ms)}
         self.num_xy_mixtures = int(g.num_xy_mixtures)
         self.model_path = run.path
+        import keras
 
-    def generate_window(self, inputs, rng, sampling=None, held=None, last_t_rel=None):
+        tf_backend = keras.backend.backend() == "tensorflow"
+        if graph and not tf_backend:
+            raise ActiongenError(f"graph=True needs the TensorFlow backend (got {keras.backend.backend()})")
+        self.use_graph = bool(tf_backend and (jit if graph is None else graph))
+        self._graph_fn = None
+
+    def graph_supports(self, sampling):
+        """Whether the in-graph loop runs ``sampling`` (no top-k / top-p, constraint masks on)."""
+        sc = sampling or SamplingConfig()
+        return self.use_graph and int(sc.top_k) == 0 and float(sc.top_p) >= 1.0 and bool(sc.constrain)
+
+    def _graph(self):
+        if self._graph_fn is None:
+            from actiongen_keras.export.graph import encoded_window_spec
+            from actiongen_keras.export.saved_model import generate_window_function
+
+            fn, keys = generate_window_function(self.model, self.preprocessing, jit_compile=True)
+            spec = encoded_window_spec(self.preprocessing)
+            self._graph_fn = (fn, {k: np.dtype(spec[k][1]) for k in keys})
+        return self._graph_fn
+
+    def graph_window(self, inputs, rng, sampling=None, held=None, last_t_rel=None):
+        """:meth:`generate_window` through the in-graph loop (one window, batch of 1)."""
+        import tensorflow as tf
+
+        sc = sampling or SamplingConfig()
+        fn, dtypes = self._graph()
+        ht = np.asarray(inputs["hist_type"])[0]
+        if held is None:
+            held = Held.from_tokens(ht, np.asarray(inputs["hist_button"])[0], np.asarray(inputs["hist_key"])[0])
+        if last_t_rel is None:
+            tb = np.asarray(inputs["hist_t_before"])[0]
+            last_t_rel = -float(tb[ht != F.PAD].min()) if (ht != F.PAD).any() else 0.0
+        window = {k: tf.constant(np.asarray(inputs["dec_xy"][:, 0] if k == "bos_xy" else inputs[k], dtype=d)) for k, d in dtypes.items()}
+        seed = 0 if sc.greedy else int(rng.integers(0, 2**62))
+        nk = int(self.decoder.generator.num_keys)
+        out = fn(window, tf.constant([sc.temperature], tf.float32), tf.constant([seed], tf.int64),
+                 tf.constant(held.button_vector()[None]), tf.constant(held.key_vector(nk)[None]),
+                 tf.constant([float(last_t_rel)], tf.float64))
+        n = int(out["count"][0])
+        typ = out["event_type_id"][0, :n].numpy().astype(np.int32)
+        button = out["button_id"][0, :n].numpy().astype(np.int32)
+        key = out["key_id"][0, :n].numpy().astype(np.int32)
+        for t, b, k in zip(typ.tolist(), button.tolist(), key.tolist()):
+            held.update(t, b, k)
+        return WindowEvents(
+            t_rel=out["t_ms"][0, :n].numpy().astype(np.float64), dt=out["dt_ms"][0, :n].numpy().astype(np.float64), type=typ,
+            button=button, key=key, scroll=(out["scroll"][0, :n].numpy() + F.SCROLL_CLIP).astype(np.int32),
+            xy=out["xy"][0, :n].numpy().astype(np.float64), stop=GRAPH_STOPS[int(out["stop"][0])],
+        )
+
+    def generate_window(self, inputs, rng, sampling=None, held=None, last_t_rel=None, graph=None):
+        """One window (:func:`~actiongen_keras.generation.sampler.generate_window`); ``graph``:
+        ``None`` the in-graph loop where it applies (:meth:`graph_supports`), ``True`` / ``False``
+        force it / the Python step loop."""
+        if graph is None:
+            graph = self.graph_supports(sampling)
+        if graph:
+            return self.graph_window(inputs, rng, sampling, held=held, last_t_rel=last_t_rel)
         return generate_window(
             self.decoder, inputs, rng, sampling, self.timing, self.num_xy_mixtures, held=held, last_t_rel=last_t_rel,
             target_ms=float(self.data_config.target_ms),
@@ -117,7 +195,7 @@ def _state_upto(session, end_ms):
 
 
 def rollout(model_or_run_dir, context_session, seconds=30.0, seed=0, temperature=1.0, top_k=0, top_p=1.0, constrain=True,
-            start_ms=None, progress=False, session_id=None):
+            start_ms=None, progress=False, session_id=None, graph=None):
     """Generate ``seconds`` of input after the real context of ``context_session`` (module doc).
 
     Args:
@@ -131,6 +209,8 @@ def rollout(model_or_run_dir, context_session, seconds=30.0, seed=0, temperature
         start_ms: the first window boundary ``T0`` on the session clock (default: the first
             event + ``history_ms``); the context is the real events in ``[T0 - history_ms, T0)``.
         session_id: of the output (default ``<context id>.gen<seed>``).
+        graph: ``None``: the in-graph window loop where it applies (module doc), ``False``: the
+            Python step loop, ``True``: the in-graph loop (TensorFlow; no top-k / top-p).
 
     Returns:
         the generated :class:`Session`.
@@ -141,6 +221,8 @@ def rollout(model_or_run_dir, context_session, seconds=30.0, seed=0, temperature
     gen = _as_generator(model_or_run_dir)
     prep, cfg = gen.preprocessing, gen.data_config
     sampling = SamplingConfig(temperature=float(temperature), top_k=int(top_k), top_p=float(top_p), constrain=constrain)
+    if graph and not gen.graph_supports(sampling):
+        raise ActiongenError("graph=True: the in-graph loop needs the TensorFlow backend, top_k=0, top_p=1 and constrain")
     if not seconds > 0:
         raise ActiongenError(f"seconds must be positive, got {seconds}")
     s = context_session
@@ -164,7 +246,8 @@ def rollout(model_or_run_dir, context_session, seconds=30.0, seed=0, temperature
         T = T0 + k * target
         ins, _, _ = make_windows(run.tokens(), np.array([T]), cfg, prep.num_numeric, prep.num_categorical)
         last = run.last_t
-        w = gen.generate_window(ins, rng, sampling, held=held, last_t_rel=(last - T) if last is not None else 0.0)
+        w = gen.generate_window(ins, rng, sampling, held=held, last_t_rel=(last - T) if last is not None else 0.0,
+                                 graph=graph)
         stops[w.stop] += 1
         t_abs = T + w.t_rel
         keep = t_abs < end

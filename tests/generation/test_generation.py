@@ -201,6 +201,38 @@ def test_rollout_session_is_valid_and_keeps_the_context(gen, run, tmp_path):
     assert np.array_equal(g1.events.t_ms, g2.events.t_ms) and np.array_equal(g1.events.x, g2.events.x)
 
 
+def test_greedy_rollout_graph_path_equals_python_path(gen):
+    """TensorFlow: the in-graph window loop (``generate``'s, built in memory) == the Python step
+    loop, greedy, over a short closed-loop rollout: same events, times / positions within
+    0.05 ms / px. (Short, and not exact: float noise of the two compiled forward passes, ~1e-5
+    relative, grows as generated events feed back into the history; the Python loop with and
+    without XLA differs by as much.)"""
+    import keras
+
+    if keras.backend.backend() != "tensorflow":
+        pytest.skip("the in-graph window loop is the TensorFlow backend's")
+    real = _session()
+    assert gen.use_graph and gen.graph_supports(S.SamplingConfig(temperature=0.0))
+    assert not gen.graph_supports(S.SamplingConfig(temperature=1.0, top_p=0.9))
+    assert not gen.graph_supports(S.SamplingConfig(temperature=1.0, top_k=3))
+    py = rollout(gen, real, seconds=1.2, seed=0, temperature=0.0, graph=False)
+    gr = rollout(gen, real, seconds=1.2, seed=0, temperature=0.0, graph=True)
+    assert rollout(gen, real, seconds=1.2, seed=0, temperature=0.0).events.t_ms.tolist() == gr.events.t_ms.tolist()  # default: graph
+    a, b = py.events, gr.events
+    assert len(a) == len(b) and (a.t_ms >= py.extra["generated_from_ms"]).sum() > 5
+    assert list(a.type) == list(b.type) and list(a.button) == list(b.button) and list(a.key) == list(b.key)
+    np.testing.assert_array_equal(a.scroll_dx, b.scroll_dx)
+    np.testing.assert_array_equal(a.scroll_dy, b.scroll_dy)
+    for col in ("t_ms", "x", "y"):
+        np.testing.assert_allclose(getattr(b, col), getattr(a, col), atol=0.05, rtol=0, err_msg=col)
+    assert py.extra == gr.extra and py.session_id == gr.session_id and py.screen == gr.screen
+    # sampled through the graph: seeded (a per-window seed from the rollout's generator), within the rules
+    s1 = rollout(gen, real, seconds=1.2, seed=4, temperature=1.0)
+    s2 = rollout(gen, real, seconds=1.2, seed=4, temperature=1.0)
+    assert np.array_equal(s1.events.t_ms, s2.events.t_ms) and _held_violations(s1.events) == 0
+    assert set(s1.extra) == set(py.extra) and sum(s1.extra["window_stops"].values()) == 2
+
+
 def test_releases_follow_presses_of_the_same_button(gen):
     """Many sampled windows at a high temperature: the masks keep every release/key_up paired."""
     real = _session("busy", "carol", seed=9)
