@@ -36,8 +36,13 @@ from keras import ops
 import actiongen_keras
 from actiongen_keras.data import features as F
 from actiongen_keras.errors import ActiongenError
-from actiongen_keras.models.steps import BEHAVIOUR_INPUTS, DEC_INPUTS, ENCODER_INPUTS, HEADS, ModelSteps
-
+from actiongen_keras.models.steps import (
+    BEHAVIOUR_INPUTS,
+    DEC_INPUTS,
+    ENCODER_INPUTS,
+    HEADS,
+    ModelSteps,
+)
 
 
 class RunFiles:

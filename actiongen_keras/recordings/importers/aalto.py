@@ -34,7 +34,7 @@ from pathlib import Path
 
 import numpy as np
 
-from actiongen_keras.recordings.importers.base import run_import, safe_id
+from actiongen_keras.recordings.importers.base import import_files, safe_id
 from actiongen_keras.recordings.importers.tables import (
     drop_bad_rows,
     empty_check,
@@ -190,17 +190,10 @@ def import_folder(in_dir, out_dir, repair=False, progress=True):
     in one summary note for the whole folder rather than one per file.
     Returns the :class:`~actiongen_keras.recordings.importers.base.ImportSummary`.
     """
-    in_dir = Path(in_dir)
-    files = sorted(p for p in in_dir.rglob("*_keystrokes.txt*") if p.is_file())
-    items = [(str(p.relative_to(in_dir)), p) for p in files]
     unordered = []
-
-    def convert(path, summary):
-        session, report, notes = read_aalto(path, repair=repair)
-        unordered.extend(notes)
-        yield session, report
-
-    summary = run_import(SOURCE, items, convert, out_dir, progress)
+    summary = import_files(
+        SOURCE, in_dir, "*_keystrokes.txt*", read_aalto, out_dir, repair, progress, on_notes=lambda _, notes: unordered.extend(notes)
+    )
     if unordered:
         rows = sum(int(n.split()[0]) for n in unordered)
         summary.notes.append(

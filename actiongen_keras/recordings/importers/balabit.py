@@ -30,7 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
-from actiongen_keras.recordings.importers.base import run_import, safe_id
+from actiongen_keras.recordings.importers.base import import_files, safe_id
 from actiongen_keras.recordings.importers.tables import (
     carry_position,
     drop_bad_rows,
@@ -121,12 +121,4 @@ def import_folder(in_dir, out_dir, repair=False, progress=True):
 
     Returns the :class:`~actiongen_keras.recordings.importers.base.ImportSummary`.
     """
-    in_dir = Path(in_dir)
-    files = sorted(p for p in in_dir.rglob("session_*") if p.is_file())
-    items = [(str(p.relative_to(in_dir)), p) for p in files]
-
-    def convert(path, summary):
-        session, report, _ = read_balabit(path, repair=repair)
-        yield session, report
-
-    return run_import(SOURCE, items, convert, out_dir, progress)
+    return import_files(SOURCE, in_dir, "session_*", read_balabit, out_dir, repair, progress)

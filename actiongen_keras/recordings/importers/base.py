@@ -95,3 +95,25 @@ def run_import(source, items, convert, out_dir, progress=True):
             summary.failed.append((label, str(e)))
     summary.seconds = time.perf_counter() - start
     return summary
+
+
+def import_files(source, in_dir, pattern, read, out_dir, repair=False, progress=True, on_notes=None):
+    """Import every file matching ``pattern`` (rglob) under ``in_dir``, one session per file.
+
+    ``read(path, repair=...)`` returns ``(session, report, notes)``. Notes go into the
+    summary under the file's relative path, or to ``on_notes(label, notes)`` when given.
+    """
+    in_dir = Path(in_dir)
+    files = sorted(p for p in in_dir.rglob(pattern) if p.is_file())
+    items = [(str(p.relative_to(in_dir)), p) for p in files]
+
+    def convert(path, summary):
+        session, report, notes = read(path, repair=repair)
+        label = str(path.relative_to(in_dir))
+        if on_notes is not None:
+            on_notes(label, notes)
+        else:
+            summary.notes.extend((label, n) for n in notes)
+        yield session, report
+
+    return run_import(source, items, convert, out_dir, progress)

@@ -165,6 +165,17 @@ def _json_error(path, e):
     return FormatError(path, f"invalid JSON ({str(e)[:80]})")
 
 
+def _read_json_object(path):
+    """A JSON file that must hold one object, or a FormatError naming the file and line."""
+    try:
+        value = json.loads(read_source_text(path))
+    except (ValueError, RecursionError) as e:
+        raise _json_error(path, e) from None
+    if not isinstance(value, dict):
+        raise FormatError(path, "must hold a JSON object")
+    return value
+
+
 def _nearest_first(items, key):
     """``items`` sorted by numeric ``key`` (entries without one go last, in their order)."""
 
@@ -251,13 +262,7 @@ def read_gamestates(folder, repair=False, report=None):
         try:
             if not _TICK_NAME.fullmatch(p.stem) or float(p.stem) > MAX_ABS:
                 raise FormatError(p, "game-state file name is not epoch milliseconds (<digits>.json)")
-            text = read_source_text(p)
-            try:
-                state = json.loads(text)
-            except (ValueError, RecursionError) as e:
-                raise _json_error(p, e) from None
-            if not isinstance(state, dict):
-                raise FormatError(p, "must hold a JSON object")
+            state = _read_json_object(p)
             rows.append(flatten_gamestate(state, p, repair, report))
             epochs.append(float(p.stem))
         except FormatError as e:
@@ -342,13 +347,7 @@ def _read_recording_json(folder):
     path = Path(folder) / "recording.json"
     if not path.exists():
         return {}
-    text = read_source_text(path)
-    try:
-        meta = json.loads(text)
-    except (ValueError, RecursionError) as e:
-        raise _json_error(path, e) from None
-    if not isinstance(meta, dict):
-        raise FormatError(path, "must hold a JSON object")
+    meta = _read_json_object(path)
     start = meta.get("start_epoch_ms")
     if start is not None and not _plain_number(start):
         raise FormatError(path, f"must be a number, got {start!r}", field="start_epoch_ms")

@@ -27,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-from actiongen_keras.recordings.importers.base import run_import, safe_id
+from actiongen_keras.recordings.importers.base import import_files, safe_id
 from actiongen_keras.recordings.session import (
     Events,
     RepairReport,
@@ -115,13 +115,4 @@ def import_folder(in_dir, out_dir, repair=False, progress=True):
 
     Returns the :class:`~actiongen_keras.recordings.importers.base.ImportSummary`.
     """
-    in_dir = Path(in_dir)
-    files = sorted(p for p in in_dir.rglob("*.csv*") if p.is_file())
-    items = [(str(p.relative_to(in_dir)), p) for p in files]
-
-    def convert(path, summary):
-        session, report, notes = read_sapimouse(path, repair=repair)
-        summary.notes.extend((str(path.relative_to(in_dir)), n) for n in notes)
-        yield session, report
-
-    return run_import(SOURCE, items, convert, out_dir, progress)
+    return import_files(SOURCE, in_dir, "*.csv*", read_sapimouse, out_dir, repair, progress)
