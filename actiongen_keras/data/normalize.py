@@ -26,14 +26,13 @@ could be fitted without looking at them); they are listed in ``ignored_state_col
 from __future__ import annotations
 
 import dataclasses
-import json
 from collections import Counter
-from pathlib import Path
 
 import numpy as np
 
 from actiongen_keras.config import DataConfig
 from actiongen_keras.data import features as F
+from actiongen_keras.data.jsonfile import load_json, save_json
 from actiongen_keras.data.vocab import Vocabulary
 from actiongen_keras.errors import DataError, FormatError
 
@@ -143,12 +142,7 @@ class Preprocessing:
             raise FormatError(path, f"malformed preprocessing file ({e.__class__.__name__}: {e})") from None
 
     def save(self, path):
-        path = Path(path)
-        if path.is_dir() or path.suffix != ".json":
-            path = path / PREPROCESSING_FILE
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(self.to_dict(), indent=1) + "\n")
-        return path
+        return save_json(self.to_dict(), path, PREPROCESSING_FILE)
 
     def __eq__(self, other):
         return isinstance(other, Preprocessing) and self.to_dict() == other.to_dict()
@@ -160,15 +154,7 @@ def load_preprocessing(data_dir):
     ``data_dir`` may also be the JSON file itself, or a TFDS version folder
     (``DATA_DIR/actiongen_sessions/<config>/<version>``) which holds a copy.
     """
-    p = Path(data_dir)
-    if p.is_dir():
-        p = p / PREPROCESSING_FILE
-    if not p.exists():
-        raise DataError(f"{p}: no preprocessing.json (build the dataset first: actiongen dataset build)")
-    try:
-        d = json.loads(p.read_text())
-    except json.JSONDecodeError as e:
-        raise FormatError(p, f"invalid JSON ({e.msg})", line=e.lineno) from None
+    d, p = load_json(data_dir, PREPROCESSING_FILE)
     return Preprocessing.from_dict(d, p)
 
 

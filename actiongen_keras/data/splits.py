@@ -40,10 +40,9 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import json
 from collections import defaultdict
-from pathlib import Path
 
+from actiongen_keras.data.jsonfile import load_json, save_json
 from actiongen_keras.errors import DataError, FormatError
 
 SPLITS = ("train", "validation", "test")
@@ -137,24 +136,12 @@ class Splits:
         )
 
     def save(self, path):
-        path = Path(path)
-        if path.is_dir() or path.suffix != ".json":
-            path = path / SPLITS_FILE
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(self.to_dict(), indent=1) + "\n")
-        return path
+        return save_json(self.to_dict(), path, SPLITS_FILE)
 
 
 def load_splits(data_dir):
-    p = Path(data_dir)
-    if p.is_dir():
-        p = p / SPLITS_FILE
-    if not p.exists():
-        raise DataError(f"{p}: no splits.json")
-    try:
-        return Splits.from_dict(json.loads(p.read_text()), p)
-    except json.JSONDecodeError as e:
-        raise FormatError(p, f"invalid JSON ({e.msg})", line=e.lineno) from None
+    d, p = load_json(data_dir, SPLITS_FILE)
+    return Splits.from_dict(d, p)
 
 
 def assign_splits(sessions, fractions=(0.8, 0.1, 0.1), min_subjects=10):
