@@ -24,6 +24,7 @@ class DataConfig:
     max_actions: int = 48  # target events per window before the end-of-sequence token
     min_move_interval_ms: float = 0.0  # thin dense move streams (0 = keep all); drops are reported
     stride_ticks: int = 1  # one window per tick boundary
+    max_anchors: int = 8  # declared on-screen state points per window (features.py, "Anchors")
 
 
 @dataclasses.dataclass

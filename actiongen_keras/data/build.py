@@ -209,8 +209,11 @@ def tfds_features():
 class ActiongenSessions(tfds.core.GeneratorBasedBuilder):
     """Windows of ``actiongen-session/1`` recordings, as the model's tensors."""
 
-    VERSION = tfds.core.Version("1.0.0")
-    RELEASE_NOTES = {"1.0.0": "First release: windows per features.py, splits by person or time block, train-fitted statistics."}
+    VERSION = tfds.core.Version("1.1.0")
+    RELEASE_NOTES = {
+        "1.0.0": "First release: windows per features.py, splits by person or time block, train-fitted statistics.",
+        "1.1.0": "Anchor inputs (anchor_xy, anchor_dt, anchor_mask): the on-screen points the state declares.",
+    }
     MANUAL_DOWNLOAD_INSTRUCTIONS = """
     Nothing is downloaded. Point manual_dir at a folder of sessions in the
     actiongen-session/1 format (one folder per session holding session.json and

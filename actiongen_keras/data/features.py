@@ -32,7 +32,22 @@ dec_type ... dec_xy    (A+1, ...)  as hist  teacher-forcing input: step 0 is BOS
                                             last cursor, dt = 0), step i is target event i-1;
                                             dec_t_after replaces hist_t_before
 screen                 (2,)        float32  session screen (width, height) in pixels
+anchor_xy              (P, 2)      float32  on-screen points the state at T declares (see below),
+                                            position / screen
+anchor_dt              (P,)        float32  ms from T until the anchor's moment (negative = past)
+anchor_mask            (P,)        float32  1 where the anchor exists at T
 =====================  ==========  =======  ===============================================
+
+Anchors (``P`` = ``num_anchors``): a state column of ``session.json`` may declare that it is
+the ``x`` or ``y`` (screen pixels) or ``dt_ms`` (wall ms from the snapshot until the
+moment it names, e.g. an osu! hit time) of a named on-screen point::
+
+    {"name": "obj0_x", "kind": "numeric", "anchor": "obj0", "role": "x"}
+
+The windows carry each declared anchor of the last snapshot at or before ``T``, with
+``anchor_dt`` moved to ``T`` (the snapshot's age subtracted). The model reads them relative
+to the cursor and the time of each decoder step (``layers/state_anchor_query.py``), which a
+standardised state vector cannot give it. Sources without anchors have ``anchor_mask`` 0.
 
 Targets (same keys as the model's outputs) and sample weights (same keys; the only
 place masks enter training):
@@ -75,6 +90,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from actiongen_keras.recordings.session import ANCHOR_ROLES  # noqa: F401  (re-exported)
+
 # Event type ids. PAD never is a target (weight 0); EOS ends a target sequence;
 # BOS starts the decoder input. The event-type head predicts NUM_EVENT_CLASSES classes.
 EVENT_TYPES = ("pad", "move", "press", "release", "scroll", "key_down", "key_up", "eos", "bos")
@@ -114,6 +131,9 @@ INPUT_NAMES = (
     "dec_t_after",
     "dec_xy",
     "screen",
+    "anchor_xy",
+    "anchor_dt",
+    "anchor_mask",
 )
 TARGET_NAMES = ("event_type", "timing", "xy", "button", "key", "scroll", "seq_len")
 
@@ -128,9 +148,9 @@ def scroll_notches(class_id):
     return np.asarray(class_id).astype(np.int64) - SCROLL_CLIP
 
 
-def input_signature(max_history_events, max_actions, history_ticks, num_state_numeric, num_state_categorical):
+def input_signature(max_history_events, max_actions, history_ticks, num_state_numeric, num_state_categorical, num_anchors=1):
     """``{name: (shape, dtype)}`` of the model inputs, batch dimension omitted."""
-    H, A1, K = max_history_events, max_actions + 1, history_ticks
+    H, A1, K, P = max_history_events, max_actions + 1, history_ticks, num_anchors
     return {
         "state_numeric": ((K, num_state_numeric), "float32"),
         "state_categorical": ((K, num_state_categorical), "int32"),
@@ -150,6 +170,9 @@ def input_signature(max_history_events, max_actions, history_ticks, num_state_nu
         "dec_t_after": ((A1,), "float32"),
         "dec_xy": ((A1, 2), "float32"),
         "screen": ((2,), "float32"),
+        "anchor_xy": ((P, 2), "float32"),
+        "anchor_dt": ((P,), "float32"),
+        "anchor_mask": ((P,), "float32"),
     }
 
 

@@ -17,7 +17,10 @@ data:
   the same millisecond as their predecessor): the timing-scale boundaries come from these;
 * ``target_type_counts``: how often each event type (and EOS) is a weighted target in the
   training windows, for the majority baseline and class weights;
-* ``train``: how many sessions/windows/events/snapshots the statistics saw.
+* ``train``: how many sessions/windows/events/snapshots the statistics saw;
+* ``anchors``: ``[{name, x, y, dt_ms}]``, the on-screen points the training sessions'
+  state columns declare (``"anchor"``/``"role"`` keys, see ``features.py``), by column
+  name, in order of first appearance, at most ``data_config.max_anchors``.
 
 Columns that appear only in validation/test sessions are not features (no statistics
 could be fitted without looking at them); they are listed in ``ignored_state_columns``.
@@ -54,6 +57,7 @@ class Preprocessing:
     builder_config: str | None = None
     sources: list | None = None
     ignored_state_columns: list = dataclasses.field(default_factory=list)
+    anchors: list = dataclasses.field(default_factory=list)  # [{name, x, y, dt_ms}] (column names)
 
     def __post_init__(self):
         self._cat_vocabs = [Vocabulary(c["vocab"]) for c in self.categorical_columns]
@@ -75,9 +79,21 @@ class Preprocessing:
     def categorical_vocab_sizes(self):
         return [v.size for v in self._cat_vocabs]
 
+    @property
+    def num_anchors(self):
+        """``P`` of the anchor inputs: the declared anchors, at least 1 (then always masked)."""
+        return max(1, len(self.anchors))
+
+    def anchor_columns(self):
+        """``[[x, y, dt_ms], ...]`` indices into ``numeric_columns`` (-1: no ``dt_ms`` column)."""
+        index = {c["name"]: i for i, c in enumerate(self.numeric_columns)}
+        return [[index[a["x"]], index[a["y"]], index.get(a.get("dt_ms") or "", -1)] for a in self.anchors]
+
     def input_signature(self):
         c = self.data_config
-        return F.input_signature(c.max_history_events, c.max_actions, c.history_ticks, self.num_numeric, self.num_categorical)
+        return F.input_signature(
+            c.max_history_events, c.max_actions, c.history_ticks, self.num_numeric, self.num_categorical, self.num_anchors
+        )
 
     def target_signature(self):
         return F.target_signature(self.data_config.max_actions)
@@ -101,6 +117,28 @@ class Preprocessing:
                 cat[:, i] = vocab.lookup(st.columns[c["name"]])
         return num, cat
 
+    def encode_anchors(self, session):
+        """``(values float32 (m, P, 3), present bool (m, P))`` per snapshot: ``x / width``,
+        ``y / height`` and ``dt_ms`` (NaN where the anchor has no time) of each anchor;
+        present where the session has the anchor's columns and ``x``, ``y`` are finite."""
+        st = session.state
+        m, P = len(st), self.num_anchors
+        vals = np.zeros((m, P, 3), dtype=np.float32)
+        present = np.zeros((m, P), dtype=bool)
+        names = {c["name"] for c in (session.state_columns or [])}
+        w, h = float(session.screen[0]), float(session.screen[1])
+        for p, a in enumerate(self.anchors):
+            if a["x"] not in names or a["y"] not in names:
+                continue
+            x = np.asarray(st.columns[a["x"]], dtype=np.float64) / w
+            y = np.asarray(st.columns[a["y"]], dtype=np.float64) / h
+            dt = np.asarray(st.columns[a["dt_ms"]], dtype=np.float64) if a.get("dt_ms") in names else np.full(m, np.nan)
+            present[:, p] = np.isfinite(x) & np.isfinite(y)
+            vals[:, p, 0] = np.where(present[:, p], x, 0.0)
+            vals[:, p, 1] = np.where(present[:, p], y, 0.0)
+            vals[:, p, 2] = np.where(present[:, p] & np.isfinite(dt), dt, np.nan)
+        return vals, present
+
     # ---- (de)serialisation
     def to_dict(self):
         return {
@@ -116,6 +154,7 @@ class Preprocessing:
             "zero_interval_fraction": self.zero_interval_fraction,
             "target_type_counts": self.target_type_counts,
             "train": self.train,
+            "anchors": self.anchors,
         }
 
     @classmethod
@@ -137,6 +176,7 @@ class Preprocessing:
                 builder_config=d.get("builder_config"),
                 sources=d.get("sources"),
                 ignored_state_columns=list(d.get("ignored_state_columns", [])),
+                anchors=[dict(a) for a in d.get("anchors", [])],
             )
         except (KeyError, TypeError, ValueError) as e:
             raise FormatError(path, f"malformed preprocessing file ({e.__class__.__name__}: {e})") from None
@@ -251,6 +291,7 @@ def fit_preprocessing(train_parts, config=None, builder_config=None, sources=Non
                 std = 1.0
             numeric.append({"name": name, "kind": "numeric", "mean": mean, "std": std})
     ignored = sorted({c["name"] for s in all_sessions for c in (s.state_columns or []) if c["name"] not in kinds})
+    anchors = declared_anchors([s for s, _ in train_parts], {c["name"] for c in numeric}, config.max_anchors)
     iv = np.concatenate(intervals) if intervals else np.zeros(0)
     pos = iv[iv > 0]
     quant = {f"p{q}": float(np.percentile(pos, q)) for q in QUANTILES} if len(pos) else {f"p{q}": None for q in QUANTILES}
@@ -272,4 +313,17 @@ def fit_preprocessing(train_parts, config=None, builder_config=None, sources=Non
         builder_config=builder_config,
         sources=list(sources) if sources else None,
         ignored_state_columns=ignored,
+        anchors=anchors,
     )
+
+
+def declared_anchors(sessions, numeric_names, max_anchors):
+    """``[{name, x, y, dt_ms}]``: the anchors the sessions' state columns declare, in order of
+    first appearance, those with numeric ``x`` and ``y`` columns, at most ``max_anchors``."""
+    found = {}
+    for session in sessions:
+        for c in session.state_columns or []:
+            if c.get("anchor") and c.get("role") in F.ANCHOR_ROLES and c["name"] in numeric_names:
+                found.setdefault(str(c["anchor"]), {})[c["role"]] = c["name"]
+    out = [{"name": n, "x": r["x"], "y": r["y"], "dt_ms": r.get("dt_ms")} for n, r in found.items() if "x" in r and "y" in r]
+    return out[: max(int(max_anchors), 0)]

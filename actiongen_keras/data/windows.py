@@ -16,7 +16,10 @@ itself stays the session's.
 * state: for each tick ``T - (K-1-k) * tick_ms`` (k = 0..K-1, the last one is ``T``)
   the last snapshot at or before it; numeric columns standardised with the training
   mean/std, bool columns as 0/1, categorical columns through their vocabularies,
-  NaN/absent -> 0; ``state_mask`` is 1 only for ticks that have a snapshot.
+  NaN/absent -> 0; ``state_mask`` is 1 only for ticks that have a snapshot;
+* anchors: the declared anchors of the snapshot at the last tick (``T``), ``anchor_dt``
+  minus the snapshot's age ``T - t_snapshot`` (so it counts from ``T``; 0 for an anchor
+  without a time).
 
 Positions: ``x / width``, ``y / height``, clipped into [0, 1]. An event marked
 ``offscreen`` (or outside the screen before clipping, or NaN) keeps the clipped value
@@ -97,6 +100,8 @@ class SessionTokens:
     state_t: np.ndarray | None = None  # float64 (m,)
     state_numeric: np.ndarray | None = None  # float32 (m, S)
     state_categorical: np.ndarray | None = None  # int32 (m, C)
+    state_anchors: np.ndarray | None = None  # float32 (m, P, 3): x, y (screen units), dt_ms
+    state_anchor_present: np.ndarray | None = None  # bool (m, P)
     dropped_moves: int = 0
 
 
@@ -191,6 +196,7 @@ def tokenize_session(session, preprocessing=None, config=None):
     if preprocessing is not None and session.state is not None and len(session.state):
         tok.state_t = np.asarray(session.state.t_ms, dtype=np.float64)
         tok.state_numeric, tok.state_categorical = preprocessing.encode_state(session)
+        tok.state_anchors, tok.state_anchor_present = preprocessing.encode_anchors(session)
     return tok
 
 
@@ -225,7 +231,7 @@ def _gather(arr, idx, valid, fill=0):
     return np.where(m, out, np.asarray(fill, dtype=arr.dtype))
 
 
-def make_windows(tokens, T, config, num_numeric=0, num_categorical=0):
+def make_windows(tokens, T, config, num_numeric=0, num_categorical=0, num_anchors=1):
     """All windows of one session at boundaries ``T``: ``(inputs, targets, weights)`` dicts.
 
     Arrays have a leading window dimension ``W = len(T)``; dtypes and shapes follow
@@ -311,6 +317,22 @@ def make_windows(tokens, T, config, num_numeric=0, num_categorical=0):
         inputs["state_numeric"] = np.zeros((W, K, S), f32)
         inputs["state_categorical"] = np.zeros((W, K, C), np.int32)
         inputs["state_mask"] = np.zeros((W, K), f32)
+    # ---- anchors of the snapshot at T, their times counted from T
+    P = int(num_anchors)
+    inputs["anchor_xy"] = np.zeros((W, P, 2), f32)
+    inputs["anchor_dt"] = np.zeros((W, P), f32)
+    inputs["anchor_mask"] = np.zeros((W, P), f32)
+    if tokens.state_anchors is not None and len(tokens.state_t) and W:
+        j = np.searchsorted(tokens.state_t, T + 1e-6, side="right") - 1
+        ok = j >= 0
+        jc = np.clip(j, 0, None)
+        present = tokens.state_anchor_present[jc] & ok[:, None]
+        vals = tokens.state_anchors[jc]
+        age = (T - tokens.state_t[jc])[:, None]
+        inputs["anchor_xy"] = np.where(present[..., None], vals[..., :2], 0.0).astype(f32)
+        timed = present & np.isfinite(vals[..., 2])  # an anchor without a time: 0
+        inputs["anchor_dt"] = np.where(timed, np.nan_to_num(vals[..., 2]) - age, 0.0).astype(f32)
+        inputs["anchor_mask"] = present.astype(f32)
     inputs["screen"] = np.broadcast_to(np.asarray(tokens.screen, dtype=f32), (W, 2)).copy()
 
     targets = {
@@ -336,22 +358,27 @@ def make_windows(tokens, T, config, num_numeric=0, num_categorical=0):
     return inputs, targets, weights
 
 
-def empty_windows(config, num_numeric=0, num_categorical=0):
+def empty_windows(config, num_numeric=0, num_categorical=0, num_anchors=1):
     """Zero windows with the right trailing shapes and dtypes."""
     tok = SessionTokens(
         session_id="", source="", subject="", screen=(1.0, 1.0), t_start=0.0, t_end=0.0,
         t=np.zeros(0), type=np.zeros(0, np.int32), button=np.zeros(0, np.int32), key=np.zeros(0, np.int32),
         scroll=np.zeros((0, 2), np.int32), dt=np.zeros(0, np.float32), xy=np.zeros((0, 2), np.float32), xy_ok=np.zeros(0, bool),
     )
-    return make_windows(tok, np.zeros(0), config, num_numeric, num_categorical)
+    return make_windows(tok, np.zeros(0), config, num_numeric, num_categorical, num_anchors)
 
 
-def concat_windows(parts, config, num_numeric=0, num_categorical=0):
+def concat_windows(parts, config, num_numeric=0, num_categorical=0, num_anchors=1):
     """Concatenate a list of ``(inputs, targets, weights)`` along the window axis."""
     parts = [p for p in parts if len(p[2]["seq_len"])]
     if not parts:
-        return empty_windows(config, num_numeric, num_categorical)
+        return empty_windows(config, num_numeric, num_categorical, num_anchors)
     return tuple({k: np.concatenate([p[i][k] for p in parts]) for k in parts[0][i]} for i in range(3))
+
+
+def encoded_sizes(preprocessing):
+    """``(num_numeric, num_categorical, num_anchors)``: the trailing sizes of the state inputs."""
+    return preprocessing.num_numeric, preprocessing.num_categorical, preprocessing.num_anchors
 
 
 def session_windows(session, preprocessing, config=None, time_range=None):
@@ -359,7 +386,7 @@ def session_windows(session, preprocessing, config=None, time_range=None):
     config = config or preprocessing.data_config
     tok = tokenize_session(session, preprocessing, config)
     T = window_times(tok.t_start, tok.t_end, config, time_range)
-    ins, tgs, wts = make_windows(tok, T, config, preprocessing.num_numeric, preprocessing.num_categorical)
+    ins, tgs, wts = make_windows(tok, T, config, *encoded_sizes(preprocessing))
     return ins, tgs, wts, T
 
 
@@ -390,10 +417,10 @@ def windows_from_sessions(sessions, preprocessing, config=None, time_ranges=None
             T = window_times(tok.t_start, tok.t_end, config, rng)
             if len(T) == 0:
                 continue
-            parts.append(make_windows(tok, T, config, preprocessing.num_numeric, preprocessing.num_categorical))
+            parts.append(make_windows(tok, T, config, *encoded_sizes(preprocessing)))
             sids.append(np.full(len(T), s.session_id, dtype=object))
             times.append(T)
-    out = concat_windows(parts, config, preprocessing.num_numeric, preprocessing.num_categorical)
+    out = concat_windows(parts, config, *encoded_sizes(preprocessing))
     if with_meta:
         meta = {
             "session_id": np.concatenate(sids) if sids else np.zeros(0, dtype=object),

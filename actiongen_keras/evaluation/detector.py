@@ -97,6 +97,13 @@ def _thin_roc(y, score, max_points=101):
     return {"fpr": [round(float(v), 5) for v in fpr], "tpr": [round(float(v), 5) for v in tpr]}
 
 
+def min_leaf(n_train):
+    """Smallest leaf of the trees: sklearn's 20 on large folds, ``n / 10`` (at least 2) on small
+    ones. With 20 a fold of under 40 segments cannot split at all and the detector would
+    score every test segment alike (AUC 0.5 whatever the samples)."""
+    return int(max(2, min(20, n_train // 10)))
+
+
 def two_sample_test(X, y, groups, clusters=None, ci_method=None, n_splits=N_SPLITS, n_boot=N_BOOT, seed=0, max_iter=200, n_threads=1):
     """Subject-disjoint classifier two-sample test.
 
@@ -121,7 +128,9 @@ def two_sample_test(X, y, groups, clusters=None, ci_method=None, n_splits=N_SPLI
     oof = np.full(len(y), np.nan)
     fold_auc = []
     for train, test in folds:
-        clf = HistGradientBoostingClassifier(max_iter=max_iter, learning_rate=0.1, random_state=seed, early_stopping=False)
+        clf = HistGradientBoostingClassifier(
+            max_iter=max_iter, learning_rate=0.1, random_state=seed, early_stopping=False, min_samples_leaf=min_leaf(len(train))
+        )
         cols = np.isfinite(X[train]).any(0)  # a feature that is NaN throughout cannot be binned
         with threadpool_limits(n_threads):
             clf.fit(X[train][:, cols], y[train])

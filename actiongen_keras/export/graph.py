@@ -74,7 +74,9 @@ def raw_input_spec(prep, generate=False):
     """``{name: (shape, dtype)}`` of the raw (client) inputs; ``None`` = dynamic dimension.
 
     ``state_numeric`` is omitted when the run has no numeric state feature,
-    ``state_categorical`` when it has no categorical one.
+    ``state_categorical`` when it has no categorical one. ``state_age_ms`` (ms from the
+    last tick's snapshot to T; 0 when the state is current) only exists when the run's
+    state declares anchors: their times are counted from T (``features.py``).
     """
     K = int(prep.data_config.history_ticks)
     spec = {
@@ -93,6 +95,8 @@ def raw_input_spec(prep, generate=False):
         spec["state_numeric"] = ((None, K, prep.num_numeric), "float64")
     if prep.num_categorical:
         spec["state_categorical"] = ((None, K, prep.num_categorical), "string")
+    if prep.anchors:
+        spec["state_age_ms"] = ((None,), "float32")
     if generate:
         spec["temperature"] = ((None,), "float32")
         spec["seed"] = ((None,), "int64")
@@ -211,7 +215,35 @@ def encode_raw(raw, prep, tables):
         out["state_categorical"] = tf.stack(cols, axis=-1) * tf.cast(mask[..., None], tf.int32)
     else:
         out["state_categorical"] = tf.zeros([B, K, 0], tf.int32)
+    out.update(encode_anchors(raw, prep, screen, mask))
     return out
+
+
+def encode_anchors(raw, prep, screen, mask):
+    """``anchor_xy``, ``anchor_dt``, ``anchor_mask`` from the raw state of the last tick, as
+    ``windows.make_windows`` (``Preprocessing.encode_anchors``) makes them."""
+    K, P = int(prep.data_config.history_ticks), prep.num_anchors
+    B = tf.shape(mask)[0]
+    if not prep.anchors:
+        return {"anchor_xy": tf.zeros([B, P, 2], tf.float32), "anchor_dt": tf.zeros([B, P], tf.float32),
+                "anchor_mask": tf.zeros([B, P], tf.float32)}
+    cols = np.array(prep.anchor_columns(), np.int64)
+    last = tf.cast(raw["state_numeric"][:, K - 1, :], tf.float64)  # [B, S], NaN = missing
+    scr = tf.cast(screen, tf.float64)
+    ax = tf.gather(last, cols[:, 0], axis=1) / scr[:, 0:1]
+    ay = tf.gather(last, cols[:, 1], axis=1) / scr[:, 1:2]
+    present = tf.math.is_finite(ax) & tf.math.is_finite(ay) & (mask[:, K - 1 : K] > 0.5)
+    has_dt = tf.constant(cols[:, 2] >= 0)[None, :]
+    dt = tf.gather(last, np.maximum(cols[:, 2], 0), axis=1)
+    timed = present & has_dt & tf.math.is_finite(dt)
+    dt = tf.cast(tf.cast(tf.where(timed, dt, 0.0), tf.float32), tf.float64)
+    age = _finite(tf.cast(raw["state_age_ms"], tf.float64), "state_age_ms")[:, None]
+    xy = tf.stack([tf.where(present, ax, 0.0), tf.where(present, ay, 0.0)], axis=-1)
+    return {
+        "anchor_xy": tf.cast(xy, tf.float32),
+        "anchor_dt": tf.cast(tf.where(timed, dt - age, 0.0), tf.float32),
+        "anchor_mask": tf.cast(present, tf.float32),
+    }
 
 
 def decoder_bos(window, A1):

@@ -102,12 +102,15 @@ def raw_window(session, prep, T, generate=False, temperature=0.0, seed=0):
     num = np.full((K, S), np.nan, np.float64)
     cat = np.full((K, C), "", dtype=object)
     mask = np.zeros(K, np.float32)
+    age = 0.0
     st = session.state
     if st is not None and len(st):
         ticks = T - (K - 1 - np.arange(K)) * float(c.tick_ms)
         j = np.searchsorted(np.asarray(st.t_ms, np.float64), ticks + 1e-6, side="right") - 1
         ok = j >= 0
         mask = ok.astype(np.float32)
+        if ok[-1]:
+            age = T - float(np.asarray(st.t_ms, np.float64)[j[-1]])
         have = {col["name"] for col in (session.state_columns or [])}
         for i, col in enumerate(prep.numeric_columns):
             if col["name"] in have:
@@ -122,6 +125,8 @@ def raw_window(session, prep, T, generate=False, temperature=0.0, seed=0):
         raw["state_numeric"] = num[None]
     if C:
         raw["state_categorical"] = cat[None]
+    if prep.anchors:
+        raw["state_age_ms"] = np.array([age], np.float32)
     if generate:
         raw["temperature"] = np.array([temperature], np.float32)
         raw["seed"] = np.array([seed], np.int64)

@@ -121,6 +121,8 @@ def warmup_windows(prep, batch=1):
         raw["state_numeric"] = rows(np.array([[col["mean"] for col in prep.numeric_columns]] * K, np.float64))
     if prep.num_categorical:
         raw["state_categorical"] = rows(np.array([[(col["vocab"] or [""])[0] for col in prep.categorical_columns]] * K, dtype=object))
+    if prep.anchors:
+        raw["state_age_ms"] = rows(np.float32(0.0))
     return raw
 
 

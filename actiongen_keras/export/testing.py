@@ -28,12 +28,8 @@ def make_tiny_run(run_dir, seed=0, event_bias=None, time_feedback=1.0):
     The model is untrained (random weights, ``seed``): parity, not quality, is what the
     export tests check. ``event_bias``: ``{event class: value}`` added to the event head's
     bias (e.g. to make releases / key_ups likely, so the held-state masks decide events).
-    ``time_feedback``: factor on the kernels of the time encodings (``dt``, ``t_after``) of
-    the event embedding and the generator. With random weights a window's intervals depend
-    on the earlier intervals chaotically: float32 rounding differences between two
-    compilations of the same model (e.g. the sampler's XLA step and its eager step) grow
-    about tenfold per event, to many ms within ten events; 0.1 keeps greedy windows
-    comparable to ~1e-4 ms.
+    ``time_feedback``: :func:`actiongen_keras.generation.testing.damp_time_feedback`
+    (0.03 keeps greedy windows comparable to ~1e-3 ms).
     """
     import keras
 
@@ -61,9 +57,9 @@ def make_tiny_run(run_dir, seed=0, event_bias=None, time_feedback=1.0):
             b[int(cls)] += float(v)
         bias.assign(b)
     if time_feedback != 1.0:
-        emb, gen = model.get_layer("event_embedding"), model.get_layer("generator")
-        for enc in (emb.dt_encoding, emb.offset_encoding, gen.dt_encoding, gen.t_after_encoding):
-            enc.projection.kernel.assign(enc.projection.kernel.numpy() * float(time_feedback))
+        from actiongen_keras.generation.testing import damp_time_feedback
+
+        damp_time_feedback(model, time_feedback)
     model.save(run_dir / "model.keras")
     prep.save(run_dir / "preprocessing.json")
     cfg.to_json(run_dir / "config.json")

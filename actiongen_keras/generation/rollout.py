@@ -49,7 +49,7 @@ from pathlib import Path
 import numpy as np
 
 from actiongen_keras.data import features as F
-from actiongen_keras.data.windows import history_ms, make_windows, tokenize_session
+from actiongen_keras.data.windows import encoded_sizes, history_ms, make_windows, tokenize_session
 from actiongen_keras.errors import ActiongenError
 from actiongen_keras.generation.incremental import (
     IncrementalDecoder,
@@ -244,7 +244,7 @@ def rollout(model_or_run_dir, context_session, seconds=30.0, seed=0, temperature
         windows = tqdm(windows, desc=f"rollout {s.session_id[:30]}", leave=False, unit="window")
     for k in windows:
         T = T0 + k * target
-        ins, _, _ = make_windows(run.tokens(), np.array([T]), cfg, prep.num_numeric, prep.num_categorical)
+        ins, _, _ = make_windows(run.tokens(), np.array([T]), cfg, *encoded_sizes(prep))
         last = run.last_t
         w = gen.generate_window(ins, rng, sampling, held=held, last_t_rel=(last - T) if last is not None else 0.0,
                                  graph=graph)

@@ -11,6 +11,7 @@ from actiongen_keras.layers.multi_scale_timing import (
     DEFAULT_MAX_MS,
     MultiScaleTimingProcessor,
 )
+from actiongen_keras.layers.state_anchor_query import StateAnchorQuery
 from actiongen_keras.layers.temporal_position_encoding import TemporalPositionEncoding
 
 XY_SIGMA_FLOOR = 1e-3  # screen units (~2 px on a 1920 px screen)
@@ -23,8 +24,9 @@ def split_xy_params(params, num_mixtures, sigma_floor=XY_SIGMA_FLOOR):
 
     Layout of the xy head output: ``[logits(M) | mu_x(M) | mu_y(M) | sigma_raw_x(M) |
     sigma_raw_y(M)]``. The means are absolute positions in screen units: the network
-    predicts the displacement from the step's cursor (``dec_xy``) and the head adds the
-    cursor back, so the mixture is over the displacement, expressed in absolute terms.
+    predicts the displacement from the step's cursor (``dec_xy``), as a free offset plus a
+    learned fraction of the anchor pointer (:class:`StateAnchorQuery`), and the head adds
+    the cursor back, so the mixture is over the displacement, expressed in absolute terms.
     ``sigma = sigma_floor + softplus(sigma_raw - XY_SIGMA_SHIFT)``.
     """
     M = int(num_mixtures)
@@ -88,7 +90,8 @@ def next_step_types(dec_type):
 @keras.saving.register_keras_serializable(package="actiongen")
 class ContextAwareActionGenerator(keras.layers.Layer):
     """``call(dec_hidden, state_summary, hist_summary, dec_type, dec_t_after, dec_dt, dec_xy,
-    hist_type, hist_dt, hist_t_before, hist_xy, screen)`` -> tuple of head outputs::
+    hist_type, hist_dt, hist_t_before, hist_xy, screen, anchor_xy, anchor_dt, anchor_mask)``
+    -> tuple of head outputs::
 
         event_type [B,T,NUM_EVENT_CLASSES]  logits (incl. EOS)
         timing     [B,T,3 + 9*M_t]          MultiScaleTimingProcessor layout
@@ -98,10 +101,13 @@ class ContextAwareActionGenerator(keras.layers.Layer):
         scroll     [B,T,2,NUM_SCROLL_CLASSES] logits for (dx, dy)
 
     Four context processors (Dense + gelu, each to ``d_model``): game state
-    (``state_summary``), action history (``hist_summary``), temporal (the step's
+    (``state_summary``, plus the state's anchors seen from the step's cursor and time,
+    :class:`StateAnchorQuery`), action history (``hist_summary``), temporal (the step's
     ``t_after`` and ``dt``, via :class:`TemporalPositionEncoding`) and behavioural
     (:func:`behaviour_features` of the history). They are concatenated with the decoder
-    output, fused (Dense, LayerNorm, Dropout) and fed to the heads.
+    output, fused (Dense, LayerNorm, Dropout) and fed to the heads. The xy head may also
+    move the cursor a learned fraction of the way to the attended anchor
+    (:func:`split_xy_params`).
 
     **Type-conditioned attributes.** The event-type head reads the fused step ``h``
     alone. The other heads (timing, xy, button, key, scroll) read ``h`` plus an
@@ -121,6 +127,7 @@ class ContextAwareActionGenerator(keras.layers.Layer):
         timing_boundaries_ms=DEFAULT_BOUNDARIES_MS,
         max_timing_ms=DEFAULT_MAX_MS,
         dropout=0.0,
+        num_anchors=1,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -131,6 +138,7 @@ class ContextAwareActionGenerator(keras.layers.Layer):
         self.timing_boundaries_ms = tuple(float(b) for b in timing_boundaries_ms)
         self.max_timing_ms = float(max_timing_ms)
         self.dropout = float(dropout)
+        self.num_anchors = int(num_anchors)
         p = self.dtype_policy
         d = self.d_model
 
@@ -138,6 +146,8 @@ class ContextAwareActionGenerator(keras.layers.Layer):
             return keras.layers.Dense(units, activation=activation, name=name, dtype=p)
 
         self.state_processor = dense(d, "state_processor", "gelu")
+        self.anchor_query = StateAnchorQuery(d, self.num_anchors, name="anchor_query", dtype=p)
+        self.anchor_processor = dense(d, "anchor_processor", "gelu")
         self.history_processor = dense(d, "history_processor", "gelu")
         self.t_after_encoding = TemporalPositionEncoding(d, name="t_after_encoding", dtype=p)
         self.dt_encoding = TemporalPositionEncoding(d, name="dt_encoding", dtype=p)
@@ -151,9 +161,10 @@ class ContextAwareActionGenerator(keras.layers.Layer):
         self.timing = MultiScaleTimingProcessor(
             self.num_timing_components, self.timing_boundaries_ms, self.max_timing_ms, hidden_dim=d, name="timing", dtype=p
         )
-        # Small initial weights: means start at the cursor, sigmas near 0.2 screens.
+        # Small initial weights: means start at the cursor, sigmas near 0.2 screens. The
+        # last M outputs are each component's fraction of the anchor pointer.
         self.xy_head = keras.layers.Dense(
-            5 * self.num_xy_mixtures, kernel_initializer=keras.initializers.VarianceScaling(0.01), name="xy_head", dtype=p
+            6 * self.num_xy_mixtures, kernel_initializer=keras.initializers.VarianceScaling(0.01), name="xy_head", dtype=p
         )
         self.button_head = dense(F.NUM_BUTTONS, "button_head")
         self.key_head = dense(self.num_keys, "key_head")
@@ -164,12 +175,16 @@ class ContextAwareActionGenerator(keras.layers.Layer):
         # graph calls this layer symbolically when it is built or reloaded).
         self.built = True
 
-    def call(self, dec_hidden, state_summary, hist_summary, dec_type, dec_t_after, dec_dt, dec_xy, hist_type, hist_dt, hist_t_before, hist_xy, screen, training=None):
-        h = self.fuse(dec_hidden, state_summary, hist_summary, dec_t_after, dec_dt, hist_type, hist_dt, hist_t_before, hist_xy, screen, training)
-        return (self.event_logits(h),) + self.attributes(h, next_step_types(dec_type), dec_xy)
+    def call(self, dec_hidden, state_summary, hist_summary, dec_type, dec_t_after, dec_dt, dec_xy, hist_type, hist_dt, hist_t_before,
+             hist_xy, screen, anchor_xy, anchor_dt, anchor_mask, training=None):
+        h, pointer = self.fuse(dec_hidden, state_summary, hist_summary, dec_t_after, dec_dt, dec_xy, hist_type, hist_dt, hist_t_before,
+                               hist_xy, screen, anchor_xy, anchor_dt, anchor_mask, training)
+        return (self.event_logits(h),) + self.attributes(h, next_step_types(dec_type), dec_xy, pointer)
 
-    def fuse(self, dec_hidden, state_summary, hist_summary, dec_t_after, dec_dt, hist_type, hist_dt, hist_t_before, hist_xy, screen, training=None):
-        """The fused per-step features ``h [B, T, d_model]`` that every head reads."""
+    def fuse(self, dec_hidden, state_summary, hist_summary, dec_t_after, dec_dt, dec_xy, hist_type, hist_dt, hist_t_before, hist_xy,
+             screen, anchor_xy, anchor_dt, anchor_mask, training=None):
+        """The fused per-step features ``h [B, T, d_model]`` that every head reads, and the
+        anchor ``pointer [B, T, 2]`` (:class:`StateAnchorQuery`) the xy head may follow."""
         T = ops.shape(dec_hidden)[1]
 
         def per_step(v):
@@ -177,33 +192,37 @@ class ContextAwareActionGenerator(keras.layers.Layer):
 
         beh = behaviour_features(hist_type, hist_dt, hist_t_before, hist_xy, screen)
         temporal = self.temporal_processor(self.t_after_encoding(dec_t_after) + self.dt_encoding(dec_dt))
+        anchors, pointer = self.anchor_query(anchor_xy, anchor_dt, anchor_mask, dec_xy, dec_t_after)
         fused = ops.concatenate(
             [
                 dec_hidden,
-                per_step(self.state_processor(state_summary)),
+                per_step(self.state_processor(state_summary)) + self.anchor_processor(anchors),
                 per_step(self.history_processor(hist_summary)),
                 temporal,
                 per_step(self.behaviour_processor(ops.cast(beh, self.compute_dtype))),
             ],
             axis=-1,
         )
-        return self.fusion_dropout(self.fusion_norm(self.fusion(fused)), training=training)
+        return self.fusion_dropout(self.fusion_norm(self.fusion(fused)), training=training), pointer
 
     def event_logits(self, h):
         return self.event_head(h)
 
-    def attributes(self, h, step_type, dec_xy):
-        """``(timing, xy, button, key, scroll)`` of events of type ``step_type [B, T]`` at each step."""
+    def attributes(self, h, step_type, dec_xy, pointer):
+        """``(timing, xy, button, key, scroll)`` of events of type ``step_type [B, T]`` at each
+        step, from the cursor ``dec_xy`` and the anchor ``pointer`` of :meth:`fuse`."""
         ha = h + self.type_condition(step_type)
         M = self.num_xy_mixtures
         xy_raw = self.xy_head(ha)
         cursor = ops.cast(dec_xy, self.compute_dtype)
+        pointer = ops.cast(pointer, self.compute_dtype)
+        gain = xy_raw[..., 5 * M :]
         xy = ops.concatenate(
             [
                 xy_raw[..., :M],
-                xy_raw[..., M : 2 * M] + cursor[..., 0:1],
-                xy_raw[..., 2 * M : 3 * M] + cursor[..., 1:2],
-                xy_raw[..., 3 * M :],
+                xy_raw[..., M : 2 * M] + cursor[..., 0:1] + gain * pointer[..., 0:1],
+                xy_raw[..., 2 * M : 3 * M] + cursor[..., 1:2] + gain * pointer[..., 1:2],
+                xy_raw[..., 3 * M : 5 * M],
             ],
             axis=-1,
         )
@@ -222,5 +241,6 @@ class ContextAwareActionGenerator(keras.layers.Layer):
             timing_boundaries_ms=list(self.timing_boundaries_ms),
             max_timing_ms=self.max_timing_ms,
             dropout=self.dropout,
+            num_anchors=self.num_anchors,
         )
         return config

@@ -50,6 +50,8 @@ class StateEmbedding(keras.layers.Layer):
 
     def call(self, state_numeric, state_categorical):
         x = self.tick_encoding(ops.convert_to_tensor(self._tick_offsets))[None]  # [1, K, d]
+        # [B, K, d] even without state features (S = C = 0): a sum over the empty axis is 0.
+        x = x + ops.sum(ops.cast(state_numeric, self.compute_dtype), axis=-1, keepdims=True) * 0.0
         if self.numeric_projection is not None:
             x = x + self.numeric_projection(ops.cast(state_numeric, self.compute_dtype))
         cat = ops.cast(state_categorical, "int32")

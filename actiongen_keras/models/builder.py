@@ -18,7 +18,9 @@ from actiongen_keras.models.model_config import as_model_config, timing_spec
 
 def make_inputs(meta):
     """``{name: keras.Input}`` per :func:`actiongen_keras.data.features.input_signature`."""
-    sig = F.input_signature(meta.max_history_events, meta.max_actions, meta.history_ticks, meta.num_state_numeric, meta.num_state_categorical)
+    sig = F.input_signature(
+        meta.max_history_events, meta.max_actions, meta.history_ticks, meta.num_state_numeric, meta.num_state_categorical, meta.num_anchors
+    )
     return {name: keras.Input(shape=sig[name][0], dtype=sig[name][1], name=name) for name in F.INPUT_NAMES}
 
 
@@ -49,6 +51,7 @@ def make_generator(cfg, meta, name="generator"):
         timing_boundaries_ms=t["boundaries_ms"],
         max_timing_ms=t["max_ms"],
         dropout=cfg.dropout,
+        num_anchors=meta.num_anchors,
         name=name,
     )
 
@@ -68,6 +71,9 @@ def apply_heads(cfg, meta, inputs, dec_hidden, state_summary, hist_summary, seq_
         inputs["hist_t_before"],
         inputs["hist_xy"],
         inputs["screen"],
+        inputs["anchor_xy"],
+        inputs["anchor_dt"],
+        inputs["anchor_mask"],
     )
     heads = {"event_type": event, "timing": timing, "xy": xy, "button": button, "key": key, "scroll": scroll, "seq_len": seq_len_logits}
     return name_outputs(heads)

@@ -15,7 +15,8 @@ A plain dict (JSON-friendly) produced by the data pipeline::
       "max_actions": 48,                          # A (sequences have A + 1 steps)
       "history_ticks": 10,                        # K
       "tick_ms": 600.0,                           # optional, default 600
-      "num_state_categorical": 2                  # optional, must equal the list's length
+      "num_state_categorical": 2,                 # optional, must equal the list's length
+      "num_anchors": 8                            # optional, default 1: P of the anchor inputs
     }
 
 Unknown keys are an error naming the key (a typo never passes silently).
@@ -38,6 +39,7 @@ class DatasetMeta:
     history_ticks: int
     timing_quantiles_ms: dict | None = None
     tick_ms: float = 600.0
+    num_anchors: int = 1
 
     @property
     def num_state_categorical(self):
@@ -65,7 +67,11 @@ class DatasetMeta:
         d["state_categorical_vocab_sizes"] = tuple(int(v) for v in vocab)
         if n_cat is not None and n_cat != len(vocab):
             raise ConfigError(f"dataset_meta: num_state_categorical={n_cat} but {len(vocab)} vocab sizes")
-        for k, lo in (("num_state_numeric", 0), ("num_keys", 2), ("max_history_events", 1), ("max_actions", 1), ("history_ticks", 1)):
+        for k, lo in (
+            ("num_state_numeric", 0), ("num_keys", 2), ("max_history_events", 1), ("max_actions", 1), ("history_ticks", 1), ("num_anchors", 1)
+        ):
+            if k not in d:
+                continue
             v = d[k]
             if not isinstance(v, int) or isinstance(v, bool) or v < lo:
                 raise ConfigError(f"dataset_meta: {k} must be an int >= {lo}, got {v!r}")

@@ -72,7 +72,12 @@ def random_batch(dataset_meta, batch_size, seed=0):
         "dec_t_after": shift(t_after, 0.0),
         "dec_xy": np.concatenate([last_xy[:, None], txy[:, :-1]], 1).astype("float32"),
         "screen": np.tile(np.array([[1920.0, 1080.0]], "float32"), (B, 1)),
+        "anchor_xy": rng.random((B, meta.num_anchors, 2)).astype("float32"),
+        "anchor_dt": rng.normal(200.0, 300.0, (B, meta.num_anchors)).astype("float32"),
+        "anchor_mask": (rng.random((B, meta.num_anchors)) > 0.4).astype("float32"),
     }
+    inputs["anchor_xy"] *= inputs["anchor_mask"][..., None]
+    inputs["anchor_dt"] *= inputs["anchor_mask"]
     inputs["state_numeric"] *= inputs["state_mask"][..., None]
     targets = {"event_type": ttyp, "timing": tdt, "xy": txy, "button": tbtn, "key": tkey, "scroll": tscr, "seq_len": seq_len}
     le = np.arange(A1)[None, :] <= seq_len[:, None]

@@ -26,7 +26,7 @@ from actiongen_keras.data import features as F
 
 ENCODER_INPUTS = ("state_numeric", "state_categorical", "state_mask", "hist_type", "hist_button", "hist_key", "hist_scroll", "hist_dt",
                   "hist_t_before", "hist_xy")
-BEHAVIOUR_INPUTS = ("hist_type", "hist_dt", "hist_t_before", "hist_xy", "screen")
+BEHAVIOUR_INPUTS = ("hist_type", "hist_dt", "hist_t_before", "hist_xy", "screen", "anchor_xy", "anchor_dt", "anchor_mask")
 DEC_INPUTS = ("dec_type", "dec_button", "dec_key", "dec_scroll", "dec_dt", "dec_t_after", "dec_xy")
 CONTEXT = ("memory", "memory_mask", "state_summary", "hist_summary")
 HEADS = ("event_type", "timing", "xy", "button", "key", "scroll")
@@ -62,17 +62,18 @@ class ModelSteps:
             return ops.take_along_axis(x, j, axis=1)
 
         gen = self.generator
-        h = gen.fuse(
+        xy_i = at(ops.cast(dec["dec_xy"], "float32"))
+        h, pointer = gen.fuse(
             at(hidden), ctx["state_summary"], ctx["hist_summary"],
-            at(ops.cast(dec["dec_t_after"], "float32")), at(ops.cast(dec["dec_dt"], "float32")),
-            beh["hist_type"], beh["hist_dt"], beh["hist_t_before"], beh["hist_xy"], beh["screen"], training=False,
+            at(ops.cast(dec["dec_t_after"], "float32")), at(ops.cast(dec["dec_dt"], "float32")), xy_i,
+            beh["hist_type"], beh["hist_dt"], beh["hist_t_before"], beh["hist_xy"], beh["screen"],
+            beh["anchor_xy"], beh["anchor_dt"], beh["anchor_mask"], training=False,
         )  # [B, 1, d]
         event = gen.event_logits(h)[:, 0]
         nt = F.NUM_EVENT_TYPES
         B = ops.shape(h)[0]
         types = ops.broadcast_to(ops.arange(nt, dtype="int32")[None, :], (B, nt))
-        xy_i = at(ops.cast(dec["dec_xy"], "float32"))
-        attrs = gen.attributes(ops.repeat(h, nt, axis=1), types, ops.repeat(xy_i, nt, axis=1))
+        attrs = gen.attributes(ops.repeat(h, nt, axis=1), types, ops.repeat(xy_i, nt, axis=1), ops.repeat(pointer, nt, axis=1))
         return dict(zip(HEADS, (event,) + tuple(attrs)))
 
     def step(self, ctx, beh, dec, i):

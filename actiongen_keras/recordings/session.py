@@ -36,6 +36,9 @@ EVENT_COLUMNS = ("t_ms", "type", "x", "y", "button", "key", "scroll_dx", "scroll
 EVENT_TYPES = ("move", "press", "release", "scroll", "key_down", "key_up")
 BUTTONS = ("left", "right", "middle", "x1", "x2")
 STATE_KINDS = ("numeric", "categorical", "bool")
+#: Optional ``"role"`` of a numeric state column that belongs to an ``"anchor"`` (an on-screen
+#: point): ``x``/``y`` in screen pixels, ``dt_ms`` wall ms from the snapshot to its moment.
+ANCHOR_ROLES = ("x", "y", "dt_ms")
 SESSION_ID_RE = re.compile(r"^[A-Za-z0-9._-]+$")
 # Positions further than this outside the screen are "off-screen" (window unfocused,
 # sentinel values): repair marks them, strict rejects them.
@@ -334,6 +337,12 @@ def _check_metadata(meta, path):
             if c["name"] in seen or c["name"] == "t_ms":
                 raise FormatError(path, f"state_columns[{i}]: duplicate or reserved name {c['name']!r}", field="state_columns")
             seen.add(c["name"])
+            if "anchor" in c or "role" in c:
+                if not isinstance(c.get("anchor"), str) or not c["anchor"] or c.get("role") not in ANCHOR_ROLES or c["kind"] != "numeric":
+                    raise FormatError(
+                        path, f"state_columns[{i}] ({c['name']}): an anchor column needs a numeric kind, a non-empty 'anchor' name and "
+                        f"'role' one of {ANCHOR_ROLES}, got {c!r}", field="state_columns",
+                    )
     ts = meta.get("time_scale")
     if ts is not None and (isinstance(ts, bool) or not isinstance(ts, (int, float)) or not ts > 0 or not math.isfinite(ts)):
         raise FormatError(path, f"time_scale must be a positive number, got {ts!r}", field="time_scale")

@@ -44,6 +44,7 @@ def dataset_meta_from_preprocessing(prep):
         "max_actions": c.max_actions,
         "history_ticks": c.history_ticks,
         "tick_ms": c.tick_ms,
+        "num_anchors": prep.num_anchors,
     }
 
 

@@ -18,8 +18,9 @@ if __package__ in (None, ""):
 from actiongen_keras.recordings.session import Events, Session, State, write_session  # noqa: E402
 
 STATE_COLUMNS = [
-    {"name": "obj_dt_ms", "kind": "numeric"},
-    {"name": "obj_x", "kind": "numeric"},
+    {"name": "obj_dt_ms", "kind": "numeric", "anchor": "obj", "role": "dt_ms"},
+    {"name": "obj_x", "kind": "numeric", "anchor": "obj", "role": "x"},
+    {"name": "obj_y", "kind": "numeric", "anchor": "obj", "role": "y"},
     {"name": "obj_kind", "kind": "categorical"},
     {"name": "active", "kind": "bool"},
 ]
@@ -62,6 +63,7 @@ def synthetic_session(session_id, subject, source="synth", duration_s=30.0, rate
             columns={
                 "obj_dt_ms": np.round(rng.uniform(0, 800, m), 1),
                 "obj_x": np.where(rng.random(m) < 0.1, np.nan, np.round(rng.uniform(0, w, m), 1)),
+                "obj_y": np.round(rng.uniform(0, h, m), 1),
                 "obj_kind": rng.choice(np.array(["circle", "slider", "spinner"], dtype=object), m),
                 "active": (rng.random(m) < 0.5).astype(np.float64),
             },

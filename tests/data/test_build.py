@@ -86,7 +86,8 @@ def test_make_dataset_batches_shapes_and_determinism(built):
     _, out, _ = built
     ds = make_dataset(out, "train", batch_size=64, shuffle=True, deterministic=True, seed=7, drop_remainder=True)
     assert ds.element_spec[0]["hist_type"].shape.as_list() == [64, 128]
-    assert ds.element_spec[0]["state_numeric"].shape.as_list() == [64, 10, 3]
+    assert ds.element_spec[0]["state_numeric"].shape.as_list() == [64, 10, 4]  # obj_dt_ms, obj_x, obj_y, active
+    assert ds.element_spec[0]["anchor_xy"].shape.as_list() == [64, 1, 2]  # the "obj" anchor
     assert ds.element_spec[2]["seq_len"].shape.as_list() == [64]
     a = [b[1]["seq_len"] for b in make_dataset(out, "train", shuffle=True, deterministic=True, seed=7).as_numpy_iterator()]
     b = [b[1]["seq_len"] for b in make_dataset(out, "train", shuffle=True, deterministic=True, seed=7).as_numpy_iterator()]

@@ -66,7 +66,8 @@ def test_stats_fitted_on_train_only(split_sessions):
     assert col["obj_dt_ms"]["std"] == pytest.approx(train_vals.std())
     assert col["obj_dt_ms"]["mean"] < 1000  # the +10 s validation shift is not in it
     assert col["active"] == {"name": "active", "kind": "bool", "mean": 0.0, "std": 1.0}
-    assert [c["name"] for c in prep.numeric_columns] == ["obj_dt_ms", "obj_x", "active"]
+    assert [c["name"] for c in prep.numeric_columns] == ["obj_dt_ms", "obj_x", "obj_y", "active"]
+    assert prep.anchors == [{"name": "obj", "x": "obj_x", "y": "obj_y", "dt_ms": "obj_dt_ms"}]
     assert prep.ignored_state_columns == ["val_only"]
     assert "zz" not in prep.key_vocab.values and set(prep.key_vocab.values) == {"a", "b", "c", "q"}
     assert prep.categorical_columns[0]["vocab"] and "boss" not in prep.categorical_columns[0]["vocab"]
@@ -105,7 +106,7 @@ def test_preprocessing_json_roundtrip(tmp_path, split_sessions):
     d = json.loads(path.read_text())
     assert d["data_config"]["tick_ms"] == 600.0 and d["format"] == "actiongen-preprocessing/1"
     back = load_preprocessing(tmp_path)
-    assert back == prep and back.num_numeric == 3 and back.num_categorical == 1
+    assert back == prep and back.num_numeric == 4 and back.num_categorical == 1 and back.anchors == prep.anchors
     assert back.categorical_vocab_sizes == [2 + len(d["state_categorical"][0]["vocab"])]
     with pytest.raises(DataError, match="no preprocessing.json"):
         load_preprocessing(tmp_path / "nowhere")

@@ -156,6 +156,42 @@ def test_state_per_tick(win):
     np.testing.assert_array_equal(ins["state_categorical"][2], [[3], [3], [1]])
 
 
+def anchor_session():
+    """hand_session plus an anchor "o" (x, y, dt_ms) and a second anchor "p" without a time."""
+    s = hand_session()
+    cols = dict(s.state.columns)
+    cols.update(ox=np.array([50.0, 20.0, np.nan]), oy=np.array([10.0, 80.0, 5.0]), odt=np.array([400.0, 90.0, 7.0]),
+                px=np.array([1.0, 2.0, 3.0]), py=np.array([4.0, 5.0, 6.0]))
+    meta = list(s.state_columns) + [
+        {"name": "ox", "kind": "numeric", "anchor": "o", "role": "x"},
+        {"name": "oy", "kind": "numeric", "anchor": "o", "role": "y"},
+        {"name": "odt", "kind": "numeric", "anchor": "o", "role": "dt_ms"},
+        {"name": "px", "kind": "numeric", "anchor": "p", "role": "x"},
+        {"name": "py", "kind": "numeric", "anchor": "p", "role": "y"},
+    ]
+    return Session("hand", "synth", "p", (100, 100), s.events, game="g", state_columns=meta, state=State(t_ms=s.state.t_ms, columns=cols))
+
+
+def test_anchors_of_the_snapshot_at_T_with_times_from_T():
+    from actiongen_keras.data.normalize import fit_preprocessing
+
+    s = anchor_session()
+    prep = fit_preprocessing([(s, None)], CFG)
+    assert prep.anchors == [{"name": "o", "x": "ox", "y": "oy", "dt_ms": "odt"}, {"name": "p", "x": "px", "y": "py", "dt_ms": None}]
+    assert prep.num_anchors == 2
+    ins, *_ , meta = windows_from_sessions([s], prep, with_meta=True)
+    np.testing.assert_array_equal(meta["t_ms"], [300, 400, 500, 600])
+    # T=300, 400: snapshot 250 (age 50, 150); T=500, 600: snapshot 450 (age 50, 150), where "o" has no x.
+    np.testing.assert_allclose(ins["anchor_xy"][:, 0], [[0.2, 0.8], [0.2, 0.8], [0, 0], [0, 0]], atol=1e-6)
+    np.testing.assert_allclose(ins["anchor_dt"][:, 0], [40.0, -60.0, 0.0, 0.0])
+    np.testing.assert_array_equal(ins["anchor_mask"], [[1, 1], [1, 1], [0, 1], [0, 1]])
+    np.testing.assert_allclose(ins["anchor_xy"][:, 1], [[0.02, 0.05], [0.02, 0.05], [0.03, 0.06], [0.03, 0.06]], atol=1e-6)
+    np.testing.assert_allclose(ins["anchor_dt"][:, 1], 0.0)  # no time column: 0 ("now")
+    # Sessions without anchors: one always-masked slot.
+    ins0, *_ = windows_from_sessions([hand_session()], hand_prep())
+    assert ins0["anchor_xy"].shape == (4, 1, 2) and not ins0["anchor_mask"].any()
+
+
 def test_dtypes_and_shapes_follow_contract(win):
     ins, tgs, wts, _ = win
     sig = F.input_signature(4, 4, 3, 2, 1)

@@ -49,6 +49,19 @@ def test_lines_against_jitter_are_caught():
     assert r["roc"]["fpr"][0] == 0.0 and r["roc"]["tpr"][-1] == 1.0
 
 
+def test_small_samples_are_still_detected():
+    """Two subjects, a dozen segments each side (an osu! test split): lines against jitter
+    must still be told apart (with sklearn's default leaf of 20 no tree could split)."""
+    Xa, ga = _sample("line", ["a", "b"], 3, sessions=1)
+    Xb, gb = _sample("jitter", ["a", "b"], 4, sessions=1)
+    keep_a, keep_b = np.arange(len(Xa)) % 5 < 3, np.arange(len(Xb)) % 5 < 3
+    Xa, ga, Xb, gb = Xa[keep_a], ga[keep_a], Xb[keep_b], gb[keep_b]
+    assert len(Xa) + len(Xb) < 40
+    r = D.detector_auc(Xa, Xb, ga, gb, n_boot=50, seed=0, max_iter=50)
+    assert r["n_folds"] == 2 and r["auc"] > 0.9
+    assert D.min_leaf(10) == 2 and D.min_leaf(100) == 10 and D.min_leaf(5000) == 20
+
+
 def test_folds_are_subject_disjoint():
     rng = np.random.default_rng(0)
     groups = rng.choice([f"s{i}" for i in range(12)], 500)

@@ -30,7 +30,7 @@ def _session(sid="ctx", subject="alice", seed=1):
 def run(tmp_path_factory):
     root = tmp_path_factory.mktemp("gen")
     sessions = [_session(), _session("other", "bob", seed=2)]
-    return untrained_run(sessions, tiny_config(), run_dir=root / "run")
+    return untrained_run(sessions, tiny_config(), run_dir=root / "run", time_feedback=0.1)
 
 
 @pytest.fixture(scope="module")

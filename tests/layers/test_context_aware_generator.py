@@ -8,7 +8,7 @@ from actiongen_keras.layers import (
     split_xy_params,
 )
 
-B, T, D, NK = 2, 4, 8, 9
+B, T, D, NK, P = 2, 4, 8, 9, 3
 
 
 def _inputs(seed=0):
@@ -28,11 +28,14 @@ def _inputs(seed=0):
         rng.exponential(300, (B, H)).astype("float32"),
         rng.random((B, H, 2)).astype("float32"),
         np.array([[1920, 1080], [1280, 720]], "float32"),
+        rng.random((B, P, 2)).astype("float32"),
+        rng.normal(200, 300, (B, P)).astype("float32"),
+        np.array([[1, 1, 0], [0, 0, 0]], "float32"),
     ]
 
 
 def _layer():
-    layer = ContextAwareActionGenerator(D, NK, num_xy_mixtures=3, num_timing_components=2)
+    layer = ContextAwareActionGenerator(D, NK, num_xy_mixtures=3, num_timing_components=2, num_anchors=P)
     layer(*_inputs())
     return layer
 
@@ -45,17 +48,38 @@ def test_head_shapes():
 
 
 def test_xy_means_are_cursor_plus_displacement():
+    """Moving the cursor and the anchors together moves the xy means by as much and nothing else."""
     layer = _layer()
     args = _inputs()
     outs = [ops.convert_to_numpy(t) for t in layer(*args)]
     args[6] = args[6] + np.array([0.1, -0.2], "float32")
+    args[12] = args[12] + np.array([0.1, -0.2], "float32")
     outs2 = [ops.convert_to_numpy(t) for t in layer(*args)]
     _, mu, sig = (ops.convert_to_numpy(t) for t in split_xy_params(ops.convert_to_tensor(outs[2]), 3))
     _, mu2, sig2 = (ops.convert_to_numpy(t) for t in split_xy_params(ops.convert_to_tensor(outs2[2]), 3))
     np.testing.assert_allclose(mu2 - mu, np.broadcast_to([0.1, -0.2], mu.shape), atol=1e-5)
     np.testing.assert_allclose(sig2, sig, atol=1e-6)
     for i in (0, 1, 3, 4, 5):  # the cursor only shifts the xy means
-        np.testing.assert_allclose(outs2[i], outs[i], atol=1e-6)
+        np.testing.assert_allclose(outs2[i], outs[i], atol=1e-5)
+
+
+def test_anchors_reach_every_head_and_absent_ones_do_not():
+    layer = _layer()
+    args = _inputs()
+    outs = [ops.convert_to_numpy(t) for t in layer(*args)]
+    moved = list(args)
+    moved[12] = args[12] + np.float32(0.3)  # row 0 has anchors 0 and 1; row 1 has none
+    moved[13] = args[13] - np.float32(250.0)
+    outs2 = [ops.convert_to_numpy(t) for t in layer(*moved)]
+    for i in range(6):
+        assert not np.allclose(outs2[i][0], outs[i][0], atol=1e-6)
+        np.testing.assert_allclose(outs2[i][1], outs[i][1], atol=1e-6)
+    absent = list(args)
+    absent[12] = args[12].copy()
+    absent[12][0, 2] += 0.5  # anchor 2 of row 0 is masked out
+    outs3 = [ops.convert_to_numpy(t) for t in layer(*absent)]
+    for i in range(6):
+        np.testing.assert_allclose(outs3[i], outs[i], atol=1e-6)
 
 
 def test_attributes_are_conditioned_on_the_steps_own_type_only():

@@ -39,6 +39,25 @@ def test_named_inputs_outputs_and_shapes(model):
         assert np.isfinite(out[name]).all()
 
 
+@pytest.mark.parametrize("builder", ["attention", "gru"])
+def test_sources_without_state_features_train(builder):
+    """SapiMouse-like data: no state column at all (S = C = 0), anchors absent."""
+    meta = {**META, "num_state_numeric": 0, "state_categorical_vocab_sizes": []}
+    m = BUILDERS[builder](CFG, meta)
+    x, y, w = random_batch(meta, 5, seed=1)
+    x["state_mask"][:] = 0.0
+    x["anchor_mask"][:] = 0.0
+    out = _predict(m, x)
+    assert out["event_type"].shape == (5, 4, F.NUM_EVENT_CLASSES) and all(np.isfinite(v).all() for v in out.values())
+    from actiongen_keras.training.train import compile_model
+
+    config = Config()
+    config.model = CFG
+    compile_model(m, config, meta)
+    logs = m.train_on_batch(x, y, sample_weight=w, return_dict=True)
+    assert np.isfinite(logs["loss"])
+
+
 def test_save_reload_identical(model, tmp_path):
     x, _, _ = random_batch(META, 4, seed=1)
     path = tmp_path / "m.keras"

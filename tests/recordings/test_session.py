@@ -150,6 +150,9 @@ def test_repair_fixes_and_counts_every_change(tmp_path):
         ({"screen": {"width": 10.5, "height": 10}}, "screen.width"),
         ({"time_scale": -1}, "time_scale"),
         ({"state_columns": [{"name": "a", "kind": "vector"}]}, "state_columns"),
+        ({"state_columns": [{"name": "a", "kind": "numeric", "anchor": "o", "role": "z"}]}, "state_columns"),
+        ({"state_columns": [{"name": "a", "kind": "categorical", "anchor": "o", "role": "x"}]}, "state_columns"),
+        ({"state_columns": [{"name": "a", "kind": "numeric", "role": "x"}]}, "state_columns"),
     ],
 )
 def test_bad_metadata_names_the_key(tmp_path, meta_patch, field):

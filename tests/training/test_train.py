@@ -63,7 +63,7 @@ def test_train_writes_run_files_and_resumes(data_dir, tmp_path):
                 "previous_event", "gru_no_attention"} <= set(m["baselines"])
         for vals in [m["model"], *m["baselines"].values()]:
             assert 0.0 <= vals["event_accuracy"] <= 1.0 and vals["timing_mae_ms"] >= 0.0
-    # The saved model reloads and scores exactly what metrics.json says it scored.
+    # The saved model reloads and scores what metrics.json says it scored (to float32 noise).
     model = actiongen_keras.load_model(run / "model.keras")
     prep = load_preprocessing(data_dir)
     config = Config.from_json(run / "config.json")
@@ -71,7 +71,7 @@ def test_train_writes_run_files_and_resumes(data_dir, tmp_path):
     data = predict_split(model, data_dir, "test", config, meta, event_decision_bias(event_class_counts(prep)))
     again = window_metrics(data["targets"], data["weights"], data["preds"], data["inputs"]["screen"])
     for name in METRIC_NAMES:
-        assert again[name] == pytest.approx(metrics["test"]["model"][name], abs=1e-6), name
+        assert again[name] == pytest.approx(metrics["test"]["model"][name], rel=1e-6, abs=1e-6), name
 
 
 @pytest.mark.slow

@@ -83,8 +83,22 @@ _OBJECT_FIELDS = ("dt_ms", "x", "y", "kind", "end_dt_ms", "end_x", "end_y")
 STATE_COLUMN_NAMES = tuple(f"obj{j}_{f}" for j in range(N_UPCOMING) for f in _OBJECT_FIELDS) + (
     "prev_dt_ms", "prev_x", "prev_y", "approach_ms", "circle_radius", "hit_window_ms",
 )
+_ANCHOR_OF = {f"obj{j}_{f}": (f"obj{j}{end}", role) for j in range(N_UPCOMING)
+              for end, fields in (("", ("x", "y", "dt_ms")), ("_end", ("end_x", "end_y", "end_dt_ms")))
+              for f, role in zip(fields, ("x", "y", "dt_ms"))}
+
+
+def _state_column(name):
+    """The session.json entry of a state column; an upcoming object's (and its end's) position
+    and time declare an anchor (``data/features.py``: on-screen points the model aims at)."""
+    column = {"name": name, "kind": "categorical" if name.endswith("_kind") else "numeric"}
+    if name in _ANCHOR_OF:
+        column["anchor"], column["role"] = _ANCHOR_OF[name]
+    return column
+
+
 #: The same as session.json ``state_columns`` entries.
-STATE_COLUMNS = tuple({"name": n, "kind": "categorical" if n.endswith("_kind") else "numeric"} for n in STATE_COLUMN_NAMES)
+STATE_COLUMNS = tuple(_state_column(n) for n in STATE_COLUMN_NAMES)
 # Player names that do not identify a person (circlecore's anonymised test replays).
 PLACEHOLDER_PLAYERS = frozenset({"", "for testing", "unknown", "guest"})
 PROVENANCE = (

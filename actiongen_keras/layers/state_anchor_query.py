@@ -1,0 +1,88 @@
+"""StateAnchorQuery: the game state's on-screen points, seen from each decoder step."""
+
+from __future__ import annotations
+
+import keras
+from keras import ops
+
+DIST_SCALE = 4.0  # screen units -> features of order 1 (a quarter screen = 1)
+TIME_SCALE_MS = 10.0  # log1p(|dt| / 10 ms): 10 ms and 1 s are both resolved
+
+
+def anchor_step_features(anchor_xy, anchor_dt, step_xy, step_t_after):
+    """``[B, T, P, 7]`` relative features and ``rel [B, T, P, 2]`` (anchor minus cursor).
+
+    For each decoder step ``t`` (cursor ``step_xy``, time ``step_t_after`` ms after T) and
+    anchor ``p``: the offset to the anchor (x, y, screen units), its length and log length,
+    and the time until the anchor's moment (``anchor_dt - step_t_after``) as a signed
+    log, a linear term in seconds and a "now" bump ``exp(-|tau| / 100 ms)``.
+    """
+    rel = anchor_xy[:, None, :, :] - step_xy[:, :, None, :]
+    dist = ops.sqrt(ops.sum(ops.square(rel), axis=-1, keepdims=True) + 1e-8)
+    tau = anchor_dt[:, None, :] - step_t_after[:, :, None]
+    tau = tau[..., None]
+    feats = [
+        rel * DIST_SCALE,
+        dist * DIST_SCALE,
+        ops.log(dist + 1e-3),
+        ops.sign(tau) * ops.log1p(ops.abs(tau) / TIME_SCALE_MS),
+        tau / 1000.0,
+        ops.exp(-ops.abs(tau) / 100.0),
+    ]
+    return ops.concatenate(feats, axis=-1), rel
+
+
+@keras.saving.register_keras_serializable(package="actiongen")
+class StateAnchorQuery(keras.layers.Layer):
+    """``call(anchor_xy, anchor_dt, anchor_mask, step_xy, step_t_after)`` -> ``(context, pointer)``.
+
+    The state's anchors (``features.py``: on-screen points with a moment, e.g. the next
+    osu! circles and their hit times) relative to each decoder step's cursor and time.
+    Each (step, anchor) pair becomes an embedding (an MLP of :func:`anchor_step_features`
+    plus a learned embedding of the anchor's slot); ``num_heads`` attention poolings over
+    the anchors (scores from the pair embeddings, absent anchors masked) give
+
+    * ``context [B, T, d_model]``: the pooled embeddings, projected;
+    * ``pointer [B, T, 2]``: the offset from the cursor to the anchor the first pooling
+      head attends to (zero when a window has no anchor), for the xy head to move along.
+
+    A standardised state vector would make the model rediscover subtraction of the cursor
+    from a position and of the step time from a deadline; here both are given.
+    """
+
+    def __init__(self, d_model, num_anchors, num_heads=2, **kwargs):
+        super().__init__(**kwargs)
+        self.d_model = int(d_model)
+        self.num_anchors = int(num_anchors)
+        self.num_heads = int(num_heads)
+        p = self.dtype_policy
+        self.pair_in = keras.layers.Dense(self.d_model, activation="gelu", name="pair_in", dtype=p)
+        self.slot_embedding = keras.layers.Embedding(self.num_anchors, self.d_model, name="slot_embedding", dtype=p)
+        self.pair_out = keras.layers.Dense(self.d_model, activation="gelu", name="pair_out", dtype=p)
+        self.scores = keras.layers.Dense(self.num_heads, name="scores", dtype=p)
+        self.project = keras.layers.Dense(self.d_model, name="project", dtype=p)
+
+    def build(self, *shapes):
+        self.built = True
+
+    def call(self, anchor_xy, anchor_dt, anchor_mask, step_xy, step_t_after):
+        dt = self.compute_dtype
+        feats, rel = anchor_step_features(
+            ops.cast(anchor_xy, dt), ops.cast(anchor_dt, dt), ops.cast(step_xy, dt), ops.cast(step_t_after, dt)
+        )
+        slots = self.slot_embedding(ops.arange(self.num_anchors, dtype="int32"))  # [P, d]
+        e = self.pair_out(self.pair_in(feats) + slots[None, None])  # [B, T, P, d]
+        mask = ops.cast(anchor_mask, dt)[:, None, :, None]  # [B, 1, P, 1]
+        s = self.scores(e) + (1.0 - mask) * -1e4  # [B, T, P, h]
+        w = ops.exp(s - ops.max(s, axis=2, keepdims=True)) * mask  # softmax over the present anchors
+        w = w / ops.maximum(ops.sum(w, axis=2, keepdims=True), 1e-6)  # all-absent rows: 0
+        pooled = ops.einsum("btph,btpd->bthd", w, e)
+        shp = ops.shape(pooled)
+        context = self.project(ops.reshape(pooled, (shp[0], shp[1], self.num_heads * self.d_model)))
+        pointer = ops.sum(w[..., :1] * rel, axis=2)  # [B, T, 2]
+        return context, pointer
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(d_model=self.d_model, num_anchors=self.num_anchors, num_heads=self.num_heads)
+        return config
