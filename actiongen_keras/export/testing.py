@@ -11,7 +11,7 @@ def tiny_sessions():
 
     return [
         synthetic_session("osu-a", "alice", source="osu", duration_s=12, rate_hz=40, seed=1, with_state=True, screen=(512, 384),
-                          state_step_ms=150.0),
+                          state_step_ms=170.0),
         synthetic_session("sapi-b", "bob", source="sapimouse", duration_s=12, rate_hz=30, seed=2, keys=True, scroll=True),
     ]
 

@@ -99,6 +99,12 @@ def test_in_graph_encoding_equals_the_data_pipeline(exported, windows):
     for k in ("hist_dt", "hist_t_before", "hist_xy", "screen", "state_numeric"):
         np.testing.assert_allclose(enc[k].numpy(), ins[k], atol=1e-5, rtol=1e-6, err_msg=k)
     np.testing.assert_allclose(enc["bos_xy"].numpy(), ins["dec_xy"][:, 0], atol=1e-6)
+    # anchors: from the last tick's raw state and state_age_ms (snapshots every 170 ms: ages vary)
+    np.testing.assert_array_equal(enc["anchor_mask"].numpy(), ins["anchor_mask"])
+    assert ins["anchor_mask"].any() and not ins["anchor_mask"].all()  # the sapi session has none
+    assert len(np.unique(windows["raw"]["state_age_ms"])) > 1
+    np.testing.assert_allclose(enc["anchor_xy"].numpy(), ins["anchor_xy"], atol=1e-6, err_msg="anchor_xy")
+    np.testing.assert_allclose(enc["anchor_dt"].numpy(), ins["anchor_dt"], atol=1e-3, err_msg="anchor_dt")
 
 
 def test_serving_default_equals_keras_and_batch_is_dynamic(exported, windows):
