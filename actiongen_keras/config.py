@@ -41,6 +41,7 @@ class ModelConfig:
     num_timing_components: int = 3  # mixture components per timing scale
     timing_boundaries_ms: tuple = (100.0, 300.0)  # fast < b0 <= medium < b1 <= slow; None = from data
     key_embedding_dim: int = 16
+    xy_input_noise: float = 0.0  # training only: Gaussian noise (screen units) on input positions (hist_xy, dec_xy)
 
 
 @dataclasses.dataclass

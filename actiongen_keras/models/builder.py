@@ -16,6 +16,22 @@ from actiongen_keras.models.dataset_meta import DatasetMeta
 from actiongen_keras.models.model_config import as_model_config, timing_spec
 
 
+def noisy_positions(cfg, inputs):
+    """The inputs the layers read: ``inputs`` with ``hist_xy`` and ``dec_xy`` through a
+    ``GaussianNoise`` layer when ``cfg.xy_input_noise > 0`` (active in training only).
+
+    In closed loop the model reads its own sampled positions, whose noise is independent
+    from event to event; trained on clean positions only, it extrapolates that noise into
+    the next step and the path wanders. Noisy input positions with clean targets teach it
+    to smooth them instead (a cheap cure for this exposure bias)."""
+    if not cfg.xy_input_noise:
+        return inputs
+    seen = dict(inputs)
+    for seed, name in enumerate(("hist_xy", "dec_xy"), start=1):
+        seen[name] = keras.layers.GaussianNoise(float(cfg.xy_input_noise), seed=seed, name=f"{name}_noise")(inputs[name])
+    return seen
+
+
 def make_inputs(meta):
     """``{name: keras.Input}`` per :func:`actiongen_keras.data.features.input_signature`."""
     sig = F.input_signature(
@@ -116,13 +132,14 @@ def build_model(config, dataset_meta, name="actiongen"):
     check_sizes(cfg)
     meta = DatasetMeta.from_dict(dataset_meta)
     inputs = make_inputs(meta)
+    seen = noisy_positions(cfg, inputs)
 
     state_seq = StateEmbedding(
         cfg.d_model, meta.num_state_numeric, meta.state_categorical_vocab_sizes, meta.history_ticks, meta.tick_ms, name="state_embedding"
     )(inputs["state_numeric"], inputs["state_categorical"])
     event_embedding = EventEmbedding(cfg.d_model, meta.num_keys, cfg.key_embedding_dim, name="event_embedding")
-    hist_seq = embed_events(event_embedding, inputs, "hist", "t_before")
-    dec_seq = embed_events(event_embedding, inputs, "dec", "t_after")
+    hist_seq = embed_events(event_embedding, seen, "hist", "t_before")
+    dec_seq = embed_events(event_embedding, seen, "dec", "t_after")
 
     decoder = AdvancedAttentionDecoder(
         d_model=cfg.d_model,
@@ -136,4 +153,4 @@ def build_model(config, dataset_meta, name="actiongen"):
     )
     dec_hidden, state_summary, hist_summary, seq_len_logits = decoder(state_seq, inputs["state_mask"], hist_seq, inputs["hist_type"], dec_seq)
 
-    return keras.Model(inputs, apply_heads(cfg, meta, inputs, dec_hidden, state_summary, hist_summary, seq_len_logits), name=name)
+    return keras.Model(inputs, apply_heads(cfg, meta, seen, dec_hidden, state_summary, hist_summary, seq_len_logits), name=name)

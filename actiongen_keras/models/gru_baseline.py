@@ -14,6 +14,7 @@ from actiongen_keras.models.builder import (
     apply_heads,
     check_sizes,
     embed_events,
+    noisy_positions,
     make_inputs,
 )
 from actiongen_keras.models.dataset_meta import DatasetMeta
@@ -31,13 +32,14 @@ def build_gru_baseline(config, dataset_meta, name="actiongen_gru"):
     check_sizes(cfg)
     meta = DatasetMeta.from_dict(dataset_meta)
     inputs = make_inputs(meta)
+    seen = noisy_positions(cfg, inputs)
     d = cfg.d_model
     state_seq = StateEmbedding(d, meta.num_state_numeric, meta.state_categorical_vocab_sizes, meta.history_ticks, meta.tick_ms, name="state_embedding")(
         inputs["state_numeric"], inputs["state_categorical"]
     )
     event_embedding = EventEmbedding(d, meta.num_keys, cfg.key_embedding_dim, name="event_embedding")
-    hist_seq = embed_events(event_embedding, inputs, "hist", "t_before")
-    dec_seq = embed_events(event_embedding, inputs, "dec", "t_after")
+    hist_seq = embed_events(event_embedding, seen, "hist", "t_before")
+    dec_seq = embed_events(event_embedding, seen, "dec", "t_after")
     _, state_summary = MaskedGRUEncoder(d, name="state_encoder")(state_seq, inputs["state_mask"])
     _, hist_summary = MaskedGRUEncoder(d, name="history_encoder")(hist_seq, inputs["hist_type"])
     context = keras.layers.Concatenate(name="context")([state_summary, hist_summary])
@@ -46,4 +48,4 @@ def build_gru_baseline(config, dataset_meta, name="actiongen_gru"):
     seq_in = keras.layers.Concatenate(name="seq_len_input")([bos, context])
     seq_h = keras.layers.Dense(d, activation="gelu", name="seq_len_hidden")(seq_in)
     seq_len_logits = keras.layers.Dense(meta.max_actions + 1, name="seq_len_head")(seq_h)
-    return keras.Model(inputs, apply_heads(cfg, meta, inputs, dec_hidden, state_summary, hist_summary, seq_len_logits), name=name)
+    return keras.Model(inputs, apply_heads(cfg, meta, seen, dec_hidden, state_summary, hist_summary, seq_len_logits), name=name)

@@ -81,7 +81,7 @@ def test_human_floor_needs_subjects_and_is_near_half():
     assert r["ci_low"] <= 0.5 <= r["ci_high"]
     assert set(r["halves"]["A"]) | set(r["halves"]["B"]) == set(SUBJ)
     r = D.human_floor(X[:50], np.array(["a", "b"] * 25), seed=0)
-    assert r["auc"] is None and "4 subjects" in r["reason"]
+    assert r["auc"] is None and "8 subjects" in r["reason"]
 
 
 def test_auc_score_matches_definition():
@@ -89,3 +89,17 @@ def test_auc_score_matches_definition():
     assert D.auc_score([0, 1], [0.5, 0.5]) == 0.5
     with pytest.raises(ValueError):
         D.subject_folds(["a"] * 4, [0, 1, 0, 1])
+
+
+def test_human_floor_with_few_subjects_is_not_inverted():
+    """People whose segments differ a little by person (as real people do): with 4 people the
+    held-out person's nearest training people are mostly of the other class and the AUC
+    falls far below 0.5, so the floor is refused; from 8 people on it is not inverted."""
+    def people(n, seed):
+        rng = np.random.default_rng(seed)
+        X = np.vstack([rng.normal(0.3 * rng.standard_normal(), 1.0, (40, 6)) for _ in range(n)])
+        return X, np.repeat([f"p{i}" for i in range(n)], 40)
+
+    assert D.human_floor(*people(4, 5), seed=0)["auc"] is None
+    aucs = [D.human_floor(*people(8, 5 + s), seed=s, n_boot=20, max_iter=50)["auc"] for s in range(4)]
+    assert all(a > 0.3 for a in aucs) and 0.35 < np.mean(aucs) < 0.65, aucs

@@ -117,3 +117,19 @@ def test_boundaries_from_data_reach_the_layer():
     cfg = ModelConfig(**{**CFG.__dict__, "timing_boundaries_ms": None})
     m = build_model(cfg, {**META, "timing_quantiles_ms": {"p10": 8, "p50": 40, "p90": 400}})
     assert m.get_layer("generator").timing.boundaries_ms == timing_spec(cfg, {**META, "timing_quantiles_ms": {"p10": 8, "p50": 40, "p90": 400}})["boundaries_ms"]
+
+
+def test_xy_input_noise_only_in_training():
+    clean_cfg = ModelConfig(**{**CFG.__dict__, "dropout": 0.0})
+    noisy_cfg = ModelConfig(**{**CFG.__dict__, "dropout": 0.0, "xy_input_noise": 0.01})
+    keras.utils.set_random_seed(3)
+    clean = build_model(clean_cfg, META)
+    noisy = build_model(noisy_cfg, META)
+    noisy.set_weights(clean.get_weights())  # the noise layers have no weights
+    x, _, _ = random_batch(META, 4, seed=2)
+    a, b = clean(x, training=False), noisy(x, training=False)
+    for name in F.TARGET_NAMES:
+        np.testing.assert_allclose(np.asarray(b[name]), np.asarray(a[name]), atol=1e-6, err_msg=name)
+    np.testing.assert_allclose(np.asarray(clean(x, training=True)["xy"]), np.asarray(a["xy"]), atol=1e-6)  # no dropout
+    assert not np.allclose(np.asarray(noisy(x, training=True)["xy"]), np.asarray(a["xy"]), atol=1e-4)
+    assert build_model(noisy_cfg, META).get_layer("dec_xy_noise").stddev == 0.01
