@@ -64,6 +64,7 @@ class GenerationConfig:
     temperature: float = 1.0
     top_k: int = 0
     top_p: float = 1.0
+    xy_noise_corr: float = 0.0  # correlation of consecutive moves' position noise (generation/sampler.py)
     seed: int | None = None
 
 

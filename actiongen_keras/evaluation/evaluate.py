@@ -104,7 +104,8 @@ def _usable(session, cfg):
 
 
 def evaluate(model_or_run_dir, sessions, out_dir, seconds=30.0, max_sessions=None, seed=0, temperature=1.0, top_k=0, top_p=1.0,
-             beatmap_dir=None, n_boot=500, progress=True, baselines=True, write_generated=True, data_dir=None, split=None):
+             beatmap_dir=None, n_boot=500, progress=True, baselines=True, write_generated=True, data_dir=None, split=None,
+             xy_noise_corr=0.0):
     """Run (a) and (b) of the module doc; write ``out_dir``; return the merged metrics dict.
 
     Args:
@@ -179,7 +180,8 @@ def evaluate(model_or_run_dir, sessions, out_dir, seconds=30.0, max_sessions=Non
         T0, end = span(s)
         span_s = min(float(seconds), (end - T0) / 1000.0)
         t = time.perf_counter()
-        g = rollout(gen, s, seconds=span_s, seed=seed + i, temperature=temperature, top_k=top_k, top_p=top_p, start_ms=T0)
+        g = rollout(gen, s, seconds=span_s, seed=seed + i, temperature=temperature, top_k=top_k, top_p=top_p, start_ms=T0,
+                    xy_noise_corr=xy_noise_corr)
         gen_seconds += time.perf_counter() - t
         n_windows += int(sum(g.extra["window_stops"].values()))
         stops.update(g.extra["window_stops"])
@@ -191,6 +193,7 @@ def evaluate(model_or_run_dir, sessions, out_dir, seconds=30.0, max_sessions=Non
                            progress=progress)
     generation = {
         "sessions": len(todo), "seconds": float(seconds), "seed": seed, "temperature": temperature, "top_k": top_k, "top_p": top_p,
+        "xy_noise_corr": xy_noise_corr,
         "windows": n_windows, "ms_per_window": 1000.0 * gen_seconds / max(n_windows, 1),
         "window_stops": dict(stops), "context_sessions": [s.session_id for s in todo],
         "model": str(gen.model_path),

@@ -20,7 +20,7 @@ def _cmd_generate(args):
         raise ActiongenError(f"{args.context}: expected one session folder (with session.json), found {len(folders)}")
     session, _ = read_session(folders[0], "repair")
     out = rollout(args.model, session, seconds=args.seconds, seed=args.seed, temperature=args.temperature, top_k=args.top_k,
-                  top_p=args.top_p, start_ms=args.start_ms, progress=not args.quiet)
+                  top_p=args.top_p, start_ms=args.start_ms, progress=not args.quiet, xy_noise_corr=args.xy_noise_corr)
     write_session(out, args.out)
     n_gen = int((out.events.t_ms >= out.extra["generated_from_ms"]).sum())
     print(f"wrote {args.out}: {n_gen} generated events in {args.seconds:g} s after {out.extra['context_ms'] / 1000:g} s of real context "
@@ -33,7 +33,8 @@ def _cmd_evaluate(args):
 
     metrics = evaluate(args.model, args.sessions, args.out, seconds=args.seconds, max_sessions=args.max_sessions, seed=args.seed,
                        temperature=args.temperature, top_k=args.top_k, top_p=args.top_p, beatmap_dir=args.beatmaps,
-                       n_boot=args.n_boot, progress=not args.quiet, data_dir=args.data, split=args.split)
+                       n_boot=args.n_boot, progress=not args.quiet, data_dir=args.data, split=args.split,
+                       xy_noise_corr=args.xy_noise_corr)
     det = metrics.get("detector_auc", {})
     parts = [f"{k} {v['auc']:.3f}" for k, v in det.items() if v.get("auc") is not None]
     print(f"wrote {args.out}/report.md, metrics.json; detector AUC: " + (", ".join(parts) or "-"))
@@ -45,6 +46,8 @@ def _sampling_args(s):
     s.add_argument("--temperature", type=float, default=1.0, help="0 = greedy")
     s.add_argument("--top-k", type=int, default=0, help="sample among the k most probable classes (0 = all)")
     s.add_argument("--top-p", type=float, default=1.0, help="nucleus sampling (1 = off)")
+    s.add_argument("--xy-noise-corr", type=float, default=0.0,
+                   help="correlation of consecutive moves' position noise, in [0, 1) (0 = independent; > 0 runs the Python step loop)")
 
 
 def add_generation_parsers(subparsers):

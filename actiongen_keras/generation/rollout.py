@@ -98,9 +98,10 @@ class Generator:
         self._graph_fn = None
 
     def graph_supports(self, sampling):
-        """Whether the in-graph loop runs ``sampling`` (no top-k / top-p, constraint masks on)."""
+        """Whether the in-graph loop runs ``sampling`` (no top-k / top-p / correlated position
+        noise, constraint masks on)."""
         sc = sampling or SamplingConfig()
-        return self.use_graph and int(sc.top_k) == 0 and float(sc.top_p) >= 1.0 and bool(sc.constrain)
+        return self.use_graph and int(sc.top_k) == 0 and float(sc.top_p) >= 1.0 and bool(sc.constrain) and not sc.xy_noise_corr
 
     def _graph(self):
         if self._graph_fn is None:
@@ -195,7 +196,7 @@ def _state_upto(session, end_ms):
 
 
 def rollout(model_or_run_dir, context_session, seconds=30.0, seed=0, temperature=1.0, top_k=0, top_p=1.0, constrain=True,
-            start_ms=None, progress=False, session_id=None, graph=None):
+            start_ms=None, progress=False, session_id=None, graph=None, xy_noise_corr=0.0):
     """Generate ``seconds`` of input after the real context of ``context_session`` (module doc).
 
     Args:
@@ -205,12 +206,13 @@ def rollout(model_or_run_dir, context_session, seconds=30.0, seed=0, temperature
         seconds: how much to generate after the context (rounded up to whole windows; the
             last window's events past ``T0 + seconds`` are dropped).
         seed: seeds the NumPy Generator (the same seed gives the same session).
-        temperature, top_k, top_p, constrain: see :class:`SamplingConfig`.
+        temperature, top_k, top_p, constrain, xy_noise_corr: see :class:`SamplingConfig`.
         start_ms: the first window boundary ``T0`` on the session clock (default: the first
             event + ``history_ms``); the context is the real events in ``[T0 - history_ms, T0)``.
         session_id: of the output (default ``<context id>.gen<seed>``).
         graph: ``None``: the in-graph window loop where it applies (module doc), ``False``: the
-            Python step loop, ``True``: the in-graph loop (TensorFlow; no top-k / top-p).
+            Python step loop, ``True``: the in-graph loop (TensorFlow; no top-k / top-p /
+            ``xy_noise_corr``).
 
     Returns:
         the generated :class:`Session`.
@@ -220,9 +222,13 @@ def rollout(model_or_run_dir, context_session, seconds=30.0, seed=0, temperature
     """
     gen = _as_generator(model_or_run_dir)
     prep, cfg = gen.preprocessing, gen.data_config
-    sampling = SamplingConfig(temperature=float(temperature), top_k=int(top_k), top_p=float(top_p), constrain=constrain)
+    try:
+        sampling = SamplingConfig(temperature=float(temperature), top_k=int(top_k), top_p=float(top_p), constrain=constrain,
+                                  xy_noise_corr=float(xy_noise_corr))
+    except ValueError as e:
+        raise ActiongenError(str(e)) from None
     if graph and not gen.graph_supports(sampling):
-        raise ActiongenError("graph=True: the in-graph loop needs the TensorFlow backend, top_k=0, top_p=1 and constrain")
+        raise ActiongenError("graph=True: the in-graph loop needs the TensorFlow backend, top_k=0, top_p=1, xy_noise_corr=0 and constrain")
     if not seconds > 0:
         raise ActiongenError(f"seconds must be positive, got {seconds}")
     s = context_session
@@ -279,6 +285,7 @@ def rollout(model_or_run_dir, context_session, seconds=30.0, seed=0, temperature
         "model": str(gen.model_path) if gen.model_path else None,
         "seed": int(seed) if seed is not None else None,
         "temperature": float(temperature), "top_k": int(top_k), "top_p": float(top_p), "constrain": bool(constrain),
+        "xy_noise_corr": float(xy_noise_corr),
         "context_ms": hist, "generated_from_ms": T0, "generated_ms": span,
         "window_stops": dict(stops),
     })

@@ -67,12 +67,21 @@ from actiongen_keras.layers.multi_scale_timing import sample_timing_ms
 @dataclasses.dataclass
 class SamplingConfig:
     """How to sample: ``temperature`` (0 = greedy), ``top_k`` (0 = off), ``top_p`` (1 = off)
-    for the categorical heads, and whether to apply the constraint masks (module doc)."""
+    for the categorical heads, whether to apply the constraint masks (module doc), and
+    ``xy_noise_corr`` (0 = off): the correlation of the Gaussian position draws of
+    consecutive moves in a window.
+
+    With independent draws (the default) every move jitters around the predicted mean, and
+    the closed loop turns that into a zig-zag path: a third of the steps reverse direction
+    where people's paths almost never do. With ``xy_noise_corr = rho`` the standard normal
+    of each move is ``rho * z_prev + sqrt(1 - rho^2) * e``: every single draw still has the
+    model's distribution, but the deviations drift smoothly."""
 
     temperature: float = 1.0
     top_k: int = 0
     top_p: float = 1.0
     constrain: bool = True
+    xy_noise_corr: float = 0.0
 
     def __post_init__(self):
         if not self.temperature >= 0:
@@ -81,6 +90,8 @@ class SamplingConfig:
             raise ValueError(f"top_k must be >= 0, got {self.top_k}")
         if not 0.0 < self.top_p <= 1.0:
             raise ValueError(f"top_p must be in (0, 1], got {self.top_p}")
+        if not 0.0 <= self.xy_noise_corr < 1.0:
+            raise ValueError(f"xy_noise_corr must be in [0, 1), got {self.xy_noise_corr}")
 
     @property
     def greedy(self):
@@ -181,9 +192,18 @@ def entropy(p):
 # --------------------------------------------------------------------------- continuous
 
 
-def sample_xy(params, num_mixtures, rng, temperature=1.0):
+def correlated_normal(prev, rho, rng):
+    """The next standard normal pair of an AR(1) chain: ``rho * prev + sqrt(1 - rho^2) * e``
+    (a fresh pair when ``prev`` is None). Each pair is N(0, I); consecutive pairs correlate
+    by ``rho``."""
+    e = rng.standard_normal(2)
+    return e if prev is None else rho * np.asarray(prev, dtype=np.float64) + np.sqrt(1.0 - rho * rho) * e
+
+
+def sample_xy(params, num_mixtures, rng, temperature=1.0, z=None):
     """One position (screen units) from the xy mixture ``params [5M]`` (split_xy_params
-    layout); greedy: the mean of the most probable component. Clipped into [0, 1]."""
+    layout); greedy: the mean of the most probable component. Clipped into [0, 1].
+    ``z``: the standard normal pair to use (default: a fresh draw)."""
     from actiongen_keras.layers.context_aware_generator import (
         XY_SIGMA_FLOOR,
         XY_SIGMA_SHIFT,
@@ -197,7 +217,8 @@ def sample_xy(params, num_mixtures, rng, temperature=1.0):
         return np.clip(mu[int(np.argmax(logits))], 0.0, 1.0)
     sigma = XY_SIGMA_FLOOR + np.logaddexp(0.0, np.stack([p[3 * M : 4 * M], p[4 * M : 5 * M]], -1) - XY_SIGMA_SHIFT)
     c = sample_categorical(logits, rng, temperature)
-    return np.clip(mu[c] + sigma[c] * rng.standard_normal(2), 0.0, 1.0)
+    z = rng.standard_normal(2) if z is None else np.asarray(z, dtype=np.float64)
+    return np.clip(mu[c] + sigma[c] * z, 0.0, 1.0)
 
 
 # --------------------------------------------------------------------------- one window
@@ -226,8 +247,9 @@ def _type_mask(held, num_keys, constrain):
     return R.type_mask(held.button_vector(), held.key_vector(num_keys), constrain)
 
 
-def _sample_step_attrs(out, typ, held, cursor, rng, sc, timing, num_xy, num_keys):
-    """(dt, xy, button, key, scroll) of an event of type ``typ`` from the step outputs."""
+def _sample_step_attrs(out, typ, held, cursor, rng, sc, timing, num_xy, num_keys, z=None):
+    """(dt, xy, button, key, scroll) of an event of type ``typ`` from the step outputs
+    (``z``: the position's standard normal pair, see ``SamplingConfig.xy_noise_corr``)."""
     T, k, p = sc.temperature, sc.top_k, sc.top_p
     row = lambda name: out[name][0, typ]
     b_ms, M_t, max_ms = timing["boundaries_ms"], timing["num_components"], timing["max_ms"]
@@ -236,7 +258,7 @@ def _sample_step_attrs(out, typ, held, cursor, rng, sc, timing, num_xy, num_keys
         dt = timing_median_ms(tparams, b_ms, M_t, max_ms)
     else:
         dt = float(sample_timing_ms(tparams, b_ms, M_t, max_ms, rng=rng, temperature=T))
-    xy = sample_xy(row("xy"), num_xy, rng, T) if R.MOVES_CURSOR[typ] else np.asarray(cursor, dtype=np.float64)
+    xy = sample_xy(row("xy"), num_xy, rng, T, z) if R.MOVES_CURSOR[typ] else np.asarray(cursor, dtype=np.float64)
     button = key = 0
     scroll = (R.SCROLL_STILL, R.SCROLL_STILL)
     if R.NAMES_BUTTON[typ]:
@@ -290,6 +312,8 @@ def generate_window(decoder, inputs, rng, sampling=None, timing=None, num_xy_mix
     rows = []
     t_prev = float(last_t_rel)
     stop = "max_actions"
+    rho = float(sc.xy_noise_corr)
+    z = None  # the previous move's standard normal pair (xy_noise_corr)
     for i in range(max_actions):
         out = decoder.step(ctx, (ints, floats), i)
         allowed = _type_mask(held, num_keys, sc.constrain)
@@ -297,7 +321,10 @@ def generate_window(decoder, inputs, rng, sampling=None, timing=None, num_xy_mix
         if typ == F.EOS:
             stop = "eos"
             break
-        dt, tparams, xy, button, key, scroll = _sample_step_attrs(out, typ, held, cursor, rng, sc, timing, num_xy_mixtures, num_keys)
+        z_move = None
+        if rho > 0.0 and not sc.greedy and R.MOVES_CURSOR[typ]:
+            z = z_move = correlated_normal(z, rho, rng)
+        dt, tparams, xy, button, key, scroll = _sample_step_attrs(out, typ, held, cursor, rng, sc, timing, num_xy_mixtures, num_keys, z_move)
         if t_prev + dt < 0.0:  # the first event of a window starts at T at the earliest
             need = -t_prev
             if not sc.greedy:
@@ -329,6 +356,7 @@ __all__ = [
     "Held",
     "SamplingConfig",
     "WindowEvents",
+    "correlated_normal",
     "entropy",
     "filtered_probs",
     "generate_window",

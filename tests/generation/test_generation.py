@@ -53,6 +53,27 @@ def test_top_k_1_and_greedy_are_the_argmax():
             assert S.sample_categorical(logits, np.random.default_rng(int(rng.integers(1 << 30))), temperature=t, top_k=1, allowed=allowed) == best
 
 
+def test_correlated_position_noise_keeps_the_marginal():
+    rng = np.random.default_rng(0)
+    z, zs = None, []
+    for _ in range(20000):
+        z = S.correlated_normal(z, 0.9, rng)
+        zs.append(z)
+    zs = np.array(zs)
+    np.testing.assert_allclose(zs.std(axis=0), 1.0, atol=0.05)  # each draw still N(0, 1)
+    np.testing.assert_allclose(zs.mean(axis=0), 0.0, atol=0.1)
+    lag1 = [np.corrcoef(zs[1:, k], zs[:-1, k])[0, 1] for k in (0, 1)]
+    np.testing.assert_allclose(lag1, 0.9, atol=0.02)
+    # sample_xy with a given z is the chosen component's mu + sigma * z (one component here)
+    params = np.array([0.0, 0.25, 0.5, 0.0, 0.0])
+    from actiongen_keras.layers.context_aware_generator import XY_SIGMA_FLOOR, XY_SIGMA_SHIFT
+
+    sig = XY_SIGMA_FLOOR + np.logaddexp(0.0, -XY_SIGMA_SHIFT)
+    np.testing.assert_allclose(S.sample_xy(params, 1, rng, 1.0, z=[1.0, -0.5]), [0.25 + sig, 0.5 - 0.5 * sig])
+    with pytest.raises(ValueError, match="xy_noise_corr"):
+        S.SamplingConfig(xy_noise_corr=1.0)
+
+
 def test_masks_top_k_top_p_and_seed():
     logits = np.array([0.0, 2.0, 1.0, 0.5, -1.0])
     allowed = np.array([True, False, True, True, True])
@@ -231,6 +252,11 @@ def test_greedy_rollout_graph_path_equals_python_path(gen):
     s2 = rollout(gen, real, seconds=1.2, seed=4, temperature=1.0)
     assert np.array_equal(s1.events.t_ms, s2.events.t_ms) and _held_violations(s1.events) == 0
     assert set(s1.extra) == set(py.extra) and sum(s1.extra["window_stops"].values()) == 2
+    # correlated position noise runs the Python loop, seeded
+    assert not gen.graph_supports(S.SamplingConfig(temperature=1.0, xy_noise_corr=0.9))
+    c1 = rollout(gen, real, seconds=1.2, seed=4, temperature=1.0, xy_noise_corr=0.9)
+    c2 = rollout(gen, real, seconds=1.2, seed=4, temperature=1.0, xy_noise_corr=0.9)
+    assert np.array_equal(c1.events.x, c2.events.x) and c1.extra["xy_noise_corr"] == 0.9 and _held_violations(c1.events) == 0
 
 
 def test_releases_follow_presses_of_the_same_button(gen):
