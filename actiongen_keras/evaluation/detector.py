@@ -170,6 +170,22 @@ def detector_auc(real_X, gen_X, real_groups, gen_groups, real_clusters=None, gen
     return two_sample_test(X, y, groups, clusters=clusters, ci_method=ci_method, **kw)
 
 
+def feature_cues(real_X, gen_X, names, top=6):
+    """What gives a sample away: the features that alone best separate it from the real
+    segments, as ``[{feature, auc, median_real, median_gen}]`` sorted by ``auc`` (the
+    univariate ROC AUC folded to >= 0.5: 0.5 = no cue), at most ``top``."""
+    real_X, gen_X = np.asarray(real_X, np.float64), np.asarray(gen_X, np.float64)
+    out = []
+    for j, name in enumerate(names):
+        r, g = real_X[:, j], gen_X[:, j]
+        r, g = r[np.isfinite(r)], g[np.isfinite(g)]
+        if len(r) < 2 or len(g) < 2:
+            continue
+        a = auc_score(np.r_[np.zeros(len(r)), np.ones(len(g))], np.r_[r, g])
+        out.append({"feature": name, "auc": float(max(a, 1.0 - a)), "median_real": float(np.median(r)), "median_gen": float(np.median(g))})
+    return sorted(out, key=lambda c: -c["auc"])[:top]
+
+
 def human_floor(X, subjects, clusters=None, ci_method=None, seed=0, **kw):
     """Real against real of other people: subjects split at random into halves A (0) and B (1).
 

@@ -116,7 +116,8 @@ def evaluate_sessions(real, generated, out_dir, baselines=True, seed=0, segment_
         real_filter: which real sessions count (default :func:`is_human`).
 
     Returns:
-        dict with ``detector_auc`` (``model``, ``bezier``, ``wind``, ``human_floor``: each a
+        dict with ``detector_cues`` (per sample, :func:`~actiongen_keras.evaluation.detector.feature_cues`),
+        ``detector_auc`` (``model``, ``bezier``, ``wind``, ``human_floor``: each a
         dict with ``auc``, ``ci_low``, ``ci_high``, ...), ``distances`` (set -> quantity ->
         Wasserstein/KS), ``coherence`` (``human_ranges`` and set -> counts), ``osu_hit_rate``
         (``model``, ``human``, ``bezier``, ``wind``; only when real sessions have hit objects),
@@ -159,6 +160,7 @@ def evaluate_sessions(real, generated, out_dir, baselines=True, seed=0, segment_
                 ci_method=ci_method, n_boot=n_boot, seed=seed))
         except ValueError as e:
             det[name] = _none_auc(str(e))
+    cues = {name: D.feature_cues(Xr, feats[name][0], K.FEATURE_NAMES) for name in sets}
     try:
         hf = D.human_floor(Xr, gr, clusters=None if by_subject else cr, ci_method=ci_method, seed=seed, n_boot=n_boot)
         det["human_floor"] = D.json_ready(hf)
@@ -175,7 +177,7 @@ def evaluate_sessions(real, generated, out_dir, baselines=True, seed=0, segment_
         coh[name] = C.total_violations(ss, ranges)
 
     metrics = {
-        "detector_auc": det, "distances": dists, "coherence": coh, "fitts": fitts,
+        "detector_auc": det, "detector_cues": cues, "distances": dists, "coherence": coh, "fitts": fitts,
         "counts": {"real_sessions": len(real), "real_subjects": len(subjects), "real_segments": int(len(Xr)),
                    **{f"{n}_sessions": len(ss) for n, ss in sets.items()},
                    **{f"{n}_segments": int(len(feats[n][0])) for n in sets}},
@@ -230,6 +232,11 @@ def render_markdown(m):
     for name, r in m["detector_auc"].items():
         ci = f"{_f(r.get('ci_low'))} - {_f(r.get('ci_high'))}" if r.get("auc") is not None else "-"
         L.append(f"| {name} | {_f(r.get('auc'))} | {ci} | {r.get('n_folds', '-')} | {r.get('n_neg', '-')} / {r.get('n_pos', '-')} | {r.get('reason', '')} |")
+    L += ["", "What gives each sample away: the segment features that alone best separate it from the real segments "
+          "(univariate ROC AUC, 0.5 = no cue).", "", "| sample | feature | AUC | median real | median generated |", "|---|---|---|---|---|"]
+    for name, cues in m.get("detector_cues", {}).items():
+        for cue in cues[:4]:
+            L.append(f"| {name} | {cue['feature']} | {_f(cue['auc'])} | {_f(cue['median_real'])} | {_f(cue['median_gen'])} |")
     f = m["fitts"]
     L += ["", f"Fitts' law for the Bezier bot ({f['source']}, n={f['n']}): MT = {_f(f['a'])} + {_f(f['b'])} log2(D/W+1) ms, R^2 = {_f(f.get('r2'))}.", ""]
     if "osu_hit_rate" in m:

@@ -103,3 +103,13 @@ def test_human_floor_with_few_subjects_is_not_inverted():
     assert D.human_floor(*people(4, 5), seed=0)["auc"] is None
     aucs = [D.human_floor(*people(8, 5 + s), seed=s, n_boot=20, max_iter=50)["auc"] for s in range(4)]
     assert all(a > 0.3 for a in aucs) and 0.35 < np.mean(aucs) < 0.65, aucs
+
+
+def test_feature_cues_rank_the_separating_feature_first():
+    rng = np.random.default_rng(1)
+    real = np.c_[rng.normal(0, 1, 200), rng.normal(0, 1, 200), np.full(200, np.nan)]
+    gen = np.c_[rng.normal(0, 1, 150), rng.normal(-3, 1, 150), rng.normal(0, 1, 150)]  # feature b is shifted down
+    cues = D.feature_cues(real, gen, ["a", "b", "c"])
+    assert [c["feature"] for c in cues] == ["b", "a"]  # "c" has no real values: no cue
+    assert cues[0]["auc"] > 0.95 and cues[1]["auc"] < 0.62  # folded: "b" is lower, still a cue
+    assert cues[0]["median_gen"] < -2.5 < cues[0]["median_real"]

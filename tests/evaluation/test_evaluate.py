@@ -43,6 +43,9 @@ def test_evaluate_writes_report_and_metrics(setup):
     for name in ("model", "bezier", "wind"):
         auc = m["detector_auc"][name]["auc"]
         assert auc is not None and 0.0 <= auc <= 1.0, m["detector_auc"][name]
+    assert set(m["detector_cues"]) == {"model", "bezier", "wind"}
+    cues = m["detector_cues"]["model"]
+    assert cues and all(0.5 <= c["auc"] <= 1.0 for c in cues) and [c["auc"] for c in cues] == sorted((c["auc"] for c in cues), reverse=True)
     ph = m["per_head"]
     assert set(METRIC_NAMES) <= set(ph["model"])
     assert {"previous_event", "majority_event", "repeat_last_window", "hold_cursor", "constant_velocity"} <= set(ph["baselines"])
@@ -53,6 +56,7 @@ def test_evaluate_writes_report_and_metrics(setup):
     text = (out / "report.md").read_text()
     assert text.index("Per-head metrics") < text.index("Closed-loop generation") < text.index("Detector")
     assert "| model |" in text and "| previous_event |" in text
+    assert f"| model | {cues[0]['feature']} |" in text  # the cue table
     for png in ("timing_hist.png", "trajectories.png", "detector_roc.png", "feature_distributions.png"):
         assert (out / png).exists(), png
     # the rollouts, readable in strict mode, one per session, seeds seed..seed+3
