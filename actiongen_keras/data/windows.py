@@ -304,8 +304,14 @@ def make_windows(tokens, T, config, num_numeric=0, num_categorical=0, num_anchor
     inputs["dec_xy"] = np.where(d_ok[..., None], inputs["dec_xy"], 0).astype(f32)
     inputs["dec_scroll"] = np.where(d_ok[..., None], inputs["dec_scroll"], 0).astype(np.int32)
 
-    # ---- state at the K ticks T - (K-1-k) * tick
-    S, C = int(num_numeric), int(num_categorical)
+    # ---- state at the K ticks T - (K-1-k) * tick; anchors of the last one (T), times from T
+    S, C, P = int(num_numeric), int(num_categorical), int(num_anchors)
+    inputs["state_numeric"] = np.zeros((W, K, S), f32)
+    inputs["state_categorical"] = np.zeros((W, K, C), np.int32)
+    inputs["state_mask"] = np.zeros((W, K), f32)
+    inputs["anchor_xy"] = np.zeros((W, P, 2), f32)
+    inputs["anchor_dt"] = np.zeros((W, P), f32)
+    inputs["anchor_mask"] = np.zeros((W, P), f32)
     if tokens.state_t is not None and len(tokens.state_t):
         ticks = T[:, None] - (K - 1 - np.arange(K))[None, :] * float(config.tick_ms)
         j = np.searchsorted(tokens.state_t, ticks + 1e-6, side="right") - 1
@@ -313,26 +319,15 @@ def make_windows(tokens, T, config, num_numeric=0, num_categorical=0, num_anchor
         inputs["state_numeric"] = _gather(tokens.state_numeric.astype(f32), j, s_ok).reshape(W, K, S)
         inputs["state_categorical"] = _gather(tokens.state_categorical.astype(np.int32), j, s_ok).reshape(W, K, C)
         inputs["state_mask"] = s_ok.astype(f32)
-    else:
-        inputs["state_numeric"] = np.zeros((W, K, S), f32)
-        inputs["state_categorical"] = np.zeros((W, K, C), np.int32)
-        inputs["state_mask"] = np.zeros((W, K), f32)
-    # ---- anchors of the snapshot at T, their times counted from T
-    P = int(num_anchors)
-    inputs["anchor_xy"] = np.zeros((W, P, 2), f32)
-    inputs["anchor_dt"] = np.zeros((W, P), f32)
-    inputs["anchor_mask"] = np.zeros((W, P), f32)
-    if tokens.state_anchors is not None and len(tokens.state_t) and W:
-        j = np.searchsorted(tokens.state_t, T + 1e-6, side="right") - 1
-        ok = j >= 0
-        jc = np.clip(j, 0, None)
-        present = tokens.state_anchor_present[jc] & ok[:, None]
-        vals = tokens.state_anchors[jc]
-        age = (T - tokens.state_t[jc])[:, None]
-        inputs["anchor_xy"] = np.where(present[..., None], vals[..., :2], 0.0).astype(f32)
-        timed = present & np.isfinite(vals[..., 2])  # an anchor without a time: 0
-        inputs["anchor_dt"] = np.where(timed, np.nan_to_num(vals[..., 2]) - age, 0.0).astype(f32)
-        inputs["anchor_mask"] = present.astype(f32)
+        if tokens.state_anchors is not None and W:
+            jT = np.clip(j[:, -1], 0, None)
+            present = tokens.state_anchor_present[jT] & s_ok[:, -1:]
+            vals = tokens.state_anchors[jT]
+            age = (T - tokens.state_t[jT])[:, None]
+            timed = present & np.isfinite(vals[..., 2])  # an anchor without a time: 0
+            inputs["anchor_xy"] = np.where(present[..., None], vals[..., :2], 0.0).astype(f32)
+            inputs["anchor_dt"] = np.where(timed, np.nan_to_num(vals[..., 2]) - age, 0.0).astype(f32)
+            inputs["anchor_mask"] = present.astype(f32)
     inputs["screen"] = np.broadcast_to(np.asarray(tokens.screen, dtype=f32), (W, 2)).copy()
 
     targets = {

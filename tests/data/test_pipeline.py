@@ -82,16 +82,10 @@ SCRIPT = textwrap.dedent(
 
 
 @pytest.fixture(scope="module")
-def data_dir(tmp_path_factory):
-    from actiongen_keras.data.build import build_dataset
-    from datasets.actiongen_sessions.make_dummy_data import write_dummy_data
-
-    root = tmp_path_factory.mktemp("fit")
-    write_dummy_data(root / "sessions")
-    build_dataset(root / "sessions", root / "data", progress=False)
-    script = root / "fit.py"
+def data_dir(dummy_data_dir, tmp_path_factory):
+    script = tmp_path_factory.mktemp("fit") / "fit.py"
     script.write_text(SCRIPT)
-    return root / "data", script
+    return dummy_data_dir, script
 
 
 @pytest.mark.slow

@@ -8,7 +8,6 @@ import pytest
 
 import actiongen_keras
 from actiongen_keras.config import Config
-from actiongen_keras.data.build import build_dataset
 from actiongen_keras.data.normalize import load_preprocessing
 from actiongen_keras.evaluation.window_metrics import METRIC_NAMES, window_metrics
 from actiongen_keras.training.losses import event_decision_bias
@@ -18,7 +17,6 @@ from actiongen_keras.training.train import (
     predict_split,
     train,
 )
-from datasets.actiongen_sessions.make_dummy_data import write_dummy_data
 
 
 def tiny_config():
@@ -29,11 +27,8 @@ def tiny_config():
 
 
 @pytest.fixture(scope="module")
-def data_dir(tmp_path_factory):
-    root = tmp_path_factory.mktemp("train")
-    write_dummy_data(root / "sessions")
-    build_dataset(root / "sessions", root / "data", progress=False)
-    return root / "data"
+def data_dir(dummy_data_dir):
+    return dummy_data_dir
 
 
 class Crash(keras.callbacks.Callback):

@@ -5,23 +5,19 @@ import json
 import pytest
 
 from actiongen_keras.config import Config
-from actiongen_keras.data.build import build_dataset
 from actiongen_keras.tuning.distributed import free_port, run_distributed
-from datasets.actiongen_sessions.make_dummy_data import write_dummy_data
 
 TINY_SPACE = {"d_model": [16], "num_heads": [1, 2], "num_layers": [1], "batch_size": [32, 64], "efficient_attention": [False, True]}
 
 
 @pytest.mark.slow
 @pytest.mark.timeout(300)
-def test_chief_and_two_workers_share_the_trials(tmp_path):
-    write_dummy_data(tmp_path / "sessions")
-    build_dataset(tmp_path / "sessions", tmp_path / "data", progress=False)
+def test_chief_and_two_workers_share_the_trials(tmp_path, dummy_data_dir):
     (tmp_path / "space.json").write_text(json.dumps({"space": TINY_SPACE}))
     base = Config()
     base.model.d_model, base.model.num_heads, base.model.ff_dim = 16, 2, 32
     base.to_json(tmp_path / "base.json")
-    args = ["--data", tmp_path / "data", "--tuner", "random", "--max-trials", "4", "--epochs", "1", "--seed", "3",
+    args = ["--data", dummy_data_dir, "--tuner", "random", "--max-trials", "4", "--epochs", "1", "--seed", "3",
             "--search", tmp_path / "space.json", "--config", tmp_path / "base.json", "--run-eagerly"]
     out = tmp_path / "out"
     res = run_distributed(args, out, workers=2, timeout=240, port=free_port(), threads=1, log=lambda *_: None)

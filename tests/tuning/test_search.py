@@ -6,22 +6,17 @@ import json
 import pytest
 
 from actiongen_keras.config import Config
-from actiongen_keras.data.build import build_dataset
 from actiongen_keras.tuning import search as search_module
 from actiongen_keras.tuning.cli import main as tune_main
 from actiongen_keras.tuning.hypermodel import HP_NAMES, ActiongenHyperModel
 from actiongen_keras.tuning.objective import OBJECTIVE, PARTS
-from datasets.actiongen_sessions.make_dummy_data import write_dummy_data
 
 TINY_SPACE = {"d_model": [16], "num_heads": [1, 2], "num_layers": [1], "batch_size": [32, 64]}
 
 
 @pytest.fixture(scope="module")
-def data_dir(tmp_path_factory):
-    root = tmp_path_factory.mktemp("tune")
-    write_dummy_data(root / "sessions")
-    build_dataset(root / "sessions", root / "data", progress=False)
-    return root / "data"
+def data_dir(dummy_data_dir):
+    return dummy_data_dir
 
 
 def tiny_base():
