@@ -175,14 +175,15 @@ def evaluate(model_or_run_dir, sessions, out_dir, seconds=30.0, max_sessions=Non
     if not todo:
         raise ActiongenError(f"{sessions}: no session with a human cursor and keys long enough to roll out")
     gen_parts, real_parts, n_windows, stops = [], [], 0, Counter()
-    gen_seconds = 0.0
-    for i, s in enumerate(_tqdm(todo, progress, desc="rollouts", unit="session")):
-        T0, end = span(s)
-        span_s = min(float(seconds), (end - T0) / 1000.0)
-        t = time.perf_counter()
-        g = rollout(gen, s, seconds=span_s, seed=seed + i, temperature=temperature, top_k=top_k, top_p=top_p, start_ms=T0,
-                    xy_noise_corr=xy_noise_corr)
-        gen_seconds += time.perf_counter() - t
+    spans = [span(s) for s in todo]
+    seconds_each = [min(float(seconds), (end - T0) / 1000.0) for T0, end in spans]
+    t = time.perf_counter()
+    rolled = rollout(gen, todo, seconds=seconds_each, seed=seed, temperature=temperature, top_k=top_k, top_p=top_p,
+                     start_ms=[T0 for T0, _ in spans], xy_noise_corr=xy_noise_corr, progress=progress)
+    gen_seconds = time.perf_counter() - t
+    for s, g, (T0, _), span_s in zip(todo, rolled, spans, seconds_each):
+        if isinstance(g, Exception):
+            raise g
         n_windows += int(sum(g.extra["window_stops"].values()))
         stops.update(g.extra["window_stops"])
         if write_generated:
@@ -212,7 +213,7 @@ def evaluate(model_or_run_dir, sessions, out_dir, seconds=30.0, max_sessions=Non
     L += ["## Closed-loop generation", "",
           f"{len(todo)} sessions, {seconds:g} s each after 6 s of real context (temperature {temperature:g}, top-k {top_k}, "
           f"top-p {top_p:g}, seeds {seed}..{seed + len(todo) - 1}); {n_windows} windows, "
-          f"{generation['ms_per_window']:.1f} ms per window wall-clock (incl. encoding the context); windows ended by "
+          f"{generation['ms_per_window']:.1f} ms per window wall-clock (batched; incl. encoding the contexts); windows ended by "
           + ", ".join(f"{k}: {v}" for k, v in sorted(stops.items())) + ". "
           "The real and generated spans compared below exclude the shared real context.", ""]
     hl_md = render_markdown(hl).splitlines()

@@ -39,7 +39,7 @@ def decode_outputs(outputs, model_config, dataset_meta, event_bias=None):
 
     from actiongen_keras.layers.multi_scale_timing import timing_quantile
     from actiongen_keras.models.model_config import as_model_config, timing_spec
-    from actiongen_keras.training.metrics import xy_point
+    from actiongen_keras.layers.context_aware_generator import xy_point
 
     cfg = as_model_config(model_config)
     t = timing_spec(cfg, dataset_meta)

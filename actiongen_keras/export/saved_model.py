@@ -5,17 +5,17 @@ Signatures (batch dimension dynamic everywhere; inputs/outputs in ``saved_models
 * ``serving_default``: raw window -> the next event's distributions (every head, decoder
   step 0) plus ``event_type_probs``, ``timing_median_ms`` and ``xy_point_px``;
 * ``generate``: raw window + ``temperature`` + ``seed`` -> up to ``max_actions`` events of
-  the next ``target_ms`` (the whole sampling loop in the graph, ``tf.while_loop``, with the
-  rules of ``generation.sampler``; encoder + loop compiled with XLA, so TF Serving needs
+  the next ``target_ms`` (the package's one sampling loop, ``generation.sampler.sample_window``,
+  in the graph; encoder + loop compiled with XLA, so TF Serving needs
   ``--xla_cpu_compilation_enabled=true``, unless exported with ``jit_compile=False``);
 * ``next_event_encoded``: already-encoded window (ids, standardised state, screen units)
   -> the step-0 heads; builtin ops only, the TFLite entry point;
 * ``forward_encoded``: the Keras model itself (teacher forcing, all ``A + 1`` steps).
 
 The forward pass comes from :class:`keras.export.ExportArchive` (``track_and_add_endpoint``),
-so the TensorFlow and the JAX backends (jax2tf) export the same signatures; the encoding,
-vocabularies (``tf.lookup.StaticHashTable``) and the sampling loop are TensorFlow ops
-around it (:mod:`actiongen_keras.export.graph`).
+so the TensorFlow and the JAX backends (jax2tf) export the same signatures, the sampling
+loop included; the encoding and vocabularies (``tf.lookup.StaticHashTable``) are
+TensorFlow ops around it (:mod:`actiongen_keras.export.graph`).
 
 The version folder also gets ``assets.extra/actiongen_export.json`` (the preprocessing,
 head sizes and input specs: all a client needs) and ``assets.extra/tf_serving_warmup_requests``.
@@ -85,28 +85,30 @@ def version_dir(out):
 class ServingModule:
     """The export graph around one model: the archive, its backend endpoints and the tf.functions.
 
-    ``jit_compile``: the ``generate`` loop (encoder, every decoder step and the sampling, over
-    the fixed-length decoder input) is one XLA-compiled function; without it the loop runs
-    op by op on the growing prefix (several times slower, but any TensorFlow runtime runs it).
+    The model's computation comes from :class:`~actiongen_keras.models.steps.ModelSteps` and
+    the one sampling loop (:func:`~actiongen_keras.generation.sampler.sample_window`), added as
+    backend endpoints of the :class:`keras.export.ExportArchive` (``tf.function``s on
+    TensorFlow, jax2tf-converted on JAX); the string tables and the raw-input encoding are
+    TensorFlow ops around them (:mod:`actiongen_keras.export.graph`).
+
+    ``jit_compile``: the ``generate`` loop (encoder, every decoder step and the sampling) is
+    one XLA-compiled function; without it the loop runs op by op (slower, but any
+    TensorFlow runtime runs it).
     """
 
     def __init__(self, model, prep, jit_compile=True):
         import keras
-        import numpy as np
         import tensorflow as tf
 
         from actiongen_keras.export import graph as G
-        from actiongen_keras.models.steps import (
-            BEHAVIOUR_INPUTS,
-            DEC_INPUTS,
-            ENCODER_INPUTS,
-            ModelSteps,
-        )
+        from actiongen_keras.generation.sampler import sample_window
+        from actiongen_keras.models.steps import WINDOW_INPUTS, ModelSteps
 
         self.model, self.prep = model, prep
-        self.heads = G.Heads.from_model(model)
+        self.heads = G.head_sizes(model)
         backend = backend_name()
         steps = ModelSteps(model)
+        target_ms = float(prep.data_config.target_ms)
         self.archive = archive = keras.export.ExportArchive()
         sig = prep.input_signature()
         enc = {k: tf.TensorSpec((None,) + tuple(s), tf.as_dtype(d), name=k) for k, (s, d) in sig.items()}
@@ -114,53 +116,44 @@ class ServingModule:
         self.forward = archive.track_and_add_endpoint("forward_encoded", model, input_signature=[enc])
         win_spec = G.tensor_specs(G.encoded_window_spec(prep))
         next_event = archive.add_endpoint("next_event_encoded", steps.next_event, input_signature=[win_spec])
-        # encode/step: backend functions the generate loop calls; not signatures of their own
+        # Backend functions the signatures call, not signatures of their own
         # (ExportArchive._backend_add_endpoint: the jax2tf / tf.function wrapping without registering).
-        enc_in = {k: enc[k] for k in ENCODER_INPUTS}
-        probe = steps.encode({k: np.zeros((1,) + tuple(sig[k][0]), sig[k][1]) for k in ENCODER_INPUTS})
-        ctx_spec = {k: tf.TensorSpec((None,) + tuple(v.shape[1:]), tf.as_dtype(keras.backend.standardize_dtype(v.dtype)), name=k)
-                    for k, v in probe.items()}
-        beh_spec = {k: enc[k] for k in BEHAVIOUR_INPUTS}
-        dec_spec = {k: tf.TensorSpec((None, None) + tuple(sig[k][0][1:]), tf.as_dtype(sig[k][1]), name=k) for k in DEC_INPUTS}
-        i_spec = tf.TensorSpec((None,), tf.int32, name="step")
-        kw_enc, kw_step = {}, {}
+        gen_spec = [{k: win_spec[k] for k in WINDOW_INPUTS}, tf.TensorSpec((None,), tf.float32, name="temperature"),
+                    tf.TensorSpec((None,), tf.int32, name="seed")]
+        kw_points, kw_gen = {}, {}
         if backend == "jax":
-            def poly(spec, second=None):
-                dims = ["batch"] + [second if (d is None and second) else str(d) for d in spec.shape[1:]]
-                return "(" + ", ".join(dims) + ")"
+            def poly(spec):
+                return "(" + ", ".join(["batch"] + [str(d) for d in spec.shape[1:]]) + ")"
 
-            kw_enc = {"jax2tf_kwargs": {"polymorphic_shapes": [{k: poly(v) for k, v in enc_in.items()}]}}
-            kw_step = {"jax2tf_kwargs": {"polymorphic_shapes": [
-                {k: poly(v) for k, v in ctx_spec.items()}, {k: poly(v) for k, v in beh_spec.items()},
-                {k: poly(v, "L") for k, v in dec_spec.items()}, "(batch,)"]}}
-        encode_fn = archive._backend_add_endpoint("_encode", steps.encode, [enc_in], **kw_enc)
-        step_fn = archive._backend_add_endpoint("_step", steps.step, [ctx_spec, beh_spec, dec_spec, i_spec], **kw_step)
+            kw_points = {"jax2tf_kwargs": {"polymorphic_shapes": [{k: poly(v) for k, v in win_spec.items()}]}}
+            kw_gen = {"jax2tf_kwargs": {"polymorphic_shapes": [{k: poly(v) for k, v in gen_spec[0].items()}, "(batch,)", "(batch,)"]}}
+        points = archive._backend_add_endpoint("_next_event_points", steps.next_event_points, [win_spec], **kw_points)
+
+        def sample(window, temperature, seed):
+            return sample_window(steps, window, temperature, seed, target_ms=target_ms)
+
+        sample = archive._backend_add_endpoint("_generate", sample, gen_spec, **kw_gen)
         tables = G.make_tables(prep)
         holder = tf.Module()
         holder.tables = list(tables.values())
         archive.track(holder)
         self.tables = tables
-        heads = self.heads
         self.jit_compile = jit_compile = bool(jit_compile)
-        window_keys = tuple(dict.fromkeys(ENCODER_INPUTS + BEHAVIOUR_INPUTS + ("bos_xy",)))
-
-        def sample(window, temperature, seed):
-            return G.generate_loop(encode_fn, step_fn, window, temperature, seed, heads, prep, fixed_prefix=jit_compile)
-
-        # XLA: one compiled function for the numeric part (no string tables or asserts inside);
-        # shapes are static per batch size (compiled on first use of each batch size).
-        sample = tf.function(sample, jit_compile=True, reduce_retracing=False) if jit_compile else sample
+        if jit_compile:
+            # XLA: one compiled function for the numeric part (no string tables or asserts inside),
+            # compiled on first use of each batch size.
+            sample = tf.function(sample, jit_compile=True, reduce_retracing=False)
 
         @tf.function(input_signature=[G.tensor_specs(G.raw_input_spec(prep))])
         def serving_default(raw):
             window = G.encode_raw(raw, prep, tables)
-            return G.next_event_outputs(next_event(window), window, heads)
+            return G.next_event_outputs(points(window), window)
 
         @tf.function(input_signature=[G.tensor_specs(G.raw_input_spec(prep, generate=True))])
         def generate(raw):
             window = G.encode_raw(raw, prep, tables)
             temperature = tf.debugging.assert_all_finite(raw["temperature"], "temperature contains NaN or Inf")
-            out = sample({k: window[k] for k in window_keys}, temperature, tf.cast(raw["seed"], tf.int64))
+            out = sample({k: window[k] for k in WINDOW_INPUTS}, temperature, G.seed32(raw["seed"]))
             return G.name_generated(out, window, prep)
 
         self.functions = {"serving_default": serving_default, "generate": generate, "next_event_encoded": next_event}
@@ -177,7 +170,7 @@ class ServingModule:
             "backend": backend_name(),
             "generate_jit_compile": self.jit_compile,
             "signatures": list(SIGNATURES),
-            "heads": self.heads.to_dict(),
+            "heads": self.heads,
             "raw_inputs": {k: [list(s), d] for k, (s, d) in G.raw_input_spec(self.prep).items()},
             "generate_inputs": {k: [list(s), d] for k, (s, d) in G.raw_input_spec(self.prep, generate=True).items()},
             "encoded_inputs": {k: [list(s), d] for k, (s, d) in G.encoded_window_spec(self.prep).items()},
@@ -191,53 +184,6 @@ class ServingModule:
         extra.mkdir(parents=True, exist_ok=True)
         (extra / EXPORT_META).write_text(json.dumps(self.meta(), indent=1) + "\n")
         return out
-
-
-def generate_window_function(model, prep, jit_compile=True):
-    """The ``generate`` sampling loop in memory (TensorFlow backend), for ``generation.rollout``.
-
-    The same :func:`~actiongen_keras.export.graph.generate_loop` as the exported ``generate``
-    signature (encoder + loop as one XLA-compiled ``tf.function`` with ``jit_compile``), on
-    the already-encoded window (``graph.encoded_window_spec``: the ``make_windows`` inputs
-    without the decoder, plus ``bos_xy``), with the held state and the previous event's time
-    given by the caller (they span more than the window's history) and the stop reasons.
-
-    Returns ``(fn, window_keys)``: ``fn(window, temperature [B] float32, seed [B] int64,
-    held_buttons [B, NUM_BUTTONS] bool, held_keys [B, num_keys] bool, last_t_rel [B] float64)``
-    -> ``generate_loop``'s outputs (``count``, ``event_type_id``, ``t_ms``, ``dt_ms``, ``xy``
-    (screen units), ``button_id``, ``key_id``, ``scroll`` (notch classes - 2), ``stop``).
-    """
-    import tensorflow as tf
-
-    from actiongen_keras.data import features as F
-    from actiongen_keras.export import graph as G
-    from actiongen_keras.models.steps import (
-        BEHAVIOUR_INPUTS,
-        ENCODER_INPUTS,
-        ModelSteps,
-    )
-
-    if backend_name() != "tensorflow":
-        raise ActiongenError(f"the in-memory generate graph needs the TensorFlow backend (got {backend_name()})")
-    heads = G.Heads.from_model(model)
-    steps = ModelSteps(model)
-    window_keys = tuple(dict.fromkeys(ENCODER_INPUTS + BEHAVIOUR_INPUTS + ("bos_xy",)))
-    spec = G.tensor_specs(G.encoded_window_spec(prep))
-    win_spec = {k: spec[k] for k in window_keys}
-    # as ServingModule on this backend (ExportArchive._backend_add_endpoint: a tf.function)
-    encode_fn = tf.function(steps.encode, autograph=False)
-    step_fn = tf.function(steps.step, autograph=False)
-    fixed = bool(jit_compile)
-
-    def sample(window, temperature, seed, held_buttons, held_keys, last_t_rel):
-        return G.generate_loop(encode_fn, step_fn, window, temperature, seed, heads, prep, fixed_prefix=fixed,
-                               held=(held_buttons, held_keys), last_t_rel=last_t_rel, with_stop=True)
-
-    sig = [win_spec, tf.TensorSpec([None], tf.float32), tf.TensorSpec([None], tf.int64),
-           tf.TensorSpec([None, F.NUM_BUTTONS], tf.bool), tf.TensorSpec([None, heads.num_keys], tf.bool),
-           tf.TensorSpec([None], tf.float64)]
-    # one trace (batch dynamic, as inside the exported ``generate``); XLA compiles per batch size
-    return tf.function(sample, input_signature=sig, jit_compile=fixed), window_keys
 
 
 def export_saved_model(model_path, out, tflite=None, quantize=None, label=None, warmup=True, overwrite=False, model_name=None,

@@ -22,14 +22,12 @@ def tiny_data_config():
     return DataConfig(tick_ms=300.0, history_ticks=4, target_ms=600.0, max_history_events=24, max_actions=10)
 
 
-def make_tiny_run(run_dir, seed=0, event_bias=None, time_feedback=1.0):
+def make_tiny_run(run_dir, seed=0, event_bias=None):
     """Write ``run_dir/{model.keras, preprocessing.json, config.json, dataset_meta.json}``; returns ``run_dir``.
 
     The model is untrained (random weights, ``seed``): parity, not quality, is what the
     export tests check. ``event_bias``: ``{event class: value}`` added to the event head's
     bias (e.g. to make releases / key_ups likely, so the held-state masks decide events).
-    ``time_feedback``: :func:`actiongen_keras.generation.testing.damp_time_feedback`
-    (0.03 keeps greedy windows comparable to ~1e-3 ms).
     """
     import keras
 
@@ -56,10 +54,6 @@ def make_tiny_run(run_dir, seed=0, event_bias=None, time_feedback=1.0):
         for cls, v in event_bias.items():
             b[int(cls)] += float(v)
         bias.assign(b)
-    if time_feedback != 1.0:
-        from actiongen_keras.generation.testing import damp_time_feedback
-
-        damp_time_feedback(model, time_feedback)
     model.save(run_dir / "model.keras")
     prep.save(run_dir / "preprocessing.json")
     cfg.to_json(run_dir / "config.json")

@@ -16,16 +16,29 @@ def _cmd_generate(args):
     )
 
     folders = find_sessions(args.context) if Path(args.context).exists() else []
-    if len(folders) != 1:
-        raise ActiongenError(f"{args.context}: expected one session folder (with session.json), found {len(folders)}")
-    session, _ = read_session(folders[0], "repair")
-    out = rollout(args.model, session, seconds=args.seconds, seed=args.seed, temperature=args.temperature, top_k=args.top_k,
-                  top_p=args.top_p, start_ms=args.start_ms, progress=not args.quiet, xy_noise_corr=args.xy_noise_corr)
-    write_session(out, args.out)
-    n_gen = int((out.events.t_ms >= out.extra["generated_from_ms"]).sum())
-    print(f"wrote {args.out}: {n_gen} generated events in {args.seconds:g} s after {out.extra['context_ms'] / 1000:g} s of real context "
-          f"({len(out.events) - n_gen} events); windows ended by {out.extra['window_stops']}")
-    return 0
+    if not folders:
+        raise ActiongenError(f"{args.context}: no session folder (with session.json) here")
+    single = len(folders) == 1 and Path(folders[0]).resolve() == Path(args.context).resolve()
+    sessions = [read_session(f, "repair")[0] for f in folders]
+    results = rollout(args.model, sessions, seconds=args.seconds, seed=args.seed, temperature=args.temperature, top_k=args.top_k,
+                      top_p=args.top_p, start_ms=args.start_ms, progress=not args.quiet, xy_noise_corr=args.xy_noise_corr,
+                      batch_size=args.batch_size)
+    failed = 0
+    for folder, out in zip(folders, results):
+        if isinstance(out, Exception):
+            print(f"skipped {folder}: {out}")
+            failed += 1
+            continue
+        dest = Path(args.out) if single else Path(args.out) / out.session_id
+        write_session(out, dest)
+        n_gen = int((out.events.t_ms >= out.extra["generated_from_ms"]).sum())
+        print(f"wrote {dest}: {n_gen} generated events in {args.seconds:g} s after {out.extra['context_ms'] / 1000:g} s of real context "
+              f"({len(out.events) - n_gen} events); windows ended by {out.extra['window_stops']}")
+    if single and failed:
+        return 1
+    if not single:
+        print(f"{len(results) - failed} of {len(results)} contexts generated" + (f", {failed} skipped" if failed else ""))
+    return 1 if failed else 0
 
 
 def _cmd_evaluate(args):
@@ -47,16 +60,19 @@ def _sampling_args(s):
     s.add_argument("--top-k", type=int, default=0, help="sample among the k most probable classes (0 = all)")
     s.add_argument("--top-p", type=float, default=1.0, help="nucleus sampling (1 = off)")
     s.add_argument("--xy-noise-corr", type=float, default=0.0,
-                   help="correlation of consecutive moves' position noise, in [0, 1) (0 = independent; > 0 runs the Python step loop)")
+                   help="correlation of consecutive moves' position noise, in [0, 1) (0 = independent)")
 
 
 def add_generation_parsers(subparsers):
     """Add ``generate`` and ``evaluate`` to the ``actiongen`` sub-command parsers."""
     s = subparsers.add_parser("generate", help="closed-loop generation from a real session's first seconds")
     s.add_argument("--model", required=True, help="RUN_DIR/model.keras (or RUN_DIR)")
-    s.add_argument("--context", required=True, help="SESSION_DIR: the real session (context events and game state)")
+    s.add_argument("--context", required=True,
+                   help="SESSION_DIR (the real session: context events and game state), or a folder of sessions: one rollout each")
     s.add_argument("--seconds", type=float, default=30.0, help="seconds to generate after the context")
-    s.add_argument("--out", required=True, help="OUT_DIR: the generated actiongen-session/1 folder")
+    s.add_argument("--out", required=True,
+                   help="OUT_DIR: the generated actiongen-session/1 folder (a folder of them, one per context, for a folder of contexts)")
+    s.add_argument("--batch-size", type=int, default=None, help="contexts generated together (default 16)")
     s.add_argument("--start-ms", type=float, help="first generated window on the session clock (default: first event + 6 s)")
     _sampling_args(s)
     s.set_defaults(func=_cmd_generate)

@@ -1,17 +1,27 @@
-"""Closed-loop generation: a real session's first seconds as context, then the model alone.
+"""Closed-loop generation: real sessions' first seconds as context, then the model alone, in batches.
 
-:func:`rollout` starts from the real events of the first ``history_ms`` (6 s) of a
-session, then repeatedly samples the next ``target_ms`` (600 ms) with
-:func:`~actiongen_keras.generation.sampler.generate_window`, appends what it generated to
-the history, and moves the window boundary ``T`` on by ``target_ms``. The model's own
-events become its history: after 6 s of generation nothing real is left in the history.
+:func:`rollout` starts each context from the real events of the ``history_ms`` (6 s) before
+its first window boundary ``T0``, then repeatedly samples the next ``target_ms`` (600 ms) of
+every context at once with the one sampling loop
+(:class:`~actiongen_keras.generation.sampler.WindowSampler`), appends what each generated
+to its own history and moves its window boundary on by ``target_ms``. The model's own
+events become its history: after 6 s of generation nothing real is left in it.
+
+**Batches.** Many contexts generate together (``batch_size`` rows per call): game-testing
+users run tens to hundreds of agents at once. Contexts of different lengths, screens and
+sources batch together: each row has its own window boundary, screen, held buttons and
+keys and previous-event time. A context that cannot be encoded (too short, no screen, bot
+keys, ...) is reported by name, the others still run. Context ``i`` of a list is rolled out
+with seed ``seed + i`` (or its own seed from a list); its random numbers depend on that
+seed and the window index only (:mod:`~actiongen_keras.generation.counter_rng`), so a
+context gives the same session alone or in any batch (tested).
 
 The game state is the real session's (osu!: the beatmap at the replay's times, i.e. the
 session's ``state.csv``), encoded with the run's preprocessing exactly as in training
 (:func:`~actiongen_keras.data.windows.make_windows` on the running token arrays), so the
 model sees the hit objects the person saw at the same times.
 
-The result is a :class:`~actiongen_keras.recordings.session.Session` that
+The result of each context is a :class:`~actiongen_keras.recordings.session.Session` that
 ``write_session``/``read_session(strict)`` accept:
 
 * ``source: "generated"``; the real session's ``subject``, ``screen``, ``game``,
@@ -26,15 +36,6 @@ The result is a :class:`~actiongen_keras.recordings.session.Session` that
   ``generated_from_ms`` (= ``T0``: events before it are real), ``generated_ms``
   (= ``seconds * 1000``) and ``window_stops`` (how the windows ended: eos/time/max_actions).
 
-On the TensorFlow backend (with ``jit``), windows whose sampling the exported graph supports
-(``top_k`` 0, ``top_p`` 1, ``constrain``: any temperature) run as one XLA-compiled TF
-function, the ``generate`` signature's loop built in memory
-(:func:`~actiongen_keras.export.saved_model.generate_window_function`; same rules, greedy
-windows equal to the Python sampler's, sampled ones equal in distribution: its random
-numbers come from a per-window seed drawn from the rollout's NumPy generator). Other settings
-and the JAX / PyTorch backends step the decoder from Python (``Generator(graph=False)``
-forces that path).
-
 Positions go back to pixels (``x * width``, ``y * height``), key ids to key names through
 the run's key vocabulary, scroll classes to notches (clipped at +-2 as in training).
 """
@@ -47,114 +48,57 @@ from collections import Counter
 from pathlib import Path
 
 import numpy as np
+from keras import ops
 
 from actiongen_keras.data import features as F
-from actiongen_keras.data.windows import encoded_sizes, history_ms, make_windows, tokenize_session
+from actiongen_keras.data.windows import (
+    encoded_sizes,
+    history_ms,
+    make_windows,
+    tokenize_session,
+)
 from actiongen_keras.errors import ActiongenError
-from actiongen_keras.generation.incremental import (
-    IncrementalDecoder,
-    RunFiles,
-    load_run,
-)
-from actiongen_keras.generation.sampler import (
-    Held,
-    SamplingConfig,
-    WindowEvents,
-    generate_window,
-)
+from actiongen_keras.generation import rules as R
+from actiongen_keras.generation.run import RunFiles, load_run
+from actiongen_keras.generation.sampler import STOPS, SamplingConfig, WindowSampler
+from actiongen_keras.models.steps import WINDOW_INPUTS
 from actiongen_keras.recordings.session import Events, Session, State
 
 DROP_EXTRA = ("replay", "frames_used")
-GRAPH_STOPS = ("max_actions", "eos", "time")  # generate_window_function's ``stop`` codes
+DEFAULT_BATCH_SIZE = 16
+"""Contexts per sampling call (``benchmarks/bench_generation.py``: events/s grows with the batch
+and a batch of 16 already gives most of it on two cores)."""
 
 
 class Generator:
-    """A trained run, loaded once and ready to generate (model, preprocessing, compiled decoder).
+    """A trained run, loaded once and ready to generate (model, preprocessing, compiled samplers).
 
-    ``Generator(RUN_DIR or RUN_DIR/model.keras)``, or ``Generator(RunFiles(...))``.
-
-    ``graph``: run the windows the in-graph loop supports (:meth:`graph_supports`) as one
-    XLA-compiled TensorFlow function (module doc); ``None``: on the TensorFlow backend with
-    ``jit``; ``False``: always the Python step loop.
+    ``Generator(RUN_DIR or RUN_DIR/model.keras)``, or ``Generator(RunFiles(...))``. One
+    :class:`~actiongen_keras.generation.sampler.WindowSampler` is compiled per set of
+    sampling options (top-k, top-p, constraints, position-noise correlation); temperature
+    and seed are inputs of the compiled loop.
     """
 
-    def __init__(self, model_or_run_dir, jit=True, buckets=(8, 16, 32), graph=None):
+    def __init__(self, model_or_run_dir, jit=True):
         run = model_or_run_dir if isinstance(model_or_run_dir, RunFiles) else load_run(model_or_run_dir)
         self.run = run
         self.model = run.model
         self.preprocessing = run.preprocessing
         self.data_config = run.preprocessing.data_config
-        self.decoder = IncrementalDecoder(run.model, buckets=buckets, jit=jit)
-        g = self.decoder.generator
-        self.timing = {"boundaries_ms": tuple(g.timing_boundaries_ms), "num_components": int(g.num_timing_components), "max_ms": float(g.max_timing_ms)}
-        self.num_xy_mixtures = int(g.num_xy_mixtures)
         self.model_path = run.path
-        import keras
+        self.jit = bool(jit)
+        self._samplers = {}
 
-        tf_backend = keras.backend.backend() == "tensorflow"
-        if graph and not tf_backend:
-            raise ActiongenError(f"graph=True needs the TensorFlow backend (got {keras.backend.backend()})")
-        self.use_graph = bool(tf_backend and (jit if graph is None else graph))
-        self._graph_fn = None
-
-    def graph_supports(self, sampling):
-        """Whether the in-graph loop runs ``sampling`` (no top-k / top-p / correlated position
-        noise, constraint masks on)."""
+    def sampler(self, sampling=None):
+        """The compiled :class:`WindowSampler` of these options (built on first use)."""
         sc = sampling or SamplingConfig()
-        return self.use_graph and int(sc.top_k) == 0 and float(sc.top_p) >= 1.0 and bool(sc.constrain) and not sc.xy_noise_corr
+        key = tuple(sorted(sc.static().items()))
+        if key not in self._samplers:
+            self._samplers[key] = WindowSampler(self.model, sc, target_ms=float(self.data_config.target_ms), jit=self.jit)
+        return self._samplers[key]
 
-    def _graph(self):
-        if self._graph_fn is None:
-            from actiongen_keras.export.graph import encoded_window_spec
-            from actiongen_keras.export.saved_model import generate_window_function
-
-            fn, keys = generate_window_function(self.model, self.preprocessing, jit_compile=True)
-            spec = encoded_window_spec(self.preprocessing)
-            self._graph_fn = (fn, {k: np.dtype(spec[k][1]) for k in keys})
-        return self._graph_fn
-
-    def graph_window(self, inputs, rng, sampling=None, held=None, last_t_rel=None):
-        """:meth:`generate_window` through the in-graph loop (one window, batch of 1)."""
-        import tensorflow as tf
-
-        sc = sampling or SamplingConfig()
-        fn, dtypes = self._graph()
-        ht = np.asarray(inputs["hist_type"])[0]
-        if held is None:
-            held = Held.from_tokens(ht, np.asarray(inputs["hist_button"])[0], np.asarray(inputs["hist_key"])[0])
-        if last_t_rel is None:
-            tb = np.asarray(inputs["hist_t_before"])[0]
-            last_t_rel = -float(tb[ht != F.PAD].min()) if (ht != F.PAD).any() else 0.0
-        window = {k: tf.constant(np.asarray(inputs["dec_xy"][:, 0] if k == "bos_xy" else inputs[k], dtype=d)) for k, d in dtypes.items()}
-        seed = 0 if sc.greedy else int(rng.integers(0, 2**62))
-        nk = int(self.decoder.generator.num_keys)
-        out = fn(window, tf.constant([sc.temperature], tf.float32), tf.constant([seed], tf.int64),
-                 tf.constant(held.button_vector()[None]), tf.constant(held.key_vector(nk)[None]),
-                 tf.constant([float(last_t_rel)], tf.float64))
-        n = int(out["count"][0])
-        typ = out["event_type_id"][0, :n].numpy().astype(np.int32)
-        button = out["button_id"][0, :n].numpy().astype(np.int32)
-        key = out["key_id"][0, :n].numpy().astype(np.int32)
-        for t, b, k in zip(typ.tolist(), button.tolist(), key.tolist()):
-            held.update(t, b, k)
-        return WindowEvents(
-            t_rel=out["t_ms"][0, :n].numpy().astype(np.float64), dt=out["dt_ms"][0, :n].numpy().astype(np.float64), type=typ,
-            button=button, key=key, scroll=(out["scroll"][0, :n].numpy() + F.SCROLL_CLIP).astype(np.int32),
-            xy=out["xy"][0, :n].numpy().astype(np.float64), stop=GRAPH_STOPS[int(out["stop"][0])],
-        )
-
-    def generate_window(self, inputs, rng, sampling=None, held=None, last_t_rel=None, graph=None):
-        """One window (:func:`~actiongen_keras.generation.sampler.generate_window`); ``graph``:
-        ``None`` the in-graph loop where it applies (:meth:`graph_supports`), ``True`` / ``False``
-        force it / the Python step loop."""
-        if graph is None:
-            graph = self.graph_supports(sampling)
-        if graph:
-            return self.graph_window(inputs, rng, sampling, held=held, last_t_rel=last_t_rel)
-        return generate_window(
-            self.decoder, inputs, rng, sampling, self.timing, self.num_xy_mixtures, held=held, last_t_rel=last_t_rel,
-            target_ms=float(self.data_config.target_ms),
-        )
+    def num_keys(self):
+        return int(self.model.get_layer("generator").num_keys)
 
 
 def _as_generator(model_or_run_dir):
@@ -195,72 +139,162 @@ def _state_upto(session, end_ms):
     return State(t_ms=np.asarray(st.t_ms)[keep], columns={k: np.asarray(v)[keep] for k, v in st.columns.items()})
 
 
-def rollout(model_or_run_dir, context_session, seconds=30.0, seed=0, temperature=1.0, top_k=0, top_p=1.0, constrain=True,
-            start_ms=None, progress=False, session_id=None, graph=None, xy_noise_corr=0.0):
-    """Generate ``seconds`` of input after the real context of ``context_session`` (module doc).
+def window_seed(seed, k):
+    """The seed of window ``k`` of a context rolled out with ``seed`` (31 bits, from NumPy's SeedSequence)."""
+    return int(np.random.SeedSequence([int(seed) & 0xFFFFFFFFFFFFFFFF, int(k)]).generate_state(1)[0] & 0x7FFFFFFF)
+
+
+@dataclasses.dataclass
+class _Row:
+    """One context during a batched rollout."""
+
+    index: int
+    session: Session
+    seed: int
+    T0: float
+    seconds: float
+    run: _Running
+    held_buttons: np.ndarray
+    held_keys: np.ndarray
+    stops: Counter
+    target_ms: float
+
+    @property
+    def n_windows(self):
+        return math.ceil(self.seconds * 1000.0 / self.target_ms - 1e-9)
+
+
+def _per_context(value, n, name):
+    if isinstance(value, (list, tuple, np.ndarray)):
+        if len(value) != n:
+            raise ActiongenError(f"{name}: {len(value)} values for {n} contexts")
+        return list(value)
+    return [value] * n
+
+
+def rollout(model_or_run_dir, contexts, seconds=30.0, seed=0, temperature=1.0, top_k=0, top_p=1.0, constrain=True, start_ms=None,
+            progress=False, session_id=None, xy_noise_corr=0.0, batch_size=None):
+    """Generate ``seconds`` of input after the real context of each session (module doc).
 
     Args:
         model_or_run_dir: a :class:`Generator`, ``RUN_DIR`` or ``RUN_DIR/model.keras``.
-        context_session: the real :class:`Session` (its events give the context, its state
-            the game).
-        seconds: how much to generate after the context (rounded up to whole windows; the
-            last window's events past ``T0 + seconds`` are dropped).
-        seed: seeds the NumPy Generator (the same seed gives the same session).
+        contexts: a real :class:`Session` (its events give the context, its state the game),
+            or a list of them.
+        seconds: how much to generate after each context (rounded up to whole windows; the
+            last window's events past ``T0 + seconds`` are dropped); one value or one per context.
+        seed: the seed of a single context; for a list, context ``i`` gets ``seed + i`` (or
+            give one seed per context).
         temperature, top_k, top_p, constrain, xy_noise_corr: see :class:`SamplingConfig`.
         start_ms: the first window boundary ``T0`` on the session clock (default: the first
-            event + ``history_ms``); the context is the real events in ``[T0 - history_ms, T0)``.
-        session_id: of the output (default ``<context id>.gen<seed>``).
-        graph: ``None``: the in-graph window loop where it applies (module doc), ``False``: the
-            Python step loop, ``True``: the in-graph loop (TensorFlow; no top-k / top-p /
-            ``xy_noise_corr``).
+            event + ``history_ms``); one value or one per context.
+        session_id: of a single output (default ``<context id>.gen<seed>``).
+        batch_size: contexts per sampling call (default :data:`DEFAULT_BATCH_SIZE`).
 
     Returns:
-        the generated :class:`Session`.
-
-    Raises:
-        ActiongenError (DataError) when the session cannot be encoded (bot keys, no screen ...).
+        for one Session, the generated :class:`Session` (an unusable context raises
+        ActiongenError); for a list, one entry per context: the generated Session, or the
+        ActiongenError that names why that context could not be rolled out.
     """
+    single = isinstance(contexts, Session)
+    sessions = [contexts] if single else list(contexts)
     gen = _as_generator(model_or_run_dir)
-    prep, cfg = gen.preprocessing, gen.data_config
     try:
-        sampling = SamplingConfig(temperature=float(temperature), top_k=int(top_k), top_p=float(top_p), constrain=constrain,
+        sampling = SamplingConfig(temperature=float(temperature), top_k=int(top_k), top_p=float(top_p), constrain=bool(constrain),
                                   xy_noise_corr=float(xy_noise_corr))
     except ValueError as e:
         raise ActiongenError(str(e)) from None
-    if graph and not gen.graph_supports(sampling):
-        raise ActiongenError("graph=True: the in-graph loop needs the TensorFlow backend, top_k=0, top_p=1, xy_noise_corr=0 and constrain")
-    if not seconds > 0:
-        raise ActiongenError(f"seconds must be positive, got {seconds}")
-    s = context_session
-    tok = tokenize_session(s, prep, cfg)
-    hist = history_ms(cfg)
-    T0 = float(start_ms) if start_ms is not None else tok.t_start + hist
-    span = float(seconds) * 1000.0
-    end = T0 + span
-    target = float(cfg.target_ms)
-    n_windows = math.ceil(span / target - 1e-9)
-    rng = np.random.default_rng(seed)
-    run = _Running(tok, T0)
-    held = Held.from_tokens(run.parts["type"][0], run.parts["button"][0], run.parts["key"][0])
-    stops = Counter()
-    windows = range(n_windows)
-    if progress:
+    n = len(sessions)
+    seeds = _per_context(seed, n, "seed") if isinstance(seed, (list, tuple, np.ndarray)) else [int(seed) + i for i in range(n)]
+    seconds_l = _per_context(seconds, n, "seconds")
+    starts = _per_context(start_ms, n, "start_ms")
+    for sec in seconds_l:
+        if not (isinstance(sec, (int, float, np.floating)) and math.isfinite(sec) and sec > 0):
+            raise ActiongenError(f"seconds must be a positive finite number, got {sec}")
+    results = [None] * n
+    rows = []
+    for i, s in enumerate(sessions):
+        try:
+            rows.append(_start_row(gen, i, s, seeds[i], seconds_l[i], starts[i]))
+        except ActiongenError as e:
+            if single:
+                raise
+            results[i] = ActiongenError(f"{s.session_id}: {e}")
+    bs = int(batch_size or DEFAULT_BATCH_SIZE)
+    if bs < 1:
+        raise ActiongenError(f"batch_size must be >= 1, got {batch_size}")
+    chunks = [rows[c : c + bs] for c in range(0, len(rows), bs)]
+    bar = None
+    if progress and rows:
         from tqdm.auto import tqdm
 
-        windows = tqdm(windows, desc=f"rollout {s.session_id[:30]}", leave=False, unit="window")
-    for k in windows:
-        T = T0 + k * target
-        ins, _, _ = make_windows(run.tokens(), np.array([T]), cfg, *encoded_sizes(prep))
-        last = run.last_t
-        w = gen.generate_window(ins, rng, sampling, held=held, last_t_rel=(last - T) if last is not None else 0.0,
-                                 graph=graph)
-        stops[w.stop] += 1
-        t_abs = T + w.t_rel
-        keep = t_abs < end
-        if keep.any():
-            run.append(t_abs[keep], w.type[keep], w.button[keep], w.key[keep], w.scroll[keep], w.dt[keep], w.xy[keep])
+        bar = tqdm(total=sum(r.n_windows for r in rows), desc="rollout", leave=False, unit="window")
+    for chunk in chunks:
+        _run_chunk(gen, chunk, sampling, bar)
+    if bar is not None:
+        bar.close()
+    for r in rows:
+        results[r.index] = _to_session(gen, r, sampling, session_id if single else None)
+    return results[0] if single else results
 
-    # ---- back to a Session
+
+def _start_row(gen, i, s, seed, seconds, start_ms):
+    prep, cfg = gen.preprocessing, gen.data_config
+    tok = tokenize_session(s, prep, cfg)
+    T0 = float(start_ms) if start_ms is not None else tok.t_start + history_ms(cfg)
+    run = _Running(tok, T0)
+    # the held state at T0 from every real event before it (it can span more than the history)
+    types = run.parts["type"][0][None]
+    held_b = R.held_from_history(types, run.parts["button"][0][None], F.NUM_BUTTONS, R.NAMES_BUTTON)
+    held_k = R.held_from_history(types, run.parts["key"][0][None], gen.num_keys(), R.NAMES_KEY)
+    return _Row(i, s, int(seed), T0, float(seconds), run, np.asarray(ops.convert_to_numpy(held_b))[0],
+                np.asarray(ops.convert_to_numpy(held_k))[0], Counter(), float(cfg.target_ms))
+
+
+def _run_chunk(gen, rows, sampling, bar):
+    """Roll out ``rows`` together, window after window (rows whose span is done idle along)."""
+    prep, cfg = gen.preprocessing, gen.data_config
+    sampler = gen.sampler(sampling)
+    target = float(cfg.target_ms)
+    sizes = encoded_sizes(prep)
+    for k in range(max(r.n_windows for r in rows)):
+        wins, last = [], []
+        for r in rows:
+            T = r.T0 + k * target
+            ins, _, _ = make_windows(r.run.tokens(), np.array([T]), cfg, *sizes)
+            ins["bos_xy"] = ins["dec_xy"][:, 0]
+            wins.append(ins)
+            lt = r.run.last_t
+            last.append((lt - T) if lt is not None else 0.0)
+        window = {name: np.concatenate([w[name] for w in wins]) for name in WINDOW_INPUTS}
+        out = sampler(window, np.full(len(rows), sampling.temperature, np.float32), np.array([window_seed(r.seed, k) for r in rows]),
+                      np.stack([r.held_buttons for r in rows]), np.stack([r.held_keys for r in rows]), np.array(last, np.float32))
+        for j, r in enumerate(rows):
+            if k >= r.n_windows:
+                continue
+            T = r.T0 + k * target
+            c = int(out["count"][j])
+            r.stops[STOPS[int(out["stop"][j])]] += 1
+            t_abs = T + out["t_ms"][j, :c].astype(np.float64)
+            keep = t_abs < r.T0 + r.seconds * 1000.0
+            if keep.any():
+                r.run.append(t_abs[keep], out["event_type_id"][j, :c][keep], out["button_id"][j, :c][keep], out["key_id"][j, :c][keep],
+                             out["scroll"][j, :c][keep], out["dt_ms"][j, :c][keep], out["xy"][j, :c][keep])
+            r.held_buttons = out["held_buttons"][j].astype(bool)
+            r.held_keys = out["held_keys"][j].astype(bool)
+            if bar is not None:
+                bar.update(1)
+
+
+def _to_session(gen, row, sampling, session_id=None):
+    """A finished row as the generated :class:`Session` (module doc)."""
+    prep, cfg = gen.preprocessing, gen.data_config
+    s, T0, run = row.session, row.T0, row.run
+    hist = history_ms(cfg)
+    span = row.seconds * 1000.0
+    end = T0 + span
+    seed, stops = row.seed, row.stops
+    temperature, top_k, top_p, constrain, xy_noise_corr = (sampling.temperature, sampling.top_k, sampling.top_p, sampling.constrain,
+                                                           sampling.xy_noise_corr)
     real_ev = s.events.take((s.events.t_ms < T0) & (s.events.t_ms >= T0 - hist))
     g = run.tokens()
     sel = g.t >= T0

@@ -1,47 +1,28 @@
-"""The generation rules, defined once for both sampling loops.
+"""The coherence rules of generated input, as tensor masks (``keras.ops``, every backend).
 
-Two loops sample a window event by event and must agree:
+A generated stream must be one a real device could produce: a release only of a held
+button, a key_up only of a pressed key, a scroll that moves, a cursor that moves only by
+moves. The tables below say, per event class, what an event may name given what is held
+and what it does to the held state; the functions turn them into boolean masks that the
+sampling loop (:mod:`actiongen_keras.generation.sampler`) applies before every draw.
+They are defined once, here.
 
-* :func:`actiongen_keras.generation.sampler.generate_window` (NumPy, ``actiongen
-  generate`` / ``evaluate`` / rollouts): the reference, documented there;
-* :func:`actiongen_keras.export.graph.generate_loop` (TensorFlow ``tf.while_loop``, the
-  SavedModel's ``generate`` signature).
-
-Every number and table they share lives here (NumPy only: importing this module does not
-import TensorFlow), and both loops read it: the constraint tables (which buttons / keys an
-event type may name given what is held, and what the event does to the held state), the
-redraw count of the first interval, the cursor and scroll rules, and the greedy interval
-(the median on a :data:`MEDIAN_GRID`-point grid, refined :data:`MEDIAN_PASSES` times; the
-graph evaluates the same grid in float64). The NumPy functions below are the sampler's
-implementation; the graph applies the same tables with TensorFlow ops
-(``tests/export/test_export.py`` checks that greedy ``generate`` equals the sampler).
-
-Held state is a boolean vector: ``held_buttons [NUM_BUTTONS]`` (ids of
-``features.BUTTONS``), ``held_keys [num_keys]`` (key vocabulary ids).
+Held state is a boolean tensor: ``held_buttons [B, NUM_BUTTONS]`` (ids of
+``features.BUTTONS``), ``held_keys [B, num_keys]`` (key vocabulary ids).
 """
 
 from __future__ import annotations
 
 import numpy as np
+from keras import ops
 
 from actiongen_keras.data import features as F
-from actiongen_keras.layers.multi_scale_timing import (
-    MIN_LOGISTIC_SCALE,
-    NUM_SCALES,
-    scale_ranges,
-)
 
 # ----------------------------------------------------------------------------- numbers
 
 MAX_REDRAWS = 16
 """The first event of a window must not be earlier than ``T``: its interval is redrawn up to
 this many times (sampling), then clamped so the event lands at ``T``; greedy clamps at once."""
-
-MEDIAN_GRID = 256
-"""Points of each CDF grid of the greedy (median) interval."""
-
-MEDIAN_PASSES = 2
-"""Grid passes: the whole ``[0, log1p(max_ms)]`` range, then the bracketing cell."""
 
 FIRST_KNOWN_KEY = 2
 """Key ids 0 (none) and 1 (unknown) are never generated (no name to write)."""
@@ -80,124 +61,81 @@ MOVES_CURSOR[F.MOVE] = True
 NAMES_BUTTON = BUTTON_NEED != _NONE
 NAMES_KEY = KEY_NEED != _NONE
 
-# ----------------------------------------------------------------------------- masks (NumPy)
+# ----------------------------------------------------------------------------- masks (keras.ops)
 
 
-def id_mask(need, min_id, held):
-    """Ids (``held [n]`` bool) an event may name: ``id >= min_id`` and held (``need`` 1) or
-    not held (``need`` 0)."""
-    held = np.asarray(held, dtype=bool)
-    return (np.arange(len(held)) >= int(min_id)) & (held == bool(need))
+def _table_at(table, ev):
+    """``table [NUM_EVENT_CLASSES]`` at the class ids ``ev`` (ids outside the classes read the PAD entry)."""
+    ev = ops.cast(ev, "int32")
+    ev = ops.where(ops.logical_and(ev >= 0, ev < F.NUM_EVENT_CLASSES), ev, ops.zeros_like(ev))
+    return ops.take(ops.convert_to_tensor(table), ev, axis=0)
 
 
-def button_mask(typ, held_buttons, constrain=True):
-    """Buttons a press / release may name (``held_buttons [NUM_BUTTONS]`` bool)."""
-    held_buttons = np.asarray(held_buttons, dtype=bool)
-    if constrain:
-        return id_mask(BUTTON_NEED[typ], BUTTON_MIN[typ], held_buttons)
-    allowed = np.arange(F.NUM_BUTTONS) >= 1
-    return allowed | held_buttons if typ == F.RELEASE else allowed
-
-
-def key_mask(typ, held_keys, constrain=True):
-    """Keys a key_down / key_up may name (``held_keys [num_keys]`` bool)."""
-    held_keys = np.asarray(held_keys, dtype=bool)
-    if constrain:
-        return id_mask(KEY_NEED[typ], KEY_MIN[typ], held_keys)
-    return np.arange(len(held_keys)) >= FIRST_KNOWN_KEY
+def _ids_ok(held, need, min_id):
+    """``held [B, n]`` bool, ``need`` / ``min_id`` int ``[B, C]`` -> ``[B, C, n]``: the ids a type
+    may name: ``id >= min_id`` and held (``need`` 1) or not held (``need`` 0)."""
+    n = ops.shape(held)[-1]
+    ids = ops.arange(n, dtype="int32")[None, None, :]
+    return ops.logical_and(ids >= min_id[..., None], ops.equal(held[:, None, :], ops.equal(need, _HELD)[..., None]))
 
 
 def type_mask(held_buttons, held_keys, constrain=True):
-    """Event classes that may be sampled: never PAD; with ``constrain``, a type that names a
-    button / key only while some button / key satisfies its rule (:func:`id_mask`)."""
-    allowed = TYPE_ALLOWED.copy()
+    """Event classes that may be sampled, ``[B, NUM_EVENT_CLASSES]`` bool: never PAD; with
+    ``constrain``, a type that names a button / key only while one satisfies its rule."""
+    B = ops.shape(held_buttons)[0]
+    ok = ops.broadcast_to(ops.convert_to_tensor(TYPE_ALLOWED)[None, :], (B, F.NUM_EVENT_CLASSES))
     if not constrain:
-        return allowed
-    for t in np.flatnonzero(NAMES_BUTTON):
-        allowed[t] &= bool(id_mask(BUTTON_NEED[t], BUTTON_MIN[t], held_buttons).any())
-    for t in np.flatnonzero(NAMES_KEY):
-        allowed[t] &= bool(id_mask(KEY_NEED[t], KEY_MIN[t], held_keys).any())
-    return allowed
+        return ok
+    for held, need, min_id in ((held_buttons, BUTTON_NEED, BUTTON_MIN), (held_keys, KEY_NEED, KEY_MIN)):
+        tab = lambda a: ops.broadcast_to(ops.convert_to_tensor(a)[None, :], (B, F.NUM_EVENT_CLASSES))
+        any_ok = ops.any(_ids_ok(ops.cast(held, "bool"), tab(need), tab(min_id)), axis=-1)
+        ok = ops.logical_and(ok, ops.logical_or(any_ok, ops.convert_to_tensor(need < 0)[None, :]))
+    return ok
+
+
+def id_mask(held, ev, need_table, min_table, constrain=True):
+    """The ids (``[B, n]`` bool) that events of the chosen types ``ev [B]`` may name.
+
+    ``constrain``: press / key_down only of an id that is up, release / key_up only of a held
+    one; without it, any real id (``>= max(min_table, 1)``)."""
+    held = ops.cast(held, "bool")
+    min_id = _table_at(min_table, ev)[:, None]
+    if constrain:
+        return _ids_ok(held, _table_at(need_table, ev)[:, None], min_id)[:, 0]
+    ids = ops.arange(ops.shape(held)[-1], dtype="int32")[None, :]
+    return ids >= ops.maximum(min_id, 1)
 
 
 def scroll_dy_mask(dx):
-    """Scroll ``dy`` classes allowed after ``dx``: not 0 notches when ``dx`` is 0."""
-    allowed = np.ones(F.NUM_SCROLL_CLASSES, dtype=bool)
-    if int(dx) == SCROLL_STILL:
-        allowed[SCROLL_STILL] = False
-    return allowed
+    """Scroll ``dy`` classes allowed after ``dx [B]``: ``[B, NUM_SCROLL_CLASSES]``, not 0 notches when ``dx`` is 0."""
+    classes = ops.arange(F.NUM_SCROLL_CLASSES, dtype="int32")[None, :]
+    return ops.logical_or(ops.not_equal(classes, SCROLL_STILL), ops.not_equal(ops.cast(dx, "int32"), SCROLL_STILL)[:, None])
 
 
-# ----------------------------------------------------------------------------- greedy interval (NumPy)
+def held_from_history(types, ids, n, names_table):
+    """Held state after replaying the history (``types`` / ``ids`` ``[B, H]``, time order):
+    ``[B, n]`` bool; an id is held when the last event naming it set it (:data:`HELD_AFTER`)."""
+    types, ids = ops.cast(types, "int32"), ops.cast(ids, "int32")
+    H = ops.shape(types)[1]
+    pos = ops.arange(1, H + 1, dtype="int32")[None, :, None]
+    names = ops.logical_and(_table_at(names_table, types), ops.not_equal(types, F.PAD))
+    touch = ops.logical_and(ops.equal(ids[..., None], ops.arange(n, dtype="int32")), names[..., None])  # [B, H, n]
+    after = _table_at(HELD_AFTER, types)[..., None]
+    last_set = ops.max(ops.where(ops.logical_and(touch, ops.equal(after, 1)), pos, 0), axis=1)
+    last_clear = ops.max(ops.where(ops.logical_and(touch, ops.equal(after, 0)), pos, 0), axis=1)
+    return last_set > last_clear
 
 
-def _softmax(z):
-    z = np.asarray(z, dtype=np.float64)
-    e = np.exp(z - z.max(-1, keepdims=True))
-    return e / e.sum(-1, keepdims=True)
-
-
-def sigmoid64(v):
-    """The logistic function as both loops evaluate it (``0.5 (1 + tanh(v / 2))``, float64)."""
-    return 0.5 * (1.0 + np.tanh(0.5 * v))
-
-
-def timing_cdf_np(params, y, boundaries_ms, num_components, max_ms):
-    """CDF of one timing mixture (``params [P]``) at the points ``y`` (``log1p(ms)`` units), NumPy."""
-    p = np.asarray(params, dtype=np.float64).reshape(-1)
-    M = int(num_components)
-    ps = _softmax(p[:NUM_SCALES])
-    rest = p[NUM_SCALES:].reshape(NUM_SCALES, 3, M)
-    pc = _softmax(rest[:, 0])
-    loc, sc = rest[:, 1], MIN_LOGISTIC_SCALE + np.logaddexp(0.0, rest[:, 2])
-    r = np.array(scale_ranges(boundaries_ms, max_ms))
-    lo, hi = r[:, 0:1], r[:, 1:2]
-    f_lo, f_hi = sigmoid64((lo - loc) / sc), sigmoid64((hi - loc) / sc)  # [3, M]
-    yc = np.clip(np.asarray(y, dtype=np.float64)[:, None, None], lo[None], hi[None])  # [G, 3, 1]
-    within = (pc * (sigmoid64((yc - loc) / sc) - f_lo) / np.maximum(f_hi - f_lo, 1e-12)).sum(-1)  # [G, 3]
-    return within @ ps
-
-
-def timing_median_ms(params, boundaries_ms, num_components, max_ms, q=0.5):
-    """Quantile ``q`` (default: the median, in ms) of one timing mixture: the greedy interval.
-
-    The CDF on a :data:`MEDIAN_GRID`-point grid over ``[0, log1p(max_ms)]``; ``j`` = the
-    number of grid points whose CDF is below ``q`` (clipped to ``[1, G - 1]``); the next pass
-    grids ``[y[j-1], y[j]]``; after :data:`MEDIAN_PASSES` passes, linear interpolation of the
-    CDF inside the last cell (error < 1e-4 in ``log1p`` units).
-    """
-    lo, hi = 0.0, float(np.log1p(max_ms))
-    for _ in range(MEDIAN_PASSES):
-        y = np.linspace(lo, hi, MEDIAN_GRID)
-        cdf = timing_cdf_np(params, y, boundaries_ms, num_components, max_ms)
-        j = int(np.clip(np.count_nonzero(cdf < q), 1, MEDIAN_GRID - 1))
-        lo, hi = y[j - 1], y[j]
-    c0, c1 = cdf[j - 1], cdf[j]
-    frac = 0.0 if c1 <= c0 else float(np.clip((q - c0) / (c1 - c0), 0.0, 1.0))
-    return float(np.expm1(lo + frac * (hi - lo)))
+def update_held(held, ev, ident, emit, names_table):
+    """Held state after the events ``ev [B]`` naming ``ident [B]`` (rows where ``emit``)."""
+    n = ops.shape(held)[-1]
+    touch = ops.logical_and(ops.equal(ops.cast(ident, "int32")[:, None], ops.arange(n, dtype="int32")[None, :]),
+                            ops.logical_and(emit, _table_at(names_table, ev))[:, None])
+    return ops.where(touch, ops.equal(_table_at(HELD_AFTER, ev), 1)[:, None], held)
 
 
 __all__ = [
-    "BUTTON_MIN",
-    "BUTTON_NEED",
-    "FIRST_KNOWN_KEY",
-    "HELD_AFTER",
-    "KEY_MIN",
-    "KEY_NEED",
-    "MAX_REDRAWS",
-    "MEDIAN_GRID",
-    "MEDIAN_PASSES",
-    "MOVES_CURSOR",
-    "NAMES_BUTTON",
-    "NAMES_KEY",
-    "SCROLL_STILL",
-    "TYPE_ALLOWED",
-    "button_mask",
-    "id_mask",
-    "key_mask",
-    "scroll_dy_mask",
-    "sigmoid64",
-    "timing_cdf_np",
-    "timing_median_ms",
-    "type_mask",
+    "BUTTON_MIN", "BUTTON_NEED", "FIRST_KNOWN_KEY", "HELD_AFTER", "KEY_MIN", "KEY_NEED", "MAX_REDRAWS", "MOVES_CURSOR",
+    "NAMES_BUTTON", "NAMES_KEY", "SCROLL_STILL", "TYPE_ALLOWED", "held_from_history", "id_mask", "scroll_dy_mask", "type_mask",
+    "update_held",
 ]

@@ -1,81 +1,84 @@
-"""Sample the next ``target_ms`` (600 ms) of input from a trained model, one event at a time.
+"""The sampling loop: the next ``target_ms`` (600 ms) of input for a batch of windows, one event per step.
 
-:func:`generate_window` runs the :class:`~actiongen_keras.generation.incremental.IncrementalDecoder`
-step by step from the BOS step of one window and samples every head of each step:
+This is the only sampling loop of the package. Rollouts, ``actiongen generate`` /
+``evaluate`` and the SavedModel's ``generate`` signature all run :func:`sample_window`; it
+is written with ``keras.ops`` (a ``while_loop`` over decoder steps), so it compiles into one
+XLA function on TensorFlow, one ``jax.jit`` function on JAX, and runs eagerly on PyTorch.
 
-1. **event type** from the event head (temperature, top-k, top-p; see
-   :func:`sample_categorical`), after the constraint masks below;
-2. the step's **attributes conditioned on that type** (the generator's type-conditioned
-   heads): the **interval** ``dt`` (ms since the previous event) from the multi-scale
-   timing mixture (:func:`~actiongen_keras.layers.multi_scale_timing.sample_timing_ms`,
-   its scale/component logits divided by the temperature); the **position** of a move
-   from the xy Gaussian mixture (component logits / temperature, then ``N(mu, sigma)``,
-   clipped into the screen); the **button**, **key** or **scroll** class from its head.
+Each step (:class:`~actiongen_keras.models.steps.ModelSteps`) embeds the previous event,
+runs the causal decoder on that one position against its key/value cache, fuses the
+context, and samples:
 
-Greedy mode (``temperature == 0``) is deterministic: argmax of every (masked) categorical
-head, the *median* of the timing mixture and the mean of the most probable xy component
-(the point predictions ``decode_outputs`` scores). ``top_k == 1`` is greedy for the
-categorical heads at any temperature.
+1. the **event type** from the event head (temperature, top-k, top-p), after the
+   coherence masks of :mod:`~actiongen_keras.generation.rules`;
+2. the step's **attributes, conditioned on that type** (one call of the generator's
+   type-conditioned heads): the **interval** ``dt`` (ms since the previous event) from the
+   multi-scale timing mixture (:func:`~actiongen_keras.layers.multi_scale_timing.sample_timing`,
+   scale and component logits divided by the temperature); the **position** of a move from
+   the xy Gaussian mixture (component logits / temperature, then ``mu + sigma * z``, clipped
+   into the screen); the **button**, **key** or **scroll** class from its head.
 
-**Length.** A window ends at the first of: EOS sampled; an event whose time passes
-``T + target_ms`` (it is dropped: it belongs to the next window, which is generated from
-its own context); ``max_actions`` events (the training data truncates there and never
-teaches EOS at ``max_actions``, so the window just stops). The sequence-length head is not
-used for sampling.
+Greedy rows (``temperature <= 0``) are deterministic: argmax of every masked categorical
+head, the *median* of the timing mixture
+(:func:`~actiongen_keras.layers.multi_scale_timing.timing_quantile`) and the mean of the most
+probable xy component (:func:`~actiongen_keras.layers.context_aware_generator.xy_point`):
+the point predictions the metrics score, so greedy decoding of a window equals the full
+model's point predictions on its own prefix (tested).
 
-**Constraints** (``SamplingConfig.constrain``, on by default), applied as masks before
-sampling, so the output is a consistent input stream:
+**Length.** A row's window ends at the first of: EOS; an event whose time reaches
+``T + target_ms`` (it is dropped: the next window is generated from its own context);
+``max_actions`` events. The sequence-length head is not used for sampling.
 
-* PAD is never sampled (it is never a target);
-* ``release`` only while some button is held, and then only a held button; ``press`` only
-  of a button that is not held (never button id 0 "none");
-* ``key_up`` only while some (known) key is down, and then only a key that is down;
-  ``key_down`` only of a known key (vocabulary id >= 2) that is not down: the unknown
-  key (id 1) has no name to write, and key auto-repeat (a second ``key_down`` without
-  ``key_up``) is not generated;
-* a scroll has at least one non-zero notch (``dy`` is drawn without the 0 class when ``dx``
-  came out 0);
-* the first event of a window is not earlier than ``T``: its interval is redrawn (up to
-  :data:`MAX_REDRAWS` times, then clamped to ``T``) when ``last event + dt < T``;
-* events other than moves keep the current cursor position (the cursor moves only by
-  moves), so a press happens where the cursor is.
+**Coherence** (``constrain``, on by default): never PAD; ``release`` / ``key_up`` only of a
+held button / key, ``press`` / ``key_down`` only of one that is up (never button 0 or
+keys 0/1); a scroll moves at least one notch; the first event of a window is not earlier
+than ``T`` (its interval is redrawn up to ``rules.MAX_REDRAWS`` times, then clamped); events
+other than moves happen at the current cursor. The held state comes in with the window
+(from the history, or from the caller when it spans more than the history) and is
+updated by every generated event.
 
-The held buttons/keys come in with the window (:class:`Held`, from the history) and are
-updated by the generated events; the rollout carries them from window to window.
+**Correlated position noise** (``xy_noise_corr = rho``): the standard normal pair of each
+move is ``rho * z_prev + sqrt(1 - rho^2) * e``: every draw keeps the model's distribution,
+but consecutive deviations drift instead of zig-zagging.
 
-The numbers and tables of these rules (the masks, the redraw count, the greedy median grid)
-are defined once in :mod:`actiongen_keras.generation.rules`, which the SavedModel's in-graph
-``generate`` loop reads too (it follows the same rules; tested equal in greedy mode).
+**Random numbers** come from :mod:`~actiongen_keras.generation.counter_rng`: a hash of
+``(seed of the row, step, slot)``, so a row's events depend on its own seed only, never on
+the other rows of the batch.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import math
 
 import numpy as np
+from keras import ops
 
 from actiongen_keras.data import features as F
 from actiongen_keras.generation import rules as R
-from actiongen_keras.generation.rules import (
-    MAX_REDRAWS,
-    timing_cdf_np,
-    timing_median_ms,
-)
-from actiongen_keras.layers.multi_scale_timing import sample_timing_ms
+from actiongen_keras.generation.counter_rng import row_keys, uniforms
+from actiongen_keras.layers.context_aware_generator import split_xy_params, xy_point
+from actiongen_keras.layers.multi_scale_timing import sample_timing, timing_quantile
+from actiongen_keras.models.steps import WINDOW_INPUTS, ModelSteps, bos_token
+
+NEG = -1e9  # a logit that softmax turns into 0 (finite, so a fully masked row cannot make NaN)
+STOPS = ("max_actions", "eos", "time")  # the ``stop`` codes of sample_window
+
+# random-number slots of one step (counter_rng.uniforms(keys, step, NUM_SLOTS))
+_S_TYPE = 0
+_S_DT = 1  # (1 + MAX_REDRAWS) draws x 3 uniforms
+_S_XY = _S_DT + 3 * (1 + R.MAX_REDRAWS)  # component, 2 for Box-Muller
+_S_BUTTON = _S_XY + 3
+_S_KEY = _S_BUTTON + 1
+_S_SCROLL = _S_KEY + 1  # dx, dy
+NUM_SLOTS = _S_SCROLL + 2
 
 
-@dataclasses.dataclass
+@dataclasses.dataclass(frozen=True)
 class SamplingConfig:
     """How to sample: ``temperature`` (0 = greedy), ``top_k`` (0 = off), ``top_p`` (1 = off)
-    for the categorical heads, whether to apply the constraint masks (module doc), and
-    ``xy_noise_corr`` (0 = off): the correlation of the Gaussian position draws of
-    consecutive moves in a window.
-
-    With independent draws (the default) every move jitters around the predicted mean, and
-    the closed loop turns that into a zig-zag path: a third of the steps reverse direction
-    where people's paths almost never do. With ``xy_noise_corr = rho`` the standard normal
-    of each move is ``rho * z_prev + sqrt(1 - rho^2) * e``: every single draw still has the
-    model's distribution, but the deviations drift smoothly."""
+    for the categorical heads, whether to apply the coherence masks, and ``xy_noise_corr``
+    (0 = off): the correlation of the position noise of consecutive moves (module doc)."""
 
     temperature: float = 1.0
     top_k: int = 0
@@ -84,8 +87,8 @@ class SamplingConfig:
     xy_noise_corr: float = 0.0
 
     def __post_init__(self):
-        if not self.temperature >= 0:
-            raise ValueError(f"temperature must be >= 0, got {self.temperature}")
+        if not (math.isfinite(self.temperature) and self.temperature >= 0):
+            raise ValueError(f"temperature must be a finite number >= 0, got {self.temperature}")
         if self.top_k < 0:
             raise ValueError(f"top_k must be >= 0, got {self.top_k}")
         if not 0.0 < self.top_p <= 1.0:
@@ -97,271 +100,266 @@ class SamplingConfig:
     def greedy(self):
         return self.temperature == 0
 
-
-@dataclasses.dataclass
-class Held:
-    """Buttons (ids of ``features.BUTTONS``) and keys (vocabulary ids) currently down."""
-
-    buttons: set = dataclasses.field(default_factory=set)
-    keys: set = dataclasses.field(default_factory=set)
-
-    def copy(self):
-        return Held(set(self.buttons), set(self.keys))
-
-    def update(self, typ, button=0, key=0):
-        typ = int(typ)
-        if not 0 <= typ < F.NUM_EVENT_CLASSES or R.HELD_AFTER[typ] < 0:
-            return
-        held, x = (self.buttons, int(button)) if R.NAMES_BUTTON[typ] else (self.keys, int(key))
-        if R.HELD_AFTER[typ]:
-            held.add(x)
-        else:
-            held.discard(x)
-
-    def button_vector(self):
-        """``[NUM_BUTTONS]`` bool: the held buttons (the :mod:`~actiongen_keras.generation.rules` layout)."""
-        v = np.zeros(F.NUM_BUTTONS, dtype=bool)
-        v[[b for b in self.buttons if 0 <= b < F.NUM_BUTTONS]] = True
-        return v
-
-    def key_vector(self, num_keys):
-        """``[num_keys]`` bool: the held keys."""
-        v = np.zeros(int(num_keys), dtype=bool)
-        v[[k for k in self.keys if 0 <= k < num_keys]] = True
-        return v
-
-    @classmethod
-    def from_tokens(cls, types, buttons, keys):
-        """Replay event tokens (in time order) into the set of held buttons/keys."""
-        h = cls()
-        for t, b, k in zip(np.asarray(types).tolist(), np.asarray(buttons).tolist(), np.asarray(keys).tolist()):
-            h.update(t, b, k)
-        return h
+    def static(self):
+        """The options compiled into the loop (temperature and seed are inputs)."""
+        return {"top_k": int(self.top_k), "top_p": float(self.top_p), "constrain": bool(self.constrain),
+                "xy_noise_corr": float(self.xy_noise_corr)}
 
 
 # --------------------------------------------------------------------------- categorical
 
 
-def filtered_probs(logits, temperature=1.0, top_k=0, top_p=1.0, allowed=None):
-    """Sampling probabilities (float64) of one logit vector after masking, temperature,
-    top-k and top-p. ``temperature == 0`` gives a one-hot at the (allowed) argmax.
-
-    ``allowed``: boolean mask of classes that may be drawn (``None``: all). When no class is
-    allowed the mask is ignored (callers avoid this).
-    """
-    z = np.asarray(logits, dtype=np.float64).reshape(-1).copy()
+def filtered_logits(logits, temperature, top_k=0, top_p=1.0, allowed=None):
+    """Logits ``[B, C]`` to draw from: disallowed classes (``allowed [B, C]`` bool) set to
+    :data:`NEG` (a row with no allowed class keeps all), divided by ``temperature [B]``
+    (> 0), then only the ``top_k`` largest (0 = all) and the smallest set of classes whose
+    probability reaches ``top_p`` (1 = all) kept."""
+    z = ops.cast(logits, "float32")
     if allowed is not None:
-        allowed = np.asarray(allowed, dtype=bool)
-        if allowed.any():
-            z[~allowed] = -np.inf
-    if temperature == 0 or top_k == 1:
-        p = np.zeros_like(z)
-        p[int(np.argmax(z))] = 1.0
-        return p
-    z = z / float(temperature)
-    z -= z[np.isfinite(z)].max()
-    p = np.exp(z)
-    if top_k and top_k < len(p):
-        kth = np.sort(p)[-top_k]
-        p = np.where(p >= kth, p, 0.0)
-    p /= p.sum()
+        allowed = ops.logical_or(allowed, ops.logical_not(ops.any(allowed, axis=-1, keepdims=True)))
+        z = ops.where(allowed, z, NEG)
+    z = z / ops.maximum(ops.cast(temperature, "float32"), 1e-6)[:, None]
+    C = z.shape[-1]
+    if top_k and top_k < C:
+        kth = ops.top_k(z, int(top_k), sorted=True)[0][:, -1:]
+        z = ops.where(z >= kth, z, NEG)
     if top_p < 1.0:
-        order = np.argsort(-p, kind="stable")
-        cum = np.cumsum(p[order])
-        keep = np.zeros_like(p, dtype=bool)
-        keep[order[: int(np.searchsorted(cum, top_p, side="left")) + 1]] = True
-        p = np.where(keep, p, 0.0)
-        p /= p.sum()
-    return p
+        p = ops.softmax(z, axis=-1)
+        srt = ops.flip(ops.sort(p, axis=-1), axis=-1)  # descending
+        before = ops.cumsum(srt, axis=-1) - srt  # probability of the classes ranked above
+        p_min = ops.min(ops.where(before < top_p, srt, 2.0), axis=-1, keepdims=True)
+        z = ops.where(p >= p_min, z, NEG)
+    return z
 
 
-def sample_categorical(logits, rng, temperature=1.0, top_k=0, top_p=1.0, allowed=None):
-    """One class id from ``logits`` (see :func:`filtered_probs`); greedy draws no random number."""
-    p = filtered_probs(logits, temperature, top_k, top_p, allowed)
-    if temperature == 0 or top_k == 1:
-        return int(np.argmax(p))
-    return int(min(np.searchsorted(np.cumsum(p), rng.random() * p.sum(), side="right"), len(p) - 1))
+def categorical(logits, temperature, u, top_k=0, top_p=1.0, allowed=None):
+    """Class ids ``[B]`` int32: argmax of the allowed logits where ``temperature <= 0``, else
+    an inverse-CDF draw with uniforms ``u [B]`` from ``softmax(filtered_logits)``."""
+    z = filtered_logits(logits, temperature, top_k, top_p, allowed)
+    greedy = ops.cast(ops.argmax(z, axis=-1), "int32")
+    cum = ops.cumsum(ops.softmax(z, axis=-1), axis=-1)
+    drawn = ops.sum(ops.cast(cum <= ops.cast(u, "float32")[:, None] * cum[:, -1:], "int32"), axis=-1)
+    drawn = ops.minimum(drawn, z.shape[-1] - 1)
+    return ops.where(ops.cast(temperature, "float32") <= 0.0, greedy, drawn)
 
 
-def entropy(p):
-    p = np.asarray(p, dtype=np.float64)
-    p = p[p > 0]
-    return float(-(p * np.log(p)).sum())
+def box_muller(u1, u2):
+    """Standard normal pairs ``[B, 2]`` from two uniforms ``[B]`` each."""
+    r = ops.sqrt(-2.0 * ops.log(u1))
+    a = 2.0 * math.pi * u2
+    return ops.stack([r * ops.cos(a), r * ops.sin(a)], axis=-1)
 
 
-# --------------------------------------------------------------------------- continuous
+# --------------------------------------------------------------------------- the loop
 
 
-def correlated_normal(prev, rho, rng):
-    """The next standard normal pair of an AR(1) chain: ``rho * prev + sqrt(1 - rho^2) * e``
-    (a fresh pair when ``prev`` is None). Each pair is N(0, I); consecutive pairs correlate
-    by ``rho``."""
-    e = rng.standard_normal(2)
-    return e if prev is None else rho * np.asarray(prev, dtype=np.float64) + np.sqrt(1.0 - rho * rho) * e
-
-
-def sample_xy(params, num_mixtures, rng, temperature=1.0, z=None):
-    """One position (screen units) from the xy mixture ``params [5M]`` (split_xy_params
-    layout); greedy: the mean of the most probable component. Clipped into [0, 1].
-    ``z``: the standard normal pair to use (default: a fresh draw)."""
-    from actiongen_keras.layers.context_aware_generator import (
-        XY_SIGMA_FLOOR,
-        XY_SIGMA_SHIFT,
-    )
-
-    p = np.asarray(params, dtype=np.float64).reshape(-1)
-    M = int(num_mixtures)
-    logits = p[:M]
-    mu = np.stack([p[M : 2 * M], p[2 * M : 3 * M]], -1)
-    if temperature == 0:
-        return np.clip(mu[int(np.argmax(logits))], 0.0, 1.0)
-    sigma = XY_SIGMA_FLOOR + np.logaddexp(0.0, np.stack([p[3 * M : 4 * M], p[4 * M : 5 * M]], -1) - XY_SIGMA_SHIFT)
-    c = sample_categorical(logits, rng, temperature)
-    z = rng.standard_normal(2) if z is None else np.asarray(z, dtype=np.float64)
-    return np.clip(mu[c] + sigma[c] * z, 0.0, 1.0)
-
-
-# --------------------------------------------------------------------------- one window
-
-
-@dataclasses.dataclass
-class WindowEvents:
-    """Generated events of one window: times relative to ``T`` (ms), token ids, positions
-    in screen units; ``stop``: "eos", "time" (the next event passed ``T + target_ms``) or
-    "max_actions"."""
-
-    t_rel: np.ndarray
-    dt: np.ndarray
-    type: np.ndarray
-    button: np.ndarray
-    key: np.ndarray
-    scroll: np.ndarray  # [n, 2] class ids
-    xy: np.ndarray  # [n, 2]
-    stop: str
-
-    def __len__(self):
-        return len(self.type)
-
-
-def _type_mask(held, num_keys, constrain):
-    return R.type_mask(held.button_vector(), held.key_vector(num_keys), constrain)
-
-
-def _sample_step_attrs(out, typ, held, cursor, rng, sc, timing, num_xy, num_keys, z=None):
-    """(dt, xy, button, key, scroll) of an event of type ``typ`` from the step outputs
-    (``z``: the position's standard normal pair, see ``SamplingConfig.xy_noise_corr``)."""
-    T, k, p = sc.temperature, sc.top_k, sc.top_p
-    row = lambda name: out[name][0, typ]
-    b_ms, M_t, max_ms = timing["boundaries_ms"], timing["num_components"], timing["max_ms"]
-    tparams = row("timing")
-    if sc.greedy:
-        dt = timing_median_ms(tparams, b_ms, M_t, max_ms)
-    else:
-        dt = float(sample_timing_ms(tparams, b_ms, M_t, max_ms, rng=rng, temperature=T))
-    xy = sample_xy(row("xy"), num_xy, rng, T, z) if R.MOVES_CURSOR[typ] else np.asarray(cursor, dtype=np.float64)
-    button = key = 0
-    scroll = (R.SCROLL_STILL, R.SCROLL_STILL)
-    if R.NAMES_BUTTON[typ]:
-        allowed = R.button_mask(typ, held.button_vector(), sc.constrain)
-        button = sample_categorical(row("button"), rng, T, k, p, allowed)
-    elif R.NAMES_KEY[typ]:
-        allowed = R.key_mask(typ, held.key_vector(num_keys), sc.constrain)
-        key = sample_categorical(row("key"), rng, T, k, p, allowed)
-    elif typ == F.SCROLL:
-        logits = row("scroll")
-        dx = sample_categorical(logits[0], rng, T, k, p)
-        dy = sample_categorical(logits[1], rng, T, k, p, R.scroll_dy_mask(dx))  # a scroll moves at least one notch
-        scroll = (dx, dy)
-    return dt, tparams, xy, button, key, scroll
-
-
-def generate_window(decoder, inputs, rng, sampling=None, timing=None, num_xy_mixtures=4, held=None, last_t_rel=None,
-                    target_ms=600.0, max_actions=None):
-    """Sample the events of one window ``[T, T + target_ms)``.
+def sample_window(steps, window, temperature, seed, held_buttons=None, held_keys=None, last_t_rel=None, *, target_ms=600.0,
+                  max_actions=None, top_k=0, top_p=1.0, constrain=True, xy_noise_corr=0.0):
+    """Sample one window ``[T, T + target_ms)`` for every row of a batch (module doc).
 
     Args:
-        decoder: an :class:`~actiongen_keras.generation.incremental.IncrementalDecoder`.
-        inputs: one window's model inputs (``make_windows`` layout, batch axis of 1); the
-            decoder inputs after BOS are overwritten as events are generated.
-        rng: ``numpy.random.Generator`` (unused in greedy mode).
-        sampling: :class:`SamplingConfig`.
-        timing: ``timing_spec(config, meta)`` (boundaries, components, max_ms).
-        held: :class:`Held` at ``T`` (updated in place); default: from the history.
-        last_t_rel: time of the previous event relative to ``T`` (<= 0 ms); default: the
-            last history event (or ``T`` without history).
-        max_actions: at most this many events (default: the model's ``A``).
+        steps: :class:`~actiongen_keras.models.steps.ModelSteps` of the model.
+        window: the encoded window (``steps.WINDOW_INPUTS``: ``make_windows`` inputs without
+            the decoder, plus ``bos_xy``), batch ``B``.
+        temperature: ``[B]`` float (<= 0: greedy row).
+        seed: ``[B]`` int (low 32 bits used): the row's random numbers.
+        held_buttons, held_keys: ``[B, NUM_BUTTONS]`` / ``[B, num_keys]`` bool held at T
+            (default: replayed from the window's history).
+        last_t_rel: ``[B]`` time of the previous event relative to T (<= 0; default: the last
+            history event, 0 without one).
+        target_ms, max_actions: the window's length and event limit (default: the model's).
+        top_k, top_p, constrain, xy_noise_corr: :class:`SamplingConfig` (compiled in).
 
     Returns:
-        :class:`WindowEvents`.
+        dict of ``count [B]``, ``event_type_id``, ``button_id``, ``key_id`` ``[B, A]`` int32,
+        ``t_ms`` (relative to T), ``dt_ms`` ``[B, A]``, ``xy [B, A, 2]`` (screen units),
+        ``scroll [B, A, 2]`` (scroll classes), ``stop [B]`` (index into :data:`STOPS`),
+        ``held_buttons``, ``held_keys`` (after the window) and ``last_t_rel`` (the last
+        event's time relative to T, for the next window).
     """
-    sc = sampling or SamplingConfig()
-    A1 = decoder.A1
-    max_actions = min(int(max_actions or A1 - 1), A1 - 1)
-    num_keys = int(decoder.generator.num_keys)
-    if held is None:
-        ht = np.asarray(inputs["hist_type"])[0]
-        held = Held.from_tokens(ht, np.asarray(inputs["hist_button"])[0], np.asarray(inputs["hist_key"])[0])
+    g = steps.generator
+    A = int(max_actions or steps.max_actions)
+    NK = int(g.num_keys)
+    M = int(g.num_xy_mixtures)
+    tb = (g.timing_boundaries_ms, g.num_timing_components, g.max_timing_ms)
+    hist_type = ops.cast(window["hist_type"], "int32")
+    B = ops.shape(hist_type)[0]
+    temperature = ops.cast(temperature, "float32")
+    greedy = temperature <= 0.0
+    any_greedy, all_greedy = ops.any(greedy), ops.all(greedy)
+    keys = row_keys(seed)
+    if held_buttons is None:
+        held_buttons = R.held_from_history(hist_type, window["hist_button"], F.NUM_BUTTONS, R.NAMES_BUTTON)
+    if held_keys is None:
+        held_keys = R.held_from_history(hist_type, window["hist_key"], NK, R.NAMES_KEY)
     if last_t_rel is None:
-        ht, tb = np.asarray(inputs["hist_type"])[0], np.asarray(inputs["hist_t_before"])[0]
-        last_t_rel = -float(tb[ht != F.PAD].min()) if (ht != F.PAD).any() else 0.0
-    ints, floats = decoder.pack(inputs)  # copies; steps after BOS are filled as we go
-    ints[:, 1:] = 0
-    floats[:, 1:] = 0.0
-    cursor = floats[0, 0, 2:4].astype(np.float64)
-    ctx = decoder.encode(inputs)
-    rows = []
-    t_prev = float(last_t_rel)
-    stop = "max_actions"
-    rho = float(sc.xy_noise_corr)
-    z = None  # the previous move's standard normal pair (xy_noise_corr)
-    for i in range(max_actions):
-        out = decoder.step(ctx, (ints, floats), i)
-        allowed = _type_mask(held, num_keys, sc.constrain)
-        typ = sample_categorical(out["event_type"][0], rng, sc.temperature, sc.top_k, sc.top_p, allowed)
-        if typ == F.EOS:
-            stop = "eos"
-            break
-        z_move = None
-        if rho > 0.0 and not sc.greedy and R.MOVES_CURSOR[typ]:
-            z = z_move = correlated_normal(z, rho, rng)
-        dt, tparams, xy, button, key, scroll = _sample_step_attrs(out, typ, held, cursor, rng, sc, timing, num_xy_mixtures, num_keys, z_move)
-        if t_prev + dt < 0.0:  # the first event of a window starts at T at the earliest
-            need = -t_prev
-            if not sc.greedy:
-                cand = sample_timing_ms(np.repeat(tparams[None], MAX_REDRAWS, 0), timing["boundaries_ms"], timing["num_components"],
-                                        timing["max_ms"], rng=rng, temperature=sc.temperature)
-                ok = np.flatnonzero(cand >= need)
-                dt = float(cand[ok[0]]) if len(ok) else need
-            else:
-                dt = need
-        t_rel = t_prev + dt
-        if t_rel >= target_ms:
-            stop = "time"
-            break
-        rows.append((t_rel, dt, typ, button, key, scroll[0], scroll[1], float(xy[0]), float(xy[1])))
-        held.update(typ, button, key)
-        cursor = np.asarray(xy, dtype=np.float64)
-        t_prev = t_rel
-        ints[0, i + 1] = (typ, button, key, scroll[0], scroll[1])
-        floats[0, i + 1] = (dt, t_rel, cursor[0], cursor[1])
-    a = np.array(rows, dtype=np.float64).reshape(-1, 9)
-    return WindowEvents(
-        t_rel=a[:, 0], dt=a[:, 1], type=a[:, 2].astype(np.int32), button=a[:, 3].astype(np.int32), key=a[:, 4].astype(np.int32),
-        scroll=a[:, 5:7].astype(np.int32), xy=a[:, 7:9], stop=stop,
-    )
+        valid = ops.not_equal(hist_type, F.PAD)
+        last = ops.min(ops.where(valid, ops.cast(window["hist_t_before"], "float32"), 1e30), axis=-1)
+        last_t_rel = ops.where(ops.any(valid, axis=-1), -last, 0.0)
+    ctx = steps.encode(window)
+    token = bos_token(window)
+    nr = 1 + R.MAX_REDRAWS
+    rho = float(xy_noise_corr)
+    moves_cursor = ops.convert_to_tensor(R.MOVES_CURSOR)
+    names_button, names_key = ops.convert_to_tensor(R.NAMES_BUTTON), ops.convert_to_tensor(R.NAMES_KEY)
+    zi, zf = ops.zeros((B, A), "int32"), ops.zeros((B, A), "float32")
+    state = {
+        "cache": steps.empty_cache(B),
+        "token": token,
+        "out": {"event_type_id": zi, "button_id": zi, "key_id": zi, "t_ms": zf, "dt_ms": zf, "xy": ops.zeros((B, A, 2), "float32"),
+                "scroll": ops.zeros((B, A, 2), "int32")},
+        "count": ops.zeros((B,), "int32"),
+        "done": ops.zeros((B,), "bool"),
+        "stop": ops.zeros((B,), "int32"),
+        "t_prev": ops.cast(last_t_rel, "float32"),
+        "held_b": ops.cast(held_buttons, "bool"),
+        "held_k": ops.cast(held_keys, "bool"),
+        "z": ops.zeros((B, 2), "float32"),
+        "any_move": ops.zeros((B,), "bool"),
+    }
+
+    def body(i, s):
+        tok = s["token"]
+        cursor = ops.cast(tok["dec_xy"], "float32")
+        _, h, pointer, cache = steps.step(ctx, tok, i, s["cache"])
+        u = uniforms(keys, i, NUM_SLOTS)
+        ev = categorical(g.event_logits(h)[:, 0], temperature, u[:, _S_TYPE], top_k, top_p, R.type_mask(s["held_b"], s["held_k"], constrain))
+        timing, xyp, button_l, key_l, scroll_l = (a[:, 0] for a in g.attributes(h, ev[:, None], cursor[:, None, :], pointer))
+        # interval: the median (greedy) or a draw; the first event not before T (redraws, then clamp)
+        t_prev = s["t_prev"]
+        need = -t_prev
+        dt_med = ops.cond(any_greedy, lambda: ops.cast(timing_quantile(timing, 0.5, *tb), "float32"), lambda: ops.zeros((B,), "float32"))
+        cand = ops.cond(
+            all_greedy, lambda: ops.zeros((B, nr), "float32"),
+            lambda: ops.cast(sample_timing(ops.repeat(timing[:, None, :], nr, axis=1), ops.reshape(u[:, _S_DT:_S_XY], (B, nr, 3)),
+                                           *tb, temperature=temperature[:, None]), "float32"))
+        redraw_ok = cand[:, 1:] >= need[:, None]
+        first_ok = ops.take_along_axis(cand[:, 1:], ops.argmax(ops.cast(redraw_ok, "int32"), axis=-1)[:, None], axis=1)[:, 0]
+        redrawn = ops.where(ops.any(redraw_ok, axis=-1), first_ok, need)
+        dt = ops.where(greedy, ops.where(t_prev + dt_med < 0.0, need, dt_med), ops.where(t_prev + cand[:, 0] < 0.0, redrawn, cand[:, 0]))
+        t_after = t_prev + dt
+        # position: moves only (greedy: xy_point); other events at the cursor
+        logits, mu, sigma = split_xy_params(xyp, M)
+        one = ops.one_hot(categorical(logits, temperature, u[:, _S_XY]), M, dtype="float32")[..., None]
+        z = box_muller(u[:, _S_XY + 1], u[:, _S_XY + 2])
+        is_move = ops.take(moves_cursor, ev, axis=0)
+        if rho > 0.0:
+            z = ops.where(s["any_move"][:, None], rho * s["z"] + math.sqrt(1.0 - rho * rho) * z, z)
+        drawn = ops.sum(mu * one, axis=-2) + ops.sum(sigma * one, axis=-2) * z
+        xy = ops.clip(ops.where(greedy[:, None], xy_point(xyp, M), drawn), 0.0, 1.0)
+        xy = ops.where(is_move[:, None], xy, cursor)
+        # button / key / scroll, only for the types that name them, within the held-state masks
+        is_btn, is_key, is_scroll = ops.take(names_button, ev, axis=0), ops.take(names_key, ev, axis=0), ops.equal(ev, F.SCROLL)
+        button = categorical(button_l, temperature, u[:, _S_BUTTON], top_k, top_p,
+                             R.id_mask(s["held_b"], ev, R.BUTTON_NEED, R.BUTTON_MIN, constrain))
+        button = ops.where(is_btn, button, 0)
+        key = categorical(key_l, temperature, u[:, _S_KEY], top_k, top_p, R.id_mask(s["held_k"], ev, R.KEY_NEED, R.KEY_MIN, constrain))
+        key = ops.where(is_key, key, 0)
+        dx = categorical(scroll_l[:, 0], temperature, u[:, _S_SCROLL], top_k, top_p)
+        dy = categorical(scroll_l[:, 1], temperature, u[:, _S_SCROLL + 1], top_k, top_p, R.scroll_dy_mask(dx))
+        scroll = ops.where(is_scroll[:, None], ops.stack([dx, dy], axis=-1), R.SCROLL_STILL)
+        # emit, record, feed back
+        done = s["done"]
+        emit = ops.logical_and(ops.logical_not(done), ops.logical_and(ops.not_equal(ev, F.EOS), t_after < target_ms))
+        col = ops.logical_and(ops.equal(ops.arange(A, dtype="int32"), i)[None, :], emit[:, None])  # [B, A]
+        put = lambda old, new: ops.where(col if len(old.shape) == 2 else col[..., None], new[:, None] if len(old.shape) == 2 else new[:, None, :], old)
+        o = s["out"]
+        out = {"event_type_id": put(o["event_type_id"], ev), "button_id": put(o["button_id"], button), "key_id": put(o["key_id"], key),
+               "t_ms": put(o["t_ms"], t_after), "dt_ms": put(o["dt_ms"], dt), "xy": put(o["xy"], xy), "scroll": put(o["scroll"], scroll)}
+        stop = ops.where(ops.logical_and(ops.logical_not(done), ops.logical_not(emit)), ops.where(ops.equal(ev, F.EOS), 1, 2), s["stop"])
+        moved = ops.logical_and(emit, is_move)
+        return i + 1, {
+            "cache": cache,
+            "token": {"dec_type": ev, "dec_button": button, "dec_key": key, "dec_scroll": scroll, "dec_dt": dt, "dec_t_after": t_after,
+                      "dec_xy": xy},
+            "out": out,
+            "count": s["count"] + ops.cast(emit, "int32"),
+            "done": ops.logical_or(done, ops.logical_not(emit)),
+            "stop": stop,
+            "t_prev": ops.where(emit, t_after, t_prev),
+            "held_b": R.update_held(s["held_b"], ev, button, emit, R.NAMES_BUTTON),
+            "held_k": R.update_held(s["held_k"], ev, key, emit, R.NAMES_KEY),
+            "z": ops.where(moved[:, None], z, s["z"]),
+            "any_move": ops.logical_or(s["any_move"], moved),
+        }
+
+    def cond(i, s):
+        return ops.logical_not(ops.all(s["done"]))
+
+    _, s = ops.while_loop(cond, body, (ops.convert_to_tensor(0, "int32"), state), maximum_iterations=A)
+    res = dict(s["out"])
+    res.update(count=s["count"], stop=s["stop"], held_buttons=s["held_b"], held_keys=s["held_k"], last_t_rel=s["t_prev"] - float(target_ms))
+    return res
 
 
-__all__ = [
-    "MAX_REDRAWS",
-    "Held",
-    "SamplingConfig",
-    "WindowEvents",
-    "correlated_normal",
-    "entropy",
-    "filtered_probs",
-    "generate_window",
-    "sample_categorical",
-    "sample_xy",
-    "timing_cdf_np",
-    "timing_median_ms",
-]
+class WindowSampler:
+    """:func:`sample_window` for one model, compiled for its backend, called with NumPy arrays.
+
+    ``WindowSampler(model, sampling)``; ``sampler(window, temperature, seed, held_buttons=None,
+    held_keys=None, last_t_rel=None)`` -> dict of NumPy arrays (give all three of the held
+    state and the previous event's time, or none: then they come from the window's
+    history). TensorFlow: one XLA-compiled ``tf.function`` (compiled per batch size); JAX:
+    ``jax.jit`` (the weights become constants of the compiled function: inference only);
+    PyTorch: eager under ``torch.no_grad``. ``jit=False`` runs eagerly on every backend.
+    """
+
+    def __init__(self, model, sampling=None, target_ms=600.0, jit=True):
+        import keras
+
+        self.steps = ModelSteps(model)
+        self.sampling = sampling or SamplingConfig()
+        self.target_ms = float(target_ms)
+        self.backend = keras.backend.backend()
+        self.jit = bool(jit)
+        self._carried = self._compile(self._raw)
+        self._from_history = self._compile(lambda window, temperature, seed: self._raw(window, temperature, seed, None, None, None))
+
+    def _raw(self, window, temperature, seed, held_buttons, held_keys, last_t_rel):
+        return sample_window(self.steps, window, temperature, seed, held_buttons, held_keys, last_t_rel, target_ms=self.target_ms,
+                             **self.sampling.static())
+
+    def _compile(self, fn):
+        if not self.jit:
+            return fn
+        if self.backend == "tensorflow":
+            import tensorflow as tf
+
+            return tf.function(fn, jit_compile=True, reduce_retracing=False)
+        if self.backend == "jax":
+            import jax
+
+            return jax.jit(fn)
+        if self.backend == "torch":
+            import torch
+
+            def no_grad(*a):
+                with torch.no_grad():
+                    return fn(*a)
+
+            return no_grad
+        return fn
+
+    def __call__(self, window, temperature, seed, held_buttons=None, held_keys=None, last_t_rel=None):
+        B = int(np.asarray(window["hist_type"]).shape[0])
+        t = self._tensor
+        args = [{k: t(np.asarray(window[k])) for k in WINDOW_INPUTS},
+                t(np.broadcast_to(np.asarray(temperature, np.float32), (B,))),
+                t(np.broadcast_to(np.asarray(seed, np.int64) & 0xFFFFFFFF, (B,)).astype(np.uint32).view(np.int32))]
+        given = [x is not None for x in (held_buttons, held_keys, last_t_rel)]
+        if all(given):
+            out = self._carried(*args, t(np.asarray(held_buttons, bool)), t(np.asarray(held_keys, bool)),
+                                t(np.asarray(last_t_rel, np.float32).reshape(B)))
+        elif not any(given):
+            out = self._from_history(*args)
+        else:
+            raise ValueError("WindowSampler: give all of held_buttons, held_keys and last_t_rel, or none")
+        return {k: np.asarray(ops.convert_to_numpy(v)) for k, v in out.items()}
+
+    def _tensor(self, a):
+        a = np.ascontiguousarray(a)
+        if self.backend == "jax" and self.jit:
+            return a  # jax.jit takes NumPy arrays directly
+        return ops.convert_to_tensor(a)
+
+
+__all__ = ["NUM_SLOTS", "STOPS", "SamplingConfig", "WindowSampler", "box_muller", "categorical", "filtered_logits", "sample_window"]

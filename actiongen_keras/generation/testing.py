@@ -8,23 +8,7 @@ from pathlib import Path
 from actiongen_keras.config import Config
 
 
-def damp_time_feedback(model, factor):
-    """Scale the kernels that read generated times by ``factor``: the time encodings (``dt``,
-    ``t_after``) of the event embedding and the generator, and the anchor query's
-    time-to-anchor features. With random weights a window's intervals depend on the earlier
-    intervals chaotically: float32 rounding differences between two compilations of the same
-    model (e.g. the sampler's XLA step and its eager step) grow about tenfold per event; a
-    small factor keeps two greedy paths comparable (parity tests)."""
-    emb, gen = model.get_layer("event_embedding"), model.get_layer("generator")
-    for enc in (emb.dt_encoding, emb.offset_encoding, gen.dt_encoding, gen.t_after_encoding):
-        enc.projection.kernel.assign(enc.projection.kernel.numpy() * float(factor))
-    pair_in = gen.anchor_query.pair_in.kernel
-    k = pair_in.numpy()
-    k[4:7] *= float(factor)  # rows 4-6: state_anchor_query.anchor_step_features' time terms
-    pair_in.assign(k)
-
-
-def untrained_run(sessions, config=None, run_dir=None, seed=0, fast_timing=True, time_feedback=1.0):
+def untrained_run(sessions, config=None, run_dir=None, seed=0, fast_timing=True):
     """Fit the preprocessing on ``sessions`` (all of them, as training data), build the model
     of ``config`` with random weights (``keras.utils.set_random_seed(seed)``) and, with
     ``run_dir``, save it as a run folder (``model.keras``, ``config.json``,
@@ -33,14 +17,13 @@ def untrained_run(sessions, config=None, run_dir=None, seed=0, fast_timing=True,
     ``fast_timing`` biases the timing head towards its fast scale (selector kernel 0, bias
     +5/0/-5): an untrained head spreads intervals over 0..60 s, so most windows
     would end before their first event; this way a window holds several events.
-    ``time_feedback``: see :func:`damp_time_feedback`.
 
-    Returns :class:`~actiongen_keras.generation.incremental.RunFiles`.
+    Returns :class:`~actiongen_keras.generation.run.RunFiles`.
     """
     import keras
 
     from actiongen_keras.data.normalize import fit_preprocessing
-    from actiongen_keras.generation.incremental import RunFiles
+    from actiongen_keras.generation.run import RunFiles
     from actiongen_keras.models.builder import build_model
     from actiongen_keras.training.train import dataset_meta_from_preprocessing
 
@@ -55,8 +38,6 @@ def untrained_run(sessions, config=None, run_dir=None, seed=0, fast_timing=True,
         sel = model.get_layer("generator").timing.selector
         sel.kernel.assign(np.zeros(sel.kernel.shape, dtype="float32"))
         sel.bias.assign(np.array([5.0, 0.0, -5.0], dtype="float32"))
-    if time_feedback != 1.0:
-        damp_time_feedback(model, time_feedback)
     path = None
     if run_dir is not None:
         run_dir = Path(run_dir)
@@ -79,3 +60,80 @@ def tiny_config(max_actions=16, max_history_events=64):
 
 
 __all__ = ["tiny_config", "untrained_run"]
+
+
+def check_greedy_window(model, window, out, row=0, target_ms=600.0, atol_ms=1e-2, atol_xy=1e-4):
+    """Check a greedy window of :func:`~actiongen_keras.generation.sampler.sample_window` against
+    the full model on its own prefix; returns the number of events checked.
+
+    Row ``row`` of ``out`` (screen units, ``scroll`` as classes) is written back as the
+    decoder input of ``window`` (``make_windows`` layout, with ``bos_xy``); one teacher-forced
+    pass of ``model`` then must give, at every step, the generated event: the argmax of the
+    event head over the types the coherence rules allow (held state replayed from the
+    history and the events before), the median interval of that type's timing head (or
+    the clamp to T of a first event that would land before it), the most probable position
+    of a move (clipped to the screen; other events at the cursor), the argmax button / key
+    within the rules; and at the step after the last event, EOS when the window stopped on it.
+    """
+    import numpy as np
+    from keras import ops
+
+    from actiongen_keras.data import features as F
+    from actiongen_keras.generation import rules as R
+    from actiongen_keras.generation.sampler import STOPS
+    from actiongen_keras.layers.context_aware_generator import xy_point
+    from actiongen_keras.layers.multi_scale_timing import timing_quantile
+
+    g = model.get_layer("generator")
+    n = int(out["count"][row])
+    x = {k: np.array(window[k][row : row + 1]) for k in F.INPUT_NAMES if not k.startswith("dec_")}
+    A1 = int(model.get_layer("decoder").max_actions) + 1
+    dec = {"dec_type": np.zeros((1, A1), np.int32), "dec_button": np.zeros((1, A1), np.int32), "dec_key": np.zeros((1, A1), np.int32),
+           "dec_scroll": np.full((1, A1, 2), F.SCROLL_CLIP, np.int32), "dec_dt": np.zeros((1, A1), np.float32),
+           "dec_t_after": np.zeros((1, A1), np.float32), "dec_xy": np.zeros((1, A1, 2), np.float32)}
+    dec["dec_type"][0, 0] = F.BOS
+    dec["dec_xy"][0, 0] = window["bos_xy"][row]
+    cols = (("dec_type", "event_type_id"), ("dec_button", "button_id"), ("dec_key", "key_id"), ("dec_scroll", "scroll"),
+            ("dec_dt", "dt_ms"), ("dec_t_after", "t_ms"), ("dec_xy", "xy"))
+    for d, o in cols:
+        dec[d][0, 1 : n + 1] = out[o][row, :n]
+    if n + 1 < A1 and STOPS[int(out["stop"][row])] == "eos":
+        dec["dec_type"][0, n + 1] = F.EOS
+    x.update(dec)
+    full = {k: np.asarray(ops.convert_to_numpy(v)) for k, v in model({k: ops.convert_to_tensor(v) for k, v in x.items()}, training=False).items()}
+    tb = (g.timing_boundaries_ms, g.num_timing_components, g.max_timing_ms)
+    med = np.asarray(ops.convert_to_numpy(timing_quantile(ops.convert_to_tensor(full["timing"][0]), 0.5, *tb)))
+    point = np.clip(np.asarray(ops.convert_to_numpy(xy_point(ops.convert_to_tensor(full["xy"][0]), g.num_xy_mixtures))), 0.0, 1.0)
+    hist_t, hist_b, hist_k = (np.asarray(window[k][row]) for k in ("hist_type", "hist_button", "hist_key"))
+    valid = hist_t != F.PAD
+    t_prev = -float(np.asarray(window["hist_t_before"][row])[valid].min()) if valid.any() else 0.0
+
+    def held(i):
+        types = np.concatenate([hist_t, out["event_type_id"][row, :i]])[None]
+        b = R.held_from_history(types, np.concatenate([hist_b, out["button_id"][row, :i]])[None], F.NUM_BUTTONS, R.NAMES_BUTTON)
+        k = R.held_from_history(types, np.concatenate([hist_k, out["key_id"][row, :i]])[None], g.num_keys, R.NAMES_KEY)
+        return b, k
+
+    cursor = np.asarray(window["bos_xy"][row], np.float64)
+    for i in range(n + (STOPS[int(out["stop"][row])] == "eos")):
+        hb, hk = held(i)
+        allowed = np.asarray(ops.convert_to_numpy(R.type_mask(hb, hk)))[0]
+        want = int(np.argmax(np.where(allowed, full["event_type"][0, i], -np.inf)))
+        if i == n:
+            assert want == F.EOS, (i, want)
+            break
+        typ = int(out["event_type_id"][row, i])
+        assert typ == want, (i, typ, want)
+        dt = float(out["dt_ms"][row, i])
+        expect = -t_prev if t_prev + med[i] < 0.0 else float(med[i])
+        assert abs(dt - expect) <= atol_ms + 1e-4 * expect, (i, dt, expect)
+        xy = out["xy"][row, i]
+        np.testing.assert_allclose(xy, point[i] if R.MOVES_CURSOR[typ] else cursor, atol=atol_xy, err_msg=f"step {i}")
+        for name, need, low, key in (("button", R.BUTTON_NEED, R.BUTTON_MIN, "button_id"), ("key", R.KEY_NEED, R.KEY_MIN, "key_id")):
+            names = R.NAMES_BUTTON if name == "button" else R.NAMES_KEY
+            if names[typ]:
+                ok = np.asarray(ops.convert_to_numpy(R.id_mask(hb if name == "button" else hk, np.array([typ]), need, low)))[0]
+                assert int(out[key][row, i]) == int(np.argmax(np.where(ok, full[name][0, i], -np.inf))), (i, name)
+        t_prev = float(out["t_ms"][row, i])
+        cursor = xy
+    return n

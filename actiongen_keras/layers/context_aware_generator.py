@@ -37,6 +37,14 @@ def split_xy_params(params, num_mixtures, sigma_floor=XY_SIGMA_FLOOR):
     return logits, mu, sigma
 
 
+def xy_point(params, num_mixtures):
+    """Mean of the most probable component: ``[..., 5M] -> [..., 2]`` (screen units); the
+    greedy position of generation and the point prediction the metrics score."""
+    logits, mu, _ = split_xy_params(params, num_mixtures)
+    best = ops.argmax(logits, axis=-1)
+    return ops.sum(mu * ops.one_hot(best, num_mixtures, dtype=mu.dtype)[..., None], axis=-2)
+
+
 def behaviour_features(hist_type, hist_dt, hist_t_before, hist_xy, screen):
     """This person's recent rhythm and speed, from the history: ``[B, NUM_BEHAVIOUR_FEATURES]``.
 
@@ -185,22 +193,28 @@ class ContextAwareActionGenerator(keras.layers.Layer):
              screen, anchor_xy, anchor_dt, anchor_mask, training=None):
         """The fused per-step features ``h [B, T, d_model]`` that every head reads, and the
         anchor ``pointer [B, T, 2]`` (:class:`StateAnchorQuery`) the xy head may follow."""
+        window = self.window_context(state_summary, hist_summary, hist_type, hist_dt, hist_t_before, hist_xy, screen)
+        return self.fuse_steps(window, dec_hidden, dec_t_after, dec_dt, dec_xy, anchor_xy, anchor_dt, anchor_mask, training)
+
+    def window_context(self, state_summary, hist_summary, hist_type, hist_dt, hist_t_before, hist_xy, screen):
+        """The context processors' outputs that are the same at every step of a window:
+        ``(state [B, d], history [B, d], behaviour [B, d])`` (generation computes them once)."""
+        beh = behaviour_features(hist_type, hist_dt, hist_t_before, hist_xy, screen)
+        return (self.state_processor(state_summary), self.history_processor(hist_summary),
+                self.behaviour_processor(ops.cast(beh, self.compute_dtype)))
+
+    def fuse_steps(self, window, dec_hidden, dec_t_after, dec_dt, dec_xy, anchor_xy, anchor_dt, anchor_mask, training=None):
+        """:meth:`fuse` from the :meth:`window_context` of the window."""
+        state, history, behaviour = window
         T = ops.shape(dec_hidden)[1]
 
         def per_step(v):
             return ops.repeat(v[:, None, :], T, axis=1)
 
-        beh = behaviour_features(hist_type, hist_dt, hist_t_before, hist_xy, screen)
         temporal = self.temporal_processor(self.t_after_encoding(dec_t_after) + self.dt_encoding(dec_dt))
         anchors, pointer = self.anchor_query(anchor_xy, anchor_dt, anchor_mask, dec_xy, dec_t_after)
         fused = ops.concatenate(
-            [
-                dec_hidden,
-                per_step(self.state_processor(state_summary)) + self.anchor_processor(anchors),
-                per_step(self.history_processor(hist_summary)),
-                temporal,
-                per_step(self.behaviour_processor(ops.cast(beh, self.compute_dtype))),
-            ],
+            [dec_hidden, per_step(state) + self.anchor_processor(anchors), per_step(history), temporal, per_step(behaviour)],
             axis=-1,
         )
         return self.fusion_dropout(self.fusion_norm(self.fusion(fused)), training=training), pointer

@@ -22,7 +22,7 @@ Output layout (one tensor, last axis ``P = 3 + 9 * M``)::
 ``loc`` is already inside the scale's ``y`` range (sigmoid-mapped); the logistic scale
 is ``MIN_LOGISTIC_SCALE + softplus(scale_raw)`` (``y`` units). Use
 :func:`split_timing_params` / :func:`timing_log_prob` / :func:`timing_quantile` (keras.ops)
-or :func:`sample_timing_ms` (NumPy) rather than slicing by hand.
+or :func:`sample_timing` rather than slicing by hand.
 """
 
 from __future__ import annotations
@@ -148,54 +148,64 @@ def timing_cdf(params, y, boundaries_ms, num_components, max_ms=DEFAULT_MAX_MS):
     return ops.sum(ops.softmax(scale_logits, axis=-1) * within, axis=-1)
 
 
-def timing_quantile(params, q, boundaries_ms, num_components, max_ms=DEFAULT_MAX_MS, iterations=30):
-    """Quantile ``q`` of the predicted interval in ms (bisection on the CDF); median: q=0.5."""
-    lead = ops.shape(params)[:-1]
+QUANTILE_GRID = 64
+"""Points of each grid pass of :func:`timing_quantile`."""
+
+
+def timing_quantile(params, q, boundaries_ms, num_components, max_ms=DEFAULT_MAX_MS, passes=2):
+    """Quantile ``q`` of the predicted interval in ms ``[...]``; the median with ``q=0.5``.
+
+    The CDF on a :data:`QUANTILE_GRID`-point grid over ``[0, log1p(max_ms)]``, then on a grid
+    inside the cell that brackets ``q``, then linear interpolation inside the last cell
+    (error below 1e-4 ms for intervals under a second). A grid, not a bisection loop: the
+    same answer from a handful of vectorised ops, which keeps the compiled sampling loop
+    small (XLA compiles a nested loop several times slower).
+    """
+    G = QUANTILE_GRID
+    lead = tuple(ops.shape(params)[:-1])
     lo = ops.zeros(lead, dtype=params.dtype)
     hi = ops.ones(lead, dtype=params.dtype) * math.log1p(max_ms)
-    for _ in range(iterations):
-        mid = 0.5 * (lo + hi)
-        below = timing_cdf(params, mid, boundaries_ms, num_components, max_ms) < q
-        lo = ops.where(below, mid, lo)
-        hi = ops.where(below, hi, mid)
-    return ops.expm1(0.5 * (lo + hi))
+    frac = ops.cast(ops.arange(G), params.dtype) / float(G - 1)
+    for _ in range(int(passes)):
+        y = lo[..., None] + (hi - lo)[..., None] * frac  # [..., G]
+        cdf = timing_cdf(ops.expand_dims(params, -2), y, boundaries_ms, num_components, max_ms)  # [..., G]
+        j = ops.clip(ops.sum(ops.cast(cdf < q, "int32"), axis=-1), 1, G - 1)[..., None]
+        lo, hi = ops.take_along_axis(y, j - 1, axis=-1)[..., 0], ops.take_along_axis(y, j, axis=-1)[..., 0]
+        c0, c1 = ops.take_along_axis(cdf, j - 1, axis=-1)[..., 0], ops.take_along_axis(cdf, j, axis=-1)[..., 0]
+    t = ops.where(c1 > c0, ops.clip((q - c0) / ops.where(c1 > c0, c1 - c0, 1.0), 0.0, 1.0), 0.0)
+    return ops.expm1(lo + t * (hi - lo))
 
 
-def sample_timing_ms(params, boundaries_ms, num_components, max_ms=DEFAULT_MAX_MS, rng=None, temperature=1.0):
-    """NumPy sampler: ``params [..., P]`` -> intervals in ms ``[...]``.
+def sample_timing(params, u, boundaries_ms, num_components, max_ms=DEFAULT_MAX_MS, temperature=1.0):
+    """Draws in ms ``[...]`` from the mixtures ``params [..., P]``, given uniforms ``u [..., 3]``.
 
-    Picks a scale (softmax of ``scale_logits / temperature``), a component, then draws the
-    truncated logistic by inverse CDF inside the scale's range.
+    Inverse CDF, in three steps: a scale from ``softmax(scale_logits / temperature)``
+    (``u[..., 0]``), a component of that scale from ``softmax(comp_logits / temperature)``
+    (``u[..., 1]``), then the component's logistic truncated to the scale's range
+    (``u[..., 2]``). ``temperature``: a number or a tensor broadcastable to ``[...]``, > 0.
+    Taking the uniforms as an argument keeps this stateless (the sampling loop's counter
+    random numbers) and lets a test check the draw against the CDF.
     """
-    rng = np.random.default_rng() if rng is None else rng
-    p = np.asarray(params, dtype="float64")
     M = int(num_components)
-    lead = p.shape[:-1]
-    p = p.reshape(-1, p.shape[-1])
-    scale_logits = p[:, :NUM_SCALES] / temperature
-    rest = p[:, NUM_SCALES:].reshape(-1, NUM_SCALES, 3, M)
-    ranges = np.array(scale_ranges(boundaries_ms, max_ms))
-
-    def _softmax(x):
-        e = np.exp(x - x.max(-1, keepdims=True))
-        return e / e.sum(-1, keepdims=True)
-
-    def _sig(x):
-        return 1.0 / (1.0 + np.exp(-x))
-
-    n = p.shape[0]
-    ps = _softmax(scale_logits)
-    s = (rng.random((n, 1)) > np.cumsum(ps, -1)).sum(-1).clip(0, NUM_SCALES - 1)
-    r = rest[np.arange(n), s]  # [n, 3, M]
-    pc = _softmax(r[:, 0] / temperature)
-    c = (rng.random((n, 1)) > np.cumsum(pc, -1)).sum(-1).clip(0, M - 1)
-    loc = r[np.arange(n), 1, c]
-    sc = MIN_LOGISTIC_SCALE + np.logaddexp(0.0, r[np.arange(n), 2, c])
-    lo, hi = ranges[s, 0], ranges[s, 1]
-    f_lo, f_hi = _sig((lo - loc) / sc), _sig((hi - loc) / sc)
-    u = np.clip(f_lo + rng.random(n) * (f_hi - f_lo), 1e-12, 1 - 1e-12)
-    y = np.clip(loc + sc * np.log(u / (1 - u)), lo, hi)
-    return np.expm1(y).reshape(lead)
+    scale_logits, comp_logits, loc, scale = split_timing_params(params, M)
+    dtype = scale_logits.dtype
+    u = ops.cast(u, dtype)
+    t = ops.maximum(ops.cast(temperature, dtype), 1e-6)
+    t = ops.expand_dims(t, -1) if len(ops.shape(t)) else t
+    ps = ops.softmax(scale_logits / t, axis=-1)
+    s = ops.minimum(ops.sum(ops.cast(u[..., 0:1] > ops.cumsum(ps, axis=-1), "int32"), axis=-1), NUM_SCALES - 1)
+    one_s = ops.one_hot(s, NUM_SCALES, dtype=dtype)  # [..., 3]
+    pick_s = lambda x: ops.sum(x * one_s[..., None], axis=-2)  # [..., 3, M] -> [..., M]
+    pc = ops.softmax(pick_s(comp_logits) / t, axis=-1)
+    c = ops.minimum(ops.sum(ops.cast(u[..., 1:2] > ops.cumsum(pc, axis=-1), "int32"), axis=-1), M - 1)
+    one_c = ops.one_hot(c, M, dtype=dtype)
+    loc_c = ops.sum(pick_s(loc) * one_c, axis=-1)
+    sc_c = ops.sum(pick_s(scale) * one_c, axis=-1)
+    lo_all, hi_all = _range_tensors(boundaries_ms, max_ms, dtype)
+    lo, hi = ops.sum(one_s * lo_all, axis=-1), ops.sum(one_s * hi_all, axis=-1)
+    f_lo, f_hi = ops.sigmoid((lo - loc_c) / sc_c), ops.sigmoid((hi - loc_c) / sc_c)
+    v = ops.clip(f_lo + u[..., 2] * (f_hi - f_lo), 1e-7, 1.0 - 1e-7)
+    return ops.expm1(ops.clip(loc_c + sc_c * ops.log(v / (1.0 - v)), lo, hi))
 
 
 @keras.saving.register_keras_serializable(package="actiongen")

@@ -1,21 +1,24 @@
-"""The trained model's layers as step functions (``keras.ops``): encode once, decode step by step.
+"""The trained model's layers as step functions (``keras.ops``): encode once, decode one event at a time.
 
-They run on the model's backend. Generation (:mod:`actiongen_keras.generation.incremental`)
-compiles them per backend; the export wraps them with :class:`keras.export.ExportArchive`
-into ``tf.function``s (TensorFlow) or jax2tf-converted functions (JAX), which the TensorFlow
-encoding / sampling graph (:mod:`actiongen_keras.export.graph`) then calls.
+Generation (:mod:`actiongen_keras.generation.sampler`) and the export call these; they run on
+the model's backend and compile with it (XLA on TensorFlow, ``jax.jit``, or PyTorch eager).
 
-* :meth:`ModelSteps.encode`: state + history -> attention memory and the two summaries
-  (``AdvancedAttentionDecoder.encode``), once per window;
-* :meth:`ModelSteps.step`: a decoder prefix ``[B, L]`` and the step index -> the step's
-  event-type logits and, because the attribute heads are conditioned on the step's own event
-  type (``ContextAwareActionGenerator.attributes``), the attribute heads for *every*
-  candidate type: ``[B, NUM_EVENT_TYPES, ...]`` (row ``c`` = "if the event is of type c");
-* :meth:`ModelSteps.next_event`: both for the BOS-only prefix (the next event after T),
-  plus the ``seq_len`` logits.
+* :meth:`ModelSteps.encode`: state + history -> the attention memory, its cross-attention
+  keys/values for every decoder block (:meth:`AdvancedAttentionDecoder.memory_cache`) and
+  the generator's per-window context (:meth:`ContextAwareActionGenerator.window_context`),
+  once per window;
+* :meth:`ModelSteps.step`: one decoder input (the previous event, or BOS) at step ``i``
+  -> the fused features ``h`` of step ``i`` and the anchor pointer, with the decoder's
+  key/value cache (:meth:`AdvancedAttentionDecoder.decode_step`); the sampling loop then
+  reads :meth:`ContextAwareActionGenerator.event_logits` and, for the chosen type,
+  :meth:`ContextAwareActionGenerator.attributes`;
+* :meth:`ModelSteps.next_event`: the heads of the first event after T for every candidate
+  type (row ``c`` = "if the event is of type c") and the ``seq_len`` logits, the exported
+  ``serving_default`` / TFLite entry point; :meth:`ModelSteps.next_event_points` adds the
+  point predictions (median interval, most probable position).
 
-The decoder is causal, so step ``i`` of a prefix of length ``L > i`` equals step ``i`` of the
-full model with ``dec_type[:, i + 1]`` set to the candidate type (``tests/export``).
+The decoder is causal, so step ``i`` equals step ``i`` of the full model on the same
+decoder inputs (``tests/generation``).
 """
 
 from __future__ import annotations
@@ -23,16 +26,31 @@ from __future__ import annotations
 from keras import ops
 
 from actiongen_keras.data import features as F
+from actiongen_keras.layers.context_aware_generator import xy_point
+from actiongen_keras.layers.multi_scale_timing import timing_quantile
 
 ENCODER_INPUTS = ("state_numeric", "state_categorical", "state_mask", "hist_type", "hist_button", "hist_key", "hist_scroll", "hist_dt",
                   "hist_t_before", "hist_xy")
 BEHAVIOUR_INPUTS = ("hist_type", "hist_dt", "hist_t_before", "hist_xy", "screen", "anchor_xy", "anchor_dt", "anchor_mask")
+WINDOW_INPUTS = tuple(dict.fromkeys(ENCODER_INPUTS + BEHAVIOUR_INPUTS + ("bos_xy",)))
+"""An encoded window as generation takes it: the model's inputs without the decoder, plus
+``bos_xy`` (the cursor at T, screen units)."""
 DEC_INPUTS = ("dec_type", "dec_button", "dec_key", "dec_scroll", "dec_dt", "dec_t_after", "dec_xy")
-CONTEXT = ("memory", "memory_mask", "state_summary", "hist_summary")
 HEADS = ("event_type", "timing", "xy", "button", "key", "scroll")
 
 
+def bos_token(window):
+    """The decoder input of step 0 (``DEC_INPUTS`` names without the step axis: ``[B]`` / ``[B, 2]``)."""
+    B = ops.shape(window["hist_type"])[0]
+    zi = ops.zeros((B,), "int32")
+    zf = ops.zeros((B,), "float32")
+    return {"dec_type": zi + F.BOS, "dec_button": zi, "dec_key": zi, "dec_scroll": ops.zeros((B, 2), "int32") + F.SCROLL_CLIP,
+            "dec_dt": zf, "dec_t_after": zf, "dec_xy": ops.cast(window["bos_xy"], "float32")}
+
+
 class ModelSteps:
+    """Encode / step functions over a model built by :func:`actiongen_keras.models.build_model`."""
+
     def __init__(self, model):
         self.model = model
         self.state_embedding = model.get_layer("state_embedding")
@@ -40,63 +58,69 @@ class ModelSteps:
         self.decoder = model.get_layer("decoder")
         self.generator = model.get_layer("generator")
 
-    def encode(self, enc):
-        state_seq = self.state_embedding(enc["state_numeric"], enc["state_categorical"])
-        hist_seq = self.event_embedding(
-            enc["hist_type"], enc["hist_button"], enc["hist_key"], enc["hist_scroll"], enc["hist_dt"], enc["hist_t_before"], enc["hist_xy"]
-        )
-        memory, memory_mask, s_sum, h_sum = self.decoder.encode(state_seq, enc["state_mask"], hist_seq, enc["hist_type"], training=False)
-        return {"memory": memory, "memory_mask": memory_mask, "state_summary": s_sum, "hist_summary": h_sum}
+    @property
+    def max_actions(self):
+        return self.decoder.max_actions
 
-    def _hidden(self, ctx, dec):
-        dec_seq = self.event_embedding(
-            dec["dec_type"], dec["dec_button"], dec["dec_key"], dec["dec_scroll"], dec["dec_dt"], dec["dec_t_after"], dec["dec_xy"]
-        )
-        return self.decoder.decode(dec_seq, ctx["memory"], ctx["memory_mask"], training=False)
+    def encode(self, window):
+        """An encoded window (``WINDOW_INPUTS``, at least ``ENCODER_INPUTS`` + ``BEHAVIOUR_INPUTS``) -> context."""
+        state_seq = self.state_embedding(window["state_numeric"], window["state_categorical"])
+        hist_seq = self.event_embedding(window["hist_type"], window["hist_button"], window["hist_key"], window["hist_scroll"],
+                                        window["hist_dt"], window["hist_t_before"], window["hist_xy"])
+        memory, memory_mask, s_sum, h_sum = self.decoder.encode(state_seq, window["state_mask"], hist_seq, window["hist_type"], training=False)
+        g = self.generator
+        return {
+            "memory_cache": self.decoder.memory_cache(memory),
+            "memory_mask": memory_mask,
+            "state_summary": s_sum,
+            "hist_summary": h_sum,
+            "window": g.window_context(s_sum, h_sum, window["hist_type"], window["hist_dt"], window["hist_t_before"], window["hist_xy"],
+                                       window["screen"]),
+            "anchor_xy": window["anchor_xy"], "anchor_dt": window["anchor_dt"], "anchor_mask": window["anchor_mask"],
+        }
 
-    def _heads_at(self, hidden, ctx, beh, dec, i):
-        idx = ops.cast(i, "int32")
+    def empty_cache(self, batch):
+        return self.decoder.empty_cache(batch)
 
-        def at(x):
-            j = ops.reshape(idx, (-1,) + (1,) * (len(x.shape) - 1))
-            return ops.take_along_axis(x, j, axis=1)
+    def step(self, ctx, token, index, cache):
+        """Decoder input ``token`` (``DEC_INPUTS``, ``[B]`` / ``[B, 2]``) at step ``index`` ->
+        ``(hidden [B, 1, d], h [B, 1, d], pointer [B, 1, 2], cache)``."""
+        t = {k: v[:, None] for k, v in token.items()}
+        x = self.event_embedding(t["dec_type"], t["dec_button"], t["dec_key"], t["dec_scroll"], t["dec_dt"], t["dec_t_after"], t["dec_xy"])
+        hidden, cache = self.decoder.decode_step(x, index, cache, ctx["memory_cache"], ctx["memory_mask"])
+        h, pointer = self.generator.fuse_steps(ctx["window"], hidden, ops.cast(t["dec_t_after"], "float32"), ops.cast(t["dec_dt"], "float32"),
+                                               ops.cast(t["dec_xy"], "float32"), ctx["anchor_xy"], ctx["anchor_dt"], ctx["anchor_mask"],
+                                               training=False)
+        return hidden, h, pointer, cache
 
-        gen = self.generator
-        xy_i = at(ops.cast(dec["dec_xy"], "float32"))
-        h, pointer = gen.fuse(
-            at(hidden), ctx["state_summary"], ctx["hist_summary"],
-            at(ops.cast(dec["dec_t_after"], "float32")), at(ops.cast(dec["dec_dt"], "float32")), xy_i,
-            beh["hist_type"], beh["hist_dt"], beh["hist_t_before"], beh["hist_xy"], beh["screen"],
-            beh["anchor_xy"], beh["anchor_dt"], beh["anchor_mask"], training=False,
-        )  # [B, 1, d]
-        event = gen.event_logits(h)[:, 0]
+    def all_attributes(self, h, xy, pointer):
+        """The attribute heads for every candidate type: ``(timing, xy, button, key, scroll)``,
+        each ``[B, NUM_EVENT_TYPES, ...]`` (``h [B, 1, d]``, cursor ``xy [B, 2]``, ``pointer [B, 1, 2]``)."""
         nt = F.NUM_EVENT_TYPES
         B = ops.shape(h)[0]
         types = ops.broadcast_to(ops.arange(nt, dtype="int32")[None, :], (B, nt))
-        attrs = gen.attributes(ops.repeat(h, nt, axis=1), types, ops.repeat(xy_i, nt, axis=1), ops.repeat(pointer, nt, axis=1))
-        return dict(zip(HEADS, (event,) + tuple(attrs)))
-
-    def step(self, ctx, beh, dec, i):
-        """Heads of step ``i`` (``[B]`` int32) from the decoder prefix ``dec`` (``[B, L, ...]``, ``L > i``)."""
-        return self._heads_at(self._hidden(ctx, dec), ctx, beh, dec, i)
+        return self.generator.attributes(ops.repeat(h, nt, axis=1), types, ops.repeat(ops.cast(xy, "float32")[:, None, :], nt, axis=1),
+                                         ops.repeat(pointer, nt, axis=1))
 
     def next_event(self, window):
-        """Encoded window (+ ``bos_xy``) -> the heads of the first event after T and ``seq_len``."""
+        """Encoded window (``WINDOW_INPUTS``) -> the heads of the first event after T (attribute
+        heads for every candidate type, ``HEADS`` names) and ``seq_len``."""
         ctx = self.encode(window)
         B = ops.shape(window["hist_type"])[0]
-        zi = ops.zeros((B, 1), "int32")
-        zf = ops.zeros((B, 1), "float32")
-        dec = {
-            "dec_type": zi + F.BOS,
-            "dec_button": zi,
-            "dec_key": zi,
-            "dec_scroll": ops.zeros((B, 1, 2), "int32") + F.SCROLL_CLIP,
-            "dec_dt": zf,
-            "dec_t_after": zf,
-            "dec_xy": ops.cast(window["bos_xy"], "float32")[:, None, :],
-        }
-        hidden = self._hidden(ctx, dec)
-        beh = {k: window[k] for k in BEHAVIOUR_INPUTS}
-        out = self._heads_at(hidden, ctx, beh, dec, ops.zeros((B,), "int32"))
+        token = bos_token(window)
+        hidden, h, pointer, _ = self.step(ctx, token, 0, self.empty_cache(B))
+        out = dict(zip(HEADS, (self.generator.event_logits(h)[:, 0],) + tuple(self.all_attributes(h, token["dec_xy"], pointer))))
         out["seq_len"] = self.decoder.seq_len_logits(hidden, ctx["state_summary"], ctx["hist_summary"])
         return out
+
+    def next_event_points(self, window):
+        """:meth:`next_event` plus ``timing_median_ms [B, NUM_EVENT_TYPES]`` and ``xy_point
+        [B, NUM_EVENT_TYPES, 2]`` (screen units): the point predictions the metrics score."""
+        out = self.next_event(window)
+        g = self.generator
+        out["timing_median_ms"] = timing_quantile(out["timing"], 0.5, g.timing_boundaries_ms, g.num_timing_components, g.max_timing_ms)
+        out["xy_point"] = xy_point(out["xy"], g.num_xy_mixtures)
+        return out
+
+
+__all__ = ["BEHAVIOUR_INPUTS", "DEC_INPUTS", "ENCODER_INPUTS", "HEADS", "WINDOW_INPUTS", "ModelSteps", "bos_token"]

@@ -18,7 +18,7 @@ import keras
 import numpy as np
 from keras import ops
 
-from actiongen_keras.layers.context_aware_generator import split_xy_params
+from actiongen_keras.layers.context_aware_generator import xy_point
 from actiongen_keras.layers.multi_scale_timing import (
     DEFAULT_BOUNDARIES_MS,
     DEFAULT_MAX_MS,
@@ -30,13 +30,6 @@ def _weights(sample_weight, like):
     if sample_weight is None:
         return ops.ones(ops.shape(like), "float32")
     return ops.cast(ops.broadcast_to(ops.cast(sample_weight, "float32"), ops.shape(like)), "float32")
-
-
-def xy_point(params, num_mixtures):
-    """Mean of the most probable component: ``[..., 5M] -> [..., 2]`` (screen units)."""
-    logits, mu, _ = split_xy_params(params, num_mixtures)
-    best = ops.argmax(logits, axis=-1)
-    return ops.sum(mu * ops.one_hot(best, num_mixtures, dtype=mu.dtype)[..., None], axis=-2)
 
 
 class _WeightedMean(keras.metrics.Metric):
@@ -63,20 +56,22 @@ class _WeightedMean(keras.metrics.Metric):
 class TimingMAE(_WeightedMean):
     """Mean absolute error (ms) of the predicted median interval, over weighted steps."""
 
-    def __init__(self, boundaries_ms=DEFAULT_BOUNDARIES_MS, num_components=3, max_ms=DEFAULT_MAX_MS, iterations=20, name="timing_mae_ms", dtype=None):
+    def __init__(self, boundaries_ms=DEFAULT_BOUNDARIES_MS, num_components=3, max_ms=DEFAULT_MAX_MS, iterations=None, name="timing_mae_ms",
+                 dtype=None):
+        # ``iterations``: accepted (and ignored) so that metrics saved when the median was a
+        # bisection still load; timing_quantile is now a fixed two-pass grid.
         super().__init__(name=name, dtype=dtype)
-        self.iterations = int(iterations)  # bisection steps: 20 -> 1e-5 relative precision
         self.boundaries_ms = tuple(float(b) for b in boundaries_ms)
         self.num_components = int(num_components)
         self.max_ms = float(max_ms)
 
     def update_state(self, y_true, y_pred, sample_weight=None):
-        med = timing_quantile(ops.cast(y_pred, "float32"), 0.5, self.boundaries_ms, self.num_components, self.max_ms, self.iterations)
+        med = timing_quantile(ops.cast(y_pred, "float32"), 0.5, self.boundaries_ms, self.num_components, self.max_ms)
         target = ops.clip(ops.cast(y_true, "float32"), 0.0, self.max_ms)
         self._accumulate(ops.abs(med - target), sample_weight)
 
     def get_config(self):
-        return {"name": self.name, "dtype": self.dtype, "boundaries_ms": list(self.boundaries_ms), "num_components": self.num_components, "max_ms": self.max_ms, "iterations": self.iterations}
+        return {"name": self.name, "dtype": self.dtype, "boundaries_ms": list(self.boundaries_ms), "num_components": self.num_components, "max_ms": self.max_ms}
 
 
 @keras.saving.register_keras_serializable(package="actiongen")

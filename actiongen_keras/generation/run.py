@@ -1,0 +1,44 @@
+"""A run folder for generation: the trained model with its config, preprocessing and dataset meta."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import actiongen_keras
+from actiongen_keras.errors import ActiongenError
+
+
+class RunFiles:
+    """What a run folder holds for generation: model, Config, Preprocessing, dataset meta."""
+
+    def __init__(self, model, config, preprocessing, meta, path=None):
+        self.model, self.config, self.preprocessing, self.meta, self.path = model, config, preprocessing, meta, path
+
+
+def load_run(model_or_run_dir):
+    """``RUN_DIR`` or ``RUN_DIR/model.keras`` -> :class:`RunFiles` (``config.json``,
+    ``preprocessing.json``, ``dataset_meta.json`` from the same folder).
+
+    Raises ActiongenError when a file is missing.
+    """
+    from actiongen_keras.config import Config
+    from actiongen_keras.data.normalize import load_preprocessing
+    from actiongen_keras.training.train import dataset_meta_from_preprocessing
+
+    p = Path(model_or_run_dir)
+    run_dir, model_path = (p, p / "model.keras") if p.is_dir() else (p.parent, p)
+    if not model_path.exists():
+        raise ActiongenError(f"{model_path}: no such model file (expected RUN_DIR/model.keras from 'actiongen train')")
+    if not (run_dir / "preprocessing.json").exists():
+        raise ActiongenError(f"{run_dir}: no preprocessing.json beside the model (a run folder from 'actiongen train' has one)")
+
+    model = actiongen_keras.load_model(model_path, compile=False)
+    config = Config.from_json(run_dir / "config.json") if (run_dir / "config.json").exists() else Config()
+    prep = load_preprocessing(run_dir)
+    meta_path = run_dir / "dataset_meta.json"
+    meta = json.loads(meta_path.read_text()) if meta_path.exists() else dataset_meta_from_preprocessing(prep)
+    return RunFiles(model, config, prep, meta, str(model_path))
+
+
+__all__ = ["RunFiles", "load_run"]
