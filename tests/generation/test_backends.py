@@ -1,0 +1,65 @@
+"""The sampling loop and the decoder's key/value cache on JAX and PyTorch (subprocesses; the
+default TensorFlow backend is tests/generation/test_generation.py)."""
+
+import os
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+SCRIPT = textwrap.dedent(
+    """
+    import sys, numpy as np, keras
+    from keras import ops
+    from actiongen_keras.data import features as F
+    from actiongen_keras.data.windows import session_windows
+    from actiongen_keras.generation.sampler import STOPS, SamplingConfig, WindowSampler
+    from actiongen_keras.generation.testing import check_greedy_window, tiny_config, untrained_run
+    from actiongen_keras.models.dummy_data import random_batch
+    from actiongen_keras.models.steps import DEC_INPUTS, WINDOW_INPUTS, ModelSteps
+    from datasets.actiongen_sessions.make_dummy_data import synthetic_session
+
+    assert keras.backend.backend() == sys.argv[1], keras.backend.backend()
+    s = synthetic_session("ctx", "alice", source="osu", duration_s=20, rate_hz=30, seed=9, with_state=True, screen=(512, 384))
+    run = untrained_run([s], tiny_config())
+
+    # the key/value cache: step by step == the whole model, to 1e-5
+    x, _, _ = random_batch(run.meta, 2, seed=4)
+    full = {k: ops.convert_to_numpy(v) for k, v in run.model({k: ops.convert_to_tensor(v) for k, v in x.items()}, training=False).items()}
+    steps = ModelSteps(run.model)
+    ctx = steps.encode({k: ops.convert_to_tensor(x[k]) for k in WINDOW_INPUTS if k != "bos_xy"})
+    cache = steps.empty_cache(2)
+    worst = 0.0
+    for i in range(x["dec_type"].shape[1]):
+        _, h, _, cache = steps.step(ctx, {k: ops.convert_to_tensor(x[k][:, i]) for k in DEC_INPUTS}, i, cache)
+        got = ops.convert_to_numpy(steps.generator.event_logits(h)[:, 0])
+        np.testing.assert_allclose(got, full["event_type"][:, i], atol=1e-5, rtol=1e-5)
+        worst = max(worst, float(np.abs(got - full["event_type"][:, i]).max()))
+
+    # greedy windows (compiled where the backend compiles) == the model's point predictions on their prefix
+    ins, _, _, _ = session_windows(s, run.preprocessing)
+    sampler = WindowSampler(run.model, SamplingConfig())
+    checked = 0
+    for rows in ([2, 9], [14, 20]):
+        w = {k: v[rows] for k, v in ins.items()}
+        w["bos_xy"] = w["dec_xy"][:, 0]
+        out = sampler(w, 0.0, 0)
+        checked += sum(check_greedy_window(run.model, w, out, row=b) for b in range(2))
+        a, b = sampler(w, 1.0, [5, 6]), sampler(w, 1.0, [5, 6])
+        np.testing.assert_array_equal(a["event_type_id"], b["event_type_id"])
+        np.testing.assert_array_equal(a["t_ms"], b["t_ms"])
+    assert checked >= 10, checked
+    print("OK", sys.argv[1], "cache max|diff|", worst, "greedy events checked", checked)
+    """
+)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("backend", ["jax", "torch"])
+def test_sampling_loop_and_cache_on_backend(backend, tmp_path):
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    env = dict(os.environ, KERAS_BACKEND=backend, TF_CPP_MIN_LOG_LEVEL="3", CUDA_VISIBLE_DEVICES="", PYTHONPATH=root)
+    p = subprocess.run([sys.executable, "-c", SCRIPT, backend], env=env, capture_output=True, text=True, cwd=root, timeout=900, check=False)
+    assert p.returncode == 0 and "OK" in p.stdout, (p.stdout[-2000:], p.stderr[-4000:])
+    print(p.stdout.strip().splitlines()[-1])
