@@ -35,7 +35,7 @@ def _cmd_import(args):
 
 
 def _cmd_validate(args):
-    from actiongen_keras.recordings.session import find_sessions, read_session
+    from actiongen_keras.recordings.session import event_notes, find_sessions, notes_text, read_session
 
     problems = 0
     checked = 0
@@ -57,6 +57,9 @@ def _cmd_validate(args):
                 print(e)
                 problems += 1
                 continue
+            note = notes_text(event_notes(session.events, session.screen))
+            if note:  # valid but unusual values (spec): a note, not a problem
+                print(f"{folder}: note: {note}")
             if session.session_id in seen:
                 print(f"{folder}/session.json: field 'session_id': duplicate of {seen[session.session_id]}")
                 problems += 1

@@ -83,7 +83,7 @@ def raw_input_spec(prep, generate=False):
         "hist_type": ((None, None), "string"),
         "hist_button": ((None, None), "string"),
         "hist_key": ((None, None), "string"),
-        "hist_scroll": ((None, None, 2), "int32"),
+        "hist_scroll": ((None, None, 2), "float32"),
         "hist_dt_ms": ((None, None), "float32"),
         "hist_t_before_ms": ((None, None), "float32"),
         "hist_xy_px": ((None, None, 2), "float32"),
@@ -180,8 +180,8 @@ def encode_raw(raw, prep, tables):
     is_key = tf.logical_or(tf.equal(type_id, F.KEY_DOWN), tf.equal(type_id, F.KEY_UP))
     button = tf.cast(tables["button"].lookup(_fit_history(raw["hist_button"], H, "")), tf.int32)
     key = tf.cast(tables["key"].lookup(_fit_history(raw["hist_key"], H, "")), tf.int32)
-    scroll = tf.clip_by_value(_fit_history(tf.cast(raw["hist_scroll"], tf.int32), H, 0), -F.SCROLL_CLIP, F.SCROLL_CLIP) + F.SCROLL_CLIP
-    scroll = tf.where((tf.equal(type_id, F.SCROLL))[..., None], scroll, F.SCROLL_CLIP)
+    scroll = tf.raw_ops.Bucketize(input=_fit_history(_finite(raw["hist_scroll"], "hist_scroll"), H, 0.0), boundaries=list(F.SCROLL_EDGES))
+    scroll = tf.where((tf.equal(type_id, F.SCROLL))[..., None], scroll, F.SCROLL_ZERO)  # features.scroll_class in the graph
     dt = _fit_history(_finite(raw["hist_dt_ms"], "hist_dt_ms"), H, 0.0)
     tb = _fit_history(_finite(raw["hist_t_before_ms"], "hist_t_before_ms"), H, 0.0)
     xy = _fit_history(_finite(raw["hist_xy_px"], "hist_xy_px"), H, 0.0)
@@ -663,6 +663,6 @@ def name_generated(out, window, prep):
         "button_id": out["button_id"],
         "key": tf.gather(key_names, out["key_id"]),
         "key_id": out["key_id"],
-        "scroll": out["scroll"],
+        "scroll": tf.gather(tf.constant(F.SCROLL_BINS, tf.float32), out["scroll"] + F.SCROLL_ZERO),  # features.scroll_notches
     }
     return res

@@ -205,7 +205,7 @@ def generate_window_function(model, prep, jit_compile=True):
     Returns ``(fn, window_keys)``: ``fn(window, temperature [B] float32, seed [B] int64,
     held_buttons [B, NUM_BUTTONS] bool, held_keys [B, num_keys] bool, last_t_rel [B] float64)``
     -> ``generate_loop``'s outputs (``count``, ``event_type_id``, ``t_ms``, ``dt_ms``, ``xy``
-    (screen units), ``button_id``, ``key_id``, ``scroll`` (notch classes - 2), ``stop``).
+    (screen units), ``button_id``, ``key_id``, ``scroll`` (scroll class - ``features.SCROLL_ZERO``), ``stop``).
     """
     import tensorflow as tf
 

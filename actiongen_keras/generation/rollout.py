@@ -36,7 +36,7 @@ and the JAX / PyTorch backends step the decoder from Python (``Generator(graph=F
 forces that path).
 
 Positions go back to pixels (``x * width``, ``y * height``), key ids to key names through
-the run's key vocabulary, scroll classes to notches (clipped at +-2 as in training).
+the run's key vocabulary, scroll classes to notches (``features.scroll_notches``).
 """
 
 from __future__ import annotations
