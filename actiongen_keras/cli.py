@@ -35,7 +35,12 @@ def _cmd_import(args):
 
 
 def _cmd_validate(args):
-    from actiongen_keras.recordings.session import event_notes, find_sessions, notes_text, read_session
+    from actiongen_keras.recordings.session import (
+        event_notes,
+        find_sessions,
+        notes_text,
+        read_session,
+    )
 
     problems = 0
     checked = 0

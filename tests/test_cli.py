@@ -32,8 +32,8 @@ def test_validate_accepts_real_recorder_values_with_notes_and_rejects_insane_num
                                      "0,move,5,-30,,,0,0\n8,scroll,5,-30,,,0,0.25\n16,scroll,5,-30,,,0,0\n")
     assert main(["validate", str(tmp_path)]) == 0
     out = capsys.readouterr().out.splitlines()
-    assert out == [f"{real}: note: 100.0% of positions outside the screen (3 of 3, 3 far outside); "
-                   "50.0% of scrolls fractional (1 of 2); 1 zero-notch scroll(s)"]
+    assert out == [(f"{real}: note: 100.0% of positions outside the screen (3 of 3, 3 far outside); "
+                    "50.0% of scrolls fractional (1 of 2); 1 zero-notch scroll(s)")]
     # a last t_ms of 1e308 used to pass here and crash `dataset build`
     (real / "events.csv").write_text("t_ms,type,x,y,button,key,scroll_dx,scroll_dy\n0,move,5,5,,,0,0\n1e308,move,5,5,,,0,0\n")
     assert main(["validate", str(tmp_path)]) == 1

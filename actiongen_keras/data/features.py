@@ -88,6 +88,8 @@ Details the data side guarantees (``actiongen_keras/data/windows.py``):
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 
 from actiongen_keras.recordings.session import ANCHOR_ROLES  # noqa: F401  (re-exported)
@@ -115,7 +117,7 @@ KEY_NONE, KEY_UNKNOWN = 0, 1
 # last bin it takes the last. This table is the only place the mapping lives.
 _SCROLL_MAGNITUDES = (0.05, 0.1, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0, 10.0)
 SCROLL_BINS = tuple(-m for m in reversed(_SCROLL_MAGNITUDES)) + (0.0,) + _SCROLL_MAGNITUDES
-SCROLL_EDGES = tuple((a + b) / 2 for a, b in zip(SCROLL_BINS[:-1], SCROLL_BINS[1:]))
+SCROLL_EDGES = tuple((a + b) / 2 for a, b in itertools.pairwise(SCROLL_BINS))
 NUM_SCROLL_CLASSES = len(SCROLL_BINS)
 SCROLL_ZERO = SCROLL_BINS.index(0.0)  # the class of 0 notches (non-scroll events, BOS)
 # The previous name of SCROLL_ZERO (when classes were whole notches clipped at +-2), still

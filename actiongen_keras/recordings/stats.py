@@ -17,7 +17,13 @@ from pathlib import Path
 import numpy as np
 
 from actiongen_keras.errors import ActiongenError
-from actiongen_keras.recordings.session import EVENT_TYPES, event_notes, find_sessions, notes_text, read_session
+from actiongen_keras.recordings.session import (
+    EVENT_TYPES,
+    event_notes,
+    find_sessions,
+    notes_text,
+    read_session,
+)
 
 # Gaps longer than this are pauses (away from the keyboard), not part of the rhythm.
 MAX_INTERVAL_MS = 10_000.0
