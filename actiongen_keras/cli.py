@@ -84,6 +84,17 @@ def _cmd_stats(args):
     return 1 if errors else 0
 
 
+def _cmd_export_replay(args):
+    from actiongen_keras.evaluation.osu_circleguard import export_replay
+    from actiongen_keras.recordings.session import read_session
+
+    session, _ = read_session(args.session_dir, "strict")
+    path, j = export_replay(session, args.beatmap, args.out, player=args.player)
+    print(f"wrote {path}: {len(session.events)} events; circleguard: {j['n300']} x300, {j['n100']} x100, {j['n50']} x50, "
+          f"{j['nmiss']} misses of {j['n_objects']} objects")
+    return 0
+
+
 def _cmd_dataset_build(args):
     from actiongen_keras.config import Config
     from actiongen_keras.data.build import build_dataset
@@ -131,6 +142,13 @@ def build_parser():
     s.add_argument("--out", help="where stats.txt/json and the PNGs go (default: DIR)")
     s.add_argument("--repair", action="store_true", help="read sessions in repair mode")
     s.set_defaults(func=_cmd_stats)
+
+    s = sub.add_parser("export-replay", help="write an osu! session (imported or generated) as an osu! replay (.osr)")
+    s.add_argument("session_dir")
+    s.add_argument("--beatmap", required=True, help="the map's .osu file (its MD5 goes into the replay)")
+    s.add_argument("--out", required=True, help="FILE.osr")
+    s.add_argument("--player", help="player name in the replay (default: the session's, 'actiongen' for generated ones)")
+    s.set_defaults(func=_cmd_export_replay)
 
     s = sub.add_parser("dataset", help="windowed training data")
     dsub = s.add_subparsers(dest="dataset_command", required=True)

@@ -15,6 +15,8 @@ def _cmd_generate(args):
         write_session,
     )
 
+    if args.osr and not args.beatmap:
+        raise ActiongenError("--osr needs --beatmap FILE.osu (the map whose MD5 the replay names)")
     folders = find_sessions(args.context) if Path(args.context).exists() else []
     if len(folders) != 1:
         raise ActiongenError(f"{args.context}: expected one session folder (with session.json), found {len(folders)}")
@@ -22,6 +24,11 @@ def _cmd_generate(args):
     out = rollout(args.model, session, seconds=args.seconds, seed=args.seed, temperature=args.temperature, top_k=args.top_k,
                   top_p=args.top_p, start_ms=args.start_ms, progress=not args.quiet, xy_noise_corr=args.xy_noise_corr)
     write_session(out, args.out)
+    if args.osr:
+        from actiongen_keras.evaluation.osu_circleguard import export_replay
+
+        export_replay(out, args.beatmap, args.osr)
+        print(f"wrote {args.osr}")
     n_gen = int((out.events.t_ms >= out.extra["generated_from_ms"]).sum())
     print(f"wrote {args.out}: {n_gen} generated events in {args.seconds:g} s after {out.extra['context_ms'] / 1000:g} s of real context "
           f"({len(out.events) - n_gen} events); windows ended by {out.extra['window_stops']}")
@@ -58,6 +65,8 @@ def add_generation_parsers(subparsers):
     s.add_argument("--seconds", type=float, default=30.0, help="seconds to generate after the context")
     s.add_argument("--out", required=True, help="OUT_DIR: the generated actiongen-session/1 folder")
     s.add_argument("--start-ms", type=float, help="first generated window on the session clock (default: first event + 6 s)")
+    s.add_argument("--osr", help="also write the rollout (context and generated events) as this osu! replay (needs --beatmap)")
+    s.add_argument("--beatmap", help="the map's .osu file, for --osr")
     _sampling_args(s)
     s.set_defaults(func=_cmd_generate)
 
