@@ -95,16 +95,24 @@ def judge_osr(data, beatmap_path, span_map_ms=None):
     return out
 
 
-def _span_map_ms(session, replay):
+def _span_map_ms(session, span_ms=None):
     ts = float(session.time_scale or 1.0)
     off = float(session.extra.get("map_time_offset_ms", 0.0))
-    return float(session.events.t_ms[0]) * ts + off, float(session.events.t_ms[-1]) * ts + off
+    t0, t1 = span_ms if span_ms is not None else (session.events.t_ms[0], session.events.t_ms[-1])
+    return float(t0) * ts + off, float(t1) * ts + off
 
 
-def judge_session(session, beatmap_path):
-    """:func:`judge_osr` of a session's events over its own span (see the module docstring)."""
+def generated_span(session):
+    """``(start, end)`` wall ms a rollout generated (``extra.generated_from_ms`` + ``generated_ms``), or None."""
+    t0, ms = session.extra.get("generated_from_ms"), session.extra.get("generated_ms")
+    return None if t0 is None or ms is None else (float(t0), float(t0) + float(ms))
+
+
+def judge_session(session, beatmap_path, span_ms=None):
+    """:func:`judge_osr` of a session's events over ``span_ms`` (wall ms on the session clock;
+    default: its first to last event)."""
     replay = session_to_replay(session, beatmap_path)
-    return judge_osr(pack_osr(replay), beatmap_path, _span_map_ms(session, replay))
+    return judge_osr(pack_osr(replay), beatmap_path, _span_map_ms(session, span_ms))
 
 
 def export_replay(session, beatmap_path, out_path, player=None):
@@ -125,18 +133,20 @@ def export_replay(session, beatmap_path, out_path, player=None):
     return write_osr(replay, out_path), j
 
 
-def pooled(sessions, beatmap_dir):
+def pooled(sessions, beatmap_dir, spans=None):
     """circleguard over ``sessions`` (those whose beatmap is under ``beatmap_dir``).
 
-    Counts and hit rate are pooled over the objects; ``ur``, ``frametime_ms`` are medians
-    over sessions, ``snaps`` a sum. None when no session has its beatmap.
+    ``spans``: ``{session_id: (start, end)}`` wall ms to judge over (default: each session's
+    :func:`generated_span`, else first to last event). Counts and hit rate are pooled over
+    the objects; ``ur``, ``frametime_ms`` are medians over sessions, ``snaps`` a sum. None
+    when no session has its beatmap.
     """
     per = {}
     for s in sessions:
         path = H.find_beatmap(s, beatmap_dir)
         if path is None or s.extra.get("mode", "osu!std") != "osu!std" or len(s.events) < 2:
             continue
-        r = judge_session(s, path)
+        r = judge_session(s, path, (spans or {}).get(s.session_id) or generated_span(s))
         if r["n_objects"]:
             per[s.session_id] = r
     if not per:
@@ -149,6 +159,48 @@ def pooled(sessions, beatmap_dir):
 
     return {**tot, "hit_rate": tot["hits"] / tot["n_objects"], "ur": median("ur"), "frametime_ms": median("frametime_ms"),
             "n_sessions": len(per), "per_session": {k: {q: r[q] for q in (*JUDGMENTS, "ur", "frametime_ms", "snaps")} for k, r in per.items()}}
+
+
+def compare(real, sets, beatmap_dir):
+    """``{"human": pooled(real), name: pooled(sessions)}`` for the generated sets (bots left
+    out: they make only a cursor), or None when no real session's beatmap is under ``beatmap_dir``.
+
+    The real sessions are the people's events over the span each rollout generated: both
+    sides are judged over that span (``extra.generated_from_ms`` + ``generated_ms`` of the
+    rollout whose ``context_session_id`` is the real session), so on the same objects.
+    """
+    if beatmap_dir is None:
+        return None
+    spans = {g.extra.get("context_session_id"): generated_span(g) for g in sets.get("model") or []}
+    human = pooled(real, beatmap_dir, {k: v for k, v in spans.items() if k and v})
+    if human is None:
+        return None
+    out = {"human": human}
+    for name in ("model",):
+        if sets.get(name):
+            out[name] = pooled(sets[name], beatmap_dir)
+    return out
+
+
+def markdown(section):
+    """The ``report.md`` table of :func:`compare`'s result."""
+    rows = ["## osu! judged by circleguard", "",
+            ("circleguard (the osu! community's anti-cheat library) on each session written as an osu! replay: judgments of "
+             "the circles and slider heads in the span, unstable rate (converted, median over sessions), median frametime "
+             "(converted ms, median over sessions) and snaps on hit objects (sum)."), "",
+            "| sample | objects | 300 | 100 | 50 | miss | hit rate | UR | frametime ms | snaps | sessions |",
+            "|---|---|---|---|---|---|---|---|---|---|---|"]
+
+    def f(v, nd=3):
+        return "-" if v is None else (f"{v:.{nd}f}" if isinstance(v, float) else str(v))
+
+    for name, r in section.items():
+        if r is None:
+            rows.append(f"| {name} | - | - | - | - | - | - | - | - | - | 0 |")
+            continue
+        rows.append(f"| {name} | {r['n_objects']} | {r['n300']} | {r['n100']} | {r['n50']} | {r['nmiss']} | {f(r['hit_rate'])} | "
+                    f"{f(r['ur'], 1)} | {f(r['frametime_ms'], 1)} | {r['snaps']} | {r['n_sessions']} |")
+    return "\n".join(rows) + "\n"
 
 
 def object_agreement(session, beatmap_path, osr_path=None):
@@ -168,8 +220,7 @@ def object_agreement(session, beatmap_path, osr_path=None):
     if osr_path is None:
         cg = judge_session(session, beatmap_path)
     else:
-        replay = session_to_replay(session, beatmap_path)
-        cg = judge_osr(Path(osr_path).read_bytes(), beatmap_path, _span_map_ms(session, replay))
+        cg = judge_osr(Path(osr_path).read_bytes(), beatmap_path, _span_map_ms(session))
     ts = float(session.time_scale or 1.0)
     off = float(session.extra.get("map_time_offset_ms", 0.0))
     cg_t = np.array([t for t, _ in cg["objects"]])
@@ -185,4 +236,4 @@ def object_agreement(session, beatmap_path, osr_path=None):
             "differ_at": [float(t) for t in (ours["t"][ok][a != c] * ts + off)]}
 
 
-__all__ = ["JUDGMENTS", "export_replay", "judge_osr", "judge_session", "object_agreement", "pooled"]
+__all__ = ["JUDGMENTS", "compare", "export_replay", "generated_span", "judge_osr", "judge_session", "markdown", "object_agreement", "pooled"]
