@@ -22,7 +22,7 @@ from actiongen_keras.data.windows import (  # noqa: E402
     windows_from_sessions,
 )
 from actiongen_keras.errors import DataError  # noqa: E402
-from actiongen_keras.recordings.session import Events, Session, State  # noqa: E402
+from actiongen_keras.recordings.session import Events, Session, State, validate_events  # noqa: E402
 
 Z, Q = F.SCROLL_ZERO, F.SCROLL_BINS.index(0.25)  # scroll classes of 0 and 0.25 notches
 CFG = DataConfig(tick_ms=100.0, history_ticks=3, target_ms=100.0, max_history_events=4, max_actions=4)
@@ -300,3 +300,21 @@ def test_partial_human_input_is_skipped_or_unweighted():
         has_events = wts["timing"].sum() > 0
         assert has_events
         assert (wts["xy"].sum() > 0) == expect_xy, session.session_id
+
+
+def test_real_recorder_values_tokenize_without_breaking_normalisation():
+    """A second monitor above the screen (negative y), a cursor outside the window and a
+    touchpad's fractions of a notch: positions clipped into [0, 1] with no position target,
+    scroll classes that keep the fractions."""
+    ev = Events.from_columns(
+        t_ms=[0.0, 16.0, 33.0, 50.0, 66.0, 83.0],
+        type=["move", "move", "move", "scroll", "scroll", "scroll"],
+        x=[50.0, 50.0, 130.0, 50.0, 50.0, 50.0], y=[50.0, -70.0, 50.0, 50.0, 50.0, 50.0],
+        scroll_dy=[0, 0, 0, 0.2, -0.45, 0.0],
+    )
+    ev, _ = validate_events(ev, (100, 100), "desk/events.csv")  # strict: all valid
+    tok = tokenize_session(Session("d", "desk", "p", (100, 100), ev), config=CFG)
+    np.testing.assert_allclose(tok.xy, [[0.5, 0.5], [0.5, 0.0], [1.0, 0.5], [0.5, 0.5], [0.5, 0.5], [0.5, 0.5]])
+    assert tok.xy_ok.tolist() == [True, False, False, True, True, True]
+    assert F.scroll_notches(tok.scroll[3:, 1]).tolist() == [0.25, -0.5, 0.0]
+    assert tok.scroll[:3].tolist() == [[Z, Z]] * 3
