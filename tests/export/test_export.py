@@ -190,7 +190,7 @@ def test_generate_greedy_equals_the_sampler(exported):
         np.testing.assert_array_equal(out["event_type_id"][b, :cnt], ref.type, err_msg=str(j))
         np.testing.assert_array_equal(out["button_id"][b, :cnt], ref.button, err_msg=str(j))
         np.testing.assert_array_equal(out["key_id"][b, :cnt], ref.key, err_msg=str(j))
-        np.testing.assert_array_equal(out["scroll"][b, :cnt], F.scroll_notches(ref.scroll), err_msg=str(j))
+        np.testing.assert_array_equal(out["scroll"][b, :cnt], F.scroll_notches(ref.scroll).astype(np.float32), err_msg=str(j))
         np.testing.assert_allclose(out["t_ms"][b, :cnt], ref.t_rel, atol=1e-3, rtol=0, err_msg=str(j))
         np.testing.assert_allclose(out["dt_ms"][b, :cnt], ref.dt, atol=1e-3, rtol=0, err_msg=str(j))
         np.testing.assert_allclose(out["xy_px"][b, :cnt], ref.xy * raw["screen_px"][b], atol=1e-3, rtol=0, err_msg=str(j))
