@@ -6,6 +6,7 @@ STAMP := $(VENV)/.installed
 DEMO := runs/demo
 SAMPLE := datasets/sample
 DEMO_CONTEXT := osu_0004_abraker_-_Mutsuhiko_Izumi_-_Red_Goose_ERT_Basic_2019-08-24_Osu
+DEMO_MAP := Mutsuhiko_Izumi_-_Red_Goose_nold_1702_ERT_Basic_.osu
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 
 .PHONY: demo test install clean bench
@@ -29,8 +30,8 @@ demo: $(STAMP)
 	$(BIN)/actiongen -q stats $(DEMO)/sessions --out $(DEMO)/stats
 	$(BIN)/actiongen -q dataset build $(DEMO)/sessions --out $(DEMO)/data
 	$(BIN)/actiongen -q train --data $(DEMO)/data --out $(DEMO)/run --epochs 3
-	$(BIN)/actiongen -q generate --model $(DEMO)/run/model.keras --context $(DEMO)/sessions/osu/$(DEMO_CONTEXT) --seconds 10 --out $(DEMO)/generated
-	$(BIN)/actiongen -q evaluate --model $(DEMO)/run/model.keras --sessions $(DEMO)/sessions --out $(DEMO)/report --seconds 10 --max-sessions 4
+	$(BIN)/actiongen -q generate --model $(DEMO)/run/model.keras --context $(DEMO)/sessions/osu/$(DEMO_CONTEXT) --seconds 10 --out $(DEMO)/generated --osr $(DEMO)/generated.osr --beatmap $(SAMPLE)/osu/beatmaps_osu/$(DEMO_MAP)
+	$(BIN)/actiongen -q evaluate --model $(DEMO)/run/model.keras --sessions $(DEMO)/sessions --out $(DEMO)/report --seconds 10 --max-sessions 4 --beatmaps $(SAMPLE)/osu/beatmaps_osu
 	$(BIN)/actiongen -q export --model $(DEMO)/run/model.keras --out $(DEMO)/saved_models/actiongen/1 --tflite $(DEMO)/actiongen.tflite
 	$(BIN)/actiongen -q export --model $(DEMO)/run/model.keras --out $(DEMO)/saved_models/actiongen/2 --tflite $(DEMO)/actiongen_int8.tflite --quantize dynamic
 	@echo "demo outputs are under $(DEMO)/"

@@ -35,7 +35,12 @@ def _cmd_import(args):
 
 
 def _cmd_validate(args):
-    from actiongen_keras.recordings.session import find_sessions, read_session
+    from actiongen_keras.recordings.session import (
+        event_notes,
+        find_sessions,
+        notes_text,
+        read_session,
+    )
 
     problems = 0
     checked = 0
@@ -57,6 +62,9 @@ def _cmd_validate(args):
                 print(e)
                 problems += 1
                 continue
+            note = notes_text(event_notes(session.events, session.screen))
+            if note:  # valid but unusual values (spec): a note, not a problem
+                print(f"{folder}: note: {note}")
             if session.session_id in seen:
                 print(f"{folder}/session.json: field 'session_id': duplicate of {seen[session.session_id]}")
                 problems += 1
@@ -74,6 +82,17 @@ def _cmd_stats(args):
         print(f"unreadable: {e}", file=sys.stderr)
     print("wrote " + ", ".join(str(p) for p in paths), file=sys.stderr)
     return 1 if errors else 0
+
+
+def _cmd_export_replay(args):
+    from actiongen_keras.evaluation.osu_circleguard import export_replay
+    from actiongen_keras.recordings.session import read_session
+
+    session, _ = read_session(args.session_dir, "strict")
+    path, j = export_replay(session, args.beatmap, args.out, player=args.player)
+    print(f"wrote {path}: {len(session.events)} events; circleguard: {j['n300']} x300, {j['n100']} x100, {j['n50']} x50, "
+          f"{j['nmiss']} misses of {j['n_objects']} objects")
+    return 0
 
 
 def _cmd_dataset_build(args):
@@ -123,6 +142,13 @@ def build_parser():
     s.add_argument("--out", help="where stats.txt/json and the PNGs go (default: DIR)")
     s.add_argument("--repair", action="store_true", help="read sessions in repair mode")
     s.set_defaults(func=_cmd_stats)
+
+    s = sub.add_parser("export-replay", help="write an osu! session (imported or generated) as an osu! replay (.osr)")
+    s.add_argument("session_dir")
+    s.add_argument("--beatmap", required=True, help="the map's .osu file (its MD5 goes into the replay)")
+    s.add_argument("--out", required=True, help="FILE.osr")
+    s.add_argument("--player", help="player name in the replay (default: the session's, 'actiongen' for generated ones)")
+    s.set_defaults(func=_cmd_export_replay)
 
     s = sub.add_parser("dataset", help="windowed training data")
     dsub = s.add_subparsers(dest="dataset_command", required=True)

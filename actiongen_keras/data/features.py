@@ -70,7 +70,7 @@ Details the data side guarantees (``actiongen_keras/data/windows.py``):
   are targets, ``seq_len = A`` and the EOS at ``i = A`` gets event_type weight 0 (the
   person did not stop there; teaching EOS would bias generation towards stopping early).
 * Padding is all zeros in every input (type PAD). Real events that are not scrolls carry
-  scroll class ``scroll_class(0)`` (= SCROLL_CLIP), as does the BOS step; non-key events
+  scroll class ``scroll_class(0)`` (= SCROLL_ZERO), as does the BOS step; non-key events
   key 0, non-button events button 0. Target values where the weight is 0 are arbitrary
   but finite.
 * Off-screen positions (marked ``offscreen`` by the reader, outside the screen or NaN) are
@@ -87,6 +87,8 @@ Details the data side guarantees (``actiongen_keras/data/windows.py``):
 """
 
 from __future__ import annotations
+
+import itertools
 
 import numpy as np
 
@@ -108,9 +110,16 @@ NUM_BUTTONS = len(BUTTONS)
 # Keys: 0 = no key, 1 = unknown key; real keys from the training vocabulary start at 2.
 KEY_NONE, KEY_UNKNOWN = 0, 1
 
-# Scroll notches are clipped to [-SCROLL_CLIP, SCROLL_CLIP] and shifted to class ids.
-SCROLL_CLIP = 2
-NUM_SCROLL_CLASSES = 2 * SCROLL_CLIP + 1
+# Scroll: the notches of one axis -> one class of a per-axis categorical head. The bins
+# include fractions of a notch, since touchpads, smooth scrolling and high-resolution
+# wheels report parts of a notch (0.1, 0.25, ...) and rounding would turn most of their
+# scrolls into 0. A value takes the nearest bin (edges halfway between bins); beyond the
+# last bin it takes the last. This table is the only place the mapping lives.
+_SCROLL_MAGNITUDES = (0.05, 0.1, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0, 10.0)
+SCROLL_BINS = tuple(-m for m in reversed(_SCROLL_MAGNITUDES)) + (0.0,) + _SCROLL_MAGNITUDES
+SCROLL_EDGES = tuple((a + b) / 2 for a, b in itertools.pairwise(SCROLL_BINS))
+NUM_SCROLL_CLASSES = len(SCROLL_BINS)
+SCROLL_ZERO = SCROLL_BINS.index(0.0)  # the class of 0 notches (non-scroll events, BOS)
 
 INPUT_NAMES = (
     "state_numeric",
@@ -139,13 +148,16 @@ TARGET_NAMES = ("event_type", "timing", "xy", "button", "key", "scroll", "seq_le
 
 
 def scroll_class(notches):
-    """Scroll notches (any int) -> class id in [0, NUM_SCROLL_CLASSES)."""
-    return np.clip(np.asarray(notches), -SCROLL_CLIP, SCROLL_CLIP).astype(np.int32) + SCROLL_CLIP
+    """Scroll notches (any real number) -> the id of the nearest bin of :data:`SCROLL_BINS`.
+
+    The same rule as ``tf.raw_ops.Bucketize(boundaries=SCROLL_EDGES)`` (the export graph's).
+    """
+    return np.searchsorted(SCROLL_EDGES, np.asarray(notches, dtype=np.float64), side="right").astype(np.int32)
 
 
 def scroll_notches(class_id):
-    """Inverse of :func:`scroll_class` (clipped values stay clipped)."""
-    return np.asarray(class_id).astype(np.int64) - SCROLL_CLIP
+    """Class id -> its bin's notches (the inverse of :func:`scroll_class` on the bins)."""
+    return np.asarray(SCROLL_BINS, dtype=np.float64)[np.asarray(class_id, dtype=np.int64)]
 
 
 def input_signature(max_history_events, max_actions, history_ticks, num_state_numeric, num_state_categorical, num_anchors=1):

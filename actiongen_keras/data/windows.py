@@ -178,7 +178,7 @@ def tokenize_session(session, preprocessing=None, config=None):
     key = np.where(is_key, key, F.KEY_NONE).astype(np.int32)
     button = np.where((typ == F.PRESS) | (typ == F.RELEASE), button, 0).astype(np.int32)
     scroll = np.stack([F.scroll_class(ev.scroll_dx), F.scroll_class(ev.scroll_dy)], axis=-1).astype(np.int32).reshape(-1, 2)
-    scroll[typ != F.SCROLL] = F.SCROLL_CLIP  # 0 notches
+    scroll[typ != F.SCROLL] = F.SCROLL_ZERO
     dt = np.zeros(len(t), dtype=np.float32)
     if len(t) > 1:
         dt[1:] = np.diff(t)
@@ -275,7 +275,7 @@ def make_windows(tokens, T, config, num_numeric=0, num_categorical=0, num_anchor
     tgt_type = np.where(is_eos, F.EOS, tgt_type).astype(np.int32)
     tgt_button = _gather(tokens.button, t_idx, t_ok)
     tgt_key = _gather(tokens.key, t_idx, t_ok)
-    tgt_scroll = _gather(tokens.scroll, t_idx, t_ok, fill=F.SCROLL_CLIP)
+    tgt_scroll = _gather(tokens.scroll, t_idx, t_ok, fill=F.SCROLL_ZERO)
     tgt_dt = _gather(tokens.dt, t_idx, t_ok)
     tgt_after = np.where(t_ok, _gather(t, t_idx, t_ok) - T[:, None], 0.0).astype(f32)
     tgt_xy = _gather(tokens.xy, t_idx, t_ok)
@@ -293,7 +293,7 @@ def make_windows(tokens, T, config, num_numeric=0, num_categorical=0, num_anchor
     inputs["dec_type"] = shift(np.where(t_ok, tgt_type, F.PAD).astype(np.int32), F.BOS)
     inputs["dec_button"] = shift(tgt_button, 0)
     inputs["dec_key"] = shift(tgt_key, F.KEY_NONE)
-    dec_scroll = shift(np.where(t_ok[..., None], tgt_scroll, 0).astype(np.int32), F.SCROLL_CLIP)
+    dec_scroll = shift(np.where(t_ok[..., None], tgt_scroll, 0).astype(np.int32), F.SCROLL_ZERO)
     inputs["dec_scroll"] = dec_scroll
     inputs["dec_dt"] = shift(tgt_dt, 0.0)
     inputs["dec_t_after"] = shift(tgt_after, 0.0)
@@ -336,7 +336,7 @@ def make_windows(tokens, T, config, num_numeric=0, num_categorical=0, num_anchor
         "xy": np.where(t_ok[..., None], tgt_xy, 0).astype(f32),
         "button": tgt_button,
         "key": tgt_key,
-        "scroll": np.where(t_ok[..., None], tgt_scroll, F.SCROLL_CLIP).astype(np.int32),
+        "scroll": np.where(t_ok[..., None], tgt_scroll, F.SCROLL_ZERO).astype(np.int32),
         "seq_len": n,
     }
     ev_w = (t_ok | (is_eos & ~truncated[:, None])).astype(f32)

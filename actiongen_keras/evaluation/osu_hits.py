@@ -133,38 +133,49 @@ def cursor_at(events, t):
     return x, y
 
 
-def hit_rate(session, objects=None, beatmap_dir=None):
-    """Hit counts of one osu! session (see the module docstring).
+def object_hits(session, obj):
+    """Per hit object in the session's span (spinners left out): ``{"t", "x", "y", "hit", "hit_at_press"}``.
 
-    Returns ``{"n_objects", "hits", "rate", "hits_at_press", "rate_at_press", "origin"}``,
-    or None when the session has no hit objects.
+    ``hit``: the cursor inside the circle at the hit time and a click within the window;
+    ``hit_at_press``: some click within the window with the cursor inside at that click.
     """
-    obj = objects if objects is not None else hit_objects(session, beatmap_dir)
-    if obj is None:
-        return None
     ev = session.events
-    if len(ev) == 0:
-        return None
-    m = (obj.kind != "spinner") & (obj.t >= ev.t_ms[0]) & (obj.t <= ev.t_ms[-1])
+    m = (obj.kind != "spinner") & (obj.t >= ev.t_ms[0]) & (obj.t <= ev.t_ms[-1]) if len(ev) else np.zeros(len(obj.t), bool)
     t, x, y = obj.t[m], obj.x[m], obj.y[m]
-    n = int(len(t))
+    n = len(t)
+    out = {"t": t, "x": x, "y": y, "hit": np.zeros(n, bool), "hit_at_press": np.zeros(n, bool)}
     if n == 0:
-        return {"n_objects": 0, "hits": 0, "rate": None, "hits_at_press": 0, "rate_at_press": None, "origin": obj.origin}
+        return out
     cx, cy = cursor_at(ev, t)
     inside = np.hypot(cx - x, cy - y) <= obj.radius
     ct, _, _ = K.click_times(ev)
     ct = np.sort(ct)
     lo = np.searchsorted(ct, t - obj.window_ms, side="left")
     hi = np.searchsorted(ct, t + obj.window_ms, side="right")
-    clicked = hi > lo
-    hits = int(np.sum(inside & clicked))
+    out["hit"] = inside & (hi > lo)
     # game rule: some click in the window with the cursor inside at that click
     px, py = cursor_at(ev, ct)
-    at_press = 0
     for i in range(n):
         if hi[i] > lo[i]:
             d = np.hypot(px[lo[i]: hi[i]] - x[i], py[lo[i]: hi[i]] - y[i])
-            at_press += int(np.any(d <= obj.radius))
+            out["hit_at_press"][i] = bool(np.any(d <= obj.radius))
+    return out
+
+
+def hit_rate(session, objects=None, beatmap_dir=None):
+    """Hit counts of one osu! session (see the module docstring and :func:`object_hits`).
+
+    Returns ``{"n_objects", "hits", "rate", "hits_at_press", "rate_at_press", "origin"}``,
+    or None when the session has no hit objects.
+    """
+    obj = objects if objects is not None else hit_objects(session, beatmap_dir)
+    if obj is None or len(session.events) == 0:
+        return None
+    o = object_hits(session, obj)
+    n = len(o["t"])
+    if n == 0:
+        return {"n_objects": 0, "hits": 0, "rate": None, "hits_at_press": 0, "rate_at_press": None, "origin": obj.origin}
+    hits, at_press = int(o["hit"].sum()), int(o["hit_at_press"].sum())
     return {"n_objects": n, "hits": hits, "rate": hits / n, "hits_at_press": at_press, "rate_at_press": at_press / n, "origin": obj.origin}
 
 
@@ -186,4 +197,4 @@ def pooled_hit_rate(sessions, beatmap_dir=None):
     }
 
 
-__all__ = ["WallObjects", "objects_from_beatmap", "objects_from_state", "find_beatmap", "hit_objects", "cursor_at", "hit_rate", "pooled_hit_rate"]
+__all__ = ["WallObjects", "cursor_at", "find_beatmap", "hit_objects", "hit_rate", "object_hits", "objects_from_beatmap", "objects_from_state", "pooled_hit_rate"]

@@ -121,6 +121,8 @@ def evaluate_sessions(real, generated, out_dir, baselines=True, seed=0, segment_
         dict with ``auc``, ``ci_low``, ``ci_high``, ...), ``distances`` (set -> quantity ->
         Wasserstein/KS), ``coherence`` (``human_ranges`` and set -> counts), ``osu_hit_rate``
         (``model``, ``human``, ``bezier``, ``wind``; only when real sessions have hit objects),
+        ``osu_circleguard`` (``human``, ``model``: circleguard's judgments, UR, frametime, snaps;
+        only with ``beatmap_dir`` holding the maps, see :mod:`~actiongen_keras.evaluation.osu_circleguard`),
         ``fitts``, ``counts`` and ``settings``.
     """
     out_dir = Path(out_dir)
@@ -199,6 +201,11 @@ def evaluate_sessions(real, generated, out_dir, baselines=True, seed=0, segment_
             osu[name] = r["rate"]
             osu["details"][name] = r
         metrics["osu_hit_rate"] = osu
+        from actiongen_keras.evaluation import osu_circleguard
+
+        judged = osu_circleguard.compare(real, sets, beatmap_dir)
+        if judged is not None:
+            metrics["osu_circleguard"] = judged
 
     metrics = _round(metrics)
     (out_dir / "metrics.json").write_text(json.dumps(metrics, indent=1) + "\n", encoding="utf-8")
@@ -246,6 +253,10 @@ def render_markdown(m):
         for name, d in o["details"].items():
             L.append(f"| {name} | {_f(d['rate'])} | {_f(d['rate_at_press'])} | {d['n_objects']} | {d['n_sessions']} |")
         L.append("")
+    if m.get("osu_circleguard"):
+        from actiongen_keras.evaluation.osu_circleguard import markdown
+
+        L += markdown(m["osu_circleguard"]).splitlines() + [""]
     L += ["## Distribution distances to real", ""]
     for name, dd in m["distances"].items():
         L += [f"### {name}", "", "| quantity | median real | median gen | Wasserstein | W / IQR(real) | KS | n real / gen |", "|---|---|---|---|---|---|---|"]

@@ -41,7 +41,7 @@ def raw_input_spec(prep, generate=False):
         "hist_type": ((None, None), "string"),
         "hist_button": ((None, None), "string"),
         "hist_key": ((None, None), "string"),
-        "hist_scroll": ((None, None, 2), "int32"),
+        "hist_scroll": ((None, None, 2), "float32"),
         "hist_dt_ms": ((None, None), "float32"),
         "hist_t_before_ms": ((None, None), "float32"),
         "hist_xy_px": ((None, None, 2), "float32"),
@@ -138,8 +138,8 @@ def encode_raw(raw, prep, tables):
     is_key = tf.logical_or(tf.equal(type_id, F.KEY_DOWN), tf.equal(type_id, F.KEY_UP))
     button = tf.cast(tables["button"].lookup(_fit_history(raw["hist_button"], H, "")), tf.int32)
     key = tf.cast(tables["key"].lookup(_fit_history(raw["hist_key"], H, "")), tf.int32)
-    scroll = tf.clip_by_value(_fit_history(tf.cast(raw["hist_scroll"], tf.int32), H, 0), -F.SCROLL_CLIP, F.SCROLL_CLIP) + F.SCROLL_CLIP
-    scroll = tf.where((tf.equal(type_id, F.SCROLL))[..., None], scroll, F.SCROLL_CLIP)
+    scroll = tf.raw_ops.Bucketize(input=_fit_history(_finite(raw["hist_scroll"], "hist_scroll"), H, 0.0), boundaries=list(F.SCROLL_EDGES))
+    scroll = tf.where((tf.equal(type_id, F.SCROLL))[..., None], scroll, F.SCROLL_ZERO)  # features.scroll_class in the graph
     dt = _fit_history(_finite(raw["hist_dt_ms"], "hist_dt_ms"), H, 0.0)
     tb = _fit_history(_finite(raw["hist_t_before_ms"], "hist_t_before_ms"), H, 0.0)
     xy = _fit_history(_finite(raw["hist_xy_px"], "hist_xy_px"), H, 0.0)
@@ -228,7 +228,7 @@ def seed32(seed):
     return tf.cast(tf.bitwise.bitwise_xor(folded, 0x80000000) - 0x80000000, tf.int32)  # the same 32 bits as a signed int32
 
 
-NOTCHES = np.asarray(F.scroll_notches(np.arange(F.NUM_SCROLL_CLASSES)), np.int32)
+NOTCHES = np.asarray(F.scroll_notches(np.arange(F.NUM_SCROLL_CLASSES)), np.float32)
 """Scroll class id -> notches (``features.scroll_notches`` as a table)."""
 
 
@@ -250,6 +250,6 @@ def name_generated(out, window, prep):
         "button_id": out["button_id"],
         "key": tf.gather(key_names, out["key_id"]),
         "key_id": out["key_id"],
-        "scroll": tf.where(live[..., None], tf.gather(NOTCHES, out["scroll"]), 0),
+        "scroll": tf.where(live[..., None], tf.gather(NOTCHES, out["scroll"]), 0.0),
     }
     return res

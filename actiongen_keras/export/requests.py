@@ -90,7 +90,7 @@ def raw_window(session, prep, T, generate=False, temperature=0.0, seed=0):
         "hist_type": pad(typ, "", object),
         "hist_button": pad(strs(ev.button, is_btn), "", object),
         "hist_key": pad(strs(ev.key, is_key), "", object),
-        "hist_scroll": pad(scroll.astype(np.int32), 0, np.int32),
+        "hist_scroll": pad(scroll.astype(np.float32), 0.0, np.float32),
         "hist_dt_ms": pad(dt[sel].astype(np.float32), 0.0, np.float32),
         "hist_t_before_ms": pad((T - t[sel]).astype(np.float32), 0.0, np.float32),
         "hist_xy_px": pad(xy.astype(np.float32), 0.0, np.float32),

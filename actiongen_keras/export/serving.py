@@ -109,7 +109,7 @@ def warmup_windows(prep, batch=1):
         "hist_type": rows(typ),
         "hist_button": rows(btn),
         "hist_key": rows(np.array([""] * n, dtype=object)),
-        "hist_scroll": rows(np.zeros((n, 2), np.int32)),
+        "hist_scroll": rows(np.zeros((n, 2), np.float32)),
         "hist_dt_ms": rows(dt.astype(np.float32)),
         "hist_t_before_ms": rows((T - t).astype(np.float32)),
         "hist_xy_px": rows(xy.astype(np.float32)),

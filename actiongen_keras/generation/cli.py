@@ -15,10 +15,14 @@ def _cmd_generate(args):
         write_session,
     )
 
+    if args.osr and not args.beatmap:
+        raise ActiongenError("--osr needs --beatmap FILE.osu (the map whose MD5 the replay names)")
     folders = find_sessions(args.context) if Path(args.context).exists() else []
     if not folders:
         raise ActiongenError(f"{args.context}: no session folder (with session.json) here")
     single = len(folders) == 1 and Path(folders[0]).resolve() == Path(args.context).resolve()
+    if args.osr and not single:
+        raise ActiongenError("--osr writes one replay: give one session folder as --context")
     sessions = [read_session(f, "repair")[0] for f in folders]
     results = rollout(args.model, sessions, seconds=args.seconds, seed=args.seed, temperature=args.temperature, top_k=args.top_k,
                       top_p=args.top_p, start_ms=args.start_ms, progress=not args.quiet, xy_noise_corr=args.xy_noise_corr,
@@ -31,11 +35,14 @@ def _cmd_generate(args):
             continue
         dest = Path(args.out) if single else Path(args.out) / out.session_id
         write_session(out, dest)
+        if args.osr:
+            from actiongen_keras.evaluation.osu_circleguard import export_replay
+
+            export_replay(out, args.beatmap, args.osr)
+            print(f"wrote {args.osr}")
         n_gen = int((out.events.t_ms >= out.extra["generated_from_ms"]).sum())
         print(f"wrote {dest}: {n_gen} generated events in {args.seconds:g} s after {out.extra['context_ms'] / 1000:g} s of real context "
               f"({len(out.events) - n_gen} events); windows ended by {out.extra['window_stops']}")
-    if single and failed:
-        return 1
     if not single:
         print(f"{len(results) - failed} of {len(results)} contexts generated" + (f", {failed} skipped" if failed else ""))
     return 1 if failed else 0
@@ -74,6 +81,8 @@ def add_generation_parsers(subparsers):
                    help="OUT_DIR: the generated actiongen-session/1 folder (a folder of them, one per context, for a folder of contexts)")
     s.add_argument("--batch-size", type=int, default=None, help="contexts generated together (default 16)")
     s.add_argument("--start-ms", type=float, help="first generated window on the session clock (default: first event + 6 s)")
+    s.add_argument("--osr", help="also write the rollout (context and generated events) as this osu! replay (needs --beatmap)")
+    s.add_argument("--beatmap", help="the map's .osu file, for --osr")
     _sampling_args(s)
     s.set_defaults(func=_cmd_generate)
 

@@ -37,7 +37,7 @@ The result of each context is a :class:`~actiongen_keras.recordings.session.Sess
   (= ``seconds * 1000``) and ``window_stops`` (how the windows ended: eos/time/max_actions).
 
 Positions go back to pixels (``x * width``, ``y * height``), key ids to key names through
-the run's key vocabulary, scroll classes to notches (clipped at +-2 as in training).
+the run's key vocabulary, scroll classes to notches (``features.scroll_notches``).
 """
 
 from __future__ import annotations

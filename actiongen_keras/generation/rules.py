@@ -27,7 +27,7 @@ this many times (sampling), then clamped so the event lands at ``T``; greedy cla
 FIRST_KNOWN_KEY = 2
 """Key ids 0 (none) and 1 (unknown) are never generated (no name to write)."""
 
-SCROLL_STILL = F.SCROLL_CLIP
+SCROLL_STILL = F.SCROLL_ZERO
 """The scroll class of 0 notches: ``dy`` cannot be it when ``dx`` is (a scroll moves)."""
 
 # ----------------------------------------------------------------------------- tables (per event class)

@@ -89,7 +89,7 @@ def check_greedy_window(model, window, out, row=0, target_ms=600.0, atol_ms=1e-2
     x = {k: np.array(window[k][row : row + 1]) for k in F.INPUT_NAMES if not k.startswith("dec_")}
     A1 = int(model.get_layer("decoder").max_actions) + 1
     dec = {"dec_type": np.zeros((1, A1), np.int32), "dec_button": np.zeros((1, A1), np.int32), "dec_key": np.zeros((1, A1), np.int32),
-           "dec_scroll": np.full((1, A1, 2), F.SCROLL_CLIP, np.int32), "dec_dt": np.zeros((1, A1), np.float32),
+           "dec_scroll": np.full((1, A1, 2), F.SCROLL_ZERO, np.int32), "dec_dt": np.zeros((1, A1), np.float32),
            "dec_t_after": np.zeros((1, A1), np.float32), "dec_xy": np.zeros((1, A1, 2), np.float32)}
     dec["dec_type"][0, 0] = F.BOS
     dec["dec_xy"][0, 0] = window["bos_xy"][row]

@@ -25,7 +25,7 @@ def random_batch(dataset_meta, batch_size, seed=0):
         typ = rng.choice(real_types, size=(n, length), p=[0.6, 0.1, 0.1, 0.05, 0.075, 0.075]).astype("int32")
         btn = np.where(np.isin(typ, [F.PRESS, F.RELEASE]), rng.integers(1, F.NUM_BUTTONS, (n, length)), 0).astype("int32")
         key = np.where(np.isin(typ, [F.KEY_DOWN, F.KEY_UP]), rng.integers(1, meta.num_keys, (n, length)), 0).astype("int32")
-        scr = np.where((typ == F.SCROLL)[..., None], rng.integers(0, F.NUM_SCROLL_CLASSES, (n, length, 2)), F.SCROLL_CLIP).astype("int32")
+        scr = np.where((typ == F.SCROLL)[..., None], rng.integers(0, F.NUM_SCROLL_CLASSES, (n, length, 2)), F.SCROLL_ZERO).astype("int32")
         dt = rng.exponential(60.0, (n, length)).astype("float32")
         xy = rng.random((n, length, 2)).astype("float32")
         return typ, btn, key, scr, dt, xy
@@ -67,7 +67,7 @@ def random_batch(dataset_meta, batch_size, seed=0):
         "dec_type": dec_type,
         "dec_button": shift(tbtn, 0),
         "dec_key": shift(tkey, 0),
-        "dec_scroll": shift(tscr, F.SCROLL_CLIP),
+        "dec_scroll": shift(tscr, F.SCROLL_ZERO),
         "dec_dt": shift(tdt, 0.0),
         "dec_t_after": shift(t_after, 0.0),
         "dec_xy": np.concatenate([last_xy[:, None], txy[:, :-1]], 1).astype("float32"),

@@ -44,7 +44,7 @@ def bos_token(window):
     B = ops.shape(window["hist_type"])[0]
     zi = ops.zeros((B,), "int32")
     zf = ops.zeros((B,), "float32")
-    return {"dec_type": zi + F.BOS, "dec_button": zi, "dec_key": zi, "dec_scroll": ops.zeros((B, 2), "int32") + F.SCROLL_CLIP,
+    return {"dec_type": zi + F.BOS, "dec_button": zi, "dec_key": zi, "dec_scroll": ops.zeros((B, 2), "int32") + F.SCROLL_ZERO,
             "dec_dt": zf, "dec_t_after": zf, "dec_xy": ops.cast(window["bos_xy"], "float32")}
 
 

@@ -7,9 +7,15 @@ Two reading modes:
 
 * ``strict`` (default): the first problem rejects the session with a
   :class:`~actiongen_keras.errors.FormatError` naming the file, the line and the reason.
-* ``repair``: fixable problems are fixed (rows sorted by time, bad rows dropped,
-  off-screen positions marked) and every change is counted in a :class:`RepairReport`.
-  Nothing is dropped without a count.
+* ``repair``: fixable problems are fixed (rows sorted by time, bad rows dropped) and every
+  change is counted in a :class:`RepairReport`. Nothing is dropped without a count.
+
+Strict rejects only what cannot be read or breaks the format: unparsable or non-finite
+numbers, numbers beyond the sane bounds below, unknown types, missing fields, time going
+backwards. Values that are unusual but real are kept in both modes and counted by
+:func:`event_notes`: positions off the screen (a second monitor, a window-relative recorder,
+a cursor that leaves the game window; marked ``offscreen``), fractions of a scroll notch
+(touchpads, smooth scrolling) and scroll events of zero notches.
 
 Events are held column-wise in NumPy arrays, so windowing and statistics are vectorised.
 """
@@ -40,9 +46,15 @@ STATE_KINDS = ("numeric", "categorical", "bool")
 #: point): ``x``/``y`` in screen pixels, ``dt_ms`` wall ms from the snapshot to its moment.
 ANCHOR_ROLES = ("x", "y", "dt_ms")
 SESSION_ID_RE = re.compile(r"^[A-Za-z0-9._-]+$")
-# Positions further than this outside the screen are "off-screen" (window unfocused,
-# sentinel values): repair marks them, strict rejects them.
+# Positions further than this (a fraction of the screen) outside the screen are marked
+# ``offscreen`` (kept; the data side gives them no position target).
 OFFSCREEN_MARGIN = 0.5
+#: Sane bounds. No real recording comes near them (osu! writes ~14,000 px for an unfocused
+#: window, balabit a 65,535 sentinel); a value beyond one is a broken number (1e308, an
+#: overflow) that would break windowing, so strict rejects it and repair drops the row.
+MAX_T_MS = 1e10  # t_ms in [0, MAX_T_MS]: about 116 days
+MAX_ABS_POSITION_PX = 1e6
+MAX_ABS_SCROLL_NOTCHES = 1e4
 
 _BUTTON_EVENTS = ("press", "release")
 _KEY_EVENTS = ("key_down", "key_up")
@@ -97,7 +109,8 @@ class RepairReport:
 class Events:
     """Input events, one NumPy array per column of ``events.csv``.
 
-    ``offscreen`` marks positions repair found outside the screen (kept, not moved).
+    ``offscreen`` marks positions found far outside the screen (kept, not moved). Scroll
+    notches are floats: fractions of a notch are real (touchpads, smooth scrolling).
     """
 
     t_ms: np.ndarray
@@ -115,8 +128,8 @@ class Events:
         self.t_ms = np.asarray(self.t_ms, dtype=np.float64)
         self.x = np.asarray(self.x, dtype=np.float64)
         self.y = np.asarray(self.y, dtype=np.float64)
-        self.scroll_dx = np.asarray(self.scroll_dx, dtype=np.int64)
-        self.scroll_dy = np.asarray(self.scroll_dy, dtype=np.int64)
+        self.scroll_dx = np.asarray(self.scroll_dx, dtype=np.float64)
+        self.scroll_dy = np.asarray(self.scroll_dy, dtype=np.float64)
         self.type = np.asarray(self.type, dtype=object)
         self.button = np.asarray(self.button, dtype=object)
         self.key = np.asarray(self.key, dtype=object)
@@ -149,8 +162,8 @@ class Events:
             y=fill(y, 0.0, np.float64),
             button=fill(button, "", object),
             key=fill(key, "", object),
-            scroll_dx=fill(scroll_dx, 0, np.int64),
-            scroll_dy=fill(scroll_dy, 0, np.int64),
+            scroll_dx=fill(scroll_dx, 0.0, np.float64),
+            scroll_dy=fill(scroll_dy, 0.0, np.float64),
         )
 
     def take(self, index):
@@ -390,15 +403,7 @@ def _read_events(path, screen, repair, report):
     offscreen = np.zeros(len(t), dtype=bool)
     if off_idx is not None and good_rows:
         offscreen = np.array([c.strip() in ("1", "true", "True") for c in cols[off_idx]], dtype=bool)
-    # Unparsable scroll cells become NaN here; validate_events reports them with their line.
-    ev = Events(
-        t_ms=t, type=typ, x=x, y=y, button=btn, key=key,
-        scroll_dx=np.nan_to_num(sdx, nan=0).astype(np.int64), scroll_dy=np.nan_to_num(sdy, nan=0).astype(np.int64),
-        offscreen=offscreen,
-    )
-    for mask, field in ((~np.isfinite(sdx) | (sdx != np.round(sdx)), "scroll_dx"), (~np.isfinite(sdy) | (sdy != np.round(sdy)), "scroll_dy")):
-        for i in np.flatnonzero(mask):
-            bad.setdefault(int(i), (field, "not a whole number of notches"))
+    ev = Events(t_ms=t, type=typ, x=x, y=y, button=btn, key=key, scroll_dx=sdx, scroll_dy=sdy, offscreen=offscreen)
     return validate_events(ev, screen, path, "repair" if repair else "strict", lines=lines, report=report, problems=bad)
 
 
@@ -434,9 +439,17 @@ def validate_events(events, screen, path, mode="strict", lines=None, report=None
         for i in np.flatnonzero(mask):
             bad.setdefault(int(i), (field, reason))
 
-    flag(~np.isfinite(t), "t_ms", "not a finite number")
-    flag(~np.isfinite(x), "x", "not a finite number")
-    flag(~np.isfinite(y), "y", "not a finite number")
+    for values, field, low, high, unit in (
+        (t, "t_ms", 0.0, MAX_T_MS, "ms"),
+        (x, "x", -MAX_ABS_POSITION_PX, MAX_ABS_POSITION_PX, "px"),
+        (y, "y", -MAX_ABS_POSITION_PX, MAX_ABS_POSITION_PX, "px"),
+        (sdx, "scroll_dx", -MAX_ABS_SCROLL_NOTCHES, MAX_ABS_SCROLL_NOTCHES, "notches"),
+        (sdy, "scroll_dy", -MAX_ABS_SCROLL_NOTCHES, MAX_ABS_SCROLL_NOTCHES, "notches"),
+    ):
+        finite = np.isfinite(values)
+        flag(~finite, field, "not a finite number")
+        with np.errstate(invalid="ignore"):
+            flag(finite & ((values < low) | (values > high)), field, f"outside the sane range [{low:g}, {high:g}] {unit}")
     known = np.isin(typ, EVENT_TYPES)
     flag(~known, "type", f"unknown event type (expected one of {', '.join(EVENT_TYPES)})")
     is_btn = np.isin(typ, _BUTTON_EVENTS)
@@ -444,7 +457,6 @@ def validate_events(events, screen, path, mode="strict", lines=None, report=None
     is_key = np.isin(typ, _KEY_EVENTS)
     flag(is_key & (key == ""), "key", "key_down/key_up needs a key name")
     is_scroll = typ == "scroll"
-    flag(is_scroll & (sdx == 0) & (sdy == 0), "scroll_dx", "scroll event with zero notches")
 
     keep = np.ones(n, dtype=bool)
     if bad:
@@ -469,21 +481,16 @@ def validate_events(events, screen, path, mode="strict", lines=None, report=None
             report.add(name, f"cleared stray '{field}'", int(mask.sum()), lines[mask][:5])
     btn = np.where(stray_btn, "", btn).astype(object)
     key = np.where(stray_key, "", key).astype(object)
-    sdx = np.where(stray_scroll, 0, sdx)
-    sdy = np.where(stray_scroll, 0, sdy)
+    sdx = np.where(stray_scroll, 0.0, sdx)
+    sdy = np.where(stray_scroll, 0.0, sdy)
 
+    # Off-screen positions are valid (spec): kept and marked in both modes; only the
+    # marking is counted as a repair change, since it adds the ``offscreen`` column.
     offscreen = ev.offscreen.copy()
-    w, h = screen
-    mx, my = OFFSCREEN_MARGIN * w, OFFSCREEN_MARGIN * h
-    with np.errstate(invalid="ignore"):
-        outside = keep & ~offscreen & ((x < -mx) | (x > w + mx) | (y < -my) | (y > h + my))
+    outside = keep & ~offscreen & _far_outside(x, y, screen)
     if outside.any():
-        if not repair:
-            i = int(np.flatnonzero(outside)[0])
-            raise FormatError(
-                path, f"position ({x[i]:g}, {y[i]:g}) is far outside the {w}x{h} screen", line=int(lines[i]), field="x"
-            )
-        report.add(name, "marked off-screen position", int(outside.sum()), lines[outside][:5])
+        if repair:
+            report.add(name, "marked off-screen position", int(outside.sum()), lines[outside][:5])
         offscreen |= outside
 
     ev = Events(t_ms=t, type=typ, x=x, y=y, button=btn, key=key, scroll_dx=sdx, scroll_dy=sdy, offscreen=offscreen).take(keep)
@@ -500,6 +507,52 @@ def validate_events(events, screen, path, mode="strict", lines=None, report=None
         report.add(name, "sorted rows by time (rows moved)", moved, kept_lines[back + 1][:5])
         ev = ev.take(order)
     return ev, report
+
+
+def _far_outside(x, y, screen):
+    w, h = screen
+    mx, my = OFFSCREEN_MARGIN * w, OFFSCREEN_MARGIN * h
+    with np.errstate(invalid="ignore"):
+        return (x < -mx) | (x > w + mx) | (y < -my) | (y > h + my)
+
+
+def event_notes(events, screen):
+    """Counts of values that are valid but unusual, for ``validate`` and ``stats``.
+
+    A recorder that writes many of them is worth a look even though nothing is wrong:
+    ``outside_screen`` (any position outside ``[0, w] x [0, h]``), ``offscreen`` (marked:
+    far outside), ``fractional_scrolls`` (a part of a notch on either axis) and
+    ``zero_notch_scrolls`` among ``scrolls``.
+    """
+    w, h = screen
+    x, y = events.x, events.y
+    with np.errstate(invalid="ignore"):
+        outside = (x < 0) | (x > w) | (y < 0) | (y > h)
+    scroll = events.type == "scroll"
+    sdx, sdy = events.scroll_dx, events.scroll_dy
+    return {
+        "events": len(events),
+        "outside_screen": int(outside.sum()),
+        "offscreen": int(np.sum(events.offscreen | _far_outside(x, y, screen))),
+        "scrolls": int(scroll.sum()),
+        "fractional_scrolls": int(np.sum(scroll & ((sdx != np.round(sdx)) | (sdy != np.round(sdy))))),
+        "zero_notch_scrolls": int(np.sum(scroll & (sdx == 0) & (sdy == 0))),
+    }
+
+
+def notes_text(notes):
+    """One line for :func:`event_notes` counts, or ``""`` when there is nothing to note."""
+    parts = []
+    if notes["outside_screen"]:
+        share = notes["outside_screen"] / max(notes["events"], 1)
+        parts.append(f"{share:.1%} of positions outside the screen ({notes['outside_screen']} of {notes['events']}, "
+                     f"{notes['offscreen']} far outside)")
+    if notes["fractional_scrolls"]:
+        share = notes["fractional_scrolls"] / max(notes["scrolls"], 1)
+        parts.append(f"{share:.1%} of scrolls fractional ({notes['fractional_scrolls']} of {notes['scrolls']})")
+    if notes["zero_notch_scrolls"]:
+        parts.append(f"{notes['zero_notch_scrolls']} zero-notch scroll(s)")
+    return "; ".join(parts)
 
 
 _BOOL_TEXT = {"1": 1.0, "0": 0.0, "true": 1.0, "false": 0.0, "True": 1.0, "False": 0.0}
@@ -637,7 +690,7 @@ def iter_sessions(root, mode="strict", on_error="raise"):
 
 
 def _fmt_col(a):
-    """Numbers as short text, to 1/1000: whole numbers without a point (NumPy's C paths, no Python loop)."""
+    """Numbers as short text, to 1/1000 (ms, px, notch): whole numbers without a point (NumPy's C paths, no Python loop)."""
     r = np.round(np.asarray(a, dtype=np.float64), 3)
     whole = (r == np.round(r)) & (np.abs(r) < 1e15)
     out = r.astype(str)
@@ -669,8 +722,8 @@ def write_session(session, folder, compress=True, overwrite=True):
         _fmt_col(ev.y),
         np.asarray(ev.button, dtype=str),
         np.asarray(ev.key, dtype=str),
-        np.asarray(ev.scroll_dx, dtype=np.int64).astype(str),
-        np.asarray(ev.scroll_dy, dtype=np.int64).astype(str),
+        _fmt_col(ev.scroll_dx),
+        _fmt_col(ev.scroll_dy),
     ]
     header = list(EVENT_COLUMNS)
     if ev.offscreen is not None and ev.offscreen.any():

@@ -2,7 +2,8 @@
 
 Per source and per event type: event counts, hours, inter-event interval
 p10/p50/p90 (ms, between consecutive events of any type within a session, attributed
-to the later event's type) and screen sizes; plus histograms of inter-event intervals
+to the later event's type), screen sizes and the notes of valid but unusual values
+(positions outside the screen, fractional and zero-notch scrolls); plus histograms of inter-event intervals
 and cursor speed per source, written as PNGs next to the text table.
 """
 
@@ -16,7 +17,13 @@ from pathlib import Path
 import numpy as np
 
 from actiongen_keras.errors import ActiongenError
-from actiongen_keras.recordings.session import EVENT_TYPES, find_sessions, read_session
+from actiongen_keras.recordings.session import (
+    EVENT_TYPES,
+    event_notes,
+    find_sessions,
+    notes_text,
+    read_session,
+)
 
 # Gaps longer than this are pauses (away from the keyboard), not part of the rhythm.
 MAX_INTERVAL_MS = 10_000.0
@@ -31,6 +38,7 @@ class SourceStats:
     intervals: dict = dataclasses.field(default_factory=lambda: defaultdict(list))  # type -> arrays
     speeds: list = dataclasses.field(default_factory=list)  # px/ms arrays (moves only)
     screens: Counter = dataclasses.field(default_factory=Counter)
+    notes: Counter = dataclasses.field(default_factory=Counter)  # event_notes, summed
 
 
 def _session_arrays(session, st):
@@ -39,6 +47,7 @@ def _session_arrays(session, st):
     st.subjects.add(session.subject)
     st.hours += session.duration_ms / 3.6e6
     st.screens[f"{session.screen[0]}x{session.screen[1]}"] += 1
+    st.notes.update(event_notes(ev, session.screen))
     types = np.asarray(ev.type, dtype=str)
     for name, count in zip(*np.unique(types, return_counts=True)):
         st.counts[name] += int(count)
@@ -75,6 +84,11 @@ def collect(root, mode="strict", progress=True):
     return dict(stats), errors
 
 
+def _notes(st):
+    keys = ("events", "outside_screen", "offscreen", "scrolls", "fractional_scrolls", "zero_notch_scrolls")
+    return {k: int(st.notes.get(k, 0)) for k in keys}
+
+
 def _pct(arrays, q):
     if not arrays:
         return float("nan")
@@ -93,6 +107,9 @@ def table(stats):
         lines.append(
             f"{source}: {st.sessions} sessions, {len(st.subjects)} subjects, {st.hours:.2f} h, screens: {screens}"
         )
+        note = notes_text(_notes(st))
+        if note:
+            lines.append(f"notes: {note}")
         lines.append(head)
         for name in EVENT_TYPES:
             if st.counts.get(name):
@@ -121,6 +138,7 @@ def to_json(stats):
             "hours": st.hours,
             "screens": dict(st.screens),
             "per_type": per_type,
+            "notes": _notes(st),
         }
     return out
 

@@ -22,8 +22,9 @@ from actiongen_keras.data.windows import (  # noqa: E402
     windows_from_sessions,
 )
 from actiongen_keras.errors import DataError  # noqa: E402
-from actiongen_keras.recordings.session import Events, Session, State  # noqa: E402
+from actiongen_keras.recordings.session import Events, Session, State, validate_events  # noqa: E402
 
+Z, Q = F.SCROLL_ZERO, F.SCROLL_BINS.index(0.25)  # scroll classes of 0 and 0.25 notches
 CFG = DataConfig(tick_ms=100.0, history_ticks=3, target_ms=100.0, max_history_events=4, max_actions=4)
 ROWS = [
     # t, type, x, y, button, key, dy, offscreen
@@ -34,7 +35,7 @@ ROWS = [
     (250, "key_down", 20, 20, "", "a", 0, False),
     (290, "move", 30, 40, "", "", 0, False),
     (300, "move", 40, 40, "", "", 0, False),
-    (330, "scroll", 40, 40, "", "", 3, False),
+    (330, "scroll", 40, 40, "", "", 0.25, False),  # a touchpad: a quarter notch
     (350, "key_up", 40, 40, "", "a", 0, False),
     (380, "move", 150, 50, "", "", 0, True),
     (399, "move", 50, 50, "", "", 0, False),
@@ -88,12 +89,12 @@ def test_history_tokens_first_window(win):
     np.testing.assert_array_equal(ins["hist_button"][0], [1, 1, 0, 0])
     np.testing.assert_array_equal(ins["hist_key"][0], [0, 0, 3, 0])
     np.testing.assert_allclose(ins["hist_xy"][0], [[0.2, 0.2], [0.2, 0.2], [0.2, 0.2], [0.3, 0.4]])
-    np.testing.assert_array_equal(ins["hist_scroll"][0], [[2, 2]] * 4)
+    np.testing.assert_array_equal(ins["hist_scroll"][0], [[Z, Z]] * 4)
     # T=400: [100, 400) -> last 4 = scroll, key_up, move(offscreen, clipped), move.
     np.testing.assert_array_equal(ins["hist_type"][1], [S, KU, M, M])
     np.testing.assert_allclose(ins["hist_t_before"][1], [70, 50, 20, 1])
     np.testing.assert_allclose(ins["hist_xy"][1][2], [1.0, 0.5])
-    np.testing.assert_array_equal(ins["hist_scroll"][1][0], [2, 4])  # +3 notches clipped to +2
+    np.testing.assert_array_equal(ins["hist_scroll"][1][0], [Z, Q])  # the quarter notch is not rounded to 0
     np.testing.assert_array_equal(ins["screen"], [[100, 100]] * 4)
 
 
@@ -108,7 +109,7 @@ def test_targets_truncated_window(win):
     np.testing.assert_array_equal(wts["timing"][0], [1, 1, 1, 1, 0])
     np.testing.assert_allclose(tgs["xy"][0][:4], [[0.4, 0.4], [0.4, 0.4], [0.4, 0.4], [1.0, 0.5]])
     np.testing.assert_array_equal(wts["xy"][0], [1, 1, 1, 0, 0])  # off-screen move: weight 0
-    np.testing.assert_array_equal(tgs["scroll"][0][1], [2, 4])
+    np.testing.assert_array_equal(tgs["scroll"][0][1], [Z, Q])
     np.testing.assert_array_equal(wts["scroll"][0], [0, 1, 0, 0, 0])
     np.testing.assert_array_equal(tgs["key"][0], [0, 0, 3, 0, 0])
     np.testing.assert_array_equal(wts["key"][0], [0, 0, 1, 0, 0])
@@ -121,7 +122,7 @@ def test_targets_truncated_window(win):
     np.testing.assert_allclose(ins["dec_dt"][0], [0, 10, 30, 20, 30])
     np.testing.assert_allclose(ins["dec_t_after"][0], [0, 0, 30, 50, 80])
     np.testing.assert_array_equal(ins["dec_key"][0], [0, 0, 0, 3, 0])
-    np.testing.assert_array_equal(ins["dec_scroll"][0], [[2, 2], [2, 2], [2, 4], [2, 2], [2, 2]])
+    np.testing.assert_array_equal(ins["dec_scroll"][0], [[Z, Z], [Z, Z], [Z, Q], [Z, Z], [Z, Z]])
 
 
 def test_targets_short_and_empty_windows(win):
@@ -299,3 +300,21 @@ def test_partial_human_input_is_skipped_or_unweighted():
         has_events = wts["timing"].sum() > 0
         assert has_events
         assert (wts["xy"].sum() > 0) == expect_xy, session.session_id
+
+
+def test_real_recorder_values_tokenize_without_breaking_normalisation():
+    """A second monitor above the screen (negative y), a cursor outside the window and a
+    touchpad's fractions of a notch: positions clipped into [0, 1] with no position target,
+    scroll classes that keep the fractions."""
+    ev = Events.from_columns(
+        t_ms=[0.0, 16.0, 33.0, 50.0, 66.0, 83.0],
+        type=["move", "move", "move", "scroll", "scroll", "scroll"],
+        x=[50.0, 50.0, 130.0, 50.0, 50.0, 50.0], y=[50.0, -70.0, 50.0, 50.0, 50.0, 50.0],
+        scroll_dy=[0, 0, 0, 0.2, -0.45, 0.0],
+    )
+    ev, _ = validate_events(ev, (100, 100), "desk/events.csv")  # strict: all valid
+    tok = tokenize_session(Session("d", "desk", "p", (100, 100), ev), config=CFG)
+    np.testing.assert_allclose(tok.xy, [[0.5, 0.5], [0.5, 0.0], [1.0, 0.5], [0.5, 0.5], [0.5, 0.5], [0.5, 0.5]])
+    assert tok.xy_ok.tolist() == [True, False, False, True, True, True]
+    assert F.scroll_notches(tok.scroll[3:, 1]).tolist() == [0.25, -0.5, 0.0]
+    assert tok.scroll[:3].tolist() == [[Z, Z]] * 3

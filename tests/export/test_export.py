@@ -176,7 +176,7 @@ def as_loop_outputs(out, b, screen_px):
     """Row ``b`` of ``generate``'s outputs in the sampling loop's units (screen units, scroll classes)."""
     o = {k: np.asarray(out[k][b : b + 1]) for k in ("count", "event_type_id", "button_id", "key_id", "t_ms", "dt_ms")}
     o["xy"] = np.asarray(out["xy_px"][b : b + 1]) / np.asarray(screen_px, np.float32)
-    o["scroll"] = F.scroll_class(np.asarray(out["scroll"][b : b + 1]))
+    o["scroll"] = F.scroll_class(np.asarray(out["scroll"][b : b + 1]))  # notches back to classes (exact on the bins)
     o["stop"] = np.array([0])  # generate does not say how a window ended: the EOS step goes unchecked
     return o
 
@@ -247,7 +247,7 @@ def test_generate_contract_seed_and_batch_independence(exported, windows):
             t = out["t_ms"][b, :n]
             assert np.all(np.diff(t) >= 0) and np.all(t >= 0) and np.all(t < target)
             assert np.all(out["event_type"][b, n:] == "") and np.all(out["t_ms"][b, n:] == 0)
-            assert np.all(out["scroll"][b, n:] == 0) and np.all(out["xy_px"][b, n:] == 0)
+            assert np.all(out["scroll"][b, n:] == 0.0) and np.all(out["xy_px"][b, n:] == 0)
             assert set(out["event_type"][b, :n]) <= {"move", "press", "release", "scroll", "key_down", "key_up"}
             assert np.all((out["xy_px"][b, :n] >= 0) & (out["xy_px"][b, :n] <= raw["screen_px"][b]))
     # sampling: reproducible per seed, and a row does not depend on the rest of the batch

@@ -14,6 +14,8 @@ from actiongen_keras.recordings.session import (
     Events,
     Session,
     State,
+    event_notes,
+    notes_text,
     read_session,
     validate_events,
     write_session,
@@ -97,8 +99,11 @@ def test_round_trip_keeps_offscreen_marks(tmp_path):
         ("0,press,1,2,,,0,0\n", 2, "button", "needs a button"),
         ("0,key_down,1,2,,,0,0\n", 2, "key", "needs a key name"),
         ("0,move,1,2,,,0,0\n1,move,1,2\n", 3, None, "has 4 fields"),
-        ("0,move,65535,65535,,,0,0\n", 2, "x", "far outside"),
-        ("0,scroll,1,2,,,0,0\n", 2, "scroll_dx", "zero notches"),
+        ("0,move,1,2,,,0,0\n1e308,move,1,2,,,0,0\n", 3, "t_ms", "outside the sane range [0, 1e+10] ms"),
+        ("-5,move,1,2,,,0,0\n", 2, "t_ms", "outside the sane range"),
+        ("0,move,1,2,,,0,0\n5,move,1,-2e6,,,0,0\n", 3, "y", "outside the sane range [-1e+06, 1e+06] px"),
+        ("0,scroll,1,2,,,0,1e30\n", 2, "scroll_dy", "outside the sane range [-10000, 10000] notches"),
+        ("0,scroll,1,2,,,x,1\n", 2, "scroll_dx", "'x' is not a number"),
         ("0,move,1,2,left,,0,0\n", 2, "button", "set on a 'move' event"),
     ],
 )
@@ -228,3 +233,88 @@ def test_arbitrary_bytes_in_any_file_raise_only_format_errors(tmp_path, data):
         except ActiongenError:
             pass
         (folder / name).write_bytes(original)
+
+
+# ---------------------------------------------------------------- real recorders (issue 14)
+
+
+def _meta(width, height):
+    return {"format": "actiongen-session/1", "session_id": "x", "source": "desktop", "subject": "p",
+            "screen": {"width": width, "height": height}, "game": None}
+
+
+def test_touchpad_scroll_stream_is_read_exactly_in_strict_mode(tmp_path):
+    # A browser on a touchpad: a stream of parts of a notch at ~60 Hz, decaying momentum,
+    # and one event that reports no movement at all (lifted fingers).
+    dy = [0.05, 0.2, 0.45, 0.8, 0.6, 0.33, 0.15, 0.066, 0.02, 0.0]
+    body = "0,move,400,300,,,0,0\n" + "".join(f"{16 * (i + 1)},scroll,400,300,,,0,{v}\n" for i, v in enumerate(dy))
+    body += "200,scroll,400,300,,,-0.25,0\n"
+    folder = write_events_csv(tmp_path / "s", body, _meta(800, 600))
+    s, report = read_session(folder)
+    assert not report
+    scroll = s.events.type == "scroll"
+    assert s.events.scroll_dy[scroll].tolist() == dy + [0.0]
+    assert s.events.scroll_dx[scroll].tolist() == [0.0] * 10 + [-0.25]
+    notes = event_notes(s.events, s.screen)
+    assert (notes["scrolls"], notes["fractional_scrolls"], notes["zero_notch_scrolls"]) == (11, 10, 1)
+    assert notes_text(notes) == "90.9% of scrolls fractional (10 of 11); 1 zero-notch scroll(s)"
+    # and back: written to 1/1000 of a notch
+    write_session(s, tmp_path / "w")
+    r, _ = read_session(tmp_path / "w")
+    np.testing.assert_array_equal(r.events.scroll_dy, s.events.scroll_dy)
+
+
+def test_second_monitor_above_gives_negative_y_kept_and_marked(tmp_path):
+    # Two 1920x1080 monitors, the second above the first: the recorder's frame is the first,
+    # so a cursor on the second has y in [-1080, 0).
+    body = "0,move,960,540,,,0,0\n10,move,900,-20,,,0,0\n20,move,800,-700,,,0,0\n30,press,790,-1075,left,,0,0\n40,release,790,-1075,left,,0,0\n"
+    folder = write_events_csv(tmp_path / "s", body, _meta(1920, 1080))
+    s, report = read_session(folder)
+    assert not report
+    assert s.events.y.tolist() == [540, -20, -700, -1075, -1075]
+    assert s.events.offscreen.tolist() == [False, False, True, True, True]  # > half a screen outside
+    notes = event_notes(s.events, s.screen)
+    assert (notes["outside_screen"], notes["offscreen"]) == (4, 3)
+    assert notes_text(notes).startswith("80.0% of positions outside the screen (4 of 5, 3 far outside)")
+
+
+def test_cursor_outside_the_game_window_is_kept(tmp_path):
+    # osu!'s 512x384 playfield: the cursor leaves the window (and an unfocused window reports ~14,000).
+    body = "0,move,256,192,,,0,0\n16,move,-130,400,,,0,0\n33,move,14000,13800,,,0,0\n50,key_down,14000,13800,,k1,0,0\n"
+    folder = write_events_csv(tmp_path / "s", body, _meta(512, 384))
+    s, _ = read_session(folder)
+    assert s.events.x.tolist() == [256, -130, 14000, 14000]
+    assert s.events.offscreen.tolist() == [False, False, True, True]
+
+
+SANE = {"t_ms": (0.0, 1e10), "x": (-1e6, 1e6), "y": (-1e6, 1e6), "scroll_dy": (-1e4, 1e4)}
+
+
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(field=st.sampled_from(sorted(SANE)), value=st.one_of(
+    st.floats(allow_nan=False, allow_infinity=False),
+    st.floats(min_value=-2e10, max_value=2e10),
+    st.sampled_from([1e308, -1e308, 1e30, 1e10, 1e10 + 1, 1e6, -1e6 - 0.5, 1e4, 10000.001, -0.001, 0.0]),
+))
+def test_numbers_beyond_the_sane_bounds_are_rejected_or_dropped_and_counted(tmp_path, field, value):
+    row = {"t_ms": "1", "x": "5", "y": "5", "scroll_dy": "1"}
+    row[field] = repr(value)
+    body = "0,move,1,1,,,0,0\n" + f"{row['t_ms']},scroll,{row['x']},{row['y']},,,0,{row['scroll_dy']}\n"
+    if field == "t_ms":  # keep time non-decreasing whatever the value, so only the bound decides
+        body = f"{row['t_ms']},scroll,5,5,,,0,1\n"
+    folder = write_events_csv(tmp_path / "b", body)
+    low, high = SANE[field]
+    ok = low <= value <= high
+    line = 2 if field == "t_ms" else 3
+    if ok:
+        s, _ = read_session(folder)
+        got = {"t_ms": s.events.t_ms, "x": s.events.x, "y": s.events.y, "scroll_dy": s.events.scroll_dy}[field][-1]
+        assert got == float(repr(value))
+        return
+    with pytest.raises(FormatError) as e:
+        read_session(folder)
+    assert (e.value.line, e.value.field) == (line, field)
+    assert "outside the sane range" in str(e.value)
+    s, report = read_session(folder, "repair")
+    assert len(s.events) == (0 if field == "t_ms" else 1)
+    assert sum(n for (_, what), n in report.changes.items() if what.startswith(f"dropped row: {field}: outside the sane range")) == 1

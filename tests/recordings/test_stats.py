@@ -49,3 +49,19 @@ def test_stats_lists_unreadable_sessions(tmp_path):
     (tmp_path / "b" / "session.json").write_text("{")
     text, errors, _ = write_report(tmp_path, tmp_path / "out", progress=False)
     assert len(errors) == 1 and "invalid JSON" in errors[0]
+
+
+def test_stats_notes_off_screen_fractional_and_zero_notch_scrolls(tmp_path):
+    # a second monitor to the left (x < 0) and a touchpad: valid values, counted as notes
+    ev = Events.from_columns(
+        t_ms=np.arange(6.0) * 10, type=["move", "move", "scroll", "scroll", "scroll", "move"],
+        x=np.array([50.0, -60.0, 50.0, 50.0, 50.0, 50.0]), y=np.full(6, 50.0),
+        scroll_dy=np.array([0, 0, 0.3, 1.0, 0.0, 0]),
+    )
+    write_session(Session(session_id="n", source="desk", subject="p", screen=(100, 100), events=ev), tmp_path / "s" / "n")
+    text, errors, _ = write_report(tmp_path / "s", tmp_path / "out", progress=False)
+    assert errors == []
+    notes = json.loads((tmp_path / "out" / "stats.json").read_text())["desk"]["notes"]
+    assert notes == {"events": 6, "outside_screen": 1, "offscreen": 1, "scrolls": 3, "fractional_scrolls": 1, "zero_notch_scrolls": 1}
+    assert ("notes: 16.7% of positions outside the screen (1 of 6, 1 far outside); 33.3% of scrolls fractional (1 of 3); "
+            "1 zero-notch scroll(s)") in text

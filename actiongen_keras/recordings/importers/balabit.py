@@ -18,8 +18,9 @@ Conversion, one session per file:
   cursor's last known position (in file order) instead.
 * Any other button/state pair is a bad row (strict: error; repair: dropped and counted).
 * The 65535 sentinel positions and time going backwards are left to
-  :func:`~actiongen_keras.recordings.session.validate_events`: strict rejects the file
-  naming the line; repair marks the position off-screen / sorts the rows, with counts.
+  :func:`~actiongen_keras.recordings.session.validate_events`: a sentinel is far outside
+  the screen, kept and marked ``offscreen`` in both modes; time going backwards is a strict
+  error naming the line, sorted (and counted) by repair.
   The data card calls this set dirty, so it is meant to be imported with ``repair=True``.
 * ``session_id`` ``balabit-userN-session_<id>``; ``subject`` ``balabit-userN``.
 """

@@ -34,7 +34,9 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import hashlib
 import io
+import time
 from pathlib import Path
 
 import numpy as np
@@ -58,11 +60,19 @@ from actiongen_keras.recordings.importers.osu_replay import (
     KEY_BITS,
     MOD_BITS,
     MODES,
+    STD_EVENTS,
+    STD_INPUTS,
+    WRITE_VERSION,
+    Frames,
+    Replay,
+    frames_text,
     mods_from_names,
     mods_to_names,
     read_frames_csv,
     read_osr,
     speed_of,
+    std_frames,
+    std_held,
 )
 from actiongen_keras.recordings.session import (
     Events,
@@ -369,19 +379,13 @@ def _std_events(wall, frames, relax, autopilot):
     """Events of an osu!std replay and counts of what was left out."""
     k = frames.keys
     x, y = frames.x, frames.y
-    k1, k2 = (k & KEY_BITS["K1"]) > 0, (k & KEY_BITS["K2"]) > 0
-    m1 = ((k & KEY_BITS["M1"]) > 0) & ~k1
-    m2 = ((k & KEY_BITS["M2"]) > 0) & ~k2
     moved = np.r_[True, (np.diff(x) != 0) | (np.diff(y) != 0)]
     moves = np.flatnonzero(moved)
     key_parts = []
-    for held, down, up, field, name in (
-        (k1, "key_down", "key_up", "key", "k1"),
-        (k2, "key_down", "key_up", "key", "k2"),
-        (m1, "press", "release", "button", "left"),
-        (m2, "press", "release", "button", "right"),
-    ):
-        on, off = _transitions(held)
+    held_by_name = std_held(k)
+    for _, field, name, _, _ in STD_INPUTS:
+        down, up = STD_EVENTS[field]
+        on, off = _transitions(held_by_name[name])
         b, kk = (name, "") if field == "button" else ("", name)
         key_parts += [(off, 1, up, b, kk), (on, 2, down, b, kk)]
     dropped = {
@@ -471,7 +475,63 @@ def build_state(beatmap, mods, map_offset_ms, speed, t_end_ms, step_ms=STATE_STE
     return State(t_ms=t, columns={name: cols[name] for name in STATE_COLUMN_NAMES})
 
 
+
+
+# --------------------------------------------------------------------------- export
+
+
+GENERATED_PLAYER = "actiongen"
+
+
+def _beatmap_md5(session, data):
+    known = (session.extra.get("beatmap_md5") or "").lower()
+    return known if known in md5_variants(data) else hashlib.md5(data).hexdigest()
+
+
+def session_to_replay(session, beatmap_path, player=None, timestamp=None):
+    """An osu!std session as a :class:`~actiongen_keras.recordings.importers.osu_replay.Replay`.
+
+    The inverse of :func:`convert_play`: wall-clock ``t_ms`` back to map time
+    (``t_ms * time_scale + map_time_offset_ms``: DT/NC/HT applied back), positions as
+    recorded (HR included: osu! writes the cursor unflipped), key bits from the events
+    (:func:`~actiongen_keras.recordings.importers.osu_replay.std_frames`). Header: the MD5
+    of ``beatmap_path``'s bytes (or the session's own ``beatmap_md5`` when it names the same
+    map with other line ends, see ``md5_variants``), the session's mods, ``player`` (default: the session's
+    player, or ``"actiongen"`` for a generated session) and zero counts (the caller judges
+    them, see :func:`actiongen_keras.evaluation.osu_circleguard.export_replay`).
+
+    Events osu!std frames cannot hold are left out: scrolls, keys other than k1/k2 and
+    buttons other than left/right; a move to the position the cursor already had.
+    """
+    if session.extra.get("mode", "osu!std") != "osu!std" or tuple(session.screen) != tuple(SCREEN):
+        raise FormatError(session.path or session.session_id, f"not an osu!std session (mode {session.extra.get('mode')!r}, "
+                          f"screen {session.screen[0]}x{session.screen[1]}; osu!std is on the 512x384 playfield)")
+    if len(session.events) == 0:
+        raise FormatError(session.path or session.session_id, "no events to write")
+    try:
+        data = Path(beatmap_path).read_bytes()
+    except OSError as e:
+        raise FormatError(beatmap_path, f"cannot read beatmap ({e.__class__.__name__}: {e})") from None
+    names = session.extra.get("mods") or []
+    mods = mods_from_names("".join(names) if isinstance(names, (list, tuple)) else str(names))
+    speed = float(session.time_scale or speed_of(mods))
+    offset = float(session.extra.get("map_time_offset_ms", 0.0))
+    ev = session.events
+    t, x, y, keys = std_frames(ev.t_ms * speed + offset, ev)
+    frames = Frames(t_ms=t, x=x, y=y, keys=keys, number=np.arange(1, len(t) + 1))
+    if player is None:
+        player = GENERATED_PLAYER if session.source == "generated" else (session.extra.get("player") or GENERATED_PLAYER)
+    if timestamp is None:  # .NET ticks (100 ns since 0001-01-01), as osu! writes them
+        timestamp = int((time.time() + 62135596800) * 1e7)
+    text = frames_text(frames).encode("ascii")
+    return Replay(
+        path="", mode=0, version=WRITE_VERSION, beatmap_md5=_beatmap_md5(session, data), player=str(player),
+        replay_md5=hashlib.md5(text).hexdigest(), counts={k: 0 for k in ("n300", "n100", "n50", "ngeki", "nkatu", "nmiss")},
+        score=0, max_combo=0, perfect=False, mods=mods, life_bar="", timestamp=timestamp, frames=frames, online_id=0,
+    )
+
+
 __all__ = [
-    "import_folder", "convert_play", "build_state", "STATE_COLUMN_NAMES", "STATE_COLUMNS", "N_UPCOMING",
+    "import_folder", "convert_play", "build_state", "session_to_replay", "STATE_COLUMN_NAMES", "STATE_COLUMNS", "N_UPCOMING",
     "STATE_STEP_MS", "OBJECT_KINDS",
 ]

@@ -1,4 +1,4 @@
-"""Read osu! replays: the binary ``.osr`` file and the ``frames_csv`` layout.
+"""Read and write osu! replays: the binary ``.osr`` file and the ``frames_csv`` layout.
 
 ``.osr`` layout (all little-endian; "string" is osu!'s ULEB128 string: a byte ``0x00``
 for "absent" or ``0x0b`` followed by a ULEB128 length and that many UTF-8 bytes)::
@@ -18,6 +18,10 @@ frames are dummies at ``y = -500``; the last frame may be ``-12345|0|0|<rng seed
 Frames are parsed with NumPy (no per-frame Python loop). Every problem raises
 :class:`~actiongen_keras.errors.FormatError` naming the file and the byte offset or
 frame number.
+
+Writing (:func:`pack_osr` / :func:`write_osr`) is the same layout back, and
+:func:`std_frames` turns session events into osu!std frames with :data:`STD_INPUTS`, the
+table the importer reads frames with, so reading what was written gives the events back.
 """
 
 from __future__ import annotations
@@ -44,10 +48,25 @@ MOD_BITS = {
     "1K": 67108864, "3K": 134217728, "2K": 268435456, "V2": 536870912, "MR": 1073741824,
 }
 KEY_BITS = {"M1": 1, "M2": 2, "K1": 4, "K2": 8, "SMOKE": 16}
+#: The osu!std inputs of a frame's key bitmask and the session events they are, read by the
+#: importer and written by :func:`std_frames`: ``(bit, field, name, bits written while held,
+#: bit that hides it)``. osu! sets M1 together with K1 and M2 with K2, so a mouse button
+#: counts only while its key's bit is clear, and a held key writes both bits.
+STD_INPUTS = (
+    ("K1", "key", "k1", KEY_BITS["K1"] | KEY_BITS["M1"], None),
+    ("K2", "key", "k2", KEY_BITS["K2"] | KEY_BITS["M2"], None),
+    ("M1", "button", "left", KEY_BITS["M1"], "K1"),
+    ("M2", "button", "right", KEY_BITS["M2"], "K2"),
+)
+#: The event types an input's bit turning on / off is, per field of :data:`STD_INPUTS`.
+STD_EVENTS = {"key": ("key_down", "key_up"), "button": ("press", "release")}
 RNG_SEED_W = -12345
 DUMMY_Y = -500.0
 # The newest osu! client writes an online score id after the frames from this version on.
 _ONLINE_ID_VERSION = 20140721
+#: The game version written into exported replays (a recent client's format: with the RNG
+#: seed frame and the online score id).
+WRITE_VERSION = 20210520
 # LZMA headers may ask for a huge dictionary; a real replay needs a few MiB.
 _LZMA_MEMLIMIT = 256 * 2**20
 
@@ -344,3 +363,103 @@ def read_frames_csv(path):
     numbers = np.arange(2, len(body) + 2, dtype=np.int64)
     m = _numbers(fields, path, numbers, 4)
     return _finish(m[:, 0], m[:, 1:], numbers, path, cumulative=True)
+
+
+# --------------------------------------------------------------------------- writing
+
+
+def std_held(keys):
+    """``{name: held per frame}`` of the :data:`STD_INPUTS` in an array of key bitmasks."""
+    keys = np.asarray(keys, dtype=np.int64)
+    held = {}
+    for bit, _, name, _, hidden_by in STD_INPUTS:
+        on = (keys & KEY_BITS[bit]) > 0
+        held[name] = on & ~((keys & KEY_BITS[hidden_by]) > 0) if hidden_by else on
+    return held
+
+
+def std_frames(map_ms, events):
+    """osu!std frames of session events, as the importer reads frames back into events.
+
+    ``map_ms``: each event's time in map ms. A frame starts at each move and at each new
+    time (the importer turns a frame into its move, then its releases, then its presses,
+    so two moves at one time are two frames, ``w = 0``). A frame carries the position of
+    its last event and the key bits of the inputs held after it (:data:`STD_INPUTS`);
+    other event types (scrolls, other keys or buttons) leave the bits as they are.
+    Returns ``(t_ms, x, y, keys)``, ``t_ms`` cumulative map time in whole ms (osu! frames
+    count whole ms).
+    """
+    n = len(events)
+    idx = np.arange(n)
+    typ = np.asarray(events.type, dtype=object)
+    keys = np.zeros(n, dtype=np.int64)
+    for _, field, name, bits, _ in STD_INPUTS:
+        col = np.asarray(events.key if field == "key" else events.button, dtype=object)
+        down, up = STD_EVENTS[field]
+        on, off = (typ == down) & (col == name), (typ == up) & (col == name)
+        last = np.maximum.accumulate(np.where(on | off, idx, -1))  # the input's last change so far
+        held = (last >= 0) & on[np.maximum(last, 0)]
+        keys |= np.where(held, bits, 0)
+    t = np.asarray(map_ms, dtype=np.float64)
+    end = np.r_[(t[1:] != t[:-1]) | (typ[1:] == "move"), True] if n else np.zeros(0, dtype=bool)  # a frame's last event
+    return np.round(t[end]).astype(np.int64), events.x[end], events.y[end], keys[end]
+
+
+def _uleb(n):
+    out = bytearray()
+    while True:
+        b = n & 0x7F
+        n >>= 7
+        out.append(b | (0x80 if n else 0))
+        if not n:
+            return bytes(out)
+
+
+def _string(text):
+    if not text:
+        return b"\x00"
+    raw = text.encode("utf-8")
+    return b"\x0b" + _uleb(len(raw)) + raw
+
+
+def _num(a):
+    """Frame numbers as osu! writes them: whole numbers bare, others to 1/10000."""
+    return [np.format_float_positional(v, precision=4, trim="-") for v in np.asarray(a, dtype=np.float64).tolist()]
+
+
+def frames_text(frames):
+    """The ``w|x|y|z,`` text of :class:`Frames` (times cumulative, whole ms) with the two dummies first."""
+    t = np.asarray(frames.t_ms, dtype=np.int64)
+    # dummies at 0 and -1 ms: the first real frame's w counts from -1 (their times count, see _finish)
+    w = np.diff(np.r_[-1, t])
+    rows = ["0|256|-500|0", "-1|256|-500|0"]
+    rows += [f"{a}|{b}|{c}|{d}" for a, b, c, d in zip(w.tolist(), _num(frames.x), _num(frames.y), np.asarray(frames.keys).tolist())]
+    rows.append(f"{RNG_SEED_W}|0|0|{int(frames.rng_seed or 0)}")
+    return ",".join(rows) + ","
+
+
+def pack_osr(replay):
+    """The bytes of an ``.osr`` file for a :class:`Replay` (the layout :func:`parse_osr` reads)."""
+    data = lzma.compress(frames_text(replay.frames).encode("ascii"), format=lzma.FORMAT_ALONE)
+    c = replay.counts
+    out = [
+        struct.pack("<Bi", replay.mode, replay.version),
+        _string(replay.beatmap_md5), _string(replay.player), _string(replay.replay_md5),
+        struct.pack("<6H", *(int(c.get(k, 0)) for k in ("n300", "n100", "n50", "ngeki", "nkatu", "nmiss"))),
+        struct.pack("<iHBI", int(replay.score), int(replay.max_combo), int(bool(replay.perfect)), int(replay.mods)),
+        _string(replay.life_bar),
+        struct.pack("<qi", int(replay.timestamp), len(data)),
+        data,
+    ]
+    if replay.version >= _ONLINE_ID_VERSION:
+        out.append(struct.pack("<q", int(replay.online_id or 0)))
+    return b"".join(out)
+
+
+def write_osr(replay, path):
+    """Write :func:`pack_osr` to ``path`` (through a temporary file, so a failed write leaves no half file)."""
+    path = Path(path)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_bytes(pack_osr(replay))
+    tmp.replace(path)
+    return path

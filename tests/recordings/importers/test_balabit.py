@@ -38,10 +38,13 @@ def test_gzip_without_extension_counts_times_buttons():
     assert not report
 
 
-def test_sentinel_strict_error_names_the_line():
-    with pytest.raises(FormatError) as e:
-        read_balabit(PLAIN)
-    assert e.value.line == 64 and "65535" in str(e.value)
+def test_sentinel_is_kept_and_marked_off_screen_in_strict_mode():
+    # Positions outside the screen are valid (spec); the sentinel is far outside, so it is
+    # marked and the data side gives it no position target.
+    session, report, _ = read_balabit(PLAIN)
+    ev = session.events
+    assert not report
+    assert ev.offscreen.sum() == 1 and ev.x[ev.offscreen][0] == 65535
 
 
 def test_repair_marks_sentinel_and_scrolls_become_notches():
@@ -119,11 +122,8 @@ def test_folder_summary(tmp_path):
     (src / "user9").mkdir()
     (src / "user9" / "session_0000000001").write_bytes(GZ.read_bytes()[:100])
     strict = import_folder(tmp_path / "in", tmp_path / "out_strict", progress=False)
-    assert strict.exit_code == 1 and len(strict.written) == 1
-    assert sorted(f for f, _ in strict.failed) == [
-        "training_files/user29/session_5396497934_plain",
-        "training_files/user9/session_0000000001",
-    ]
+    assert strict.exit_code == 1 and len(strict.written) == 2  # the sentinel file is valid (marked off-screen)
+    assert sorted(f for f, _ in strict.failed) == ["training_files/user9/session_0000000001"]
     repaired = import_folder(tmp_path / "in", tmp_path / "out", repair=True, progress=False)
     assert repaired.exit_code == 1 and len(repaired.written) == 2
     assert [f for f, _ in repaired.failed] == ["training_files/user9/session_0000000001"]
