@@ -1,125 +1,131 @@
-"""Generation latency: milliseconds per 600 ms window (p50/p90) and events/s, greedy and sampled.
+"""Generation speed: ms per 600 ms window (p50/p90), events/s and the real-time factor, per backend and batch size.
 
     taskset -c 0 python benchmarks/bench_generation.py [--run RUN_DIR] [--session SESSION_DIR]
-        [--windows 40] [--backend tensorflow|jax|torch]
+        [--backends tensorflow,jax,torch] [--batch-sizes 1,16,64] [--windows 30] [--json FILE]
 
-Single core: TensorFlow's intra/inter-op pools and XLA's CPU pool are set to one thread
-here (``tf.config.threading`` + ``XLA_FLAGS``); run it under ``taskset -c 0`` as well so
-NumPy and the Python around the steps share that core. Without ``--run`` it builds a
-default-size model (``Config()``: d_model 64, 1 layer per block) with random weights on
-synthetic sessions: latency depends on the size and on how many events a window holds,
-not on the weights (a random model stops at EOS at random, so its events per window are
-reported beside the times).
+Each backend runs in its own process (Keras fixes the backend at import). One core:
+TensorFlow's and XLA's thread pools and PyTorch's are set to one thread; run it under
+``taskset -c 0`` too so NumPy and Python share that core. Without ``--run`` it builds a
+default-size model (``Config()``: d_model 64, one layer per block) with random weights on a
+synthetic osu!-like session whose timing head is biased to its fast scale (see
+``generation.testing.untrained_run``); speed depends on the size and on the events per
+window (reported), not on the weights.
 
-Rows marked "graph" (TensorFlow backend) run the window as the exported ``generate``
-signature's loop, built in memory (one XLA-compiled TF function, the default of
-``rollout`` there where top-k / top-p are off); the other rows step the decoder from Python.
-
-Each window is an open-loop window of the session (its real history as context, the
-whole 600 ms generated until EOS / time / max_actions); compile time (the first call of
-each prefix bucket) is excluded and reported separately.
+What is timed is :class:`~actiongen_keras.generation.sampler.WindowSampler` (the one
+sampling loop: encode the window once, then one cached decoder step per event) on a batch
+of ``B`` windows of the session with their real histories (open loop), sampled at
+temperature 1; compilation (the first call of each batch size) is reported apart. The
+real-time factor is 600 ms divided by the time one call takes: how many times faster than
+real time a batch of ``B`` agents is generated.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import subprocess
 import sys
 import time
 from pathlib import Path
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-os.environ.setdefault("XLA_FLAGS", "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1")
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+
+def _one_backend(args):
+    os.environ["KERAS_BACKEND"] = args.backend
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    os.environ.setdefault("XLA_FLAGS", "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1")
+    import keras
+    import numpy as np
+
+    if args.backend == "tensorflow":
+        import tensorflow as tf
+
+        tf.config.threading.set_intra_op_parallelism_threads(1)
+        tf.config.threading.set_inter_op_parallelism_threads(1)
+    elif args.backend == "torch":
+        import torch
+
+        torch.set_num_threads(1)
+    from actiongen_keras.data.windows import session_windows
+    from actiongen_keras.generation.rollout import Generator
+    from actiongen_keras.recordings.session import find_sessions, read_session
+
+    assert keras.backend.backend() == args.backend
+    if args.run:
+        gen = Generator(args.run)
+    else:
+        from actiongen_keras.config import Config
+        from actiongen_keras.generation.testing import untrained_run
+
+        session = _synthetic()
+        gen = Generator(untrained_run([session], Config()))
+    if args.session:
+        session, _ = read_session(find_sessions(args.session)[0], "repair")
+    elif args.run:
+        raise SystemExit("--run needs --session (a session of the run's kind)")
+    ins, _, _, _ = session_windows(session, gen.preprocessing)
+    ins["bos_xy"] = ins["dec_xy"][:, 0]
+    n_all = len(ins["hist_type"])
+    sampler = gen.sampler()
+    rows = []
+    for B in args.batch_sizes:
+        pick = lambda k: {name: v[(np.arange(B) + k * B) % n_all] for name, v in ins.items()}  # noqa: E731
+        t = time.perf_counter()
+        sampler(pick(0), 1.0, np.arange(B))
+        compile_s = time.perf_counter() - t
+        times, events = [], []
+        for k in range(args.windows):
+            w = pick(k + 1)
+            t = time.perf_counter()
+            out = sampler(w, 1.0, np.arange(B) + 1000 * k)
+            times.append((time.perf_counter() - t) * 1000.0)
+            events.append(int(out["count"].sum()))
+        times, events = np.array(times), np.array(events)
+        rows.append({"backend": args.backend, "batch": B, "p50_ms": float(np.percentile(times, 50)), "p90_ms": float(np.percentile(times, 90)),
+                     "events_per_window": float(events.mean() / B), "events_per_s": float(events.sum() / (times.sum() / 1000.0)),
+                     "realtime_factor": float(600.0 / np.percentile(times, 50)), "compile_s": compile_s})
+    print("ROWS " + json.dumps(rows))
+
+
+def _synthetic():
+    from datasets.actiongen_sessions.make_dummy_data import synthetic_session
+
+    return synthetic_session("bench", "bench", source="osu", duration_s=60, rate_hz=60, seed=0, with_state=True, screen=(512, 384))
 
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--run", help="RUN_DIR (default: a random default-size model)")
-    p.add_argument("--session", help="a session folder for the contexts (default: first session of the run's kind / synthetic)")
-    p.add_argument("--windows", type=int, default=40)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--backend", help="KERAS_BACKEND (set before keras is imported)")
-    p.add_argument("--no-jit", action="store_true")
+    p.add_argument("--session", help="a session folder for the windows (needed with --run)")
+    p.add_argument("--backends", default="tensorflow,jax,torch")
+    p.add_argument("--batch-sizes", default="1,16,64")
+    p.add_argument("--windows", type=int, default=30, help="timed calls per batch size")
+    p.add_argument("--json", help="also write the rows to this file")
+    p.add_argument("--backend", help=argparse.SUPPRESS)  # the per-backend child process
     args = p.parse_args(argv)
+    args.batch_sizes = [int(b) for b in str(args.batch_sizes).split(",")]
     if args.backend:
-        os.environ["KERAS_BACKEND"] = args.backend
-    import keras
-
-    if keras.backend.backend() == "tensorflow":
-        import tensorflow as tf
-
-        tf.config.threading.set_intra_op_parallelism_threads(1)
-        tf.config.threading.set_inter_op_parallelism_threads(1)
-    elif keras.backend.backend() == "torch":
-        import torch
-
-        torch.set_num_threads(1)
-    import numpy as np
-
-    from actiongen_keras.data.windows import session_windows
-    from actiongen_keras.generation.rollout import Generator
-    from actiongen_keras.generation.sampler import SamplingConfig
-    from actiongen_keras.recordings.session import read_session
-
-    if args.run:
-        gen = Generator(args.run, jit=not args.no_jit)
-    else:
-        gen = Generator(_random_run(), jit=not args.no_jit)
-    if args.session:
-        session, _ = read_session(args.session, "repair")
-    else:
-        from datasets.actiongen_sessions.make_dummy_data import synthetic_session
-
-        session = synthetic_session("bench", "p", duration_s=40.0, rate_hz=60.0, seed=1, with_state=gen.preprocessing.num_numeric > 0)
-        if gen.preprocessing.num_numeric == 0:
-            session.game = None
-    ins, _, _, T = session_windows(session, gen.preprocessing)
-    n = min(args.windows, len(T))
-    if n == 0:
-        raise SystemExit("the session gives no windows")
-    pick = np.linspace(0, len(T) - 1, n).astype(int)
-    windows = [{k: v[i : i + 1] for k, v in ins.items()} for i in pick]
-    t = time.perf_counter()
-    gen.decoder.warmup(windows[0])
-    compile_s = time.perf_counter() - t
-    print(f"backend {keras.backend.backend()}, jit {not args.no_jit}, buckets {gen.decoder.buckets}, "
-          f"parameters {gen.model.count_params():,}, compile (all buckets) {compile_s:.1f} s, threads: 1 (taskset -c 0 recommended)")
-    print(f"{'mode':<22} {'p50 ms':>8} {'p90 ms':>8} {'mean ms':>8} {'events/win':>10} {'events/s':>9} {'ms/step':>8}")
-    rows = [("greedy", SamplingConfig(temperature=0.0), False), ("sampled T=1", SamplingConfig(temperature=1.0), False),
-            ("sampled T=1 top_p=.9", SamplingConfig(temperature=1.0, top_p=0.9), False)]
-    if gen.use_graph:
-        rows += [("greedy (graph)", SamplingConfig(temperature=0.0), True), ("sampled T=1 (graph)", SamplingConfig(temperature=1.0), True)]
-        t = time.perf_counter()
-        gen.generate_window(windows[0], np.random.default_rng(0), SamplingConfig(temperature=0.0), graph=True)
-        print(f"graph path: trace + XLA compile {time.perf_counter() - t:.1f} s (excluded)")
-    for name, sc, graph in rows:
-        rng = np.random.default_rng(args.seed)
-        times, events = [], []
-        for w in windows:
-            t = time.perf_counter()
-            out = gen.generate_window(w, rng, sc, graph=graph)
-            times.append((time.perf_counter() - t) * 1000.0)
-            events.append(len(out))
-        times, events = np.array(times), np.array(events)
-        steps = events.sum() + n  # one more step per window (EOS or the event past the window)
-        print(f"{name:<22} {np.percentile(times, 50):8.1f} {np.percentile(times, 90):8.1f} {times.mean():8.1f} "
-              f"{events.mean():10.1f} {events.sum() / (times.sum() / 1000.0):9.0f} {times.sum() / steps:8.2f}")
+        return _one_backend(args)
+    rows = []
+    for backend in args.backends.split(","):
+        cmd = [sys.executable, __file__, "--backend", backend, "--batch-sizes", ",".join(map(str, args.batch_sizes)), "--windows",
+               str(args.windows)] + (["--run", args.run] if args.run else []) + (["--session", args.session] if args.session else [])
+        p_ = subprocess.run(cmd, capture_output=True, text=True, check=False)
+        line = [ln for ln in p_.stdout.splitlines() if ln.startswith("ROWS ")]
+        if p_.returncode or not line:
+            print(f"{backend}: failed\n{p_.stderr[-2000:]}", file=sys.stderr)
+            continue
+        rows += json.loads(line[-1][5:])
+    print(f"{'backend':<11} {'batch':>5} {'p50 ms':>8} {'p90 ms':>8} {'events/win':>10} {'events/s':>9} {'x realtime':>10} {'compile s':>9}")
+    for r in rows:
+        print(f"{r['backend']:<11} {r['batch']:>5} {r['p50_ms']:8.1f} {r['p90_ms']:8.1f} {r['events_per_window']:10.1f} "
+              f"{r['events_per_s']:9.0f} {r['realtime_factor']:10.1f} {r['compile_s']:9.1f}")
+    if args.json:
+        Path(args.json).write_text(json.dumps(rows, indent=1) + "\n")
     return 0
-
-
-def _random_run():
-    from actiongen_keras.config import Config
-    from actiongen_keras.data.normalize import Preprocessing
-    from actiongen_keras.data.vocab import Vocabulary
-    from actiongen_keras.generation.incremental import RunFiles
-    from actiongen_keras.models.builder import build_model
-    from actiongen_keras.training.train import dataset_meta_from_preprocessing
-
-    c = Config()
-    prep = Preprocessing(data_config=c.data, key_vocab=Vocabulary(["a", "b", "c", "q"]), interval_quantiles_ms={"p50": 16.0})
-    meta = dataset_meta_from_preprocessing(prep)
-    return RunFiles(build_model(c, meta), c, prep, meta, None)
 
 
 if __name__ == "__main__":
