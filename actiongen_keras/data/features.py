@@ -112,6 +112,14 @@ KEY_NONE, KEY_UNKNOWN = 0, 1
 SCROLL_CLIP = 2
 NUM_SCROLL_CLASSES = 2 * SCROLL_CLIP + 1
 
+# Far outside anything a recording holds, so they never change real data, but they keep a
+# value like 1e40 from becoming float32 inf (and the model's outputs NaN). The data
+# pipeline (normalize.py) and the exported graph (export/graph.py) clip the same way.
+STATE_Z_CLIP = 100.0  # standardised numeric state: +-100 standard deviations
+ANCHOR_XY_CLIP = 10.0  # anchor positions: +-10 screens
+ANCHOR_DT_CLIP_MS = 1e7  # anchor times: +-10,000 s
+SCREEN_MIN_PX = 1.0  # a screen (screen_px) of less than one pixel is refused by the graph
+
 INPUT_NAMES = (
     "state_numeric",
     "state_categorical",

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
+from actiongen_keras.data.features import SCREEN_MIN_PX
 from actiongen_keras.data.windows import history_ms, thin_moves
 from actiongen_keras.errors import ActiongenError
 
@@ -43,6 +44,8 @@ def parse_window_arg(text):
         T = float(t)
     except ValueError:
         raise ActiongenError(f"--window: T_MS must be a number of milliseconds, got {t!r}") from None
+    if not np.isfinite(T):
+        raise ActiongenError(f"--window: T_MS must be a finite number of milliseconds, got {t!r}")
     if not Path(folder).is_dir():
         raise ActiongenError(f"--window: {folder}: no such session folder")
     return folder, T
@@ -196,6 +199,10 @@ def check_inputs(inputs, spec, signature="serving_default"):
                 raise ActiongenError(f"{signature}: input '{name}' has {a.shape[1]} history events, other hist_* inputs {hist_len}")
         if a.dtype.kind == "f" and name not in NAN_OK and not np.all(np.isfinite(a)):
             raise ActiongenError(f"{signature}: input '{name}' contains NaN or Inf")
+        if name == "temperature" and np.any(a < 0):  # the graph's rule (graph.check_temperature)
+            raise ActiongenError(f"{signature}: input 'temperature' must be >= 0 (0 = greedy)")
+        if name == "screen_px" and np.any(a < SCREEN_MIN_PX):
+            raise ActiongenError(f"{signature}: input 'screen_px' must be >= {SCREEN_MIN_PX:g} (width, height in pixels)")
         out[name] = a
     return out
 
@@ -357,6 +364,12 @@ def build_request(meta, window_arg, signature="serving_default", fmt="rest", mod
     session, _ = read_session(folder, "strict")
     if signature not in ("serving_default", "generate"):
         raise ActiongenError(f"--signature must be serving_default or generate, got {signature!r}")
+    t = np.asarray(session.events.t_ms, np.float64)
+    span = history_ms(prep.data_config)
+    if not len(t) or not np.any((t >= T - span) & (t < T)):
+        where = f"its events span {t[0]:g}..{t[-1]:g} ms" if len(t) else "it has no events"
+        raise ActiongenError(f"--window: {folder}: no event in the {span / 1000:g} s before T = {T:g} ms ({where}); "
+                             "the request would be all padding")
     raw = raw_window(session, prep, T, generate=signature == "generate", temperature=temperature, seed=seed)
     check_inputs(raw, signature_spec(meta, signature), signature)
     if fmt == "rest":

@@ -5,9 +5,12 @@ Writes ``RUN_DIR/model.keras`` (best on validation), ``RUN_DIR/config.json``,
 is all that generation, evaluation and export need), ``RUN_DIR/dataset_meta.json``,
 ``RUN_DIR/metrics.json`` (``{split: {"model": {...}, "baselines": {name: {...}}}}`` for
 ``val`` and ``test``), ``RUN_DIR/history.csv`` (CSVLogger), ``RUN_DIR/logs/``
-(TensorBoard), ``RUN_DIR/loss.png`` and, while running, ``RUN_DIR/backup/``
-(BackupAndRestore: a killed run started again with the same arguments resumes where it
-stopped).
+(TensorBoard) and ``RUN_DIR/loss.png``. The run is written into ``.RUN_DIR.partial/``
+beside ``RUN_DIR`` and moved into place when it is complete (:mod:`actiongen_keras.atomic`),
+so an existing ``RUN_DIR`` is only replaced by a finished run; while running, the partial
+folder holds ``backup/`` (BackupAndRestore: a killed run started again with the same
+arguments resumes where it stopped). A loss that becomes NaN or infinite ends the run with
+:class:`TrainingDiverged` and nothing is written.
 """
 
 from __future__ import annotations
@@ -21,7 +24,11 @@ import numpy as np
 
 from actiongen_keras.config import Config
 from actiongen_keras.data import features as F
-from actiongen_keras.errors import ConfigError, DataError
+from actiongen_keras.errors import ActiongenError, ConfigError, DataError
+
+
+class TrainingDiverged(ActiongenError):
+    """The loss became NaN or infinite: the weights are garbage, nothing is saved."""
 
 # Heads trained in each stage of progressive training (the rest have loss weight 0).
 PROGRESSIVE_STAGES = (
@@ -101,7 +108,7 @@ def fit_model(model, data_dir, run_dir, config, meta, epochs, progress=True, log
         if t.progressive:
             log(f"stage {i + 1}/{len(stages)}: {name} ({per_stage} epochs; heads: {', '.join(heads)})")
         compile_model(model, config, meta, heads, lr_factor)
-        model.fit(
+        history = model.fit(
             train_ds,
             validation_data=val_ds,
             epochs=per_stage if t.progressive else epochs,
@@ -109,7 +116,19 @@ def fit_model(model, data_dir, run_dir, config, meta, epochs, progress=True, log
             shuffle=False,  # the pipeline shuffles
             verbose=1 if progress else 2,
         )
+        _check_finite(history, name, t.learning_rate * lr_factor)
     return model
+
+
+def _check_finite(history, stage, learning_rate):
+    """Raise :class:`TrainingDiverged` when a logged loss is NaN or infinite (TerminateOnNaN only stops ``fit``)."""
+    for key in ("loss", "val_loss"):
+        for epoch, v in enumerate(history.history.get(key, []) if history is not None else []):
+            if not np.isfinite(v):
+                raise TrainingDiverged(
+                    f"training diverged: {key} is {v} in epoch {epoch + 1} of stage '{stage}' (learning rate {learning_rate:g}); "
+                    "nothing was saved. Lower train.learning_rate or check the data"
+                )
 
 
 # The inputs the baselines and metrics need beside the predictions.
@@ -213,25 +232,43 @@ def plot_history(csv_path, png_path):
     return png_path
 
 
-def train(data_dir, run_dir, config=None, epochs=None, progress=True, gru_baseline=True, log=print, callbacks=()):
+def train(data_dir, run_dir, config=None, epochs=None, progress=True, gru_baseline=True, log=print, callbacks=(), overwrite=False):
     """Train the attention model (and, with ``gru_baseline``, the GRU ablation) and score both.
 
     ``callbacks`` are added to the package's own (checkpoint, backup, early stopping,
-    TensorBoard, CSV log, NaN guard). Returns the metrics dict written to
-    ``RUN_DIR/metrics.json``.
+    TensorBoard, CSV log, NaN guard). ``overwrite``: replace an existing ``run_dir``
+    (refused otherwise). Returns the metrics dict written to ``RUN_DIR/metrics.json``.
+
+    Raises:
+        ConfigError: a config value out of range, ``epochs < 1``.
+        TrainingDiverged: the loss became NaN or infinite.
     """
-    from actiongen_keras.data.normalize import load_preprocessing
-    from actiongen_keras.models import build_gru_baseline, build_model
-    from actiongen_keras.training.losses import event_decision_bias
+    import shutil
+
+    from actiongen_keras.atomic import partial_path, staged_output
 
     config = config or Config()
     if not isinstance(config, Config):
         raise ConfigError("train() takes a Config")
-    epochs = int(epochs or config.train.epochs)
-    if epochs < 1:
-        raise ConfigError(f"epochs must be >= 1, got {epochs}")
+    config.check()
+    epochs = config.train.epochs if epochs is None else epochs
+    if isinstance(epochs, bool) or not isinstance(epochs, (int, np.integer)) or epochs < 1:
+        raise ConfigError(f"epochs must be an integer >= 1, got {epochs!r}")
+    try:
+        with staged_output(run_dir, overwrite, inputs=[data_dir], resumable=True) as work:
+            return _train_into(data_dir, work, config, int(epochs), progress, gru_baseline, log, callbacks)
+    except TrainingDiverged:
+        shutil.rmtree(partial_path(run_dir), ignore_errors=True)  # its backup holds the diverged weights
+        raise
+
+
+def _train_into(data_dir, run_dir, config, epochs, progress, gru_baseline, log, callbacks):
+    from actiongen_keras.data.jsonfile import finite_json
+    from actiongen_keras.data.normalize import load_preprocessing
+    from actiongen_keras.models import build_gru_baseline, build_model
+    from actiongen_keras.training.losses import event_decision_bias
+
     run_dir = Path(run_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
     keras.utils.set_random_seed(config.train.seed)
     prep = load_preprocessing(data_dir)
     if prep.data_config != config.data:
@@ -274,7 +311,8 @@ def train(data_dir, run_dir, config=None, epochs=None, progress=True, gru_baseli
         if gru is not None:
             extra = {"gru_no_attention": predict_split(gru, data_dir, split, config, meta, bias)["preds"]}
         metrics[split] = split_metrics(data, prep, mode_len, extra)
-    (run_dir / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
+    metrics = finite_json(metrics)  # a metric without events to score is null, never NaN (not JSON)
+    (run_dir / "metrics.json").write_text(json.dumps(metrics, indent=2, allow_nan=False) + "\n")
     plot_history(run_dir / "history.csv", run_dir / "loss.png")
     _remove_backup(run_dir)
     return metrics
@@ -296,5 +334,5 @@ def metrics_table(metrics, split="test"):
     head = "| | " + " | ".join(METRIC_NAMES) + " |\n|---|" + "---|" * len(METRIC_NAMES)
     lines = [head]
     for name, vals in rows:
-        lines.append(f"| {name} | " + " | ".join(f"{vals[k]:.3f}" for k in METRIC_NAMES) + " |")
+        lines.append(f"| {name} | " + " | ".join("-" if vals[k] is None else f"{vals[k]:.3f}" for k in METRIC_NAMES) + " |")
     return "\n".join(lines)
