@@ -225,13 +225,19 @@ def call_signature(loaded, meta, signature, inputs):
     spec = signature_spec(meta, signature)
     arrays = check_inputs(inputs, spec, signature)
     fn = loaded.signatures[signature]
-    tensors = {k: tf.constant(v if spec[k][1] != "string" else v.astype(bytes), dtype=tf.as_dtype(spec[k][1])) for k, v in arrays.items()}
+    tensors = {k: tf.constant(v if spec[k][1] != "string" else _utf8(v), dtype=tf.as_dtype(spec[k][1])) for k, v in arrays.items()}
     try:
         out = fn(**tensors)
     except (tf.errors.InvalidArgumentError, TypeError, ValueError) as e:
         msg = getattr(e, "message", None) or str(e)
         raise ActiongenError(f"{signature}: the model rejected the request: {_first_line(msg)}") from None
     return {k: _to_numpy(v) for k, v in out.items()}
+
+
+def _utf8(a):
+    """Strings as UTF-8 bytes (NumPy's ``astype(bytes)`` is ASCII-only: a key named 'é' would fail)."""
+    a = np.asarray(a, dtype=object)
+    return np.vectorize(lambda s: s.encode("utf-8") if isinstance(s, str) else s, otypes=[object])(a) if a.size else a.astype(bytes)
 
 
 def _first_line(msg):
@@ -336,7 +342,7 @@ def predict_request(inputs, model_name, signature="serving_default", version=Non
     for k, v in inputs.items():
         a = np.asarray(v)
         if a.dtype == object:
-            a = np.vectorize(lambda s: s.encode() if isinstance(s, str) else s, otypes=[object])(a) if a.size else a.astype(bytes)
+            a = _utf8(a)
         req.inputs[k].CopyFrom(tf.make_tensor_proto(a))
     return req
 
