@@ -200,9 +200,9 @@ def check_inputs(inputs, spec, signature="serving_default"):
         if a.dtype.kind == "f" and name not in NAN_OK and not np.all(np.isfinite(a)):
             raise ActiongenError(f"{signature}: input '{name}' contains NaN or Inf")
         if name == "temperature" and np.any(a < 0):  # the graph's rule (graph.check_temperature)
-            raise ActiongenError(f"{signature}: input 'temperature' must be >= 0 (0 = greedy)")
+            raise ActiongenError(f"{signature}: temperature must be >= 0 (0 = greedy)")
         if name == "screen_px" and np.any(a < SCREEN_MIN_PX):
-            raise ActiongenError(f"{signature}: input 'screen_px' must be >= {SCREEN_MIN_PX:g} (width, height in pixels)")
+            raise ActiongenError(f"{signature}: screen_px must be >= {SCREEN_MIN_PX:g} (width, height in pixels)")
         out[name] = a
     return out
 

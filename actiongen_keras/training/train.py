@@ -100,7 +100,9 @@ def fit_model(model, data_dir, run_dir, config, meta, epochs, progress=True, log
     from actiongen_keras.data.pipeline import make_dataset
 
     t = config.train
-    train_ds = make_dataset(data_dir, "train", t.batch_size, shuffle=True, seed=t.seed)
+    # deterministic: the same windows in the same order for the same seed (tf.data's parallel
+    # map and batch otherwise hand them over in whatever order threads finish)
+    train_ds = make_dataset(data_dir, "train", t.batch_size, shuffle=True, seed=t.seed, deterministic=True)
     val_ds = make_dataset(data_dir, "validation", t.batch_size, shuffle=False, cache=True)
     stages = PROGRESSIVE_STAGES if t.progressive else (("all heads", F.TARGET_NAMES, 1.0),)
     per_stage = max(1, epochs // len(stages))
