@@ -97,29 +97,64 @@ def _callbacks(run_dir, config, stage_name, progress):
 
 def fit_model(model, data_dir, run_dir, config, meta, epochs, progress=True, log=print, callbacks=()):
     """``model.fit`` once, or once per stage with ``config.train.progressive``."""
-    from actiongen_keras.data.pipeline import make_dataset
+    from actiongen_keras.data.pipeline import make_dataset, steps_per_epoch
 
     t = config.train
-    # deterministic: the same windows in the same order for the same seed (tf.data's parallel
-    # map and batch otherwise hand them over in whatever order threads finish)
-    train_ds = make_dataset(data_dir, "train", t.batch_size, shuffle=True, seed=t.seed, deterministic=True)
     val_ds = make_dataset(data_dir, "validation", t.batch_size, shuffle=False, cache=True)
+    steps = steps_per_epoch(data_dir, "train", t.batch_size)
     stages = PROGRESSIVE_STAGES if t.progressive else (("all heads", F.TARGET_NAMES, 1.0),)
     per_stage = max(1, epochs // len(stages))
     for i, (name, heads, lr_factor) in enumerate(stages):
         if t.progressive:
             log(f"stage {i + 1}/{len(stages)}: {name} ({per_stage} epochs; heads: {', '.join(heads)})")
+        stage = f"stage{i + 1}"
+        # The window order of each epoch depends only on the seed and the epoch (deterministic
+        # tf.data: parallel map and batch otherwise hand windows over as threads finish), so
+        # a run resumed by BackupAndRestore at epoch e reads what an uninterrupted one reads.
+        train_ds = make_dataset(data_dir, "train", t.batch_size, shuffle=True, seed=t.seed + 1000 * i, deterministic=True,
+                                first_epoch=_resume_epoch(run_dir / "backup" / stage))
         compile_model(model, config, meta, heads, lr_factor)
         history = model.fit(
             train_ds,
+            steps_per_epoch=steps,
             validation_data=val_ds,
             epochs=per_stage if t.progressive else epochs,
-            callbacks=_callbacks(run_dir, config, f"stage{i + 1}", progress) + list(callbacks),
+            callbacks=_callbacks(run_dir, config, stage, progress) + list(callbacks),
             shuffle=False,  # the pipeline shuffles
             verbose=1 if progress else 2,
         )
         _check_finite(history, name, t.learning_rate * lr_factor)
     return model
+
+
+def _resume_epoch(backup_dir):
+    """The epoch BackupAndRestore resumes at (0 without a backup)."""
+    p = Path(backup_dir) / "training_metadata.json"
+    try:
+        return int(json.loads(p.read_text())["epoch"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return 0
+
+
+class _TrainSeconds(keras.callbacks.Callback):
+    """Keeps the training time of finished epochs in ``RUN_DIR/train_seconds.json``, so that a
+    resumed run reports the time of both parts (the epoch a crash cut short is run again)."""
+
+    def __init__(self, path):
+        super().__init__()
+        self.path = Path(path)
+
+    def total(self):
+        try:
+            return float(json.loads(self.path.read_text())["train_seconds"])
+        except (OSError, ValueError, KeyError, TypeError):
+            return 0.0
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._start = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.path.write_text(json.dumps({"train_seconds": self.total() + time.perf_counter() - self._start}) + "\n")
 
 
 def _check_finite(history, stage, learning_rate):
@@ -281,13 +316,14 @@ def _train_into(data_dir, run_dir, config, epochs, progress, gru_baseline, log, 
     prep.save(run_dir / "preprocessing.json")  # generation, evaluation and export need the same encoding
     (run_dir / "dataset_meta.json").write_text(json.dumps(meta, indent=2) + "\n")
     if (run_dir / "history.csv").exists() and not (run_dir / "backup").exists():
-        (run_dir / "history.csv").unlink()  # a finished earlier run: start the log afresh
+        (run_dir / "history.csv").unlink()  # no epoch to resume from: start the log afresh
+        (run_dir / "train_seconds.json").unlink(missing_ok=True)
 
     model = build_model(config, meta)
     log(f"model: {model.count_params():,} parameters; backend {keras.backend.backend()}")
-    start = time.perf_counter()
-    fit_model(model, data_dir, run_dir, config, meta, epochs, progress, log, callbacks)
-    train_seconds = time.perf_counter() - start
+    timer = _TrainSeconds(run_dir / "train_seconds.json")
+    fit_model(model, data_dir, run_dir, config, meta, epochs, progress, log, [timer, *callbacks])
+    train_seconds = timer.total()  # epochs before a restart included
     model.save(run_dir / "model.keras")  # EarlyStopping restored the best weights
 
     extra = {}
@@ -324,6 +360,7 @@ def _remove_backup(run_dir):
     import shutil
 
     shutil.rmtree(run_dir / "backup", ignore_errors=True)
+    (run_dir / "train_seconds.json").unlink(missing_ok=True)
     shutil.rmtree(run_dir / "gru_baseline" / "backup", ignore_errors=True)
 
 

@@ -46,6 +46,8 @@ def test_train_writes_run_files_and_resumes(data_dir, tmp_path):
     with pytest.raises(RuntimeError, match="killed"):
         train(data_dir, run, tiny_config(), epochs=2, progress=False, gru_baseline=False, log=lambda *_: None, callbacks=[Crash()])
     assert not run.exists() and (partial_path(run) / "backup").exists()  # RUN_DIR appears only when complete
+    first_part = json.loads((partial_path(run) / "train_seconds.json").read_text())["train_seconds"]
+    assert first_part > 0
     metrics = train(data_dir, run, tiny_config(), epochs=2, progress=False, gru_baseline=True, log=lambda *_: None)
     # The second run resumed at epoch 2 of 2: the log holds both epochs, each once.
     epochs = [int(r["epoch"]) for r in csv.DictReader((run / "history.csv").read_text().splitlines())]
@@ -53,6 +55,7 @@ def test_train_writes_run_files_and_resumes(data_dir, tmp_path):
     for name in ("model.keras", "config.json", "metrics.json", "history.csv", "loss.png"):
         assert (run / name).exists(), name
     assert not (run / "backup").exists() and not partial_path(run).exists()
+    assert metrics["train_seconds"] > first_part  # both parts of the run, not only the one after the restart
     assert json.loads((run / "metrics.json").read_text()) == json.loads(json.dumps(metrics))
     for split in ("val", "test"):
         m = metrics[split]
