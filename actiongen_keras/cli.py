@@ -12,6 +12,7 @@ import os
 import sys
 from pathlib import Path
 
+from actiongen_keras.cliargs import add_overwrite, int_at_least
 from actiongen_keras.errors import ActiongenError
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's C++ start-up chatter
@@ -26,11 +27,18 @@ IMPORTERS = {
 
 
 def _cmd_import(args):
+    from actiongen_keras.atomic import staged_output
+    from actiongen_keras.recordings.importers.base import list_broken_links
+
     if not Path(args.in_dir).is_dir():
         raise ActiongenError(f"{args.in_dir}: no such folder")
     module = importlib.import_module(IMPORTERS[args.source])
-    summary = module.import_folder(args.in_dir, args.out_dir, repair=args.repair, progress=not args.quiet)
-    print(summary.text())
+    with staged_output(args.out_dir, args.overwrite, inputs=[args.in_dir], nested_ok=False) as work:
+        summary = module.import_folder(args.in_dir, work, repair=args.repair, progress=not args.quiet)
+        list_broken_links(summary, args.in_dir)
+        print(summary.text().replace(str(work), str(args.out_dir)))
+        if summary.failed and not summary.written:
+            raise ActiongenError(f"{args.out_dir}: no session imported, nothing written")
     return summary.exit_code
 
 
@@ -100,7 +108,8 @@ def _cmd_dataset_build(args):
     from actiongen_keras.data.build import build_dataset
 
     config = Config.from_json(args.config) if args.config else Config()
-    summary = build_dataset(args.sessions_dir, args.out, config=config.data, sources=args.sources, progress=not args.quiet)
+    summary = build_dataset(args.sessions_dir, args.out, config=config.data, sources=args.sources, progress=not args.quiet,
+                            overwrite=args.overwrite)
     print(summary.text() if hasattr(summary, "text") else summary)
     return 0
 
@@ -110,11 +119,12 @@ def _cmd_train(args):
     from actiongen_keras.training.train import metrics_table, train
 
     config = Config.from_json(args.config) if args.config else Config()
-    if args.batch_size:
+    if args.batch_size is not None:
         config.train.batch_size = args.batch_size
     if args.progressive:
         config.train.progressive = True
-    metrics = train(args.data, args.out, config, epochs=args.epochs, progress=not args.quiet, gru_baseline=not args.no_gru)
+    metrics = train(args.data, args.out, config, epochs=args.epochs, progress=not args.quiet, gru_baseline=not args.no_gru,
+                    overwrite=args.overwrite)
     print(f"trained in {metrics['train_seconds']:.0f} s, {metrics['parameters']:,} parameters; test split:")
     print(metrics_table(metrics, "test"))
     print(f"wrote {args.out}/model.keras, config.json, metrics.json, history.csv, loss.png")
@@ -131,6 +141,7 @@ def build_parser():
     s.add_argument("--repair", action="store_true", help="fix what can be fixed and report every change")
     s.add_argument("in_dir")
     s.add_argument("out_dir")
+    add_overwrite(s, "OUT_DIR")
     s.set_defaults(func=_cmd_import)
 
     s = sub.add_parser("validate", help="check every session under the folders (exit 0 when all are valid)")
@@ -157,14 +168,16 @@ def build_parser():
     b.add_argument("--out", required=True, help="DATA_DIR")
     b.add_argument("--config", help="config JSON (its 'data' section is used)")
     b.add_argument("--sources", nargs="*", help="only these sources")
+    add_overwrite(b, "DATA_DIR")
     b.set_defaults(func=_cmd_dataset_build)
 
     s = sub.add_parser("train", help="train the model with model.fit; metrics beside baselines")
     s.add_argument("--data", required=True, help="DATA_DIR from 'actiongen dataset build'")
     s.add_argument("--out", required=True, help="RUN_DIR")
     s.add_argument("--config", help="config JSON (see actiongen_keras/config.py)")
-    s.add_argument("--epochs", type=int)
-    s.add_argument("--batch-size", type=int)
+    s.add_argument("--epochs", type=int_at_least(1), help="default: the config's train.epochs")
+    s.add_argument("--batch-size", type=int_at_least(1), help="default: the config's train.batch_size")
+    add_overwrite(s, "RUN_DIR")
     s.add_argument("--progressive", action="store_true", help="train in stages (encoders+event/timing, +details, fine-tune)")
     s.add_argument("--no-gru", action="store_true", help="skip the GRU ablation baseline")
     s.set_defaults(func=_cmd_train)

@@ -1,16 +1,69 @@
 """One configuration tree (data, model, training, generation), round-tripping through JSON.
 
 ``Config.from_json(Config().to_json()) == Config()``. Unknown keys are an error that
-names the key, so a typo in a config file never passes silently.
+names the key, so a typo in a config file never passes silently, and every number is
+checked against :data:`RANGES` (a NaN or negative learning rate would otherwise train to
+garbage and exit 0).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
+import math
 from pathlib import Path
 
 from actiongen_keras.errors import ConfigError
+
+# (low, high, low_inclusive): the allowed range of each number; None = unbounded on that side.
+# Every float must also be finite. Numbers not listed only need to be finite.
+RANGES = {
+    "data.tick_ms": (0, None, False),
+    "data.history_ticks": (1, None, True),
+    "data.target_ms": (0, None, False),
+    "data.max_history_events": (1, None, True),
+    "data.max_actions": (1, None, True),
+    "data.min_move_interval_ms": (0, None, True),
+    "data.stride_ticks": (1, None, True),
+    "data.max_anchors": (0, None, True),
+    "model.d_model": (1, None, True),
+    "model.num_heads": (1, None, True),
+    "model.num_layers": (1, None, True),
+    "model.ff_dim": (1, None, True),
+    "model.dropout": (0, 1, True),  # [0, 1)
+    "model.num_xy_mixtures": (1, None, True),
+    "model.num_timing_components": (1, None, True),
+    "model.key_embedding_dim": (1, None, True),
+    "model.xy_input_noise": (0, None, True),
+    "train.epochs": (1, None, True),
+    "train.batch_size": (1, None, True),
+    "train.learning_rate": (0, None, False),
+    "train.clipnorm": (0, None, False),
+    "train.early_stopping_patience": (0, None, True),
+    "train.loss_weights.*": (0, None, True),
+    "generation.temperature": (0, None, True),
+    "generation.top_k": (0, None, True),
+    "generation.top_p": (0, 1, False),  # (0, 1]: checked below
+    "generation.xy_noise_corr": (0, 1, True),  # [0, 1)
+}
+_HIGH_INCLUSIVE = {"generation.top_p"}
+
+
+def check_number(name, value, rng=None):
+    """Raise ConfigError unless ``value`` is a finite number inside ``rng`` (``RANGES`` format)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ConfigError(f"{name} must be a number, got {value!r}")
+    if not math.isfinite(value):
+        raise ConfigError(f"{name} must be a finite number, got {value!r}")
+    if rng is None:
+        return value
+    low, high, low_inclusive = rng
+    high_inclusive = name in _HIGH_INCLUSIVE
+    if low is not None and (value < low or (value == low and not low_inclusive)):
+        raise ConfigError(f"{name} must be {'>=' if low_inclusive else '>'} {low}, got {value!r}")
+    if high is not None and (value > high or (value == high and not high_inclusive)):
+        raise ConfigError(f"{name} must be {'<=' if high_inclusive else '<'} {high}, got {value!r}")
+    return value
 
 
 @dataclasses.dataclass
@@ -78,6 +131,21 @@ class Config:
     def to_dict(self):
         return dataclasses.asdict(self)
 
+    def check(self):
+        """Raise ConfigError naming the first value out of :data:`RANGES` (or not finite); returns self."""
+        for section, values in self.to_dict().items():
+            for key, v in values.items():
+                name = f"{section}.{key}"
+                if isinstance(v, dict):
+                    for k2, v2 in v.items():
+                        check_number(f"{name}.{k2}", v2, RANGES.get(f"{name}.*"))
+                elif isinstance(v, (list, tuple)):
+                    for i, v2 in enumerate(v):
+                        check_number(f"{name}[{i}]", v2)
+                elif isinstance(v, (int, float)) and not isinstance(v, bool):
+                    check_number(name, v, RANGES.get(name))
+        return self
+
     def to_json(self, path=None):
         text = json.dumps(self.to_dict(), indent=2)
         if path is not None:
@@ -95,7 +163,7 @@ class Config:
         unknown = set(d) - {f.name for f in dataclasses.fields(cls)}
         if unknown:
             raise ConfigError(f"unknown config section(s): {sorted(unknown)}")
-        return cls(**parts)
+        return cls(**parts).check()
 
     @classmethod
     def from_json(cls, text_or_path):

@@ -72,7 +72,7 @@ def main(argv=None):
 
     out = Path(args.out) if args.out else tmp / "data"
     t = time.perf_counter()
-    summary = build_dataset(src, out, config=config, sources=args.sources, progress=False)
+    summary = build_dataset(src, out, config=config, sources=args.sources, progress=False, overwrite=True)
     dt = time.perf_counter() - t
     total = sum(summary.windows.values())
     print(f"build    {total:,} windows ({summary.windows}) in {dt:.2f} s: {total / dt:,.0f} windows/s (read+split+fit+TFDS write)")

@@ -29,6 +29,7 @@ The builder never touches the network: sessions come from ``manual_dir`` and
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import shutil
@@ -123,14 +124,15 @@ def prepare(sessions_dir, sources=None, config=None, builder_config=None, fracti
     window.
 
     Raises:
-        DataError: no usable session, or a split left without windows (the message gives
-            the per-split counts).
+        DataError: no usable session, two sessions with the same ``session_id`` (the
+            records are keyed by it; the message names both folders), or a split left
+            without windows (the message gives the per-split counts).
     """
     from tqdm.auto import tqdm
 
     config = config or DataConfig()
     wanted = tuple(sources) if sources else (SOURCE_CONFIGS.get(builder_config) if builder_config else None)
-    sessions, skipped, other = [], [], 0
+    sessions, skipped, other, seen = [], [], 0, {}
     root = Path(sessions_dir)
     if not root.exists():
         raise DataError(f"{root}: no such sessions folder")
@@ -148,6 +150,12 @@ def prepare(sessions_dir, sources=None, config=None, builder_config=None, fracti
         if reason is not None:
             skipped.append((session.path or session.session_id, reason))
             continue
+        if session.session_id in seen:
+            raise DataError(
+                f"{session.path}: session_id '{session.session_id}' is also the id of {seen[session.session_id]}; "
+                "session ids must be unique (rename one: session.json 'session_id')"
+            )
+        seen[session.session_id] = session.path
         sessions.append(session)
     if not sessions:
         detail = f" ({len(skipped)} skipped: " + "; ".join(f"{s}: {r}" for s, r in skipped[:5]) + ")" if skipped else ""
@@ -285,6 +293,28 @@ class ActiongenSessions(tfds.core.GeneratorBasedBuilder):
 # --------------------------------------------------------------------------- build_dataset
 
 
+@contextlib.contextmanager
+def _deterministic_serialization():
+    """TFDS writes ``tf.train.Example.SerializeToString()``, whose feature-map order follows
+    Python's per-process string hashing: the same windows gave different TFRecord bytes in
+    each run. During a build, examples are serialized with protobuf's deterministic
+    (sorted-map) option instead, so two builds of the same sessions are byte-identical."""
+    from tensorflow_datasets.core import example_serializer
+
+    cls = example_serializer.ExampleSerializer
+    original = cls.serialize_example
+
+    def serialize_example(self, example):
+        return self.get_tf_example(example).SerializeToString(deterministic=True)
+
+    cls.serialize_example = serialize_example
+    try:
+        yield
+    finally:
+        cls.serialize_example = original
+
+
+
 @dataclasses.dataclass
 class BuildSummary:
     out_dir: str
@@ -315,12 +345,14 @@ class BuildSummary:
 
 
 def build_dataset(sessions_dir, out_dir, config=None, sources=None, progress=True, mode="strict",
-                  fractions=(0.8, 0.1, 0.1), min_subjects=10):
-    """Build (or rebuild) the dataset of ``sessions_dir`` into ``out_dir``.
+                  fractions=(0.8, 0.1, 0.1), min_subjects=10, overwrite=False):
+    """Build the dataset of ``sessions_dir`` into ``out_dir``.
 
     Writes ``out_dir/splits.json``, ``out_dir/preprocessing.json``,
     ``out_dir/build_report.json`` and the TFDS records under
-    ``out_dir/actiongen_sessions/<config>/<version>/``.
+    ``out_dir/actiongen_sessions/<config>/<version>/``. Everything is written into a
+    temporary folder beside ``out_dir`` and moved into place when complete
+    (:mod:`actiongen_keras.atomic`): a failed build leaves an existing ``out_dir`` as it was.
 
     Args:
         sessions_dir: folder of ``actiongen-session/1`` sessions (searched recursively).
@@ -330,35 +362,44 @@ def build_dataset(sessions_dir, out_dir, config=None, sources=None, progress=Tru
             ``balabit``, ``osrs``, ``aalto`` (that config), or a list of source names
             (config ``all`` restricted to them; see :func:`config_for_sources`).
         mode: session reading mode, ``"strict"`` or ``"repair"``.
+        overwrite: replace an existing, non-empty ``out_dir`` (refused otherwise).
 
     Returns:
         :class:`BuildSummary` (windows per split, skipped sessions with reasons, ...).
 
     Raises:
-        DataError: no usable sessions, or a split without windows.
+        DataError: no sessions folder, no usable sessions, two sessions with the same id,
+            or a split without windows.
+        ActiongenError: ``out_dir`` exists (without ``overwrite``), is or contains the
+            sessions, or cannot be written.
     """
+    from actiongen_keras.atomic import staged_output
+
     start = time.perf_counter()
     name, source_filter = config_for_sources(sources)
     out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    if not Path(sessions_dir).is_dir():
+        raise DataError(f"{sessions_dir}: no such sessions folder")
     if not progress:
         tfds.disable_progress_bar()
-    builder = ActiongenSessions(
-        config=name, data_dir=str(out_dir), data_config=config or DataConfig(), source_filter=source_filter, fractions=fractions,
-        min_subjects=min_subjects, session_mode=mode, progress=progress,
-    )
-    dl = tfds.download.DownloadConfig(
-        manual_dir=str(Path(sessions_dir).resolve()),
-        download_mode=tfds.download.GenerateMode.FORCE_REDOWNLOAD,
-        try_download_gcs=False,
-        compute_stats=tfds.download.ComputeStatsMode.SKIP,
-    )
-    builder.download_and_prepare(download_config=dl)
-    version_dir = Path(str(builder.data_path))
-    for f in (SPLITS_FILE, PREPROCESSING_FILE, REPORT_FILE):
-        shutil.copyfile(version_dir / f, out_dir / f)
-    report = json.loads((out_dir / REPORT_FILE).read_text())
-    windows = {sp: int(builder.info.splits[sp].num_examples) for sp in SPLITS}
+    with staged_output(out_dir, overwrite, inputs=[sessions_dir]) as work:
+        builder = ActiongenSessions(
+            config=name, data_dir=str(work), data_config=config or DataConfig(), source_filter=source_filter, fractions=fractions,
+            min_subjects=min_subjects, session_mode=mode, progress=progress,
+        )
+        dl = tfds.download.DownloadConfig(
+            manual_dir=str(Path(sessions_dir).resolve()),
+            download_mode=tfds.download.GenerateMode.FORCE_REDOWNLOAD,
+            try_download_gcs=False,
+            compute_stats=tfds.download.ComputeStatsMode.SKIP,
+        )
+        with _deterministic_serialization():
+            builder.download_and_prepare(download_config=dl)
+        version_dir = Path(str(builder.data_path))
+        for f in (SPLITS_FILE, PREPROCESSING_FILE, REPORT_FILE):
+            shutil.copyfile(version_dir / f, work / f)
+        report = json.loads((work / REPORT_FILE).read_text())
+        windows = {sp: int(builder.info.splits[sp].num_examples) for sp in SPLITS}
     return BuildSummary(
         out_dir=str(out_dir), builder_config=name, windows=windows, sessions=report["sessions"],
         sessions_per_split=report["sessions_per_split"], skipped=report["skipped"], other_sources=report["other_sources"],

@@ -121,6 +121,14 @@ SCROLL_EDGES = tuple((a + b) / 2 for a, b in itertools.pairwise(SCROLL_BINS))
 NUM_SCROLL_CLASSES = len(SCROLL_BINS)
 SCROLL_ZERO = SCROLL_BINS.index(0.0)  # the class of 0 notches (non-scroll events, BOS)
 
+# Far outside anything a recording holds, so they never change real data, but they keep a
+# value like 1e40 from becoming float32 inf (and the model's outputs NaN). The data
+# pipeline (normalize.py) and the exported graph (export/graph.py) clip the same way.
+STATE_Z_CLIP = 100.0  # standardised numeric state: +-100 standard deviations
+ANCHOR_XY_CLIP = 10.0  # anchor positions: +-10 screens
+ANCHOR_DT_CLIP_MS = 1e7  # anchor times: +-10,000 s
+SCREEN_MIN_PX = 1.0  # a screen (screen_px) of less than one pixel is refused by the graph
+
 INPUT_NAMES = (
     "state_numeric",
     "state_categorical",

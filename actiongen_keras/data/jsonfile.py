@@ -1,9 +1,12 @@
-"""The JSON files stored with a dataset (``preprocessing.json``, ``splits.json``)."""
+"""The JSON files the package writes and reads (``preprocessing.json``, ``splits.json``, ``metrics.json``, ...)."""
 
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
+
+import numpy as np
 
 from actiongen_keras.errors import DataError, FormatError
 
@@ -29,3 +32,21 @@ def load_json(path, file_name):
         return json.loads(p.read_text()), p
     except json.JSONDecodeError as e:
         raise FormatError(p, f"invalid JSON ({e.msg})", line=e.lineno) from None
+
+
+def finite_json(o):
+    """``o`` with NumPy scalars made Python ones and NaN/inf made ``None``.
+
+    ``json.dumps`` writes ``NaN`` by default, which is not JSON: a metric that cannot be
+    computed (no such events in the split) is ``null`` instead.
+    """
+    if isinstance(o, (float, np.floating)):
+        o = float(o)
+        return o if math.isfinite(o) else None
+    if isinstance(o, (np.integer,)):
+        return int(o)
+    if isinstance(o, dict):
+        return {str(k): finite_json(v) for k, v in o.items()}
+    if isinstance(o, (list, tuple)):
+        return [finite_json(v) for v in o]
+    return o

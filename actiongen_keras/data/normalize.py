@@ -110,7 +110,7 @@ class Preprocessing:
                 continue
             v = np.asarray(st.columns[c["name"]], dtype=np.float64)
             z = (v - c["mean"]) / c["std"]
-            num[:, i] = np.nan_to_num(z, nan=0.0, posinf=0.0, neginf=0.0)
+            num[:, i] = np.clip(np.nan_to_num(z, nan=0.0, posinf=0.0, neginf=0.0), -F.STATE_Z_CLIP, F.STATE_Z_CLIP)
         cat = np.zeros((m, self.num_categorical), dtype=np.int32)
         for i, (c, vocab) in enumerate(zip(self.categorical_columns, self._cat_vocabs)):
             if c["name"] in kinds:
@@ -134,9 +134,9 @@ class Preprocessing:
             y = np.asarray(st.columns[a["y"]], dtype=np.float64) / h
             dt = np.asarray(st.columns[a["dt_ms"]], dtype=np.float64) if a.get("dt_ms") in names else np.full(m, np.nan)
             present[:, p] = np.isfinite(x) & np.isfinite(y)
-            vals[:, p, 0] = np.where(present[:, p], x, 0.0)
-            vals[:, p, 1] = np.where(present[:, p], y, 0.0)
-            vals[:, p, 2] = np.where(present[:, p] & np.isfinite(dt), dt, np.nan)
+            vals[:, p, 0] = np.clip(np.where(present[:, p], x, 0.0), -F.ANCHOR_XY_CLIP, F.ANCHOR_XY_CLIP)
+            vals[:, p, 1] = np.clip(np.where(present[:, p], y, 0.0), -F.ANCHOR_XY_CLIP, F.ANCHOR_XY_CLIP)
+            vals[:, p, 2] = np.clip(np.where(present[:, p] & np.isfinite(dt), dt, np.nan), -F.ANCHOR_DT_CLIP_MS, F.ANCHOR_DT_CLIP_MS)
         return vals, present
 
     # ---- (de)serialisation

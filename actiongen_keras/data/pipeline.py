@@ -46,8 +46,14 @@ def load_builder(data_dir, preprocessing=None):
     return builder
 
 
+def steps_per_epoch(data_dir, split, batch_size, drop_remainder=False):
+    """Batches in one pass over ``split`` (what ``fit`` needs with ``make_dataset(first_epoch=...)``)."""
+    n = int(load_builder(data_dir).info.splits[canonical_split(split)].num_examples)
+    return n // batch_size if drop_remainder else -(-n // batch_size)
+
+
 def make_dataset(data_dir, split, batch_size=64, shuffle=True, cache=False, deterministic=False, seed=None,
-                 repeat=False, drop_remainder=False, shuffle_buffer=SHUFFLE_BUFFER, with_meta=False):
+                 repeat=False, drop_remainder=False, shuffle_buffer=SHUFFLE_BUFFER, with_meta=False, first_epoch=None):
     """Batched ``(inputs, targets, sample_weights)`` from a built dataset.
 
     Args:
@@ -60,6 +66,11 @@ def make_dataset(data_dir, split, batch_size=64, shuffle=True, cache=False, dete
             shuffling), at some cost in parallelism.
         repeat: repeat forever (use ``steps_per_epoch``).
         with_meta: a fourth element ``{"session_id", "t_ms"}`` (not for ``fit``).
+        first_epoch: with ``shuffle``, an endless stream of epochs ``first_epoch``,
+            ``first_epoch + 1``, ... whose window order depends only on ``seed`` and the
+            epoch number (give ``fit`` :func:`steps_per_epoch`). A run resumed at epoch e
+            then sees the batches an uninterrupted run sees at epoch e; tf.data's own
+            reshuffling would start again from the first epoch's order.
     """
     prep = load_preprocessing(data_dir)
     builder = load_builder(data_dir, prep)
@@ -85,11 +96,22 @@ def make_dataset(data_dir, split, batch_size=64, shuffle=True, cache=False, dete
     ds = ds.map(to_tuple, num_parallel_calls=tf.data.AUTOTUNE, deterministic=deterministic or None)
     if cache:
         ds = ds.cache()
-    if shuffle:
-        ds = ds.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
-    if repeat:
-        ds = ds.repeat()
-    ds = ds.batch(batch_size, drop_remainder=drop_remainder, num_parallel_calls=tf.data.AUTOTUNE, deterministic=deterministic or None)
+    batch_kw = {"drop_remainder": drop_remainder, "num_parallel_calls": tf.data.AUTOTUNE, "deterministic": deterministic or None}
+    if shuffle and first_epoch is not None:
+        base = ds
+        seed = 0 if seed is None else int(seed)
+
+        def one_epoch(e):
+            order = base.shuffle(shuffle_buffer, seed=e * 1_000_003 + seed, reshuffle_each_iteration=False)
+            return order.batch(batch_size, **batch_kw)
+
+        ds = tf.data.Dataset.range(int(first_epoch), 2**62).flat_map(one_epoch)
+    else:
+        if shuffle:
+            ds = ds.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
+        if repeat:
+            ds = ds.repeat()
+        ds = ds.batch(batch_size, **batch_kw)
     opts = tf.data.Options()
     opts.deterministic = bool(deterministic)
     ds = ds.with_options(opts)

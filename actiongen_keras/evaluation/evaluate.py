@@ -41,6 +41,7 @@ from pathlib import Path
 
 import numpy as np
 
+from actiongen_keras.data.jsonfile import finite_json
 from actiongen_keras.errors import ActiongenError
 
 
@@ -202,7 +203,7 @@ def evaluate(model_or_run_dir, sessions, out_dir, seconds=30.0, max_sessions=Non
     metrics = dict(hl)
     metrics["per_head"] = per_head
     metrics["generation"] = generation
-    (out_dir / "metrics.json").write_text(json.dumps(_clean(metrics), indent=1) + "\n", encoding="utf-8")
+    (out_dir / "metrics.json").write_text(json.dumps(finite_json(metrics), indent=1, allow_nan=False) + "\n", encoding="utf-8")
 
     L = [f"# Evaluation of {gen.model_path}", ""]
     if per_head is not None:
@@ -220,20 +221,6 @@ def evaluate(model_or_run_dir, sessions, out_dir, seconds=30.0, max_sessions=Non
     L += [("#" + line) if line.startswith("#") else line for line in hl_md]
     (out_dir / "report.md").write_text("\n".join(L) + "\n", encoding="utf-8")
     return metrics
-
-
-def _clean(o):
-    if isinstance(o, float):
-        return o if np.isfinite(o) else None
-    if isinstance(o, (np.floating,)):
-        return _clean(float(o))
-    if isinstance(o, (np.integer,)):
-        return int(o)
-    if isinstance(o, dict):
-        return {str(k): _clean(v) for k, v in o.items()}
-    if isinstance(o, (list, tuple)):
-        return [_clean(v) for v in o]
-    return o
 
 
 __all__ = ["evaluate", "per_head_metrics", "predict_windows"]

@@ -10,6 +10,7 @@ import json
 import sys
 from pathlib import Path
 
+from actiongen_keras.cliargs import finite_float
 from actiongen_keras.errors import ActiongenError
 
 
@@ -56,16 +57,35 @@ def _cmd_serve_request(args):
     if args.format == "rest":
         text = json.dumps(req)
         if args.out:
-            Path(args.out).write_text(text + "\n")
+            _write_file(args.out, (text + "\n").encode("utf-8"))
         else:
             print(text)
         return 0
     if args.out:
-        Path(args.out).write_bytes(req.SerializeToString())
+        _write_file(args.out, req.SerializeToString())
         print(f"wrote {args.out} (serialized tensorflow.serving.PredictRequest)", file=sys.stderr)
     else:
         print(text_format.MessageToString(req))
     return 0
+
+
+def _write_file(path, data):
+    """Write ``data`` to ``path`` whole (a temporary file renamed into place), or one clear error."""
+    import os
+    import tempfile
+
+    path = Path(path)
+    if path.is_dir():
+        raise ActiongenError(f"{path}: is a folder (--out names the file to write)")
+    if not path.parent.is_dir():
+        raise ActiongenError(f"{path}: the folder {path.parent} does not exist")
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(tmp, path)
+    except OSError as e:
+        raise ActiongenError(f"{path}: cannot write ({e.strerror})") from None
 
 
 def add_export_parsers(subparsers):
@@ -90,7 +110,7 @@ def add_export_parsers(subparsers):
     s.add_argument("--format", choices=["rest", "grpc"], default="rest")
     s.add_argument("--rest-format", choices=["instances", "inputs"], default="instances", help="REST row or columnar format")
     s.add_argument("--signature", choices=["serving_default", "generate"], default="serving_default")
-    s.add_argument("--temperature", type=float, default=0.0, help="generate only (0 = greedy)")
+    s.add_argument("--temperature", type=finite_float(0.0), default=0.0, help="generate only (0 = greedy)")
     s.add_argument("--seed", type=int, default=0, help="generate only")
     s.add_argument("--model-name", default="actiongen", help="gRPC model_spec.name")
     s.add_argument("--label", help="gRPC model_spec.version_label (stable, canary)")

@@ -122,13 +122,41 @@ def _fit_history(x, H, fill):
     return tf.ensure_shape(out, [None, H] + list(x.shape[2:]))
 
 
+HISTORY_INPUTS = ("hist_type", "hist_button", "hist_key", "hist_scroll", "hist_dt_ms", "hist_t_before_ms", "hist_xy_px")
+
+
+def check_history_lengths(raw):
+    """Assert that every ``hist_*`` input holds the same number of events (each is cut to
+    the last H on its own, so different lengths would pair one event's type with another's
+    time)."""
+    n = tf.shape(raw["hist_type"])[1]
+    for name in HISTORY_INPUTS[1:]:
+        tf.debugging.assert_equal(tf.shape(raw[name])[1], n,
+                                  message=f"{name} must hold as many history events as hist_type (dimension 1)")
+
+
+def check_temperature(temperature):
+    """The one temperature rule of the CLI and the ``generate`` signature: finite and >= 0 (0 = greedy)."""
+    temperature = tf.debugging.assert_all_finite(temperature, "temperature contains NaN or Inf")
+    tf.debugging.assert_non_negative(temperature, message="temperature must be >= 0 (0 = greedy)")
+    return temperature
+
+
 def encode_raw(raw, prep, tables):
-    """Raw request tensors -> the encoded window (``encoded_window_spec`` names)."""
+    """Raw request tensors -> the encoded window (``encoded_window_spec`` names).
+
+    Refused (an assertion naming the input): NaN/Inf outside ``state_numeric`` (where NaN
+    means missing), ``screen_px`` below ``features.SCREEN_MIN_PX``, unknown event types,
+    ``hist_*`` inputs of different lengths. Clipped: positions into the screen, scroll
+    notches to +-``SCROLL_CLIP``, standardised state to +-``STATE_Z_CLIP``, anchors to
+    +-``ANCHOR_XY_CLIP`` screens and +-``ANCHOR_DT_CLIP_MS`` (as the data pipeline does).
+    """
     c = prep.data_config
     H, K = int(c.max_history_events), int(c.history_ticks)
     S, C = prep.num_numeric, prep.num_categorical
+    check_history_lengths(raw)
     screen = _finite(tf.cast(raw["screen_px"], tf.float32), "screen_px")
-    tf.debugging.assert_positive(screen, message="screen_px must be > 0 (width, height in pixels)")
+    tf.debugging.assert_greater_equal(screen, F.SCREEN_MIN_PX, message=f"screen_px must be >= {F.SCREEN_MIN_PX:g} (width, height in pixels)")
     type_id = tf.cast(tables["event_type"].lookup(_fit_history(raw["hist_type"], H, "")), tf.int32)
     tf.debugging.assert_non_negative(
         type_id, message="hist_type: unknown event type (expected '' for padding, move, press, release, scroll, key_down, key_up)"
@@ -165,6 +193,7 @@ def encode_raw(raw, prep, tables):
         std = tf.constant([c_["std"] for c_ in prep.numeric_columns], tf.float64)
         z = (tf.cast(raw["state_numeric"], tf.float64) - mean) / std
         z = tf.where(tf.math.is_finite(z), z, tf.zeros_like(z))  # NaN = missing value -> the mean
+        z = tf.clip_by_value(z, -F.STATE_Z_CLIP, F.STATE_Z_CLIP)
         out["state_numeric"] = tf.cast(z, tf.float32) * mask[..., None]
     else:
         out["state_numeric"] = tf.zeros([B, K, 0], tf.float32)
@@ -191,10 +220,13 @@ def encode_anchors(raw, prep, screen, mask):
     ax = tf.gather(last, cols[:, 0], axis=1) / scr[:, 0:1]
     ay = tf.gather(last, cols[:, 1], axis=1) / scr[:, 1:2]
     present = tf.math.is_finite(ax) & tf.math.is_finite(ay) & (mask[:, K - 1 : K] > 0.5)
+    ax = tf.clip_by_value(tf.where(present, ax, 0.0), -F.ANCHOR_XY_CLIP, F.ANCHOR_XY_CLIP)
+    ay = tf.clip_by_value(tf.where(present, ay, 0.0), -F.ANCHOR_XY_CLIP, F.ANCHOR_XY_CLIP)
     has_dt = tf.constant(cols[:, 2] >= 0)[None, :]
     dt = tf.gather(last, np.maximum(cols[:, 2], 0), axis=1)
     timed = present & has_dt & tf.math.is_finite(dt)
-    dt = tf.cast(tf.cast(tf.where(timed, dt, 0.0), tf.float32), tf.float64)
+    dt = tf.clip_by_value(tf.where(timed, dt, 0.0), -F.ANCHOR_DT_CLIP_MS, F.ANCHOR_DT_CLIP_MS)
+    dt = tf.cast(tf.cast(dt, tf.float32), tf.float64)
     age = _finite(tf.cast(raw["state_age_ms"], tf.float64), "state_age_ms")[:, None]
     xy = tf.stack([tf.where(present, ax, 0.0), tf.where(present, ay, 0.0)], axis=-1)
     return {

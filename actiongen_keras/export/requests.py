@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
+from actiongen_keras.data.features import SCREEN_MIN_PX
 from actiongen_keras.data.windows import history_ms, thin_moves
 from actiongen_keras.errors import ActiongenError
 
@@ -43,6 +44,8 @@ def parse_window_arg(text):
         T = float(t)
     except ValueError:
         raise ActiongenError(f"--window: T_MS must be a number of milliseconds, got {t!r}") from None
+    if not np.isfinite(T):
+        raise ActiongenError(f"--window: T_MS must be a finite number of milliseconds, got {t!r}")
     if not Path(folder).is_dir():
         raise ActiongenError(f"--window: {folder}: no such session folder")
     return folder, T
@@ -196,6 +199,10 @@ def check_inputs(inputs, spec, signature="serving_default"):
                 raise ActiongenError(f"{signature}: input '{name}' has {a.shape[1]} history events, other hist_* inputs {hist_len}")
         if a.dtype.kind == "f" and name not in NAN_OK and not np.all(np.isfinite(a)):
             raise ActiongenError(f"{signature}: input '{name}' contains NaN or Inf")
+        if name == "temperature" and np.any(a < 0):  # the graph's rule (graph.check_temperature)
+            raise ActiongenError(f"{signature}: temperature must be >= 0 (0 = greedy)")
+        if name == "screen_px" and np.any(a < SCREEN_MIN_PX):
+            raise ActiongenError(f"{signature}: screen_px must be >= {SCREEN_MIN_PX:g} (width, height in pixels)")
         out[name] = a
     return out
 
@@ -218,13 +225,19 @@ def call_signature(loaded, meta, signature, inputs):
     spec = signature_spec(meta, signature)
     arrays = check_inputs(inputs, spec, signature)
     fn = loaded.signatures[signature]
-    tensors = {k: tf.constant(v if spec[k][1] != "string" else v.astype(bytes), dtype=tf.as_dtype(spec[k][1])) for k, v in arrays.items()}
+    tensors = {k: tf.constant(v if spec[k][1] != "string" else _utf8(v), dtype=tf.as_dtype(spec[k][1])) for k, v in arrays.items()}
     try:
         out = fn(**tensors)
     except (tf.errors.InvalidArgumentError, TypeError, ValueError) as e:
         msg = getattr(e, "message", None) or str(e)
         raise ActiongenError(f"{signature}: the model rejected the request: {_first_line(msg)}") from None
     return {k: _to_numpy(v) for k, v in out.items()}
+
+
+def _utf8(a):
+    """Strings as UTF-8 bytes (NumPy's ``astype(bytes)`` is ASCII-only: a key named 'é' would fail)."""
+    a = np.asarray(a, dtype=object)
+    return np.vectorize(lambda s: s.encode("utf-8") if isinstance(s, str) else s, otypes=[object])(a) if a.size else a.astype(bytes)
 
 
 def _first_line(msg):
@@ -329,7 +342,7 @@ def predict_request(inputs, model_name, signature="serving_default", version=Non
     for k, v in inputs.items():
         a = np.asarray(v)
         if a.dtype == object:
-            a = np.vectorize(lambda s: s.encode() if isinstance(s, str) else s, otypes=[object])(a) if a.size else a.astype(bytes)
+            a = _utf8(a)
         req.inputs[k].CopyFrom(tf.make_tensor_proto(a))
     return req
 
@@ -357,6 +370,12 @@ def build_request(meta, window_arg, signature="serving_default", fmt="rest", mod
     session, _ = read_session(folder, "strict")
     if signature not in ("serving_default", "generate"):
         raise ActiongenError(f"--signature must be serving_default or generate, got {signature!r}")
+    t = np.asarray(session.events.t_ms, np.float64)
+    span = history_ms(prep.data_config)
+    if not len(t) or not np.any((t >= T - span) & (t < T)):
+        where = f"its events span {t[0]:g}..{t[-1]:g} ms" if len(t) else "it has no events"
+        raise ActiongenError(f"--window: {folder}: no event in the {span / 1000:g} s before T = {T:g} ms ({where}); "
+                             "the request would be all padding")
     raw = raw_window(session, prep, T, generate=signature == "generate", temperature=temperature, seed=seed)
     check_inputs(raw, signature_spec(meta, signature), signature)
     if fmt == "rest":

@@ -24,11 +24,10 @@ head sizes and input specs: all a client needs) and ``assets.extra/tf_serving_wa
 from __future__ import annotations
 
 import json
-import os
-import shutil
 from pathlib import Path
 
 import actiongen_keras
+from actiongen_keras.atomic import check_output, staged_output
 from actiongen_keras.errors import ActiongenError
 
 EXPORT_FORMAT = "actiongen-export/1"
@@ -152,7 +151,7 @@ class ServingModule:
         @tf.function(input_signature=[G.tensor_specs(G.raw_input_spec(prep, generate=True))])
         def generate(raw):
             window = G.encode_raw(raw, prep, tables)
-            temperature = tf.debugging.assert_all_finite(raw["temperature"], "temperature contains NaN or Inf")
+            temperature = G.check_temperature(raw["temperature"])
             out = sample({k: window[k] for k in WINDOW_INPUTS}, temperature, G.seed32(raw["seed"]))
             return G.name_generated(out, window, prep)
 
@@ -212,19 +211,18 @@ def export_saved_model(model_path, out, tflite=None, quantize=None, label=None, 
     if quantize and not tflite:
         raise ActiongenError("--quantize applies to the TFLite file: give --tflite FILE.tflite as well")
     out = version_dir(out)
-    if out.exists() and any(out.iterdir()):
-        if not overwrite:
-            raise ActiongenError(f"{out}: already exists (TF Serving versions are immutable: export a new version number)")
-        shutil.rmtree(out)
+    if out.exists() and out.is_dir() and any(out.iterdir()) and not overwrite:
+        raise ActiongenError(f"{out}: already exists (TF Serving versions are immutable: export a new version number, "
+                             "or give --overwrite)")
+    check_output(out, overwrite, inputs=[model_path])
     model, prep = load_run(model_path)
-    module = ServingModule(model, prep, jit_compile=jit_compile)
-    tmp = out.with_name(out.name + ".tmp")
-    if tmp.exists():
-        shutil.rmtree(tmp)
-    module.write(tmp)
-    if warmup:
-        serving.write_warmup(tmp, prep, model_name or out.parent.name)
-    os.replace(tmp, out)
+    # Written beside the version folder and moved into place when complete: a failed
+    # export leaves an existing version as it was (and TF Serving never loads half of one).
+    with staged_output(out, overwrite, inputs=[model_path]) as work:
+        module = ServingModule(model, prep, jit_compile=jit_compile)
+        module.write(work)
+        if warmup:
+            serving.write_warmup(work, prep, model_name or out.parent.name)
     log(f"wrote SavedModel {out} (backend {backend}; signatures {', '.join(SIGNATURES)}; generate "
         f"{'XLA-compiled: TF Serving needs --xla_cpu_compilation_enabled=true' if jit_compile else 'without XLA'})")
     config_path, label = serving.update_models_config(out, label=label, model_name=model_name, serving_base=serving_base)

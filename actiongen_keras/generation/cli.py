@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from actiongen_keras.cliargs import add_overwrite, finite_float, int_at_least
 from actiongen_keras.errors import ActiongenError
 
 
 def _cmd_generate(args):
+    from actiongen_keras.atomic import check_output, staged_output
     from actiongen_keras.generation.rollout import rollout
     from actiongen_keras.recordings.session import (
         find_sessions,
@@ -23,38 +25,44 @@ def _cmd_generate(args):
     single = len(folders) == 1 and Path(folders[0]).resolve() == Path(args.context).resolve()
     if args.osr and not single:
         raise ActiongenError("--osr writes one replay: give one session folder as --context")
+    inputs = list(folders) + [args.model]
+    check_output(args.out, args.overwrite, inputs, nested_ok=False)  # before the rollout, not after it
     sessions = [read_session(f, "repair")[0] for f in folders]
     results = rollout(args.model, sessions, seconds=args.seconds, seed=args.seed, temperature=args.temperature, top_k=args.top_k,
                       top_p=args.top_p, start_ms=args.start_ms, progress=not args.quiet, xy_noise_corr=args.xy_noise_corr,
                       batch_size=args.batch_size)
-    failed = 0
-    for folder, out in zip(folders, results):
-        if isinstance(out, Exception):
-            print(f"skipped {folder}: {out}")
-            failed += 1
-            continue
-        dest = Path(args.out) if single else Path(args.out) / out.session_id
-        write_session(out, dest)
-        if args.osr:
-            from actiongen_keras.evaluation.osu_circleguard import export_replay
+    failed, lines = 0, []
+    with staged_output(args.out, args.overwrite, inputs, nested_ok=False) as work:
+        for folder, out in zip(folders, results):
+            if isinstance(out, Exception):
+                lines.append(f"skipped {folder}: {out}")
+                failed += 1
+                continue
+            dest = Path(args.out) if single else Path(args.out) / out.session_id
+            write_session(out, Path(work) if single else Path(work) / out.session_id)
+            n_gen = int((out.events.t_ms >= out.extra["generated_from_ms"]).sum())
+            lines.append(f"wrote {dest}: {n_gen} generated events in {args.seconds:g} s after {out.extra['context_ms'] / 1000:g} s of real "
+                         f"context ({len(out.events) - n_gen} events); windows ended by {out.extra['window_stops']}")
+    if args.osr and not failed:
+        from actiongen_keras.evaluation.osu_circleguard import export_replay
 
-            export_replay(out, args.beatmap, args.osr)
-            print(f"wrote {args.osr}")
-        n_gen = int((out.events.t_ms >= out.extra["generated_from_ms"]).sum())
-        print(f"wrote {dest}: {n_gen} generated events in {args.seconds:g} s after {out.extra['context_ms'] / 1000:g} s of real context "
-              f"({len(out.events) - n_gen} events); windows ended by {out.extra['window_stops']}")
+        export_replay(results[0], args.beatmap, args.osr)
+        lines.append(f"wrote {args.osr}")
+    print("\n".join(lines))
     if not single:
         print(f"{len(results) - failed} of {len(results)} contexts generated" + (f", {failed} skipped" if failed else ""))
     return 1 if failed else 0
 
 
 def _cmd_evaluate(args):
+    from actiongen_keras.atomic import staged_output
     from actiongen_keras.evaluation.evaluate import evaluate
 
-    metrics = evaluate(args.model, args.sessions, args.out, seconds=args.seconds, max_sessions=args.max_sessions, seed=args.seed,
-                       temperature=args.temperature, top_k=args.top_k, top_p=args.top_p, beatmap_dir=args.beatmaps,
-                       n_boot=args.n_boot, progress=not args.quiet, data_dir=args.data, split=args.split,
-                       xy_noise_corr=args.xy_noise_corr)
+    with staged_output(args.out, args.overwrite, inputs=[args.sessions, args.model, args.data]) as work:
+        metrics = evaluate(args.model, args.sessions, work, seconds=args.seconds, max_sessions=args.max_sessions, seed=args.seed,
+                           temperature=args.temperature, top_k=args.top_k, top_p=args.top_p, beatmap_dir=args.beatmaps,
+                           n_boot=args.n_boot, progress=not args.quiet, data_dir=args.data, split=args.split,
+                           xy_noise_corr=args.xy_noise_corr)
     det = metrics.get("detector_auc", {})
     parts = [f"{k} {v['auc']:.3f}" for k, v in det.items() if v.get("auc") is not None]
     print(f"wrote {args.out}/report.md, metrics.json; detector AUC: " + (", ".join(parts) or "-"))
@@ -63,10 +71,10 @@ def _cmd_evaluate(args):
 
 def _sampling_args(s):
     s.add_argument("--seed", type=int, default=0)
-    s.add_argument("--temperature", type=float, default=1.0, help="0 = greedy")
-    s.add_argument("--top-k", type=int, default=0, help="sample among the k most probable classes (0 = all)")
-    s.add_argument("--top-p", type=float, default=1.0, help="nucleus sampling (1 = off)")
-    s.add_argument("--xy-noise-corr", type=float, default=0.0,
+    s.add_argument("--temperature", type=finite_float(0.0), default=1.0, help="0 = greedy")
+    s.add_argument("--top-k", type=int_at_least(0), default=0, help="sample among the k most probable classes (0 = all)")
+    s.add_argument("--top-p", type=finite_float(0.0, 1.0, low_open=True), default=1.0, help="nucleus sampling (1 = off)")
+    s.add_argument("--xy-noise-corr", type=finite_float(0.0, 1.0, high_open=True), default=0.0,
                    help="correlation of consecutive moves' position noise, in [0, 1) (0 = independent)")
 
 
@@ -76,11 +84,12 @@ def add_generation_parsers(subparsers):
     s.add_argument("--model", required=True, help="RUN_DIR/model.keras (or RUN_DIR)")
     s.add_argument("--context", required=True,
                    help="SESSION_DIR (the real session: context events and game state), or a folder of sessions: one rollout each")
-    s.add_argument("--seconds", type=float, default=30.0, help="seconds to generate after the context")
+    s.add_argument("--seconds", type=finite_float(0.0, low_open=True), default=30.0, help="seconds to generate after the context")
     s.add_argument("--out", required=True,
                    help="OUT_DIR: the generated actiongen-session/1 folder (a folder of them, one per context, for a folder of contexts)")
-    s.add_argument("--batch-size", type=int, default=None, help="contexts generated together (default 16)")
-    s.add_argument("--start-ms", type=float, help="first generated window on the session clock (default: first event + 6 s)")
+    add_overwrite(s, "OUT_DIR")
+    s.add_argument("--batch-size", type=int_at_least(1), default=None, help="contexts generated together (default 16)")
+    s.add_argument("--start-ms", type=finite_float(), help="first generated window on the session clock (default: first event + 6 s)")
     s.add_argument("--osr", help="also write the rollout (context and generated events) as this osu! replay (needs --beatmap)")
     s.add_argument("--beatmap", help="the map's .osu file, for --osr")
     _sampling_args(s)
@@ -90,10 +99,11 @@ def add_generation_parsers(subparsers):
     s.add_argument("--model", required=True, help="RUN_DIR/model.keras (or RUN_DIR)")
     s.add_argument("--sessions", required=True, help="folder of real sessions")
     s.add_argument("--out", required=True, help="REPORT_DIR")
-    s.add_argument("--seconds", type=float, default=30.0, help="seconds to generate per session")
-    s.add_argument("--max-sessions", type=int, help="roll out only the first N usable sessions")
+    s.add_argument("--seconds", type=finite_float(0.0, low_open=True), default=30.0, help="seconds to generate per session")
+    add_overwrite(s, "REPORT_DIR")
+    s.add_argument("--max-sessions", type=int_at_least(1), help="roll out only the first N usable sessions")
     s.add_argument("--beatmaps", help="folder of osu! .osu files (else hit objects come from state.csv)")
-    s.add_argument("--n-boot", type=int, default=500, help="bootstrap resamples of the detector CIs")
+    s.add_argument("--n-boot", type=int_at_least(1), default=500, help="bootstrap resamples of the detector CIs")
     s.add_argument("--data", help="DATA_DIR whose splits.json defines --split")
     s.add_argument("--split", choices=["train", "val", "test"], help="evaluate only this split (needs --data)")
     _sampling_args(s)

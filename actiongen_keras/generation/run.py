@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import actiongen_keras
@@ -23,6 +22,7 @@ def load_run(model_or_run_dir):
     Raises ActiongenError when a file is missing.
     """
     from actiongen_keras.config import Config
+    from actiongen_keras.data.jsonfile import load_json
     from actiongen_keras.data.normalize import load_preprocessing
     from actiongen_keras.training.train import dataset_meta_from_preprocessing
 
@@ -37,7 +37,7 @@ def load_run(model_or_run_dir):
     config = Config.from_json(run_dir / "config.json") if (run_dir / "config.json").exists() else Config()
     prep = load_preprocessing(run_dir)
     meta_path = run_dir / "dataset_meta.json"
-    meta = json.loads(meta_path.read_text()) if meta_path.exists() else dataset_meta_from_preprocessing(prep)
+    meta = load_json(meta_path, meta_path.name)[0] if meta_path.exists() else dataset_meta_from_preprocessing(prep)
     return RunFiles(model, config, prep, meta, str(model_path))
 
 

@@ -261,7 +261,7 @@ def _open_text(path):
 def _find(folder, stem):
     for name in (stem, stem + ".gz"):
         p = Path(folder) / name
-        if p.exists():
+        if p.exists() or p.is_symlink():  # a broken or looping link is found, then fails to open with its reason
             return p
     return None
 
@@ -481,6 +481,13 @@ def validate_events(events, screen, path, mode="strict", lines=None, report=None
             report.add(name, f"cleared stray '{field}'", int(mask.sum()), lines[mask][:5])
     btn = np.where(stray_btn, "", btn).astype(object)
     key = np.where(stray_key, "", key).astype(object)
+    upper = keep & is_key & np.array([k != k.lower() for k in key.astype(str)], dtype=bool)
+    if upper.any():  # key names are lower case: 'Shift' and 'shift' are one key
+        if not repair:
+            i = int(np.flatnonzero(upper)[0])
+            raise FormatError(path, f"key names are lower case, got {key[i]!r}", line=int(lines[i]), field="key")
+        report.add(name, "lower-cased key name", int(upper.sum()), lines[upper][:5])
+        key = np.array([k.lower() if u else k for k, u in zip(key, upper)], dtype=object)
     sdx = np.where(stray_scroll, 0.0, sdx)
     sdy = np.where(stray_scroll, 0.0, sdy)
 
@@ -565,6 +572,11 @@ def _read_state(path, state_columns, repair, report):
     missing = [c for c in want if c not in header]
     if missing:
         raise FormatError(path, f"header lacks state column(s) {missing} named in session.json", line=1)
+    undeclared = [c for c in header if c not in want]
+    if undeclared:  # not silently lost on read-and-write
+        if not repair:
+            raise FormatError(path, f"column(s) {undeclared} not declared in session.json state_columns", line=1)
+        report.add(name, f"dropped undeclared state column(s) {', '.join(undeclared)}", len(undeclared), [1])
     width = len(header)
     good, lines = _whole_rows(rows, width, path, repair, report)
     cols = list(zip(*good)) if good else [()] * width
@@ -752,7 +764,7 @@ def _write_csv(path, header, cols):
         w.writerows(zip(*[np.asarray(c).tolist() for c in cols]))
     data = buf.getvalue().encode("utf-8")
     if str(path).endswith(".gz"):
-        with gzip.open(path, "wb", compresslevel=5) as f:
+        with gzip.GzipFile(path, "wb", compresslevel=5, mtime=0) as f:  # no clock in the header: same session, same bytes
             f.write(data)
     else:
         Path(path).write_bytes(data)

@@ -5,9 +5,12 @@ Writes ``RUN_DIR/model.keras`` (best on validation), ``RUN_DIR/config.json``,
 is all that generation, evaluation and export need), ``RUN_DIR/dataset_meta.json``,
 ``RUN_DIR/metrics.json`` (``{split: {"model": {...}, "baselines": {name: {...}}}}`` for
 ``val`` and ``test``), ``RUN_DIR/history.csv`` (CSVLogger), ``RUN_DIR/logs/``
-(TensorBoard), ``RUN_DIR/loss.png`` and, while running, ``RUN_DIR/backup/``
-(BackupAndRestore: a killed run started again with the same arguments resumes where it
-stopped).
+(TensorBoard) and ``RUN_DIR/loss.png``. The run is written into ``.RUN_DIR.partial/``
+beside ``RUN_DIR`` and moved into place when it is complete (:mod:`actiongen_keras.atomic`),
+so an existing ``RUN_DIR`` is only replaced by a finished run; while running, the partial
+folder holds ``backup/`` (BackupAndRestore: a killed run started again with the same
+arguments resumes where it stopped). A loss that becomes NaN or infinite ends the run with
+:class:`TrainingDiverged` and nothing is written.
 """
 
 from __future__ import annotations
@@ -21,7 +24,11 @@ import numpy as np
 
 from actiongen_keras.config import Config
 from actiongen_keras.data import features as F
-from actiongen_keras.errors import ConfigError, DataError
+from actiongen_keras.errors import ActiongenError, ConfigError, DataError
+
+
+class TrainingDiverged(ActiongenError):
+    """The loss became NaN or infinite: the weights are garbage, nothing is saved."""
 
 # Heads trained in each stage of progressive training (the rest have loss weight 0).
 PROGRESSIVE_STAGES = (
@@ -90,26 +97,75 @@ def _callbacks(run_dir, config, stage_name, progress):
 
 def fit_model(model, data_dir, run_dir, config, meta, epochs, progress=True, log=print, callbacks=()):
     """``model.fit`` once, or once per stage with ``config.train.progressive``."""
-    from actiongen_keras.data.pipeline import make_dataset
+    from actiongen_keras.data.pipeline import make_dataset, steps_per_epoch
 
     t = config.train
-    train_ds = make_dataset(data_dir, "train", t.batch_size, shuffle=True, seed=t.seed)
     val_ds = make_dataset(data_dir, "validation", t.batch_size, shuffle=False, cache=True)
+    steps = steps_per_epoch(data_dir, "train", t.batch_size)
     stages = PROGRESSIVE_STAGES if t.progressive else (("all heads", F.TARGET_NAMES, 1.0),)
     per_stage = max(1, epochs // len(stages))
     for i, (name, heads, lr_factor) in enumerate(stages):
         if t.progressive:
             log(f"stage {i + 1}/{len(stages)}: {name} ({per_stage} epochs; heads: {', '.join(heads)})")
+        stage = f"stage{i + 1}"
+        # The window order of each epoch depends only on the seed and the epoch (deterministic
+        # tf.data: parallel map and batch otherwise hand windows over as threads finish), so
+        # a run resumed by BackupAndRestore at epoch e reads what an uninterrupted one reads.
+        train_ds = make_dataset(data_dir, "train", t.batch_size, shuffle=True, seed=t.seed + 1000 * i, deterministic=True,
+                                first_epoch=_resume_epoch(run_dir / "backup" / stage))
         compile_model(model, config, meta, heads, lr_factor)
-        model.fit(
+        history = model.fit(
             train_ds,
+            steps_per_epoch=steps,
             validation_data=val_ds,
             epochs=per_stage if t.progressive else epochs,
-            callbacks=_callbacks(run_dir, config, f"stage{i + 1}", progress) + list(callbacks),
+            callbacks=_callbacks(run_dir, config, stage, progress) + list(callbacks),
             shuffle=False,  # the pipeline shuffles
             verbose=1 if progress else 2,
         )
+        _check_finite(history, name, t.learning_rate * lr_factor)
     return model
+
+
+def _resume_epoch(backup_dir):
+    """The epoch BackupAndRestore resumes at (0 without a backup)."""
+    p = Path(backup_dir) / "training_metadata.json"
+    try:
+        return int(json.loads(p.read_text())["epoch"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return 0
+
+
+class _TrainSeconds(keras.callbacks.Callback):
+    """Keeps the training time of finished epochs in ``RUN_DIR/train_seconds.json``, so that a
+    resumed run reports the time of both parts (the epoch a crash cut short is run again)."""
+
+    def __init__(self, path):
+        super().__init__()
+        self.path = Path(path)
+
+    def total(self):
+        try:
+            return float(json.loads(self.path.read_text())["train_seconds"])
+        except (OSError, ValueError, KeyError, TypeError):
+            return 0.0
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._start = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.path.write_text(json.dumps({"train_seconds": self.total() + time.perf_counter() - self._start}) + "\n")
+
+
+def _check_finite(history, stage, learning_rate):
+    """Raise :class:`TrainingDiverged` when a logged loss is NaN or infinite (TerminateOnNaN only stops ``fit``)."""
+    for key in ("loss", "val_loss"):
+        for epoch, v in enumerate(history.history.get(key, []) if history is not None else []):
+            if not np.isfinite(v):
+                raise TrainingDiverged(
+                    f"training diverged: {key} is {v} in epoch {epoch + 1} of stage '{stage}' (learning rate {learning_rate:g}); "
+                    "nothing was saved. Lower train.learning_rate or check the data"
+                )
 
 
 # The inputs the baselines and metrics need beside the predictions.
@@ -213,25 +269,43 @@ def plot_history(csv_path, png_path):
     return png_path
 
 
-def train(data_dir, run_dir, config=None, epochs=None, progress=True, gru_baseline=True, log=print, callbacks=()):
+def train(data_dir, run_dir, config=None, epochs=None, progress=True, gru_baseline=True, log=print, callbacks=(), overwrite=False):
     """Train the attention model (and, with ``gru_baseline``, the GRU ablation) and score both.
 
     ``callbacks`` are added to the package's own (checkpoint, backup, early stopping,
-    TensorBoard, CSV log, NaN guard). Returns the metrics dict written to
-    ``RUN_DIR/metrics.json``.
+    TensorBoard, CSV log, NaN guard). ``overwrite``: replace an existing ``run_dir``
+    (refused otherwise). Returns the metrics dict written to ``RUN_DIR/metrics.json``.
+
+    Raises:
+        ConfigError: a config value out of range, ``epochs < 1``.
+        TrainingDiverged: the loss became NaN or infinite.
     """
-    from actiongen_keras.data.normalize import load_preprocessing
-    from actiongen_keras.models import build_gru_baseline, build_model
-    from actiongen_keras.training.losses import event_decision_bias
+    import shutil
+
+    from actiongen_keras.atomic import partial_path, staged_output
 
     config = config or Config()
     if not isinstance(config, Config):
         raise ConfigError("train() takes a Config")
-    epochs = int(epochs or config.train.epochs)
-    if epochs < 1:
-        raise ConfigError(f"epochs must be >= 1, got {epochs}")
+    config.check()
+    epochs = config.train.epochs if epochs is None else epochs
+    if isinstance(epochs, bool) or not isinstance(epochs, (int, np.integer)) or epochs < 1:
+        raise ConfigError(f"epochs must be an integer >= 1, got {epochs!r}")
+    try:
+        with staged_output(run_dir, overwrite, inputs=[data_dir], resumable=True) as work:
+            return _train_into(data_dir, work, config, int(epochs), progress, gru_baseline, log, callbacks)
+    except TrainingDiverged:
+        shutil.rmtree(partial_path(run_dir), ignore_errors=True)  # its backup holds the diverged weights
+        raise
+
+
+def _train_into(data_dir, run_dir, config, epochs, progress, gru_baseline, log, callbacks):
+    from actiongen_keras.data.jsonfile import finite_json
+    from actiongen_keras.data.normalize import load_preprocessing
+    from actiongen_keras.models import build_gru_baseline, build_model
+    from actiongen_keras.training.losses import event_decision_bias
+
     run_dir = Path(run_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
     keras.utils.set_random_seed(config.train.seed)
     prep = load_preprocessing(data_dir)
     if prep.data_config != config.data:
@@ -242,13 +316,14 @@ def train(data_dir, run_dir, config=None, epochs=None, progress=True, gru_baseli
     prep.save(run_dir / "preprocessing.json")  # generation, evaluation and export need the same encoding
     (run_dir / "dataset_meta.json").write_text(json.dumps(meta, indent=2) + "\n")
     if (run_dir / "history.csv").exists() and not (run_dir / "backup").exists():
-        (run_dir / "history.csv").unlink()  # a finished earlier run: start the log afresh
+        (run_dir / "history.csv").unlink()  # no epoch to resume from: start the log afresh
+        (run_dir / "train_seconds.json").unlink(missing_ok=True)
 
     model = build_model(config, meta)
     log(f"model: {model.count_params():,} parameters; backend {keras.backend.backend()}")
-    start = time.perf_counter()
-    fit_model(model, data_dir, run_dir, config, meta, epochs, progress, log, callbacks)
-    train_seconds = time.perf_counter() - start
+    timer = _TrainSeconds(run_dir / "train_seconds.json")
+    fit_model(model, data_dir, run_dir, config, meta, epochs, progress, log, [timer, *callbacks])
+    train_seconds = timer.total()  # epochs before a restart included
     model.save(run_dir / "model.keras")  # EarlyStopping restored the best weights
 
     extra = {}
@@ -274,7 +349,8 @@ def train(data_dir, run_dir, config=None, epochs=None, progress=True, gru_baseli
         if gru is not None:
             extra = {"gru_no_attention": predict_split(gru, data_dir, split, config, meta, bias)["preds"]}
         metrics[split] = split_metrics(data, prep, mode_len, extra)
-    (run_dir / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
+    metrics = finite_json(metrics)  # a metric without events to score is null, never NaN (not JSON)
+    (run_dir / "metrics.json").write_text(json.dumps(metrics, indent=2, allow_nan=False) + "\n")
     plot_history(run_dir / "history.csv", run_dir / "loss.png")
     _remove_backup(run_dir)
     return metrics
@@ -284,6 +360,7 @@ def _remove_backup(run_dir):
     import shutil
 
     shutil.rmtree(run_dir / "backup", ignore_errors=True)
+    (run_dir / "train_seconds.json").unlink(missing_ok=True)
     shutil.rmtree(run_dir / "gru_baseline" / "backup", ignore_errors=True)
 
 
@@ -296,5 +373,5 @@ def metrics_table(metrics, split="test"):
     head = "| | " + " | ".join(METRIC_NAMES) + " |\n|---|" + "---|" * len(METRIC_NAMES)
     lines = [head]
     for name, vals in rows:
-        lines.append(f"| {name} | " + " | ".join(f"{vals[k]:.3f}" for k in METRIC_NAMES) + " |")
+        lines.append(f"| {name} | " + " | ".join("-" if vals[k] is None else f"{vals[k]:.3f}" for k in METRIC_NAMES) + " |")
     return "\n".join(lines)

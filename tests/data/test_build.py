@@ -142,3 +142,91 @@ def test_source_config_and_custom_data_config(built, tmp_path):
     summary = build_dataset(sess, tmp_path / "two", sources=["sapimouse", "osrs"], progress=False)
     assert summary.builder_config == "all" and summary.sessions == 1
     assert load_preprocessing(tmp_path / "two").sources == ["osrs", "sapimouse"]
+
+
+# --------------------------------------------------------------------------- hardening (#13)
+
+
+def _files(folder):
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(Path(folder).rglob("*")) if p.is_file()}
+
+
+def test_failed_rebuild_leaves_the_previous_dataset_untouched(built, tmp_path):
+    _, out, _ = built
+    data = tmp_path / "data"
+    shutil.copytree(out, data)
+    before = _files(data)
+    bad = tmp_path / "bad_sessions"
+    write_session(synthetic_session("short", "zed", source="sapimouse", duration_s=30, rate_hz=5, seed=1), bad / "short")
+    with pytest.raises(DataError, match="no windows"):
+        build_dataset(bad, data, progress=False, overwrite=True)  # fails inside the TFDS build
+    assert _files(data) == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bad_sessions", "data"]  # no temporary folder left
+    from actiongen_keras.errors import ActiongenError
+
+    with pytest.raises(ActiongenError, match="already exists and is not empty \\(give --overwrite"):
+        build_dataset(bad, data, progress=False)
+    assert _files(data) == before
+
+
+def test_duplicate_session_ids_are_refused_before_tfds_with_both_paths(tmp_path):
+    sess = tmp_path / "s"
+    write_dummy_data(sess)
+    first = next(p for p in sorted(sess.iterdir()) if (p / "session.json").exists())
+    shutil.copytree(first, sess / "zz_copy")
+    with pytest.raises(DataError, match="session ids must be unique") as e:
+        build_dataset(sess, tmp_path / "out", progress=False)
+    assert str(first) in str(e.value) and str(sess / "zz_copy") in str(e.value)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["s"]  # no empty skeleton
+
+
+_BUILD_AND_HASH = """
+import hashlib, sys
+from pathlib import Path
+from actiongen_keras.data.build import build_dataset
+out = Path(sys.argv[2])
+build_dataset(sys.argv[1], out, progress=False)
+for p in sorted(out.rglob("*")):
+    if p.is_file():
+        print("sha256", p.relative_to(out), hashlib.sha256(p.read_bytes()).hexdigest())
+"""
+
+
+@pytest.mark.slow
+def test_two_builds_give_byte_identical_files(built, tmp_path):
+    """In two processes with different string hashing (the feature-map order of tf.train.Example followed it)."""
+    import os
+    import subprocess
+
+    sess, _, _ = built
+    root = Path(__file__).resolve().parents[2]
+    sums = []
+    for seed in ("1", "2"):
+        env = dict(os.environ, PYTHONHASHSEED=seed, PYTHONPATH=str(root), TF_CPP_MIN_LOG_LEVEL="2")
+        res = subprocess.run([sys.executable, "-c", _BUILD_AND_HASH, str(sess), str(tmp_path / f"d{seed}")], env=env,
+                             capture_output=True, text=True, timeout=600)
+        assert res.returncode == 0, res.stderr[-2000:]
+        sums.append([line for line in res.stdout.splitlines() if line.startswith("sha256 ")])
+    assert any("tfrecord" in line for line in sums[0])
+    assert sums[0] == sums[1]
+
+
+def test_epoch_indexed_shuffle_resumes_at_the_same_order(dummy_data_dir):
+    """make_dataset(first_epoch=e): epoch e's windows in the order an uninterrupted stream gives
+    them at epoch e (a resumed training run reads what an uninterrupted one reads)."""
+    from actiongen_keras.data.pipeline import steps_per_epoch
+
+    steps = steps_per_epoch(dummy_data_dir, "train", 64)
+
+    def order(first, epochs):
+        ds = make_dataset(dummy_data_dir, "train", 64, seed=5, deterministic=True, first_epoch=first, with_meta=True)
+        batches = [m["t_ms"].numpy() for _, _, _, m in ds.take(steps * epochs)]
+        return [np.concatenate(batches[i * steps:(i + 1) * steps]) for i in range(epochs)]
+
+    full = order(0, 3)
+    assert len(full[0]) == sum(1 for _ in make_dataset(dummy_data_dir, "train", 1, shuffle=False).unbatch())
+    assert not np.array_equal(full[0], full[1]) and not np.array_equal(full[1], full[2])  # reshuffled every epoch
+    assert sorted(full[0]) == sorted(full[2])  # each epoch: every window once
+    resumed = order(2, 1)
+    np.testing.assert_array_equal(resumed[0], full[2])
+    np.testing.assert_array_equal(order(0, 1)[0], full[0])  # and run to run

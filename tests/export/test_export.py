@@ -335,7 +335,7 @@ def test_bad_requests_give_clear_errors(exported, windows):
         (dict(raw, hist_type=raw["hist_dt_ms"]), "must be string"),
         (dict(raw, hist_t_before_ms=np.where(np.arange(raw["hist_dt_ms"].shape[1]) == 3, np.nan, raw["hist_t_before_ms"])), "NaN"),
         (dict(raw, hist_type=np.where(raw["hist_type"] == "move", "wiggle", raw["hist_type"])), "unknown event type"),
-        (dict(raw, screen_px=np.zeros((1, 2), np.float32)), "screen_px must be > 0"),
+        (dict(raw, screen_px=np.zeros((1, 2), np.float32)), "screen_px must be >= 1"),
     ]
     for bad, msg in cases:
         with pytest.raises(ActiongenError, match=msg):
@@ -350,6 +350,44 @@ def test_bad_requests_give_clear_errors(exported, windows):
         call(exported, "generate", gen_inputs(raw, np.nan, 0))
     with pytest.raises(ActiongenError, match="unknown signature"):
         R.signature_spec(exported["meta"], "predict")
+
+
+def _tensors(raw):
+    return {k: tf.constant(R._utf8(v) if v.dtype == object else v) for k, v in raw.items()}
+
+
+def _all_finite(out):
+    return all(np.all(np.isfinite(v.numpy())) for v in out.values() if v.dtype.is_floating)
+
+
+def test_raw_signatures_clip_refuse_and_follow_the_cli_rules(exported, windows):
+    """Issue #13, items 6-8: the graph itself (a client that skips the Python checks)."""
+    sig = exported["loaded"].signatures
+    raw = {k: v[:1] for k, v in windows["raw"].items()}
+    assert "state_numeric" in raw and "state_age_ms" in raw  # the osu!-like window: state and anchors
+    # 6: state values far outside training are clipped (they made every output NaN)
+    for value in (1e40, -1e300):
+        big = dict(raw, state_numeric=np.full_like(raw["state_numeric"], value))
+        assert _all_finite(sig["serving_default"](**_tensors(big)))
+        out = sig["generate"](**_tensors(gen_inputs(big, 1.0, 0)))
+        assert _all_finite(out) and int(out["count"][0]) >= 0
+    # 6: a screen under one pixel is refused
+    with pytest.raises(tf.errors.InvalidArgumentError, match="screen_px must be >= 1"):
+        sig["serving_default"](**_tensors(dict(raw, screen_px=np.full((1, 2), 1e-30, np.float32))))
+    # 7: history inputs of different lengths are refused, not paired up wrongly
+    n = raw["hist_dt_ms"].shape[1]
+    for name in ("hist_dt_ms", "hist_key", "hist_xy_px"):
+        short = dict(raw, **{name: raw[name][:, n // 2:]})
+        with pytest.raises(tf.errors.InvalidArgumentError, match=f"{name} must hold as many history events as hist_type"):
+            sig["serving_default"](**_tensors(short))
+    # 8: one temperature rule for the CLI, the client check and the graph
+    with pytest.raises(tf.errors.InvalidArgumentError, match="temperature must be >= 0"):
+        sig["generate"](**_tensors(gen_inputs(raw, -1.0, 0)))
+    with pytest.raises(ActiongenError, match="temperature must be >= 0"):
+        call(exported, "generate", gen_inputs(raw, -0.5, 0))
+    # a non-ASCII key name is UTF-8, not a UnicodeEncodeError
+    uni = dict(raw, hist_key=np.where(raw["hist_key"] == "", "", "é").astype(object))
+    assert _all_finite({k: tf.constant(v) for k, v in call(exported, "serving_default", uni).items() if v.dtype != object})
 
 
 def test_tflite_float_and_dynamic_range(exported, windows, tmp_path):

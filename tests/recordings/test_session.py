@@ -318,3 +318,44 @@ def test_numbers_beyond_the_sane_bounds_are_rejected_or_dropped_and_counted(tmp_
     s, report = read_session(folder, "repair")
     assert len(s.events) == (0 if field == "t_ms" else 1)
     assert sum(n for (_, what), n in report.changes.items() if what.startswith(f"dropped row: {field}: outside the sane range")) == 1
+
+
+# --------------------------------------------------------------------------- hardening (#13)
+
+
+def test_gzip_files_are_byte_identical_whatever_the_clock(tmp_path, monkeypatch):
+    clock = iter([1_000_000_000.0, 1_700_000_000.0])
+    monkeypatch.setattr(gzip.time, "time", lambda: next(clock, 1.8e9))  # gzip writes time.time() into its header by default
+    a = write_session(make_session(), tmp_path / "a")
+    b = write_session(make_session(), tmp_path / "b")
+    for name in ("events.csv.gz", "state.csv.gz"):
+        assert (a / name).read_bytes() == (b / name).read_bytes(), name
+
+
+def test_looping_events_symlink_is_unreadable_not_missing(tmp_path):
+    folder = write_session(make_session(), tmp_path / "s", compress=False)
+    (folder / "events.csv").unlink()
+    (folder / "events.csv").symlink_to(folder / "events.csv")
+    with pytest.raises(FormatError, match="cannot read file") as e:
+        read_session(folder)
+    assert "missing" not in str(e.value) and str(folder / "events.csv") in str(e.value)
+
+
+def test_upper_case_key_is_refused_strict_and_lower_cased_in_repair(tmp_path):
+    folder = write_events_csv(tmp_path / "s", "0,key_down,1,1,,Shift,0,0\n5,key_up,1,1,,shift,0,0\n")
+    with pytest.raises(FormatError, match="events.csv:2: field 'key': key names are lower case, got 'Shift'"):
+        read_session(folder)
+    session, report = read_session(folder, "repair")
+    assert list(session.events.key) == ["shift", "shift"]
+    assert report.changes == {("events.csv", "lower-cased key name"): 1}
+
+
+def test_undeclared_state_columns_are_refused_strict_and_counted_in_repair(tmp_path):
+    folder = write_session(make_session(), tmp_path / "s", compress=False)
+    lines = (folder / "state.csv").read_text().splitlines()
+    (folder / "state.csv").write_text("\n".join([lines[0] + ",secret"] + [line + ",7" for line in lines[1:]]) + "\n")
+    with pytest.raises(FormatError, match="state.csv:1: column\\(s\\) \\['secret'\\] not declared"):
+        read_session(folder)
+    session, report = read_session(folder, "repair")
+    assert "secret" not in session.state.columns
+    assert report.changes == {("state.csv", "dropped undeclared state column(s) secret"): 1}

@@ -7,13 +7,16 @@ import keras
 import pytest
 
 import actiongen_keras
+from actiongen_keras.atomic import partial_path
 from actiongen_keras.config import Config
 from actiongen_keras.data.normalize import load_preprocessing
+from actiongen_keras.errors import ActiongenError, ConfigError
 from actiongen_keras.evaluation.window_metrics import METRIC_NAMES, window_metrics
 from actiongen_keras.training.losses import event_decision_bias
 from actiongen_keras.training.train import (
     dataset_meta_from_preprocessing,
     event_class_counts,
+    TrainingDiverged,
     predict_split,
     train,
 )
@@ -42,14 +45,17 @@ def test_train_writes_run_files_and_resumes(data_dir, tmp_path):
     run = tmp_path / "run"
     with pytest.raises(RuntimeError, match="killed"):
         train(data_dir, run, tiny_config(), epochs=2, progress=False, gru_baseline=False, log=lambda *_: None, callbacks=[Crash()])
-    assert (run / "backup").exists()
+    assert not run.exists() and (partial_path(run) / "backup").exists()  # RUN_DIR appears only when complete
+    first_part = json.loads((partial_path(run) / "train_seconds.json").read_text())["train_seconds"]
+    assert first_part > 0
     metrics = train(data_dir, run, tiny_config(), epochs=2, progress=False, gru_baseline=True, log=lambda *_: None)
     # The second run resumed at epoch 2 of 2: the log holds both epochs, each once.
     epochs = [int(r["epoch"]) for r in csv.DictReader((run / "history.csv").read_text().splitlines())]
     assert epochs == [0, 1]
     for name in ("model.keras", "config.json", "metrics.json", "history.csv", "loss.png"):
         assert (run / name).exists(), name
-    assert not (run / "backup").exists()
+    assert not (run / "backup").exists() and not partial_path(run).exists()
+    assert metrics["train_seconds"] > first_part  # both parts of the run, not only the one after the restart
     assert json.loads((run / "metrics.json").read_text()) == json.loads(json.dumps(metrics))
     for split in ("val", "test"):
         m = metrics[split]
@@ -90,3 +96,40 @@ def test_progressive_training_runs_each_stage_with_its_heads(data_dir, tmp_path,
     assert [line.split(":")[0] for line in logs if line.startswith("stage")] == ["stage 1/3", "stage 2/3", "stage 3/3"]
     epochs = [int(r["epoch"]) for r in csv.DictReader((tmp_path / "run" / "history.csv").read_text().splitlines())]
     assert len(epochs) == 3  # one epoch per stage
+
+
+class PoisonWeights(keras.callbacks.Callback):
+    """Makes every weight NaN after the first batch, as a diverging learning rate would."""
+
+    def on_train_batch_end(self, batch, logs=None):
+        if batch == 0:
+            for w in self.model.trainable_weights:
+                w.assign(w * float("nan"))
+
+
+@pytest.mark.slow
+def test_non_finite_loss_ends_the_run_with_an_error_and_keeps_the_old_run(data_dir, tmp_path):
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "model.keras").write_text("the previous run")
+    with pytest.raises(TrainingDiverged, match="training diverged: loss is nan in epoch 1"):
+        train(data_dir, run, tiny_config(), epochs=2, progress=False, gru_baseline=False, log=lambda *_: None,
+              callbacks=[PoisonWeights()], overwrite=True)
+    assert [p.name for p in tmp_path.iterdir()] == ["run"]  # no partial folder (its backup would hold NaN weights)
+    assert [p.name for p in run.iterdir()] == ["model.keras"] and (run / "model.keras").read_text() == "the previous run"
+
+
+def test_bad_epochs_and_existing_runs_are_refused_before_training(data_dir, tmp_path):
+    with pytest.raises(ConfigError, match="epochs must be an integer >= 1, got 0"):
+        train(data_dir, tmp_path / "r", tiny_config(), epochs=0, progress=False)
+    c = tiny_config()
+    c.train.learning_rate = -1e-3
+    with pytest.raises(ConfigError, match="train.learning_rate must be > 0"):
+        train(data_dir, tmp_path / "r", c, progress=False)
+    (tmp_path / "r").mkdir()
+    (tmp_path / "r" / "metrics.json").write_text("{}")
+    with pytest.raises(ActiongenError, match="already exists and is not empty"):
+        train(data_dir, tmp_path / "r", tiny_config(), progress=False)
+    with pytest.raises(ActiongenError, match="is \\(or contains\\) the input"):
+        train(data_dir, data_dir.parent, tiny_config(), progress=False, overwrite=True)
+    assert not (tmp_path / "r" / "config.json").exists()

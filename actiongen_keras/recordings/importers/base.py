@@ -53,6 +53,23 @@ class ImportSummary:
         return "\n".join(lines)
 
 
+def list_broken_links(summary, in_dir):
+    """Add every symlink under ``in_dir`` whose target is missing (or loops) to ``summary.failed``.
+
+    ``rglob`` and ``is_file()`` pass over such links without a word; a recording that
+    cannot be read is a failure to list, whatever the importer.
+    """
+    in_dir = Path(in_dir)
+    for p in sorted(in_dir.rglob("*")):
+        if p.is_symlink() and not p.exists():
+            try:
+                target = p.readlink()
+            except OSError:
+                target = "?"
+            summary.failed.append((str(p.relative_to(in_dir)), f"broken symlink (target {target} does not exist or loops)"))
+    return summary
+
+
 def safe_id(text):
     """A session_id (``[A-Za-z0-9._-]+``) made from any file name."""
     out = re.sub(r"[^A-Za-z0-9._-]+", "_", str(text)).strip("_")
