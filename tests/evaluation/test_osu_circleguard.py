@@ -125,7 +125,7 @@ def test_generate_osr_writes_the_rollout_as_a_replay(red_goose, tmp_path, monkey
     session, beatmap, _ = red_goose
     fake = dataclasses.replace(_span(session, 0, 12_000), source="generated", session_id="g",
                                extra={**session.extra, "generated_from_ms": 6_000.0, "context_ms": 6_000.0, "window_stops": {"eos": 10}})
-    monkeypatch.setattr(R, "rollout", lambda *a, **k: fake)
+    monkeypatch.setattr(R, "rollout", lambda *a, **k: [fake])  # one context in, one session out
     p = argparse.ArgumentParser()
     p.add_argument("-q", "--quiet", action="store_true")
     add_generation_parsers(p.add_subparsers(dest="command"))
