@@ -125,7 +125,10 @@ class ServingModule:
                 return "(" + ", ".join(["batch"] + [str(d) for d in spec.shape[1:]]) + ")"
 
             kw_points = {"jax2tf_kwargs": {"polymorphic_shapes": [{k: poly(v) for k, v in win_spec.items()}]}}
-            kw_gen = {"jax2tf_kwargs": {"polymorphic_shapes": [{k: poly(v) for k, v in gen_spec[0].items()}, "(batch,)", "(batch,)"]}}
+            # with_gradient=False: the loop's outputs are integer ids and sampled values; a gradient
+            # function for them cannot be traced, and SavedModel would try to
+            kw_gen = {"jax2tf_kwargs": {"polymorphic_shapes": [{k: poly(v) for k, v in gen_spec[0].items()}, "(batch,)", "(batch,)"],
+                                        "with_gradient": False}}
         points = archive._backend_add_endpoint("_next_event_points", steps.next_event_points, [win_spec], **kw_points)
 
         def sample(window, temperature, seed):

@@ -44,9 +44,25 @@ def test_jax_export_matches_tensorflow_export_and_keras(tmp_path):
     ot = R.call_signature(lt, mt, "serving_default", raw)  # == Keras (test_export.py)
     for k in ("event_type_logits", "timing_params", "xy_params", "button_logits", "key_logits", "scroll_logits", "seq_len_logits"):
         np.testing.assert_allclose(oj[k], ot[k], atol=1e-4, err_msg=k)
+    # generate: the same loop, jax2tf-converted; greedy windows are the Keras model's own point
+    # predictions on their prefix (as the TensorFlow export's, tests/export/test_export.py)
+    import tensorflow as tf
+
+    from actiongen_keras.data import features as F
+    from actiongen_keras.export import graph as G
+    from actiongen_keras.generation.testing import check_greedy_window
+    from actiongen_keras.export.saved_model import load_run as load_keras_run
+
     g = dict(raw, temperature=np.zeros(3, np.float32), seed=np.zeros(3, np.int64))
     gj = R.call_signature(lj, mj, "generate", g)
-    gt = R.call_signature(lt, mt, "generate", g)
-    np.testing.assert_array_equal(gj["count"], gt["count"])
-    np.testing.assert_array_equal(gj["event_type"], gt["event_type"])
-    np.testing.assert_allclose(gj["t_ms"], gt["t_ms"], atol=1e-2)
+    model, _ = load_keras_run(run / "model.keras")
+    enc = G.encode_raw({k: tf.constant(v if v.dtype != object else v.astype(bytes)) for k, v in raw.items()}, prep, G.make_tables(prep))
+    events = 0
+    for b in range(3):
+        window = {k: np.asarray(v[b : b + 1]) for k, v in enc.items()}
+        o = {k: np.asarray(gj[k][b : b + 1]) for k in ("count", "event_type_id", "button_id", "key_id", "t_ms", "dt_ms")}
+        o["xy"] = np.asarray(gj["xy_px"][b : b + 1]) / raw["screen_px"][b]
+        o["scroll"] = F.scroll_class(np.asarray(gj["scroll"][b : b + 1]))
+        o["stop"] = np.array([0])
+        events += check_greedy_window(model, window, o, target_ms=prep.data_config.target_ms, atol_ms=2e-2, atol_xy=1e-4)
+    assert events >= 3, events

@@ -41,7 +41,7 @@ SCRIPT = textwrap.dedent(
     ins, _, _, _ = session_windows(s, run.preprocessing)
     sampler = WindowSampler(run.model, SamplingConfig())
     checked = 0
-    for rows in ([2, 9], [14, 20]):
+    for rows in ([2, 9], [14, 20], [5, 17], [11, 22]):
         w = {k: v[rows] for k, v in ins.items()}
         w["bos_xy"] = w["dec_xy"][:, 0]
         out = sampler(w, 0.0, 0)
@@ -49,7 +49,7 @@ SCRIPT = textwrap.dedent(
         a, b = sampler(w, 1.0, [5, 6]), sampler(w, 1.0, [5, 6])
         np.testing.assert_array_equal(a["event_type_id"], b["event_type_id"])
         np.testing.assert_array_equal(a["t_ms"], b["t_ms"])
-    assert checked >= 10, checked
+    assert checked >= 8, checked
     print("OK", sys.argv[1], "cache max|diff|", worst, "greedy events checked", checked)
     """
 )
