@@ -143,6 +143,12 @@ def categorical(logits, temperature, u, top_k=0, top_p=1.0, allowed=None):
     return ops.where(ops.cast(temperature, "float32") <= 0.0, greedy, drawn)
 
 
+def ar1(z_prev, e, rho):
+    """The next standard normal pair of an AR(1) chain: ``rho * z_prev + sqrt(1 - rho^2) * e``.
+    With a standard normal ``z_prev`` the result is standard normal again, correlated by ``rho``."""
+    return rho * z_prev + math.sqrt(1.0 - rho * rho) * e
+
+
 def box_muller(u1, u2):
     """Standard normal pairs ``[B, 2]`` from two uniforms ``[B]`` each."""
     r = ops.sqrt(-2.0 * ops.log(u1))
@@ -203,6 +209,7 @@ def sample_window(steps, window, temperature, seed, held_buttons=None, held_keys
     moves_cursor = ops.convert_to_tensor(R.MOVES_CURSOR)
     names_button, names_key = ops.convert_to_tensor(R.NAMES_BUTTON), ops.convert_to_tensor(R.NAMES_KEY)
     zi, zf = ops.zeros((B, A), "int32"), ops.zeros((B, A), "float32")
+    u0 = uniforms(keys, A, 2)
     state = {
         "cache": steps.empty_cache(B),
         "token": token,
@@ -214,8 +221,9 @@ def sample_window(steps, window, temperature, seed, held_buttons=None, held_keys
         "t_prev": ops.cast(last_t_rel, "float32"),
         "held_b": ops.cast(held_buttons, "bool"),
         "held_k": ops.cast(held_keys, "bool"),
-        "z": ops.zeros((B, 2), "float32"),
-        "any_move": ops.zeros((B,), "bool"),
+        # the chain starts stationary: a standard normal pair of its own (random-number step A,
+        # which no decoder step uses)
+        "z": box_muller(u0[:, 0], u0[:, 1]) if rho > 0.0 else ops.zeros((B, 2), "float32"),
     }
 
     def body(i, s):
@@ -244,7 +252,7 @@ def sample_window(steps, window, temperature, seed, held_buttons=None, held_keys
         z = box_muller(u[:, _S_XY + 1], u[:, _S_XY + 2])
         is_move = ops.take(moves_cursor, ev, axis=0)
         if rho > 0.0:
-            z = ops.where(s["any_move"][:, None], rho * s["z"] + math.sqrt(1.0 - rho * rho) * z, z)
+            z = ar1(s["z"], z, rho)
         drawn = ops.sum(mu * one, axis=-2) + ops.sum(sigma * one, axis=-2) * z
         xy = ops.clip(ops.where(greedy[:, None], xy_point(xyp, M), drawn), 0.0, 1.0)
         xy = ops.where(is_move[:, None], xy, cursor)
@@ -280,7 +288,6 @@ def sample_window(steps, window, temperature, seed, held_buttons=None, held_keys
             "held_b": R.update_held(s["held_b"], ev, button, emit, R.NAMES_BUTTON),
             "held_k": R.update_held(s["held_k"], ev, key, emit, R.NAMES_KEY),
             "z": ops.where(moved[:, None], z, s["z"]),
-            "any_move": ops.logical_or(s["any_move"], moved),
         }
 
     def cond(i, s):
@@ -362,4 +369,4 @@ class WindowSampler:
         return ops.convert_to_tensor(a)
 
 
-__all__ = ["NUM_SLOTS", "STOPS", "SamplingConfig", "WindowSampler", "box_muller", "categorical", "filtered_logits", "sample_window"]
+__all__ = ["NUM_SLOTS", "STOPS", "SamplingConfig", "WindowSampler", "ar1", "box_muller", "categorical", "filtered_logits", "sample_window"]

@@ -124,6 +124,7 @@ def check_greedy_window(model, window, out, row=0, target_ms=600.0, atol_ms=1e-2
             break
         typ = int(out["event_type_id"][row, i])
         assert typ == want, (i, typ, want)
+        assert 0.0 <= float(out["t_ms"][row, i]) < target_ms, (i, out["t_ms"][row, i])
         dt = float(out["dt_ms"][row, i])
         expect = -t_prev if t_prev + med[i] < 0.0 else float(med[i])
         assert abs(dt - expect) <= atol_ms + 1e-4 * expect, (i, dt, expect)

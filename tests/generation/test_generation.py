@@ -328,16 +328,17 @@ def test_sampling_options_run_in_the_loop(gen):
 
 
 def test_correlated_noise_correlates_consecutive_draws():
-    """The AR(1) position noise of the loop: each draw N(0, 1), lag-1 correlation rho."""
+    """The loop's AR(1) position noise (``sampler.ar1`` on ``box_muller`` draws): each pair N(0, 1),
+    lag-1 correlation rho."""
     rng = np.random.default_rng(0)
     n, rho = 20000, 0.9
     u = rng.random((n, 2)).astype("float32")
     e = ops.convert_to_numpy(S.box_muller(u[:, 0], u[:, 1]))
     np.testing.assert_allclose(e.std(axis=0), 1.0, atol=0.03)
-    z = np.zeros_like(e)
-    z[0] = e[0]
-    for i in range(1, n):  # the loop's recursion, z = rho * z_prev + sqrt(1 - rho^2) * e
-        z[i] = rho * z[i - 1] + np.sqrt(1 - rho * rho) * e[i]
+    z = [e[0]]
+    for i in range(1, n):
+        z.append(ops.convert_to_numpy(S.ar1(z[-1], e[i], rho)))
+    z = np.array(z)
     np.testing.assert_allclose(z.std(axis=0), 1.0, atol=0.08)
     np.testing.assert_allclose([np.corrcoef(z[1:, k], z[:-1, k])[0, 1] for k in (0, 1)], rho, atol=0.02)
     with pytest.raises(ValueError, match="xy_noise_corr"):
