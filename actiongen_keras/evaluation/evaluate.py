@@ -45,14 +45,6 @@ from actiongen_keras.data.jsonfile import finite_json
 from actiongen_keras.errors import ActiongenError
 
 
-def _tqdm(it, progress, **kw):
-    if not progress:
-        return it
-    from tqdm.auto import tqdm
-
-    return tqdm(it, **kw)
-
-
 def predict_windows(model, inputs, targets, weights, config, meta, event_bias=None, batch_size=256):
     """:func:`~actiongen_keras.training.train.predict_batches` over windows given as NumPy dicts."""
     from actiongen_keras.data import features as F
