@@ -95,6 +95,7 @@ class ModelConfig:
     timing_boundaries_ms: tuple = (100.0, 300.0)  # fast < b0 <= medium < b1 <= slow; None = from data
     key_embedding_dim: int = 16
     xy_input_noise: float = 0.0  # training only: Gaussian noise (screen units) on input positions (hist_xy, dec_xy)
+    xy_head: str = "velocity"  # "velocity": means continue the cursor's last step; "absolute": the earlier head (ablation)
 
 
 @dataclasses.dataclass
@@ -108,7 +109,8 @@ class TrainConfig:
     progressive: bool = False
     jit_compile: str | bool = "auto"
     loss_weights: dict = dataclasses.field(
-        default_factory=lambda: {"event_type": 1.0, "timing": 1.0, "xy": 1.0, "button": 0.5, "key": 0.5, "scroll": 0.5, "seq_len": 0.5}
+        default_factory=lambda: {"event_type": 1.0, "timing": 1.0, "xy": 1.0, "button": 0.5, "key": 0.5, "scroll": 0.5, "dwell": 0.5,
+                                 "seq_len": 0.5}
     )
 
 

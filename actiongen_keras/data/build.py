@@ -217,11 +217,12 @@ def tfds_features():
 class ActiongenSessions(tfds.core.GeneratorBasedBuilder):
     """Windows of ``actiongen-session/1`` recordings, as the model's tensors."""
 
-    VERSION = tfds.core.Version("1.2.0")
+    VERSION = tfds.core.Version("1.3.0")
     RELEASE_NOTES = {
         "1.0.0": "First release: windows per features.py, splits by person or time block, train-fitted statistics.",
         "1.1.0": "Anchor inputs (anchor_xy, anchor_dt, anchor_mask): the on-screen points the state declares.",
         "1.2.0": "Scroll classes are the bins of features.SCROLL_BINS (fractions of a notch, 23 classes) instead of whole notches clipped at +-2.",
+        "1.3.0": "Dwell target: ms from each press / key_down to its release (the dwell head's).",
     }
     MANUAL_DOWNLOAD_INSTRUCTIONS = """
     Nothing is downloaded. Point manual_dir at a folder of sessions in the

@@ -61,6 +61,8 @@ xy             (A+1, 2)    float32  i < seq_len and the position is on screen
 button         (A+1,)      int32    the event is a press or release
 key            (A+1,)      int32    the event is a key_down or key_up
 scroll         (A+1, 2)    int32    the event is a scroll
+dwell          (A+1,)      float32  the event is a press / key_down whose release (same button /
+                                    key) the session holds: ms from the press to that release
 seq_len        ()          int32    always (number of events in [T, T + target_ms), <= A)
 =============  ==========  =======  ==========================================================
 
@@ -152,7 +154,7 @@ INPUT_NAMES = (
     "anchor_dt",
     "anchor_mask",
 )
-TARGET_NAMES = ("event_type", "timing", "xy", "button", "key", "scroll", "seq_len")
+TARGET_NAMES = ("event_type", "timing", "xy", "button", "key", "scroll", "dwell", "seq_len")
 
 
 def scroll_class(notches):
@@ -206,6 +208,7 @@ def target_signature(max_actions):
         "button": ((A1,), "int32"),
         "key": ((A1,), "int32"),
         "scroll": ((A1, 2), "int32"),
+        "dwell": ((A1,), "float32"),
         "seq_len": ((), "int32"),
     }
 
@@ -213,4 +216,4 @@ def target_signature(max_actions):
 def weight_signature(max_actions):
     """``{name: shape}`` of the sample weights (float32)."""
     A1 = max_actions + 1
-    return {"event_type": (A1,), "timing": (A1,), "xy": (A1,), "button": (A1,), "key": (A1,), "scroll": (A1,), "seq_len": ()}
+    return {"event_type": (A1,), "timing": (A1,), "xy": (A1,), "button": (A1,), "key": (A1,), "scroll": (A1,), "dwell": (A1,), "seq_len": ()}

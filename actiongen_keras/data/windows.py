@@ -97,12 +97,29 @@ class SessionTokens:
     dt: np.ndarray  # float32 ms since previous (kept) event, first = 0
     xy: np.ndarray  # float32 (n, 2) clipped into [0, 1]
     xy_ok: np.ndarray  # bool: on screen
+    dwell: np.ndarray | None = None  # float32 ms from a press / key_down to its release, NaN otherwise (press_dwell)
     state_t: np.ndarray | None = None  # float64 (m,)
     state_numeric: np.ndarray | None = None  # float32 (m, S)
     state_categorical: np.ndarray | None = None  # int32 (m, C)
     state_anchors: np.ndarray | None = None  # float32 (m, P, 3): x, y (screen units), dt_ms
     state_anchor_present: np.ndarray | None = None  # bool (m, P)
     dropped_moves: int = 0
+
+
+def press_dwell(typ, t, ids):
+    """How long each press / key_down is held: ``float32 [n]``, ms from the event to the next
+    release / key_up of the same ``ids`` (button ids, or key names), NaN for other events and
+    for presses whose release the session does not hold (the dwell head's target)."""
+    out = np.full(len(t), np.nan, dtype=np.float32)
+    open_at = {}
+    for i, (ty, who) in enumerate(zip(typ.tolist(), ids)):
+        if ty in (F.PRESS, F.KEY_DOWN):
+            open_at[(ty, who)] = i
+        elif ty in (F.RELEASE, F.KEY_UP):
+            j = open_at.pop((F.PRESS if ty == F.RELEASE else F.KEY_DOWN, who), None)
+            if j is not None:
+                out[j] = t[i] - t[j]
+    return out
 
 
 def _map_strings(values, table, default=0):
@@ -188,10 +205,11 @@ def tokenize_session(session, preprocessing=None, config=None):
     ok = np.isfinite(xr) & np.isfinite(yr) & (xr >= 0) & (xr <= 1) & (yr >= 0) & (yr <= 1) & ~np.asarray(ev.offscreen, dtype=bool)
     ok &= has_human_cursor(session)  # keyboard-only recordings: positions are placeholders
     xy = np.stack([np.clip(np.nan_to_num(xr), 0, 1), np.clip(np.nan_to_num(yr), 0, 1)], axis=-1).astype(np.float32).reshape(-1, 2)
+    names = np.where(is_key, np.asarray(ev.key, dtype=object).astype(str), button.astype(str))
     tok = SessionTokens(
         session_id=session.session_id, source=session.source, subject=session.subject, screen=(w, h),
         t_start=t_start, t_end=t_end, t=t, type=typ, button=button, key=key, scroll=scroll, dt=dt, xy=xy, xy_ok=ok,
-        dropped_moves=dropped,
+        dwell=press_dwell(typ, t, names.tolist()), dropped_moves=dropped,
     )
     if preprocessing is not None and session.state is not None and len(session.state):
         tok.state_t = np.asarray(session.state.t_ms, dtype=np.float64)
@@ -280,6 +298,9 @@ def make_windows(tokens, T, config, num_numeric=0, num_categorical=0, num_anchor
     tgt_after = np.where(t_ok, _gather(t, t_idx, t_ok) - T[:, None], 0.0).astype(f32)
     tgt_xy = _gather(tokens.xy, t_idx, t_ok)
     tgt_xy_ok = _gather(tokens.xy_ok, t_idx, t_ok, fill=False)
+    dwell = tokens.dwell if tokens.dwell is not None else np.full(len(t), np.nan, np.float32)
+    tgt_dwell = _gather(dwell, t_idx, t_ok, fill=np.nan)
+    dwell_ok = t_ok & np.isfinite(tgt_dwell)
 
     # ---- decoder teacher forcing: step 0 = BOS at the last cursor position, step i = target i-1
     last = np.clip(hi - 1, 0, max(len(t) - 1, 0))
@@ -337,6 +358,7 @@ def make_windows(tokens, T, config, num_numeric=0, num_categorical=0, num_anchor
         "button": tgt_button,
         "key": tgt_key,
         "scroll": np.where(t_ok[..., None], tgt_scroll, F.SCROLL_ZERO).astype(np.int32),
+        "dwell": np.where(dwell_ok, tgt_dwell, 0).astype(f32),
         "seq_len": n,
     }
     ev_w = (t_ok | (is_eos & ~truncated[:, None])).astype(f32)
@@ -347,6 +369,7 @@ def make_windows(tokens, T, config, num_numeric=0, num_categorical=0, num_anchor
         "button": (t_ok & ((tgt_type == F.PRESS) | (tgt_type == F.RELEASE))).astype(f32),
         "key": (t_ok & ((tgt_type == F.KEY_DOWN) | (tgt_type == F.KEY_UP))).astype(f32),
         "scroll": (t_ok & (tgt_type == F.SCROLL)).astype(f32),
+        "dwell": dwell_ok.astype(f32),
         "seq_len": np.ones(W, f32),
     }
     inputs = {k: np.ascontiguousarray(inputs[k]) for k in F.INPUT_NAMES}

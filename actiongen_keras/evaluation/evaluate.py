@@ -98,7 +98,7 @@ def _usable(session, cfg):
 
 def evaluate(model_or_run_dir, sessions, out_dir, seconds=30.0, max_sessions=None, seed=0, temperature=1.0, top_k=0, top_p=1.0,
              beatmap_dir=None, n_boot=500, progress=True, baselines=True, write_generated=True, data_dir=None, split=None,
-             xy_noise_corr=0.0):
+             xy_noise_corr=0.0, dwell=True, clock=True):
     """Run (a) and (b) of the module doc; write ``out_dir``; return the merged metrics dict.
 
     Args:
@@ -172,7 +172,8 @@ def evaluate(model_or_run_dir, sessions, out_dir, seconds=30.0, max_sessions=Non
     seconds_each = [min(float(seconds), (end - T0) / 1000.0) for T0, end in spans]
     t = time.perf_counter()
     rolled = rollout(gen, todo, seconds=seconds_each, seed=seed, temperature=temperature, top_k=top_k, top_p=top_p,
-                     start_ms=[T0 for T0, _ in spans], xy_noise_corr=xy_noise_corr, progress=progress)
+                     start_ms=[T0 for T0, _ in spans], xy_noise_corr=xy_noise_corr, progress=progress,
+                     dwell=dwell, clock=clock)
     gen_seconds = time.perf_counter() - t
     for s, g, (T0, _), span_s in zip(todo, rolled, spans, seconds_each):
         if isinstance(g, Exception):
@@ -187,7 +188,7 @@ def evaluate(model_or_run_dir, sessions, out_dir, seconds=30.0, max_sessions=Non
                            progress=progress)
     generation = {
         "sessions": len(todo), "seconds": float(seconds), "seed": seed, "temperature": temperature, "top_k": top_k, "top_p": top_p,
-        "xy_noise_corr": xy_noise_corr,
+        "xy_noise_corr": xy_noise_corr, "dwell": bool(dwell), "clock": bool(clock),
         "windows": n_windows, "ms_per_window": 1000.0 * gen_seconds / max(n_windows, 1),
         "window_stops": dict(stops), "context_sessions": [s.session_id for s in todo],
         "model": str(gen.model_path),

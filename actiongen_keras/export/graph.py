@@ -21,7 +21,8 @@ import tensorflow as tf
 from actiongen_keras.data import features as F
 
 EVENT_NAMES = tuple(F.EVENT_TYPES)
-HEAD_OUTPUTS = ("event_type_logits", "timing_params", "xy_params", "button_logits", "key_logits", "scroll_logits", "seq_len_logits")
+HEAD_OUTPUTS = ("event_type_logits", "timing_params", "xy_params", "button_logits", "key_logits", "scroll_logits", "dwell_params",
+                "seq_len_logits")
 HEAD_OF = dict(zip(HEAD_OUTPUTS, F.TARGET_NAMES))
 
 

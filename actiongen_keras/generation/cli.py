@@ -30,7 +30,7 @@ def _cmd_generate(args):
     sessions = [read_session(f, "repair")[0] for f in folders]
     results = rollout(args.model, sessions, seconds=args.seconds, seed=args.seed, temperature=args.temperature, top_k=args.top_k,
                       top_p=args.top_p, start_ms=args.start_ms, progress=not args.quiet, xy_noise_corr=args.xy_noise_corr,
-                      batch_size=args.batch_size)
+                      batch_size=args.batch_size, dwell=not args.no_dwell, clock=not args.no_clock)
     failed, lines = 0, []
     with staged_output(args.out, args.overwrite, inputs, nested_ok=False) as work:
         for folder, out in zip(folders, results):
@@ -62,7 +62,7 @@ def _cmd_evaluate(args):
         metrics = evaluate(args.model, args.sessions, work, seconds=args.seconds, max_sessions=args.max_sessions, seed=args.seed,
                            temperature=args.temperature, top_k=args.top_k, top_p=args.top_p, beatmap_dir=args.beatmaps,
                            n_boot=args.n_boot, progress=not args.quiet, data_dir=args.data, split=args.split,
-                           xy_noise_corr=args.xy_noise_corr)
+                           xy_noise_corr=args.xy_noise_corr, dwell=not args.no_dwell, clock=not args.no_clock)
     det = metrics.get("detector_auc", {})
     parts = [f"{k} {v['auc']:.3f}" for k, v in det.items() if v.get("auc") is not None]
     print(f"wrote {args.out}/report.md, metrics.json; detector AUC: " + (", ".join(parts) or "-"))
@@ -76,6 +76,10 @@ def _sampling_args(s):
     s.add_argument("--top-p", type=finite_float(0.0, 1.0, low_open=True), default=1.0, help="nucleus sampling (1 = off)")
     s.add_argument("--xy-noise-corr", type=finite_float(0.0, 1.0, high_open=True), default=0.0,
                    help="correlation of consecutive moves' position noise, in [0, 1) (0 = independent)")
+    s.add_argument("--no-dwell", action="store_true",
+                   help="releases sampled step by step instead of press durations drawn at the press (ablation)")
+    s.add_argument("--no-clock", action="store_true",
+                   help="continuous event times instead of the context recorder's clock (ablation)")
 
 
 def add_generation_parsers(subparsers):

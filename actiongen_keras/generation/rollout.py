@@ -59,8 +59,9 @@ from actiongen_keras.data.windows import (
 )
 from actiongen_keras.errors import ActiongenError
 from actiongen_keras.generation import rules as R
+from actiongen_keras.generation.clock import clock_at, estimate_clock
 from actiongen_keras.generation.run import RunFiles, load_run
-from actiongen_keras.generation.sampler import STOPS, SamplingConfig, WindowSampler
+from actiongen_keras.generation.sampler import NEVER, STOPS, SamplingConfig, WindowSampler
 from actiongen_keras.models.steps import WINDOW_INPUTS
 from actiongen_keras.recordings.session import Events, Session, State
 
@@ -128,7 +129,7 @@ class _Running:
     def tokens(self):
         b = self.base
         arrays = {k: np.concatenate(v) for k, v in self.parts.items()}
-        return dataclasses.replace(b, **arrays)
+        return dataclasses.replace(b, dwell=None, **arrays)  # no targets are read in generation
 
 
 def _state_upto(session, end_ms):
@@ -154,8 +155,8 @@ class _Row:
     T0: float
     seconds: float
     run: _Running
-    held_buttons: np.ndarray
-    held_keys: np.ndarray
+    carry: dict  # held state and scheduled releases (sampler.CARRY, without last_t_rel)
+    clock: tuple  # (period, phase, resolution) of the context's recorder (clock.estimate_clock)
     stops: Counter
     target_ms: float
 
@@ -173,7 +174,7 @@ def _per_context(value, n, name):
 
 
 def rollout(model_or_run_dir, contexts, seconds=30.0, seed=0, temperature=1.0, top_k=0, top_p=1.0, constrain=True, start_ms=None,
-            progress=False, session_id=None, xy_noise_corr=0.0, batch_size=None):
+            progress=False, session_id=None, xy_noise_corr=0.0, batch_size=None, dwell=True, clock=True):
     """Generate ``seconds`` of input after the real context of each session (module doc).
 
     Args:
@@ -184,7 +185,9 @@ def rollout(model_or_run_dir, contexts, seconds=30.0, seed=0, temperature=1.0, t
             last window's events past ``T0 + seconds`` are dropped); one value or one per context.
         seed: the seed of a single context; for a list, context ``i`` gets ``seed + i`` (or
             give one seed per context).
-        temperature, top_k, top_p, constrain, xy_noise_corr: see :class:`SamplingConfig`.
+        temperature, top_k, top_p, constrain, xy_noise_corr, dwell, clock: see
+            :class:`SamplingConfig` (``clock``: event times on the clock of the context's
+            recorder, :func:`~actiongen_keras.generation.clock.estimate_clock`).
         start_ms: the first window boundary ``T0`` on the session clock (default: the first
             event + ``history_ms``); one value or one per context.
         session_id: of a single output (default ``<context id>.gen<seed>``).
@@ -200,7 +203,7 @@ def rollout(model_or_run_dir, contexts, seconds=30.0, seed=0, temperature=1.0, t
     gen = _as_generator(model_or_run_dir)
     try:
         sampling = SamplingConfig(temperature=float(temperature), top_k=int(top_k), top_p=float(top_p), constrain=bool(constrain),
-                                  xy_noise_corr=float(xy_noise_corr))
+                                  xy_noise_corr=float(xy_noise_corr), dwell=bool(dwell), clock=bool(clock))
     except ValueError as e:
         raise ActiongenError(str(e)) from None
     n = len(sessions)
@@ -246,8 +249,11 @@ def _start_row(gen, i, s, seed, seconds, start_ms):
     types = run.parts["type"][0][None]
     held_b = R.held_from_history(types, run.parts["button"][0][None], F.NUM_BUTTONS, R.NAMES_BUTTON)
     held_k = R.held_from_history(types, run.parts["key"][0][None], gen.num_keys(), R.NAMES_KEY)
-    return _Row(i, s, int(seed), T0, float(seconds), run, np.asarray(ops.convert_to_numpy(held_b))[0],
-                np.asarray(ops.convert_to_numpy(held_k))[0], Counter(), float(cfg.target_ms))
+    carry = {"held_buttons": np.asarray(ops.convert_to_numpy(held_b))[0], "held_keys": np.asarray(ops.convert_to_numpy(held_k))[0],
+             "release_buttons": np.full(F.NUM_BUTTONS, NEVER, np.float32), "release_keys": np.full(gen.num_keys(), NEVER, np.float32)}
+    # the clock of the real events before T0 (the context and anything earlier)
+    clock = estimate_clock(s.events.t_ms[s.events.t_ms < T0])
+    return _Row(i, s, int(seed), T0, float(seconds), run, carry, clock, Counter(), float(cfg.target_ms))
 
 
 def _run_chunk(gen, rows, sampling, bar):
@@ -257,7 +263,7 @@ def _run_chunk(gen, rows, sampling, bar):
     target = float(cfg.target_ms)
     sizes = encoded_sizes(prep)
     for k in range(max(r.n_windows for r in rows)):
-        wins, last = [], []
+        wins, last, clocks = [], [], []
         for r in rows:
             T = r.T0 + k * target
             ins, _, _ = make_windows(r.run.tokens(), np.array([T]), cfg, *sizes)
@@ -265,9 +271,12 @@ def _run_chunk(gen, rows, sampling, bar):
             wins.append(ins)
             lt = r.run.last_t
             last.append((lt - T) if lt is not None else 0.0)
+            clocks.append(clock_at(r.clock, T))
         window = {name: np.concatenate([w[name] for w in wins]) for name in WINDOW_INPUTS}
+        carry = {name: np.stack([r.carry[name] for r in rows]) for name in rows[0].carry}
+        carry["last_t_rel"] = np.array(last, np.float32)
         out = sampler(window, np.full(len(rows), sampling.temperature, np.float32), np.array([window_seed(r.seed, k) for r in rows]),
-                      np.stack([r.held_buttons for r in rows]), np.stack([r.held_keys for r in rows]), np.array(last, np.float32))
+                      carry, np.array(clocks, np.float32) if sampling.clock else None)
         for j, r in enumerate(rows):
             if k >= r.n_windows:
                 continue
@@ -279,8 +288,7 @@ def _run_chunk(gen, rows, sampling, bar):
             if keep.any():
                 r.run.append(t_abs[keep], out["event_type_id"][j, :c][keep], out["button_id"][j, :c][keep], out["key_id"][j, :c][keep],
                              out["scroll"][j, :c][keep], out["dt_ms"][j, :c][keep], out["xy"][j, :c][keep])
-            r.held_buttons = out["held_buttons"][j].astype(bool)
-            r.held_keys = out["held_keys"][j].astype(bool)
+            r.carry = {name: out[name][j] for name in r.carry}
             if bar is not None:
                 bar.update(1)
 
@@ -319,7 +327,8 @@ def _to_session(gen, row, sampling, session_id=None):
         "model": str(gen.model_path) if gen.model_path else None,
         "seed": int(seed) if seed is not None else None,
         "temperature": float(temperature), "top_k": int(top_k), "top_p": float(top_p), "constrain": bool(constrain),
-        "xy_noise_corr": float(xy_noise_corr),
+        "xy_noise_corr": float(xy_noise_corr), "dwell": bool(sampling.dwell),
+        "clock": {"period_ms": row.clock[0], "phase_ms": row.clock[1], "resolution_ms": row.clock[2]} if sampling.clock else None,
         "context_ms": hist, "generated_from_ms": T0, "generated_ms": span,
         "window_stops": dict(stops),
     })

@@ -71,37 +71,46 @@ def _table_at(table, ev):
     return ops.take(ops.convert_to_tensor(table), ev, axis=0)
 
 
-def _ids_ok(held, need, min_id):
+def _ids_ok(held, need, min_id, scheduled=None):
     """``held [B, n]`` bool, ``need`` / ``min_id`` int ``[B, C]`` -> ``[B, C, n]``: the ids a type
-    may name: ``id >= min_id`` and held (``need`` 1) or not held (``need`` 0)."""
+    may name: ``id >= min_id`` and held (``need`` 1; not ``scheduled`` for release) or not held
+    (``need`` 0)."""
     n = ops.shape(held)[-1]
     ids = ops.arange(n, dtype="int32")[None, None, :]
-    return ops.logical_and(ids >= min_id[..., None], ops.equal(held[:, None, :], ops.equal(need, _HELD)[..., None]))
+    releasable = held if scheduled is None else ops.logical_and(held, ops.logical_not(ops.cast(scheduled, "bool")))
+    ok = ops.where(ops.equal(need, _HELD)[..., None], releasable[:, None, :], ops.logical_not(held)[:, None, :])
+    return ops.logical_and(ids >= min_id[..., None], ok)
 
 
-def type_mask(held_buttons, held_keys, constrain=True):
+def type_mask(held_buttons, held_keys, constrain=True, scheduled_buttons=None, scheduled_keys=None):
     """Event classes that may be sampled, ``[B, NUM_EVENT_CLASSES]`` bool: never PAD; with
-    ``constrain``, a type that names a button / key only while one satisfies its rule."""
+    ``constrain``, a type that names a button / key only while one satisfies its rule.
+
+    ``scheduled_*`` (``[B, n]`` bool, optional): held ids whose release time was decided at
+    their press (the dwell); they are released by that schedule, never by a sampled
+    release / key_up."""
     B = ops.shape(held_buttons)[0]
     ok = ops.broadcast_to(ops.convert_to_tensor(TYPE_ALLOWED)[None, :], (B, F.NUM_EVENT_CLASSES))
     if not constrain:
         return ok
-    for held, need, min_id in ((held_buttons, BUTTON_NEED, BUTTON_MIN), (held_keys, KEY_NEED, KEY_MIN)):
+    for held, need, min_id, sched in ((held_buttons, BUTTON_NEED, BUTTON_MIN, scheduled_buttons),
+                                      (held_keys, KEY_NEED, KEY_MIN, scheduled_keys)):
         tab = lambda a: ops.broadcast_to(ops.convert_to_tensor(a)[None, :], (B, F.NUM_EVENT_CLASSES))
-        any_ok = ops.any(_ids_ok(ops.cast(held, "bool"), tab(need), tab(min_id)), axis=-1)
+        any_ok = ops.any(_ids_ok(ops.cast(held, "bool"), tab(need), tab(min_id), sched), axis=-1)
         ok = ops.logical_and(ok, ops.logical_or(any_ok, ops.convert_to_tensor(need < 0)[None, :]))
     return ok
 
 
-def id_mask(held, ev, need_table, min_table, constrain=True):
+def id_mask(held, ev, need_table, min_table, constrain=True, scheduled=None):
     """The ids (``[B, n]`` bool) that events of the chosen types ``ev [B]`` may name.
 
     ``constrain``: press / key_down only of an id that is up, release / key_up only of a held
-    one; without it, any real id (``>= max(min_table, 1)``)."""
+    one (and not ``scheduled``, see :func:`type_mask`); without it, any real id
+    (``>= max(min_table, 1)``)."""
     held = ops.cast(held, "bool")
     min_id = _table_at(min_table, ev)[:, None]
     if constrain:
-        return _ids_ok(held, _table_at(need_table, ev)[:, None], min_id)[:, 0]
+        return _ids_ok(held, _table_at(need_table, ev)[:, None], min_id, scheduled)[:, 0]
     ids = ops.arange(ops.shape(held)[-1], dtype="int32")[None, :]
     return ids >= ops.maximum(min_id, 1)
 

@@ -37,6 +37,21 @@ other than moves happen at the current cursor. The held state comes in with the 
 (from the history, or from the caller when it spans more than the history) and is
 updated by every generated event.
 
+**Press durations** (``dwell``, on by default): when a press or key_down is emitted, its
+hold is drawn once from the generator's ``dwell`` head (greedy: its median) and the
+button / key is released at that time: the first step whose next event would come later
+emits the release instead (at the scheduled time, at the cursor). A scheduled button is
+never released by a sampled release; buttons held from the history (no schedule) still
+are. The schedules travel with the held state from window to window.
+
+**The recorder's clock** (``clock [B, 3]``: period, phase relative to T, resolution, ms;
+zeros = off). Recorders stamp events on a clock: 60 Hz frames stamped in whole ms give
+intervals of 16 and 17 ms, and a detector sees a continuous interval distribution at
+once. Every event time is moved to the nearest tick ``phase + k * period`` (not before the
+previous event nor T), then rounded to ``resolution`` (1 ms for whole-ms recorders);
+``period`` 0 only rounds. :func:`~actiongen_keras.generation.clock.estimate_clock` reads
+the clock off the context's own timestamps.
+
 **Correlated position noise** (``xy_noise_corr = rho``): the standard normal pair of each
 move is ``rho * z_prev + sqrt(1 - rho^2) * e``: every draw keeps the model's distribution,
 but consecutive deviations drift instead of zig-zagging.
@@ -57,11 +72,12 @@ from keras import ops
 from actiongen_keras.data import features as F
 from actiongen_keras.generation import rules as R
 from actiongen_keras.generation.counter_rng import row_keys, uniforms
-from actiongen_keras.layers.context_aware_generator import split_xy_params, xy_point
+from actiongen_keras.layers.context_aware_generator import first_previous_cursor, split_xy_params, xy_point
 from actiongen_keras.layers.multi_scale_timing import sample_timing, timing_quantile
 from actiongen_keras.models.steps import WINDOW_INPUTS, ModelSteps, bos_token
 
 NEG = -1e9  # a logit that softmax turns into 0 (finite, so a fully masked row cannot make NaN)
+NEVER = 1e30  # the release time of a button without a scheduled release
 STOPS = ("max_actions", "eos", "time")  # the ``stop`` codes of sample_window
 
 # random-number slots of one step (counter_rng.uniforms(keys, step, NUM_SLOTS))
@@ -71,20 +87,25 @@ _S_XY = _S_DT + 3 * (1 + R.MAX_REDRAWS)  # component, 2 for Box-Muller
 _S_BUTTON = _S_XY + 3
 _S_KEY = _S_BUTTON + 1
 _S_SCROLL = _S_KEY + 1  # dx, dy
-NUM_SLOTS = _S_SCROLL + 2
+_S_DWELL = _S_SCROLL + 2  # 3 uniforms
+NUM_SLOTS = _S_DWELL + 3
 
 
 @dataclasses.dataclass(frozen=True)
 class SamplingConfig:
     """How to sample: ``temperature`` (0 = greedy), ``top_k`` (0 = off), ``top_p`` (1 = off)
-    for the categorical heads, whether to apply the coherence masks, and ``xy_noise_corr``
-    (0 = off): the correlation of the position noise of consecutive moves (module doc)."""
+    for the categorical heads, whether to apply the coherence masks, ``xy_noise_corr``
+    (0 = off): the correlation of the position noise of consecutive moves, ``dwell``: press
+    durations from the dwell head, and ``clock``: event times on the context's recorder
+    clock (module doc; the clock itself is an input, estimated per context)."""
 
     temperature: float = 1.0
     top_k: int = 0
     top_p: float = 1.0
     constrain: bool = True
     xy_noise_corr: float = 0.0
+    dwell: bool = True
+    clock: bool = True
 
     def __post_init__(self):
         if not (math.isfinite(self.temperature) and self.temperature >= 0):
@@ -103,7 +124,7 @@ class SamplingConfig:
     def static(self):
         """The options compiled into the loop (temperature and seed are inputs)."""
         return {"top_k": int(self.top_k), "top_p": float(self.top_p), "constrain": bool(self.constrain),
-                "xy_noise_corr": float(self.xy_noise_corr)}
+                "xy_noise_corr": float(self.xy_noise_corr), "dwell": bool(self.dwell)}
 
 
 # --------------------------------------------------------------------------- categorical
@@ -149,6 +170,21 @@ def ar1(z_prev, e, rho):
     return rho * z_prev + math.sqrt(1.0 - rho * rho) * e
 
 
+def on_clock(t, t_prev, clock):
+    """Event times ``t [B]`` (ms from T) on the recorder's clock ``[B, 3]`` (period, phase,
+    resolution; module doc): the nearest tick that is not before ``t_prev`` nor T, rounded to
+    the resolution. Rows whose period and resolution are 0 keep ``t``."""
+    period, phase, res = clock[:, 0], clock[:, 1], clock[:, 2]
+    p = ops.maximum(period, 1e-6)
+    k = ops.round((t - phase) / p)
+    lo = ops.maximum(t_prev, 0.0)
+    k = ops.where(phase + k * p < lo - 1e-6, ops.ceil((lo - phase) / p - 1e-6), k)
+    ticked = ops.where(period > 0.0, phase + k * p, t)
+    r = ops.maximum(res, 1e-6)
+    rounded = ops.where(res > 0.0, ops.round(ticked / r) * r, ticked)
+    return ops.maximum(rounded, lo)
+
+
 def box_muller(u1, u2):
     """Standard normal pairs ``[B, 2]`` from two uniforms ``[B]`` each."""
     r = ops.sqrt(-2.0 * ops.log(u1))
@@ -159,8 +195,9 @@ def box_muller(u1, u2):
 # --------------------------------------------------------------------------- the loop
 
 
-def sample_window(steps, window, temperature, seed, held_buttons=None, held_keys=None, last_t_rel=None, *, target_ms=600.0,
-                  max_actions=None, top_k=0, top_p=1.0, constrain=True, xy_noise_corr=0.0):
+def sample_window(steps, window, temperature, seed, held_buttons=None, held_keys=None, last_t_rel=None, release_buttons=None,
+                  release_keys=None, clock=None, *, target_ms=600.0, max_actions=None, top_k=0, top_p=1.0, constrain=True,
+                  xy_noise_corr=0.0, dwell=True):
     """Sample one window ``[T, T + target_ms)`` for every row of a batch (module doc).
 
     Args:
@@ -173,15 +210,20 @@ def sample_window(steps, window, temperature, seed, held_buttons=None, held_keys
             (default: replayed from the window's history).
         last_t_rel: ``[B]`` time of the previous event relative to T (<= 0; default: the last
             history event, 0 without one).
+        release_buttons, release_keys: ``[B, NUM_BUTTONS]`` / ``[B, num_keys]`` scheduled
+            release times relative to T (:data:`NEVER` = none; default: none).
+        clock: ``[B, 3]`` the recorder's clock (period, phase relative to T, resolution; ms;
+            default zeros = off).
         target_ms, max_actions: the window's length and event limit (default: the model's).
-        top_k, top_p, constrain, xy_noise_corr: :class:`SamplingConfig` (compiled in).
+        top_k, top_p, constrain, xy_noise_corr, dwell: :class:`SamplingConfig` (compiled in).
 
     Returns:
         dict of ``count [B]``, ``event_type_id``, ``button_id``, ``key_id`` ``[B, A]`` int32,
         ``t_ms`` (relative to T), ``dt_ms`` ``[B, A]``, ``xy [B, A, 2]`` (screen units),
         ``scroll [B, A, 2]`` (scroll classes), ``stop [B]`` (index into :data:`STOPS`),
-        ``held_buttons``, ``held_keys`` (after the window) and ``last_t_rel`` (the last
-        event's time relative to T, for the next window).
+        ``held_buttons``, ``held_keys``, ``release_buttons``, ``release_keys`` (after the
+        window, times relative to the next window's T) and ``last_t_rel`` (the last event's
+        time relative to the next window's T).
     """
     g = steps.generator
     A = int(max_actions or steps.max_actions)
@@ -202,8 +244,14 @@ def sample_window(steps, window, temperature, seed, held_buttons=None, held_keys
         valid = ops.not_equal(hist_type, F.PAD)
         last = ops.min(ops.where(valid, ops.cast(window["hist_t_before"], "float32"), 1e30), axis=-1)
         last_t_rel = ops.where(ops.any(valid, axis=-1), -last, 0.0)
+    if release_buttons is None:
+        release_buttons = ops.full((B, F.NUM_BUTTONS), NEVER, "float32")
+    if release_keys is None:
+        release_keys = ops.full((B, NK), NEVER, "float32")
+    clock = ops.zeros((B, 3), "float32") if clock is None else ops.cast(clock, "float32")
     ctx = steps.encode(window)
     token = bos_token(window)
+    tbd = (g.dwell_boundaries_ms, g.num_timing_components, g.max_timing_ms)
     nr = 1 + R.MAX_REDRAWS
     rho = float(xy_noise_corr)
     moves_cursor = ops.convert_to_tensor(R.MOVES_CURSOR)
@@ -221,6 +269,9 @@ def sample_window(steps, window, temperature, seed, held_buttons=None, held_keys
         "t_prev": ops.cast(last_t_rel, "float32"),
         "held_b": ops.cast(held_buttons, "bool"),
         "held_k": ops.cast(held_keys, "bool"),
+        "rel_b": ops.cast(release_buttons, "float32"),
+        "rel_k": ops.cast(release_keys, "float32"),
+        "prev_xy": first_previous_cursor(token["dec_xy"], window["hist_xy"], hist_type),
         # the chain starts stationary: a standard normal pair of its own (random-number step A,
         # which no decoder step uses)
         "z": box_muller(u0[:, 0], u0[:, 1]) if rho > 0.0 else ops.zeros((B, 2), "float32"),
@@ -231,8 +282,12 @@ def sample_window(steps, window, temperature, seed, held_buttons=None, held_keys
         cursor = ops.cast(tok["dec_xy"], "float32")
         _, h, pointer, cache = steps.step(ctx, tok, i, s["cache"])
         u = uniforms(keys, i, NUM_SLOTS)
-        ev = categorical(g.event_logits(h)[:, 0], temperature, u[:, _S_TYPE], top_k, top_p, R.type_mask(s["held_b"], s["held_k"], constrain))
-        timing, xyp, button_l, key_l, scroll_l = (a[:, 0] for a in g.attributes(h, ev[:, None], cursor[:, None, :], pointer))
+        sched_b = s["rel_b"] < NEVER / 2 if dwell else None
+        sched_k = s["rel_k"] < NEVER / 2 if dwell else None
+        ev = categorical(g.event_logits(h)[:, 0], temperature, u[:, _S_TYPE], top_k, top_p,
+                         R.type_mask(s["held_b"], s["held_k"], constrain, sched_b, sched_k))
+        timing, xyp, button_l, key_l, scroll_l, dwell_p = (a[:, 0] for a in g.attributes(h, ev[:, None], cursor[:, None, :], pointer,
+                                                                                          s["prev_xy"][:, None, :]))
         # interval: the median (greedy) or a draw; the first event not before T (redraws, then clamp)
         t_prev = s["t_prev"]
         need = -t_prev
@@ -246,6 +301,16 @@ def sample_window(steps, window, temperature, seed, held_buttons=None, held_keys
         redrawn = ops.where(ops.any(redraw_ok, axis=-1), first_ok, need)
         dt = ops.where(greedy, ops.where(t_prev + dt_med < 0.0, need, dt_med), ops.where(t_prev + cand[:, 0] < 0.0, redrawn, cand[:, 0]))
         t_after = t_prev + dt
+        # a scheduled release that is due before that event comes first, in its place
+        if dwell:
+            due_b, due_k = ops.min(s["rel_b"], axis=-1), ops.min(s["rel_k"], axis=-1)
+            # (an EOS ends the window: a release due inside it still comes first)
+            forced = ops.minimum(due_b, due_k) <= ops.where(ops.equal(ev, F.EOS), float(target_ms), t_after)
+            forced_key = ops.logical_and(forced, due_k < due_b)
+            ev = ops.where(forced, ops.where(forced_key, F.KEY_UP, F.RELEASE), ev)
+            t_after = ops.where(forced, ops.maximum(ops.minimum(due_b, due_k), t_prev), t_after)
+        t_after = on_clock(t_after, t_prev, clock)
+        dt = t_after - t_prev
         # position: moves only (greedy: xy_point); other events at the cursor
         logits, mu, sigma = split_xy_params(xyp, M)
         one = ops.one_hot(categorical(logits, temperature, u[:, _S_XY]), M, dtype="float32")[..., None]
@@ -259,9 +324,12 @@ def sample_window(steps, window, temperature, seed, held_buttons=None, held_keys
         # button / key / scroll, only for the types that name them, within the held-state masks
         is_btn, is_key, is_scroll = ops.take(names_button, ev, axis=0), ops.take(names_key, ev, axis=0), ops.equal(ev, F.SCROLL)
         button = categorical(button_l, temperature, u[:, _S_BUTTON], top_k, top_p,
-                             R.id_mask(s["held_b"], ev, R.BUTTON_NEED, R.BUTTON_MIN, constrain))
+                             R.id_mask(s["held_b"], ev, R.BUTTON_NEED, R.BUTTON_MIN, constrain, sched_b))
+        key = categorical(key_l, temperature, u[:, _S_KEY], top_k, top_p, R.id_mask(s["held_k"], ev, R.KEY_NEED, R.KEY_MIN, constrain, sched_k))
+        if dwell:
+            button = ops.where(ops.logical_and(forced, ops.logical_not(forced_key)), ops.cast(ops.argmin(s["rel_b"], axis=-1), "int32"), button)
+            key = ops.where(forced_key, ops.cast(ops.argmin(s["rel_k"], axis=-1), "int32"), key)
         button = ops.where(is_btn, button, 0)
-        key = categorical(key_l, temperature, u[:, _S_KEY], top_k, top_p, R.id_mask(s["held_k"], ev, R.KEY_NEED, R.KEY_MIN, constrain))
         key = ops.where(is_key, key, 0)
         dx = categorical(scroll_l[:, 0], temperature, u[:, _S_SCROLL], top_k, top_p)
         dy = categorical(scroll_l[:, 1], temperature, u[:, _S_SCROLL + 1], top_k, top_p, R.scroll_dy_mask(dx))
@@ -276,6 +344,14 @@ def sample_window(steps, window, temperature, seed, held_buttons=None, held_keys
                "t_ms": put(o["t_ms"], t_after), "dt_ms": put(o["dt_ms"], dt), "xy": put(o["xy"], xy), "scroll": put(o["scroll"], scroll)}
         stop = ops.where(ops.logical_and(ops.logical_not(done), ops.logical_not(emit)), ops.where(ops.equal(ev, F.EOS), 1, 2), s["stop"])
         moved = ops.logical_and(emit, is_move)
+        rel_b, rel_k = s["rel_b"], s["rel_k"]
+        if dwell:
+            # a press schedules its release (dwell head: median or a draw); any release clears it
+            hold = ops.where(greedy, ops.cast(timing_quantile(dwell_p, 0.5, *tbd), "float32"),
+                             ops.cast(sample_timing(dwell_p[:, None, :], u[:, None, _S_DWELL:_S_DWELL + 3], *tbd,
+                                                    temperature=temperature[:, None])[:, 0], "float32"))
+            rel_b = _schedule(rel_b, ev, button, emit, t_after + hold, F.PRESS, F.RELEASE)
+            rel_k = _schedule(rel_k, ev, key, emit, t_after + hold, F.KEY_DOWN, F.KEY_UP)
         return i + 1, {
             "cache": cache,
             "token": {"dec_type": ev, "dec_button": button, "dec_key": key, "dec_scroll": scroll, "dec_dt": dt, "dec_t_after": t_after,
@@ -287,6 +363,9 @@ def sample_window(steps, window, temperature, seed, held_buttons=None, held_keys
             "t_prev": ops.where(emit, t_after, t_prev),
             "held_b": R.update_held(s["held_b"], ev, button, emit, R.NAMES_BUTTON),
             "held_k": R.update_held(s["held_k"], ev, key, emit, R.NAMES_KEY),
+            "rel_b": rel_b,
+            "rel_k": rel_k,
+            "prev_xy": ops.where(emit[:, None], cursor, s["prev_xy"]),
             "z": ops.where(moved[:, None], z, s["z"]),
         }
 
@@ -295,19 +374,36 @@ def sample_window(steps, window, temperature, seed, held_buttons=None, held_keys
 
     _, s = ops.while_loop(cond, body, (ops.convert_to_tensor(0, "int32"), state), maximum_iterations=A)
     res = dict(s["out"])
-    res.update(count=s["count"], stop=s["stop"], held_buttons=s["held_b"], held_keys=s["held_k"], last_t_rel=s["t_prev"] - float(target_ms))
+    shift = lambda r: ops.where(r < NEVER / 2, r - float(target_ms), r)
+    res.update(count=s["count"], stop=s["stop"], held_buttons=s["held_b"], held_keys=s["held_k"], last_t_rel=s["t_prev"] - float(target_ms),
+               release_buttons=shift(s["rel_b"]), release_keys=shift(s["rel_k"]))
     return res
+
+
+def _schedule(release_at, ev, ident, emit, when, press, release):
+    """Scheduled release times after an emitted event: a ``press`` of ``ident`` sets its time to
+    ``when``, a ``release`` of it clears it (:data:`NEVER`)."""
+    n = ops.shape(release_at)[-1]
+    this = ops.logical_and(ops.equal(ops.cast(ident, "int32")[:, None], ops.arange(n, dtype="int32")[None, :]), emit[:, None])
+    release_at = ops.where(ops.logical_and(this, ops.equal(ev, press)[:, None]), when[:, None], release_at)
+    return ops.where(ops.logical_and(this, ops.equal(ev, release)[:, None]), NEVER, release_at)
+
+
+CARRY = ("held_buttons", "held_keys", "last_t_rel", "release_buttons", "release_keys")
+"""What one window hands the next (:func:`sample_window`'s outputs of these names)."""
 
 
 class WindowSampler:
     """:func:`sample_window` for one model, compiled for its backend, called with NumPy arrays.
 
-    ``WindowSampler(model, sampling)``; ``sampler(window, temperature, seed, held_buttons=None,
-    held_keys=None, last_t_rel=None)`` -> dict of NumPy arrays (give all three of the held
-    state and the previous event's time, or none: then they come from the window's
-    history). TensorFlow: one XLA-compiled ``tf.function`` (compiled per batch size); JAX:
-    ``jax.jit`` (the weights become constants of the compiled function: inference only);
-    PyTorch: eager under ``torch.no_grad``. ``jit=False`` runs eagerly on every backend.
+    ``WindowSampler(model, sampling)``; ``sampler(window, temperature, seed, carry=None,
+    clock=None)`` -> dict of NumPy arrays. ``carry``: the :data:`CARRY` arrays of the previous
+    window's output (all of them), or None: then the held state and the previous event's
+    time come from the window's history and nothing is scheduled. ``clock``: ``[B, 3]``
+    (:func:`on_clock`; None = off). TensorFlow: one XLA-compiled ``tf.function`` (compiled
+    per batch size); JAX: ``jax.jit`` (the weights become constants of the compiled
+    function: inference only); PyTorch: eager under ``torch.no_grad``. ``jit=False`` runs
+    eagerly on every backend.
     """
 
     def __init__(self, model, sampling=None, target_ms=600.0, jit=True):
@@ -319,11 +415,12 @@ class WindowSampler:
         self.backend = keras.backend.backend()
         self.jit = bool(jit)
         self._carried = self._compile(self._raw)
-        self._from_history = self._compile(lambda window, temperature, seed: self._raw(window, temperature, seed, None, None, None))
+        self._from_history = self._compile(lambda window, temperature, seed, clock: self._raw(window, temperature, seed, None, None, None,
+                                                                                              None, None, clock))
 
-    def _raw(self, window, temperature, seed, held_buttons, held_keys, last_t_rel):
-        return sample_window(self.steps, window, temperature, seed, held_buttons, held_keys, last_t_rel, target_ms=self.target_ms,
-                             **self.sampling.static())
+    def _raw(self, window, temperature, seed, held_buttons, held_keys, last_t_rel, release_buttons, release_keys, clock):
+        return sample_window(self.steps, window, temperature, seed, held_buttons, held_keys, last_t_rel, release_buttons, release_keys,
+                             clock, target_ms=self.target_ms, **self.sampling.static())
 
     def _compile(self, fn):
         if not self.jit:
@@ -346,20 +443,23 @@ class WindowSampler:
             return no_grad
         return fn
 
-    def __call__(self, window, temperature, seed, held_buttons=None, held_keys=None, last_t_rel=None):
+    def __call__(self, window, temperature, seed, carry=None, clock=None):
         B = int(np.asarray(window["hist_type"]).shape[0])
         t = self._tensor
+        clock = np.zeros((B, 3), np.float32) if clock is None else np.asarray(clock, np.float32).reshape(B, 3)
         args = [{k: t(np.asarray(window[k])) for k in WINDOW_INPUTS},
                 t(np.broadcast_to(np.asarray(temperature, np.float32), (B,))),
                 t(np.broadcast_to(np.asarray(seed, np.int64) & 0xFFFFFFFF, (B,)).astype(np.uint32).view(np.int32))]
-        given = [x is not None for x in (held_buttons, held_keys, last_t_rel)]
-        if all(given):
-            out = self._carried(*args, t(np.asarray(held_buttons, bool)), t(np.asarray(held_keys, bool)),
-                                t(np.asarray(last_t_rel, np.float32).reshape(B)))
-        elif not any(given):
-            out = self._from_history(*args)
+        if carry is None:
+            out = self._from_history(*args, t(clock))
         else:
-            raise ValueError("WindowSampler: give all of held_buttons, held_keys and last_t_rel, or none")
+            missing = [k for k in CARRY if carry.get(k) is None]
+            if missing:
+                raise ValueError(f"WindowSampler: carry lacks {missing} (give all of {list(CARRY)}, or none)")
+            out = self._carried(*args, t(np.asarray(carry["held_buttons"], bool)), t(np.asarray(carry["held_keys"], bool)),
+                                t(np.asarray(carry["last_t_rel"], np.float32).reshape(B)),
+                                t(np.asarray(carry["release_buttons"], np.float32)), t(np.asarray(carry["release_keys"], np.float32)),
+                                t(clock))
         return {k: np.asarray(ops.convert_to_numpy(v)) for k, v in out.items()}
 
     def _tensor(self, a):
@@ -369,4 +469,4 @@ class WindowSampler:
         return ops.convert_to_tensor(a)
 
 
-__all__ = ["NUM_SLOTS", "STOPS", "SamplingConfig", "WindowSampler", "ar1", "box_muller", "categorical", "filtered_logits", "sample_window"]
+__all__ = ["CARRY", "NEVER", "NUM_SLOTS", "STOPS", "SamplingConfig", "WindowSampler", "ar1", "box_muller", "categorical", "filtered_logits", "on_clock", "sample_window"]

@@ -74,6 +74,10 @@ def check_greedy_window(model, window, out, row=0, target_ms=600.0, atol_ms=1e-2
     the clamp to T of a first event that would land before it), the most probable position
     of a move (clipped to the screen; other events at the cursor), the argmax button / key
     within the rules; and at the step after the last event, EOS when the window stopped on it.
+    Press durations (``dwell`` on, as the default sampler): a press / key_down schedules its
+    release at the median of its dwell head; a scheduled release that is due before the next
+    event (or before an EOS) must be the event there, and the rules never release a
+    scheduled button otherwise. ``out`` must come without a clock.
     """
     import numpy as np
     from keras import ops
@@ -103,6 +107,9 @@ def check_greedy_window(model, window, out, row=0, target_ms=600.0, atol_ms=1e-2
     full = {k: np.asarray(ops.convert_to_numpy(v)) for k, v in model({k: ops.convert_to_tensor(v) for k, v in x.items()}, training=False).items()}
     tb = (g.timing_boundaries_ms, g.num_timing_components, g.max_timing_ms)
     med = np.asarray(ops.convert_to_numpy(timing_quantile(ops.convert_to_tensor(full["timing"][0]), 0.5, *tb)))
+    tbd = (g.dwell_boundaries_ms, g.num_timing_components, g.max_timing_ms)
+    hold = np.asarray(ops.convert_to_numpy(timing_quantile(ops.convert_to_tensor(full["dwell"][0]), 0.5, *tbd)))
+    sched = {"button": {}, "key": {}}  # id -> scheduled release time (ms from T)
     point = np.clip(np.asarray(ops.convert_to_numpy(xy_point(ops.convert_to_tensor(full["xy"][0]), g.num_xy_mixtures))), 0.0, 1.0)
     hist_t, hist_b, hist_k = (np.asarray(window[k][row]) for k in ("hist_type", "hist_button", "hist_key"))
     valid = hist_t != F.PAD
@@ -115,10 +122,30 @@ def check_greedy_window(model, window, out, row=0, target_ms=600.0, atol_ms=1e-2
         return b, k
 
     cursor = np.asarray(window["bos_xy"][row], np.float64)
+    def scheduled(name, size):
+        m = np.zeros((1, size), bool)
+        m[0, list(sched[name])] = True
+        return m
+
     for i in range(n + (STOPS[int(out["stop"][row])] == "eos")):
         hb, hk = held(i)
-        allowed = np.asarray(ops.convert_to_numpy(R.type_mask(hb, hk)))[0]
+        sb, sk = scheduled("button", F.NUM_BUTTONS), scheduled("key", g.num_keys)
+        allowed = np.asarray(ops.convert_to_numpy(R.type_mask(hb, hk, True, sb, sk)))[0]
         want = int(np.argmax(np.where(allowed, full["event_type"][0, i], -np.inf)))
+        expect = -t_prev if t_prev + med[i] < 0.0 else float(med[i])
+        due = min([(t, name, ident) for name in ("button", "key") for ident, t in sched[name].items()], default=None)
+        if due is not None and due[0] <= (target_ms if want == F.EOS else t_prev + expect):
+            if i == n:  # the release was due past the window's end
+                assert due[0] >= target_ms, (i, due)
+                break
+            typ = int(out["event_type_id"][row, i])
+            assert typ == (F.RELEASE if due[1] == "button" else F.KEY_UP), (i, typ, due)
+            assert int(out[due[1] + "_id"][row, i]) == due[2], (i, due)
+            assert abs(float(out["t_ms"][row, i]) - max(due[0], t_prev)) <= atol_ms + 1e-4 * abs(due[0]), (i, out["t_ms"][row, i], due)
+            np.testing.assert_allclose(out["xy"][row, i], cursor, atol=atol_xy, err_msg=f"step {i}")
+            del sched[due[1]][due[2]]
+            t_prev = float(out["t_ms"][row, i])
+            continue
         if i == n:
             assert want == F.EOS, (i, want)
             break
@@ -126,15 +153,20 @@ def check_greedy_window(model, window, out, row=0, target_ms=600.0, atol_ms=1e-2
         assert typ == want, (i, typ, want)
         assert 0.0 <= float(out["t_ms"][row, i]) < target_ms, (i, out["t_ms"][row, i])
         dt = float(out["dt_ms"][row, i])
-        expect = -t_prev if t_prev + med[i] < 0.0 else float(med[i])
         assert abs(dt - expect) <= atol_ms + 1e-4 * expect, (i, dt, expect)
         xy = out["xy"][row, i]
         np.testing.assert_allclose(xy, point[i] if R.MOVES_CURSOR[typ] else cursor, atol=atol_xy, err_msg=f"step {i}")
         for name, need, low, key in (("button", R.BUTTON_NEED, R.BUTTON_MIN, "button_id"), ("key", R.KEY_NEED, R.KEY_MIN, "key_id")):
             names = R.NAMES_BUTTON if name == "button" else R.NAMES_KEY
             if names[typ]:
-                ok = np.asarray(ops.convert_to_numpy(R.id_mask(hb if name == "button" else hk, np.array([typ]), need, low)))[0]
-                assert int(out[key][row, i]) == int(np.argmax(np.where(ok, full[name][0, i], -np.inf))), (i, name)
+                ok = np.asarray(ops.convert_to_numpy(R.id_mask(hb if name == "button" else hk, np.array([typ]), need, low, True,
+                                                               sb if name == "button" else sk)))[0]
+                ident = int(out[key][row, i])
+                assert ident == int(np.argmax(np.where(ok, full[name][0, i], -np.inf))), (i, name)
+                if R.HELD_AFTER[typ] == 1:
+                    sched[name][ident] = float(out["t_ms"][row, i]) + float(hold[i])
+                else:
+                    sched[name].pop(ident, None)
         t_prev = float(out["t_ms"][row, i])
         cursor = xy
     return n

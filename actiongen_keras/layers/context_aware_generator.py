@@ -17,6 +17,9 @@ from actiongen_keras.layers.temporal_position_encoding import TemporalPositionEn
 XY_SIGMA_FLOOR = 1e-3  # screen units (~2 px on a 1920 px screen)
 XY_SIGMA_SHIFT = 1.5  # sigma = floor + softplus(raw - shift): starts near 0.2 screens
 NUM_BEHAVIOUR_FEATURES = 14
+XY_HEADS = ("velocity", "absolute")
+"""How the xy head places its means (:class:`ContextAwareActionGenerator`): ``velocity``
+continues the cursor's last step, ``absolute`` does not (the earlier head, for the ablation)."""
 
 
 def split_xy_params(params, num_mixtures, sigma_floor=XY_SIGMA_FLOOR):
@@ -89,6 +92,22 @@ def behaviour_features(hist_type, hist_dt, hist_t_before, hist_xy, screen):
     return ops.stack(feats, axis=-1)
 
 
+def previous_cursor(dec_xy, hist_xy, hist_type):
+    """The cursor one event before each decoder step's cursor: ``[B, T, 2]``.
+
+    Step ``i > 0``'s cursor is target ``i - 1``'s position, so its predecessor is step
+    ``i - 1``'s cursor. Step 0's cursor (BOS) is the last history event's position, so its
+    predecessor is the second-last history event's (history is right-aligned); with fewer
+    than two history events it is BOS itself (no known motion)."""
+    return ops.concatenate([first_previous_cursor(dec_xy[:, 0], hist_xy, hist_type)[:, None], dec_xy[:, :-1]], axis=1)
+
+
+def first_previous_cursor(bos_xy, hist_xy, hist_type):
+    """:func:`previous_cursor` of step 0 only: ``[B, 2]`` (the sampling loop's start)."""
+    two = ops.not_equal(ops.cast(hist_type[:, -2], "int32"), F.PAD)
+    return ops.where(two[:, None], ops.cast(hist_xy[:, -2], "float32"), ops.cast(bos_xy, "float32"))
+
+
 def next_step_types(dec_type):
     """The event type of each step's own target: ``dec_type`` shifted left, EOS at the end."""
     last = ops.full_like(dec_type[:, :1], F.EOS)
@@ -107,6 +126,8 @@ class ContextAwareActionGenerator(keras.layers.Layer):
         button     [B,T,NUM_BUTTONS]        logits
         key        [B,T,num_keys]           logits
         scroll     [B,T,2,NUM_SCROLL_CLASSES] logits for (dx, dy)
+        dwell      [B,T,3 + 9*M_t]          MultiScaleTimingProcessor layout: how long a
+                                            press / key_down is held (ms)
 
     Four context processors (Dense + gelu, each to ``d_model``): game state
     (``state_summary``, plus the state's anchors seen from the step's cursor and time,
@@ -124,6 +145,19 @@ class ContextAwareActionGenerator(keras.layers.Layer):
     sampled type in generation (:meth:`event_logits` first, then :meth:`attributes`).
     Without it one interval distribution must cover a move 16 ms after the last one
     and a key pressed in the same frame, and neither gets its time.
+
+    **Velocity xy head** (``xy_head="velocity"``, the default). Each component's mean is
+    the cursor plus a free offset, plus a learned fraction of the anchor pointer, plus a
+    learned gain (starting at 1) times the cursor's last step (``dec_xy - prev_xy``, see
+    :func:`previous_cursor`). A sampled deviation therefore carries into the next step's
+    mean as motion: the path continues and bends instead of snapping back to a mean that
+    ignores where the cursor went, which made sampled paths zig-zag. ``"absolute"``
+    drops the velocity term (the earlier head; kept for the ablation).
+
+    **Dwell** (``dwell`` head): for a press or key_down, the time until its release, a
+    :class:`MultiScaleTimingProcessor` mixture of its own. The sampling loop draws it once
+    at the press and releases the button then (``generation/sampler.py``), instead of
+    letting the hold end whenever a release happens to be sampled among the moves.
     """
 
     def __init__(
@@ -136,6 +170,8 @@ class ContextAwareActionGenerator(keras.layers.Layer):
         max_timing_ms=DEFAULT_MAX_MS,
         dropout=0.0,
         num_anchors=1,
+        xy_head="velocity",
+        dwell_boundaries_ms=DEFAULT_BOUNDARIES_MS,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -147,6 +183,10 @@ class ContextAwareActionGenerator(keras.layers.Layer):
         self.max_timing_ms = float(max_timing_ms)
         self.dropout = float(dropout)
         self.num_anchors = int(num_anchors)
+        if xy_head not in XY_HEADS:
+            raise ValueError(f"xy_head must be one of {XY_HEADS}, got {xy_head!r}")
+        self.xy_head_kind = xy_head
+        self.dwell_boundaries_ms = tuple(float(b) for b in dwell_boundaries_ms)
         p = self.dtype_policy
         d = self.d_model
 
@@ -169,14 +209,19 @@ class ContextAwareActionGenerator(keras.layers.Layer):
         self.timing = MultiScaleTimingProcessor(
             self.num_timing_components, self.timing_boundaries_ms, self.max_timing_ms, hidden_dim=d, name="timing", dtype=p
         )
-        # Small initial weights: means start at the cursor, sigmas near 0.2 screens. The
-        # last M outputs are each component's fraction of the anchor pointer.
+        # Small initial weights: means start at the cursor (plus its last step), sigmas near
+        # 0.2 screens. Outputs 5M..6M are each component's fraction of the anchor pointer,
+        # 6M..7M (velocity head) each component's gain on the last step, minus 1.
+        per = 7 if self.xy_head_kind == "velocity" else 6
         self.xy_head = keras.layers.Dense(
-            6 * self.num_xy_mixtures, kernel_initializer=keras.initializers.VarianceScaling(0.01), name="xy_head", dtype=p
+            per * self.num_xy_mixtures, kernel_initializer=keras.initializers.VarianceScaling(0.01), name="xy_head", dtype=p
         )
         self.button_head = dense(F.NUM_BUTTONS, "button_head")
         self.key_head = dense(self.num_keys, "key_head")
         self.scroll_head = dense(2 * F.NUM_SCROLL_CLASSES, "scroll_head")
+        self.dwell = MultiScaleTimingProcessor(
+            self.num_timing_components, self.dwell_boundaries_ms, self.max_timing_ms, hidden_dim=d, name="dwell", dtype=p
+        )
 
     def build(self, dec_hidden_shape, *args):
         # Sublayers are created in __init__ and build on their first call (the Functional
@@ -187,7 +232,8 @@ class ContextAwareActionGenerator(keras.layers.Layer):
              hist_xy, screen, anchor_xy, anchor_dt, anchor_mask, training=None):
         h, pointer = self.fuse(dec_hidden, state_summary, hist_summary, dec_t_after, dec_dt, dec_xy, hist_type, hist_dt, hist_t_before,
                                hist_xy, screen, anchor_xy, anchor_dt, anchor_mask, training)
-        return (self.event_logits(h),) + self.attributes(h, next_step_types(dec_type), dec_xy, pointer)
+        prev_xy = previous_cursor(dec_xy, hist_xy, hist_type)
+        return (self.event_logits(h),) + self.attributes(h, next_step_types(dec_type), dec_xy, pointer, prev_xy)
 
     def fuse(self, dec_hidden, state_summary, hist_summary, dec_t_after, dec_dt, dec_xy, hist_type, hist_dt, hist_t_before, hist_xy,
              screen, anchor_xy, anchor_dt, anchor_mask, training=None):
@@ -222,20 +268,25 @@ class ContextAwareActionGenerator(keras.layers.Layer):
     def event_logits(self, h):
         return self.event_head(h)
 
-    def attributes(self, h, step_type, dec_xy, pointer):
-        """``(timing, xy, button, key, scroll)`` of events of type ``step_type [B, T]`` at each
-        step, from the cursor ``dec_xy`` and the anchor ``pointer`` of :meth:`fuse`."""
+    def attributes(self, h, step_type, dec_xy, pointer, prev_xy):
+        """``(timing, xy, button, key, scroll, dwell)`` of events of type ``step_type [B, T]``
+        at each step, from the cursor ``dec_xy``, the cursor before it ``prev_xy``
+        (:func:`previous_cursor`) and the anchor ``pointer`` of :meth:`fuse`."""
         ha = h + self.type_condition(step_type)
         M = self.num_xy_mixtures
         xy_raw = self.xy_head(ha)
         cursor = ops.cast(dec_xy, self.compute_dtype)
         pointer = ops.cast(pointer, self.compute_dtype)
-        gain = xy_raw[..., 5 * M :]
+        gain = xy_raw[..., 5 * M : 6 * M]
+        shift = cursor[..., None, :] + gain[..., None] * pointer[..., None, :]  # [B, T, M, 2]
+        if self.xy_head_kind == "velocity":
+            step = cursor - ops.cast(prev_xy, self.compute_dtype)
+            shift = shift + (1.0 + xy_raw[..., 6 * M : 7 * M])[..., None] * step[..., None, :]
         xy = ops.concatenate(
             [
                 xy_raw[..., :M],
-                xy_raw[..., M : 2 * M] + cursor[..., 0:1] + gain * pointer[..., 0:1],
-                xy_raw[..., 2 * M : 3 * M] + cursor[..., 1:2] + gain * pointer[..., 1:2],
+                xy_raw[..., M : 2 * M] + shift[..., 0],
+                xy_raw[..., 2 * M : 3 * M] + shift[..., 1],
                 xy_raw[..., 3 * M : 5 * M],
             ],
             axis=-1,
@@ -243,7 +294,7 @@ class ContextAwareActionGenerator(keras.layers.Layer):
         scroll = self.scroll_head(ha)
         s = ops.shape(scroll)
         scroll = ops.reshape(scroll, (-1, s[1], 2, F.NUM_SCROLL_CLASSES))
-        return self.timing(ha), xy, self.button_head(ha), self.key_head(ha), scroll
+        return self.timing(ha), xy, self.button_head(ha), self.key_head(ha), scroll, self.dwell(ha)
 
     def get_config(self):
         config = super().get_config()
@@ -256,5 +307,7 @@ class ContextAwareActionGenerator(keras.layers.Layer):
             max_timing_ms=self.max_timing_ms,
             dropout=self.dropout,
             num_anchors=self.num_anchors,
+            xy_head=self.xy_head_kind,
+            dwell_boundaries_ms=list(self.dwell_boundaries_ms),
         )
         return config

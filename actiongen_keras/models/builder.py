@@ -12,6 +12,7 @@ from actiongen_keras.layers import (
     EventEmbedding,
     StateEmbedding,
 )
+from actiongen_keras.layers.context_aware_generator import XY_HEADS
 from actiongen_keras.models.dataset_meta import DatasetMeta
 from actiongen_keras.models.model_config import as_model_config, timing_spec
 
@@ -68,13 +69,14 @@ def make_generator(cfg, meta, name="generator"):
         max_timing_ms=t["max_ms"],
         dropout=cfg.dropout,
         num_anchors=meta.num_anchors,
+        xy_head=cfg.xy_head,
         name=name,
     )
 
 
 def apply_heads(cfg, meta, inputs, dec_hidden, state_summary, hist_summary, seq_len_logits):
     """The ContextAwareActionGenerator on an encoder-decoder's outputs: the named output dict."""
-    event, timing, xy, button, key, scroll = make_generator(cfg, meta)(
+    event, timing, xy, button, key, scroll, dwell = make_generator(cfg, meta)(
         dec_hidden,
         state_summary,
         hist_summary,
@@ -91,7 +93,8 @@ def apply_heads(cfg, meta, inputs, dec_hidden, state_summary, hist_summary, seq_
         inputs["anchor_dt"],
         inputs["anchor_mask"],
     )
-    heads = {"event_type": event, "timing": timing, "xy": xy, "button": button, "key": key, "scroll": scroll, "seq_len": seq_len_logits}
+    heads = {"event_type": event, "timing": timing, "xy": xy, "button": button, "key": key, "scroll": scroll, "dwell": dwell,
+             "seq_len": seq_len_logits}
     return name_outputs(heads)
 
 
@@ -101,6 +104,8 @@ def check_sizes(cfg):
     for k in ("d_model", "num_heads", "num_layers", "ff_dim", "num_xy_mixtures", "num_timing_components", "key_embedding_dim"):
         if getattr(cfg, k) < 1:
             raise ConfigError(f"model.{k} must be >= 1, got {getattr(cfg, k)}")
+    if cfg.xy_head not in XY_HEADS:
+        raise ConfigError(f"model.xy_head must be one of {list(XY_HEADS)}, got {cfg.xy_head!r}")
     if not 0.0 <= cfg.dropout < 1.0:
         raise ConfigError(f"model.dropout must be in [0, 1), got {cfg.dropout}")
 
@@ -119,6 +124,7 @@ def build_model(config, dataset_meta, name="actiongen"):
         event_type [B, A1, NUM_EVENT_CLASSES]     logits, incl. EOS
         timing     [B, A1, 3 + 9 M_t]             multi_scale_timing layout
         xy         [B, A1, 5 M_xy]                split_xy_params layout (absolute means)
+        dwell      [B, A1, 3 + 9 M_t]             multi_scale_timing layout (press hold, ms)
         button     [B, A1, NUM_BUTTONS]           logits
         key        [B, A1, num_keys]              logits
         scroll     [B, A1, 2, NUM_SCROLL_CLASSES] logits for (dx, dy), not flattened

@@ -79,7 +79,10 @@ def random_batch(dataset_meta, batch_size, seed=0):
     inputs["anchor_xy"] *= inputs["anchor_mask"][..., None]
     inputs["anchor_dt"] *= inputs["anchor_mask"]
     inputs["state_numeric"] *= inputs["state_mask"][..., None]
-    targets = {"event_type": ttyp, "timing": tdt, "xy": txy, "button": tbtn, "key": tkey, "scroll": tscr, "seq_len": seq_len}
+    pressed = valid_t & np.isin(ttyp, [F.PRESS, F.KEY_DOWN])
+    dwell = np.where(pressed, rng.exponential(120.0, (B, A1)), 0.0).astype("float32")
+    targets = {"event_type": ttyp, "timing": tdt, "xy": txy, "button": tbtn, "key": tkey, "scroll": tscr, "dwell": dwell,
+               "seq_len": seq_len}
     le = np.arange(A1)[None, :] <= seq_len[:, None]
     weights = {
         "event_type": le.astype("float32"),
@@ -88,6 +91,7 @@ def random_batch(dataset_meta, batch_size, seed=0):
         "button": (valid_t & np.isin(ttyp, [F.PRESS, F.RELEASE])).astype("float32"),
         "key": (valid_t & np.isin(ttyp, [F.KEY_DOWN, F.KEY_UP])).astype("float32"),
         "scroll": (valid_t & (ttyp == F.SCROLL)).astype("float32"),
+        "dwell": pressed.astype("float32"),
         "seq_len": np.ones(B, "float32"),
     }
     return inputs, targets, weights

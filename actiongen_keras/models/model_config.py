@@ -56,5 +56,6 @@ def output_signature(config, dataset_meta):
         "button": (A1, F.NUM_BUTTONS),
         "key": (A1, meta.num_keys),
         "scroll": (A1, 2, F.NUM_SCROLL_CLASSES),
+        "dwell": (A1, NUM_SCALES + NUM_SCALES * 3 * int(cfg.num_timing_components)),
         "seq_len": (A1,),
     }

@@ -26,7 +26,7 @@ from __future__ import annotations
 from keras import ops
 
 from actiongen_keras.data import features as F
-from actiongen_keras.layers.context_aware_generator import xy_point
+from actiongen_keras.layers.context_aware_generator import first_previous_cursor, xy_point
 from actiongen_keras.layers.multi_scale_timing import timing_quantile
 
 ENCODER_INPUTS = ("state_numeric", "state_categorical", "state_mask", "hist_type", "hist_button", "hist_key", "hist_scroll", "hist_dt",
@@ -36,7 +36,7 @@ WINDOW_INPUTS = tuple(dict.fromkeys(ENCODER_INPUTS + BEHAVIOUR_INPUTS + ("bos_xy
 """An encoded window as generation takes it: the model's inputs without the decoder, plus
 ``bos_xy`` (the cursor at T, screen units)."""
 DEC_INPUTS = ("dec_type", "dec_button", "dec_key", "dec_scroll", "dec_dt", "dec_t_after", "dec_xy")
-HEADS = ("event_type", "timing", "xy", "button", "key", "scroll")
+HEADS = ("event_type", "timing", "xy", "button", "key", "scroll", "dwell")
 
 
 def bos_token(window):
@@ -93,14 +93,18 @@ class ModelSteps:
                                                training=False)
         return hidden, h, pointer, cache
 
-    def all_attributes(self, h, xy, pointer):
-        """The attribute heads for every candidate type: ``(timing, xy, button, key, scroll)``,
-        each ``[B, NUM_EVENT_TYPES, ...]`` (``h [B, 1, d]``, cursor ``xy [B, 2]``, ``pointer [B, 1, 2]``)."""
+    def all_attributes(self, h, xy, pointer, prev_xy):
+        """The attribute heads for every candidate type: ``(timing, xy, button, key, scroll, dwell)``,
+        each ``[B, NUM_EVENT_TYPES, ...]`` (``h [B, 1, d]``, cursor ``xy [B, 2]``, ``pointer [B, 1, 2]``,
+        the cursor before ``xy`` ``prev_xy [B, 2]``)."""
         nt = F.NUM_EVENT_TYPES
         B = ops.shape(h)[0]
         types = ops.broadcast_to(ops.arange(nt, dtype="int32")[None, :], (B, nt))
-        return self.generator.attributes(ops.repeat(h, nt, axis=1), types, ops.repeat(ops.cast(xy, "float32")[:, None, :], nt, axis=1),
-                                         ops.repeat(pointer, nt, axis=1))
+
+        def per_type(v):
+            return ops.repeat(ops.cast(v, "float32")[:, None, :], nt, axis=1)
+
+        return self.generator.attributes(ops.repeat(h, nt, axis=1), types, per_type(xy), ops.repeat(pointer, nt, axis=1), per_type(prev_xy))
 
     def next_event(self, window):
         """Encoded window (``WINDOW_INPUTS``) -> the heads of the first event after T (attribute
@@ -109,7 +113,9 @@ class ModelSteps:
         B = ops.shape(window["hist_type"])[0]
         token = bos_token(window)
         hidden, h, pointer, _ = self.step(ctx, token, 0, self.empty_cache(B))
-        out = dict(zip(HEADS, (self.generator.event_logits(h)[:, 0],) + tuple(self.all_attributes(h, token["dec_xy"], pointer))))
+        prev_xy = first_previous_cursor(token["dec_xy"], window["hist_xy"], window["hist_type"])
+        attrs = self.all_attributes(h, token["dec_xy"], pointer, prev_xy)
+        out = dict(zip(HEADS, (self.generator.event_logits(h)[:, 0],) + tuple(attrs)))
         out["seq_len"] = self.decoder.seq_len_logits(hidden, ctx["state_summary"], ctx["hist_summary"])
         return out
 

@@ -260,5 +260,6 @@ def build_losses(config, dataset_meta, class_weights=None):
         "button": SparseCategoricalLoss(name="button_loss"),
         "key": SparseCategoricalLoss(name="key_loss"),
         "scroll": SparseCategoricalLoss(name="scroll_loss"),
+        "dwell": ScaleAwareTimingLoss(DEFAULT_BOUNDARIES_MS, t["num_components"], t["max_ms"], name="dwell_loss"),
         "seq_len": SeqLenLoss(),
     }

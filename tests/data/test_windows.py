@@ -318,3 +318,26 @@ def test_real_recorder_values_tokenize_without_breaking_normalisation():
     assert tok.xy_ok.tolist() == [True, False, False, True, True, True]
     assert F.scroll_notches(tok.scroll[3:, 1]).tolist() == [0.25, -0.5, 0.0]
     assert tok.scroll[:3].tolist() == [[Z, Z]] * 3
+
+
+def test_dwell_targets_pair_each_press_with_its_release():
+    """press 120 -> release 150 (30 ms), key_down 'a' 250 -> key_up 350 (100 ms); the dwell target
+    sits on the press (key_down), other events and unreleased presses weigh 0."""
+    from actiongen_keras.data.windows import press_dwell
+
+    tok = tokenize_session(hand_session(), hand_prep())
+    d = tok.dwell
+    assert d[2] == 30.0 and d[4] == 100.0
+    assert np.isnan(np.delete(d, [2, 4])).all()
+    # windows: the key_down at 250 is target 0 of the window at T=200 (a window grid of its own)
+    ins, tgs, wts = windows_from_sessions([hand_session()], hand_prep(), config=DataConfig(
+        tick_ms=100.0, history_ticks=2, target_ms=100.0, max_history_events=4, max_actions=4))[:3]
+    row = int(np.flatnonzero((tgs["event_type"][:, 0] == F.KEY_DOWN))[0])
+    assert tgs["dwell"][row, 0] == 100.0 and wts["dwell"][row].tolist() == [1, 0, 0, 0, 0]
+    assert set(np.unique(wts["dwell"])) <= {0.0, 1.0} and wts["dwell"].sum() == ((tgs["event_type"] == F.PRESS) |
+                                                                                 (tgs["event_type"] == F.KEY_DOWN)).sum()
+    # a press that is never released, a release without a press, two buttons interleaved
+    typ = np.array([F.PRESS, F.PRESS, F.RELEASE, F.RELEASE, F.PRESS, F.RELEASE], np.int32)
+    got = press_dwell(typ, np.array([0.0, 10.0, 25.0, 40.0, 50.0, 60.0]), ["1", "2", "2", "3", "1", "1"])
+    np.testing.assert_array_equal(got[[1, 4]], [15.0, 10.0])
+    assert np.isnan(got[[0, 2, 3, 5]]).all()  # button 1's first press is re-pressed before any release

@@ -16,6 +16,7 @@ from actiongen_keras.generation import sampler as S
 from actiongen_keras.generation.cli import add_generation_parsers
 from actiongen_keras.generation.rollout import Generator, rollout
 from actiongen_keras.generation.testing import check_greedy_window, tiny_config, untrained_run
+from actiongen_keras.layers.context_aware_generator import previous_cursor
 from actiongen_keras.layers.multi_scale_timing import sample_timing, scale_ranges, timing_cdf
 from actiongen_keras.models.dummy_data import random_batch
 from actiongen_keras.models.steps import DEC_INPUTS, WINDOW_INPUTS, ModelSteps
@@ -122,12 +123,15 @@ def test_cached_decoding_equals_the_full_model(run):
     g = steps.generator
     A1 = x["dec_type"].shape[1]
     nxt = np.concatenate([x["dec_type"][:, 1:], np.full((3, 1), F.EOS)], axis=1)
+    prev = ops.convert_to_numpy(previous_cursor(ops.convert_to_tensor(x["dec_xy"]), ops.convert_to_tensor(x["hist_xy"]),
+                                                ops.convert_to_tensor(x["hist_type"])))
     for i in range(A1):
         token = {k: ops.convert_to_tensor(x[k][:, i]) for k in DEC_INPUTS}
         _, h, pointer, cache = steps.step(ctx, token, i, cache)
         np.testing.assert_allclose(ops.convert_to_numpy(g.event_logits(h)[:, 0]), full["event_type"][:, i], atol=1e-5, rtol=1e-5)
-        attrs = g.attributes(h, ops.convert_to_tensor(nxt[:, i : i + 1].astype("int32")), token["dec_xy"][:, None, :], pointer)
-        for head, a in zip(("timing", "xy", "button", "key", "scroll"), attrs):
+        attrs = g.attributes(h, ops.convert_to_tensor(nxt[:, i : i + 1].astype("int32")), token["dec_xy"][:, None, :], pointer,
+                             ops.convert_to_tensor(prev[:, i : i + 1]))
+        for head, a in zip(("timing", "xy", "button", "key", "scroll", "dwell"), attrs):
             np.testing.assert_allclose(ops.convert_to_numpy(a)[:, 0], full[head][:, i], atol=1e-5, rtol=1e-5, err_msg=f"{head} step {i}")
 
 
@@ -366,3 +370,124 @@ def test_cli_generate_writes_a_session_per_context(run, tmp_path, capsys):
         assert (s.events.t_ms >= s.extra["generated_from_ms"]).any()
     out = capsys.readouterr().out
     assert "generated events" in out and "2 of 2 contexts generated" in out
+
+
+# --------------------------------------------------------------------------- press durations and the clock
+
+
+def _biased(run, events=None, fast_dwell=False):
+    """Context manager: the event head's bias raised for some types, the dwell head pushed to its fast scale."""
+    import contextlib
+
+    g = run.model.get_layer("generator")
+    ev_bias, sel_bias = g.event_head.bias, g.dwell.selector.bias
+    saved = (np.array(ev_bias.numpy()), np.array(sel_bias.numpy()))
+
+    @contextlib.contextmanager
+    def ctx():
+        b = saved[0].copy()
+        for t, v in (events or {}).items():
+            b[t] += v
+        ev_bias.assign(b)
+        if fast_dwell:
+            sel_bias.assign(saved[1] + np.array([8.0, 0.0, 0.0], "float32"))
+        try:
+            yield
+        finally:
+            ev_bias.assign(saved[0])
+            sel_bias.assign(saved[1])
+
+    return ctx()
+
+
+def _hold_times(types, buttons, times):
+    """``[(press time, release time)]`` of the presses released inside the window."""
+    pressed, out = {}, []
+    for t, b, ms in zip(types, buttons, times):
+        if t == F.PRESS:
+            pressed[b] = ms
+        elif t == F.RELEASE and b in pressed:
+            out.append((pressed.pop(b), ms))
+    return out
+
+
+def test_press_durations_are_decided_at_the_press(run):
+    """With releases made far more likely than anything else, a press is still held for its dwell:
+    the greedy window releases each button at press + the dwell head's median (check_greedy_window
+    replays the schedule) and never earlier; without dwell the release comes at the next step."""
+    from actiongen_keras.generation.run import RunFiles
+
+    w = _windows(run, synthetic_session("clicks", "dan", source="sapimouse", duration_s=20, rate_hz=30, seed=5), np.array([2, 9]))
+    with _biased(run, {F.PRESS: 6.0, F.RELEASE: 12.0}, fast_dwell=True):
+        g = Generator(RunFiles(run.model, run.config, run.preprocessing, run.meta, None))
+        on = g.sampler(S.SamplingConfig(temperature=0.0))(w, 0.0, [0, 1])
+        off = g.sampler(S.SamplingConfig(temperature=0.0, dwell=False))(w, 0.0, [0, 1])
+        checked = sum(check_greedy_window(run.model, w, on, row=r) for r in range(2))
+    assert checked > 0
+    held_on = [p for r in range(2) for p in _hold_times(*(on[k][r, : on["count"][r]] for k in ("event_type_id", "button_id", "t_ms")))]
+    held_off = [p for r in range(2) for p in _hold_times(*(off[k][r, : off["count"][r]] for k in ("event_type_id", "button_id", "t_ms")))]
+    assert held_on and held_off
+    # without dwell the release is the very next event; with it, presses of other buttons come between
+    off_types = [list(off["event_type_id"][r, : off["count"][r]]) for r in range(2)]
+    assert all(a != F.PRESS or b == F.RELEASE for ts in off_types for a, b in zip(ts, ts[1:]))
+    on_types = [list(on["event_type_id"][r, : on["count"][r]]) for r in range(2)]
+    assert any(a == F.PRESS and b == F.PRESS for ts in on_types for a, b in zip(ts, ts[1:]))
+
+
+def test_clock_ticks_and_rounding():
+    """on_clock: the nearest tick, never before the previous event nor T, rounded to the resolution;
+    a zero clock leaves times alone."""
+    t = np.array([5.0, 20.0, 24.0, 1.0, 0.2, 33.3, 7.4], "float32")
+    prev = np.array([-3.0, 0.0, 0.0, 0.0, -1.0, 10.0, 0.0], "float32")
+    clock = np.array([[16.6667, 3.0, 1.0]] * 5 + [[0.0, 0.0, 1.0], [0.0, 0.0, 0.0]], "float32")
+    got = ops.convert_to_numpy(S.on_clock(t, prev, clock))
+    # ticks at 3, 19.67, 36.33 ...: 5 -> 3; 20 -> 19.67 -> 20; 24 -> 19.67 -> 20; 1 -> 3 (not before T... -13.67 < 0);
+    # 0.2 -> 3; no period: 33.3 -> 33; nothing: 7.4 stays
+    np.testing.assert_allclose(got, [3.0, 20.0, 20.0, 3.0, 3.0, 33.0, 7.4], atol=1e-4)
+    # not before the previous event: the next tick after it
+    np.testing.assert_allclose(ops.convert_to_numpy(S.on_clock(np.array([21.0], "float32"), np.array([25.0], "float32"),
+                                                               np.array([[16.6667, 3.0, 1.0]], "float32"))), [36.0], atol=1e-4)
+
+
+def test_estimated_clock_of_recorders():
+    from actiongen_keras.generation.clock import clock_at, estimate_clock
+
+    rng = np.random.default_rng(0)
+    ticks = np.sort(rng.choice(np.arange(3000), 1500, replace=False))
+    frames = np.round(1234.4 + ticks * (1000.0 / 60.0))  # 60 Hz frames stamped in whole ms, some skipped
+    period, phase, res = estimate_clock(frames)
+    assert abs(period - 1000.0 / 60.0) < 0.002 and res == 1.0
+    on_tick = (frames - phase) / period
+    assert np.abs(on_tick - np.round(on_tick)).max() * period < 0.6  # every stamp within rounding of a tick
+    mouse = 17.0 + 8.0 * np.sort(rng.choice(np.arange(2000), 600, replace=False)) + rng.normal(0, 0.2, 600)  # 125 Hz, float stamps
+    p2, ph2, r2 = estimate_clock(mouse)
+    assert abs(p2 - 8.0) < 0.002 and r2 == 0.0 and abs(((17.0 - ph2 + 4.0) % 8.0) - 4.0) < 0.1
+    cont = np.cumsum(rng.exponential(16.0, 800))
+    assert estimate_clock(cont) == (0.0, 0.0, 0.0)
+    assert estimate_clock(np.round(cont)) == (0.0, 0.0, 1.0)
+    assert estimate_clock(frames[:10])[0] == 0.0  # too few events to tell
+    assert clock_at((16.0, 5.0, 1.0), 1000.0) == (16.0, (5.0 - 1000.0) % 16.0, 1.0)
+
+
+def test_rollout_keeps_the_context_clock(gen, tmp_path):
+    """A context stamped on a 60 Hz whole-ms clock gives generated events on the same ticks; without
+    the clock the times are continuous."""
+    s = _session("ticks", "tia", seed=6)
+    ev = s.events
+    t = np.round(np.round((ev.t_ms - ev.t_ms[0]) / (1000.0 / 60.0)) * (1000.0 / 60.0) + 500.0)
+    s = dataclasses.replace(s, events=dataclasses.replace(ev, t_ms=t))
+    on = rollout(gen, s, seconds=SECONDS, seed=3)
+    off = rollout(gen, s, seconds=SECONDS, seed=3, clock=False)
+    c = on.extra["clock"]
+    assert abs(c["period_ms"] - 1000.0 / 60.0) < 0.01 and c["resolution_ms"] == 1.0 and off.extra["clock"] is None
+    g_on = generated_part_times(on)
+    g_off = generated_part_times(off)
+    assert len(g_on) > 10 and len(g_off) > 10
+    assert np.all(g_on == np.round(g_on))
+    k = (g_on - c["phase_ms"]) / c["period_ms"]
+    assert np.abs(k - np.round(k)).max() * c["period_ms"] <= 0.5 + 1e-6
+    assert np.mean(g_off != np.round(g_off)) > 0.5
+
+
+def generated_part_times(session):
+    return session.events.t_ms[session.events.t_ms >= session.extra["generated_from_ms"]]

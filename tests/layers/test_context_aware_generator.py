@@ -43,23 +43,24 @@ def _layer():
 def test_head_shapes():
     outs = [ops.convert_to_numpy(t) for t in _layer()(*_inputs())]
     shapes = [o.shape for o in outs]
-    assert shapes == [(B, T, F.NUM_EVENT_CLASSES), (B, T, 3 + 9 * 2), (B, T, 15), (B, T, F.NUM_BUTTONS), (B, T, NK), (B, T, 2, F.NUM_SCROLL_CLASSES)]
+    assert shapes == [(B, T, F.NUM_EVENT_CLASSES), (B, T, 3 + 9 * 2), (B, T, 15), (B, T, F.NUM_BUTTONS), (B, T, NK), (B, T, 2, F.NUM_SCROLL_CLASSES),
+                      (B, T, 3 + 9 * 2)]
     assert all(np.isfinite(o).all() for o in outs)
 
 
 def test_xy_means_are_cursor_plus_displacement():
-    """Moving the cursor and the anchors together moves the xy means by as much and nothing else."""
+    """Moving the cursor, its history and the anchors together moves the xy means by as much and nothing else."""
     layer = _layer()
     args = _inputs()
     outs = [ops.convert_to_numpy(t) for t in layer(*args)]
-    args[6] = args[6] + np.array([0.1, -0.2], "float32")
-    args[12] = args[12] + np.array([0.1, -0.2], "float32")
+    for i in (6, 10, 12):
+        args[i] = args[i] + np.array([0.1, -0.2], "float32")
     outs2 = [ops.convert_to_numpy(t) for t in layer(*args)]
     _, mu, sig = (ops.convert_to_numpy(t) for t in split_xy_params(ops.convert_to_tensor(outs[2]), 3))
     _, mu2, sig2 = (ops.convert_to_numpy(t) for t in split_xy_params(ops.convert_to_tensor(outs2[2]), 3))
     np.testing.assert_allclose(mu2 - mu, np.broadcast_to([0.1, -0.2], mu.shape), atol=1e-5)
     np.testing.assert_allclose(sig2, sig, atol=1e-6)
-    for i in (0, 1, 3, 4, 5):  # the cursor only shifts the xy means
+    for i in (0, 1, 3, 4, 5, 6):  # the cursor only shifts the xy means
         np.testing.assert_allclose(outs2[i], outs[i], atol=1e-5)
 
 
@@ -71,14 +72,14 @@ def test_anchors_reach_every_head_and_absent_ones_do_not():
     moved[12] = args[12] + np.float32(0.3)  # row 0 has anchors 0 and 1; row 1 has none
     moved[13] = args[13] - np.float32(250.0)
     outs2 = [ops.convert_to_numpy(t) for t in layer(*moved)]
-    for i in range(6):
+    for i in range(7):
         assert not np.allclose(outs2[i][0], outs[i][0], atol=1e-6)
         np.testing.assert_allclose(outs2[i][1], outs[i][1], atol=1e-6)
     absent = list(args)
     absent[12] = args[12].copy()
     absent[12][0, 2] += 0.5  # anchor 2 of row 0 is masked out
     outs3 = [ops.convert_to_numpy(t) for t in layer(*absent)]
-    for i in range(6):
+    for i in range(7):
         np.testing.assert_allclose(outs3[i], outs[i], atol=1e-6)
 
 
@@ -91,10 +92,28 @@ def test_attributes_are_conditioned_on_the_steps_own_type_only():
     args[3][0, 2] = F.KEY_DOWN  # the type of step 1's own event
     outs2 = [ops.convert_to_numpy(t) for t in layer(*args)]
     np.testing.assert_allclose(outs2[0], outs[0], atol=1e-6)  # event logits unchanged everywhere
-    for i in (1, 2, 3, 4, 5):
+    for i in (1, 2, 3, 4, 5, 6):
         np.testing.assert_allclose(np.delete(outs2[i][0], 1, axis=0), np.delete(outs[i][0], 1, axis=0), atol=1e-6)
         assert not np.allclose(outs2[i][0, 1], outs[i][0, 1])
         np.testing.assert_allclose(outs2[i][1], outs[i][1], atol=1e-6)
+
+
+def test_velocity_head_continues_the_last_step():
+    """With the xy head's weights at zero, the velocity head's means are the cursor plus its last
+    step (step 0: from the second-last history event; a history of one: no step) and the
+    absolute head's are the cursor."""
+    args = _inputs()
+    args[7] = np.array([[0, 1, 2, 1, 3], [0, 0, 0, 0, F.MOVE]], "int32")  # row 1: one history event
+    cursor, hist = args[6], args[10]
+    for kind in ("velocity", "absolute"):
+        layer = ContextAwareActionGenerator(D, NK, num_xy_mixtures=3, num_timing_components=2, num_anchors=P, xy_head=kind)
+        layer(*args)
+        layer.xy_head.set_weights([np.zeros_like(w) for w in layer.xy_head.get_weights()])
+        _, mu, _ = (ops.convert_to_numpy(t) for t in split_xy_params(layer(*args)[2], 3))
+        prev = np.concatenate([np.stack([hist[0, -2], cursor[1, 0]])[:, None], cursor[:, :-1]], axis=1)
+        want = cursor + (cursor - prev) if kind == "velocity" else cursor
+        np.testing.assert_allclose(mu, np.broadcast_to(want[:, :, None, :], mu.shape), atol=1e-6, err_msg=kind)
+    assert ContextAwareActionGenerator.from_config(layer.get_config()).xy_head_kind == "absolute"
 
 
 def test_behaviour_features_known_values():

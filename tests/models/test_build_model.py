@@ -91,7 +91,7 @@ def test_causal_and_padding_invariance(model):
     x2["state_numeric"][absent] = 3.0
     x2["state_categorical"][absent] = 1
     out = _predict(model, x2)
-    for k in ("event_type", "timing", "xy", "button", "key", "scroll"):
+    for k in ("event_type", "timing", "xy", "button", "key", "scroll", "dwell"):
         np.testing.assert_allclose(out[k][:, :2], base[k][:, :2], rtol=1e-4, atol=1e-4, err_msg=k)
     np.testing.assert_allclose(out["seq_len"], base["seq_len"], rtol=1e-4, atol=1e-4)
 

@@ -1,0 +1,69 @@
+"""The recorder's clock, read off a recording's own timestamps.
+
+Recorders stamp input on a clock: a 60 Hz game or browser frame stamped in whole
+milliseconds gives intervals of 16 and 17 ms, a 125 Hz mouse 8 ms, Balabit's remote
+desktop about 15.6 ms. A generator whose intervals are continuous is told apart at once
+(SapiMouse: the detector's interval cue). :func:`estimate_clock` finds the tick of a
+context from its events, and the sampling loop puts every generated event on that tick
+(:func:`~actiongen_keras.generation.sampler.on_clock`), so the generated stream keeps the
+clock of whatever it continues, including sources it was never trained on.
+
+The period is the one whose phases ``t mod period`` concentrate most (the length of the
+mean of ``exp(2 pi i t / period)``); any divisor of a clock's period concentrates as well,
+so the longest period within :data:`TOLERANCE` of the best one is taken. A recording
+without a clear tick (concentration below :data:`MIN_STRENGTH`) gets period 0: its times
+are only rounded to its resolution (1 ms when every stamp is a whole millisecond).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+MIN_PERIOD_MS, MAX_PERIOD_MS = 4.0, 40.0
+"""The ticks looked for: 250 Hz down to 25 Hz (faster clocks only need the rounding)."""
+MIN_STRENGTH = 0.5
+"""Concentration (0 = uniform phases, 1 = every event on a tick) below which there is no clock."""
+TOLERANCE = 0.9
+MIN_EVENTS = 30
+
+
+def _strength(t, periods):
+    ph = 2.0 * np.pi * t[None, :] / periods[:, None]
+    return np.hypot(np.cos(ph).mean(axis=1), np.sin(ph).mean(axis=1))
+
+
+def estimate_clock(t_ms, max_events=2000):
+    """``(period, phase, resolution)`` in ms of the timestamps ``t_ms`` (session clock; the
+    last ``max_events``): ticks at ``phase + k * period``; period 0 = no clock found."""
+    t = np.asarray(t_ms, dtype=np.float64)
+    t = t[np.isfinite(t)][-int(max_events):]
+    res = 1.0 if len(t) and np.all(np.abs(t - np.round(t)) < 1e-6) else 0.0
+    if len(t) < MIN_EVENTS:
+        return 0.0, 0.0, res
+    origin = t[0]
+    t = t - origin
+    # coarse over the last few hundred events (a coarse period drifts little over them) ...
+    tail = t[-300:]
+    coarse = np.arange(MIN_PERIOD_MS, MAX_PERIOD_MS, 0.01)
+    r = _strength(tail - tail[0], coarse)
+    if r.max() < MIN_STRENGTH:
+        return 0.0, 0.0, res
+    p0 = coarse[np.flatnonzero(r >= TOLERANCE * r.max())[-1]]
+    # ... then fine around it over every event
+    fine = np.arange(p0 - 0.02, p0 + 0.02, 0.0002)
+    rf = _strength(t, fine)
+    period = float(fine[np.argmax(rf)])
+    if rf.max() < MIN_STRENGTH:
+        return 0.0, 0.0, res
+    ph = 2.0 * np.pi * t / period
+    phase = (np.arctan2(np.sin(ph).mean(), np.cos(ph).mean()) / (2.0 * np.pi) * period + origin) % period
+    return period, float(phase), res
+
+
+def clock_at(clock, T):
+    """The clock ``(period, phase, resolution)`` with its phase relative to the window boundary ``T``."""
+    period, phase, res = clock
+    return (period, float((phase - T) % period) if period > 0 else 0.0, res)
+
+
+__all__ = ["MAX_PERIOD_MS", "MIN_PERIOD_MS", "MIN_STRENGTH", "clock_at", "estimate_clock"]
