@@ -17,8 +17,15 @@ from pathlib import Path
 import numpy as np
 
 from actiongen_keras.recordings.importers import osu
-from actiongen_keras.recordings.importers.osu_beatmap import effective_difficulty, hit_window_50_ms, read_osu
-from actiongen_keras.recordings.importers.osu_pseudo import match_objects, pseudo_beatmap
+from actiongen_keras.recordings.importers.osu_beatmap import (
+    effective_difficulty,
+    hit_window_50_ms,
+    read_osu,
+)
+from actiongen_keras.recordings.importers.osu_pseudo import (
+    match_objects,
+    pseudo_beatmap,
+)
 from actiongen_keras.recordings.importers.osu_replay import mods_from_names
 from actiongen_keras.recordings.session import read_session
 

@@ -40,8 +40,16 @@ import hashlib
 import numpy as np
 
 from actiongen_keras.recordings.importers.base import UnsupportedRecording
-from actiongen_keras.recordings.importers.osu_beatmap import PLAYFIELD, Beatmap, HitObjects
-from actiongen_keras.recordings.importers.osu_replay import MOD_BITS, STD_EVENTS, STD_INPUTS
+from actiongen_keras.recordings.importers.osu_beatmap import (
+    PLAYFIELD,
+    Beatmap,
+    HitObjects,
+)
+from actiongen_keras.recordings.importers.osu_replay import (
+    MOD_BITS,
+    STD_EVENTS,
+    STD_INPUTS,
+)
 
 STATE_SOURCE = "pseudo_from_presses"
 MERGE_MS = 20.0  # wall ms
@@ -200,4 +208,4 @@ def import_folder(in_dir, out_dir, repair=False, progress=True):
     return osu.import_folder(in_dir, out_dir, repair=repair, progress=progress, pseudo_state=True)
 
 
-__all__ = ["pseudo_beatmap", "press_holds", "match_objects", "check_pseudo_possible", "import_folder", "STATE_SOURCE"]
+__all__ = ["STATE_SOURCE", "check_pseudo_possible", "import_folder", "match_objects", "press_holds", "pseudo_beatmap"]

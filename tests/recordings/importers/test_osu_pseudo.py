@@ -122,9 +122,9 @@ def test_noise_spread_matches_the_declared_error():
     ev = Events.from_columns(t_ms=t, type=typ, x=x, y=np.full(2 * n, 192.0), key=np.full(2 * n, "k1", dtype=object))
     noisy, _ = osu_pseudo.pseudo_beatmap(ev, 0, 0.0, 1.0, "s", noise=True)
     exact, _ = osu_pseudo.pseudo_beatmap(ev, 0, 0.0, 1.0, "s", noise=False)
-    by_line = lambda b: np.argsort(b.objects.line)  # noqa: E731  (noise may reorder close objects)
-    dx = noisy.objects.x[by_line(noisy)] - exact.objects.x[by_line(exact)]
-    dt = noisy.objects.time[by_line(noisy)] - exact.objects.time[by_line(exact)]
+    a, b = np.argsort(noisy.objects.line), np.argsort(exact.objects.line)  # by press: noise may reorder close objects
+    dx = noisy.objects.x[a] - exact.objects.x[b]
+    dt = noisy.objects.time[a] - exact.objects.time[b]
     assert np.std(dx) == pytest.approx(osu_pseudo.POSITION_NOISE_PX, rel=0.1)
     assert np.std(dt) == pytest.approx(osu_pseudo.TIME_NOISE_MS, rel=0.1)
     assert abs(np.mean(dx)) < 1.0 and abs(np.mean(dt)) < 1.0
