@@ -19,6 +19,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's C++ start-up 
 
 IMPORTERS = {
     "osu": "actiongen_keras.recordings.importers.osu",
+    "osu_replays": "actiongen_keras.recordings.importers.osu_pseudo",  # osu, plus pseudo state where the map is missing
     "sapimouse": "actiongen_keras.recordings.importers.sapimouse",
     "balabit": "actiongen_keras.recordings.importers.balabit",
     "osrs": "actiongen_keras.recordings.importers.osrs",

@@ -20,6 +20,11 @@ session:
   one ``state.csv`` row every :data:`STATE_STEP_MS` wall ms with the next
   :data:`N_UPCOMING` visible hit objects, the object just passed and the map's
   constants; see :data:`STATE_COLUMN_NAMES`. HR flips the objects vertically.
+* **Pseudo state** (``--source osu_replays``, ``pseudo_state=True``): an osu!std replay
+  whose beatmap is not in the folder gets the same state built from its own key presses
+  (:mod:`~actiongen_keras.recordings.importers.osu_pseudo`); ``extra.state_source`` says
+  ``"beatmap"`` or ``"pseudo_from_presses"``. Replays that cannot have one (osu!mania,
+  relax, autopilot, too few presses) are skipped with the reason.
 * **osu!mania** replays are imported as key-only, input-only sessions (keys
   ``col1``..``colN`` from the column bitmask; no cursor, positions 0). osu!taiko and
   osu!catch, and replays with no human input (Autoplay, Cinema, or Relax together with
@@ -55,6 +60,13 @@ from actiongen_keras.recordings.importers.osu_beatmap import (
     md5_variants,
     preempt_ms,
     read_osu,
+)
+from actiongen_keras.recordings.importers.osu_pseudo import (
+    STATE_SOURCE as PSEUDO_STATE_SOURCE,
+)
+from actiongen_keras.recordings.importers.osu_pseudo import (
+    check_pseudo_possible,
+    pseudo_beatmap,
 )
 from actiongen_keras.recordings.importers.osu_replay import (
     KEY_BITS,
@@ -138,7 +150,7 @@ class _Play:
 # --------------------------------------------------------------------------- folder
 
 
-def import_folder(in_dir, out_dir, repair=False, progress=True):
+def import_folder(in_dir, out_dir, repair=False, progress=True, pseudo_state=False):
     """Import every replay under ``in_dir`` into session folders under ``out_dir``.
 
     Args:
@@ -147,6 +159,8 @@ def import_folder(in_dir, out_dir, repair=False, progress=True):
         out_dir: sessions are written to ``out_dir/<session_id>/``.
         repair: repair fixable problems (counted in the summary) instead of failing.
         progress: show a progress bar.
+        pseudo_state: give osu!std replays without their beatmap a state built from their
+            own key presses, skip those that cannot have one (see :func:`convert_play`).
 
     Returns:
         :class:`~actiongen_keras.recordings.importers.base.ImportSummary`.
@@ -171,9 +185,9 @@ def import_folder(in_dir, out_dir, repair=False, progress=True):
             if index_error is not None:
                 raise index_error
             play = _play_from_csv(path, index, in_dir / "index.csv")
-        yield convert_play(play, maps, mode, summary)
+        yield convert_play(play, maps, mode, summary, pseudo_state=pseudo_state)
 
-    return run_import(SOURCE, items, convert, out_dir, progress=progress)
+    return run_import("osu_replays" if pseudo_state else SOURCE, items, convert, out_dir, progress=progress)
 
 
 def _csv_stem(path):
@@ -259,11 +273,14 @@ def _play_from_csv(path, index, index_path):
 # --------------------------------------------------------------------------- one replay
 
 
-def convert_play(play, maps, mode, summary=None):
+def convert_play(play, maps, mode, summary=None, pseudo_state=False):
     """Turn one replay into ``(Session, RepairReport)``.
 
     ``maps`` has ``get(md5) -> (path, Beatmap | FormatError)``; ``summary`` (optional)
-    receives notes (input-only, dropped channels).
+    receives notes (input-only, dropped channels). With ``pseudo_state`` an osu!std replay
+    without a usable beatmap gets the state of
+    :func:`~actiongen_keras.recordings.importers.osu_pseudo.pseudo_beatmap`, and a replay
+    that cannot have one raises ``UnsupportedRecording`` (skipped).
     """
     notes = []
     mods = play.mods
@@ -275,6 +292,10 @@ def convert_play(play, maps, mode, summary=None):
     autopilot = bool(mods & MOD_BITS["AP"]) or play.human_input.startswith("autopilot")
     if relax and autopilot:
         raise UnsupportedRecording("Relax and Autopilot together: no human input")
+    map_path, beatmap = maps.get(play.beatmap_md5) if play.mode == 0 else (None, None)
+    real_map = map_path is not None and not isinstance(beatmap, FormatError) and beatmap.mode == 0
+    if pseudo_state and not real_map:
+        check_pseudo_possible(play.mode, relax, autopilot)
     frames = play.frames
     if len(frames) == 0:
         raise FormatError(play.frames_path, "replay has no frames after the two dummy frames")
@@ -305,20 +326,28 @@ def convert_play(play, maps, mode, summary=None):
 
     state = None
     beatmap_file = None
+    state_info = {}
     if play.mode == 0:
-        map_path, beatmap = maps.get(play.beatmap_md5)
+        why = None
         if map_path is None:
-            notes.append(f"input-only: beatmap {play.beatmap_md5 or '(no MD5)'} is not in the folder")
+            why = f"beatmap {play.beatmap_md5 or '(no MD5)'} is not in the folder"
         elif isinstance(beatmap, FormatError):
             if mode == "strict":
                 raise beatmap
-            notes.append(f"input-only: beatmap does not parse ({beatmap})")
+            why = f"beatmap does not parse ({beatmap})"
         elif beatmap.mode != 0:
-            notes.append(f"input-only: beatmap {map_path.name} is for {MODES.get(beatmap.mode)}, not osu!std")
+            why = f"beatmap {map_path.name} is for {MODES.get(beatmap.mode)}, not osu!std"
         else:
             beatmap_file = map_path.name
-            t_end = float(events.t_ms[-1])
-            state = build_state(beatmap, mods, t0, speed, t_end)
+            state_info = {"state_source": "beatmap"}
+        if why is not None and pseudo_state:
+            beatmap, info = pseudo_beatmap(events, mods, t0, speed, session_id)
+            state_info = {"state_source": PSEUDO_STATE_SOURCE, "pseudo_state": info}
+            notes.append(f"pseudo state: {why}; {info['objects']} objects from {info['presses']} key presses")
+        elif why is not None:
+            notes.append(f"input-only: {why}")
+        if state_info:
+            state = build_state(beatmap, mods, t0, speed, float(events.t_ms[-1]))
 
     row = play.index_row or {}
     player = (play.player or "").strip()
@@ -333,6 +362,7 @@ def convert_play(play, maps, mode, summary=None):
         "beatmap_file": beatmap_file,
         "frames_used": int(len(frames)),  # after dropping the dummy and RNG-seed frames
         **extra_state,
+        **state_info,
         **({"replay": play.header} if play.header else {}),
     }
     deliberate = (row.get("deliberate_test_play") or "").strip().lower()
