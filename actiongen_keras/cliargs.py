@@ -45,6 +45,17 @@ def finite_float(low=None, high=None, low_open=False, high_open=False):
     return parse
 
 
+def split_fractions(text):
+    """An argparse type: ``TRAIN,VAL,TEST`` shares (the config's rule, ``config.check_fractions``)."""
+    from actiongen_keras.config import check_fractions
+    from actiongen_keras.errors import ConfigError
+
+    try:
+        return check_fractions(text.split(","), name="split fractions")
+    except ConfigError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+
+
 def add_overwrite(parser, what="OUT"):
     """The one ``--overwrite`` rule (see :mod:`actiongen_keras.atomic`)."""
     parser.add_argument("--overwrite", action="store_true",
