@@ -85,14 +85,15 @@ def distribution_distances(real, generated, real_features=None, gen_features=Non
     return out
 
 
-#: ``(quantity, bin width ms, range end ms)`` of :func:`timing_histograms`.
-HISTOGRAMS = (("interval_ms", 1.0, 60.0), ("dwell_button_ms", 5.0, 600.0), ("dwell_key_ms", 5.0, 600.0))
+#: ``(quantity, bin width ms, range end ms, clock ticks?)`` of :func:`timing_histograms`:
+#: intervals come from a recorder's clock, dwell times from a person's fingers.
+HISTOGRAMS = (("interval_ms", 1.0, 60.0, True), ("dwell_button_ms", 5.0, 600.0, False), ("dwell_key_ms", 5.0, 600.0, False))
 N_TICKS = 3  # the real sample's most frequent 1 ms interval values ("dominant ticks")
 
 
 def timing_samples(sessions):
     """``{"interval_ms", "dwell_button_ms", "dwell_key_ms"}`` pooled over ``sessions``."""
-    out = {name: [] for name, _, _ in HISTOGRAMS}
+    out = {name: [] for name, *_ in HISTOGRAMS}
     for s in sessions:
         out["interval_ms"].append(K.intervals(s))
         d = K.dwell_times(s)
@@ -127,14 +128,14 @@ def timing_histograms(real, sets, n_ticks=N_TICKS):
     (:data:`HISTOGRAMS`); per sample: ``n``, ``counts`` (the last bin holds everything at or
     beyond ``end_ms``), ``median``, ``p10``, ``p90``, ``tv`` (total variation to real at the
     bin width; None for real), ``on_ticks`` (share of the sample on the real sample's
-    ``n_ticks`` most frequent bins, ``ticks_ms``, below ``end_ms``).
+    ``n_ticks`` most frequent bins, ``ticks_ms``, below ``end_ms``; intervals only, else None).
     """
     samples = {"real": timing_samples(real), **{name: timing_samples(ss) for name, ss in sets.items()}}
     out = {}
-    for q, bin_ms, end_ms in HISTOGRAMS:
+    for q, bin_ms, end_ms, ticked in HISTOGRAMS:
         counts = {name: histogram(v[q], bin_ms, end_ms) for name, v in samples.items()}
         real_c = counts["real"][:-1]
-        top = [int(i) for i in np.argsort(-real_c, kind="stable")[:n_ticks] if real_c[i] > 0]
+        top = [int(i) for i in np.argsort(-real_c, kind="stable")[:n_ticks] if real_c[i] > 0] if ticked else []
         per = {}
         for name, c in counts.items():
             a = samples[name][q]

@@ -283,8 +283,8 @@ def seeds_markdown(runs):
     summ = summarize(heads)
     L = ["| | " + " | ".join(f"seed {sd}" for sd in seeds) + " | mean | min | max |", "|---" * (len(seeds) + 4) + "|"]
 
-    def row(label, key, floor=False):
-        if key not in summ or not summ[key]["n"]:
+    def row(label, key, floor=False, always=False):
+        if key not in summ or not (summ[key]["n"] or always):
             return
         cells = []
         for h in heads:
@@ -299,7 +299,7 @@ def seeds_markdown(runs):
         row(f"detector AUC, {label}", f"detector_auc.{name}", floor=True)
     n = [h.get("human_floor.n_subjects") for h in heads]
     power = "has power" if all(h.get("human_floor.has_power") for h in heads) else f"no power: needs {MIN_SUBJECTS_FOR_FLOOR}"
-    row(f"human floor AUC ({n[0]} people, {power})", "detector_auc.human_floor")
+    row(f"human floor AUC ({n[0]} people, {power})", "detector_auc.human_floor", always=True)
     for name, label in (("human", "human"),) + _SAMPLES:
         row(f"osu! hit rate, {label}", f"osu_hit_rate.{name}")
     row("intervals on the real's ticks, real", "interval_ms.on_ticks.real")

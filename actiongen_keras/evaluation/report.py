@@ -264,7 +264,7 @@ def timing_markdown(th, n_values=8):
             continue
         ticks = ", ".join(f"{t:g}" for t in h["ticks_ms"]) or "-"
         for i, (name, d) in enumerate(h["samples"].items()):
-            label = f"{_NAMES.get(q, q)} ({h['bin_ms']:g} ms bins; ticks {ticks} ms)" if i == 0 else ""
+            label = f"{_NAMES.get(q, q)} ({h['bin_ms']:g} ms bins" + (f"; ticks {ticks} ms)" if h["ticks_ms"] else ")") if i == 0 else ""
             L.append(f"| {label} | {name} | {d['n']} | {_f(d['median'])} | "
                      f"{_f(d['p10'])} - {_f(d['p90'])} | {_f(d['on_ticks'])} | {_f(d['tv'])} |")
     h = th.get("interval_ms")

@@ -123,6 +123,7 @@ def test_evaluate_over_seeds_reports_each_seed_and_mean_min_max(setup):
     assert "| | seed 0 | seed 5 | mean | min | max |" in text
     row = next(line for line in text.splitlines() if line.startswith("| detector AUC, model |"))
     assert row.count("(floor -)") == 2  # 4 people: no floor, said beside each AUC
+    assert "| human floor AUC (4 people, no power: needs 8) | - | - | - | - | - |" in text
     assert "[seed_0/report.md](seed_0/report.md)" in text and "\n## Intervals at 1 ms" not in text  # demoted under the closed loop
     assert "### Intervals at 1 ms and dwell times" in text
 
