@@ -202,7 +202,7 @@ class Splits:
             for sp, d in held.get(source, {}).items():
                 if not any(d.values()):
                     continue
-                what = [f"{len(v)} {k}: {_short_list(v)}" for k, v in d.items()]
+                what = [f"{k} ({len(v)}): {_short_list(v)}" for k, v in d.items()]
                 parts.append(f"{sp} " + "; ".join(what))
             lines.append(f"{source}: {mode}" + (" (" + " | ".join(parts) + ")" if parts else " (each session cut by time)"))
         return lines

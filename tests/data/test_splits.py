@@ -202,4 +202,4 @@ def test_map_mode_by_name_and_round_trip(tmp_path):
     back = load_splits(tmp_path)
     assert back.to_dict() == sp.to_dict()
     assert [s.session_id for s, _ in back.parts("test", sess)] == [s.session_id for s, _ in sp.parts("test", sess)]
-    assert any(line.startswith("osu: map (") and "test 1 maps" in line for line in sp.summary_lines())
+    assert any(line.startswith("osu: map (") and "test maps (1): m" in line for line in sp.summary_lines())
