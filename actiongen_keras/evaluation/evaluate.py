@@ -29,7 +29,9 @@ rollouts of (b), which then start 6 s into the block (the context is inside it t
 ``bezier``, ``wind``, ``human_floor``; ``distances``, ``coherence``, ``osu_hit_rate`` when the
 sessions have hit objects, ``fitts``, ``counts``, ``settings``) plus ``per_head``
 (``{"model": {...}, "baselines": {name: {...}}}``) and ``generation`` (sessions, seconds,
-sampling settings, wall-clock ms per generated window, how windows ended).
+sampling settings, wall-clock ms per generated window, how windows ended), and with a
+split ``split`` (the split's ``modes``, ``held_out`` maps/people and summary ``lines`` from
+``splits.json``, also at the top of ``report.md``).
 
 **Several seeds** (``seeds=[0, 1, 2]``, ``actiongen evaluate --seeds 0,1,2`` or ``--seeds 3``):
 the per-head part runs once; the closed loop (rollouts, the bots, the detector and its human
@@ -151,17 +153,23 @@ def evaluate(model_or_run_dir, sessions, out_dir, seconds=30.0, max_sessions=Non
         raise ActiongenError(f"{sessions}: no session the model can use (each needs a screen, state for a game, human keys "
                              f"and at least {(history_ms(cfg) + cfg.target_ms) / 1000:g} s)")
 
-    ranges = {}
+    ranges, split_info = {}, None
     if split is not None:
         from actiongen_keras.data.splits import load_splits
 
         if data_dir is None:
             raise ActiongenError("--split needs --data (the dataset whose splits.json defines it)")
-        parts = load_splits(data_dir).parts(split, real)
+        splits = load_splits(data_dir)
+        parts = splits.parts(split, real)
         if not parts:
             raise ActiongenError(f"{sessions}: no session belongs to the '{split}' split of {data_dir}")
         real = [s for s, _ in parts]
         ranges = {s.session_id: r for s, r in parts if r is not None}
+        # what the split holds out (maps, people or only later play), for the report
+        sources = {s.source for s in real}
+        split_info = {"data": str(data_dir), "split": split, "modes": {k: v for k, v in splits.modes.items() if k in sources},
+                      "held_out": {k: v for k, v in splits.held_out.items() if k in sources},
+                      "lines": [line for line in splits.summary_lines() if line.split(":")[0] in sources]}
 
     # ---- (a) per head
     per_head = per_head_metrics(gen, real, time_ranges=ranges)
@@ -216,16 +224,19 @@ def evaluate(model_or_run_dir, sessions, out_dir, seconds=30.0, max_sessions=Non
         runs[sd] = (hl, generation)
         if len(seeds) > 1:  # each seed's own full report, beside the summary
             m_sd = {**hl, "per_head": per_head, "generation": generation}
-            _write(sd_dir, m_sd, _report(gen, per_head, real, split, data_dir, [(sd, hl, generation)]))
+            _write(sd_dir, m_sd, _report(gen, per_head, real, split_info, [(sd, hl, generation)]))
 
     if len(seeds) == 1:
         hl, generation = runs[seeds[0]]
         metrics = {**hl, "per_head": per_head, "generation": generation}
+        if split_info:
+            metrics["split"] = split_info
     else:
         per_seed = {str(sd): headline(hl) for sd, (hl, _) in runs.items()}
         metrics = {"per_head": per_head, "seeds": seeds, "per_seed": per_seed, "summary": summarize(list(per_seed.values())),
-                   "generation": {**runs[seeds[0]][1], "seed": seeds, "per_seed": {str(sd): g for sd, (_, g) in runs.items()}}}
-    _write(out_dir, metrics, _report(gen, per_head, real, split, data_dir, [(sd, hl, g) for sd, (hl, g) in runs.items()]))
+                   "generation": {**runs[seeds[0]][1], "seed": seeds, "per_seed": {str(sd): g for sd, (_, g) in runs.items()}},
+                   **({"split": split_info} if split_info else {})}
+    _write(out_dir, metrics, _report(gen, per_head, real, split_info, [(sd, hl, g) for sd, (hl, g) in runs.items()]))
     return metrics
 
 
@@ -312,17 +323,21 @@ def seeds_markdown(runs):
     return L
 
 
-def _report(gen, per_head, real, split, data_dir, runs):
+def _report(gen, per_head, real, split_info, runs):
     """``report.md``: per-head metrics, then the closed loop (one seed: its full report; several:
     the table over seeds, then the first seed's histograms; each seed's report is in ``seed_S/``)."""
     from actiongen_keras.evaluation.report import render_markdown, timing_markdown
     from actiongen_keras.training.train import metrics_table
 
     L = [f"# Evaluation of {gen.model_path}", ""]
+    if split_info:
+        L += [f"The {split_info['split']} split of {split_info['data']} (its splits.json), per source: "
+              + "; ".join(split_info["lines"]) + ". Time blocks hold later play of the same people and maps; "
+              "held-out maps and people were never trained on.", ""]
     if per_head is not None:
         n = per_head["model"].get("windows", "-")
         L += ["## Per-head metrics (teacher-forced windows, model beside the baselines)", "",
-              f"{n} windows of {len(real)} sessions" + (f" ({split} split of {data_dir})" if split else "") + ".", "",
+              f"{n} windows of {len(real)} sessions" + (f" ({split_info['split']} split)" if split_info else "") + ".", "",
               metrics_table({"eval": per_head}, "eval"), ""]
     _, _, g = runs[0]
     stops = Counter()

@@ -83,6 +83,8 @@ def test_evaluate_on_one_split_uses_only_its_time_blocks(setup):
     # Window boundaries lie on the session's 600 ms grid (6000 + 600 k): with the context inside
     # [8000, 16000) and the target before 16000, T in {14400, 15000}: 2 windows per session.
     assert m["per_head"]["model"]["windows"] == 4 * 2
+    assert m["split"]["modes"] == {"osu": "blocks"} and m["split"]["split"] == "test"
+    assert "osu: blocks (each session cut by time)" in (out / "report.md").read_text()
     for folder in find_sessions(out / "generated"):
         g, _ = read_session(folder)
         assert g.extra["generated_from_ms"] == 14000.0
