@@ -13,12 +13,12 @@ The mode of each source is ``splits.mode`` (:class:`~actiongen_keras.config.Spli
    ``session.json``, the osu! importer's ``beatmap_md5``). Sessions are grouped by map;
    with ``min_subjects`` people or more the groups are the connected sets of sessions that
    share a map *or* a person, so the test split's maps **and** players are never trained
-   on (mode ``map+subject``), else players recur and only the maps are new (mode ``map``).
+   on (mode ``map+subject``), else (fewer people, or too few such sets to fill every split)
+   players recur and only the maps are new (mode ``map``).
    Groups are assigned largest first (ties by the hash of the map) to the split that is
    furthest below its fraction of the source's recorded time, which honours the fractions
-   as closely as whole maps allow (a 53-minute marathon cannot be cut). A session without
-   a map name is a group of its own. Adding a map can move others: rebuild, and compare
-   the held-out maps in ``splits.json``.
+   as closely as whole maps allow (a 53-minute marathon cannot be cut). Adding a map can
+   move others: rebuild, and compare the held-out maps in ``splits.json``.
 3. **blocks** (later play of the same people). Each session is cut by time: with
    ``t0``/``t1`` its first/last event and ``d = t1 - t0``, train is
    ``[t0, t0 + f_train d)``, validation the next ``f_val d``, test the rest. A window belongs
@@ -59,7 +59,7 @@ import dataclasses
 import hashlib
 from collections import defaultdict
 
-from actiongen_keras.config import SplitConfig, check_fractions
+from actiongen_keras.config import SPLIT_MODES, SplitConfig, check_fractions
 from actiongen_keras.data.jsonfile import load_json, save_json
 from actiongen_keras.errors import ConfigError, DataError, FormatError
 
@@ -68,7 +68,6 @@ SPLITS_FORMAT = "actiongen-splits/1"
 SPLITS_FILE = "splits.json"
 #: ``session.json`` keys (kept in ``Session.extra``) that name the map a session was played on.
 MAP_FIELDS = ("beatmap_md5",)
-MODES = ("subject", "map", "map+subject", "blocks")
 _ALIASES = {"val": "validation", "valid": "validation", "validation": "validation", "train": "train", "test": "test"}
 _DEFAULT = SplitConfig()
 
@@ -103,11 +102,6 @@ def session_map(session):
         if extra.get(k):
             return str(extra[k])
     return None
-
-
-def _map_key(session):
-    """A map-mode group key: the map, or the session itself when it names no map."""
-    return session_map(session) or f"session:{session.session_id}"
 
 
 @dataclasses.dataclass
@@ -145,7 +139,7 @@ class Splits:
         if blk is not None:
             return "blocks"
         if self.modes.get(session.source, "").startswith("map"):
-            return self.maps.get(session.source, {}).get(_map_key(session))
+            return self.maps.get(session.source, {}).get(session_map(session))
         return self.subjects.get(session.subject)
 
     def parts(self, split, sessions):
@@ -249,11 +243,11 @@ def _groups(items, by_subject):
         return a
 
     for s in items:
-        m = ("map", _map_key(s))
+        m = ("map", session_map(s))
         find(m)
         if by_subject:
             parent[find(("subject", s.subject))] = find(m)
-    return {s.session_id: find(("map", _map_key(s))) for s in items}
+    return {s.session_id: find(("map", session_map(s))) for s in items}
 
 
 def _map_split(items, fractions, by_subject):
@@ -265,12 +259,12 @@ def _map_split(items, fractions, by_subject):
     # a group is named by its first map in sorted order, so the hash tie-break does not depend on input order
     names = defaultdict(list)
     for s in items:
-        names[group_of[s.session_id]].append(_map_key(s))
+        names[group_of[s.session_id]].append(session_map(s))
     name = {g: min(v) for g, v in names.items()}
     assigned = balanced_assign({name[g]: v for g, v in sizes.items()}, fractions)
     if set(assigned.values()) < set(_wanted(fractions)):
         return None
-    maps = {_map_key(s): assigned[name[group_of[s.session_id]]] for s in items}
+    maps = {session_map(s): assigned[name[group_of[s.session_id]]] for s in items}
     subjects = {s.subject: assigned[name[group_of[s.session_id]]] for s in items} if by_subject else {}
     return maps, subjects
 
@@ -299,8 +293,8 @@ def assign_splits(sessions, fractions=_DEFAULT.fractions, min_subjects=_DEFAULT.
         fractions = check_fractions(fractions)
     except ConfigError as e:
         raise DataError(str(e)) from None
-    if mode not in ("auto", "subject", "map", "blocks"):
-        raise DataError(f"split mode must be one of auto, subject, map, blocks, got {mode!r}")
+    if mode not in SPLIT_MODES:
+        raise DataError(f"split mode must be one of {', '.join(SPLIT_MODES)}, got {mode!r}")
     infos = [s if isinstance(s, SessionInfo) else SessionInfo.of(s) for s in sessions]
     by_source = defaultdict(list)
     for s in infos:
