@@ -18,10 +18,12 @@ import pytest  # noqa: E402
 def dummy_data_dir(tmp_path_factory):
     """DATA_DIR of the TFDS test's synthetic sessions (``datasets/actiongen_sessions/make_dummy_data.py``:
     an osu!-like session with state and anchors, a SapiMouse-like one), built once. Tests read it only."""
+    from actiongen_keras.config import SplitConfig
     from actiongen_keras.data.build import build_dataset
     from datasets.actiongen_sessions.make_dummy_data import write_dummy_data
 
     root = tmp_path_factory.mktemp("dummy_data")
     write_dummy_data(root / "sessions")
-    build_dataset(root / "sessions", root / "data", progress=False)
+    # 80/10/10 blocks (not the default 70/10/20): the window counts other tests rely on
+    build_dataset(root / "sessions", root / "data", progress=False, split_config=SplitConfig(fractions=(0.8, 0.1, 0.1)))
     return root / "data"

@@ -12,7 +12,8 @@ import os
 import sys
 from pathlib import Path
 
-from actiongen_keras.cliargs import add_overwrite, int_at_least
+from actiongen_keras.cliargs import add_overwrite, int_at_least, split_fractions
+from actiongen_keras.config import SPLIT_MODES
 from actiongen_keras.errors import ActiongenError
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's C++ start-up chatter
@@ -109,8 +110,14 @@ def _cmd_dataset_build(args):
     from actiongen_keras.data.build import build_dataset
 
     config = Config.from_json(args.config) if args.config else Config()
+    if args.split_fractions is not None:
+        config.splits.fractions = args.split_fractions
+    if args.split_mode is not None:
+        config.splits.mode = args.split_mode
+    if args.min_subjects is not None:
+        config.splits.min_subjects = args.min_subjects
     summary = build_dataset(args.sessions_dir, args.out, config=config.data, sources=args.sources, progress=not args.quiet,
-                            overwrite=args.overwrite)
+                            split_config=config.splits, overwrite=args.overwrite)
     print(summary.text() if hasattr(summary, "text") else summary)
     return 0
 
@@ -169,6 +176,12 @@ def build_parser():
     b.add_argument("--out", required=True, help="DATA_DIR")
     b.add_argument("--config", help="config JSON (its 'data' section is used)")
     b.add_argument("--sources", nargs="*", help="only these sources")
+    b.add_argument("--split-fractions", type=split_fractions, metavar="TRAIN,VAL,TEST",
+                   help="shares of the splits, summing to 1 (default: the config's splits.fractions, 0.7,0.1,0.2)")
+    b.add_argument("--split-mode", choices=SPLIT_MODES,
+                   help="subject: held-out people; map: held-out maps (and people where there are enough); blocks: each session "
+                        "cut by time; auto (default): map where sessions name their map, else subject, else blocks")
+    b.add_argument("--min-subjects", type=int_at_least(2), help="people a source needs for held-out people (default 10)")
     add_overwrite(b, "DATA_DIR")
     b.set_defaults(func=_cmd_dataset_build)
 

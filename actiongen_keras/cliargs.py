@@ -45,6 +45,33 @@ def finite_float(low=None, high=None, low_open=False, high_open=False):
     return parse
 
 
+def seed_list(text):
+    """An argparse type: ``0,1,2`` (those seeds, distinct integers) or ``3`` (seeds 0, 1, 2)."""
+    parts = [t.strip() for t in text.split(",")]
+    try:
+        values = [int(t) for t in parts]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a count (3) or comma-separated integers (0,1,2), got {text!r}") from None
+    if len(values) == 1:
+        if values[0] < 1:
+            raise argparse.ArgumentTypeError(f"a count of seeds must be >= 1, got {values[0]}")
+        return list(range(values[0]))
+    if len(set(values)) != len(values):
+        raise argparse.ArgumentTypeError(f"seeds must be distinct, got {text!r}")
+    return values
+
+
+def split_fractions(text):
+    """An argparse type: ``TRAIN,VAL,TEST`` shares (the config's rule, ``config.check_fractions``)."""
+    from actiongen_keras.config import check_fractions
+    from actiongen_keras.errors import ConfigError
+
+    try:
+        return check_fractions(text.split(","), name="split fractions")
+    except ConfigError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+
+
 def add_overwrite(parser, what="OUT"):
     """The one ``--overwrite`` rule (see :mod:`actiongen_keras.atomic`)."""
     parser.add_argument("--overwrite", action="store_true",

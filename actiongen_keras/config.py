@@ -45,6 +45,7 @@ RANGES = {
     "generation.top_k": (0, None, True),
     "generation.top_p": (0, 1, False),  # (0, 1]: checked below
     "generation.xy_noise_corr": (0, 1, True),  # [0, 1)
+    "splits.min_subjects": (2, None, True),
 }
 _HIGH_INCLUSIVE = {"generation.top_p"}
 
@@ -123,12 +124,46 @@ class GenerationConfig:
     seed: int | None = None
 
 
+SPLIT_MODES = ("auto", "subject", "map", "blocks")
+
+
+def check_fractions(fractions, name="splits.fractions"):
+    """``(train, validation, test)`` as floats, or ConfigError: three finite numbers >= 0 that
+    sum to 1, with train and test above 0 (a model needs training data and a test split)."""
+    shown = ",".join(str(f) for f in fractions) if isinstance(fractions, (list, tuple)) else repr(fractions)
+    try:
+        values = tuple(float(f) for f in fractions)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{name} must be three numbers (train, validation, test), got {shown}") from None
+    if len(values) != 3 or not all(math.isfinite(v) and v >= 0 for v in values):
+        raise ConfigError(f"{name} must be three finite numbers >= 0 (train, validation, test), got {shown}")
+    if abs(sum(values) - 1) > 1e-6:
+        raise ConfigError(f"{name} must sum to 1, got {shown} (sum {sum(values):g})")
+    if values[0] == 0 or values[2] == 0:
+        raise ConfigError(f"{name}: train and test must be > 0, got {shown}")
+    return values
+
+
+@dataclasses.dataclass
+class SplitConfig:
+    """How ``actiongen dataset build`` splits sessions (``actiongen_keras/data/splits.py``).
+
+    The default test share of 0.2 gives SapiMouse's 72 people 15 test people: the detector's
+    human floor needs 8 (``evaluation/detector.py``) and a floor on 4 would say nothing.
+    """
+
+    fractions: tuple = (0.7, 0.1, 0.2)  # train, validation, test
+    mode: str = "auto"  # auto | subject | map | blocks (splits.py says what each does)
+    min_subjects: int = 10  # fewer people than this: no person-disjoint split of a source
+
+
 @dataclasses.dataclass
 class Config:
     data: DataConfig = dataclasses.field(default_factory=DataConfig)
     model: ModelConfig = dataclasses.field(default_factory=ModelConfig)
     train: TrainConfig = dataclasses.field(default_factory=TrainConfig)
     generation: GenerationConfig = dataclasses.field(default_factory=GenerationConfig)
+    splits: SplitConfig = dataclasses.field(default_factory=SplitConfig)
 
     def to_dict(self):
         return dataclasses.asdict(self)
@@ -146,6 +181,9 @@ class Config:
                         check_number(f"{name}[{i}]", v2)
                 elif isinstance(v, (int, float)) and not isinstance(v, bool):
                     check_number(name, v, RANGES.get(name))
+        check_fractions(self.splits.fractions)
+        if self.splits.mode not in SPLIT_MODES:
+            raise ConfigError(f"splits.mode must be one of {', '.join(SPLIT_MODES)}, got {self.splits.mode!r}")
         return self
 
     def to_json(self, path=None):

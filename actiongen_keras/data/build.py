@@ -39,7 +39,7 @@ from pathlib import Path
 import numpy as np
 import tensorflow_datasets as tfds
 
-from actiongen_keras.config import DataConfig
+from actiongen_keras.config import DataConfig, SplitConfig
 from actiongen_keras.data import features as F
 from actiongen_keras.data.normalize import (
     PREPROCESSING_FILE,
@@ -111,12 +111,12 @@ class Prepared:
             "windows": dict(self.windows),
             "sessions_per_split": dict(self.sessions_per_split),
             "split_modes": dict(self.splits.modes),
+            "split_lines": self.splits.summary_lines(),
             "dropped_moves": int(self.preprocessing.train.get("dropped_moves", 0)),
         }
 
 
-def prepare(sessions_dir, sources=None, config=None, builder_config=None, fractions=(0.8, 0.1, 0.1), min_subjects=10,
-            mode="strict", progress=False):
+def prepare(sessions_dir, sources=None, config=None, builder_config=None, split_config=None, mode="strict", progress=False):
     """Read every session under ``sessions_dir``, skip the unusable ones, split, fit.
 
     Skipped (listed with a reason, never silently): unreadable sessions (the reader's
@@ -161,7 +161,8 @@ def prepare(sessions_dir, sources=None, config=None, builder_config=None, fracti
         detail = f" ({len(skipped)} skipped: " + "; ".join(f"{s}: {r}" for s, r in skipped[:5]) + ")" if skipped else ""
         raise DataError(f"{root}: no usable session for config '{builder_config or 'all'}'{detail}")
     sessions.sort(key=lambda s: (s.source, s.session_id))
-    splits = assign_splits(sessions, fractions=fractions, min_subjects=min_subjects)
+    sc = split_config or SplitConfig()
+    splits = assign_splits(sessions, fractions=sc.fractions, min_subjects=sc.min_subjects, mode=sc.mode)
     train_parts = splits.parts("train", sessions)
     prep = fit_preprocessing(train_parts, config, builder_config=builder_config, sources=wanted, all_sessions=sessions)
     counts, nsess = {}, {}
@@ -238,12 +239,10 @@ class ActiongenSessions(tfds.core.GeneratorBasedBuilder):
     ]
     DEFAULT_CONFIG_NAME = "all"
 
-    def __init__(self, *, data_config=None, source_filter=None, fractions=(0.8, 0.1, 0.1), min_subjects=10, session_mode="strict",
-                 progress=False, **kwargs):
+    def __init__(self, *, data_config=None, source_filter=None, split_config=None, session_mode="strict", progress=False, **kwargs):
         self._data_config = data_config or DataConfig()
         self._source_filter = tuple(source_filter) if source_filter else None
-        self._fractions = tuple(fractions)
-        self._min_subjects = int(min_subjects)
+        self._split_config = split_config or SplitConfig()
         self._session_mode = session_mode
         self._progress = progress
         self.prepared = None
@@ -265,8 +264,7 @@ class ActiongenSessions(tfds.core.GeneratorBasedBuilder):
         manual = Path(str(dl_manager.manual_dir))
         prepared = prepare(
             manual, sources=self._source_filter, config=self._data_config, builder_config=self.builder_config.name,
-            fractions=self._fractions,
-            min_subjects=self._min_subjects, mode=self._session_mode, progress=self._progress,
+            split_config=self._split_config, mode=self._session_mode, progress=self._progress,
         )
         self.prepared = prepared
         out = Path(str(self.data_path))
@@ -326,6 +324,7 @@ class BuildSummary:
     skipped: list
     other_sources: int
     split_modes: dict
+    split_lines: list
     dropped_moves: int
     seconds: float
 
@@ -335,7 +334,7 @@ class BuildSummary:
             + ", ".join(f"{k} {v}" for k, v in self.windows.items())
             + f" in {self.seconds:.1f} s"
         ]
-        lines.append("  split modes: " + ", ".join(f"{k}: {v}" for k, v in sorted(self.split_modes.items())))
+        lines += ["  split " + line for line in self.split_lines]
         if self.dropped_moves:
             lines.append(f"  move thinning dropped {self.dropped_moves} training event(s)")
         if self.other_sources:
@@ -345,8 +344,8 @@ class BuildSummary:
         return "\n".join(lines)
 
 
-def build_dataset(sessions_dir, out_dir, config=None, sources=None, progress=True, mode="strict",
-                  fractions=(0.8, 0.1, 0.1), min_subjects=10, overwrite=False):
+def build_dataset(sessions_dir, out_dir, config=None, sources=None, progress=True, mode="strict", split_config=None,
+                  overwrite=False):
     """Build the dataset of ``sessions_dir`` into ``out_dir``.
 
     Writes ``out_dir/splits.json``, ``out_dir/preprocessing.json``,
@@ -363,6 +362,8 @@ def build_dataset(sessions_dir, out_dir, config=None, sources=None, progress=Tru
             ``balabit``, ``osrs``, ``aalto`` (that config), or a list of source names
             (config ``all`` restricted to them; see :func:`config_for_sources`).
         mode: session reading mode, ``"strict"`` or ``"repair"``.
+        split_config: a ``SplitConfig`` (fractions, split mode, ``min_subjects``; see
+            :mod:`~actiongen_keras.data.splits`).
         overwrite: replace an existing, non-empty ``out_dir`` (refused otherwise).
 
     Returns:
@@ -385,8 +386,8 @@ def build_dataset(sessions_dir, out_dir, config=None, sources=None, progress=Tru
         tfds.disable_progress_bar()
     with staged_output(out_dir, overwrite, inputs=[sessions_dir]) as work:
         builder = ActiongenSessions(
-            config=name, data_dir=str(work), data_config=config or DataConfig(), source_filter=source_filter, fractions=fractions,
-            min_subjects=min_subjects, session_mode=mode, progress=progress,
+            config=name, data_dir=str(work), data_config=config or DataConfig(), source_filter=source_filter,
+            split_config=split_config, session_mode=mode, progress=progress,
         )
         dl = tfds.download.DownloadConfig(
             manual_dir=str(Path(sessions_dir).resolve()),
@@ -404,5 +405,5 @@ def build_dataset(sessions_dir, out_dir, config=None, sources=None, progress=Tru
     return BuildSummary(
         out_dir=str(out_dir), builder_config=name, windows=windows, sessions=report["sessions"],
         sessions_per_split=report["sessions_per_split"], skipped=report["skipped"], other_sources=report["other_sources"],
-        split_modes=report["split_modes"], dropped_moves=report["dropped_moves"], seconds=time.perf_counter() - start,
+        split_modes=report["split_modes"], split_lines=report["split_lines"], dropped_moves=report["dropped_moves"], seconds=time.perf_counter() - start,
     )

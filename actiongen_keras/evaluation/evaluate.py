@@ -29,7 +29,21 @@ rollouts of (b), which then start 6 s into the block (the context is inside it t
 ``bezier``, ``wind``, ``human_floor``; ``distances``, ``coherence``, ``osu_hit_rate`` when the
 sessions have hit objects, ``fitts``, ``counts``, ``settings``) plus ``per_head``
 (``{"model": {...}, "baselines": {name: {...}}}``) and ``generation`` (sessions, seconds,
-sampling settings, wall-clock ms per generated window, how windows ended).
+sampling settings, wall-clock ms per generated window, how windows ended), and with a
+split ``split`` (the split's ``modes``, ``held_out`` maps/people and summary ``lines`` from
+``splits.json``, also at the top of ``report.md``).
+
+**Several seeds** (``seeds=[0, 1, 2]``, ``actiongen evaluate --seeds 0,1,2`` or ``--seeds 3``):
+the per-head part runs once; the closed loop (rollouts, the bots, the detector and its human
+floor, the histograms) once per seed, each written in full into ``out_dir/seed_S/`` (its own
+``report.md``, ``metrics.json``, PNGs, ``generated/``). ``out_dir/metrics.json`` then holds
+``per_head``, ``seeds``, ``per_seed`` (:func:`headline` of each seed: detector AUCs of the
+model and the bots, the human floor with its people and ``has_power``, osu! hit rates,
+histogram distances), ``summary`` (per key: ``per_seed``, ``mean``, ``min``, ``max``) and
+``generation``; ``report.md`` a table over the seeds with each seed's floor beside every
+AUC. One seed is the single-seed report above (nothing in ``seed_S/``). Context ``i`` of
+seed ``S`` is rolled out with seed ``S + i`` for one seed and ``S * N + i`` (``N``
+contexts) for several, so no two rollouts of a run share random numbers.
 """
 
 from __future__ import annotations
@@ -98,7 +112,7 @@ def _usable(session, cfg):
 
 def evaluate(model_or_run_dir, sessions, out_dir, seconds=30.0, max_sessions=None, seed=0, temperature=1.0, top_k=0, top_p=1.0,
              beatmap_dir=None, n_boot=500, progress=True, baselines=True, write_generated=True, data_dir=None, split=None,
-             xy_noise_corr=0.0, dwell=True, clock=True):
+             xy_noise_corr=0.0, seeds=None, dwell=True, clock=True):
     """Run (a) and (b) of the module doc; write ``out_dir``; return the merged metrics dict.
 
     Args:
@@ -108,6 +122,9 @@ def evaluate(model_or_run_dir, sessions, out_dir, seconds=30.0, max_sessions=Non
         seconds: generated seconds per session; max_sessions: roll out at most this many.
         seed: session ``i`` is rolled out with seed ``seed + i``; also seeds the bots,
             the detector and the bootstraps.
+        seeds: several seeds (instead of ``seed``): the closed loop (rollouts, bots, detector,
+            human floor) once per seed, each into ``out_dir/seed_S/``; ``out_dir`` gets the
+            per-head metrics once and the numbers per seed with mean/min/max.
         data_dir, split: evaluate only this split of that dataset's ``splits.json``.
     """
     from actiongen_keras.data.windows import history_ms
@@ -115,7 +132,6 @@ def evaluate(model_or_run_dir, sessions, out_dir, seconds=30.0, max_sessions=Non
         evaluate_sessions,
         is_human,
         load_sessions,
-        render_markdown,
     )
     from actiongen_keras.generation.rollout import (
         Generator,
@@ -124,7 +140,6 @@ def evaluate(model_or_run_dir, sessions, out_dir, seconds=30.0, max_sessions=Non
         rollout,
     )
     from actiongen_keras.recordings.session import write_session
-    from actiongen_keras.training.train import metrics_table
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -138,17 +153,23 @@ def evaluate(model_or_run_dir, sessions, out_dir, seconds=30.0, max_sessions=Non
         raise ActiongenError(f"{sessions}: no session the model can use (each needs a screen, state for a game, human keys "
                              f"and at least {(history_ms(cfg) + cfg.target_ms) / 1000:g} s)")
 
-    ranges = {}
+    ranges, split_info = {}, None
     if split is not None:
         from actiongen_keras.data.splits import load_splits
 
         if data_dir is None:
             raise ActiongenError("--split needs --data (the dataset whose splits.json defines it)")
-        parts = load_splits(data_dir).parts(split, real)
+        splits = load_splits(data_dir)
+        parts = splits.parts(split, real)
         if not parts:
             raise ActiongenError(f"{sessions}: no session belongs to the '{split}' split of {data_dir}")
         real = [s for s, _ in parts]
         ranges = {s.session_id: r for s, r in parts if r is not None}
+        # what the split holds out (maps, people or only later play), for the report
+        sources = {s.source for s in real}
+        split_info = {"data": str(data_dir), "split": split, "modes": {k: v for k, v in splits.modes.items() if k in sources},
+                      "held_out": {k: v for k, v in splits.held_out.items() if k in sources},
+                      "lines": [line for line in splits.summary_lines() if line.split(":")[0] in sources]}
 
     # ---- (a) per head
     per_head = per_head_metrics(gen, real, time_ranges=ranges)
@@ -167,53 +188,183 @@ def evaluate(model_or_run_dir, sessions, out_dir, seconds=30.0, max_sessions=Non
         todo = todo[: int(max_sessions)]
     if not todo:
         raise ActiongenError(f"{sessions}: no session with a human cursor and keys long enough to roll out")
-    gen_parts, real_parts, n_windows, stops = [], [], 0, Counter()
     spans = [span(s) for s in todo]
     seconds_each = [min(float(seconds), (end - T0) / 1000.0) for T0, end in spans]
-    t = time.perf_counter()
-    rolled = rollout(gen, todo, seconds=seconds_each, seed=seed, temperature=temperature, top_k=top_k, top_p=top_p,
-                     start_ms=[T0 for T0, _ in spans], xy_noise_corr=xy_noise_corr, progress=progress,
-                     dwell=dwell, clock=clock)
-    gen_seconds = time.perf_counter() - t
-    for s, g, (T0, _), span_s in zip(todo, rolled, spans, seconds_each):
-        if isinstance(g, Exception):
-            raise g
-        n_windows += int(sum(g.extra["window_stops"].values()))
-        stops.update(g.extra["window_stops"])
-        if write_generated:
-            write_session(g, out_dir / "generated" / g.session_id)
-        gen_parts.append(generated_part(g))
-        real_parts.append(crop_session(s, T0, T0 + span_s * 1000.0))
-    hl = evaluate_sessions(real_parts, gen_parts, out_dir, baselines=baselines, seed=seed, beatmap_dir=beatmap_dir, n_boot=n_boot,
-                           progress=progress)
-    generation = {
-        "sessions": len(todo), "seconds": float(seconds), "seed": seed, "temperature": temperature, "top_k": top_k, "top_p": top_p,
-        "xy_noise_corr": xy_noise_corr, "dwell": bool(dwell), "clock": bool(clock),
-        "windows": n_windows, "ms_per_window": 1000.0 * gen_seconds / max(n_windows, 1),
-        "window_stops": dict(stops), "context_sessions": [s.session_id for s in todo],
-        "model": str(gen.model_path),
-    }
-    metrics = dict(hl)
-    metrics["per_head"] = per_head
-    metrics["generation"] = generation
-    (out_dir / "metrics.json").write_text(json.dumps(finite_json(metrics), indent=1, allow_nan=False) + "\n", encoding="utf-8")
+    real_parts = [crop_session(s, T0, T0 + span_s * 1000.0) for s, (T0, _), span_s in zip(todo, spans, seconds_each)]
+    seeds = [int(seed)] if seeds is None else [int(v) for v in seeds]
+    if not seeds or len(set(seeds)) != len(seeds):
+        raise ActiongenError(f"seeds must be distinct, got {seeds}")
+    runs = {}
+    for sd in seeds:
+        sd_dir = out_dir if len(seeds) == 1 else out_dir / f"seed_{sd}"
+        # one seed: context i gets seed + i (as always); several: sd * N + i, so no two rollouts share random numbers
+        ctx_seeds = [sd + i if len(seeds) == 1 else sd * len(todo) + i for i in range(len(todo))]
+        t = time.perf_counter()
+        rolled = rollout(gen, todo, seconds=seconds_each, seed=ctx_seeds, temperature=temperature, top_k=top_k, top_p=top_p,
+                         start_ms=[T0 for T0, _ in spans], xy_noise_corr=xy_noise_corr, progress=progress, dwell=dwell,
+                         clock=clock)
+        gen_seconds = time.perf_counter() - t
+        gen_parts, n_windows, stops = [], 0, Counter()
+        for g in rolled:
+            if isinstance(g, Exception):
+                raise g
+            n_windows += int(sum(g.extra["window_stops"].values()))
+            stops.update(g.extra["window_stops"])
+            if write_generated:
+                write_session(g, sd_dir / "generated" / g.session_id)
+            gen_parts.append(generated_part(g))
+        hl = evaluate_sessions(real_parts, gen_parts, sd_dir, baselines=baselines, seed=sd, beatmap_dir=beatmap_dir, n_boot=n_boot,
+                               progress=progress)
+        generation = {
+            "sessions": len(todo), "seconds": float(seconds), "seed": sd, "context_seeds": ctx_seeds, "temperature": temperature,
+            "top_k": top_k, "top_p": top_p, "xy_noise_corr": xy_noise_corr,
+            "windows": n_windows, "ms_per_window": 1000.0 * gen_seconds / max(n_windows, 1),
+            "window_stops": dict(stops), "context_sessions": [s.session_id for s in todo],
+            "model": str(gen.model_path),
+        }
+        runs[sd] = (hl, generation)
+        if len(seeds) > 1:  # each seed's own full report, beside the summary
+            m_sd = {**hl, "per_head": per_head, "generation": generation}
+            _write(sd_dir, m_sd, _report(gen, per_head, real, split_info, [(sd, hl, generation)]))
 
-    L = [f"# Evaluation of {gen.model_path}", ""]
-    if per_head is not None:
-        n = per_head["model"].get("windows", "-")
-        L += ["## Per-head metrics (teacher-forced windows, model beside the baselines)", "",
-              f"{n} windows of {len(real)} sessions" + (f" ({split} split of {data_dir})" if split else "") + ".", "",
-              metrics_table({"eval": per_head}, "eval"), ""]
-    L += ["## Closed-loop generation", "",
-          f"{len(todo)} sessions, {seconds:g} s each after 6 s of real context (temperature {temperature:g}, top-k {top_k}, "
-          f"top-p {top_p:g}, seeds {seed}..{seed + len(todo) - 1}); {n_windows} windows, "
-          f"{generation['ms_per_window']:.1f} ms per window wall-clock (batched; incl. encoding the contexts); windows ended by "
-          + ", ".join(f"{k}: {v}" for k, v in sorted(stops.items())) + ". "
-          "The real and generated spans compared below exclude the shared real context.", ""]
-    hl_md = render_markdown(hl).splitlines()
-    L += [("#" + line) if line.startswith("#") else line for line in hl_md]
-    (out_dir / "report.md").write_text("\n".join(L) + "\n", encoding="utf-8")
+    if len(seeds) == 1:
+        hl, generation = runs[seeds[0]]
+        metrics = {**hl, "per_head": per_head, "generation": generation}
+        if split_info:
+            metrics["split"] = split_info
+    else:
+        per_seed = {str(sd): headline(hl) for sd, (hl, _) in runs.items()}
+        metrics = {"per_head": per_head, "seeds": seeds, "per_seed": per_seed, "summary": summarize(list(per_seed.values())),
+                   "generation": {**runs[seeds[0]][1], "seed": seeds, "per_seed": {str(sd): g for sd, (_, g) in runs.items()}},
+                   **({"split": split_info} if split_info else {})}
+    _write(out_dir, metrics, _report(gen, per_head, real, split_info, [(sd, hl, g) for sd, (hl, g) in runs.items()]))
     return metrics
 
 
-__all__ = ["evaluate", "per_head_metrics", "predict_windows"]
+def _write(out_dir, metrics, text):
+    (out_dir / "metrics.json").write_text(json.dumps(finite_json(metrics), indent=1, allow_nan=False) + "\n", encoding="utf-8")
+    (out_dir / "report.md").write_text(text, encoding="utf-8")
+
+
+# --------------------------------------------------------------------------- several seeds
+
+
+def headline(hl):
+    """The closed-loop numbers compared across seeds, flat: ``{key: value}`` from one
+    :func:`~actiongen_keras.evaluation.report.evaluate_sessions` metrics dict (None where absent)."""
+    det = hl.get("detector_auc", {})
+    out = {f"detector_auc.{name}": det.get(name, {}).get("auc") for name in ("model", "bezier", "wind", "human_floor")}
+    hf = det.get("human_floor", {})
+    out["human_floor.n_subjects"] = hf.get("n_subjects")
+    out["human_floor.has_power"] = hf.get("has_power")
+    if "osu_hit_rate" in hl:
+        for name in ("human", "model", "bezier", "wind"):
+            out[f"osu_hit_rate.{name}"] = hl["osu_hit_rate"].get(name)
+    for q, h in hl.get("timing_histograms", {}).items():
+        for name, d in h["samples"].items():
+            if name != "real":
+                out[f"{q}.tv.{name}"] = d["tv"]
+            if q == "interval_ms":
+                out[f"{q}.on_ticks.{name}"] = d["on_ticks"]
+    return out
+
+
+def summarize(per_seed):
+    """``{key: {"per_seed": [...], "mean", "min", "max", "n"}}`` over the seeds' :func:`headline` dicts
+    (numbers only; a seed without a value is left out of mean/min/max and ``n`` says how many had one)."""
+    out = {}
+    for key in per_seed[0]:
+        vals = [h.get(key) for h in per_seed]
+        nums = [float(v) for v in vals if isinstance(v, (int, float)) and not isinstance(v, bool) and v is not None]
+        out[key] = {"per_seed": vals, "n": len(nums), "mean": float(np.mean(nums)) if nums else None,
+                    "min": float(np.min(nums)) if nums else None, "max": float(np.max(nums)) if nums else None}
+    return out
+
+
+_SAMPLES = (("model", "model"), ("bezier", "Bezier bot"), ("wind", "WindMouse bot"))
+
+
+def seeds_markdown(runs):
+    """The table of closed-loop numbers over seeds: one column per seed, then mean, min, max.
+    Every detector AUC has the same seed's human floor beside it."""
+    from actiongen_keras.evaluation.detector import MIN_SUBJECTS_FOR_FLOOR
+    from actiongen_keras.evaluation.report import _f
+
+    seeds = [sd for sd, _, _ in runs]
+    heads = [headline(hl) for _, hl, _ in runs]
+    summ = summarize(heads)
+    L = ["| | " + " | ".join(f"seed {sd}" for sd in seeds) + " | mean | min | max |", "|---" * (len(seeds) + 4) + "|"]
+
+    def row(label, key, floor=False, always=False):
+        if key not in summ or not (summ[key]["n"] or always):
+            return
+        cells = []
+        for h in heads:
+            c = _f(h.get(key))
+            if floor:
+                c += f" (floor {_f(h.get('detector_auc.human_floor'))})"
+            cells.append(c)
+        s = summ[key]
+        L.append(f"| {label} | " + " | ".join(cells) + f" | {_f(s['mean'])} | {_f(s['min'])} | {_f(s['max'])} |")
+
+    for name, label in _SAMPLES:
+        row(f"detector AUC, {label}", f"detector_auc.{name}", floor=True)
+    n = [h.get("human_floor.n_subjects") for h in heads]
+    power = "has power" if all(h.get("human_floor.has_power") for h in heads) else f"no power: needs {MIN_SUBJECTS_FOR_FLOOR}"
+    row(f"human floor AUC ({n[0]} people, {power})", "detector_auc.human_floor", always=True)
+    for name, label in (("human", "human"),) + _SAMPLES:
+        row(f"osu! hit rate, {label}", f"osu_hit_rate.{name}")
+    row("intervals on the real's ticks, real", "interval_ms.on_ticks.real")
+    for q, what in (("interval_ms", "interval TV at 1 ms"), ("dwell_button_ms", "button dwell TV at 5 ms"),
+                    ("dwell_key_ms", "key dwell TV at 5 ms")):
+        for name, label in _SAMPLES:
+            if q == "interval_ms":
+                row(f"intervals on the real's ticks, {label}", f"{q}.on_ticks.{name}")
+            row(f"{what}, {label}", f"{q}.tv.{name}")
+    return L
+
+
+def _report(gen, per_head, real, split_info, runs):
+    """``report.md``: per-head metrics, then the closed loop (one seed: its full report; several:
+    the table over seeds, then the first seed's histograms; each seed's report is in ``seed_S/``)."""
+    from actiongen_keras.evaluation.report import render_markdown, timing_markdown
+    from actiongen_keras.training.train import metrics_table
+
+    L = [f"# Evaluation of {gen.model_path}", ""]
+    if split_info:
+        L += [f"The {split_info['split']} split of {split_info['data']} (its splits.json), per source: "
+              + "; ".join(split_info["lines"]) + ". Time blocks hold later play of the same people and maps; "
+              "held-out maps and people were never trained on.", ""]
+    if per_head is not None:
+        n = per_head["model"].get("windows", "-")
+        L += ["## Per-head metrics (teacher-forced windows, model beside the baselines)", "",
+              f"{n} windows of {len(real)} sessions" + (f" ({split_info['split']} split)" if split_info else "") + ".", "",
+              metrics_table({"eval": per_head}, "eval"), ""]
+    _, _, g = runs[0]
+    stops = Counter()
+    for _, _, gi in runs:
+        stops.update(gi["window_stops"])
+    n_windows = sum(gi["windows"] for _, _, gi in runs)
+    ms = np.mean([gi["ms_per_window"] for _, _, gi in runs])
+    seeds_text = (f"seeds {g['context_seeds'][0]}..{g['context_seeds'][-1]}" if len(runs) == 1
+                  else f"{len(runs)} seeds: " + ", ".join(str(sd) for sd, _, _ in runs))
+    L += ["## Closed-loop generation", "",
+          f"{g['sessions']} sessions, {g['seconds']:g} s each after 6 s of real context (temperature {g['temperature']:g}, "
+          f"top-k {g['top_k']}, top-p {g['top_p']:g}, {seeds_text}); {n_windows} windows, {ms:.1f} ms per window wall-clock "
+          "(batched; incl. encoding the contexts); windows ended by " + ", ".join(f"{k}: {v}" for k, v in sorted(stops.items())) + ". "
+          "The real and generated spans compared below exclude the shared real context.", ""]
+    if len(runs) == 1:
+        hl_md = render_markdown(runs[0][1]).splitlines()
+        L += [("#" + line) if line.startswith("#") else line for line in hl_md]
+        return "\n".join(L) + "\n"
+    sd0, hl0, _ = runs[0]
+    L += ["### Over seeds (bots and the human floor redrawn with each seed)", ""] + seeds_markdown(runs) + [
+        "", "Each seed's full report (detector cues, distances, coherence, plots): "
+        + ", ".join(f"[seed_{sd}/report.md](seed_{sd}/report.md)" for sd, _, _ in runs) + ".", ""]
+    if hl0.get("timing_histograms"):
+        L += [("#" + line) if line.startswith("#") else line for line in timing_markdown(hl0["timing_histograms"])]
+        L += ["", f"(seed {sd0}) ![intervals at 1 ms and dwell times, seed {sd0}](seed_{sd0}/interval_dwell_hist.png)", ""]
+    return "\n".join(L) + "\n"
+
+
+__all__ = ["evaluate", "headline", "per_head_metrics", "predict_windows", "seeds_markdown", "summarize"]

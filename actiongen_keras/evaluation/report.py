@@ -7,7 +7,9 @@ contexts they were generated from, beside two hand-written bots
 
 * ``metrics.json``: every number (see :func:`evaluate_sessions`);
 * ``report.md``: the tables;
-* PNGs: ``timing_hist.png`` (inter-event intervals and dwell), ``trajectories.png`` (a
+* PNGs: ``timing_hist.png`` (inter-event intervals and dwell), ``interval_dwell_hist.png``
+  (intervals at 1 ms, dwell at 5 ms: :func:`~actiongen_keras.evaluation.distances.timing_histograms`),
+  ``trajectories.png`` (a
   stretch of one real session beside the generated ones on the same context),
   ``detector_roc.png``, ``feature_distributions.png``.
 
@@ -123,7 +125,9 @@ def evaluate_sessions(real, generated, out_dir, baselines=True, seed=0, segment_
         (``model``, ``human``, ``bezier``, ``wind``; only when real sessions have hit objects),
         ``osu_circleguard`` (``human``, ``model``: circleguard's judgments, UR, frametime, snaps;
         only with ``beatmap_dir`` holding the maps, see :mod:`~actiongen_keras.evaluation.osu_circleguard`),
-        ``fitts``, ``counts`` and ``settings``.
+        ``timing_histograms`` (:func:`~actiongen_keras.evaluation.distances.timing_histograms`),
+        ``fitts``, ``counts`` and ``settings``. ``detector_auc.human_floor`` also carries
+        ``n_subjects`` and ``has_power`` (at least ``detector.MIN_SUBJECTS_FOR_FLOOR`` people).
     """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -168,6 +172,9 @@ def evaluate_sessions(real, generated, out_dir, baselines=True, seed=0, segment_
         det["human_floor"] = D.json_ready(hf)
     except ValueError as e:
         det["human_floor"] = _none_auc(str(e))
+    # whether the floor can be trusted: D.MIN_SUBJECTS_FOR_FLOOR people or more
+    det["human_floor"]["n_subjects"] = len(subjects)
+    det["human_floor"]["has_power"] = len(subjects) >= D.MIN_SUBJECTS_FOR_FLOOR
 
     # ---- distances
     dists = {name: Dist.distribution_distances(real, ss, feats["real"][0], feats[name][0], seed=seed) for name, ss in sets.items()}
@@ -180,6 +187,7 @@ def evaluate_sessions(real, generated, out_dir, baselines=True, seed=0, segment_
 
     metrics = {
         "detector_auc": det, "detector_cues": cues, "distances": dists, "coherence": coh, "fitts": fitts,
+        "timing_histograms": Dist.timing_histograms(real, sets),
         "counts": {"real_sessions": len(real), "real_subjects": len(subjects), "real_segments": int(len(Xr)),
                    **{f"{n}_sessions": len(ss) for n, ss in sets.items()},
                    **{f"{n}_segments": int(len(feats[n][0])) for n in sets}},
@@ -226,6 +234,56 @@ def _f(v, nd=3):
     return str(v)
 
 
+def floor_text(hf):
+    """One sentence: the human floor, its people and whether it has power (the detector's
+    AUCs are read against it)."""
+    n = hf.get("n_subjects", "?")
+    power = ("has power" if hf.get("has_power") else f"**no power**: needs {D.MIN_SUBJECTS_FOR_FLOOR} people")
+    if hf.get("auc") is None:
+        return f"Human floor (real against real of other people): - on {n} people ({power}; {hf.get('reason', '')})."
+    return (f"Human floor (real against real of other people): AUC {_f(hf['auc'])} ({_f(hf.get('ci_low'))} - "
+            f"{_f(hf.get('ci_high'))}) on {n} people ({power}). An AUC is only as good as its distance above the floor.")
+
+
+_NAMES = {"interval_ms": "inter-event interval", "dwell_button_ms": "button dwell (press -> release)",
+          "dwell_key_ms": "key dwell (key_down -> key_up)"}
+
+
+def timing_markdown(th, n_values=8):
+    """The ``timing_histograms`` section of ``report.md``: one summary table, and the
+    interval shares at the real sample's most frequent 1 ms values."""
+    L = ["## Intervals at 1 ms and dwell times", "",
+         "Histograms of every inter-event interval (1 ms bins centred on whole ms) and of press -> release and "
+         "key_down -> key_up durations (5 ms bins), real against each sample (plot: interval_dwell_hist.png). "
+         "TV: total-variation distance to real at that bin width (0 = same histogram, 1 = disjoint); "
+         "on ticks: share on the real sample's most frequent values.", "",
+         "| quantity | sample | n | median ms | p10 - p90 ms | on real's ticks | TV to real |", "|---|---|---|---|---|---|---|"]
+    for q, h in th.items():
+        if not any(d["n"] for d in h["samples"].values()):
+            L.append(f"| {_NAMES.get(q, q)} | (none in any sample) | | | | | |")
+            continue
+        ticks = ", ".join(f"{t:g}" for t in h["ticks_ms"]) or "-"
+        for i, (name, d) in enumerate(h["samples"].items()):
+            label = f"{_NAMES.get(q, q)} ({h['bin_ms']:g} ms bins" + (f"; ticks {ticks} ms)" if h["ticks_ms"] else ")") if i == 0 else ""
+            L.append(f"| {label} | {name} | {d['n']} | {_f(d['median'])} | "
+                     f"{_f(d['p10'])} - {_f(d['p90'])} | {_f(d['on_ticks'])} | {_f(d['tv'])} |")
+    h = th.get("interval_ms")
+    if h and h["samples"]["real"]["n"]:
+        real = np.asarray(h["samples"]["real"]["counts"][:-1])
+        values = sorted(int(i) for i in np.argsort(-real, kind="stable")[:n_values] if real[i] > 0)
+        L += ["", f"Share of intervals at each of the real sample's {len(values)} most frequent ms values "
+              f"(1 ms bins; the rest below {h['end_ms']:g} ms and at or above it in the last columns):", "",
+              "| sample | " + " | ".join(f"{v * h['bin_ms']:g} ms" for v in values) + " | other < end | >= end |",
+              "|---" * (len(values) + 3) + "|"]
+        for name, d in h["samples"].items():
+            c = np.asarray(d["counts"], np.float64)
+            tot = c.sum() or 1.0
+            cells = [f"{c[v] / tot:.3f}" for v in values]
+            other = (c[:-1].sum() - c[values].sum()) / tot
+            L.append(f"| {name} | " + " | ".join(cells) + f" | {other:.3f} | {c[-1] / tot:.3f} |")
+    return L
+
+
 def render_markdown(m):
     """``report.md`` text of a metrics dict."""
     L = ["# Does it move like a person?", ""]
@@ -235,6 +293,7 @@ def render_markdown(m):
     L += ["## Detector (real vs generated, subject-disjoint folds)", "",
           f"ROC AUC of a gradient-boosted tree detector on segment features; 0.5 = indistinguishable, 1 = always caught. "
           f"CI: {m['settings']['ci_method']}.", "",
+          floor_text(m["detector_auc"].get("human_floor", {})), "",
           "| sample | AUC | 95% CI | folds | segments (real / other) | note |", "|---|---|---|---|---|---|"]
     for name, r in m["detector_auc"].items():
         ci = f"{_f(r.get('ci_low'))} - {_f(r.get('ci_high'))}" if r.get("auc") is not None else "-"
@@ -257,6 +316,8 @@ def render_markdown(m):
         from actiongen_keras.evaluation.osu_circleguard import markdown
 
         L += markdown(m["osu_circleguard"]).splitlines() + [""]
+    if m.get("timing_histograms"):
+        L += timing_markdown(m["timing_histograms"]) + [""]
     L += ["## Distribution distances to real", ""]
     for name, dd in m["distances"].items():
         L += [f"### {name}", "", "| quantity | median real | median gen | Wasserstein | W / IQR(real) | KS | n real / gen |", "|---|---|---|---|---|---|---|"]
@@ -272,7 +333,7 @@ def render_markdown(m):
     L += ["| kind | " + " | ".join(names) + " |", "|---" * (len(names) + 1) + "|"]
     for kind in list(C.KINDS) + ["n_events", "n_steps", "n_segments", "n_pauses", "n_sessions"]:
         L.append(f"| {kind} | " + " | ".join(str(coh[n].get(kind, "-")) for n in names) + " |")
-    L += ["", "Plots: timing_hist.png, trajectories.png, detector_roc.png, feature_distributions.png", ""]
+    L += ["", "Plots: timing_hist.png, interval_dwell_hist.png, trajectories.png, detector_roc.png, feature_distributions.png", ""]
     return "\n".join(L)
 
 
@@ -304,6 +365,8 @@ def _plots(out_dir, real, sets, feats, det):
     fig.tight_layout()
     fig.savefig(out_dir / "timing_hist.png", dpi=90)
     plt.close(fig)
+
+    _timing_plot(out_dir, real, sets, colors, plt)
 
     fig, axes = plt.subplots(2, 3, figsize=(15, 8))
     for ax, q in zip(axes.ravel(), ("speed", "accel", "jerk", "curvature", "turn_angle", "straightness_click")):
@@ -354,6 +417,26 @@ def _plots(out_dir, real, sets, feats, det):
         ax.set_aspect("equal")
     fig.tight_layout()
     fig.savefig(out_dir / "trajectories.png", dpi=90)
+    plt.close(fig)
+
+
+def _timing_plot(out_dir, real, sets, colors, plt):
+    """``interval_dwell_hist.png``: the histograms of :func:`Dist.timing_histograms`, as step plots of shares."""
+    th = Dist.timing_histograms(real, sets)
+    fig, axes = plt.subplots(1, len(th), figsize=(6 * len(th), 4))
+    for ax, (q, h) in zip(np.atleast_1d(axes), th.items()):
+        for name, d in h["samples"].items():
+            c = np.asarray(d["counts"][:-1], np.float64)
+            if d["n"]:
+                x = np.arange(len(c)) * h["bin_ms"]
+                ax.step(x, c / d["n"], where="mid", color=colors.get(name), label=f"{name} (n={d['n']})", lw=1.2 if name == "real" else 0.9)
+        ax.set_title(f"{_NAMES.get(q, q)}, {h['bin_ms']:g} ms bins")
+        ax.set_xlabel("ms")
+        ax.set_ylabel("share of the sample")
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(out_dir / "interval_dwell_hist.png", dpi=90)
     plt.close(fig)
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from actiongen_keras.cliargs import add_overwrite, finite_float, int_at_least
+from actiongen_keras.cliargs import add_overwrite, finite_float, int_at_least, seed_list
 from actiongen_keras.errors import ActiongenError
 
 
@@ -62,7 +62,15 @@ def _cmd_evaluate(args):
         metrics = evaluate(args.model, args.sessions, work, seconds=args.seconds, max_sessions=args.max_sessions, seed=args.seed,
                            temperature=args.temperature, top_k=args.top_k, top_p=args.top_p, beatmap_dir=args.beatmaps,
                            n_boot=args.n_boot, progress=not args.quiet, data_dir=args.data, split=args.split,
-                           xy_noise_corr=args.xy_noise_corr, dwell=not args.no_dwell, clock=not args.no_clock)
+                           xy_noise_corr=args.xy_noise_corr, seeds=args.seeds, dwell=not args.no_dwell,
+                           clock=not args.no_clock)
+    if "summary" in metrics:  # several seeds
+        summ = metrics["summary"]
+        parts = [f"{k} {summ[f'detector_auc.{k}']['mean']:.3f} ({summ[f'detector_auc.{k}']['min']:.3f}-{summ[f'detector_auc.{k}']['max']:.3f})"
+                 for k in ("model", "bezier", "wind", "human_floor") if summ.get(f"detector_auc.{k}", {}).get("n")]
+        print(f"wrote {args.out}/report.md, metrics.json, seed_*/; detector AUC over {len(metrics['seeds'])} seeds, mean (min-max): "
+              + (", ".join(parts) or "-"))
+        return 0
     det = metrics.get("detector_auc", {})
     parts = [f"{k} {v['auc']:.3f}" for k, v in det.items() if v.get("auc") is not None]
     print(f"wrote {args.out}/report.md, metrics.json; detector AUC: " + (", ".join(parts) or "-"))
@@ -110,6 +118,9 @@ def add_generation_parsers(subparsers):
     s.add_argument("--n-boot", type=int_at_least(1), default=500, help="bootstrap resamples of the detector CIs")
     s.add_argument("--data", help="DATA_DIR whose splits.json defines --split")
     s.add_argument("--split", choices=["train", "val", "test"], help="evaluate only this split (needs --data)")
+    s.add_argument("--seeds", type=seed_list, metavar="S0,S1,...|N",
+                   help="run the closed loop once per seed (0,1,2; or 3 for seeds 0..2): numbers per seed and their "
+                        "mean/min/max, each seed's full report in REPORT_DIR/seed_S/ (default: the one --seed)")
     _sampling_args(s)
     s.set_defaults(func=_cmd_evaluate)
     return subparsers

@@ -1,8 +1,8 @@
 """TFDS test of ``actiongen_sessions`` on the dummy sessions in ``dummy_data/``.
 
 ``dummy_data/`` is written by ``make_dummy_data.py``: two people, one 80 s session each,
-so both sources use time-block splits (train [0, 64) s, validation [64, 72) s,
-test [72, 80] s of each session): 96 + 3 + 3 windows per session.
+so both sources use time-block splits with the default 70/10/20 (train [0, 56) s,
+validation [56, 64) s, test [64, 80] s of each session): 83 + 2 + 16 windows per session.
 """
 
 import sys
@@ -24,7 +24,7 @@ class ActiongenSessionsTest(tfds.testing.DatasetBuilderTestCase):
     DATASET_CLASS = actiongen_sessions_dataset_builder.ActiongenSessions
     EXAMPLE_DIR = str(Path(__file__).resolve().parent / "dummy_data")
     BUILDER_CONFIG_NAMES_TO_TEST = ["all"]
-    SPLITS = {"train": 192, "validation": 6, "test": 6}
+    SPLITS = {"train": 166, "validation": 4, "test": 32}
     SKIP_CHECKSUMS = True  # nothing is downloaded
 
 

@@ -46,7 +46,7 @@ def built(tmp_path_factory):
 def test_summary_counts_and_skips(built):
     sess, out, summary = built
     assert summary.builder_config == "all"
-    assert summary.windows == {"train": 192, "validation": 6, "test": 6}
+    assert summary.windows == {"train": 166, "validation": 4, "test": 32}  # 70/10/20 time blocks
     assert summary.sessions == 2
     reasons = {Path(s["session"]).name: s["reason"] for s in summary.skipped}
     assert reasons["tiny"].startswith("shorter than one window")
@@ -92,7 +92,7 @@ def test_make_dataset_batches_shapes_and_determinism(built):
     a = [b[1]["seq_len"] for b in make_dataset(out, "train", shuffle=True, deterministic=True, seed=7).as_numpy_iterator()]
     b = [b[1]["seq_len"] for b in make_dataset(out, "train", shuffle=True, deterministic=True, seed=7).as_numpy_iterator()]
     assert len(a) == 3 and all((u == v).all() for u, v in zip(a, b))
-    assert sum(len(u) for u in a) == 192
+    assert sum(len(u) for u in a) == 166
     with pytest.raises(DataError, match="unknown split"):
         make_dataset(out, "dev")
 
@@ -104,7 +104,7 @@ def test_tfds_load_after_import(built):
     ds = tfds.load("actiongen_sessions/all", data_dir=str(out), split="validation", download=False)
     ex = next(iter(ds))
     assert set(ex) == {"inputs", "targets", "weights", "session_id", "t_ms"}
-    assert int(ds.cardinality()) == 6
+    assert int(ds.cardinality()) == 4
 
 
 def test_empty_split_is_an_error(tmp_path):
@@ -132,11 +132,11 @@ def test_source_config_and_custom_data_config(built, tmp_path):
     cfg = DataConfig(max_history_events=32, max_actions=8, min_move_interval_ms=200.0)
     summary = build_dataset(sess, tmp_path / "osu", config=cfg, sources="osu", progress=False)
     assert summary.builder_config == "osu" and summary.sessions == 1
-    assert summary.windows == {"train": 96, "validation": 3, "test": 3}
+    assert summary.windows == {"train": 83, "validation": 2, "test": 16}
     prep = load_preprocessing(tmp_path / "osu")
     assert prep.data_config == cfg and prep.builder_config == "osu"
     x, y, w = next(iter(make_dataset(tmp_path / "osu", "test", batch_size=8, shuffle=False)))
-    assert x["hist_type"].shape == (3, 32) and y["event_type"].shape == (3, 9)
+    assert x["hist_type"].shape == (8, 32) and y["event_type"].shape == (8, 9)
     shutil.rmtree(tmp_path / "osu")
     # several sources: config "all" filtered to them
     summary = build_dataset(sess, tmp_path / "two", sources=["sapimouse", "osrs"], progress=False)
@@ -230,3 +230,80 @@ def test_epoch_indexed_shuffle_resumes_at_the_same_order(dummy_data_dir):
     resumed = order(2, 1)
     np.testing.assert_array_equal(resumed[0], full[2])
     np.testing.assert_array_equal(order(0, 1)[0], full[0])  # and run to run
+
+
+# --------------------------------------------------------------------------- held-out maps and people (#12)
+
+
+def _map_sessions(folder):
+    """Source 'maps': 2 players on 6 maps (maps held out, players recur). Source 'crowd': 12
+    players, each on a map of their own and on a map shared with one other player (maps and
+    players held out)."""
+    def write(sid, subject, source, beatmap, seed, seconds=9):
+        s = synthetic_session(sid, subject, source=source, duration_s=seconds, rate_hz=10, seed=seed)
+        s.extra["beatmap_md5"] = beatmap
+        write_session(s, folder / sid)
+
+    for m in range(6):
+        for j, player in enumerate(("Toy", "abraker")):
+            write(f"maps-{m}-{player}", f"osu:{player}", "maps", f"map{m}", 10 * m + j, seconds=9 + 3 * m)
+    for i in range(12):
+        write(f"crowd-{i}-own", f"crowd:p{i}", "crowd", f"own{i}", 100 + i)
+        write(f"crowd-{i}-pair", f"crowd:p{i}", "crowd", f"pair{i // 2}", 200 + i)
+
+
+def test_built_splits_hold_out_maps_and_people(tmp_path, capsys):
+    from actiongen_keras.cli import main
+
+    sess = tmp_path / "s"
+    _map_sessions(sess)
+    out = tmp_path / "data"
+    assert main(["-q", "dataset", "build", str(sess), "--out", str(out), "--split-fractions", "0.6,0.2,0.2"]) == 0
+    printed = capsys.readouterr().out
+    assert "split maps: map (validation" in printed and "split crowd: map+subject (validation" in printed
+    splits = load_splits(out)
+    assert splits.modes == {"crowd": "map+subject", "maps": "map"} and splits.fractions == (0.6, 0.2, 0.2)
+    sessions = {s.session_id: s for s, _ in iter_sessions(sess) if s is not None}
+    # what the records hold, split by split
+    held = {}
+    for split in ("train", "validation", "test"):
+        ids = set()
+        for *_, meta in make_dataset(out, split, batch_size=256, shuffle=False, with_meta=True).as_numpy_iterator():
+            ids |= {v.decode() for v in meta["session_id"]}
+        held[split] = [sessions[i] for i in sorted(ids)]
+        assert {s.source for s in held[split]} == {"maps", "crowd"}, split
+    for source, attrs in (("maps", ("beatmap_md5",)), ("crowd", ("beatmap_md5", "subject"))):
+        for attr in attrs:
+            got = {sp: {s.extra[attr] if attr != "subject" else s.subject for s in ss if s.source == source} for sp, ss in held.items()}
+            assert not (got["train"] & got["test"]) and not (got["train"] & got["validation"]) and not (got["validation"] & got["test"]), (source, attr)
+            if attr == "beatmap_md5":
+                assert got["test"] == set(splits.held_out[source]["test"]["maps"])
+    assert set(splits.held_out["crowd"]["test"]["subjects"]) == {s.subject for s in held["test"] if s.source == "crowd"}
+    # the players of 'maps' recur: its test maps are unseen, its test players are not
+    assert {s.subject for s in held["test"] if s.source == "maps"} <= {s.subject for s in held["train"] if s.source == "maps"}
+    # statistics from the training split only: the stored ones are a fit on the train parts, not on every session
+    from actiongen_keras.data.normalize import fit_preprocessing
+
+    ordered = sorted(sessions.values(), key=lambda s: (s.source, s.session_id))
+    stored = load_preprocessing(out).to_dict()
+    on_train = fit_preprocessing(splits.parts("train", ordered), builder_config="all", all_sessions=ordered).to_dict()
+    on_all = fit_preprocessing([(s, None) for s in ordered], builder_config="all", all_sessions=ordered).to_dict()
+    assert stored["interval_quantiles_ms"] == on_train["interval_quantiles_ms"] != on_all["interval_quantiles_ms"]
+
+
+def test_bad_split_flags_are_one_line_errors(tmp_path, capsys):
+    from actiongen_keras.cli import main
+
+    for flag, value, message in (("--split-fractions", "0.5,0.1,0.1", "split fractions must sum to 1, got 0.5,0.1,0.1 (sum 0.7)"),
+                                 ("--split-fractions", "1,0,0", "train and test must be > 0"),
+                                 ("--split-mode", "maps", "invalid choice: 'maps'")):
+        with pytest.raises(SystemExit) as e:
+            main(["dataset", "build", str(tmp_path), "--out", str(tmp_path / "o"), flag, value])
+        assert e.value.code == 2
+        err = capsys.readouterr().err
+        assert [line for line in err.splitlines() if line.startswith("actiongen dataset build: error:") and message in line], err
+    # a mode the sessions cannot have: one line, exit 2
+    sess = tmp_path / "s"
+    write_session(synthetic_session("a", "zed", source="sapimouse", duration_s=30, rate_hz=5, seed=1), sess / "a")
+    assert main(["-q", "dataset", "build", str(sess), "--out", str(tmp_path / "o"), "--split-mode", "map"]) == 2
+    assert "split mode 'map' impossible: every session must name its map" in capsys.readouterr().err

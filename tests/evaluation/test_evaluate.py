@@ -64,6 +64,9 @@ def test_evaluate_writes_report_and_metrics(setup):
     assert len(gen) == 4
     seeds = sorted(read_session(f, "strict")[0].extra["seed"] for f in gen)
     assert seeds == [1, 2, 3, 4]
+    hf = m["detector_auc"]["human_floor"]
+    assert hf["n_subjects"] == 4 and hf["has_power"] is False
+    assert "on 4 people (**no power**: needs 8 people" in text
 
 
 def test_evaluate_on_one_split_uses_only_its_time_blocks(setup):
@@ -80,7 +83,57 @@ def test_evaluate_on_one_split_uses_only_its_time_blocks(setup):
     # Window boundaries lie on the session's 600 ms grid (6000 + 600 k): with the context inside
     # [8000, 16000) and the target before 16000, T in {14400, 15000}: 2 windows per session.
     assert m["per_head"]["model"]["windows"] == 4 * 2
+    assert m["split"]["modes"] == {"osu": "blocks"} and m["split"]["split"] == "test"
+    assert "osu: blocks (each session cut by time)" in (out / "report.md").read_text()
     for folder in find_sessions(out / "generated"):
         g, _ = read_session(folder)
         assert g.extra["generated_from_ms"] == 14000.0
         assert g.events.t_ms[-1] < 16000.0 + 600.0
+
+
+@pytest.mark.slow
+def test_evaluate_over_seeds_reports_each_seed_and_mean_min_max(setup):
+    """--seeds: the closed loop once per seed (own folder, own rollouts), numbers per seed with
+    mean/min/max, the floor beside every AUC; per-head metrics once."""
+    import numpy as np
+
+    root, run = setup
+    out = root / "report_seeds"
+    p = argparse.ArgumentParser()
+    p.add_argument("-q", "--quiet", action="store_true")
+    add_generation_parsers(p.add_subparsers(dest="command"))
+    args = p.parse_args(["-q", "evaluate", "--model", run.path, "--sessions", str(root / "sessions"), "--out", str(out),
+                         "--seconds", "6", "--seeds", "0,5", "--n-boot", "10"])
+    assert args.seeds == [0, 5]
+    assert args.func(args) == 0
+    m = json.loads((out / "metrics.json").read_text())
+    assert m["seeds"] == [0, 5] and set(m["per_seed"]) == {"0", "5"}
+    for sd in ("0", "5"):
+        full = json.loads((out / f"seed_{sd}" / "metrics.json").read_text())
+        assert m["per_seed"][sd]["detector_auc.model"] == full["detector_auc"]["model"]["auc"]
+        assert m["per_seed"][sd]["human_floor.n_subjects"] == 4 and m["per_seed"][sd]["human_floor.has_power"] is False
+        assert (out / f"seed_{sd}" / "report.md").exists() and (out / f"seed_{sd}" / "interval_dwell_hist.png").exists()
+    for key in ("detector_auc.model", "detector_auc.bezier", "interval_ms.tv.model"):
+        vals = [m["per_seed"][sd][key] for sd in ("0", "5")]
+        s = m["summary"][key]
+        assert s["per_seed"] == vals and s["mean"] == pytest.approx(np.mean(vals)) and (s["min"], s["max"]) == (min(vals), max(vals))
+    # the rollouts differ between seeds and no two share a seed (S * N + i)
+    seeds = {sd: sorted(read_session(f)[0].extra["seed"] for f in find_sessions(out / f"seed_{sd}" / "generated")) for sd in ("0", "5")}
+    assert seeds == {"0": [0, 1, 2, 3], "5": [20, 21, 22, 23]}
+    assert m["per_head"]["model"]["windows"] > 0 and not (out / "generated").exists()
+    text = (out / "report.md").read_text()
+    assert "| | seed 0 | seed 5 | mean | min | max |" in text
+    row = next(line for line in text.splitlines() if line.startswith("| detector AUC, model |"))
+    assert row.count("(floor -)") == 2  # 4 people: no floor, said beside each AUC
+    assert "| human floor AUC (4 people, no power: needs 8) | - | - | - | - | - |" in text
+    assert "[seed_0/report.md](seed_0/report.md)" in text and "\n## Intervals at 1 ms" not in text  # demoted under the closed loop
+    assert "### Intervals at 1 ms and dwell times" in text
+
+
+def test_seed_list_argument():
+    from actiongen_keras.cliargs import seed_list
+
+    assert seed_list("3") == [0, 1, 2] and seed_list("0,1,2") == [0, 1, 2] and seed_list("7") == list(range(7))
+    for bad, why in (("0", ">= 1"), ("1,1", "distinct"), ("a,b", "comma-separated")):
+        with pytest.raises(argparse.ArgumentTypeError, match=why):
+            seed_list(bad)

@@ -24,5 +24,16 @@ def test_evaluate_sessions_writes_everything(tmp_path):
     assert m["coherence"]["model"]["release_without_press"] == 0
     assert "osu_hit_rate" not in m
     files = {p.name for p in (tmp_path / "out").iterdir()}
-    assert {"report.md", "metrics.json", "timing_hist.png", "trajectories.png", "detector_roc.png", "feature_distributions.png"} <= files
+    assert {"report.md", "metrics.json", "timing_hist.png", "interval_dwell_hist.png", "trajectories.png", "detector_roc.png",
+            "feature_distributions.png"} <= files
+    # the floor with its people and power beside the AUCs: 6 people are too few (needs 8)
+    hf = m["detector_auc"]["human_floor"]
+    assert hf["auc"] is None and hf["n_subjects"] == 6 and hf["has_power"] is False
+    text = (tmp_path / "out" / "report.md").read_text()
+    assert "Human floor (real against real of other people): - on 6 people (**no power**: needs 8 people" in text
+    # intervals at 1 ms: the sessions sample every 16 ms, the real's dominant tick
+    th = m["timing_histograms"]["interval_ms"]
+    assert th["ticks_ms"][0] == 16.0 and th["samples"]["real"]["on_ticks"] > 0.8
+    assert th["samples"]["model"]["tv"] > 0.1  # the Bezier bot's intervals are not on the 16 ms clock
+    assert "## Intervals at 1 ms and dwell times" in text and "| 16 ms |" in text
     assert json.loads((tmp_path / "out" / "metrics.json").read_text())["detector_auc"]["wind"]["auc"] == m["detector_auc"]["wind"]["auc"]
