@@ -63,7 +63,9 @@ def make_dataset(data_dir, split, batch_size=64, shuffle=True, cache=False, dete
         shuffle: shuffle files and windows (buffer ``shuffle_buffer``).
         cache: cache decoded windows in memory after the first pass.
         deterministic: same order on every run (with ``seed``; default seed 0 when
-            shuffling), at some cost in parallelism.
+            shuffling), at some cost in parallelism. Always on without ``shuffle``: an
+            unshuffled read is in the stored order, so that validation losses and metrics
+            (float sums, whose last bits depend on the order) repeat run to run.
         repeat: repeat forever (use ``steps_per_epoch``).
         with_meta: a fourth element ``{"session_id", "t_ms"}`` (not for ``fit``).
         first_epoch: with ``shuffle``, an endless stream of epochs ``first_epoch``,
@@ -75,6 +77,7 @@ def make_dataset(data_dir, split, batch_size=64, shuffle=True, cache=False, dete
     prep = load_preprocessing(data_dir)
     builder = load_builder(data_dir, prep)
     split = canonical_split(split)
+    deterministic = deterministic or not shuffle
     if deterministic and seed is None:
         seed = 0
     read_config = tfds.ReadConfig(shuffle_seed=seed, try_autocache=False)

@@ -8,9 +8,10 @@ is all that generation, evaluation and export need), ``RUN_DIR/dataset_meta.json
 (TensorBoard) and ``RUN_DIR/loss.png``. The run is written into ``.RUN_DIR.partial/``
 beside ``RUN_DIR`` and moved into place when it is complete (:mod:`actiongen_keras.atomic`),
 so an existing ``RUN_DIR`` is only replaced by a finished run; while running, the partial
-folder holds ``backup/`` (BackupAndRestore: a killed run started again with the same
-arguments resumes where it stopped). A loss that becomes NaN or infinite ends the run with
-:class:`TrainingDiverged` and nothing is written.
+folder holds ``backup/`` (:class:`_Backup`: a killed run started again with the same
+arguments continues the uninterrupted run's trajectory, bit for bit on TensorFlow). A loss
+that becomes NaN or infinite ends the run with :class:`TrainingDiverged` and nothing is
+written.
 """
 
 from __future__ import annotations
@@ -83,12 +84,16 @@ def compile_model(model, config, meta, heads=F.TARGET_NAMES, lr_factor=1.0):
     return model
 
 
-def _callbacks(run_dir, config, stage_name, progress):
+def _callbacks(run_dir, config, stage_name, progress, log=print):
     t = config.train
+    checkpoint = keras.callbacks.ModelCheckpoint(str(run_dir / "model.keras"), monitor="val_loss", save_best_only=True)
+    early_stopping = keras.callbacks.EarlyStopping(monitor="val_loss", patience=t.early_stopping_patience, restore_best_weights=True)
     return [
-        keras.callbacks.ModelCheckpoint(str(run_dir / "model.keras"), monitor="val_loss", save_best_only=True),
-        keras.callbacks.BackupAndRestore(str(run_dir / "backup" / stage_name)),
-        keras.callbacks.EarlyStopping(monitor="val_loss", patience=t.early_stopping_patience, restore_best_weights=True),
+        checkpoint,
+        early_stopping,
+        # After those two: it restores their state after their on_train_begin resets it,
+        # and saves it after their on_epoch_end updates it.
+        _Backup(run_dir / "backup" / stage_name, early_stopping, checkpoint, log),
         keras.callbacks.TensorBoard(str(run_dir / "logs" / stage_name)),
         keras.callbacks.CSVLogger(str(run_dir / "history.csv"), append=True),
         keras.callbacks.TerminateOnNaN(),
@@ -119,12 +124,86 @@ def fit_model(model, data_dir, run_dir, config, meta, epochs, progress=True, log
             steps_per_epoch=steps,
             validation_data=val_ds,
             epochs=per_stage if t.progressive else epochs,
-            callbacks=_callbacks(run_dir, config, stage, progress) + list(callbacks),
+            callbacks=_callbacks(run_dir, config, stage, progress, log) + list(callbacks),
             shuffle=False,  # the pipeline shuffles
             verbose=1 if progress else 2,
         )
         _check_finite(history, name, t.learning_rate * lr_factor)
     return model
+
+
+class _Backup(keras.callbacks.BackupAndRestore):
+    """BackupAndRestore (weights, optimizer state, epoch) plus what it leaves out, so that a
+    run killed and started again continues the uninterrupted run's trajectory bit for bit:
+
+    * the random-number states of the dropout and input-noise layers, the ``model.variables``
+      outside ``model.weights``: ``save_weights`` skips them, so after a restart they would
+      start again from the seed instead of where the uninterrupted run has them;
+    * the best-epoch bookkeeping of EarlyStopping (best value and epoch, wait counter, best
+      weights) and ModelCheckpoint (best value): fresh callbacks would forget the epochs
+      before the restart, and restore or save a worse epoch than the uninterrupted run.
+
+    Written to ``resume_state.npz`` before the backup's weights and ``training_metadata.json``
+    (Keras writes that last), tagged with the epoch, and used only when the epochs agree.
+
+    A finished ``fit`` keeps its backup, marked complete, until the whole run is
+    (``train()`` removes it): started again after a later progressive stage or the GRU
+    ablation crashed, that fit runs no epoch and hands on the weights it handed on.
+    """
+
+    STATE = "resume_state.npz"
+
+    def __init__(self, backup_dir, early_stopping, checkpoint, log=print):
+        super().__init__(str(backup_dir), delete_checkpoint=False)
+        self.early_stopping, self.checkpoint, self.log = early_stopping, checkpoint, log
+        self.state_path = Path(backup_dir) / self.STATE
+
+    def _random_states(self):
+        weights = {id(w) for w in self.model.weights}
+        return [v for v in self.model.variables if id(v) not in weights]
+
+    def on_epoch_end(self, epoch, logs=None):
+        es = self.early_stopping
+        book = {"epoch": epoch + 1, "early_stopping": {"wait": es.wait, "best": es.best, "best_epoch": es.best_epoch},
+                "checkpoint_best": self.checkpoint.best}
+        arrays = {f"random_{i}": keras.ops.convert_to_numpy(v) for i, v in enumerate(self._random_states())}
+        arrays.update({f"best_weights_{i}": w for i, w in enumerate(es.best_weights or [])})
+        self.state_path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.state_path.with_name(self.STATE + ".tmp")
+        with open(tmp, "wb") as f:
+            np.savez(f, bookkeeping=np.array(json.dumps(book)), **arrays)  # Keras logs hold Python floats
+        tmp.replace(self.state_path)
+        super().on_epoch_end(epoch, logs)
+
+    def on_train_begin(self, logs=None):
+        super().on_train_begin(logs)
+        epoch = _resume_epoch(self.backup_dir)
+        if epoch == 0:
+            return
+        try:
+            with np.load(self.state_path) as f:
+                saved = {k: f[k] for k in f.files}
+            book = json.loads(str(saved["bookkeeping"]))
+        except (OSError, KeyError, ValueError):
+            saved, book = {}, {"epoch": None}
+        states = self._random_states()
+        if book["epoch"] != epoch or sum(k.startswith("random_") for k in saved) != len(states):
+            self.log(f"note: {self.state_path} does not match the backup of epoch {epoch}: resuming with fresh "
+                     "random streams and best-epoch bookkeeping (the run will differ from an uninterrupted one)")
+            return
+        for i, v in enumerate(states):
+            v.assign(saved[f"random_{i}"])
+        es = self.early_stopping
+        es.wait, es.best, es.best_epoch = (book["early_stopping"][k] for k in ("wait", "best", "best_epoch"))
+        n = sum(k.startswith("best_weights_") for k in saved)
+        es.best_weights = [saved[f"best_weights_{i}"] for i in range(n)] or None
+        self.checkpoint.best = book["checkpoint_best"]
+
+    def on_train_end(self, logs=None):
+        # After EarlyStopping restored the best weights: the backup of a complete fit.
+        self.on_epoch_end(self.params["epochs"] - 1)
+        super().on_train_end(logs)  # keeps the backup: delete_checkpoint=False
+        self.model._initial_epoch = None  # else Keras starts every later fit of this model at the resumed epoch
 
 
 def _resume_epoch(backup_dir):

@@ -35,7 +35,7 @@ from actiongen_keras.generation.testing import check_greedy_window
 from actiongen_keras.layers.context_aware_generator import xy_point
 from actiongen_keras.layers.multi_scale_timing import timing_quantile
 
-ATTRS = ("timing", "xy", "button", "key", "scroll")
+ATTRS = ("timing", "xy", "button", "key", "scroll", "dwell")
 EVENT_BIAS = {F.RELEASE: 4.0, F.KEY_UP: 4.0}
 
 

@@ -4,6 +4,7 @@ import csv
 import json
 
 import keras
+import numpy as np
 import pytest
 
 import actiongen_keras
@@ -35,23 +36,42 @@ def data_dir(dummy_data_dir):
 
 
 class Crash(keras.callbacks.Callback):
+    """Kills the run at the end of its ``at``-th epoch (counted over every ``fit`` it is given to)."""
+
+    def __init__(self, at=1):
+        super().__init__()
+        self.left = at
+
     def on_epoch_end(self, epoch, logs=None):
-        if epoch == 0:
+        self.left -= 1
+        if self.left == 0:
             raise RuntimeError("killed")
 
 
 @pytest.mark.slow
-def test_train_writes_run_files_and_resumes(data_dir, tmp_path):
-    run = tmp_path / "run"
+def test_train_writes_run_files_and_resumes_on_the_uninterrupted_trajectory(data_dir, tmp_path):
+    config = tiny_config()
+    config.model.xy_input_noise = 0.02  # dropout and input noise on: the random streams matter
+    run, whole = tmp_path / "run", tmp_path / "whole"
+    quiet = dict(progress=False, log=lambda *_: None)
+    uninterrupted = train(data_dir, whole, config, epochs=2, gru_baseline=False, **quiet)
     with pytest.raises(RuntimeError, match="killed"):
-        train(data_dir, run, tiny_config(), epochs=2, progress=False, gru_baseline=False, log=lambda *_: None, callbacks=[Crash()])
+        train(data_dir, run, config, epochs=2, gru_baseline=False, callbacks=[Crash()], **quiet)
     assert not run.exists() and (partial_path(run) / "backup").exists()  # RUN_DIR appears only when complete
     first_part = json.loads((partial_path(run) / "train_seconds.json").read_text())["train_seconds"]
     assert first_part > 0
-    metrics = train(data_dir, run, tiny_config(), epochs=2, progress=False, gru_baseline=True, log=lambda *_: None)
+    metrics = train(data_dir, run, config, epochs=2, gru_baseline=True, **quiet)
     # The second run resumed at epoch 2 of 2: the log holds both epochs, each once.
     epochs = [int(r["epoch"]) for r in csv.DictReader((run / "history.csv").read_text().splitlines())]
     assert epochs == [0, 1]
+    # ... and equal to the uninterrupted run's, bit for bit (TensorFlow on CPU): every loss and
+    # metric of both epochs, the saved weights, the scores on the validation and test windows.
+    assert (run / "history.csv").read_text() == (whole / "history.csv").read_text()
+    weights = [actiongen_keras.load_model(r / "model.keras").get_weights() for r in (run, whole)]
+    for a, b in zip(*weights, strict=True):
+        assert np.array_equal(a, b)
+    for split in ("val", "test"):
+        assert metrics[split]["model"] == uninterrupted[split]["model"]
     for name in ("model.keras", "config.json", "metrics.json", "history.csv", "loss.png"):
         assert (run / name).exists(), name
     assert not (run / "backup").exists() and not partial_path(run).exists()
@@ -90,12 +110,22 @@ def test_progressive_training_runs_each_stage_with_its_heads(data_dir, tmp_path,
     c = tiny_config()
     c.train.progressive = True
     logs = []
-    train(data_dir, tmp_path / "run", c, epochs=3, progress=False, gru_baseline=False, log=logs.append)
+    whole, run = tmp_path / "whole", tmp_path / "run"
+    train(data_dir, whole, c, epochs=3, progress=False, gru_baseline=False, log=logs.append)
     assert seen == [(tuple(h), f) for _, h, f in T.PROGRESSIVE_STAGES]
     assert seen[0][0] == ("event_type", "timing", "seq_len")
     assert [line.split(":")[0] for line in logs if line.startswith("stage")] == ["stage 1/3", "stage 2/3", "stage 3/3"]
-    epochs = [int(r["epoch"]) for r in csv.DictReader((tmp_path / "run" / "history.csv").read_text().splitlines())]
+    epochs = [int(r["epoch"]) for r in csv.DictReader((whole / "history.csv").read_text().splitlines())]
     assert len(epochs) == 3  # one epoch per stage
+    # Killed at the end of stage 2 and started again: stages 1 and 2 run no epoch (their
+    # backups say they are complete), stage 3 runs its one epoch, all as in the uninterrupted run.
+    with pytest.raises(RuntimeError, match="killed"):
+        train(data_dir, run, c, epochs=3, progress=False, gru_baseline=False, log=logs.append, callbacks=[Crash(at=2)])
+    train(data_dir, run, c, epochs=3, progress=False, gru_baseline=False, log=logs.append)
+    assert (run / "history.csv").read_text() == (whole / "history.csv").read_text()
+    weights = [actiongen_keras.load_model(r / "model.keras").get_weights() for r in (run, whole)]
+    for a, b in zip(*weights, strict=True):
+        assert np.array_equal(a, b)
 
 
 class PoisonWeights(keras.callbacks.Callback):
@@ -133,3 +163,49 @@ def test_bad_epochs_and_existing_runs_are_refused_before_training(data_dir, tmp_
     with pytest.raises(ActiongenError, match="is \\(or contains\\) the input"):
         train(data_dir, data_dir.parent, tiny_config(), progress=False, overwrite=True)
     assert not (tmp_path / "r" / "config.json").exists()
+
+
+class ScriptedValLoss(keras.callbacks.Callback):
+    """Sets each epoch's val_loss (placed before the package's callbacks, which then see it)."""
+
+    def __init__(self, values):
+        super().__init__()
+        self.values = values
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs["val_loss"] = self.values[epoch]
+
+
+@pytest.mark.slow
+def test_resume_restores_the_random_streams_and_the_best_epoch_bookkeeping(tmp_path):
+    from actiongen_keras.training import train as T
+
+    config = tiny_config()
+    config.train.early_stopping_patience = 5
+    x = np.random.default_rng(0).normal(size=(64, 4)).astype("float32")
+    y = x.sum(axis=1, keepdims=True)
+    notes = []
+
+    def fit(run_dir, crash):
+        keras.utils.set_random_seed(0)
+        model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(8), keras.layers.Dropout(0.5),
+                                  keras.layers.GaussianNoise(0.1), keras.layers.Dense(1)])
+        model.compile("adam", "mse")
+        callbacks = T._callbacks(run_dir, config, "stage1", False, notes.append)
+        # The best epoch (val_loss 1.0) is the one before the restart.
+        callbacks = [ScriptedValLoss([1.0, 3.0, 2.0, 4.0]), *callbacks, *([Crash()] if crash else [])]
+        model.fit(x, y, batch_size=16, epochs=4, validation_data=(x, y), shuffle=False, verbose=0, callbacks=callbacks)
+        return model, callbacks[1], callbacks[2]
+
+    whole, whole_ckpt, whole_es = fit(tmp_path / "whole", crash=False)
+    with pytest.raises(RuntimeError, match="killed"):
+        fit(tmp_path / "resumed", crash=True)
+    resumed, ckpt, es = fit(tmp_path / "resumed", crash=False)
+    assert notes == []
+    # Same training losses after the restart: the dropout and noise streams went on where they stopped.
+    assert resumed.history.history["loss"] == whole.history.history["loss"][1:]
+    assert (es.best, es.best_epoch, es.wait, ckpt.best) == (1.0, 0, 3, 1.0)
+    assert (whole_es.best, whole_es.best_epoch, whole_es.wait, whole_ckpt.best) == (1.0, 0, 3, 1.0)
+    # EarlyStopping restored epoch 1's weights in both runs, and the random states agree.
+    for a, b in zip(resumed.variables, whole.variables, strict=True):
+        assert np.array_equal(a.numpy(), b.numpy()), a.path
