@@ -19,8 +19,12 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install -q -e '.[dev,jax,torch]'
 	touch $(STAMP)
 
+# Import contract and lint first, then the suite; -rs lists every skip (the summary line
+# counts them: 0 on a clone with ../shared beside it).
 test: $(STAMP)
-	$(BIN)/python -m pytest -q -p no:cacheprovider
+	$(BIN)/lint-imports
+	$(BIN)/ruff check .
+	$(BIN)/python -m pytest -q -p no:cacheprovider -rs
 
 demo: $(STAMP)
 	rm -rf $(DEMO) && mkdir -p $(DEMO)

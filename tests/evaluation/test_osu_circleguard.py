@@ -13,20 +13,20 @@ from actiongen_keras.evaluation import osu_circleguard as C
 from actiongen_keras.evaluation.report import render_markdown
 from actiongen_keras.recordings.importers import osu
 from actiongen_keras.recordings.session import read_session
+from actiongen_keras.testing.paths import shared_data
 
-# the shared data lie beside the repository (../shared), as in CI
-SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "osu"
 RED_GOOSE = "0004_abraker_-_Mutsuhiko_Izumi_-_Red_Goose_ERT_Basic_2019-08-24_Osu"
 RAPID_PRESS = "0015_abraker_-_rapid_press_score_test_2019-06-07_Osu"
 
 
 def _import(stem, tmp):
     """(session, beatmap path, replay path) of one real replay of ../shared/data/osu."""
-    osr = SHARED / "replays_osr" / f"{stem}.osr"
+    shared = shared_data("osu")
+    osr = shared / "replays_osr" / f"{stem}.osr"
     src = tmp / stem
     src.mkdir(parents=True)
     shutil.copy(osr, src)
-    for m in (SHARED / "beatmaps_osu").glob("*.osu"):
+    for m in (shared / "beatmaps_osu").glob("*.osu"):
         shutil.copy(m, src)
     summary = osu.import_folder(src, tmp / "sessions", progress=False)
     session, _ = read_session(summary.written[0])
