@@ -16,10 +16,10 @@ import pytest  # noqa: E402
 
 @pytest.fixture(scope="session")
 def dummy_data_dir(tmp_path_factory):
-    """DATA_DIR of the TFDS test's synthetic sessions (``datasets/actiongen_sessions/make_dummy_data.py``:
+    """DATA_DIR of the TFDS test's synthetic sessions (``actiongen_keras.testing.sessions.write_dummy_data``:
     an osu!-like session with state and anchors, a SapiMouse-like one), built once. Tests read it only."""
     from actiongen_keras.data.build import build_dataset
-    from datasets.actiongen_sessions.make_dummy_data import write_dummy_data
+    from actiongen_keras.testing.sessions import write_dummy_data
 
     root = tmp_path_factory.mktemp("dummy_data")
     write_dummy_data(root / "sessions")

@@ -116,7 +116,8 @@ def _cmd_dataset_build(args):
 
 def _cmd_train(args):
     from actiongen_keras.config import Config
-    from actiongen_keras.training.train import metrics_table, train
+    from actiongen_keras.scoring.score import metrics_table
+    from actiongen_keras.training.train import train
 
     config = Config.from_json(args.config) if args.config else Config()
     if args.batch_size is not None:
@@ -182,11 +183,11 @@ def build_parser():
     s.add_argument("--no-gru", action="store_true", help="skip the GRU ablation baseline")
     s.set_defaults(func=_cmd_train)
 
+    from actiongen_keras.evaluation.cli import add_evaluation_parsers
     from actiongen_keras.export.cli import add_export_parsers
-    from actiongen_keras.generation.cli import add_generation_parsers
     from actiongen_keras.tuning.cli import add_tune_parser
 
-    add_generation_parsers(sub)
+    add_evaluation_parsers(sub)
     add_export_parsers(sub)
     add_tune_parser(sub)
     return p

@@ -74,7 +74,8 @@ def measure(data_dir, jit, precision, batch, steps, warmup, repeats):
     from actiongen_keras.data.normalize import load_preprocessing
     from actiongen_keras.data.pipeline import make_dataset
     from actiongen_keras.models import build_model
-    from actiongen_keras.training.train import compile_model, dataset_meta_from_preprocessing
+    from actiongen_keras.models.dataset_meta import DatasetMeta
+    from actiongen_keras.training.train import compile_model
 
     keras.mixed_precision.set_global_policy(precision)
     keras.utils.set_random_seed(0)
@@ -82,7 +83,7 @@ def measure(data_dir, jit, precision, batch, steps, warmup, repeats):
     config.train.jit_compile = jit
     prep = load_preprocessing(data_dir)
     config.data = prep.data_config
-    meta = dataset_meta_from_preprocessing(prep)
+    meta = DatasetMeta.from_preprocessing(prep)
     model = compile_model(build_model(config, meta), config, meta)
     ds = make_dataset(data_dir, "train", batch, shuffle=True, seed=0, cache=True, repeat=True, drop_remainder=True)
     t = time.perf_counter()

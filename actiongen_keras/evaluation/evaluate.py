@@ -7,8 +7,8 @@ writes one ``report.md`` + ``metrics.json`` (and the PNGs of
 (a) **per head** (teacher-forced, open loop): every window of the sessions
     (:func:`~actiongen_keras.data.windows.windows_from_sessions` with the run's
     preprocessing), the model's outputs decoded with
-    :func:`~actiongen_keras.evaluation.window_metrics.decode_outputs` and scored with
-    :func:`~actiongen_keras.training.train.split_metrics` beside every baseline. The
+    :func:`~actiongen_keras.scoring.window_metrics.decode_outputs` and scored with
+    :func:`~actiongen_keras.scoring.score.split_metrics` beside every baseline. The
     majority-length baseline uses the training split's most common length, as recorded in
     ``RUN_DIR/metrics.json``;
 (b) **closed loop**: for each session whose cursor and keys are human
@@ -46,9 +46,9 @@ from actiongen_keras.errors import ActiongenError
 
 
 def predict_windows(model, inputs, targets, weights, config, meta, event_bias=None, batch_size=256):
-    """:func:`~actiongen_keras.training.train.predict_batches` over windows given as NumPy dicts."""
+    """:func:`~actiongen_keras.scoring.score.predict_batches` over windows given as NumPy dicts."""
     from actiongen_keras.data import features as F
-    from actiongen_keras.training.train import predict_batches
+    from actiongen_keras.scoring.score import predict_batches
 
     n = len(targets["seq_len"])
     batches = (
@@ -62,8 +62,8 @@ def per_head_metrics(gen, sessions, batch_size=256, time_ranges=None):
     """(a): ``split_metrics`` of the model and every baseline on the windows of ``sessions``
     (within ``time_ranges[session_id]`` where given)."""
     from actiongen_keras.data.windows import windows_from_sessions
+    from actiongen_keras.scoring.score import event_class_counts, split_metrics
     from actiongen_keras.training.losses import event_decision_bias
-    from actiongen_keras.training.train import event_class_counts, split_metrics
 
     prep = gen.preprocessing
     ins, tgs, wts = windows_from_sessions(sessions, prep, time_ranges=time_ranges)
@@ -124,7 +124,7 @@ def evaluate(model_or_run_dir, sessions, out_dir, seconds=30.0, max_sessions=Non
         rollout,
     )
     from actiongen_keras.recordings.session import write_session
-    from actiongen_keras.training.train import metrics_table
+    from actiongen_keras.scoring.score import metrics_table
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)

@@ -185,7 +185,7 @@ def check_inputs(inputs, spec, signature="serving_default"):
             raise ActiongenError(f"{signature}: input '{name}' must be {dtype}, got values that are not ({e})") from None
         if a.ndim != len(shape):
             raise ActiongenError(f"{signature}: input '{name}' must have rank {len(shape)} (shape {_fmt(shape)}), got shape {a.shape}")
-        for i, (want, got) in enumerate(zip(shape, a.shape)):
+        for want, got in zip(shape, a.shape):
             if want is not None and want != got:
                 raise ActiongenError(f"{signature}: input '{name}' must have shape {_fmt(shape)}, got {a.shape}")
         if batch is None:

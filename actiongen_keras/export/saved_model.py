@@ -63,7 +63,7 @@ def load_run(model_path):
 
 def check_model_matches(model, prep, where="model"):
     sig = prep.input_signature()
-    for name, (shape, dtype) in sig.items():
+    for name, (shape, _dtype) in sig.items():
         try:
             inp = model.get_layer(name)
         except ValueError:

@@ -1,6 +1,6 @@
 """TFDS test of ``actiongen_sessions`` on the dummy sessions in ``dummy_data/``.
 
-``dummy_data/`` is written by ``make_dummy_data.py``: two people, one 80 s session each,
+``dummy_data/`` is written by ``make_dummy_data.py`` (``actiongen_keras.testing.sessions.write_dummy_data``): two people, one 80 s session each,
 so both sources use time-block splits (train [0, 64) s, validation [64, 72) s,
 test [72, 80] s of each session): 96 + 3 + 3 windows per session.
 """

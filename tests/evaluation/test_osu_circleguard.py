@@ -3,7 +3,6 @@
 import dataclasses
 import json
 import shutil
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -119,8 +118,8 @@ def test_generate_osr_writes_the_rollout_as_a_replay(red_goose, tmp_path, monkey
 
     import osrparse
 
+    from actiongen_keras.evaluation.cli import add_evaluation_parsers
     from actiongen_keras.generation import rollout as R
-    from actiongen_keras.generation.cli import add_generation_parsers
 
     session, beatmap, _ = red_goose
     fake = dataclasses.replace(_span(session, 0, 12_000), source="generated", session_id="g",
@@ -128,7 +127,7 @@ def test_generate_osr_writes_the_rollout_as_a_replay(red_goose, tmp_path, monkey
     monkeypatch.setattr(R, "rollout", lambda *a, **k: [fake])  # one context in, one session out
     p = argparse.ArgumentParser()
     p.add_argument("-q", "--quiet", action="store_true")
-    add_generation_parsers(p.add_subparsers(dest="command"))
+    add_evaluation_parsers(p.add_subparsers(dest="command"))
     osr = tmp_path / "rollout.osr"
     args = p.parse_args(["-q", "generate", "--model", "unused", "--context", session.path, "--seconds", "6", "--out",
                          str(tmp_path / "gen"), "--osr", str(osr), "--beatmap", str(beatmap)])

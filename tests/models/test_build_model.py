@@ -12,7 +12,7 @@ from actiongen_keras.models import (
     output_signature,
     timing_spec,
 )
-from actiongen_keras.models.dummy_data import random_batch
+from actiongen_keras.testing.batches import random_batch
 
 META = {"num_state_numeric": 3, "state_categorical_vocab_sizes": [4, 6], "num_keys": 10, "max_history_events": 6, "max_actions": 3, "history_ticks": 3}
 CFG = ModelConfig(d_model=8, num_heads=2, ff_dim=16, num_xy_mixtures=2, num_timing_components=2, key_embedding_dim=4)

@@ -13,7 +13,7 @@ SCRIPT = textwrap.dedent(
     from actiongen_keras.config import ModelConfig
     from actiongen_keras.data import features as F
     from actiongen_keras.models import build_model
-    from actiongen_keras.models.dummy_data import random_batch
+    from actiongen_keras.testing.batches import random_batch
     from actiongen_keras.training.losses import build_losses
     from actiongen_keras.training.metrics import build_weighted_metrics
 

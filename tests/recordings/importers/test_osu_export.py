@@ -11,7 +11,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from actiongen_keras.cli import main
-from actiongen_keras.testing.paths import shared_data
 from actiongen_keras.evaluation import osu_circleguard as C
 from actiongen_keras.recordings.importers import osu
 from actiongen_keras.recordings.importers.osu_replay import (
@@ -28,6 +27,7 @@ from actiongen_keras.recordings.session import (
     read_session,
     write_session,
 )
+from actiongen_keras.testing.paths import shared_data
 
 FIXTURES = Path(__file__).parent / "fixtures" / "osu"
 REPLAY = FIXTURES / "red_goose_abraker.osr"

@@ -1,4 +1,11 @@
-"""``actiongen generate`` and ``actiongen evaluate``: add them with :func:`add_generation_parsers`."""
+"""``actiongen generate`` and ``actiongen evaluate``: add them with :func:`add_evaluation_parsers`.
+
+Both live in the evaluation stage: ``generate --osr`` writes the rollout as an osu! replay whose
+counts are circleguard's judgments (:mod:`~actiongen_keras.evaluation.osu_circleguard`), and
+nothing in ``generation`` may import ``evaluation`` (the stage order, see ``pyproject.toml``).
+The stage modules are imported inside the commands: building the parser (``actiongen --help``)
+does not import TensorFlow.
+"""
 
 from __future__ import annotations
 
@@ -78,7 +85,7 @@ def _sampling_args(s):
                    help="correlation of consecutive moves' position noise, in [0, 1) (0 = independent)")
 
 
-def add_generation_parsers(subparsers):
+def add_evaluation_parsers(subparsers):
     """Add ``generate`` and ``evaluate`` to the ``actiongen`` sub-command parsers."""
     s = subparsers.add_parser("generate", help="closed-loop generation from a real session's first seconds")
     s.add_argument("--model", required=True, help="RUN_DIR/model.keras (or RUN_DIR)")
@@ -111,4 +118,4 @@ def add_generation_parsers(subparsers):
     return subparsers
 
 
-__all__ = ["add_generation_parsers"]
+__all__ = ["add_evaluation_parsers"]
