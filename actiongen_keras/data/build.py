@@ -32,6 +32,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import json
+import logging
 import shutil
 import time
 from pathlib import Path
@@ -186,6 +187,21 @@ class ActiongenSessionsConfig(tfds.core.BuilderConfig):
     """One config per source; ``sources=None`` takes every source (``all``)."""
 
     sources: tuple | None = None
+
+
+class _TfdsDtypeNotice(logging.Filter):
+    """Drops TFDS's "``.dtype`` is deprecated" notice, and only it.
+
+    TFDS logs it from its own ``Tensor.decode_example`` (``tensor_feature.py`` reads
+    ``self.dtype`` for byte-encoded tensors), ten times per process on the first dataset
+    read; our features are declared with NumPy dtypes, so there is nothing to change here.
+    """
+
+    def filter(self, record):
+        return ".dtype` is deprecated. Please change your code" not in record.getMessage()
+
+
+logging.getLogger("absl").addFilter(_TfdsDtypeNotice())
 
 
 def _feature(shape, dtype):
