@@ -39,7 +39,10 @@ from pathlib import Path
 
 import numpy as np
 import tensorflow_datasets as tfds
+from tensorflow_datasets.core import example_serializer
+from tqdm.auto import tqdm
 
+from actiongen_keras.atomic import staged_output
 from actiongen_keras.config import DataConfig
 from actiongen_keras.data import features as F
 from actiongen_keras.data.normalize import (
@@ -129,8 +132,6 @@ def prepare(sessions_dir, sources=None, config=None, builder_config=None, fracti
             records are keyed by it; the message names both folders), or a split left
             without windows (the message gives the per-split counts).
     """
-    from tqdm.auto import tqdm
-
     config = config or DataConfig()
     wanted = tuple(sources) if sources else (SOURCE_CONFIGS.get(builder_config) if builder_config else None)
     sessions, skipped, other, seen = [], [], 0, {}
@@ -315,8 +316,6 @@ def _deterministic_serialization():
     Python's per-process string hashing: the same windows gave different TFRecord bytes in
     each run. During a build, examples are serialized with protobuf's deterministic
     (sorted-map) option instead, so two builds of the same sessions are byte-identical."""
-    from tensorflow_datasets.core import example_serializer
-
     cls = example_serializer.ExampleSerializer
     original = cls.serialize_example
 
@@ -389,8 +388,6 @@ def build_dataset(sessions_dir, out_dir, config=None, sources=None, progress=Tru
         ActiongenError: ``out_dir`` exists (without ``overwrite``), is or contains the
             sessions, or cannot be written.
     """
-    from actiongen_keras.atomic import staged_output
-
     start = time.perf_counter()
     name, source_filter = config_for_sources(sources)
     out_dir = Path(out_dir)
