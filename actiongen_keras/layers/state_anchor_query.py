@@ -7,6 +7,7 @@ from keras import ops
 
 DIST_SCALE = 4.0  # screen units -> features of order 1 (a quarter screen = 1)
 TIME_SCALE_MS = 10.0  # log1p(|dt| / 10 ms): 10 ms and 1 s are both resolved
+NUM_PAIR_FEATURES = 7  # the last axis of anchor_step_features
 
 
 def anchor_step_features(anchor_xy, anchor_dt, step_xy, step_t_after):
@@ -62,7 +63,13 @@ class StateAnchorQuery(keras.layers.Layer):
         self.scores = keras.layers.Dense(self.num_heads, name="scores", dtype=p)
         self.project = keras.layers.Dense(self.d_model, name="project", dtype=p)
 
-    def build(self, *shapes):
+    def build(self, anchor_xy_shape, anchor_dt_shape, anchor_mask_shape, step_xy_shape, step_t_after_shape):
+        pairs = (anchor_xy_shape[0], step_xy_shape[1], anchor_xy_shape[1])  # [B, T, P]
+        self.pair_in.build(pairs + (NUM_PAIR_FEATURES,))
+        self.slot_embedding.build((self.num_anchors,))
+        self.pair_out.build(pairs + (self.d_model,))
+        self.scores.build(pairs + (self.d_model,))
+        self.project.build(pairs[:2] + (self.num_heads * self.d_model,))
         self.built = True
 
     def call(self, anchor_xy, anchor_dt, anchor_mask, step_xy, step_t_after):

@@ -2,9 +2,8 @@
 ``build()``, config round trip, reloaded to identical outputs, mixed precision; on this
 backend, and on JAX and PyTorch in subprocesses.
 
-StateAnchorQuery, AdvancedAttentionDecoder, ContextAwareActionGenerator and
-MultiScaleTimingProcessor are not here yet: the first two still build their sublayers on the
-first call, the last two are being changed with the model's heads.
+ContextAwareActionGenerator and MultiScaleTimingProcessor are not here yet: they are being
+changed with the model's heads (the generator still builds its sublayers on the first call).
 """
 
 import os
@@ -15,9 +14,11 @@ import numpy as np
 import pytest
 
 from actiongen_keras.layers import (
+    AdvancedAttentionDecoder,
     EfficientAttention,
     GRUDecoder,
     MaskedGRUEncoder,
+    StateAnchorQuery,
     TemporalPositionEncoding,
     TransformerBlock,
 )
@@ -39,6 +40,13 @@ CASES = {
                                        (2, 6, 8)),
     "transformer_block_efficient": (TransformerBlock, {"d_model": 8, "num_heads": 2, "ff_dim": 16, "efficient": True}, X, {"key_mask": MASK},
                                     (2, 6, 8)),
+    "state_anchor_query": (StateAnchorQuery, {"d_model": 8, "num_anchors": 3},
+                           (RNG.random((2, 3, 2)).astype("float32"), RNG.normal(0, 300, (2, 3)).astype("float32"),
+                            np.array([[1, 1, 0], [0, 0, 0]], "float32"), RNG.random((2, 5, 2)).astype("float32"),
+                            np.sort(RNG.uniform(0, 600, (2, 5)), axis=1).astype("float32")), {}, [(2, 5, 8), (2, 5, 2)]),
+    "attention_decoder": (AdvancedAttentionDecoder, {"d_model": 8, "num_heads": 2, "num_layers": 1, "ff_dim": 16, "max_actions": 4},
+                          (RNG.normal(size=(2, 3, 8)).astype("float32"), np.array([[1, 0, 1], [0, 0, 0]], "float32"), X, MASK,
+                           RNG.normal(size=(2, 5, 8)).astype("float32")), {}, [(2, 5, 8), (2, 8), (2, 8), (2, 5)]),
     "masked_gru_encoder": (MaskedGRUEncoder, {"units": 5}, (X, MASK), {}, [(2, 6, 5), (2, 5)]),
     "gru_decoder": (GRUDecoder, {"units": 5}, (X, RNG.normal(size=(2, 4)).astype("float32")), {}, (2, 6, 5)),
 }
