@@ -10,10 +10,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-import pytest  # noqa: E402
-
-# tfds.testing imports dill, which tensorflow-datasets does not install by itself.
-pytest.importorskip("dill", reason="tfds.testing needs 'dill' (pip install dill; part of the dev extra)")
+# tfds.testing imports dill, which tensorflow-datasets does not install by itself (the dev extra does).
+import dill  # noqa: E402,F401
 
 import tensorflow_datasets as tfds  # noqa: E402
 
