@@ -12,7 +12,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 # tfds.testing imports dill, which tensorflow-datasets does not install by itself (the dev extra does).
 import dill  # noqa: E402,F401
-
 import tensorflow_datasets as tfds  # noqa: E402
 
 from datasets.actiongen_sessions import actiongen_sessions_dataset_builder  # noqa: E402,I001
