@@ -16,9 +16,11 @@ import pytest
 from actiongen_keras.layers import (
     AdvancedAttentionDecoder,
     EfficientAttention,
+    EventEmbedding,
     GRUDecoder,
     MaskedGRUEncoder,
     StateAnchorQuery,
+    StateEmbedding,
     TemporalPositionEncoding,
     TransformerBlock,
 )
@@ -47,6 +49,15 @@ CASES = {
     "attention_decoder": (AdvancedAttentionDecoder, {"d_model": 8, "num_heads": 2, "num_layers": 1, "ff_dim": 16, "max_actions": 4},
                           (RNG.normal(size=(2, 3, 8)).astype("float32"), np.array([[1, 0, 1], [0, 0, 0]], "float32"), X, MASK,
                            RNG.normal(size=(2, 5, 8)).astype("float32")), {}, [(2, 5, 8), (2, 8), (2, 8), (2, 5)]),
+    "state_embedding": (StateEmbedding, {"d_model": 8, "num_numeric": 3, "categorical_vocab_sizes": (4, 5), "history_ticks": 3},
+                        (RNG.normal(size=(2, 3, 3)).astype("float32"), RNG.integers(0, 4, (2, 3, 2)).astype("int32")), {}, (2, 3, 8)),
+    "state_embedding_without_state": (StateEmbedding, {"d_model": 8, "num_numeric": 0, "history_ticks": 3},
+                                      (np.zeros((2, 3, 0), "float32"), np.zeros((2, 3, 0), "int32")), {}, (2, 3, 8)),
+    "event_embedding": (EventEmbedding, {"d_model": 8, "num_keys": 6, "key_embedding_dim": 4},
+                        (RNG.integers(0, 8, (2, 5)).astype("int32"), RNG.integers(0, 3, (2, 5)).astype("int32"),
+                         RNG.integers(0, 6, (2, 5)).astype("int32"), RNG.integers(0, 3, (2, 5, 2)).astype("int32"),
+                         RNG.exponential(50, (2, 5)).astype("float32"), RNG.uniform(-6000, 600, (2, 5)).astype("float32"),
+                         RNG.random((2, 5, 2)).astype("float32")), {}, (2, 5, 8)),
     "masked_gru_encoder": (MaskedGRUEncoder, {"units": 5}, (X, MASK), {}, [(2, 6, 5), (2, 5)]),
     "gru_decoder": (GRUDecoder, {"units": 5}, (X, RNG.normal(size=(2, 4)).astype("float32")), {}, (2, 6, 5)),
 }
