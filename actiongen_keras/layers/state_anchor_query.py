@@ -10,7 +10,7 @@ TIME_SCALE_MS = 10.0  # log1p(|dt| / 10 ms): 10 ms and 1 s are both resolved
 NUM_PAIR_FEATURES = 7  # the last axis of anchor_step_features
 
 
-def anchor_step_features(anchor_xy, anchor_dt, step_xy, step_t_after):
+def anchor_step_features(anchor_xy, anchor_dt, step_xy, step_t_after, dist_scale=DIST_SCALE, time_scale_ms=TIME_SCALE_MS):
     """``[B, T, P, 7]`` relative features and ``rel [B, T, P, 2]`` (anchor minus cursor).
 
     For each decoder step ``t`` (cursor ``step_xy``, time ``step_t_after`` ms after T) and
@@ -23,10 +23,10 @@ def anchor_step_features(anchor_xy, anchor_dt, step_xy, step_t_after):
     tau = anchor_dt[:, None, :] - step_t_after[:, :, None]
     tau = tau[..., None]
     feats = [
-        rel * DIST_SCALE,
-        dist * DIST_SCALE,
+        rel * dist_scale,
+        dist * dist_scale,
         ops.log(dist + 1e-3),
-        ops.sign(tau) * ops.log1p(ops.abs(tau) / TIME_SCALE_MS),
+        ops.sign(tau) * ops.log1p(ops.abs(tau) / time_scale_ms),
         tau / 1000.0,
         ops.exp(-ops.abs(tau) / 100.0),
     ]
@@ -51,11 +51,14 @@ class StateAnchorQuery(keras.layers.Layer):
     from a position and of the step time from a deadline; here both are given.
     """
 
-    def __init__(self, d_model, num_anchors, num_heads=2, **kwargs):
+    def __init__(self, d_model, num_anchors, num_heads=2, dist_scale=DIST_SCALE, time_scale_ms=TIME_SCALE_MS, **kwargs):
         super().__init__(**kwargs)
         self.d_model = int(d_model)
         self.num_anchors = int(num_anchors)
         self.num_heads = int(num_heads)
+        # the feature scales change the outputs: saved in the config, so a reloaded model keeps them
+        self.dist_scale = float(dist_scale)
+        self.time_scale_ms = float(time_scale_ms)
         p = self.dtype_policy
         self.pair_in = keras.layers.Dense(self.d_model, activation="gelu", name="pair_in", dtype=p)
         self.slot_embedding = keras.layers.Embedding(self.num_anchors, self.d_model, name="slot_embedding", dtype=p)
@@ -75,7 +78,8 @@ class StateAnchorQuery(keras.layers.Layer):
     def call(self, anchor_xy, anchor_dt, anchor_mask, step_xy, step_t_after):
         dt = self.compute_dtype
         feats, rel = anchor_step_features(
-            ops.cast(anchor_xy, dt), ops.cast(anchor_dt, dt), ops.cast(step_xy, dt), ops.cast(step_t_after, dt)
+            ops.cast(anchor_xy, dt), ops.cast(anchor_dt, dt), ops.cast(step_xy, dt), ops.cast(step_t_after, dt), self.dist_scale,
+            self.time_scale_ms,
         )
         slots = self.slot_embedding(ops.arange(self.num_anchors, dtype="int32"))  # [P, d]
         e = self.pair_out(self.pair_in(feats) + slots[None, None])  # [B, T, P, d]
@@ -91,5 +95,6 @@ class StateAnchorQuery(keras.layers.Layer):
 
     def get_config(self):
         config = super().get_config()
-        config.update(d_model=self.d_model, num_anchors=self.num_anchors, num_heads=self.num_heads)
+        config.update(d_model=self.d_model, num_anchors=self.num_anchors, num_heads=self.num_heads, dist_scale=self.dist_scale,
+                      time_scale_ms=self.time_scale_ms)
         return config
