@@ -86,7 +86,9 @@ class StateAnchorQuery(keras.layers.Layer):
         mask = ops.cast(anchor_mask, dt)[:, None, :, None]  # [B, 1, P, 1]
         s = self.scores(e) + (1.0 - mask) * -1e4  # [B, T, P, h]
         w = ops.exp(s - ops.max(s, axis=2, keepdims=True)) * mask  # softmax over the present anchors
-        w = w / ops.maximum(ops.sum(w, axis=2, keepdims=True), 1e-6)  # all-absent rows: 0
+        # all-absent rows: 0. A row with an anchor sums to >= 1 (its largest weight is exp(0)); the floor is
+        # 1e-3, not a subnormal number that float16 on XLA's CPU flushes to 0 (0 / 0 = NaN)
+        w = w / ops.maximum(ops.sum(w, axis=2, keepdims=True), 1e-3)
         pooled = ops.einsum("btph,btpd->bthd", w, e)
         shp = ops.shape(pooled)
         context = self.project(ops.reshape(pooled, (shp[0], shp[1], self.num_heads * self.d_model)))
