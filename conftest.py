@@ -25,3 +25,12 @@ def dummy_data_dir(tmp_path_factory):
     write_dummy_data(root / "sessions")
     build_dataset(root / "sessions", root / "data", progress=False)
     return root / "data"
+
+
+def pytest_collection_modifyitems(config, items):
+    """TensorFlow's ``TestCase.test_session`` (inherited by the TFDS test) is a helper that skips
+    itself when run as a test ("Not a test"); it is deselected, so the skip count stays 0."""
+    helpers = [i for i in items if i.name == "test_session"]
+    if helpers:
+        config.hook.pytest_deselected(items=helpers)
+        items[:] = [i for i in items if i.name != "test_session"]
