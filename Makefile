@@ -7,7 +7,6 @@ DEMO := runs/demo
 SAMPLE := datasets/sample
 DEMO_CONTEXT := osu_0004_abraker_-_Mutsuhiko_Izumi_-_Red_Goose_ERT_Basic_2019-08-24_Osu
 DEMO_MAP := Mutsuhiko_Izumi_-_Red_Goose_nold_1702_ERT_Basic_.osu
-export TF_CPP_MIN_LOG_LEVEL ?= 2
 
 .PHONY: demo test install clean bench
 
@@ -19,8 +18,12 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install -q -e '.[dev,jax,torch]'
 	touch $(STAMP)
 
+# Import contract and lint first, then the suite; -rs lists every skip (the summary line
+# counts them: 0 on a clone with ../shared beside it).
 test: $(STAMP)
-	$(BIN)/python -m pytest -q -p no:cacheprovider
+	$(BIN)/lint-imports
+	$(BIN)/ruff check .
+	TF_CPP_MIN_LOG_LEVEL=2 $(BIN)/python -m pytest -q -p no:cacheprovider -rs
 
 demo: $(STAMP)
 	rm -rf $(DEMO) && mkdir -p $(DEMO)

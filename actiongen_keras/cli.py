@@ -2,12 +2,14 @@
 
 Every command turns the package's own errors into one clear line on stderr and a
 non-zero exit status; a traceback means a bug in this package, not in the input.
+The stage modules are imported inside the commands, so a command loads only what it runs.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import logging
 import os
 import sys
 from pathlib import Path
@@ -15,8 +17,8 @@ from pathlib import Path
 from actiongen_keras.cliargs import add_overwrite, int_at_least, split_fractions
 from actiongen_keras.config import SPLIT_MODES
 from actiongen_keras.errors import ActiongenError
-
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's C++ start-up chatter
+from actiongen_keras.evaluation.cli import add_evaluation_parsers
+from actiongen_keras.export.cli import add_export_parsers
 
 IMPORTERS = {
     "osu": "actiongen_keras.recordings.importers.osu",
@@ -124,7 +126,8 @@ def _cmd_dataset_build(args):
 
 def _cmd_train(args):
     from actiongen_keras.config import Config
-    from actiongen_keras.training.train import metrics_table, train
+    from actiongen_keras.scoring.score import metrics_table
+    from actiongen_keras.training.train import train
 
     config = Config.from_json(args.config) if args.config else Config()
     if args.batch_size is not None:
@@ -196,26 +199,40 @@ def build_parser():
     s.add_argument("--no-gru", action="store_true", help="skip the GRU ablation baseline")
     s.set_defaults(func=_cmd_train)
 
-    from actiongen_keras.export.cli import add_export_parsers
-    from actiongen_keras.generation.cli import add_generation_parsers
-    from actiongen_keras.tuning.cli import add_tune_parser
+    from actiongen_keras.tuning.cli import add_tune_parser  # deferred: tuning imports KerasTuner and TensorFlow
 
-    add_generation_parsers(sub)
+    add_evaluation_parsers(sub)
     add_export_parsers(sub)
     add_tune_parser(sub)
     return p
 
 
 def _quiet_libraries():
-    """Keep the terminal for our output: TFDS's per-feature deprecation notices go."""
-    import logging
+    """Keep the terminal for our output, not TensorFlow's start-up and TFDS's deprecation notices.
 
+    TensorFlow's C++ log level is 2 (errors only), and 3 on a machine without an NVIDIA
+    driver, where its only "errors" are the CUDA probing (``failed call to cuInit``); a value
+    the user set is kept. The CUDA stub's "Could not find cuda drivers" lines are written
+    before TensorFlow reads its log level, so standard error is closed while it is imported.
+    """
+    no_gpu = not os.path.exists("/proc/driver/nvidia")
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3" if no_gpu else "2")
+    if "tensorflow" not in sys.modules:
+        sys.stderr.flush()
+        saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
+        try:
+            os.dup2(devnull, 2)
+            import tensorflow  # noqa: F401  (imported here only to keep its start-up quiet)
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            os.close(devnull)
     logging.getLogger("absl").setLevel(logging.ERROR)
 
 
 def main(argv=None):
-    args = build_parser().parse_args(argv)
     _quiet_libraries()
+    args = build_parser().parse_args(argv)
     try:
         return args.func(args)
     except ActiongenError as e:

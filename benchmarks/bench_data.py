@@ -31,7 +31,7 @@ from actiongen_keras.recordings.session import iter_sessions, write_session  # n
 
 
 def synthetic(out_dir, n=12, seconds=240):
-    from datasets.actiongen_sessions.make_dummy_data import synthetic_session
+    from actiongen_keras.testing.sessions import synthetic_session
 
     for i in range(n):
         s = synthetic_session(f"syn{i}", f"person{i}", source="osu", duration_s=seconds, rate_hz=60, seed=i, with_state=True, game="osu!")

@@ -8,7 +8,7 @@ TensorFlow's and XLA's thread pools and PyTorch's are set to one thread; run it 
 ``taskset -c 0`` too so NumPy and Python share that core. Without ``--run`` it builds a
 default-size model (``Config()``: d_model 64, one layer per block) with random weights on a
 synthetic osu!-like session whose timing head is biased to its fast scale (see
-``generation.testing.untrained_run``); speed depends on the size and on the events per
+``testing.runs.untrained_run``); speed depends on the size and on the events per
 window (reported), not on the weights.
 
 What is timed is :class:`~actiongen_keras.generation.sampler.WindowSampler` (the one
@@ -58,7 +58,7 @@ def _one_backend(args):
         gen = Generator(args.run)
     else:
         from actiongen_keras.config import Config
-        from actiongen_keras.generation.testing import untrained_run
+        from actiongen_keras.testing.runs import untrained_run
 
         session = _synthetic()
         gen = Generator(untrained_run([session], Config()))
@@ -72,7 +72,7 @@ def _one_backend(args):
     sampler = gen.sampler()
     rows = []
     for B in args.batch_sizes:
-        pick = lambda k: {name: v[(np.arange(B) + k * B) % n_all] for name, v in ins.items()}  # noqa: E731
+        pick = lambda k, B=B: {name: v[(np.arange(B) + k * B) % n_all] for name, v in ins.items()}
         t = time.perf_counter()
         sampler(pick(0), 1.0, np.arange(B))
         compile_s = time.perf_counter() - t
@@ -91,7 +91,7 @@ def _one_backend(args):
 
 
 def _synthetic():
-    from datasets.actiongen_sessions.make_dummy_data import synthetic_session
+    from actiongen_keras.testing.sessions import synthetic_session
 
     return synthetic_session("bench", "bench", source="osu", duration_s=60, rate_hz=60, seed=0, with_state=True, screen=(512, 384))
 

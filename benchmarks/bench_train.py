@@ -74,7 +74,8 @@ def measure(data_dir, jit, precision, batch, steps, warmup, repeats):
     from actiongen_keras.data.normalize import load_preprocessing
     from actiongen_keras.data.pipeline import make_dataset
     from actiongen_keras.models import build_model
-    from actiongen_keras.training.train import compile_model, dataset_meta_from_preprocessing
+    from actiongen_keras.models.dataset_meta import DatasetMeta
+    from actiongen_keras.training.train import compile_model
 
     keras.mixed_precision.set_global_policy(precision)
     keras.utils.set_random_seed(0)
@@ -82,16 +83,16 @@ def measure(data_dir, jit, precision, batch, steps, warmup, repeats):
     config.train.jit_compile = jit
     prep = load_preprocessing(data_dir)
     config.data = prep.data_config
-    meta = dataset_meta_from_preprocessing(prep)
+    meta = DatasetMeta.from_preprocessing(prep)
     model = compile_model(build_model(config, meta), config, meta)
     ds = make_dataset(data_dir, "train", batch, shuffle=True, seed=0, cache=True, repeat=True, drop_remainder=True)
     t = time.perf_counter()
-    hist = model.fit(ds, steps_per_epoch=warmup, epochs=1, verbose=0)
+    hist = model.fit(ds, steps_per_epoch=warmup, epochs=1, shuffle=False, verbose=0)
     warm_s = time.perf_counter() - t
     best = 0.0
     for _ in range(repeats):
         t = time.perf_counter()
-        hist = model.fit(ds, steps_per_epoch=steps, epochs=1, verbose=0)
+        hist = model.fit(ds, steps_per_epoch=steps, epochs=1, shuffle=False, verbose=0)
         best = max(best, steps * batch / (time.perf_counter() - t))
     keras.mixed_precision.set_global_policy("float32")
     return {"windows_per_s": best, "warmup_s": warm_s, "loss": float(hist.history["loss"][-1])}

@@ -141,7 +141,8 @@ def test_dataset_build_without_the_sessions_folder_is_one_line(tmp_path, capsys)
 def run_prep(tmp_path_factory):
     """A run folder with only preprocessing.json (all serve-request needs from a run)."""
     from actiongen_keras.data.normalize import fit_preprocessing
-    from actiongen_keras.export.testing import tiny_data_config, tiny_sessions
+    from actiongen_keras.testing.runs import tiny_data_config
+    from actiongen_keras.testing.sessions import tiny_sessions
 
     root = tmp_path_factory.mktemp("run_prep")
     sessions = tiny_sessions()

@@ -48,7 +48,7 @@ def main(argv=None):
     if data is None:
         sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
         from actiongen_keras.data.build import build_dataset
-        from datasets.actiongen_sessions.make_dummy_data import write_dummy_data
+        from actiongen_keras.testing.sessions import write_dummy_data
 
         write_dummy_data(tmp / "sessions")
         build_dataset(tmp / "sessions", tmp / "data", progress=False)

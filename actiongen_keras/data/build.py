@@ -32,13 +32,17 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import json
+import logging
 import shutil
 import time
 from pathlib import Path
 
 import numpy as np
 import tensorflow_datasets as tfds
+from tensorflow_datasets.core import example_serializer
+from tqdm.auto import tqdm
 
+from actiongen_keras.atomic import staged_output
 from actiongen_keras.config import DataConfig, SplitConfig
 from actiongen_keras.data import features as F
 from actiongen_keras.data.normalize import (
@@ -128,8 +132,6 @@ def prepare(sessions_dir, sources=None, config=None, builder_config=None, split_
             records are keyed by it; the message names both folders), or a split left
             without windows (the message gives the per-split counts).
     """
-    from tqdm.auto import tqdm
-
     config = config or DataConfig()
     wanted = tuple(sources) if sources else (SOURCE_CONFIGS.get(builder_config) if builder_config else None)
     sessions, skipped, other, seen = [], [], 0, {}
@@ -187,6 +189,21 @@ class ActiongenSessionsConfig(tfds.core.BuilderConfig):
     """One config per source; ``sources=None`` takes every source (``all``)."""
 
     sources: tuple | None = None
+
+
+class _TfdsDtypeNotice(logging.Filter):
+    """Drops TFDS's "``.dtype`` is deprecated" notice, and only it.
+
+    TFDS logs it from its own ``Tensor.decode_example`` (``tensor_feature.py`` reads
+    ``self.dtype`` for byte-encoded tensors), ten times per process on the first dataset
+    read; our features are declared with NumPy dtypes, so there is nothing to change here.
+    """
+
+    def filter(self, record):
+        return ".dtype` is deprecated. Please change your code" not in record.getMessage()
+
+
+logging.getLogger("absl").addFilter(_TfdsDtypeNotice())
 
 
 def _feature(shape, dtype):
@@ -298,8 +315,6 @@ def _deterministic_serialization():
     Python's per-process string hashing: the same windows gave different TFRecord bytes in
     each run. During a build, examples are serialized with protobuf's deterministic
     (sorted-map) option instead, so two builds of the same sessions are byte-identical."""
-    from tensorflow_datasets.core import example_serializer
-
     cls = example_serializer.ExampleSerializer
     original = cls.serialize_example
 
@@ -375,8 +390,6 @@ def build_dataset(sessions_dir, out_dir, config=None, sources=None, progress=Tru
         ActiongenError: ``out_dir`` exists (without ``overwrite``), is or contains the
             sessions, or cannot be written.
     """
-    from actiongen_keras.atomic import staged_output
-
     start = time.perf_counter()
     name, source_filter = config_for_sources(sources)
     out_dir = Path(out_dir)

@@ -37,6 +37,7 @@ from actiongen_keras.config import DataConfig
 from actiongen_keras.data import features as F
 from actiongen_keras.data.jsonfile import load_json, save_json
 from actiongen_keras.data.vocab import Vocabulary
+from actiongen_keras.data.windows import check_session, target_type_counts, tokenize_session, window_times
 from actiongen_keras.errors import DataError, FormatError
 
 PREPROCESSING_FORMAT = "actiongen-preprocessing/1"
@@ -218,13 +219,6 @@ def fit_preprocessing(train_parts, config=None, builder_config=None, sources=Non
     Raises:
         DataError: no training sessions, or a state column with two kinds.
     """
-    from actiongen_keras.data.windows import (
-        check_session,
-        target_type_counts,
-        tokenize_session,
-        window_times,
-    )
-
     config = config or DataConfig()
     if not train_parts:
         raise DataError("the training split has no sessions: cannot fit statistics")

@@ -7,8 +7,8 @@ writes one ``report.md`` + ``metrics.json`` (and the PNGs of
 (a) **per head** (teacher-forced, open loop): every window of the sessions
     (:func:`~actiongen_keras.data.windows.windows_from_sessions` with the run's
     preprocessing), the model's outputs decoded with
-    :func:`~actiongen_keras.evaluation.window_metrics.decode_outputs` and scored with
-    :func:`~actiongen_keras.training.train.split_metrics` beside every baseline. The
+    :func:`~actiongen_keras.scoring.window_metrics.decode_outputs` and scored with
+    :func:`~actiongen_keras.scoring.score.split_metrics` beside every baseline. The
     majority-length baseline uses the training split's most common length, as recorded in
     ``RUN_DIR/metrics.json``;
 (b) **closed loop**: for each session whose cursor and keys are human
@@ -60,9 +60,9 @@ from actiongen_keras.errors import ActiongenError
 
 
 def predict_windows(model, inputs, targets, weights, config, meta, event_bias=None, batch_size=256):
-    """:func:`~actiongen_keras.training.train.predict_batches` over windows given as NumPy dicts."""
+    """:func:`~actiongen_keras.scoring.score.predict_batches` over windows given as NumPy dicts."""
     from actiongen_keras.data import features as F
-    from actiongen_keras.training.train import predict_batches
+    from actiongen_keras.scoring.score import predict_batches
 
     n = len(targets["seq_len"])
     batches = (
@@ -76,8 +76,8 @@ def per_head_metrics(gen, sessions, batch_size=256, time_ranges=None):
     """(a): ``split_metrics`` of the model and every baseline on the windows of ``sessions``
     (within ``time_ranges[session_id]`` where given)."""
     from actiongen_keras.data.windows import windows_from_sessions
+    from actiongen_keras.scoring.score import event_class_counts, split_metrics
     from actiongen_keras.training.losses import event_decision_bias
-    from actiongen_keras.training.train import event_class_counts, split_metrics
 
     prep = gen.preprocessing
     ins, tgs, wts = windows_from_sessions(sessions, prep, time_ranges=time_ranges)
@@ -328,7 +328,7 @@ def _report(gen, per_head, real, split_info, runs):
     """``report.md``: per-head metrics, then the closed loop (one seed: its full report; several:
     the table over seeds, then the first seed's histograms; each seed's report is in ``seed_S/``)."""
     from actiongen_keras.evaluation.report import render_markdown, timing_markdown
-    from actiongen_keras.training.train import metrics_table
+    from actiongen_keras.scoring.score import metrics_table
 
     L = [f"# Evaluation of {gen.model_path}", ""]
     if split_info:

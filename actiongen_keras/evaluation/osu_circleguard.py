@@ -38,6 +38,7 @@ _TYPE_KEY = {"Hit300": "n300", "Hit100": "n100", "Hit50": "n50", "Miss": "nmiss"
 @functools.lru_cache(maxsize=1)
 def _circleguard():
     """One offline circleguard per process (its beatmap library is a temporary folder)."""
+    # circleguard and slider are imported where used: seconds of imports only osu! judging needs
     from circleguard import KeylessCircleguard
 
     logging.getLogger("circleguard").setLevel(logging.ERROR)

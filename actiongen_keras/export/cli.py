@@ -2,6 +2,7 @@
 
 ``add_export_parsers(subparsers)`` adds both commands to the main parser's subparsers; each
 sets ``func`` (returns the exit status; ActiongenError is turned into one line by ``main``).
+The export modules (TensorFlow) are imported inside the commands, so building the parser does not.
 """
 
 from __future__ import annotations

@@ -16,13 +16,17 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import numpy as np
+import tensorflow as tf
 
 from actiongen_keras.data.features import SCREEN_MIN_PX
+from actiongen_keras.data.normalize import Preprocessing
 from actiongen_keras.data.windows import history_ms, thin_moves
 from actiongen_keras.errors import ActiongenError
+from actiongen_keras.recordings.session import read_session
 
 NAN_OK = {"state_numeric"}  # NaN there means "value missing" (the data pipeline's convention)
 DEFAULTS = {"temperature": 0.0, "seed": 0}
@@ -185,7 +189,7 @@ def check_inputs(inputs, spec, signature="serving_default"):
             raise ActiongenError(f"{signature}: input '{name}' must be {dtype}, got values that are not ({e})") from None
         if a.ndim != len(shape):
             raise ActiongenError(f"{signature}: input '{name}' must have rank {len(shape)} (shape {_fmt(shape)}), got shape {a.shape}")
-        for i, (want, got) in enumerate(zip(shape, a.shape)):
+        for want, got in zip(shape, a.shape):
             if want is not None and want != got:
                 raise ActiongenError(f"{signature}: input '{name}' must have shape {_fmt(shape)}, got {a.shape}")
         if batch is None:
@@ -220,8 +224,6 @@ def signature_spec(meta, signature):
 
 def call_signature(loaded, meta, signature, inputs):
     """Validate ``inputs`` and call ``loaded.signatures[signature]``; NumPy outputs."""
-    import tensorflow as tf
-
     spec = signature_spec(meta, signature)
     arrays = check_inputs(inputs, spec, signature)
     fn = loaded.signatures[signature]
@@ -242,8 +244,6 @@ def _utf8(a):
 
 def _first_line(msg):
     """The useful part of a TensorFlow error: the assert's own message when there is one."""
-    import re
-
     text = str(msg)
     m = re.search(r"assertion failed: \[(.*?)\s*\]", text)
     if m:
@@ -326,9 +326,7 @@ def from_rest_body(body, spec):
 
 def predict_request(inputs, model_name, signature="serving_default", version=None, version_label=None):
     """A ``tensorflow_serving.apis.predict_pb2.PredictRequest`` for ``inputs``."""
-    import tensorflow as tf
-
-    try:
+    try:  # tensorflow-serving-api where used: one clear error without it
         from tensorflow_serving.apis import predict_pb2
     except ImportError:
         raise ActiongenError("the gRPC request needs tensorflow-serving-api (pip install tensorflow-serving-api==2.21.0)") from None
@@ -348,8 +346,6 @@ def predict_request(inputs, model_name, signature="serving_default", version=Non
 
 
 def from_predict_request(req):
-    import tensorflow as tf
-
     out = {}
     for k, proto in req.inputs.items():
         a = tf.make_ndarray(proto)
@@ -362,9 +358,6 @@ def from_predict_request(req):
 def build_request(meta, window_arg, signature="serving_default", fmt="rest", model_name=None, label=None, temperature=0.0, seed=0,
                   rest_format="instances"):
     """``actiongen serve-request``: the REST body (dict) or the gRPC PredictRequest of one window."""
-    from actiongen_keras.data.normalize import Preprocessing
-    from actiongen_keras.recordings.session import read_session
-
     prep = Preprocessing.from_dict(meta["preprocessing"])
     folder, T = parse_window_arg(window_arg)
     session, _ = read_session(folder, "strict")

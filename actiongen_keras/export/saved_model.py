@@ -26,9 +26,18 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import keras
+import tensorflow as tf
+
 import actiongen_keras
 from actiongen_keras.atomic import check_output, staged_output
+from actiongen_keras.data.normalize import load_preprocessing
 from actiongen_keras.errors import ActiongenError
+from actiongen_keras.export import graph as G
+from actiongen_keras.export import serving
+from actiongen_keras.export.tflite import convert_tflite
+from actiongen_keras.generation.sampler import sample_window
+from actiongen_keras.models.steps import WINDOW_INPUTS, ModelSteps
 
 EXPORT_FORMAT = "actiongen-export/1"
 EXPORT_META = "actiongen_export.json"
@@ -36,15 +45,11 @@ SIGNATURES = ("serving_default", "generate", "next_event_encoded", "forward_enco
 
 
 def backend_name():
-    import keras
-
     return keras.backend.backend()
 
 
 def load_run(model_path):
     """``(model, preprocessing)`` of ``RUN_DIR/model.keras`` (``preprocessing.json`` beside it)."""
-    from actiongen_keras.data.normalize import load_preprocessing
-
     model_path = Path(model_path)
     if model_path.is_dir():
         model_path = model_path / "model.keras"
@@ -63,7 +68,7 @@ def load_run(model_path):
 
 def check_model_matches(model, prep, where="model"):
     sig = prep.input_signature()
-    for name, (shape, dtype) in sig.items():
+    for name, (shape, _dtype) in sig.items():
         try:
             inp = model.get_layer(name)
         except ValueError:
@@ -96,13 +101,6 @@ class ServingModule:
     """
 
     def __init__(self, model, prep, jit_compile=True):
-        import keras
-        import tensorflow as tf
-
-        from actiongen_keras.export import graph as G
-        from actiongen_keras.generation.sampler import sample_window
-        from actiongen_keras.models.steps import WINDOW_INPUTS, ModelSteps
-
         self.model, self.prep = model, prep
         self.heads = G.head_sizes(model)
         backend = backend_name()
@@ -165,8 +163,6 @@ class ServingModule:
             archive.add_endpoint(name, fn)
 
     def meta(self):
-        from actiongen_keras.export import graph as G
-
         return {
             "format": EXPORT_FORMAT,
             "backend": backend_name(),
@@ -200,8 +196,6 @@ def export_saved_model(model_path, out, tflite=None, quantize=None, label=None, 
 
     Returns ``{"saved_model": path, "models_config": path, "tflite": path | None, "label": label}``.
     """
-    from actiongen_keras.export import serving
-
     backend = backend_name()
     if backend == "torch":
         raise ActiongenError(
@@ -232,8 +226,6 @@ def export_saved_model(model_path, out, tflite=None, quantize=None, label=None, 
     log(f"updated {config_path}: {model_name or out.parent.name} version {out.name} labelled '{label}'")
     result = {"saved_model": out, "models_config": config_path, "tflite": None, "label": label}
     if tflite:
-        from actiongen_keras.export.tflite import convert_tflite
-
         result["tflite"] = convert_tflite(out, tflite, quantize=quantize)
         log(f"wrote TFLite {result['tflite']} ({'dynamic-range quantised' if quantize else 'float32'}, signature next_event_encoded)")
     return result
@@ -251,8 +243,6 @@ def read_export_meta(saved_model_dir):
 
 def load_saved_model(saved_model_dir):
     """``tf.saved_model.load`` with a clear error."""
-    import tensorflow as tf
-
     p = Path(saved_model_dir)
     if not (p / "saved_model.pb").exists():
         raise ActiongenError(f"{p}: no saved_model.pb (give saved_models/<name>/<version>)")

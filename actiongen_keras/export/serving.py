@@ -16,8 +16,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import tensorflow as tf
+from google.protobuf import text_format
 
+from actiongen_keras.data.windows import history_ms
 from actiongen_keras.errors import ActiongenError
+from actiongen_keras.export.requests import predict_request
 
 CONFIG_NAME = "models.config"
 WARMUP_NAME = "tf_serving_warmup_requests"
@@ -25,6 +29,7 @@ LABELS = ("stable", "canary")
 
 
 def _protos():
+    # tensorflow-serving-api is imported where used, so an environment without it gets one clear error
     try:
         from tensorflow_serving.apis import predict_pb2, prediction_log_pb2
         from tensorflow_serving.config import model_server_config_pb2
@@ -35,8 +40,6 @@ def _protos():
 
 def read_models_config(path):
     """``ModelServerConfig`` parsed from the text proto at ``path`` (empty if missing)."""
-    from google.protobuf import text_format
-
     _, _, msc = _protos()
     cfg = msc.ModelServerConfig()
     path = Path(path)
@@ -54,8 +57,6 @@ def update_models_config(version_folder, label=None, model_name=None, serving_ba
     ``label``: ``stable`` or ``canary``; default: ``stable`` for the first version of a model,
     ``canary`` for later ones (``stable`` stays where it was until promoted with ``--label stable``).
     """
-    from google.protobuf import text_format
-
     version_folder = Path(version_folder)
     version = int(version_folder.name)
     model_dir = version_folder.parent
@@ -87,8 +88,6 @@ def update_models_config(version_folder, label=None, model_name=None, serving_ba
 
 def warmup_windows(prep, batch=1):
     """Representative raw requests without data: a cursor drifting across the screen with clicks."""
-    from actiongen_keras.data.windows import history_ms
-
     c = prep.data_config
     H, K = int(c.max_history_events), int(c.history_ticks)
     rng = np.random.default_rng(0)
@@ -128,8 +127,6 @@ def warmup_windows(prep, batch=1):
 
 def warmup_records(prep, model_name, batches=(1, 4)):
     """``PredictionLog`` records: each of serving_default and generate at each batch size."""
-    from actiongen_keras.export.requests import predict_request
-
     _, plog, _ = _protos()
     records = []
     for b in batches:
@@ -145,8 +142,6 @@ def warmup_records(prep, model_name, batches=(1, 4)):
 
 
 def write_warmup(saved_model_dir, prep, model_name):
-    import tensorflow as tf
-
     extra = Path(saved_model_dir) / "assets.extra"
     extra.mkdir(parents=True, exist_ok=True)
     path = extra / WARMUP_NAME
@@ -158,8 +153,6 @@ def write_warmup(saved_model_dir, prep, model_name):
 
 def read_warmup(saved_model_dir):
     """The ``PredictionLog`` records of a version's warmup file."""
-    import tensorflow as tf
-
     _, plog, _ = _protos()
     path = Path(saved_model_dir) / "assets.extra" / WARMUP_NAME
     if not path.exists():

@@ -13,6 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import tensorflow as tf
 
 from actiongen_keras.errors import ActiongenError
 
@@ -21,8 +22,6 @@ TFLITE_SIGNATURE = "next_event_encoded"
 
 def convert_tflite(saved_model_dir, out_file, quantize=None, select_tf_ops=False, signature=TFLITE_SIGNATURE):
     """Convert one signature of an exported SavedModel to ``out_file``; returns the path."""
-    import tensorflow as tf
-
     out_file = Path(out_file)
     if out_file.suffix != ".tflite":
         raise ActiongenError(f"{out_file}: the TFLite file name must end in .tflite")
@@ -49,8 +48,6 @@ class TFLiteRunner:
     """The ``next_event_encoded`` signature runner of a TFLite file; ``runner(encoded) -> dict``."""
 
     def __init__(self, path, num_threads=1):
-        import tensorflow as tf
-
         path = Path(path)
         if not path.exists():
             raise ActiongenError(f"{path}: no such TFLite file")

@@ -49,6 +49,7 @@ from pathlib import Path
 
 import numpy as np
 from keras import ops
+from tqdm.auto import tqdm
 
 from actiongen_keras.data import features as F
 from actiongen_keras.data.windows import (
@@ -228,8 +229,6 @@ def rollout(model_or_run_dir, contexts, seconds=30.0, seed=0, temperature=1.0, t
     chunks = [rows[c : c + bs] for c in range(0, len(rows), bs)]
     bar = None
     if progress and rows:
-        from tqdm.auto import tqdm
-
         bar = tqdm(total=sum(r.n_windows for r in rows), desc="rollout", leave=False, unit="window")
     for chunk in chunks:
         _run_chunk(gen, chunk, sampling, bar)

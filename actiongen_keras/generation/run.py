@@ -5,7 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import actiongen_keras
+from actiongen_keras.config import Config
+from actiongen_keras.data.jsonfile import load_json
+from actiongen_keras.data.normalize import load_preprocessing
 from actiongen_keras.errors import ActiongenError
+from actiongen_keras.models.dataset_meta import DatasetMeta
 
 
 class RunFiles:
@@ -21,11 +25,6 @@ def load_run(model_or_run_dir):
 
     Raises ActiongenError when a file is missing.
     """
-    from actiongen_keras.config import Config
-    from actiongen_keras.data.jsonfile import load_json
-    from actiongen_keras.data.normalize import load_preprocessing
-    from actiongen_keras.training.train import dataset_meta_from_preprocessing
-
     p = Path(model_or_run_dir)
     run_dir, model_path = (p, p / "model.keras") if p.is_dir() else (p.parent, p)
     if not model_path.exists():
@@ -37,7 +36,7 @@ def load_run(model_or_run_dir):
     config = Config.from_json(run_dir / "config.json") if (run_dir / "config.json").exists() else Config()
     prep = load_preprocessing(run_dir)
     meta_path = run_dir / "dataset_meta.json"
-    meta = load_json(meta_path, meta_path.name)[0] if meta_path.exists() else dataset_meta_from_preprocessing(prep)
+    meta = load_json(meta_path, meta_path.name)[0] if meta_path.exists() else DatasetMeta.from_preprocessing(prep).to_dict()
     return RunFiles(model, config, prep, meta, str(model_path))
 
 

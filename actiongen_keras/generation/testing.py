@@ -1,65 +1,18 @@
-"""An untrained run folder from a few sessions, for tests and benchmarks (no dataset build, no fit)."""
+"""The greedy-window check of the sampling loop, shared by the generation and export tests.
+
+Untrained run folders and the tiny config are in :mod:`actiongen_keras.testing.runs`.
+"""
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
+import numpy as np
+from keras import ops
 
-from actiongen_keras.config import Config
-
-
-def untrained_run(sessions, config=None, run_dir=None, seed=0, fast_timing=True):
-    """Fit the preprocessing on ``sessions`` (all of them, as training data), build the model
-    of ``config`` with random weights (``keras.utils.set_random_seed(seed)``) and, with
-    ``run_dir``, save it as a run folder (``model.keras``, ``config.json``,
-    ``preprocessing.json``, ``dataset_meta.json``) like ``actiongen train`` writes.
-
-    ``fast_timing`` biases the timing head towards its fast scale (selector kernel 0, bias
-    +5/0/-5): an untrained head spreads intervals over 0..60 s, so most windows
-    would end before their first event; this way a window holds several events.
-
-    Returns :class:`~actiongen_keras.generation.run.RunFiles`.
-    """
-    import keras
-
-    from actiongen_keras.data.normalize import fit_preprocessing
-    from actiongen_keras.generation.run import RunFiles
-    from actiongen_keras.models.builder import build_model
-    from actiongen_keras.training.train import dataset_meta_from_preprocessing
-
-    config = config or Config()
-    prep = fit_preprocessing([(s, None) for s in sessions], config.data, all_sessions=sessions)
-    meta = dataset_meta_from_preprocessing(prep)
-    keras.utils.set_random_seed(seed)
-    model = build_model(config, meta)
-    if fast_timing:
-        import numpy as np
-
-        sel = model.get_layer("generator").timing.selector
-        sel.kernel.assign(np.zeros(sel.kernel.shape, dtype="float32"))
-        sel.bias.assign(np.array([5.0, 0.0, -5.0], dtype="float32"))
-    path = None
-    if run_dir is not None:
-        run_dir = Path(run_dir)
-        run_dir.mkdir(parents=True, exist_ok=True)
-        config.to_json(run_dir / "config.json")
-        prep.save(run_dir / "preprocessing.json")
-        (run_dir / "dataset_meta.json").write_text(json.dumps(meta, indent=2) + "\n")
-        path = run_dir / "model.keras"
-        model.save(path)
-        path = str(path)
-    return RunFiles(model, config, prep, meta, path)
-
-
-def tiny_config(max_actions=16, max_history_events=64):
-    """A small model (d_model 16) on short windows: fast to build and compile."""
-    c = Config()
-    c.model.d_model, c.model.num_heads, c.model.ff_dim, c.model.key_embedding_dim = 16, 2, 32, 4
-    c.data.max_actions, c.data.max_history_events = int(max_actions), int(max_history_events)
-    return c
-
-
-__all__ = ["tiny_config", "untrained_run"]
+from actiongen_keras.data import features as F
+from actiongen_keras.generation import rules as R
+from actiongen_keras.generation.sampler import STOPS
+from actiongen_keras.layers.context_aware_generator import xy_point
+from actiongen_keras.layers.multi_scale_timing import timing_quantile
 
 
 def check_greedy_window(model, window, out, row=0, target_ms=600.0, atol_ms=1e-2, atol_xy=1e-4):
@@ -79,15 +32,6 @@ def check_greedy_window(model, window, out, row=0, target_ms=600.0, atol_ms=1e-2
     event (or before an EOS) must be the event there, and the rules never release a
     scheduled button otherwise. ``out`` must come without a clock.
     """
-    import numpy as np
-    from keras import ops
-
-    from actiongen_keras.data import features as F
-    from actiongen_keras.generation import rules as R
-    from actiongen_keras.generation.sampler import STOPS
-    from actiongen_keras.layers.context_aware_generator import xy_point
-    from actiongen_keras.layers.multi_scale_timing import timing_quantile
-
     g = model.get_layer("generator")
     n = int(out["count"][row])
     x = {k: np.array(window[k][row : row + 1]) for k in F.INPUT_NAMES if not k.startswith("dec_")}
@@ -170,3 +114,6 @@ def check_greedy_window(model, window, out, row=0, target_ms=600.0, atol_ms=1e-2
         t_prev = float(out["t_ms"][row, i])
         cursor = xy
     return n
+
+
+__all__ = ["check_greedy_window"]

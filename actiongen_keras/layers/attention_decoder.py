@@ -70,8 +70,25 @@ class AdvancedAttentionDecoder(keras.layers.Layer):
         self.seq_len_hidden = keras.layers.Dense(self.d_model, activation="gelu", name="seq_len_hidden", dtype=p)
         self.seq_len_head = keras.layers.Dense(self.max_actions + 1, name="seq_len_head", dtype=p)
 
-    def build(self, state_seq_shape, *args):
+    def build(self, state_seq_shape, state_mask_shape, hist_seq_shape, hist_mask_shape, dec_seq_shape):
+        B, K, d = state_seq_shape
+        H, T = hist_seq_shape[1], dec_seq_shape[1]
+        plus = lambda *n: None if None in n else sum(n)  # an unknown length stays unknown
         self.null_memory = self.add_weight(name="null_memory", shape=(1, 1, self.d_model), initializer="zeros")
+        state_ctx = (B, plus(1, K), d)
+        memory = (B, plus(1, K, H), d)
+        for blk in self.state_blocks:
+            blk.build((B, K, d))
+        for blk in self.hist_blocks:
+            blk.build((B, H, d), context_shape=state_ctx)
+        for blk in self.dec_blocks:
+            blk.build((B, T, d), context_shape=memory)
+        self.state_norm.build((B, K, d))
+        self.hist_norm.build((B, H, d))
+        self.dec_norm.build((B, T, d))
+        self.step_position.build((T,))
+        self.seq_len_hidden.build((B, 3 * d))
+        self.seq_len_head.build((B, self.d_model))
         self.built = True
 
     def _null(self, batch):

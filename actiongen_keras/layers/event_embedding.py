@@ -43,7 +43,7 @@ class EventEmbedding(keras.layers.Layer):
         self.norm = keras.layers.LayerNormalization(epsilon=1e-5, name="norm", dtype=p)
         self._xy_freqs = (np.pi * 2.0 ** np.arange(self.num_xy_frequencies)).astype("float32")
 
-    def build(self, event_type_shape, *args):
+    def build(self, event_type_shape, button_shape=None, key_shape=None, scroll_shape=None, dt_shape=None, t_offset_shape=None, xy_shape=None):
         L = tuple(event_type_shape)
         for emb in (self.type_embedding, self.button_embedding, self.key_embedding):
             emb.build(L)
@@ -75,7 +75,7 @@ class EventEmbedding(keras.layers.Layer):
         )
         return self.norm(x)
 
-    def compute_output_shape(self, event_type_shape, *args):
+    def compute_output_shape(self, event_type_shape, button_shape=None, key_shape=None, scroll_shape=None, dt_shape=None, t_offset_shape=None, xy_shape=None):
         return tuple(event_type_shape) + (self.d_model,)
 
     def get_config(self):

@@ -23,9 +23,10 @@ class GRUDecoder(keras.layers.Layer):
         self.gru = keras.layers.GRU(self.units, return_sequences=True, dropout=self.dropout, name="gru", dtype=p)
         self.norm = keras.layers.LayerNormalization(epsilon=1e-5, name="norm", dtype=p)
 
-    def build(self, dec_seq_shape, *args):
-        # Sublayers are created in __init__ and build on their first call (the Functional
-        # graph calls this layer symbolically when it is built or reloaded).
+    def build(self, dec_seq_shape, context_shape):
+        self.init_state.build(tuple(context_shape))
+        self.gru.build(tuple(dec_seq_shape))
+        self.norm.build(tuple(dec_seq_shape)[:-1] + (self.units,))
         self.built = True
 
     def call(self, dec_seq, context, training=None):

@@ -21,9 +21,8 @@ class MaskedGRUEncoder(keras.layers.Layer):
         self.dropout = float(dropout)
         self.gru = keras.layers.GRU(self.units, return_sequences=True, return_state=True, dropout=self.dropout, name="gru", dtype=self.dtype_policy)
 
-    def build(self, seq_shape, *args):
-        # Sublayers are created in __init__ and build on their first call (the Functional
-        # graph calls this layer symbolically when it is built or reloaded).
+    def build(self, seq_shape, mask_shape=None):
+        self.gru.build(tuple(seq_shape))
         self.built = True
 
     def call(self, seq, mask, training=None):

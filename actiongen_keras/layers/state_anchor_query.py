@@ -7,9 +7,10 @@ from keras import ops
 
 DIST_SCALE = 4.0  # screen units -> features of order 1 (a quarter screen = 1)
 TIME_SCALE_MS = 10.0  # log1p(|dt| / 10 ms): 10 ms and 1 s are both resolved
+NUM_PAIR_FEATURES = 7  # the last axis of anchor_step_features
 
 
-def anchor_step_features(anchor_xy, anchor_dt, step_xy, step_t_after):
+def anchor_step_features(anchor_xy, anchor_dt, step_xy, step_t_after, dist_scale=DIST_SCALE, time_scale_ms=TIME_SCALE_MS):
     """``[B, T, P, 7]`` relative features and ``rel [B, T, P, 2]`` (anchor minus cursor).
 
     For each decoder step ``t`` (cursor ``step_xy``, time ``step_t_after`` ms after T) and
@@ -22,10 +23,10 @@ def anchor_step_features(anchor_xy, anchor_dt, step_xy, step_t_after):
     tau = anchor_dt[:, None, :] - step_t_after[:, :, None]
     tau = tau[..., None]
     feats = [
-        rel * DIST_SCALE,
-        dist * DIST_SCALE,
+        rel * dist_scale,
+        dist * dist_scale,
         ops.log(dist + 1e-3),
-        ops.sign(tau) * ops.log1p(ops.abs(tau) / TIME_SCALE_MS),
+        ops.sign(tau) * ops.log1p(ops.abs(tau) / time_scale_ms),
         tau / 1000.0,
         ops.exp(-ops.abs(tau) / 100.0),
     ]
@@ -50,11 +51,14 @@ class StateAnchorQuery(keras.layers.Layer):
     from a position and of the step time from a deadline; here both are given.
     """
 
-    def __init__(self, d_model, num_anchors, num_heads=2, **kwargs):
+    def __init__(self, d_model, num_anchors, num_heads=2, dist_scale=DIST_SCALE, time_scale_ms=TIME_SCALE_MS, **kwargs):
         super().__init__(**kwargs)
         self.d_model = int(d_model)
         self.num_anchors = int(num_anchors)
         self.num_heads = int(num_heads)
+        # the feature scales change the outputs: saved in the config, so a reloaded model keeps them
+        self.dist_scale = float(dist_scale)
+        self.time_scale_ms = float(time_scale_ms)
         p = self.dtype_policy
         self.pair_in = keras.layers.Dense(self.d_model, activation="gelu", name="pair_in", dtype=p)
         self.slot_embedding = keras.layers.Embedding(self.num_anchors, self.d_model, name="slot_embedding", dtype=p)
@@ -62,20 +66,29 @@ class StateAnchorQuery(keras.layers.Layer):
         self.scores = keras.layers.Dense(self.num_heads, name="scores", dtype=p)
         self.project = keras.layers.Dense(self.d_model, name="project", dtype=p)
 
-    def build(self, *shapes):
+    def build(self, anchor_xy_shape, anchor_dt_shape, anchor_mask_shape, step_xy_shape, step_t_after_shape):
+        pairs = (anchor_xy_shape[0], step_xy_shape[1], anchor_xy_shape[1])  # [B, T, P]
+        self.pair_in.build(pairs + (NUM_PAIR_FEATURES,))
+        self.slot_embedding.build((self.num_anchors,))
+        self.pair_out.build(pairs + (self.d_model,))
+        self.scores.build(pairs + (self.d_model,))
+        self.project.build(pairs[:2] + (self.num_heads * self.d_model,))
         self.built = True
 
     def call(self, anchor_xy, anchor_dt, anchor_mask, step_xy, step_t_after):
         dt = self.compute_dtype
         feats, rel = anchor_step_features(
-            ops.cast(anchor_xy, dt), ops.cast(anchor_dt, dt), ops.cast(step_xy, dt), ops.cast(step_t_after, dt)
+            ops.cast(anchor_xy, dt), ops.cast(anchor_dt, dt), ops.cast(step_xy, dt), ops.cast(step_t_after, dt), self.dist_scale,
+            self.time_scale_ms,
         )
         slots = self.slot_embedding(ops.arange(self.num_anchors, dtype="int32"))  # [P, d]
         e = self.pair_out(self.pair_in(feats) + slots[None, None])  # [B, T, P, d]
         mask = ops.cast(anchor_mask, dt)[:, None, :, None]  # [B, 1, P, 1]
         s = self.scores(e) + (1.0 - mask) * -1e4  # [B, T, P, h]
         w = ops.exp(s - ops.max(s, axis=2, keepdims=True)) * mask  # softmax over the present anchors
-        w = w / ops.maximum(ops.sum(w, axis=2, keepdims=True), 1e-6)  # all-absent rows: 0
+        # all-absent rows: 0. A row with an anchor sums to >= 1 (its largest weight is exp(0)); the floor is
+        # 1e-3, not a subnormal number that float16 on XLA's CPU flushes to 0 (0 / 0 = NaN)
+        w = w / ops.maximum(ops.sum(w, axis=2, keepdims=True), 1e-3)
         pooled = ops.einsum("btph,btpd->bthd", w, e)
         shp = ops.shape(pooled)
         context = self.project(ops.reshape(pooled, (shp[0], shp[1], self.num_heads * self.d_model)))
@@ -84,5 +97,6 @@ class StateAnchorQuery(keras.layers.Layer):
 
     def get_config(self):
         config = super().get_config()
-        config.update(d_model=self.d_model, num_anchors=self.num_anchors, num_heads=self.num_heads)
+        config.update(d_model=self.d_model, num_anchors=self.num_anchors, num_heads=self.num_heads, dist_scale=self.dist_scale,
+                      time_scale_ms=self.time_scale_ms)
         return config

@@ -38,7 +38,7 @@ class StateEmbedding(keras.layers.Layer):
         K = self.history_ticks
         self._tick_offsets = ((K - np.arange(K) - 0.5) * self.tick_ms).astype("float32")
 
-    def build(self, state_numeric_shape, *args):
+    def build(self, state_numeric_shape, state_categorical_shape=None):
         BK = tuple(state_numeric_shape)[:-1]
         if self.numeric_projection is not None:
             self.numeric_projection.build(BK + (self.num_numeric,))
@@ -50,8 +50,7 @@ class StateEmbedding(keras.layers.Layer):
 
     def call(self, state_numeric, state_categorical):
         x = self.tick_encoding(ops.convert_to_tensor(self._tick_offsets))[None]  # [1, K, d]
-        # [B, K, d] even without state features (S = C = 0): a sum over the empty axis is 0.
-        x = x + ops.sum(ops.cast(state_numeric, self.compute_dtype), axis=-1, keepdims=True) * 0.0
+        x = ops.broadcast_to(x, (ops.shape(state_numeric)[0], self.history_ticks, self.d_model))  # [B, K, d], also when S = C = 0
         if self.numeric_projection is not None:
             x = x + self.numeric_projection(ops.cast(state_numeric, self.compute_dtype))
         cat = ops.cast(state_categorical, "int32")
@@ -59,7 +58,7 @@ class StateEmbedding(keras.layers.Layer):
             x = x + emb(cat[..., i])
         return self.norm(x)
 
-    def compute_output_shape(self, state_numeric_shape, *args):
+    def compute_output_shape(self, state_numeric_shape, state_categorical_shape=None):
         return tuple(state_numeric_shape)[:-1] + (self.d_model,)
 
     def get_config(self):

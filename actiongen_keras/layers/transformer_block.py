@@ -63,6 +63,20 @@ class TransformerBlock(keras.layers.Layer):
         self.ff_outer = keras.layers.Dense(self.d_model, name="ff_outer", dtype=p)
         self.drop = keras.layers.Dropout(self.dropout, dtype=p)
 
+    def build(self, x_shape, key_mask_shape=None, context_shape=None, context_mask_shape=None):
+        x_shape = tuple(x_shape)
+        self.self_norm.build(x_shape)
+        self.self_attention.build(x_shape, x_shape)
+        if self.cross_attention:
+            if context_shape is None:
+                raise ValueError("TransformerBlock(cross_attention=True) is built with the shape of its context")
+            self.cross_norm.build(x_shape)
+            self.cross_attention_layer.build(x_shape, tuple(context_shape))
+        self.ff_norm.build(x_shape)
+        self.ff_inner.build(x_shape)
+        self.ff_outer.build(x_shape[:-1] + (self.ff_dim,))
+        self.built = True
+
     @property
     def head_dim(self):
         return self.d_model // self.num_heads

@@ -1,6 +1,6 @@
 """``dataset_meta``: the sizes the model takes from the dataset folder.
 
-A plain dict (JSON-friendly) produced by the data pipeline::
+A plain dict (JSON-friendly; :meth:`DatasetMeta.from_preprocessing` makes it from a built dataset)::
 
     {
       "num_state_numeric": 12,                    # S, numeric state features per tick
@@ -83,6 +83,24 @@ class DatasetMeta:
         if "tick_ms" in d:
             d["tick_ms"] = float(d["tick_ms"])
         return cls(**d)
+
+    @classmethod
+    def from_preprocessing(cls, prep):
+        """The sizes ``build_model`` needs, from a dataset's fitted preprocessing
+        (:class:`~actiongen_keras.data.normalize.Preprocessing`, ``DATA_DIR/preprocessing.json``)."""
+        c = prep.data_config
+        q = {f"p{int(str(k).lstrip('p'))}": float(v) for k, v in (prep.interval_quantiles_ms or {}).items()}
+        return cls.from_dict({
+            "num_state_numeric": prep.num_numeric,
+            "state_categorical_vocab_sizes": list(prep.categorical_vocab_sizes),
+            "num_keys": prep.key_vocab_size,
+            "timing_quantiles_ms": q or None,
+            "max_history_events": c.max_history_events,
+            "max_actions": c.max_actions,
+            "history_ticks": c.history_ticks,
+            "tick_ms": c.tick_ms,
+            "num_anchors": prep.num_anchors,
+        })
 
     def to_dict(self):
         d = dataclasses.asdict(self)

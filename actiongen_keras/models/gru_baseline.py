@@ -14,8 +14,8 @@ from actiongen_keras.models.builder import (
     apply_heads,
     check_sizes,
     embed_events,
-    noisy_positions,
     make_inputs,
+    noisy_positions,
 )
 from actiongen_keras.models.dataset_meta import DatasetMeta
 from actiongen_keras.models.model_config import as_model_config

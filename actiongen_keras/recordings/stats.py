@@ -15,6 +15,8 @@ from collections import Counter, defaultdict
 from pathlib import Path
 
 import numpy as np
+from matplotlib.figure import Figure
+from tqdm.auto import tqdm
 
 from actiongen_keras.errors import ActiongenError
 from actiongen_keras.recordings.session import (
@@ -70,8 +72,6 @@ def _session_arrays(session, st):
 
 def collect(root, mode="strict", progress=True):
     """Read every session under ``root``; returns ``({source: SourceStats}, [errors])``."""
-    from tqdm.auto import tqdm
-
     stats = defaultdict(SourceStats)
     errors = []
     for folder in tqdm(find_sessions(root), desc="stats", unit="session", disable=not progress):
@@ -145,18 +145,14 @@ def to_json(stats):
 
 def plot(stats, out_dir):
     """Write ``intervals.png`` and ``speed.png`` (one histogram line per source)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     out_dir = Path(out_dir)
     paths = []
     for name, xlabel, get, bins in (
         ("intervals.png", "inter-event interval (ms, log scale)", lambda st: [a for v in st.intervals.values() for a in v], np.logspace(-1, 4, 60)),
         ("speed.png", "cursor speed (px/ms, log scale)", lambda st: st.speeds, np.logspace(-3, 1.5, 60)),
     ):
-        fig, ax = plt.subplots(figsize=(7, 4))
+        fig = Figure(figsize=(7, 4))  # no pyplot: the user's matplotlib backend is left alone
+        ax = fig.subplots()
         for source in sorted(stats):
             arrays = get(stats[source])
             if not arrays:
@@ -174,7 +170,6 @@ def plot(stats, out_dir):
         ax.set_title(name.split(".")[0].replace("intervals", "inter-event intervals") + " per source")
         fig.tight_layout()
         fig.savefig(out_dir / name, dpi=110)
-        plt.close(fig)
         paths.append(out_dir / name)
     return paths
 

@@ -1,4 +1,7 @@
-"""Metrics: Keras ``Metric`` classes for ``compile`` and NumPy functions for evaluation.
+"""Metrics: Keras ``Metric`` classes for ``compile``.
+
+The same quantities on decoded predictions, beside the baselines, are
+:mod:`actiongen_keras.scoring.window_metrics`.
 
 Use the Metric classes in ``model.compile(weighted_metrics={...})`` (see
 :func:`build_weighted_metrics`): Keras 3 passes the per-output sample weights only to
@@ -15,15 +18,16 @@ Point predictions used:
 from __future__ import annotations
 
 import keras
-import numpy as np
 from keras import ops
 
+from actiongen_keras.data import features as F
 from actiongen_keras.layers.context_aware_generator import xy_point
 from actiongen_keras.layers.multi_scale_timing import (
     DEFAULT_BOUNDARIES_MS,
     DEFAULT_MAX_MS,
     timing_quantile,
 )
+from actiongen_keras.models.model_config import as_model_config, timing_spec
 
 
 def _weights(sample_weight, like):
@@ -151,8 +155,8 @@ class MacroF1(keras.metrics.Metric):
 class XYMAE(_WeightedMean):
     """Mean absolute coordinate error (average of |dx| and |dy|) in screen units.
 
-    Pixels need the screen size, which a compiled metric does not see: use
-    :func:`xy_mae_pixels` on predictions for that.
+    Pixels need the screen size, which a compiled metric does not see: ``coord_mae_px`` of
+    :func:`~actiongen_keras.scoring.window_metrics.window_metrics` has it.
     """
 
     def __init__(self, num_mixtures=4, name="xy_mae_screen", dtype=None):
@@ -169,9 +173,6 @@ class XYMAE(_WeightedMean):
 
 def build_weighted_metrics(config, dataset_meta):
     """``{output name: [Metric, ...]}`` for ``model.compile(weighted_metrics=...)``."""
-    from actiongen_keras.data import features as F
-    from actiongen_keras.models.model_config import as_model_config, timing_spec
-
     cfg = as_model_config(config)
     t = timing_spec(cfg, dataset_meta)
     return {
@@ -183,63 +184,3 @@ def build_weighted_metrics(config, dataset_meta):
         "scroll": [MaskedAccuracy(name="acc")],
         "seq_len": [SeqLenAccuracy(0), SeqLenAccuracy(1)],
     }
-
-
-# ---------------------------------------------------------------- NumPy, on predictions
-
-
-def _np_weights(weights, shape):
-    return np.ones(shape) if weights is None else np.broadcast_to(np.asarray(weights, "float64"), shape)
-
-
-def timing_mae_ms(y_true_ms, timing_params, weights=None, boundaries_ms=DEFAULT_BOUNDARIES_MS, num_components=3, max_ms=DEFAULT_MAX_MS):
-    """MAE (ms) of the median of the predicted interval distribution, over ``weights > 0``."""
-    med = np.asarray(ops.convert_to_numpy(timing_quantile(ops.convert_to_tensor(np.asarray(timing_params, "float32")), 0.5, boundaries_ms, num_components, max_ms)))
-    err = np.abs(med - np.clip(np.asarray(y_true_ms, "float64"), 0.0, max_ms))
-    w = _np_weights(weights, err.shape)
-    return float((err * w).sum() / max(w.sum(), 1e-12))
-
-
-def seq_len_accuracy(y_true, seq_len_logits):
-    """``(exact, within_1)`` accuracy of the argmax sequence length."""
-    pred = np.argmax(np.asarray(seq_len_logits), axis=-1)
-    diff = np.abs(pred - np.asarray(y_true).reshape(pred.shape))
-    return float((diff == 0).mean()), float((diff <= 1).mean())
-
-
-def event_accuracy_f1(y_true, event_logits, weights=None, num_classes=None):
-    """``(accuracy, macro_f1)`` of the argmax event type over ``weights > 0``.
-
-    Macro-F1 averages the per-class F1 over the classes present in the weighted targets.
-    """
-    y = np.asarray(y_true).astype(int)
-    logits = np.asarray(event_logits)
-    pred = logits.argmax(-1)
-    w = _np_weights(weights, y.shape) > 0
-    y, pred = y[w], pred[w]
-    if y.size == 0:
-        return 0.0, 0.0
-    C = num_classes or logits.shape[-1]
-    f1s = []
-    for c in range(C):
-        if not (y == c).any():
-            continue
-        tp = np.sum((pred == c) & (y == c))
-        fp = np.sum((pred == c) & (y != c))
-        fn = np.sum((pred != c) & (y == c))
-        f1s.append(2 * tp / max(2 * tp + fp + fn, 1))
-    return float((pred == y).mean()), float(np.mean(f1s))
-
-
-def xy_mae_pixels(y_true_xy, xy_params, screen, weights=None, num_mixtures=4):
-    """Mean absolute coordinate error in pixels (``|dx|`` and ``|dy|`` averaged).
-
-    ``y_true_xy [B,A1,2]`` and the predictions are in screen units; ``screen [B,2]`` is the
-    (width, height) in pixels of each window's session.
-    """
-    point = np.asarray(ops.convert_to_numpy(xy_point(ops.convert_to_tensor(np.asarray(xy_params, "float32")), num_mixtures)))
-    scr = np.asarray(screen, "float64")[:, None, :]
-    err = np.abs(point - np.asarray(y_true_xy, "float64")) * scr  # [B,A1,2] px
-    err = err.mean(-1)
-    w = _np_weights(weights, err.shape)
-    return float((err * w).sum() / max(w.sum(), 1e-12))

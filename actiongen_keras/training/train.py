@@ -16,20 +16,33 @@ written.
 
 from __future__ import annotations
 
+import csv
 import json
+import shutil
 import time
 from pathlib import Path
 
 import keras
 import numpy as np
+from matplotlib.figure import Figure
 
+from actiongen_keras.atomic import partial_path, staged_output
 from actiongen_keras.config import Config
 from actiongen_keras.data import features as F
-from actiongen_keras.errors import ActiongenError, ConfigError, DataError
+from actiongen_keras.data.jsonfile import finite_json
+from actiongen_keras.data.normalize import load_preprocessing
+from actiongen_keras.data.pipeline import make_dataset, steps_per_epoch
+from actiongen_keras.errors import ActiongenError, ConfigError
+from actiongen_keras.models import build_gru_baseline, build_model
+from actiongen_keras.models.dataset_meta import DatasetMeta
+from actiongen_keras.scoring.score import event_class_counts, predict_split, split_metrics, train_seq_len_mode
+from actiongen_keras.training.losses import build_losses, event_decision_bias
+from actiongen_keras.training.metrics import build_weighted_metrics
 
 
 class TrainingDiverged(ActiongenError):
     """The loss became NaN or infinite: the weights are garbage, nothing is saved."""
+
 
 # Heads trained in each stage of progressive training (the rest have loss weight 0).
 PROGRESSIVE_STAGES = (
@@ -39,37 +52,8 @@ PROGRESSIVE_STAGES = (
 )
 
 
-def dataset_meta_from_preprocessing(prep):
-    """The sizes ``build_model`` needs, from a dataset's ``preprocessing.json``."""
-    c = prep.data_config
-    q = {f"p{int(str(k).lstrip('p'))}": float(v) for k, v in (prep.interval_quantiles_ms or {}).items()}
-    return {
-        "num_state_numeric": prep.num_numeric,
-        "state_categorical_vocab_sizes": list(prep.categorical_vocab_sizes),
-        "num_keys": prep.key_vocab_size,
-        "timing_quantiles_ms": q or None,
-        "max_history_events": c.max_history_events,
-        "max_actions": c.max_actions,
-        "history_ticks": c.history_ticks,
-        "tick_ms": c.tick_ms,
-        "num_anchors": prep.num_anchors,
-    }
-
-
-def event_class_counts(prep):
-    """Target event-type counts of the training split, indexed by class id."""
-    counts = np.zeros(F.NUM_EVENT_CLASSES, dtype=np.float64)
-    for name, n in (prep.target_type_counts or {}).items():
-        if name in F.EVENT_TYPE_ID and F.EVENT_TYPE_ID[name] < F.NUM_EVENT_CLASSES:
-            counts[F.EVENT_TYPE_ID[name]] = n
-    return counts
-
-
 def compile_model(model, config, meta, heads=F.TARGET_NAMES, lr_factor=1.0):
     """Compile with the package's losses, per-output weights and weighted metrics."""
-    from actiongen_keras.training.losses import build_losses
-    from actiongen_keras.training.metrics import build_weighted_metrics
-
     # No class weights on the event loss: its softmax must stay calibrated for sampling.
     # Balanced decisions for the argmax metrics come from `event_decision_bias` instead.
     t = config.train
@@ -102,8 +86,6 @@ def _callbacks(run_dir, config, stage_name, progress, log=print):
 
 def fit_model(model, data_dir, run_dir, config, meta, epochs, progress=True, log=print, callbacks=()):
     """``model.fit`` once, or once per stage with ``config.train.progressive``."""
-    from actiongen_keras.data.pipeline import make_dataset, steps_per_epoch
-
     t = config.train
     val_ds = make_dataset(data_dir, "validation", t.batch_size, shuffle=False, cache=True)
     steps = steps_per_epoch(data_dir, "train", t.batch_size)
@@ -247,93 +229,14 @@ def _check_finite(history, stage, learning_rate):
                 )
 
 
-# The inputs the baselines and metrics need beside the predictions.
-KEEP_INPUTS = ("hist_type", "hist_dt", "hist_t_before", "hist_xy", "dec_type", "dec_dt", "dec_xy", "dec_t_after", "screen")
-
-
-def predict_batches(model, batches, config, meta, event_bias=None):
-    """Decoded predictions for ``(x, y, w)`` NumPy batches, with what baselines and metrics need.
-
-    ``event_bias``: added to the event logits before the argmax (:func:`event_decision_bias`).
-    """
-    from actiongen_keras.evaluation.window_metrics import decode_outputs
-
-    parts = {"inputs": [], "targets": [], "weights": [], "preds": []}
-    for x, y, w in batches:
-        parts["preds"].append(decode_outputs(model.predict_on_batch(x), config, meta, event_bias))
-        parts["inputs"].append({k: x[k] for k in KEEP_INPUTS})
-        parts["targets"].append(y)
-        parts["weights"].append(w)
-    if not parts["preds"]:
-        raise DataError("no windows to predict")
-    return {k: {n: np.concatenate([p[n] for p in v]) for n in v[0]} for k, v in parts.items()}
-
-
-def predict_split(model, data_dir, split, config, meta, event_bias=None, batch_size=256):
-    """:func:`predict_batches` over one split of a built dataset."""
-    from actiongen_keras.data.pipeline import make_dataset
-
-    batches = make_dataset(data_dir, split, batch_size, shuffle=False).as_numpy_iterator()
-    return predict_batches(model, batches, config, meta, event_bias)
-
-
-def _target_t_after(inputs):
-    """True ms after T of each target event: the decoder input of the next step."""
-    d = inputs["dec_t_after"]
-    return np.concatenate([d[:, 1:], d[:, -1:]], axis=1)
-
-
-def baseline_metrics(data, prep, train_seq_len_mode):
-    """``{baseline name: metrics}`` of every heuristic baseline on ``data`` (inputs, targets, weights)."""
-    from actiongen_keras.evaluation.baselines import all_baselines
-    from actiongen_keras.evaluation.window_metrics import window_metrics
-
-    counts = event_class_counts(prep)
-    counts[F.PAD] = 0
-    majority = int(counts.argmax())
-    median = float((prep.interval_quantiles_ms or {}).get("p50", 16.0))
-    ins, tgs, wts = data["inputs"], data["targets"], data["weights"]
-    base = all_baselines(ins, _target_t_after(ins), majority, train_seq_len_mode, median, prep.data_config.target_ms)
-    return {name: window_metrics(tgs, wts, preds, ins["screen"]) for name, preds in base.items()}
-
-
-def split_metrics(data, prep, train_seq_len_mode, extra_models=None):
-    """``{"model": metrics, "baselines": {name: metrics}}`` on one split's predictions."""
-    from actiongen_keras.evaluation.window_metrics import window_metrics
-
-    ins, tgs, wts = data["inputs"], data["targets"], data["weights"]
-    out = {"model": window_metrics(tgs, wts, data["preds"], ins["screen"]), "baselines": baseline_metrics(data, prep, train_seq_len_mode)}
-    for name, preds in (extra_models or {}).items():
-        out["baselines"][name] = window_metrics(tgs, wts, preds, ins["screen"])
-    return out
-
-
-def train_seq_len_mode(data_dir, batch_size=512):
-    """Most common target event count in the training split (the majority length baseline)."""
-    from actiongen_keras.data.pipeline import make_dataset
-
-    counts = np.zeros(1, dtype=np.int64)
-    for _, y, _ in make_dataset(data_dir, "train", batch_size, shuffle=False).as_numpy_iterator():
-        c = np.bincount(y["seq_len"].astype(np.int64))
-        counts = np.pad(counts, (0, max(0, len(c) - len(counts))))
-        counts[: len(c)] += c
-    return int(counts.argmax())
-
-
 def plot_history(csv_path, png_path):
     """Training and validation loss per epoch (all stages, in order)."""
-    import csv
-
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     with open(csv_path) as f:
         rows = list(csv.DictReader(f))
     if not rows:
         return None
-    fig, ax = plt.subplots(figsize=(6, 4))
+    fig = Figure(figsize=(6, 4))  # no pyplot: the user's matplotlib backend is left alone
+    ax = fig.subplots()
     x = np.arange(1, len(rows) + 1)
     for key, label in (("loss", "train"), ("val_loss", "validation")):
         if key in rows[0]:
@@ -344,7 +247,6 @@ def plot_history(csv_path, png_path):
     ax.legend()
     fig.tight_layout()
     fig.savefig(png_path, dpi=110)
-    plt.close(fig)
     return png_path
 
 
@@ -359,10 +261,6 @@ def train(data_dir, run_dir, config=None, epochs=None, progress=True, gru_baseli
         ConfigError: a config value out of range, ``epochs < 1``.
         TrainingDiverged: the loss became NaN or infinite.
     """
-    import shutil
-
-    from actiongen_keras.atomic import partial_path, staged_output
-
     config = config or Config()
     if not isinstance(config, Config):
         raise ConfigError("train() takes a Config")
@@ -379,21 +277,16 @@ def train(data_dir, run_dir, config=None, epochs=None, progress=True, gru_baseli
 
 
 def _train_into(data_dir, run_dir, config, epochs, progress, gru_baseline, log, callbacks):
-    from actiongen_keras.data.jsonfile import finite_json
-    from actiongen_keras.data.normalize import load_preprocessing
-    from actiongen_keras.models import build_gru_baseline, build_model
-    from actiongen_keras.training.losses import event_decision_bias
-
     run_dir = Path(run_dir)
     keras.utils.set_random_seed(config.train.seed)
     prep = load_preprocessing(data_dir)
     if prep.data_config != config.data:
         log("note: using the dataset's data config (the one its windows were built with)")
         config.data = prep.data_config
-    meta = dataset_meta_from_preprocessing(prep)
+    meta = DatasetMeta.from_preprocessing(prep)
     config.to_json(run_dir / "config.json")
     prep.save(run_dir / "preprocessing.json")  # generation, evaluation and export need the same encoding
-    (run_dir / "dataset_meta.json").write_text(json.dumps(meta, indent=2) + "\n")
+    (run_dir / "dataset_meta.json").write_text(json.dumps(meta.to_dict(), indent=2) + "\n")
     if (run_dir / "history.csv").exists() and not (run_dir / "backup").exists():
         (run_dir / "history.csv").unlink()  # no epoch to resume from: start the log afresh
         (run_dir / "train_seconds.json").unlink(missing_ok=True)
@@ -436,21 +329,6 @@ def _train_into(data_dir, run_dir, config, epochs, progress, gru_baseline, log, 
 
 
 def _remove_backup(run_dir):
-    import shutil
-
     shutil.rmtree(run_dir / "backup", ignore_errors=True)
     (run_dir / "train_seconds.json").unlink(missing_ok=True)
     shutil.rmtree(run_dir / "gru_baseline" / "backup", ignore_errors=True)
-
-
-def metrics_table(metrics, split="test"):
-    """A Markdown table: the model beside every baseline on one split."""
-    from actiongen_keras.evaluation.window_metrics import METRIC_NAMES
-
-    m = metrics[split]
-    rows = [("model", m["model"])] + sorted(m["baselines"].items())
-    head = "| | " + " | ".join(METRIC_NAMES) + " |\n|---|" + "---|" * len(METRIC_NAMES)
-    lines = [head]
-    for name, vals in rows:
-        lines.append(f"| {name} | " + " | ".join("-" if vals[k] is None else f"{vals[k]:.3f}" for k in METRIC_NAMES) + " |")
-    return "\n".join(lines)

@@ -13,9 +13,13 @@ import os
 import sys
 from pathlib import Path
 
-from actiongen_keras.errors import ActiongenError, ConfigError
+import keras
+import tensorflow as tf
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+from actiongen_keras.config import Config
+from actiongen_keras.errors import ActiongenError, ConfigError
+from actiongen_keras.tuning.objective import OBJECTIVE
+from actiongen_keras.tuning.search import is_worker, run_search
 
 SEARCH_KEYS = {"tuner", "max_trials", "epochs", "factor", "train_split", "seed", "space", "num_initial_points"}
 DEFAULTS = {"tuner": "random", "max_trials": None, "epochs": 2, "factor": 3, "train_split": "train", "seed": None,
@@ -83,20 +87,12 @@ def _settings(args):
 
 
 def _set_threads(n):
-    import keras
-
     if n and keras.backend.backend() == "tensorflow":
-        import tensorflow as tf
-
         tf.config.threading.set_intra_op_parallelism_threads(int(n))
         tf.config.threading.set_inter_op_parallelism_threads(int(n))
 
 
 def cmd_tune(args):
-    from actiongen_keras.config import Config
-    from actiongen_keras.tuning.objective import OBJECTIVE
-    from actiongen_keras.tuning.search import is_worker, run_search
-
     if not Path(args.data).is_dir():
         raise ActiongenError(f"{args.data}: no such folder")
     s = _settings(args)

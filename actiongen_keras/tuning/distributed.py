@@ -23,6 +23,7 @@ here from the trial files that exist (``partial: True``).
 from __future__ import annotations
 
 import contextlib
+import csv
 import json
 import os
 import socket
@@ -30,6 +31,10 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+
+from actiongen_keras.config import Config
+from actiongen_keras.errors import ActiongenError
+from actiongen_keras.tuning.search import write_results
 
 
 def free_port(host="127.0.0.1"):
@@ -58,8 +63,6 @@ def run_distributed(tune_args, out_dir, workers=2, timeout=600.0, host="127.0.0.
     process (``--threads``). Returns ``{"returncodes": {id: rc}, "timed_out", "partial",
     "seconds", "port", "logs", "results"}`` where ``results`` is ``OUT/results.csv``'s rows.
     """
-    import csv
-
     out = Path(out_dir)
     logs = out / "logs"
     logs.mkdir(parents=True, exist_ok=True)
@@ -75,7 +78,7 @@ def run_distributed(tune_args, out_dir, workers=2, timeout=600.0, host="127.0.0.
     with contextlib.ExitStack() as files:
         try:
             for tid in ids:
-                env = dict(os.environ, KERASTUNER_TUNER_ID=tid, KERASTUNER_ORACLE_IP=host, KERASTUNER_ORACLE_PORT=str(port))
+                env = dict({"TF_CPP_MIN_LOG_LEVEL": "2"}, **os.environ, KERASTUNER_TUNER_ID=tid, KERASTUNER_ORACLE_IP=host, KERASTUNER_ORACLE_PORT=str(port))
                 f = files.enter_context(open(logs / f"{tid}.log", "w"))
                 procs[tid] = subprocess.Popen(cmd, env=env, stdout=f, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
                 log(f"started {tid} (pid {procs[tid].pid}) on {host}:{port}")
@@ -113,10 +116,6 @@ def run_distributed(tune_args, out_dir, workers=2, timeout=600.0, host="127.0.0.
 
 def _write_partial(out, log):
     """Results from whatever trial files exist (the chief did not write them)."""
-    from actiongen_keras.config import Config
-    from actiongen_keras.errors import ActiongenError
-    from actiongen_keras.tuning.search import write_results
-
     try:
         search = json.loads((out / "search.json").read_text())
         base = Config.from_json(out / "base_config.json")

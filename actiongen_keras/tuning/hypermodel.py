@@ -36,7 +36,12 @@ import keras_tuner
 import numpy as np
 
 from actiongen_keras.config import Config
+from actiongen_keras.data.normalize import load_preprocessing
+from actiongen_keras.data.pipeline import make_dataset
 from actiongen_keras.errors import ConfigError
+from actiongen_keras.models import build_model
+from actiongen_keras.models.dataset_meta import DatasetMeta
+from actiongen_keras.training.train import compile_model
 from actiongen_keras.tuning.objective import OBJECTIVE, PARTS, ValidationScorer
 
 DEFAULT_SPACE = {
@@ -215,8 +220,6 @@ def train_and_score(model, config, meta, data_dir, scorer, epochs, initial_epoch
     ``ratio_<part>`` at that epoch, ``best_epoch``, ``epochs_run``, ``trial_seconds``
     (from ``started``, default now) and ``parameters``.
     """
-    from actiongen_keras.data.pipeline import make_dataset
-
     started = time.perf_counter() if started is None else started
     t = config.train
     train_ds = make_dataset(data_dir, train_split, t.batch_size, shuffle=True, seed=t.seed)
@@ -264,9 +267,6 @@ class ActiongenHyperModel(keras_tuner.HyperModel):
     """
 
     def __init__(self, data_dir, base_config=None, space=None, train_split="train", scorer=None, run_eagerly=False, name=None):
-        from actiongen_keras.data.normalize import load_preprocessing
-        from actiongen_keras.training.train import dataset_meta_from_preprocessing
-
         super().__init__(name=name, tunable=True)
         self.data_dir = str(data_dir)
         prep = load_preprocessing(self.data_dir)
@@ -275,7 +275,7 @@ class ActiongenHyperModel(keras_tuner.HyperModel):
             raise ConfigError("base_config must be a Config")
         base.data = prep.data_config
         self.base_config = base
-        self.meta = dataset_meta_from_preprocessing(prep)
+        self.meta = DatasetMeta.from_preprocessing(prep)
         self.space = resolve_space(space)
         self.defaults = base_hparams(base)
         self.train_split = train_split
@@ -290,9 +290,6 @@ class ActiongenHyperModel(keras_tuner.HyperModel):
         return config_from_hparams(self.base_config, hp)
 
     def build(self, hp):
-        from actiongen_keras.models import build_model
-        from actiongen_keras.training.train import compile_model
-
         self._started = time.perf_counter()
         self.declare(hp)
         config = self.config_for(hp)

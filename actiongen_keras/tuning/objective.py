@@ -3,7 +3,7 @@
 Why not ``val_loss``: the search changes the loss itself (its per-head weights and the
 timing-scale boundaries that define the timing likelihood), so two trials' losses are not
 on one scale. ``val_skill`` is computed from *decoded* predictions with the package's
-own metrics (:func:`actiongen_keras.evaluation.window_metrics.window_metrics`), exactly as
+own metrics (:func:`actiongen_keras.scoring.window_metrics.window_metrics`), exactly as
 ``train()`` scores a model beside its baselines, so every trial is measured the same way.
 
 Definition (validation split, once per epoch)::
@@ -11,7 +11,7 @@ Definition (validation split, once per epoch)::
     parts P = event_macro_f1 (higher is better), timing_mae_ms_nonmove (lower),
               coord_mae_px (lower), seq_len_acc_within1 (higher)
     b_p     = the best value of part p over all heuristic baselines
-              (``evaluation.baselines.all_baselines``; each part its own best baseline)
+              (``scoring.baselines.all_baselines``; each part its own best baseline)
     r_p     = m_p / b_p   for higher-is-better parts
             = b_p / m_p   for lower-is-better parts        (r_p > 1: the model beats b_p)
     r_p     clipped to [1e-3, 1e3]; a NaN model value where b_p is finite counts as 1e-3
@@ -30,6 +30,13 @@ import math
 
 import numpy as np
 
+from actiongen_keras.data.normalize import load_preprocessing
+from actiongen_keras.data.pipeline import make_dataset
+from actiongen_keras.errors import DataError
+from actiongen_keras.scoring.score import KEEP_INPUTS, baseline_metrics, event_class_counts, train_seq_len_mode
+from actiongen_keras.scoring.window_metrics import decode_outputs, window_metrics
+from actiongen_keras.training.losses import event_decision_bias
+
 OBJECTIVE = "val_skill"
 # part -> direction
 PARTS = {
@@ -45,11 +52,13 @@ def _finite(x):
     return x is not None and isinstance(x, (int, float, np.floating)) and math.isfinite(float(x))
 
 
-def best_baseline_values(baseline_metrics):
-    """``{part: (value, baseline_name)}``: the best baseline of each part (NaN values ignored)."""
+def best_baseline_values(baselines):
+    """``{part: (value, baseline_name)}``: the best baseline of each part (NaN values ignored).
+
+    ``baselines``: ``{baseline name: window metrics}`` (:func:`~actiongen_keras.scoring.score.baseline_metrics`)."""
     out = {}
     for part, direction in PARTS.items():
-        cands = [(float(m[part]), name) for name, m in baseline_metrics.items() if _finite(m.get(part))]
+        cands = [(float(m[part]), name) for name, m in baselines.items() if _finite(m.get(part))]
         if not cands:
             out[part] = (float("nan"), None)
             continue
@@ -106,16 +115,6 @@ class ValidationScorer:
     def _load(self):
         if self._batches is not None:
             return
-        from actiongen_keras.data.normalize import load_preprocessing
-        from actiongen_keras.data.pipeline import make_dataset
-        from actiongen_keras.training.losses import event_decision_bias
-        from actiongen_keras.training.train import (
-            KEEP_INPUTS,
-            baseline_metrics,
-            event_class_counts,
-            train_seq_len_mode,
-        )
-
         prep = load_preprocessing(self.data_dir)
         xs, ins, tgs, wts = [], [], [], []
         for x, y, w in make_dataset(self.data_dir, self.split, self.batch_size, shuffle=False).as_numpy_iterator():
@@ -124,8 +123,6 @@ class ValidationScorer:
             tgs.append(y)
             wts.append(w)
         if not xs:
-            from actiongen_keras.errors import DataError
-
             raise DataError(f"{self.data_dir}: split '{self.split}' has no windows to score trials on")
         cat = lambda parts: {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
         inputs, self.targets, self.weights = cat(ins), cat(tgs), cat(wts)
@@ -143,11 +140,6 @@ class ValidationScorer:
 
     def model_metrics(self, model, config, meta):
         """The model's window metrics on the split (point predictions as in ``train()``)."""
-        from actiongen_keras.evaluation.window_metrics import (
-            decode_outputs,
-            window_metrics,
-        )
-
         self._load()
         preds = [decode_outputs(model.predict_on_batch(x), config, meta, self.event_bias) for x in self._batches]
         preds = {k: np.concatenate([p[k][:n] for p, n in zip(preds, self._sizes)]) for k in preds[0]}

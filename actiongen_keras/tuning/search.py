@@ -32,9 +32,12 @@ from pathlib import Path
 
 import keras
 import keras_tuner
+from keras_tuner.src.engine.trial import Trial
 
 from actiongen_keras.config import Config
 from actiongen_keras.errors import ConfigError
+from actiongen_keras.models import build_model
+from actiongen_keras.training.train import compile_model
 from actiongen_keras.tuning.hypermodel import (
     HP_NAMES,
     ActiongenHyperModel,
@@ -134,8 +137,6 @@ def make_tuner(kind, hypermodel, directory, max_trials=10, epochs=2, seed=None, 
 
 def load_trials(project_dir):
     """``[(trial, worker_id)]`` from a KerasTuner project folder, by trial id."""
-    from keras_tuner.src.engine.trial import Trial
-
     out = []
     for fname in sorted(glob.glob(os.path.join(str(project_dir), "trial_*", "trial.json"))):
         trial = Trial.load(fname)
@@ -234,9 +235,6 @@ def write_results(out_dir, project_dir, base_config, reference=None, baseline_re
 
 def evaluate_config(data_dir, config, epochs, train_split="train", scorer=None, run_eagerly=False):
     """Train ``config`` as one trial would (same data, budget, objective) and score it."""
-    from actiongen_keras.models import build_model
-    from actiongen_keras.training.train import compile_model
-
     hm = ActiongenHyperModel(data_dir, config, space={}, train_split=train_split, scorer=scorer)
     started = time.perf_counter()
     keras.backend.clear_session()

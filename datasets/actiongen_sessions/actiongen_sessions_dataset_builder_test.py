@@ -1,6 +1,6 @@
 """TFDS test of ``actiongen_sessions`` on the dummy sessions in ``dummy_data/``.
 
-``dummy_data/`` is written by ``make_dummy_data.py``: two people, one 80 s session each,
+``dummy_data/`` is written by ``make_dummy_data.py`` (``actiongen_keras.testing.sessions.write_dummy_data``): two people, one 80 s session each,
 so both sources use time-block splits with the default 70/10/20 (train [0, 56) s,
 validation [56, 64) s, test [64, 80] s of each session): 83 + 2 + 16 windows per session.
 """
@@ -10,11 +10,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-import pytest  # noqa: E402
-
-# tfds.testing imports dill, which tensorflow-datasets does not install by itself.
-pytest.importorskip("dill", reason="tfds.testing needs 'dill' (pip install dill; part of the dev extra)")
-
+# tfds.testing imports dill, which tensorflow-datasets does not install by itself (the dev extra does).
+import dill  # noqa: E402,F401
 import tensorflow_datasets as tfds  # noqa: E402
 
 from datasets.actiongen_sessions import actiongen_sessions_dataset_builder  # noqa: E402,I001

@@ -19,7 +19,7 @@ from actiongen_keras.data.splits import load_splits  # noqa: E402
 from actiongen_keras.data.windows import windows_from_sessions  # noqa: E402
 from actiongen_keras.errors import ConfigError, DataError  # noqa: E402
 from actiongen_keras.recordings.session import iter_sessions, write_session  # noqa: E402
-from datasets.actiongen_sessions.make_dummy_data import (  # noqa: E402
+from actiongen_keras.testing.sessions import (  # noqa: E402
     synthetic_session,
     write_dummy_data,
 )

@@ -16,7 +16,7 @@ from actiongen_keras.data.splits import assign_splits, subject_split  # noqa: E4
 from actiongen_keras.data.vocab import Vocabulary  # noqa: E402
 from actiongen_keras.data.windows import windows_from_sessions  # noqa: E402
 from actiongen_keras.errors import DataError  # noqa: E402
-from datasets.actiongen_sessions.make_dummy_data import synthetic_session  # noqa: E402
+from actiongen_keras.testing.sessions import synthetic_session  # noqa: E402
 
 CFG = DataConfig()
 

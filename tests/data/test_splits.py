@@ -9,7 +9,10 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from actiongen_keras.config import DataConfig  # noqa: E402
+from actiongen_keras.config import (
+    Config,  # noqa: E402
+    DataConfig,  # noqa: E402
+)
 from actiongen_keras.data.splits import (  # noqa: E402
     SPLITS,
     SessionInfo,
@@ -20,7 +23,6 @@ from actiongen_keras.data.splits import (  # noqa: E402
     subject_split,
 )
 from actiongen_keras.data.windows import window_times  # noqa: E402
-from actiongen_keras.config import Config  # noqa: E402
 from actiongen_keras.errors import ConfigError, DataError  # noqa: E402
 
 

@@ -5,15 +5,15 @@ import json
 
 import pytest
 
-from actiongen_keras.evaluation.window_metrics import METRIC_NAMES
-from actiongen_keras.generation.cli import add_generation_parsers
-from actiongen_keras.generation.testing import tiny_config, untrained_run
+from actiongen_keras.evaluation.cli import add_evaluation_parsers
 from actiongen_keras.recordings.session import (
     find_sessions,
     read_session,
     write_session,
 )
-from datasets.actiongen_sessions.make_dummy_data import synthetic_session
+from actiongen_keras.scoring.window_metrics import METRIC_NAMES
+from actiongen_keras.testing.runs import tiny_config, untrained_run
+from actiongen_keras.testing.sessions import synthetic_session
 
 
 @pytest.fixture(scope="module")
@@ -34,7 +34,7 @@ def test_evaluate_writes_report_and_metrics(setup):
     out = root / "report"
     p = argparse.ArgumentParser()
     p.add_argument("-q", "--quiet", action="store_true")
-    add_generation_parsers(p.add_subparsers(dest="command"))
+    add_evaluation_parsers(p.add_subparsers(dest="command"))
     args = p.parse_args(["-q", "evaluate", "--model", run.path, "--sessions", str(root / "sessions"), "--out", str(out),
                          "--seconds", "6", "--max-sessions", "4", "--seed", "1", "--n-boot", "20"])
     assert args.func(args) == 0
@@ -101,7 +101,7 @@ def test_evaluate_over_seeds_reports_each_seed_and_mean_min_max(setup):
     out = root / "report_seeds"
     p = argparse.ArgumentParser()
     p.add_argument("-q", "--quiet", action="store_true")
-    add_generation_parsers(p.add_subparsers(dest="command"))
+    add_evaluation_parsers(p.add_subparsers(dest="command"))
     args = p.parse_args(["-q", "evaluate", "--model", run.path, "--sessions", str(root / "sessions"), "--out", str(out),
                          "--seconds", "6", "--seeds", "0,5", "--n-boot", "10"])
     assert args.seeds == [0, 5]

@@ -3,7 +3,6 @@
 import dataclasses
 import json
 import shutil
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -13,20 +12,20 @@ from actiongen_keras.evaluation import osu_circleguard as C
 from actiongen_keras.evaluation.report import render_markdown
 from actiongen_keras.recordings.importers import osu
 from actiongen_keras.recordings.session import read_session
+from actiongen_keras.testing.paths import shared_data
 
-# the shared data lie beside the repository (../shared), as in CI
-SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "osu"
 RED_GOOSE = "0004_abraker_-_Mutsuhiko_Izumi_-_Red_Goose_ERT_Basic_2019-08-24_Osu"
 RAPID_PRESS = "0015_abraker_-_rapid_press_score_test_2019-06-07_Osu"
 
 
 def _import(stem, tmp):
     """(session, beatmap path, replay path) of one real replay of ../shared/data/osu."""
-    osr = SHARED / "replays_osr" / f"{stem}.osr"
+    shared = shared_data("osu")
+    osr = shared / "replays_osr" / f"{stem}.osr"
     src = tmp / stem
     src.mkdir(parents=True)
     shutil.copy(osr, src)
-    for m in (SHARED / "beatmaps_osu").glob("*.osu"):
+    for m in (shared / "beatmaps_osu").glob("*.osu"):
         shutil.copy(m, src)
     summary = osu.import_folder(src, tmp / "sessions", progress=False)
     session, _ = read_session(summary.written[0])
@@ -119,8 +118,8 @@ def test_generate_osr_writes_the_rollout_as_a_replay(red_goose, tmp_path, monkey
 
     import osrparse
 
+    from actiongen_keras.evaluation.cli import add_evaluation_parsers
     from actiongen_keras.generation import rollout as R
-    from actiongen_keras.generation.cli import add_generation_parsers
 
     session, beatmap, _ = red_goose
     fake = dataclasses.replace(_span(session, 0, 12_000), source="generated", session_id="g",
@@ -128,7 +127,7 @@ def test_generate_osr_writes_the_rollout_as_a_replay(red_goose, tmp_path, monkey
     monkeypatch.setattr(R, "rollout", lambda *a, **k: [fake])  # one context in, one session out
     p = argparse.ArgumentParser()
     p.add_argument("-q", "--quiet", action="store_true")
-    add_generation_parsers(p.add_subparsers(dest="command"))
+    add_evaluation_parsers(p.add_subparsers(dest="command"))
     osr = tmp_path / "rollout.osr"
     args = p.parse_args(["-q", "generate", "--model", "unused", "--context", session.path, "--seconds", "6", "--out",
                          str(tmp_path / "gen"), "--osr", str(osr), "--beatmap", str(beatmap)])

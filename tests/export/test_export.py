@@ -28,12 +28,13 @@ from actiongen_keras.export.saved_model import (
     load_saved_model,
     read_export_meta,
 )
-from actiongen_keras.export.testing import make_tiny_run, tiny_sessions
 from actiongen_keras.export.tflite import TFLiteRunner, convert_tflite
 from actiongen_keras.generation import rules
 from actiongen_keras.generation.testing import check_greedy_window
 from actiongen_keras.layers.context_aware_generator import xy_point
 from actiongen_keras.layers.multi_scale_timing import timing_quantile
+from actiongen_keras.testing.runs import make_tiny_run
+from actiongen_keras.testing.sessions import tiny_sessions
 
 ATTRS = ("timing", "xy", "button", "key", "scroll", "dwell")
 EVENT_BIAS = {F.RELEASE: 4.0, F.KEY_UP: 4.0}

@@ -18,7 +18,7 @@ from actiongen_keras.export.saved_model import (
     read_export_meta,
 )
 from actiongen_keras.export.serving import warmup_windows
-from actiongen_keras.export.testing import make_tiny_run
+from actiongen_keras.testing.runs import make_tiny_run
 
 
 @pytest.mark.slow
@@ -50,8 +50,8 @@ def test_jax_export_matches_tensorflow_export_and_keras(tmp_path):
 
     from actiongen_keras.data import features as F
     from actiongen_keras.export import graph as G
-    from actiongen_keras.generation.testing import check_greedy_window
     from actiongen_keras.export.saved_model import load_run as load_keras_run
+    from actiongen_keras.generation.testing import check_greedy_window
 
     g = dict(raw, temperature=np.zeros(3, np.float32), seed=np.zeros(3, np.int64))
     gj = R.call_signature(lj, mj, "generate", g)

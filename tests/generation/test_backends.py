@@ -15,10 +15,11 @@ SCRIPT = textwrap.dedent(
     from actiongen_keras.data import features as F
     from actiongen_keras.data.windows import session_windows
     from actiongen_keras.generation.sampler import STOPS, SamplingConfig, WindowSampler
-    from actiongen_keras.generation.testing import check_greedy_window, tiny_config, untrained_run
-    from actiongen_keras.models.dummy_data import random_batch
+    from actiongen_keras.generation.testing import check_greedy_window
+from actiongen_keras.testing.runs import tiny_config, untrained_run
+    from actiongen_keras.testing.batches import random_batch
     from actiongen_keras.models.steps import DEC_INPUTS, WINDOW_INPUTS, ModelSteps
-    from datasets.actiongen_sessions.make_dummy_data import synthetic_session
+    from actiongen_keras.testing.sessions import synthetic_session
 
     assert keras.backend.backend() == sys.argv[1], keras.backend.backend()
     s = synthetic_session("ctx", "alice", source="osu", duration_s=20, rate_hz=30, seed=9, with_state=True, screen=(512, 384))

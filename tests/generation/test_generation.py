@@ -11,17 +11,18 @@ from keras import ops
 from actiongen_keras.data import features as F
 from actiongen_keras.data.windows import session_windows
 from actiongen_keras.errors import ActiongenError
+from actiongen_keras.evaluation.cli import add_evaluation_parsers
 from actiongen_keras.generation import rules as R
 from actiongen_keras.generation import sampler as S
-from actiongen_keras.generation.cli import add_generation_parsers
 from actiongen_keras.generation.rollout import Generator, rollout
-from actiongen_keras.generation.testing import check_greedy_window, tiny_config, untrained_run
+from actiongen_keras.generation.testing import check_greedy_window
 from actiongen_keras.layers.context_aware_generator import previous_cursor
 from actiongen_keras.layers.multi_scale_timing import sample_timing, scale_ranges, timing_cdf
-from actiongen_keras.models.dummy_data import random_batch
 from actiongen_keras.models.steps import DEC_INPUTS, WINDOW_INPUTS, ModelSteps
 from actiongen_keras.recordings.session import read_session, write_session
-from datasets.actiongen_sessions.make_dummy_data import synthetic_session
+from actiongen_keras.testing.batches import random_batch
+from actiongen_keras.testing.runs import tiny_config, untrained_run
+from actiongen_keras.testing.sessions import synthetic_session
 
 SECONDS = 3.0
 
@@ -358,7 +359,7 @@ def test_cli_generate_writes_a_session_per_context(run, tmp_path, capsys):
     write_session(_session("ctx3", "carl", seed=3), tmp_path / "many" / "ctx3")
     p = argparse.ArgumentParser()
     p.add_argument("-q", "--quiet", action="store_true")
-    add_generation_parsers(p.add_subparsers(dest="command"))
+    add_evaluation_parsers(p.add_subparsers(dest="command"))
     args = p.parse_args(["-q", "generate", "--model", run.path, "--context", str(tmp_path / "many"), "--seconds", "1.2", "--out",
                          str(tmp_path / "outs"), "--seed", "4", "--batch-size", "2", "--temperature", "0.8", "--top-k", "5", "--top-p", "0.95"])
     assert args.func(args) == 0

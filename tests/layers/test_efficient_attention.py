@@ -57,9 +57,3 @@ def test_all_keys_masked_gives_finite_output():
     x = np.ones((1, 3, 4), "float32")
     out = ops.convert_to_numpy(layer(x, x, np.zeros((1, 3), "float32")))
     assert np.isfinite(out).all()
-
-
-def test_config_round_trip():
-    layer = EfficientAttention(8, 4, eps=1e-5)
-    clone = EfficientAttention.from_config(layer.get_config())
-    assert (clone.d_model, clone.num_heads, clone.eps) == (8, 4, 1e-5)

@@ -12,7 +12,8 @@ from actiongen_keras.models import (
     output_signature,
     timing_spec,
 )
-from actiongen_keras.models.dummy_data import random_batch
+from actiongen_keras.testing.batches import random_batch
+from actiongen_keras.training.train import compile_model
 
 META = {"num_state_numeric": 3, "state_categorical_vocab_sizes": [4, 6], "num_keys": 10, "max_history_events": 6, "max_actions": 3, "history_ticks": 3}
 CFG = ModelConfig(d_model=8, num_heads=2, ff_dim=16, num_xy_mixtures=2, num_timing_components=2, key_embedding_dim=4)
@@ -49,8 +50,6 @@ def test_sources_without_state_features_train(builder):
     x["anchor_mask"][:] = 0.0
     out = _predict(m, x)
     assert out["event_type"].shape == (5, 4, F.NUM_EVENT_CLASSES) and all(np.isfinite(v).all() for v in out.values())
-    from actiongen_keras.training.train import compile_model
-
     config = Config()
     config.model = CFG
     compile_model(m, config, meta)

@@ -359,3 +359,38 @@ def test_undeclared_state_columns_are_refused_strict_and_counted_in_repair(tmp_p
     session, report = read_session(folder, "repair")
     assert "secret" not in session.state.columns
     assert report.changes == {("state.csv", "dropped undeclared state column(s) secret"): 1}
+
+
+_THOUSANDTHS = lambda lo, hi: st.integers(lo * 1000, hi * 1000).map(lambda v: v / 1000)  # noqa: E731  (the writer keeps 1/1000)
+
+
+@st.composite
+def valid_events(draw):
+    """A valid event stream: non-decreasing times, each field only on its event types."""
+    n = draw(st.integers(1, 40))
+    steps = draw(st.lists(_THOUSANDTHS(0, 5000), min_size=n, max_size=n))
+    types = draw(st.lists(st.sampled_from(["move", "press", "release", "scroll", "key_down", "key_up"]), min_size=n, max_size=n))
+    cols = {"t_ms": np.cumsum(steps).round(3).tolist(), "type": types,
+            "x": draw(st.lists(_THOUSANDTHS(0, 1920), min_size=n, max_size=n)), "y": draw(st.lists(_THOUSANDTHS(0, 1080), min_size=n, max_size=n))}
+    buttons = draw(st.lists(st.sampled_from(["left", "right", "middle", "x1", "x2"]), min_size=n, max_size=n))
+    keys = draw(st.lists(st.sampled_from(["a", "shift", "space", "f1", "9"]), min_size=n, max_size=n))
+    notches = draw(st.lists(st.tuples(_THOUSANDTHS(-5, 5), _THOUSANDTHS(-5, 5)), min_size=n, max_size=n))
+    cols["button"] = [b if t in ("press", "release") else "" for t, b in zip(types, buttons)]
+    cols["key"] = [k if t in ("key_down", "key_up") else "" for t, k in zip(types, keys)]
+    cols["scroll_dx"] = [d[0] if t == "scroll" else 0.0 for t, d in zip(types, notches)]
+    cols["scroll_dy"] = [d[1] if t == "scroll" else 0.0 for t, d in zip(types, notches)]
+    return cols
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(cols=valid_events(), compress=st.booleans())
+def test_any_valid_session_reads_back_identically(tmp_path, cols, compress):
+    """A positive property: a reader that rejected (or altered) valid input fails here."""
+    s = make_session(events=Events.from_columns(**cols), screen=(1920, 1080))
+    write_session(s, tmp_path / "h", compress=compress)
+    r, report = read_session(tmp_path / "h", "strict")
+    assert not report
+    for name in ("t_ms", "x", "y", "scroll_dx", "scroll_dy"):
+        np.testing.assert_array_equal(getattr(r.events, name), np.asarray(cols[name], dtype=np.float64), err_msg=name)
+    for name in ("type", "button", "key"):
+        assert list(getattr(r.events, name)) == cols[name], name

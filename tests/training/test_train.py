@@ -12,20 +12,17 @@ from actiongen_keras.atomic import partial_path
 from actiongen_keras.config import Config
 from actiongen_keras.data.normalize import load_preprocessing
 from actiongen_keras.errors import ActiongenError, ConfigError
-from actiongen_keras.evaluation.window_metrics import METRIC_NAMES, window_metrics
+from actiongen_keras.models.dataset_meta import DatasetMeta
+from actiongen_keras.scoring.score import event_class_counts, predict_split
+from actiongen_keras.scoring.window_metrics import METRIC_NAMES, window_metrics
+from actiongen_keras.testing.runs import tiny_config as tiny_model_config
 from actiongen_keras.training.losses import event_decision_bias
-from actiongen_keras.training.train import (
-    dataset_meta_from_preprocessing,
-    event_class_counts,
-    TrainingDiverged,
-    predict_split,
-    train,
-)
+from actiongen_keras.training.train import TrainingDiverged, train
 
 
 def tiny_config():
-    c = Config()
-    c.model.d_model, c.model.num_heads, c.model.ff_dim = 16, 2, 32
+    c = tiny_model_config()
+    c.data = Config().data  # the dataset's own (train() would switch to it with a note)
     c.train.batch_size = 32
     return c
 
@@ -88,7 +85,7 @@ def test_train_writes_run_files_and_resumes_on_the_uninterrupted_trajectory(data
     model = actiongen_keras.load_model(run / "model.keras")
     prep = load_preprocessing(data_dir)
     config = Config.from_json(run / "config.json")
-    meta = dataset_meta_from_preprocessing(prep)
+    meta = DatasetMeta.from_preprocessing(prep)
     data = predict_split(model, data_dir, "test", config, meta, event_decision_bias(event_class_counts(prep)))
     again = window_metrics(data["targets"], data["weights"], data["preds"], data["inputs"]["screen"])
     for name in METRIC_NAMES:

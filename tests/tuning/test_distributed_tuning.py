@@ -5,6 +5,7 @@ import json
 import pytest
 
 from actiongen_keras.config import Config
+from actiongen_keras.testing.runs import tiny_config
 from actiongen_keras.tuning.distributed import free_port, run_distributed
 
 TINY_SPACE = {"d_model": [16], "num_heads": [1, 2], "num_layers": [1], "batch_size": [32, 64], "efficient_attention": [False, True]}
@@ -14,8 +15,7 @@ TINY_SPACE = {"d_model": [16], "num_heads": [1, 2], "num_layers": [1], "batch_si
 @pytest.mark.timeout(300)
 def test_chief_and_two_workers_share_the_trials(tmp_path, dummy_data_dir):
     (tmp_path / "space.json").write_text(json.dumps({"space": TINY_SPACE}))
-    base = Config()
-    base.model.d_model, base.model.num_heads, base.model.ff_dim = 16, 2, 32
+    base = tiny_config()
     base.to_json(tmp_path / "base.json")
     args = ["--data", dummy_data_dir, "--tuner", "random", "--max-trials", "4", "--epochs", "1", "--seed", "3",
             "--search", tmp_path / "space.json", "--config", tmp_path / "base.json", "--run-eagerly"]

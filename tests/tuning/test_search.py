@@ -6,6 +6,7 @@ import json
 import pytest
 
 from actiongen_keras.config import Config
+from actiongen_keras.testing.runs import tiny_config
 from actiongen_keras.tuning import search as search_module
 from actiongen_keras.tuning.cli import main as tune_main
 from actiongen_keras.tuning.hypermodel import HP_NAMES, ActiongenHyperModel
@@ -20,9 +21,7 @@ def data_dir(dummy_data_dir):
 
 
 def tiny_base():
-    c = Config()
-    c.model.d_model, c.model.num_heads, c.model.ff_dim = 16, 2, 32
-    return c
+    return tiny_config()  # its window sizes give way to the dataset's (the hypermodel takes them)
 
 
 def read_rows(path):

@@ -18,12 +18,12 @@ from actiongen_keras.recordings.importers.aalto import (
     read_aalto,
 )
 from actiongen_keras.recordings.session import read_session, write_session
+from actiongen_keras.testing.paths import shared_data
 
 FIX = Path(__file__).parent / "fixtures" / "aalto" / "participants"
 P1002 = FIX / "1002_keystrokes.txt.gz"  # 60 keystrokes, two sentences
 P1466 = FIX / "1466_keystrokes.txt.gz"  # line 9: RELEASE_TIME before PRESS_TIME (as in the real file)
 P2917 = FIX / "2917_keystrokes.txt.gz"  # line 33: RELEASE_TIME written as 1.471968e+12
-REAL = Path("/work/shared/data/keystrokes_aalto/participants")
 HEADER = "PARTICIPANT_ID\tTEST_SECTION_ID\tSENTENCE\tUSER_INPUT\tKEYSTROKE_ID\tPRESS_TIME\tRELEASE_TIME\tLETTER\tKEYCODE"
 
 
@@ -137,9 +137,8 @@ def test_folder_summary(tmp_path):
     assert len(repaired.written) == 3 and repaired.repairs.total == 1 and repaired.exit_code == 1
 
 
-@pytest.mark.skipif(not REAL.exists(), reason="real data not present")
 def test_real_file_when_present():
-    session, _, _ = read_aalto(REAL / "1002_keystrokes.txt.gz")
+    session, _, _ = read_aalto(shared_data("keystrokes_aalto", "participants") / "1002_keystrokes.txt.gz")
     assert len(session.events) == 1510 and len(session.state) == 15
 
 

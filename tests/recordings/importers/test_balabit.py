@@ -13,11 +13,11 @@ from importer_fuzzing import FUZZ_SETTINGS, assert_only_own_errors, mutated
 from actiongen_keras.errors import FormatError
 from actiongen_keras.recordings.importers.balabit import import_folder, read_balabit
 from actiongen_keras.recordings.session import read_session
+from actiongen_keras.testing.paths import shared_data
 
 FIX = Path(__file__).parent / "fixtures" / "balabit"
 PLAIN = FIX / "user29" / "session_5396497934_plain"  # plain text, holds a 65535 sentinel (line 64)
 GZ = FIX / "user15" / "session_8848361933"  # gzip without extension, holds an XButton click
-REAL = Path("/work/shared/data/balabit/training_files")
 
 
 def _write(path, text, compress=True):
@@ -132,9 +132,8 @@ def test_folder_summary(tmp_path):
     assert back.events.offscreen.sum() == 1
 
 
-@pytest.mark.skipif(not REAL.exists(), reason="real data not present")
 def test_real_file_when_present():
-    session, report, _ = read_balabit(REAL / "user29" / "session_5396497934.gz", repair=True)
+    session, report, _ = read_balabit(shared_data("balabit", "training_files") / "user29" / "session_5396497934.gz", repair=True)
     assert len(session.events) == 13707 and report.changes[("session_5396497934.gz", "marked off-screen position")] == 13
 
 

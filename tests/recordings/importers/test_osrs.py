@@ -20,9 +20,10 @@ from actiongen_keras.recordings.importers.osrs import (
     read_osrs,
 )
 from actiongen_keras.recordings.session import STATE_KINDS, read_session, write_session
+from actiongen_keras.testing.paths import shared_data
 
 FIX = Path(__file__).parent / "fixtures" / "osrs"
-SAMPLE = FIX / "osrs_sample"  # the real actions.csv of /work/shared/data/osrs_sample
+SAMPLE = FIX / "osrs_sample"  # the real actions.csv of ../shared/data/osrs_sample
 WITH_STATE = FIX / "with_state"  # its first 59 rows + 4 game-state ticks + recording.json
 START_EPOCH = 1755783800000
 TICKS = [1755783812400, 1755783813000, 1755783813600, 1755783814200]
@@ -202,9 +203,8 @@ def test_folder_summary(tmp_path):
     assert single.exit_code == 0 and [Path(w).name for w in single.written] == ["osrs-osrs_sample"]
 
 
-@pytest.mark.skipif(not Path("/work/shared/data/osrs_sample").exists(), reason="real data not present")
 def test_fixture_is_the_real_sample():
-    assert (SAMPLE / "actions.csv").read_bytes() == Path("/work/shared/data/osrs_sample/actions.csv").read_bytes()
+    assert (SAMPLE / "actions.csv").read_bytes() == shared_data("osrs_sample", "actions.csv").read_bytes()
 
 
 # --------------------------------------------------------------------------- fuzzing

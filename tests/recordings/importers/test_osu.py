@@ -29,11 +29,11 @@ from actiongen_keras.recordings.importers.osu_replay import (
     read_osr,
 )
 from actiongen_keras.recordings.session import read_session
+from actiongen_keras.testing.paths import shared_data
 
 FIXTURES = Path(__file__).parent / "fixtures" / "osu"
 REPLAY = FIXTURES / "red_goose_abraker.osr"
 BEATMAP = FIXTURES / "red_goose_ert_basic.osu"
-SHARED = Path("/work/shared/data/osu")
 # Known from shared/data/osu/index.csv, row 0004_abraker_-_Mutsuhiko_Izumi_-_Red_Goose_ERT_Basic_2019-08-24_Osu.
 RED_GOOSE = {"player": "abraker", "mods": 0, "frames": 7869, "beatmap_md5": "d4464e2be7a67f6a0314ee4e65874943", "version": 20190815}
 
@@ -152,15 +152,14 @@ def test_real_replay_header_matches_index():
 
 
 def test_real_replay_matches_shared_index_and_frames_csv():
-    if not SHARED.is_dir():
-        pytest.skip("shared/data/osu not present")
+    shared = shared_data("osu")
     stem = "0004_abraker_-_Mutsuhiko_Izumi_-_Red_Goose_ERT_Basic_2019-08-24_Osu"
-    rows = csv.DictReader((SHARED / "index.csv").read_text(encoding="utf-8").splitlines())
+    rows = csv.DictReader((shared / "index.csv").read_text(encoding="utf-8").splitlines())
     row = next(r for r in rows if r["file"] == stem)
     r = read_osr(REPLAY)
     assert (r.player, r.beatmap_md5) == (row["player"], row["beatmap_md5"])
     assert len(r.frames) + r.frames.dummies == int(row["frames"])
-    decoded = read_frames_csv(SHARED / "frames_csv" / f"{stem}.csv.gz")
+    decoded = read_frames_csv(shared / "frames_csv" / f"{stem}.csv.gz")
     np.testing.assert_array_equal(decoded.t_ms, r.frames.t_ms)
     np.testing.assert_allclose(decoded.x, r.frames.x, atol=1e-3)
     np.testing.assert_array_equal(decoded.keys, r.frames.keys)

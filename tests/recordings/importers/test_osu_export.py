@@ -27,6 +27,7 @@ from actiongen_keras.recordings.session import (
     read_session,
     write_session,
 )
+from actiongen_keras.testing.paths import shared_data
 
 FIXTURES = Path(__file__).parent / "fixtures" / "osu"
 REPLAY = FIXTURES / "red_goose_abraker.osr"
@@ -184,7 +185,6 @@ def test_export_replay_command(red_goose, tmp_path, capsys):
     assert "not an osu!std session" in capsys.readouterr().err
 
 
-SHARED_REPLAYS = Path(__file__).resolve().parents[3].parent / "shared" / "data" / "osu_replays"
 
 
 @pytest.mark.parametrize("stem", ["0118_legit_old_replay_dt", "0273_stolen-136-1"])  # DT+FL, HD+HR
@@ -192,11 +192,12 @@ def test_real_dt_and_hr_plays_round_trip_in_map_time(stem, tmp_path):
     """Real plays with DT (wall time = map time / 1.5) and HR (the cursor as recorded) from
     ../shared/data/osu_replays: export and re-import give the same events, and circleguard
     judges the export like the frames the game recorded."""
+    shared = shared_data("osu_replays")
     src = tmp_path / "in"
     (src / "frames_csv").mkdir(parents=True)
-    shutil.copy(SHARED_REPLAYS / "frames_csv" / f"{stem}.csv.gz", src / "frames_csv")
-    shutil.copy(SHARED_REPLAYS / "index.csv", src)
-    for m in (SHARED_REPLAYS / "beatmaps_osu").glob("*.osu"):
+    shutil.copy(shared / "frames_csv" / f"{stem}.csv.gz", src / "frames_csv")
+    shutil.copy(shared / "index.csv", src)
+    for m in (shared / "beatmaps_osu").glob("*.osu"):
         shutil.copy(m, src)
     summary = osu.import_folder(src, tmp_path / "sessions", progress=False)
     assert summary.failed == [] and len(summary.written) == 1, summary.text()

@@ -14,11 +14,11 @@ from importer_fuzzing import FUZZ_SETTINGS, assert_only_own_errors, mutated
 from actiongen_keras.errors import FormatError
 from actiongen_keras.recordings.importers.sapimouse import import_folder, read_sapimouse
 from actiongen_keras.recordings.session import read_session, write_session
+from actiongen_keras.testing.paths import shared_data
 
 FIX = Path(__file__).parent / "fixtures" / "sapimouse"
 USER1 = FIX / "user1" / "session_2020_05_14_1min.csv.gz"
 USER39 = FIX / "user39" / "session_2020_05_29_3min.csv.gz"
-REAL = Path("/work/shared/data/sapimouse")
 
 
 def _lines(path):
@@ -127,9 +127,8 @@ def test_folder_summary_lists_the_failed_file(tmp_path):
     assert "1 failed" in summary.text() and "middle" in summary.text()
 
 
-@pytest.mark.skipif(not REAL.exists(), reason="real data not present")
 def test_real_file_when_present():
-    session, _, _ = read_sapimouse(REAL / "user1" / "session_2020_05_14_1min.csv.gz")
+    session, _, _ = read_sapimouse(shared_data("sapimouse") / "user1" / "session_2020_05_14_1min.csv.gz")
     assert len(session.events) > 1000 and session.subject == "sapimouse-user1"
 
 

@@ -1,8 +1,8 @@
 """Honest baselines, computed from the same windows the model sees.
 
-Every metrics file reports the model beside these. Each baseline turns a batch of
-NumPy inputs (``features.INPUT_NAMES``) into *predictions* in the same form the model's
-outputs are decoded to (:func:`predictions_from_outputs` in ``evaluation.window_metrics``):
+Every metrics file reports the model beside these. :func:`all_baselines` turns a batch of
+NumPy inputs (``features.INPUT_NAMES``) into one set of *predictions* per baseline, in the form the model's
+outputs are decoded to (:func:`~actiongen_keras.scoring.window_metrics.decode_outputs`):
 
 ``event_type`` int [N, A+1] (class per target position, teacher-forced), ``timing`` float
 [N, A+1] (ms since the previous event), ``xy`` float [N, A+1, 2] (screen-normalised),

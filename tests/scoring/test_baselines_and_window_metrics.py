@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 
 from actiongen_keras.data import features as F
-from actiongen_keras.evaluation import baselines as B
-from actiongen_keras.evaluation.window_metrics import macro_f1, window_metrics
+from actiongen_keras.scoring import baselines as B
+from actiongen_keras.scoring.window_metrics import macro_f1, window_metrics
 
 H, A1 = 6, 4
 

@@ -1,21 +1,41 @@
-"""``actiongen generate`` and ``actiongen evaluate``: add them with :func:`add_generation_parsers`."""
+"""``actiongen generate`` and ``actiongen evaluate``: add them with :func:`add_evaluation_parsers`.
+
+Both live in the evaluation stage: ``generate --osr`` writes the rollout as an osu! replay whose
+counts are circleguard's judgments (:mod:`~actiongen_keras.evaluation.osu_circleguard`), and
+nothing in ``generation`` may import ``evaluation`` (the stage order, see ``pyproject.toml``).
+The stage modules that import TensorFlow are imported inside the commands: building the
+parser (``actiongen --help``) does not.
+
+The sampling settings (``--seed``, ``--temperature``, ``--top-k``, ``--top-p``,
+``--xy-noise-corr``) default to the ``generation`` section of the run's ``config.json``.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+from actiongen_keras.atomic import check_output, staged_output
 from actiongen_keras.cliargs import add_overwrite, finite_float, int_at_least, seed_list
+from actiongen_keras.config import Config, GenerationConfig
 from actiongen_keras.errors import ActiongenError
+from actiongen_keras.recordings.session import find_sessions, read_session, write_session
+
+SAMPLING = ("seed", "temperature", "top_k", "top_p", "xy_noise_corr")
+
+
+def sampling_settings(args):
+    """``{seed, temperature, top_k, top_p, xy_noise_corr}``: those given on the command line, the
+    others from the ``generation`` section of the run's ``config.json`` (a seed of null there: 0)."""
+    run = Path(args.model)
+    path = (run if run.is_dir() else run.parent) / "config.json"
+    saved = Config.from_json(path).generation if path.exists() else GenerationConfig()
+    out = {k: getattr(saved, k) if getattr(args, k) is None else getattr(args, k) for k in SAMPLING}
+    out["seed"] = 0 if out["seed"] is None else int(out["seed"])
+    return out
 
 
 def _cmd_generate(args):
-    from actiongen_keras.atomic import check_output, staged_output
-    from actiongen_keras.generation.rollout import rollout
-    from actiongen_keras.recordings.session import (
-        find_sessions,
-        read_session,
-        write_session,
-    )
+    from actiongen_keras.generation.rollout import rollout  # deferred: imports TensorFlow
 
     if args.osr and not args.beatmap:
         raise ActiongenError("--osr needs --beatmap FILE.osu (the map whose MD5 the replay names)")
@@ -28,8 +48,7 @@ def _cmd_generate(args):
     inputs = list(folders) + [args.model]
     check_output(args.out, args.overwrite, inputs, nested_ok=False)  # before the rollout, not after it
     sessions = [read_session(f, "repair")[0] for f in folders]
-    results = rollout(args.model, sessions, seconds=args.seconds, seed=args.seed, temperature=args.temperature, top_k=args.top_k,
-                      top_p=args.top_p, start_ms=args.start_ms, progress=not args.quiet, xy_noise_corr=args.xy_noise_corr,
+    results = rollout(args.model, sessions, seconds=args.seconds, start_ms=args.start_ms, progress=not args.quiet, **sampling_settings(args),
                       batch_size=args.batch_size, dwell=not args.no_dwell, clock=not args.no_clock)
     failed, lines = 0, []
     with staged_output(args.out, args.overwrite, inputs, nested_ok=False) as work:
@@ -55,15 +74,12 @@ def _cmd_generate(args):
 
 
 def _cmd_evaluate(args):
-    from actiongen_keras.atomic import staged_output
-    from actiongen_keras.evaluation.evaluate import evaluate
+    from actiongen_keras.evaluation.evaluate import evaluate  # deferred: imports TensorFlow
 
     with staged_output(args.out, args.overwrite, inputs=[args.sessions, args.model, args.data]) as work:
-        metrics = evaluate(args.model, args.sessions, work, seconds=args.seconds, max_sessions=args.max_sessions, seed=args.seed,
-                           temperature=args.temperature, top_k=args.top_k, top_p=args.top_p, beatmap_dir=args.beatmaps,
-                           n_boot=args.n_boot, progress=not args.quiet, data_dir=args.data, split=args.split,
-                           xy_noise_corr=args.xy_noise_corr, seeds=args.seeds, dwell=not args.no_dwell,
-                           clock=not args.no_clock)
+        metrics = evaluate(args.model, args.sessions, work, seconds=args.seconds, max_sessions=args.max_sessions, beatmap_dir=args.beatmaps,
+                           n_boot=args.n_boot, progress=not args.quiet, data_dir=args.data, split=args.split, seeds=args.seeds,
+                           dwell=not args.no_dwell, clock=not args.no_clock, **sampling_settings(args))
     if "summary" in metrics:  # several seeds
         summ = metrics["summary"]
         parts = [f"{k} {summ[f'detector_auc.{k}']['mean']:.3f} ({summ[f'detector_auc.{k}']['min']:.3f}-{summ[f'detector_auc.{k}']['max']:.3f})"
@@ -78,19 +94,20 @@ def _cmd_evaluate(args):
 
 
 def _sampling_args(s):
-    s.add_argument("--seed", type=int, default=0)
-    s.add_argument("--temperature", type=finite_float(0.0), default=1.0, help="0 = greedy")
-    s.add_argument("--top-k", type=int_at_least(0), default=0, help="sample among the k most probable classes (0 = all)")
-    s.add_argument("--top-p", type=finite_float(0.0, 1.0, low_open=True), default=1.0, help="nucleus sampling (1 = off)")
-    s.add_argument("--xy-noise-corr", type=finite_float(0.0, 1.0, high_open=True), default=0.0,
-                   help="correlation of consecutive moves' position noise, in [0, 1) (0 = independent)")
+    """The sampling options; each defaults to the run's config.json (``generation`` section, see :func:`sampling_settings`)."""
+    s.add_argument("--seed", type=int, help="default: the run config's generation.seed, else 0")
+    s.add_argument("--temperature", type=finite_float(0.0), help="0 = greedy (default: the run config's, 1)")
+    s.add_argument("--top-k", type=int_at_least(0), help="sample among the k most probable classes (0 = all; default: the run config's, 0)")
+    s.add_argument("--top-p", type=finite_float(0.0, 1.0, low_open=True), help="nucleus sampling (1 = off; default: the run config's, 1)")
+    s.add_argument("--xy-noise-corr", type=finite_float(0.0, 1.0, high_open=True),
+                   help="correlation of consecutive moves' position noise, in [0, 1) (0 = independent; default: the run config's, 0)")
     s.add_argument("--no-dwell", action="store_true",
                    help="releases sampled step by step instead of press durations drawn at the press (ablation)")
     s.add_argument("--no-clock", action="store_true",
                    help="continuous event times instead of the context recorder's clock (ablation)")
 
 
-def add_generation_parsers(subparsers):
+def add_evaluation_parsers(subparsers):
     """Add ``generate`` and ``evaluate`` to the ``actiongen`` sub-command parsers."""
     s = subparsers.add_parser("generate", help="closed-loop generation from a real session's first seconds")
     s.add_argument("--model", required=True, help="RUN_DIR/model.keras (or RUN_DIR)")
@@ -126,4 +143,4 @@ def add_generation_parsers(subparsers):
     return subparsers
 
 
-__all__ = ["add_generation_parsers"]
+__all__ = ["add_evaluation_parsers"]

@@ -14,8 +14,12 @@ xy component.
 from __future__ import annotations
 
 import numpy as np
+from keras import ops
 
 from actiongen_keras.data import features as F
+from actiongen_keras.layers.context_aware_generator import xy_point
+from actiongen_keras.layers.multi_scale_timing import timing_quantile
+from actiongen_keras.models.model_config import as_model_config, timing_spec
 
 NONMOVE_TYPES = (F.PRESS, F.RELEASE, F.SCROLL, F.KEY_DOWN, F.KEY_UP)
 METRIC_NAMES = (
@@ -35,12 +39,6 @@ def decode_outputs(outputs, model_config, dataset_meta, event_bias=None):
     ``event_bias`` ([NUM_EVENT_CLASSES], optional) is added to the event logits before the
     argmax: the post-hoc logit adjustment of ``training.losses.event_decision_bias``.
     """
-    from keras import ops
-
-    from actiongen_keras.layers.multi_scale_timing import timing_quantile
-    from actiongen_keras.models.model_config import as_model_config, timing_spec
-    from actiongen_keras.layers.context_aware_generator import xy_point
-
     cfg = as_model_config(model_config)
     t = timing_spec(cfg, dataset_meta)
     timing = ops.convert_to_numpy(
