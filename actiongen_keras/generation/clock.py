@@ -13,6 +13,11 @@ mean of ``exp(2 pi i t / period)``); any divisor of a clock's period concentrate
 so the longest period within :data:`TOLERANCE` of the best one is taken. A recording
 without a clear tick (concentration below :data:`MIN_STRENGTH`) gets period 0: its times
 are only rounded to its resolution (1 ms when every stamp is a whole millisecond).
+
+The tick is read off the moves (the cursor is polled per frame). Whether the other events
+(presses, keys, scrolls) fall on it too depends on the recorder: an osu! replay stores
+buttons per frame, a browser stamps a click when it happens (SapiMouse: 7 ms after a move
+is common). :func:`estimate_clock` measures that as well (:func:`on_ticks`).
 """
 
 from __future__ import annotations
@@ -32,9 +37,29 @@ def _strength(t, periods):
     return np.hypot(np.cos(ph).mean(axis=1), np.sin(ph).mean(axis=1))
 
 
-def estimate_clock(t_ms, max_events=2000):
-    """``(period, phase, resolution)`` in ms of the timestamps ``t_ms`` (session clock; the
-    last ``max_events``): ticks at ``phase + k * period``; period 0 = no clock found."""
+def estimate_clock(t_ms, max_events=2000, others_ms=None):
+    """``(period, phase, resolution, others_tick)`` in ms of the move timestamps ``t_ms``
+    (session clock; the last ``max_events``): ticks at ``phase + k * period``; period 0 = no
+    clock found. ``others_tick`` is 1.0 when the times ``others_ms`` of the other events lie
+    on the same ticks (:func:`on_ticks`), else 0.0."""
+    period, phase, res = _estimate(t_ms, max_events)
+    others = np.asarray([] if others_ms is None else others_ms, dtype=np.float64)
+    others = others[np.isfinite(others)][-int(max_events):]
+    if len(others) and res and np.any(np.abs(others - np.round(others)) > 1e-6):
+        res = 0.0  # whole-ms moves but fractional clicks: keep the fractions
+    return period, phase, res, (1.0 if period > 0 and on_ticks(others, period, phase) else 0.0)
+
+
+def on_ticks(t_ms, period, phase, min_events=5):
+    """Whether the times ``t_ms`` concentrate on the ticks ``phase + k * period``
+    (concentration at least :data:`MIN_STRENGTH`; too few times: no)."""
+    t = np.asarray(t_ms, dtype=np.float64)
+    if len(t) < min_events:
+        return False
+    return bool(_strength(t - phase, np.array([period]))[0] >= MIN_STRENGTH)
+
+
+def _estimate(t_ms, max_events):
     t = np.asarray(t_ms, dtype=np.float64)
     t = t[np.isfinite(t)][-int(max_events):]
     res = 1.0 if len(t) and np.all(np.abs(t - np.round(t)) < 1e-6) else 0.0
@@ -61,9 +86,9 @@ def estimate_clock(t_ms, max_events=2000):
 
 
 def clock_at(clock, T):
-    """The clock ``(period, phase, resolution)`` with its phase relative to the window boundary ``T``."""
-    period, phase, res = clock
-    return (period, float((phase - T) % period) if period > 0 else 0.0, res)
+    """The clock ``(period, phase, resolution, others_tick)`` with its phase relative to the window boundary ``T``."""
+    period, phase, res, others = clock
+    return (period, float((phase - T) % period) if period > 0 else 0.0, res, others)
 
 
-__all__ = ["MAX_PERIOD_MS", "MIN_PERIOD_MS", "MIN_STRENGTH", "clock_at", "estimate_clock"]
+__all__ = ["MAX_PERIOD_MS", "MIN_PERIOD_MS", "MIN_STRENGTH", "clock_at", "estimate_clock", "on_ticks"]

@@ -251,7 +251,9 @@ def _start_row(gen, i, s, seed, seconds, start_ms):
     carry = {"held_buttons": np.asarray(ops.convert_to_numpy(held_b))[0], "held_keys": np.asarray(ops.convert_to_numpy(held_k))[0],
              "release_buttons": np.full(F.NUM_BUTTONS, NEVER, np.float32), "release_keys": np.full(gen.num_keys(), NEVER, np.float32)}
     # the clock of the real events before T0 (the context and anything earlier)
-    clock = estimate_clock(s.events.t_ms[s.events.t_ms < T0])
+    before = s.events.t_ms < T0
+    moves = np.asarray(s.events.type) == "move"
+    clock = estimate_clock(s.events.t_ms[before & moves], others_ms=s.events.t_ms[before & ~moves])
     return _Row(i, s, int(seed), T0, float(seconds), run, carry, clock, Counter(), float(cfg.target_ms))
 
 
@@ -327,7 +329,8 @@ def _to_session(gen, row, sampling, session_id=None):
         "seed": int(seed) if seed is not None else None,
         "temperature": float(temperature), "top_k": int(top_k), "top_p": float(top_p), "constrain": bool(constrain),
         "xy_noise_corr": float(xy_noise_corr), "dwell": bool(sampling.dwell),
-        "clock": {"period_ms": row.clock[0], "phase_ms": row.clock[1], "resolution_ms": row.clock[2]} if sampling.clock else None,
+        "clock": {"period_ms": row.clock[0], "phase_ms": row.clock[1], "resolution_ms": row.clock[2], "others_tick": bool(row.clock[3])}
+        if sampling.clock else None,
         "context_ms": hist, "generated_from_ms": T0, "generated_ms": span,
         "window_stops": dict(stops),
     })

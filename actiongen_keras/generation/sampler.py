@@ -44,12 +44,14 @@ emits the release instead (at the scheduled time, at the cursor). A scheduled bu
 never released by a sampled release; buttons held from the history (no schedule) still
 are. The schedules travel with the held state from window to window.
 
-**The recorder's clock** (``clock [B, 3]``: period, phase relative to T, resolution, ms;
-zeros = off). Recorders stamp events on a clock: 60 Hz frames stamped in whole ms give
-intervals of 16 and 17 ms, and a detector sees a continuous interval distribution at
-once. Every event time is moved to the nearest tick ``phase + k * period`` (not before the
-previous event nor T), then rounded to ``resolution`` (1 ms for whole-ms recorders);
-``period`` 0 only rounds. :func:`~actiongen_keras.generation.clock.estimate_clock` reads
+**The recorder's clock** (``clock [B, 4]``: period, phase relative to T, resolution, ms,
+and whether events other than moves tick too (1) or not (0); zeros = off). Recorders
+stamp events on a clock: 60 Hz frames stamped in whole ms give intervals of 16 and 17
+ms, and a detector sees a continuous interval distribution at once. Every move (and
+every event, where the others tick too: osu! replays store buttons per frame, a browser
+stamps clicks when they happen) is moved to the nearest tick ``phase + k * period`` (not
+before the previous event nor T); every time is rounded to ``resolution`` (1 ms for
+whole-ms recorders); ``period`` 0 only rounds. :func:`~actiongen_keras.generation.clock.estimate_clock` reads
 the clock off the context's own timestamps.
 
 **Correlated position noise** (``xy_noise_corr = rho``): the standard normal pair of each
@@ -170,11 +172,14 @@ def ar1(z_prev, e, rho):
     return rho * z_prev + math.sqrt(1.0 - rho * rho) * e
 
 
-def on_clock(t, t_prev, clock):
-    """Event times ``t [B]`` (ms from T) on the recorder's clock ``[B, 3]`` (period, phase,
-    resolution; module doc): the nearest tick that is not before ``t_prev`` nor T, rounded to
-    the resolution. Rows whose period and resolution are 0 keep ``t``."""
+def on_clock(t, t_prev, clock, is_move=None):
+    """Event times ``t [B]`` (ms from T) on the recorder's clock ``[B, 4]`` (period, phase,
+    resolution, others tick; module doc): the nearest tick that is not before ``t_prev`` nor
+    T (moves, or every event where the others tick), rounded to the resolution. Rows whose
+    period and resolution are 0 keep ``t``. ``is_move [B]`` bool (default: all moves)."""
     period, phase, res = clock[:, 0], clock[:, 1], clock[:, 2]
+    if is_move is not None:
+        period = ops.where(ops.logical_or(is_move, clock[:, 3] > 0.5), period, 0.0)
     p = ops.maximum(period, 1e-6)
     k = ops.round((t - phase) / p)
     lo = ops.maximum(t_prev, 0.0)
@@ -212,8 +217,8 @@ def sample_window(steps, window, temperature, seed, held_buttons=None, held_keys
             history event, 0 without one).
         release_buttons, release_keys: ``[B, NUM_BUTTONS]`` / ``[B, num_keys]`` scheduled
             release times relative to T (:data:`NEVER` = none; default: none).
-        clock: ``[B, 3]`` the recorder's clock (period, phase relative to T, resolution; ms;
-            default zeros = off).
+        clock: ``[B, 4]`` the recorder's clock (period, phase relative to T, resolution; ms;
+            others tick 0/1; default zeros = off).
         target_ms, max_actions: the window's length and event limit (default: the model's).
         top_k, top_p, constrain, xy_noise_corr, dwell: :class:`SamplingConfig` (compiled in).
 
@@ -248,7 +253,7 @@ def sample_window(steps, window, temperature, seed, held_buttons=None, held_keys
         release_buttons = ops.full((B, F.NUM_BUTTONS), NEVER, "float32")
     if release_keys is None:
         release_keys = ops.full((B, NK), NEVER, "float32")
-    clock = ops.zeros((B, 3), "float32") if clock is None else ops.cast(clock, "float32")
+    clock = ops.zeros((B, 4), "float32") if clock is None else ops.cast(clock, "float32")
     ctx = steps.encode(window)
     token = bos_token(window)
     tbd = (g.dwell_boundaries_ms, g.num_timing_components, g.max_timing_ms)
@@ -309,7 +314,7 @@ def sample_window(steps, window, temperature, seed, held_buttons=None, held_keys
             forced_key = ops.logical_and(forced, due_k < due_b)
             ev = ops.where(forced, ops.where(forced_key, F.KEY_UP, F.RELEASE), ev)
             t_after = ops.where(forced, ops.maximum(ops.minimum(due_b, due_k), t_prev), t_after)
-        t_after = on_clock(t_after, t_prev, clock)
+        t_after = on_clock(t_after, t_prev, clock, ops.equal(ev, F.MOVE))
         dt = t_after - t_prev
         # position: moves only (greedy: xy_point); other events at the cursor
         logits, mu, sigma = split_xy_params(xyp, M)
@@ -399,7 +404,7 @@ class WindowSampler:
     ``WindowSampler(model, sampling)``; ``sampler(window, temperature, seed, carry=None,
     clock=None)`` -> dict of NumPy arrays. ``carry``: the :data:`CARRY` arrays of the previous
     window's output (all of them), or None: then the held state and the previous event's
-    time come from the window's history and nothing is scheduled. ``clock``: ``[B, 3]``
+    time come from the window's history and nothing is scheduled. ``clock``: ``[B, 4]``
     (:func:`on_clock`; None = off). TensorFlow: one XLA-compiled ``tf.function`` (compiled
     per batch size); JAX: ``jax.jit`` (the weights become constants of the compiled
     function: inference only); PyTorch: eager under ``torch.no_grad``. ``jit=False`` runs
@@ -446,7 +451,7 @@ class WindowSampler:
     def __call__(self, window, temperature, seed, carry=None, clock=None):
         B = int(np.asarray(window["hist_type"]).shape[0])
         t = self._tensor
-        clock = np.zeros((B, 3), np.float32) if clock is None else np.asarray(clock, np.float32).reshape(B, 3)
+        clock = np.zeros((B, 4), np.float32) if clock is None else np.asarray(clock, np.float32).reshape(B, 4)
         args = [{k: t(np.asarray(window[k])) for k in WINDOW_INPUTS},
                 t(np.broadcast_to(np.asarray(temperature, np.float32), (B,))),
                 t(np.broadcast_to(np.asarray(seed, np.int64) & 0xFFFFFFFF, (B,)).astype(np.uint32).view(np.int32))]

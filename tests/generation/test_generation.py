@@ -440,14 +440,18 @@ def test_clock_ticks_and_rounding():
     a zero clock leaves times alone."""
     t = np.array([5.0, 20.0, 24.0, 1.0, 0.2, 33.3, 7.4], "float32")
     prev = np.array([-3.0, 0.0, 0.0, 0.0, -1.0, 10.0, 0.0], "float32")
-    clock = np.array([[16.6667, 3.0, 1.0]] * 5 + [[0.0, 0.0, 1.0], [0.0, 0.0, 0.0]], "float32")
+    clock = np.array([[16.6667, 3.0, 1.0, 0.0]] * 5 + [[0.0, 0.0, 1.0, 0.0], [0.0, 0.0, 0.0, 0.0]], "float32")
     got = ops.convert_to_numpy(S.on_clock(t, prev, clock))
     # ticks at 3, 19.67, 36.33 ...: 5 -> 3; 20 -> 19.67 -> 20; 24 -> 19.67 -> 20; 1 -> 3 (not before T... -13.67 < 0);
     # 0.2 -> 3; no period: 33.3 -> 33; nothing: 7.4 stays
     np.testing.assert_allclose(got, [3.0, 20.0, 20.0, 3.0, 3.0, 33.0, 7.4], atol=1e-4)
     # not before the previous event: the next tick after it
     np.testing.assert_allclose(ops.convert_to_numpy(S.on_clock(np.array([21.0], "float32"), np.array([25.0], "float32"),
-                                                               np.array([[16.6667, 3.0, 1.0]], "float32"))), [36.0], atol=1e-4)
+                                                               np.array([[16.6667, 3.0, 1.0, 0.0]], "float32"))), [36.0], atol=1e-4)
+    # a click is only rounded unless the recorder's clicks tick too
+    click = np.array([[16.6667, 3.0, 1.0, 0.0], [16.6667, 3.0, 1.0, 1.0]], "float32")
+    got = ops.convert_to_numpy(S.on_clock(np.array([24.2, 24.2], "float32"), np.zeros(2, "float32"), click, np.array([False, False])))
+    np.testing.assert_allclose(got, [24.0, 20.0], atol=1e-4)
 
 
 def test_estimated_clock_of_recorders():
@@ -456,18 +460,20 @@ def test_estimated_clock_of_recorders():
     rng = np.random.default_rng(0)
     ticks = np.sort(rng.choice(np.arange(3000), 1500, replace=False))
     frames = np.round(1234.4 + ticks * (1000.0 / 60.0))  # 60 Hz frames stamped in whole ms, some skipped
-    period, phase, res = estimate_clock(frames)
-    assert abs(period - 1000.0 / 60.0) < 0.002 and res == 1.0
+    clicks = np.round(frames[::50] + 7.3)  # clicks stamped when they happen, not on the frame
+    period, phase, res, others = estimate_clock(frames, others_ms=clicks)
+    assert abs(period - 1000.0 / 60.0) < 0.002 and res == 1.0 and others == 0.0
+    assert estimate_clock(frames, others_ms=frames[::50])[3] == 1.0  # buttons stored per frame (osu!-like)
     on_tick = (frames - phase) / period
     assert np.abs(on_tick - np.round(on_tick)).max() * period < 0.6  # every stamp within rounding of a tick
     mouse = 17.0 + 8.0 * np.sort(rng.choice(np.arange(2000), 600, replace=False)) + rng.normal(0, 0.2, 600)  # 125 Hz, float stamps
-    p2, ph2, r2 = estimate_clock(mouse)
+    p2, ph2, r2, _ = estimate_clock(mouse)
     assert abs(p2 - 8.0) < 0.002 and r2 == 0.0 and abs(((17.0 - ph2 + 4.0) % 8.0) - 4.0) < 0.1
     cont = np.cumsum(rng.exponential(16.0, 800))
-    assert estimate_clock(cont) == (0.0, 0.0, 0.0)
-    assert estimate_clock(np.round(cont)) == (0.0, 0.0, 1.0)
+    assert estimate_clock(cont) == (0.0, 0.0, 0.0, 0.0)
+    assert estimate_clock(np.round(cont)) == (0.0, 0.0, 1.0, 0.0)
     assert estimate_clock(frames[:10])[0] == 0.0  # too few events to tell
-    assert clock_at((16.0, 5.0, 1.0), 1000.0) == (16.0, (5.0 - 1000.0) % 16.0, 1.0)
+    assert clock_at((16.0, 5.0, 1.0, 0.0), 1000.0) == (16.0, (5.0 - 1000.0) % 16.0, 1.0, 0.0)
 
 
 def test_rollout_keeps_the_context_clock(gen, tmp_path):
@@ -485,7 +491,8 @@ def test_rollout_keeps_the_context_clock(gen, tmp_path):
     g_off = generated_part_times(off)
     assert len(g_on) > 10 and len(g_off) > 10
     assert np.all(g_on == np.round(g_on))
-    k = (g_on - c["phase_ms"]) / c["period_ms"]
+    moves = on.events.type[on.events.t_ms >= on.extra["generated_from_ms"]] == "move"
+    k = (g_on[moves] - c["phase_ms"]) / c["period_ms"]
     assert np.abs(k - np.round(k)).max() * c["period_ms"] <= 0.5 + 1e-6
     assert np.mean(g_off != np.round(g_off)) > 0.5
 
