@@ -51,12 +51,13 @@ def estimate_clock(t_ms, max_events=2000, others_ms=None):
 
 
 def on_ticks(t_ms, period, phase, min_events=5):
-    """Whether the times ``t_ms`` concentrate on the ticks ``phase + k * period``
-    (concentration at least :data:`MIN_STRENGTH`; too few times: no)."""
+    """Whether the times ``t_ms`` lie on the ticks ``phase + k * period``: the mean of
+    ``cos(2 pi (t - phase) / period)`` is at least :data:`MIN_STRENGTH` (times that keep a
+    fixed offset from the ticks, such as clicks 7 ms after a frame, do not; too few: no)."""
     t = np.asarray(t_ms, dtype=np.float64)
     if len(t) < min_events:
         return False
-    return bool(_strength(t - phase, np.array([period]))[0] >= MIN_STRENGTH)
+    return bool(np.cos(2.0 * np.pi * (t - phase) / period).mean() >= MIN_STRENGTH)
 
 
 def _estimate(t_ms, max_events):

@@ -52,6 +52,7 @@ SCRIPT = textwrap.dedent(
         "button": head("button", (A1,), F.NUM_BUTTONS),
         "key": head("key", (A1,), prep.key_vocab_size),
         "scroll": head("scroll", (A1, 2), F.NUM_SCROLL_CLASSES),
+        "dwell": head("dwell", (A1,)),
         "seq_len": head("seq_len", (), A1),
     }
     model = keras.Model(inputs, outputs)
@@ -68,7 +69,7 @@ SCRIPT = textwrap.dedent(
         return ops.sum(-ops.sum(oh * ops.log(ops.clip(yp, 1e-7, 1.0)), axis=-1), axis=-1)
 
     model.compile(optimizer="adam", loss={"event_type": sce, "timing": step_sq, "xy": xy_sq, "button": sce,
-                                          "key": sce, "scroll": scroll_ce, "seq_len": sce})
+                                          "key": sce, "scroll": scroll_ce, "dwell": step_sq, "seq_len": sce})
     train = make_dataset(data_dir, "train", batch_size=32, shuffle=True, seed=1)
     val = make_dataset(data_dir, "val", batch_size=32, shuffle=False)
     hist = model.fit(train, validation_data=val, epochs=2, verbose=0)

