@@ -296,11 +296,7 @@ def sample_window(steps, window, temperature, seed, held_buttons=None, held_keys
         # interval: the median (greedy) or a draw; the first event not before T (redraws, then clamp)
         t_prev = s["t_prev"]
         need = -t_prev
-        dt_med = ops.cond(any_greedy, lambda: ops.cast(timing_quantile(timing, 0.5, *tb), "float32"), lambda: ops.zeros((B,), "float32"))
-        cand = ops.cond(
-            all_greedy, lambda: ops.zeros((B, nr), "float32"),
-            lambda: ops.cast(sample_timing(ops.repeat(timing[:, None, :], nr, axis=1), ops.reshape(u[:, _S_DT:_S_XY], (B, nr, 3)),
-                                           *tb, temperature=temperature[:, None]), "float32"))
+        dt_med, cand = _median_or_draws(timing, ops.reshape(u[:, _S_DT:_S_XY], (B, nr, 3)), tb, temperature, any_greedy, all_greedy)
         redraw_ok = cand[:, 1:] >= need[:, None]
         first_ok = ops.take_along_axis(cand[:, 1:], ops.argmax(ops.cast(redraw_ok, "int32"), axis=-1)[:, None], axis=1)[:, 0]
         redrawn = ops.where(ops.any(redraw_ok, axis=-1), first_ok, need)
@@ -352,9 +348,8 @@ def sample_window(steps, window, temperature, seed, held_buttons=None, held_keys
         rel_b, rel_k = s["rel_b"], s["rel_k"]
         if dwell:
             # a press schedules its release (dwell head: median or a draw); any release clears it
-            hold = ops.where(greedy, ops.cast(timing_quantile(dwell_p, 0.5, *tbd), "float32"),
-                             ops.cast(sample_timing(dwell_p[:, None, :], u[:, None, _S_DWELL:_S_DWELL + 3], *tbd,
-                                                    temperature=temperature[:, None])[:, 0], "float32"))
+            hold_med, hold_draw = _median_or_draws(dwell_p, u[:, None, _S_DWELL:_S_DWELL + 3], tbd, temperature, any_greedy, all_greedy)
+            hold = ops.where(greedy, hold_med, hold_draw[:, 0])
             rel_b = _schedule(rel_b, ev, button, emit, t_after + hold, F.PRESS, F.RELEASE)
             rel_k = _schedule(rel_k, ev, key, emit, t_after + hold, F.KEY_DOWN, F.KEY_UP)
         return i + 1, {
@@ -383,6 +378,17 @@ def sample_window(steps, window, temperature, seed, held_buttons=None, held_keys
     res.update(count=s["count"], stop=s["stop"], held_buttons=s["held_b"], held_keys=s["held_k"], last_t_rel=s["t_prev"] - float(target_ms),
                release_buttons=shift(s["rel_b"]), release_keys=shift(s["rel_k"]))
     return res
+
+
+def _median_or_draws(params, u, spec, temperature, any_greedy, all_greedy):
+    """A multi-scale timing mixture's median ``[B]`` (greedy rows) and draws ``[B, n]`` with the
+    uniforms ``u [B, n, 3]`` (sampled rows); each computed only when some row needs it."""
+    B, n = ops.shape(u)[0], ops.shape(u)[1]
+    med = ops.cond(any_greedy, lambda: ops.cast(timing_quantile(params, 0.5, *spec), "float32"), lambda: ops.zeros((B,), "float32"))
+    draws = ops.cond(all_greedy, lambda: ops.zeros((B, n), "float32"),
+                     lambda: ops.cast(sample_timing(ops.repeat(params[:, None, :], n, axis=1), u, *spec, temperature=temperature[:, None]),
+                                      "float32"))
+    return med, draws
 
 
 def _schedule(release_at, ev, ident, emit, when, press, release):

@@ -29,13 +29,17 @@ def setup(tmp_path_factory):
     return root, run
 
 
-def test_evaluate_writes_report_and_metrics(setup):
-    root, run = setup
-    out = root / "report"
+def _evaluate_args(argv):
     p = argparse.ArgumentParser()
     p.add_argument("-q", "--quiet", action="store_true")
     add_evaluation_parsers(p.add_subparsers(dest="command"))
-    args = p.parse_args(["-q", "evaluate", "--model", run.path, "--sessions", str(root / "sessions"), "--out", str(out),
+    return p.parse_args(argv)
+
+
+def test_evaluate_writes_report_and_metrics(setup):
+    root, run = setup
+    out = root / "report"
+    args = _evaluate_args(["-q", "evaluate", "--model", run.path, "--sessions", str(root / "sessions"), "--out", str(out),
                          "--seconds", "6", "--max-sessions", "4", "--seed", "1", "--n-boot", "20"])
     assert args.func(args) == 0
     m = json.loads((out / "metrics.json").read_text())
@@ -99,10 +103,7 @@ def test_evaluate_over_seeds_reports_each_seed_and_mean_min_max(setup):
 
     root, run = setup
     out = root / "report_seeds"
-    p = argparse.ArgumentParser()
-    p.add_argument("-q", "--quiet", action="store_true")
-    add_evaluation_parsers(p.add_subparsers(dest="command"))
-    args = p.parse_args(["-q", "evaluate", "--model", run.path, "--sessions", str(root / "sessions"), "--out", str(out),
+    args = _evaluate_args(["-q", "evaluate", "--model", run.path, "--sessions", str(root / "sessions"), "--out", str(out),
                          "--seconds", "6", "--seeds", "0,5", "--n-boot", "10"])
     assert args.seeds == [0, 5]
     assert args.func(args) == 0
