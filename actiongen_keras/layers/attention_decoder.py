@@ -21,8 +21,8 @@ class AdvancedAttentionDecoder(keras.layers.Layer):
 
     ``call(state_seq, state_mask, hist_seq, hist_mask, dec_seq)`` with
     ``state_seq [B,K,d]`` (embedded ticks), ``state_mask [B,K]`` (1 = tick has a state),
-    ``hist_seq [B,H,d]`` (embedded history), ``hist_mask [B,H]`` (nonzero = real event:
-    pass ``hist_type``), ``dec_seq [B,T,d]`` (embedded decoder inputs, ``T <= max_actions+1``)
+    ``hist_seq [B,H,d]`` (embedded history), ``hist_mask [B,H]`` (bool, True = a real event,
+    False = padding), ``dec_seq [B,T,d]`` (embedded decoder inputs, ``T <= max_actions+1``)
     returns ``(dec_hidden [B,T,d], state_summary [B,d], hist_summary [B,d],
     seq_len_logits [B, max_actions+1])``.
 

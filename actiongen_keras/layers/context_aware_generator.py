@@ -223,9 +223,24 @@ class ContextAwareActionGenerator(keras.layers.Layer):
             self.num_timing_components, self.dwell_boundaries_ms, self.max_timing_ms, hidden_dim=d, name="dwell", dtype=p
         )
 
-    def build(self, dec_hidden_shape, *args):
-        # Sublayers are created in __init__ and build on their first call (the Functional
-        # graph calls this layer symbolically when it is built or reloaded).
+    def build(self, dec_hidden_shape, state_summary_shape, hist_summary_shape, dec_type_shape, dec_t_after_shape, dec_dt_shape,
+              dec_xy_shape, hist_type_shape, hist_dt_shape, hist_t_before_shape, hist_xy_shape, screen_shape, anchor_xy_shape,
+              anchor_dt_shape, anchor_mask_shape):
+        d = self.d_model
+        steps = tuple(dec_hidden_shape[:2])  # (B, T)
+        self.state_processor.build(state_summary_shape)
+        self.history_processor.build(hist_summary_shape)
+        self.behaviour_processor.build((state_summary_shape[0], NUM_BEHAVIOUR_FEATURES))
+        self.t_after_encoding.build(dec_t_after_shape)
+        self.dt_encoding.build(dec_dt_shape)
+        self.temporal_processor.build(steps + (d,))
+        self.anchor_query.build(anchor_xy_shape, anchor_dt_shape, anchor_mask_shape, dec_xy_shape, dec_t_after_shape)
+        self.anchor_processor.build(steps + (d,))
+        self.fusion.build(steps + (dec_hidden_shape[-1] + 4 * d,))
+        self.fusion_norm.build(steps + (d,))
+        self.type_condition.build(dec_type_shape)
+        for head in (self.event_head, self.timing, self.xy_head, self.button_head, self.key_head, self.scroll_head, self.dwell):
+            head.build(steps + (d,))
         self.built = True
 
     def call(self, dec_hidden, state_summary, hist_summary, dec_type, dec_t_after, dec_dt, dec_xy, hist_type, hist_dt, hist_t_before,

@@ -33,6 +33,11 @@ def noisy_positions(cfg, inputs):
     return seen
 
 
+def real_events(hist_type):
+    """The history's mask (True = a real event, False = padding), from its event types."""
+    return keras.ops.not_equal(hist_type, F.PAD)
+
+
 def make_inputs(meta):
     """``{name: keras.Input}`` per :func:`actiongen_keras.data.features.input_signature`."""
     sig = F.input_signature(
@@ -157,6 +162,8 @@ def build_model(config, dataset_meta, name="actiongen"):
         efficient_attention=cfg.efficient_attention,
         name="decoder",
     )
-    dec_hidden, state_summary, hist_summary, seq_len_logits = decoder(state_seq, inputs["state_mask"], hist_seq, inputs["hist_type"], dec_seq)
+    dec_hidden, state_summary, hist_summary, seq_len_logits = decoder(
+        state_seq, inputs["state_mask"], hist_seq, real_events(inputs["hist_type"]), dec_seq
+    )
 
     return keras.Model(inputs, apply_heads(cfg, meta, seen, dec_hidden, state_summary, hist_summary, seq_len_logits), name=name)

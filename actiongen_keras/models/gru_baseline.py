@@ -16,6 +16,7 @@ from actiongen_keras.models.builder import (
     embed_events,
     make_inputs,
     noisy_positions,
+    real_events,
 )
 from actiongen_keras.models.dataset_meta import DatasetMeta
 from actiongen_keras.models.model_config import as_model_config
@@ -41,7 +42,7 @@ def build_gru_baseline(config, dataset_meta, name="actiongen_gru"):
     hist_seq = embed_events(event_embedding, seen, "hist", "t_before")
     dec_seq = embed_events(event_embedding, seen, "dec", "t_after")
     _, state_summary = MaskedGRUEncoder(d, name="state_encoder")(state_seq, inputs["state_mask"])
-    _, hist_summary = MaskedGRUEncoder(d, name="history_encoder")(hist_seq, inputs["hist_type"])
+    _, hist_summary = MaskedGRUEncoder(d, name="history_encoder")(hist_seq, real_events(inputs["hist_type"]))
     context = keras.layers.Concatenate(name="context")([state_summary, hist_summary])
     dec_hidden = GRUDecoder(d, name="decoder")(dec_seq, context)
     bos = keras.layers.Flatten(name="bos_step")(keras.layers.Cropping1D((0, meta.max_actions), name="bos_crop")(dec_hidden))

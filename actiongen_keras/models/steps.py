@@ -28,6 +28,7 @@ from keras import ops
 from actiongen_keras.data import features as F
 from actiongen_keras.layers.context_aware_generator import first_previous_cursor, xy_point
 from actiongen_keras.layers.multi_scale_timing import timing_quantile
+from actiongen_keras.models.builder import real_events
 
 ENCODER_INPUTS = ("state_numeric", "state_categorical", "state_mask", "hist_type", "hist_button", "hist_key", "hist_scroll", "hist_dt",
                   "hist_t_before", "hist_xy")
@@ -67,7 +68,9 @@ class ModelSteps:
         state_seq = self.state_embedding(window["state_numeric"], window["state_categorical"])
         hist_seq = self.event_embedding(window["hist_type"], window["hist_button"], window["hist_key"], window["hist_scroll"],
                                         window["hist_dt"], window["hist_t_before"], window["hist_xy"])
-        memory, memory_mask, s_sum, h_sum = self.decoder.encode(state_seq, window["state_mask"], hist_seq, window["hist_type"], training=False)
+        memory, memory_mask, s_sum, h_sum = self.decoder.encode(
+            state_seq, window["state_mask"], hist_seq, real_events(window["hist_type"]), training=False
+        )
         g = self.generator
         return {
             "memory_cache": self.decoder.memory_cache(memory),

@@ -1,9 +1,6 @@
 """Every layer converted to ``actiongen_keras.testing.layers.run_layer_test``: weights built in
 ``build()``, config round trip, reloaded to identical outputs, mixed precision; on this
 backend, and on JAX and PyTorch in subprocesses.
-
-ContextAwareActionGenerator and MultiScaleTimingProcessor are not here yet: they are being
-changed with the model's heads (the generator still builds its sublayers on the first call).
 """
 
 import os
@@ -13,12 +10,15 @@ import sys
 import numpy as np
 import pytest
 
+from actiongen_keras.data import features as F
 from actiongen_keras.layers import (
     AdvancedAttentionDecoder,
+    ContextAwareActionGenerator,
     EfficientAttention,
     EventEmbedding,
     GRUDecoder,
     MaskedGRUEncoder,
+    MultiScaleTimingProcessor,
     StateAnchorQuery,
     StateEmbedding,
     TemporalPositionEncoding,
@@ -31,6 +31,15 @@ RNG = np.random.default_rng(0)
 X = RNG.normal(size=(2, 6, 8)).astype("float32")
 MASK = np.array([[0, 0, 1, 1, 1, 1], [1, 1, 1, 1, 1, 1]], "float32")
 CONTEXT = RNG.normal(size=(2, 3, 8)).astype("float32")
+# ContextAwareActionGenerator's 15 inputs: decoder output, summaries, 4 decoder steps, 6 history events, 3 anchors
+GENERATOR_INPUTS = (
+    RNG.normal(size=(2, 4, 8)).astype("float32"), RNG.normal(size=(2, 8)).astype("float32"), RNG.normal(size=(2, 8)).astype("float32"),
+    np.array([[F.BOS, F.MOVE, F.PRESS, F.MOVE], [F.BOS, F.KEY_DOWN, F.EOS, F.PAD]], "int32"),
+    RNG.exponential(100, (2, 4)).astype("float32"), RNG.exponential(30, (2, 4)).astype("float32"), RNG.random((2, 4, 2)).astype("float32"),
+    np.array([[0, F.MOVE, F.PRESS, F.MOVE, F.RELEASE, F.MOVE], [0, 0, 0, 0, 0, 0]], "int32"), RNG.exponential(30, (2, 6)).astype("float32"),
+    RNG.exponential(300, (2, 6)).astype("float32"), RNG.random((2, 6, 2)).astype("float32"), np.array([[1920, 1080], [1280, 720]], "float32"),
+    RNG.random((2, 3, 2)).astype("float32"), RNG.normal(200, 300, (2, 3)).astype("float32"), np.array([[1, 1, 0], [0, 0, 0]], "float32"),
+)
 
 CASES = {
     "temporal_position_encoding": (TemporalPositionEncoding, {"output_dim": 6, "num_frequencies": 3, "scales_ms": (50.0, 500.0)},
@@ -59,6 +68,11 @@ CASES = {
                          RNG.exponential(50, (2, 5)).astype("float32"), RNG.uniform(-6000, 600, (2, 5)).astype("float32"),
                          RNG.random((2, 5, 2)).astype("float32")), {}, (2, 5, 8)),
     "masked_gru_encoder": (MaskedGRUEncoder, {"units": 5}, (X, MASK), {}, [(2, 6, 5), (2, 5)]),
+    "multi_scale_timing": (MultiScaleTimingProcessor, {"num_components": 2, "hidden_dim": 8}, X, {}, (2, 6, 3 + 9 * 2)),
+    "context_aware_generator": (ContextAwareActionGenerator, {"d_model": 8, "num_keys": 5, "num_xy_mixtures": 3, "num_timing_components": 2,
+                                                              "num_anchors": 3}, GENERATOR_INPUTS, {},
+                                [(2, 4, F.NUM_EVENT_CLASSES), (2, 4, 3 + 9 * 2), (2, 4, 7 * 3 - 6), (2, 4, F.NUM_BUTTONS), (2, 4, 5),
+                                 (2, 4, 2, F.NUM_SCROLL_CLASSES), (2, 4, 3 + 9 * 2)]),
     "gru_decoder": (GRUDecoder, {"units": 5}, (X, RNG.normal(size=(2, 4)).astype("float32")), {}, (2, 6, 5)),
 }
 

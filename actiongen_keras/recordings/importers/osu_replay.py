@@ -63,7 +63,7 @@ STD_EVENTS = {"key": ("key_down", "key_up"), "button": ("press", "release")}
 RNG_SEED_W = -12345
 DUMMY_Y = -500.0
 # The newest osu! client writes an online score id after the frames from this version on.
-_ONLINE_ID_VERSION = 20140721
+ONLINE_ID_VERSION = 20140721
 #: The game version written into exported replays (a recent client's format: with the RNG
 #: seed frame and the online score id).
 WRITE_VERSION = 20210520
@@ -227,7 +227,7 @@ def parse_osr(data, path="<bytes>"):
         raise FormatError(path, f"byte {start - 4}: negative compressed length {length}", field="compressed_length")
     blob = r.take(length, "replay_data")
     online_id = None
-    if version >= _ONLINE_ID_VERSION and r.pos + 8 <= len(r.data):
+    if version >= ONLINE_ID_VERSION and r.pos + 8 <= len(r.data):
         online_id = r.unpack("q", "online_score_id")
     if length == 0:
         raise FormatError(path, f"byte {start}: replay has no frame data (compressed length 0)", field="replay_data")
@@ -451,7 +451,7 @@ def pack_osr(replay):
         struct.pack("<qi", int(replay.timestamp), len(data)),
         data,
     ]
-    if replay.version >= _ONLINE_ID_VERSION:
+    if replay.version >= ONLINE_ID_VERSION:
         out.append(struct.pack("<q", int(replay.online_id or 0)))
     return b"".join(out)
 
