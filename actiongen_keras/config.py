@@ -35,6 +35,7 @@ RANGES = {
     "model.num_timing_components": (1, None, True),
     "model.key_embedding_dim": (1, None, True),
     "model.xy_input_noise": (0, None, True),
+    "model.xy_offset_scale": (0, None, False),
     "train.epochs": (1, None, True),
     "train.batch_size": (1, None, True),
     "train.learning_rate": (0, None, False),
@@ -97,6 +98,7 @@ class ModelConfig:
     key_embedding_dim: int = 16
     xy_input_noise: float = 0.0  # training only: Gaussian noise (screen units) on input positions (hist_xy, dec_xy)
     xy_head: str = "velocity"  # "velocity": means continue the cursor's last step; "absolute": the earlier head (ablation)
+    xy_offset_scale: float = 0.01  # screen units per raw unit of the xy means' offsets (layers/context_aware_generator.py)
 
 
 @dataclasses.dataclass
@@ -109,6 +111,10 @@ class TrainConfig:
     early_stopping_patience: int = 3
     progressive: bool = False
     jit_compile: str | bool = "auto"
+    # Keras's run_eagerly: every step runs as Python, no graph is traced. Slower per step, but
+    # tracing the graph costs more than a few steps on a tiny dataset (the tests use it); also
+    # for debugging a layer with print / pdb.
+    run_eagerly: bool = False
     loss_weights: dict = dataclasses.field(
         default_factory=lambda: {"event_type": 1.0, "timing": 1.0, "xy": 1.0, "button": 0.5, "key": 0.5, "scroll": 0.5, "dwell": 0.5,
                                  "seq_len": 0.5}

@@ -154,6 +154,15 @@ class ContextAwareActionGenerator(keras.layers.Layer):
     ignores where the cursor went, which made sampled paths zig-zag. ``"absolute"``
     drops the velocity term (the earlier head; kept for the ablation).
 
+    **Offset scale** (``xy_offset_scale``): the free offsets are the head's raw outputs times
+    this factor (screen units per unit). A hand's step differs from its last step by a pixel
+    or two, about 1e-3 of a screen; Adam moves a raw output by about the learning rate per
+    update, so at scale 1 the means cannot settle closer than several pixels (the model
+    trained so erred by 4-5 px even where the cursor moved less than 2 px, and its sampled
+    steps reversed direction 10-30 times as often as people's). At 0.01 a raw unit is about
+    15 px. The default 1.0 keeps models saved without the key as they were trained; new
+    models take ``model.xy_offset_scale`` (0.01).
+
     **Dwell** (``dwell`` head): for a press or key_down, the time until its release, a
     :class:`MultiScaleTimingProcessor` mixture of its own. The sampling loop draws it once
     at the press and releases the button then (``generation/sampler.py``), instead of
@@ -172,6 +181,7 @@ class ContextAwareActionGenerator(keras.layers.Layer):
         num_anchors=1,
         xy_head="velocity",
         dwell_boundaries_ms=DEFAULT_BOUNDARIES_MS,
+        xy_offset_scale=1.0,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -187,6 +197,7 @@ class ContextAwareActionGenerator(keras.layers.Layer):
             raise ValueError(f"xy_head must be one of {XY_HEADS}, got {xy_head!r}")
         self.xy_head_kind = xy_head
         self.dwell_boundaries_ms = tuple(float(b) for b in dwell_boundaries_ms)
+        self.xy_offset_scale = float(xy_offset_scale)
         p = self.dtype_policy
         d = self.d_model
 
@@ -297,11 +308,12 @@ class ContextAwareActionGenerator(keras.layers.Layer):
         if self.xy_head_kind == "velocity":
             step = cursor - ops.cast(prev_xy, self.compute_dtype)
             shift = shift + (1.0 + xy_raw[..., 6 * M : 7 * M])[..., None] * step[..., None, :]
+        offset = self.xy_offset_scale
         xy = ops.concatenate(
             [
                 xy_raw[..., :M],
-                xy_raw[..., M : 2 * M] + shift[..., 0],
-                xy_raw[..., 2 * M : 3 * M] + shift[..., 1],
+                offset * xy_raw[..., M : 2 * M] + shift[..., 0],
+                offset * xy_raw[..., 2 * M : 3 * M] + shift[..., 1],
                 xy_raw[..., 3 * M : 5 * M],
             ],
             axis=-1,
@@ -324,5 +336,6 @@ class ContextAwareActionGenerator(keras.layers.Layer):
             num_anchors=self.num_anchors,
             xy_head=self.xy_head_kind,
             dwell_boundaries_ms=list(self.dwell_boundaries_ms),
+            xy_offset_scale=self.xy_offset_scale,
         )
         return config

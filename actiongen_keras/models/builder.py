@@ -75,6 +75,7 @@ def make_generator(cfg, meta, name="generator"):
         dropout=cfg.dropout,
         num_anchors=meta.num_anchors,
         xy_head=cfg.xy_head,
+        xy_offset_scale=cfg.xy_offset_scale,
         name=name,
     )
 

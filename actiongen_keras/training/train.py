@@ -64,6 +64,7 @@ def compile_model(model, config, meta, heads=F.TARGET_NAMES, lr_factor=1.0):
         loss_weights=weights,
         weighted_metrics=build_weighted_metrics(config, meta),
         jit_compile=t.jit_compile,
+        run_eagerly=t.run_eagerly,
     )
     return model
 

@@ -136,6 +136,23 @@ def test_behaviour_features_known_values():
     np.testing.assert_allclose(empty, 0.0, atol=2e-3)  # std carries a 1e-6 variance epsilon
 
 
+def test_offsets_are_the_raw_outputs_times_the_offset_scale():
+    """A raw offset of (1, -2) moves every mean by (1, -2) x ``xy_offset_scale`` from cursor + last step,
+    and the scale travels in the config (a reloaded model keeps its means)."""
+    args = _inputs()
+    means = []
+    for scale in (1.0, 0.01):
+        layer = ContextAwareActionGenerator(D, NK, num_xy_mixtures=3, num_timing_components=2, num_anchors=P, xy_offset_scale=scale)
+        layer(*args)
+        kernel, bias = (np.zeros_like(w) for w in layer.xy_head.get_weights())
+        bias[3:6], bias[6:9] = 1.0, -2.0  # the x and y offsets of the 3 components
+        layer.xy_head.set_weights([kernel, bias])
+        _, mu, _ = (ops.convert_to_numpy(t) for t in split_xy_params(layer(*args)[2], 3))
+        means.append(mu)
+        assert ContextAwareActionGenerator.from_config(layer.get_config()).xy_offset_scale == scale
+    np.testing.assert_allclose(means[0] - means[1], np.broadcast_to([0.99, -1.98], means[0].shape), atol=1e-5)
+
+
 def test_config_round_trip():
     layer = _layer()
     clone = ContextAwareActionGenerator.from_config(layer.get_config())

@@ -20,10 +20,13 @@ from actiongen_keras.training.losses import event_decision_bias
 from actiongen_keras.training.train import TrainingDiverged, train
 
 
-def tiny_config():
+def tiny_config(run_eagerly=False):
+    """``run_eagerly``: no graph traced (on these few windows tracing costs more than the steps);
+    the resume test keeps the graph, the path real runs take."""
     c = tiny_model_config()
     c.data = Config().data  # the dataset's own (train() would switch to it with a note)
     c.train.batch_size = 32
+    c.train.run_eagerly = run_eagerly
     return c
 
 
@@ -104,7 +107,7 @@ def test_progressive_training_runs_each_stage_with_its_heads(data_dir, tmp_path,
         return real_compile(model, config, meta, heads, lr_factor)
 
     monkeypatch.setattr(T, "compile_model", spy)
-    c = tiny_config()
+    c = tiny_config(run_eagerly=True)
     c.train.progressive = True
     logs = []
     whole, run = tmp_path / "whole", tmp_path / "run"
@@ -140,7 +143,7 @@ def test_non_finite_loss_ends_the_run_with_an_error_and_keeps_the_old_run(data_d
     run.mkdir()
     (run / "model.keras").write_text("the previous run")
     with pytest.raises(TrainingDiverged, match="training diverged: loss is nan in epoch 1"):
-        train(data_dir, run, tiny_config(), epochs=2, progress=False, gru_baseline=False, log=lambda *_: None,
+        train(data_dir, run, tiny_config(run_eagerly=True), epochs=2, progress=False, gru_baseline=False, log=lambda *_: None,
               callbacks=[PoisonWeights()], overwrite=True)
     assert [p.name for p in tmp_path.iterdir()] == ["run"]  # no partial folder (its backup would hold NaN weights)
     assert [p.name for p in run.iterdir()] == ["model.keras"] and (run / "model.keras").read_text() == "the previous run"
