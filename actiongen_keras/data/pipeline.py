@@ -105,6 +105,11 @@ def make_dataset(data_dir, split, batch_size=64, shuffle=True, cache=False, dete
         seed = 0 if seed is None else int(seed)
 
         def one_epoch(e):
+            # Epoch e's order is a function of (seed, e) alone, so this function's graph takes no
+            # graph-level seed. With one, TF compares (graph seed, op seed) with (0, 0) in Python,
+            # and a global seed of 0 (keras.utils.set_random_seed(0), train.seed 0) made that
+            # comparison read the tensor op seed as a bool: the pipeline could not be built.
+            tf.compat.v1.get_default_graph().seed = None
             order = base.shuffle(shuffle_buffer, seed=e * 1_000_003 + seed, reshuffle_each_iteration=False)
             return order.batch(batch_size, **batch_kw)
 
