@@ -21,12 +21,14 @@ $(STAMP): pyproject.toml
 # Import contract and lint first, then the suite; -rs lists every skip (the summary line
 # counts them: 0 on a clone with ../shared beside it). TEST_WORKERS pytest-xdist processes
 # (2: the CI machine's cores; most of a test's time is single-threaded graph tracing, so two
-# processes nearly halve the wall time); TEST_WORKERS=0 runs in one process.
+# processes nearly halve the wall time); TEST_WORKERS=0 runs in one process. --dist loadfile:
+# each file runs in one process, so a module's fixture (the three backends' fit, the export
+# run) is built once, not once per worker.
 TEST_WORKERS ?= 2
 test: $(STAMP)
 	$(BIN)/lint-imports
 	$(BIN)/ruff check .
-	TF_CPP_MIN_LOG_LEVEL=2 $(BIN)/python -m pytest -q -p no:cacheprovider -rs -n $(TEST_WORKERS) --dist worksteal --durations=15
+	TF_CPP_MIN_LOG_LEVEL=2 $(BIN)/python -m pytest -q -p no:cacheprovider -rs -n $(TEST_WORKERS) --dist loadfile --durations=15
 
 demo: $(STAMP)
 	rm -rf $(DEMO) && mkdir -p $(DEMO)

@@ -260,6 +260,8 @@ def headline(hl):
     if "osu_hit_rate" in hl:
         for name in ("human", "model", "bezier", "wind"):
             out[f"osu_hit_rate.{name}"] = hl["osu_hit_rate"].get(name)
+    for name, v in hl.get("edge_share", {}).items():
+        out[f"edge_share.{name}"] = v
     for q, h in hl.get("timing_histograms", {}).items():
         for name, d in h["samples"].items():
             if name != "real":
@@ -288,6 +290,7 @@ def seeds_markdown(runs):
     """The table of closed-loop numbers over seeds: one column per seed, then mean, min, max.
     Every detector AUC has the same seed's human floor beside it."""
     from actiongen_keras.evaluation.detector import MIN_SUBJECTS_FOR_FLOOR
+    from actiongen_keras.evaluation.kinematics import EDGE_MARGIN
     from actiongen_keras.evaluation.report import _f
 
     seeds = [sd for sd, _, _ in runs]
@@ -314,6 +317,8 @@ def seeds_markdown(runs):
     row(f"human floor AUC ({n[0]} people, {power})", "detector_auc.human_floor", always=True)
     for name, label in (("human", "human"),) + _SAMPLES:
         row(f"osu! hit rate, {label}", f"osu_hit_rate.{name}")
+    for name, label in (("real", "real"),) + _SAMPLES:
+        row(f"cursor within {EDGE_MARGIN:.0%} of a screen edge, {label}", f"edge_share.{name}")
     row("intervals on the real's ticks, real", "interval_ms.on_ticks.real")
     for q, what in (("interval_ms", "interval TV at 1 ms"), ("dwell_button_ms", "button dwell TV at 5 ms"),
                     ("dwell_key_ms", "key dwell TV at 5 ms")):

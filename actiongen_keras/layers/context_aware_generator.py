@@ -160,7 +160,7 @@ class ContextAwareActionGenerator(keras.layers.Layer):
     update, so at scale 1 the means cannot settle closer than several pixels (the model
     trained so erred by 4-5 px even where the cursor moved less than 2 px, and its sampled
     steps reversed direction 10-30 times as often as people's). At 0.01 a raw unit is about
-    15 px. The default 1.0 keeps models saved without the key as they were trained; new
+    13-19 px on 1339-1920 px screens. The default 1.0 keeps models saved without the key as they were trained; new
     models take ``model.xy_offset_scale`` (0.01).
 
     **Dwell** (``dwell`` head): for a press or key_down, the time until its release, a

@@ -114,7 +114,10 @@ def test_evaluate_over_seeds_reports_each_seed_and_mean_min_max(setup):
         assert m["per_seed"][sd]["detector_auc.model"] == full["detector_auc"]["model"]["auc"]
         assert m["per_seed"][sd]["human_floor.n_subjects"] == 4 and m["per_seed"][sd]["human_floor.has_power"] is False
         assert (out / f"seed_{sd}" / "report.md").exists() and (out / f"seed_{sd}" / "interval_dwell_hist.png").exists()
-    for key in ("detector_auc.model", "detector_auc.bezier", "interval_ms.tv.model"):
+    for sd in ("0", "5"):  # the drift figure of each seed is its report's
+        full = json.loads((out / f"seed_{sd}" / "metrics.json").read_text())
+        assert m["per_seed"][sd]["edge_share.model"] == full["edge_share"]["model"] and 0.0 <= full["edge_share"]["model"] <= 1.0
+    for key in ("detector_auc.model", "detector_auc.bezier", "interval_ms.tv.model", "edge_share.model"):
         vals = [m["per_seed"][sd][key] for sd in ("0", "5")]
         s = m["summary"][key]
         assert s["per_seed"] == vals and s["mean"] == pytest.approx(np.mean(vals)) and (s["min"], s["max"]) == (min(vals), max(vals))
@@ -127,6 +130,7 @@ def test_evaluate_over_seeds_reports_each_seed_and_mean_min_max(setup):
     row = next(line for line in text.splitlines() if line.startswith("| detector AUC, model |"))
     assert row.count("(floor -)") == 2  # 4 people: no floor, said beside each AUC
     assert "| human floor AUC (4 people, no power: needs 8) | - | - | - | - | - |" in text
+    assert any(line.startswith("| cursor within 1% of a screen edge, model |") for line in text.splitlines())
     assert "[seed_0/report.md](seed_0/report.md)" in text and "\n## Intervals at 1 ms" not in text  # demoted under the closed loop
     assert "### Intervals at 1 ms and dwell times" in text
 

@@ -85,3 +85,14 @@ def test_event_rates_and_segment_features():
     np.testing.assert_allclose(X[:, col["pause_frac"]], 0.0, atol=0.01)
     assert np.isnan(X[:, col["dwell_q50"]]).all()
     assert t0.tolist() == [0.0, 3000.0, 6000.0]
+
+
+def test_edge_share_counts_on_screen_moves_near_an_edge():
+    """512 x 384 screen, 1% margins (5.12 / 3.84 px): of 5 on-screen moves, x = 5 and y = 381 are
+    near an edge, x = 6 and the middle are not; an off-screen sample does not count; pooled over sessions."""
+    a = session(moves([0, 10, 20, 30], [5, 6, 256, 200], [100, 100, 192, 381]))
+    b = session(moves([0, 10], [100, 600], [100, 100]))  # 600 > 512: off the screen, marked so by the reader
+    b.events.offscreen[1] = True
+    assert K.edge_share([a]) == pytest.approx(2 / 4)
+    assert K.edge_share([a, b]) == pytest.approx(2 / 5)
+    assert K.edge_share([a], margin=0.0) == 0.0 and K.edge_share([]) is None

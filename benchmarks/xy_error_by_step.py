@@ -1,0 +1,53 @@
+"""How far a trained model's position means are from the hand, by how far the hand moved.
+
+    python benchmarks/xy_error_by_step.py RUN_DIR/model.keras DATA_DIR [--split test] [--batches 12]
+
+Teacher-forced, on the split's windows in their stored order: for every target move, the
+true step (target minus the decoder's input position, px), the most probable component's
+mean error (px) and its predicted spread (sigma, px, mean of x and y), as medians per
+step-length band. A model whose means cannot settle within a pixel or two of slow hand
+motion samples steps that reverse direction in closed loop; this is the table that showed
+it (README, "Results on SapiMouse": the offset scale).
+"""
+
+import argparse
+
+import numpy as np
+
+import actiongen_keras
+from actiongen_keras.data import features as F
+from actiongen_keras.data.pipeline import make_dataset
+from actiongen_keras.layers.context_aware_generator import split_xy_params
+
+BANDS = ((0, 2), (2, 5), (5, 10), (10, 30), (30, np.inf))
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("model")
+    ap.add_argument("data")
+    ap.add_argument("--split", default="test")
+    ap.add_argument("--batches", type=int, default=12, help="batches of 64 windows")
+    args = ap.parse_args(argv)
+    model = actiongen_keras.load_model(args.model)
+    M = model.get_layer("generator").num_xy_mixtures
+    step, err, sigma = [], [], []
+    for x, y, _ in make_dataset(args.data, args.split, batch_size=64, shuffle=False).take(args.batches):
+        logits, mu, sig = (np.asarray(t) for t in split_xy_params(model(x, training=False)["xy"], M))
+        best = logits.argmax(-1)[..., None, None]
+        px = np.asarray(x["screen"], np.float64)[:, None, :]  # [B, 1, 2] screen units -> px
+        move = np.asarray(y["event_type"]) == F.MOVE
+        target, cursor = np.asarray(y["xy"]), np.asarray(x["dec_xy"])
+        step.append(np.hypot(*((target - cursor) * px).transpose(2, 0, 1))[move])
+        err.append(np.hypot(*((np.take_along_axis(mu, best, axis=2)[..., 0, :] - target) * px).transpose(2, 0, 1))[move])
+        sigma.append((np.take_along_axis(sig, best, axis=2)[..., 0, :] * px).mean(-1)[move])
+    step, err, sigma = (np.concatenate(a) for a in (step, err, sigma))
+    print(f"{len(step)} target moves, {args.split} split of {args.data}")
+    print("| true step px | share | median error px | median sigma px |\n|---|---:|---:|---:|")
+    for lo, hi in BANDS:
+        k = (step >= lo) & (step < hi)
+        print(f"| {lo}-{hi} | {k.mean():.3f} | {np.median(err[k]):.2f} | {np.median(sigma[k]):.2f} |")
+
+
+if __name__ == "__main__":
+    main()
