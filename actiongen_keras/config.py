@@ -36,6 +36,8 @@ RANGES = {
     "model.key_embedding_dim": (1, None, True),
     "model.xy_input_noise": (0, None, True),
     "model.xy_offset_scale": (0, None, False),
+    "model.xy_sigma_floor": (0, None, False),
+    "model.xy_dequantize_px": (0, None, True),
     "train.epochs": (1, None, True),
     "train.batch_size": (1, None, True),
     "train.learning_rate": (0, None, False),
@@ -99,6 +101,8 @@ class ModelConfig:
     xy_input_noise: float = 0.0  # training only: Gaussian noise (screen units) on input positions (hist_xy, dec_xy)
     xy_head: str = "velocity"  # "velocity": means continue the cursor's last step; "absolute": the earlier head (ablation)
     xy_offset_scale: float = 0.01  # screen units per raw unit of the xy means' offsets (layers/context_aware_generator.py)
+    xy_sigma_floor: float = 5e-5  # screen units (0.07-0.1 px on 1339-1920 px screens): the smallest xy spread
+    xy_dequantize_px: float = 1.0  # training only: targets spread over this many recorder pixels (layers/pixel_dequantization.py); 0 = off
 
 
 @dataclasses.dataclass

@@ -112,7 +112,7 @@ def _usable(session, cfg):
 
 def evaluate(model_or_run_dir, sessions, out_dir, seconds=30.0, max_sessions=None, seed=0, temperature=1.0, top_k=0, top_p=1.0,
              beatmap_dir=None, n_boot=500, progress=True, baselines=True, write_generated=True, data_dir=None, split=None,
-             xy_noise_corr=0.0, seeds=None, dwell=True, clock=True):
+             xy_noise_corr=0.0, seeds=None, dwell=True, clock=True, pixel_grid=True):
     """Run (a) and (b) of the module doc; write ``out_dir``; return the merged metrics dict.
 
     Args:
@@ -126,6 +126,8 @@ def evaluate(model_or_run_dir, sessions, out_dir, seconds=30.0, max_sessions=Non
             human floor) once per seed, each into ``out_dir/seed_S/``; ``out_dir`` gets the
             per-head metrics once and the numbers per seed with mean/min/max.
         data_dir, split: evaluate only this split of that dataset's ``splits.json``.
+        dwell, clock, pixel_grid: the sampling loop's mechanisms
+            (:class:`~actiongen_keras.generation.sampler.SamplingConfig`; off for ablations).
     """
     from actiongen_keras.data.windows import history_ms
     from actiongen_keras.evaluation.report import (
@@ -202,7 +204,7 @@ def evaluate(model_or_run_dir, sessions, out_dir, seconds=30.0, max_sessions=Non
         t = time.perf_counter()
         rolled = rollout(gen, todo, seconds=seconds_each, seed=ctx_seeds, temperature=temperature, top_k=top_k, top_p=top_p,
                          start_ms=[T0 for T0, _ in spans], xy_noise_corr=xy_noise_corr, progress=progress, dwell=dwell,
-                         clock=clock)
+                         clock=clock, pixel_grid=pixel_grid)
         gen_seconds = time.perf_counter() - t
         gen_parts, n_windows, stops = [], 0, Counter()
         for g in rolled:
@@ -217,7 +219,7 @@ def evaluate(model_or_run_dir, sessions, out_dir, seconds=30.0, max_sessions=Non
                                progress=progress)
         generation = {
             "sessions": len(todo), "seconds": float(seconds), "seed": sd, "context_seeds": ctx_seeds, "temperature": temperature,
-            "top_k": top_k, "top_p": top_p, "xy_noise_corr": xy_noise_corr,
+            "top_k": top_k, "top_p": top_p, "xy_noise_corr": xy_noise_corr, "dwell": dwell, "clock": clock, "pixel_grid": pixel_grid,
             "windows": n_windows, "ms_per_window": 1000.0 * gen_seconds / max(n_windows, 1),
             "window_stops": dict(stops), "context_sessions": [s.session_id for s in todo],
             "model": str(gen.model_path),

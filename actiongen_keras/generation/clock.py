@@ -1,4 +1,4 @@
-"""The recorder's clock, read off a recording's own timestamps.
+"""The recorder's clock and pixel grid, read off a recording's own timestamps and positions.
 
 Recorders stamp input on a clock: a 60 Hz game or browser frame stamped in whole
 milliseconds gives intervals of 16 and 17 ms, a 125 Hz mouse 8 ms, Balabit's remote
@@ -18,6 +18,12 @@ The tick is read off the moves (the cursor is polled per frame). Whether the oth
 (presses, keys, scrolls) fall on it too depends on the recorder: an osu! replay stores
 buttons per frame, a browser stamps a click when it happens (SapiMouse: 7 ms after a move
 is common). :func:`estimate_clock` measures that as well (:func:`on_ticks`).
+
+Positions sit on a grid too: most recorders store whole pixels (SapiMouse, Balabit, a
+browser, OSRS), osu! replays store sub-pixel floats. :func:`pixel_grid` tells which from the
+context's own positions, and the sampling loop puts every generated position on that grid
+(:func:`~actiongen_keras.generation.sampler.sample_window`): the model then reads whole
+pixels in closed loop as it did in training, and the stream keeps its recorder's grid.
 """
 
 from __future__ import annotations
@@ -48,6 +54,18 @@ def estimate_clock(t_ms, max_events=2000, others_ms=None):
     if len(others) and res and np.any(np.abs(others - np.round(others)) > 1e-6):
         res = 0.0  # whole-ms moves but fractional clicks: keep the fractions
     return period, phase, res, (1.0 if period > 0 and on_ticks(others, period, phase) else 0.0)
+
+
+def pixel_grid(x, y, max_events=2000):
+    """The position grid of a recorder in pixels, from the positions ``x``, ``y`` (pixels) of
+    its last ``max_events`` cursor events: 1.0 when every one is a whole pixel, 0.0 when any
+    is not (sub-pixel recorders: osu! replays, a tablet) or there are fewer than
+    :data:`MIN_EVENTS` (no evidence: leave positions as sampled)."""
+    xy = np.stack([np.asarray(x, np.float64), np.asarray(y, np.float64)], axis=-1)
+    xy = xy[np.all(np.isfinite(xy), axis=-1)][-int(max_events):]
+    if len(xy) < MIN_EVENTS:
+        return 0.0
+    return 1.0 if np.all(np.abs(xy - np.round(xy)) < 1e-6) else 0.0
 
 
 def on_ticks(t_ms, period, phase, min_events=5):
@@ -92,4 +110,4 @@ def clock_at(clock, T):
     return (period, float((phase - T) % period) if period > 0 else 0.0, res, others)
 
 
-__all__ = ["MAX_PERIOD_MS", "MIN_PERIOD_MS", "MIN_STRENGTH", "clock_at", "estimate_clock", "on_ticks"]
+__all__ = ["MAX_PERIOD_MS", "MIN_PERIOD_MS", "MIN_STRENGTH", "clock_at", "estimate_clock", "on_ticks", "pixel_grid"]

@@ -60,7 +60,7 @@ from actiongen_keras.data.windows import (
 )
 from actiongen_keras.errors import ActiongenError
 from actiongen_keras.generation import rules as R
-from actiongen_keras.generation.clock import clock_at, estimate_clock
+from actiongen_keras.generation.clock import clock_at, estimate_clock, pixel_grid
 from actiongen_keras.generation.run import RunFiles, load_run
 from actiongen_keras.generation.sampler import NEVER, STOPS, SamplingConfig, WindowSampler
 from actiongen_keras.models.steps import WINDOW_INPUTS
@@ -157,7 +157,8 @@ class _Row:
     seconds: float
     run: _Running
     carry: dict  # held state and scheduled releases (sampler.CARRY, without last_t_rel)
-    clock: tuple  # (period, phase, resolution) of the context's recorder (clock.estimate_clock)
+    clock: tuple  # (period, phase, resolution, others_tick) of the context's recorder (clock.estimate_clock)
+    grid: float  # its pixel grid (clock.pixel_grid)
     stops: Counter
     target_ms: float
 
@@ -175,7 +176,7 @@ def _per_context(value, n, name):
 
 
 def rollout(model_or_run_dir, contexts, seconds=30.0, seed=0, temperature=1.0, top_k=0, top_p=1.0, constrain=True, start_ms=None,
-            progress=False, session_id=None, xy_noise_corr=0.0, batch_size=None, dwell=True, clock=True):
+            progress=False, session_id=None, xy_noise_corr=0.0, batch_size=None, dwell=True, clock=True, pixel_grid=True):
     """Generate ``seconds`` of input after the real context of each session (module doc).
 
     Args:
@@ -186,9 +187,10 @@ def rollout(model_or_run_dir, contexts, seconds=30.0, seed=0, temperature=1.0, t
             last window's events past ``T0 + seconds`` are dropped); one value or one per context.
         seed: the seed of a single context; for a list, context ``i`` gets ``seed + i`` (or
             give one seed per context).
-        temperature, top_k, top_p, constrain, xy_noise_corr, dwell, clock: see
+        temperature, top_k, top_p, constrain, xy_noise_corr, dwell, clock, pixel_grid: see
             :class:`SamplingConfig` (``clock``: event times on the clock of the context's
-            recorder, :func:`~actiongen_keras.generation.clock.estimate_clock`).
+            recorder, :func:`~actiongen_keras.generation.clock.estimate_clock`; ``pixel_grid``:
+            positions on its grid, :func:`~actiongen_keras.generation.clock.pixel_grid`).
         start_ms: the first window boundary ``T0`` on the session clock (default: the first
             event + ``history_ms``); one value or one per context.
         session_id: of a single output (default ``<context id>.gen<seed>``).
@@ -204,7 +206,8 @@ def rollout(model_or_run_dir, contexts, seconds=30.0, seed=0, temperature=1.0, t
     gen = _as_generator(model_or_run_dir)
     try:
         sampling = SamplingConfig(temperature=float(temperature), top_k=int(top_k), top_p=float(top_p), constrain=bool(constrain),
-                                  xy_noise_corr=float(xy_noise_corr), dwell=bool(dwell), clock=bool(clock))
+                                  xy_noise_corr=float(xy_noise_corr), dwell=bool(dwell), clock=bool(clock),
+                                  pixel_grid=bool(pixel_grid))
     except ValueError as e:
         raise ActiongenError(str(e)) from None
     n = len(sessions)
@@ -254,7 +257,8 @@ def _start_row(gen, i, s, seed, seconds, start_ms):
     before = s.events.t_ms < T0
     moves = np.asarray(s.events.type) == "move"
     clock = estimate_clock(s.events.t_ms[before & moves], others_ms=s.events.t_ms[before & ~moves])
-    return _Row(i, s, int(seed), T0, float(seconds), run, carry, clock, Counter(), float(cfg.target_ms))
+    grid = pixel_grid(s.events.x[before & moves], s.events.y[before & moves])
+    return _Row(i, s, int(seed), T0, float(seconds), run, carry, clock, grid, Counter(), float(cfg.target_ms))
 
 
 def _run_chunk(gen, rows, sampling, bar):
@@ -272,12 +276,12 @@ def _run_chunk(gen, rows, sampling, bar):
             wins.append(ins)
             lt = r.run.last_t
             last.append((lt - T) if lt is not None else 0.0)
-            clocks.append(clock_at(r.clock, T))
+            clocks.append((clock_at(r.clock, T) if sampling.clock else (0.0,) * 4) + ((r.grid,) if sampling.pixel_grid else (0.0,)))
         window = {name: np.concatenate([w[name] for w in wins]) for name in WINDOW_INPUTS}
         carry = {name: np.stack([r.carry[name] for r in rows]) for name in rows[0].carry}
         carry["last_t_rel"] = np.array(last, np.float32)
         out = sampler(window, np.full(len(rows), sampling.temperature, np.float32), np.array([window_seed(r.seed, k) for r in rows]),
-                      carry, np.array(clocks, np.float32) if sampling.clock else None)
+                      carry, np.array(clocks, np.float32) if sampling.clock or sampling.pixel_grid else None)
         for j, r in enumerate(rows):
             if k >= r.n_windows:
                 continue
@@ -331,6 +335,7 @@ def _to_session(gen, row, sampling, session_id=None):
         "xy_noise_corr": float(xy_noise_corr), "dwell": bool(sampling.dwell),
         "clock": {"period_ms": row.clock[0], "phase_ms": row.clock[1], "resolution_ms": row.clock[2], "others_tick": bool(row.clock[3])}
         if sampling.clock else None,
+        "pixel_grid_px": row.grid if sampling.pixel_grid else None,
         "context_ms": hist, "generated_from_ms": T0, "generated_ms": span,
         "window_stops": dict(stops),
     })

@@ -44,8 +44,9 @@ emits the release instead (at the scheduled time, at the cursor). A scheduled bu
 never released by a sampled release; buttons held from the history (no schedule) still
 are. The schedules travel with the held state from window to window.
 
-**The recorder's clock** (``clock [B, 4]``: period, phase relative to T, resolution, ms,
-and whether events other than moves tick too (1) or not (0); zeros = off). Recorders
+**The recorder's clock** (``clock [B, 5]``: period, phase relative to T, resolution, ms,
+and whether events other than moves tick too (1) or not (0); zeros = off; the fifth
+column is the pixel grid below, and a ``[B, 4]`` clock has none). Recorders
 stamp events on a clock: 60 Hz frames stamped in whole ms give intervals of 16 and 17
 ms, and a detector sees a continuous interval distribution at once. Every move (and
 every event, where the others tick too: osu! replays store buttons per frame, a browser
@@ -53,6 +54,11 @@ stamps clicks when they happen) is moved to the nearest tick ``phase + k * perio
 before the previous event nor T); every time is rounded to ``resolution`` (1 ms for
 whole-ms recorders); ``period`` 0 only rounds. :func:`~actiongen_keras.generation.clock.estimate_clock` reads
 the clock off the context's own timestamps.
+
+**The pixel grid** (``clock[:, 4]``, pixels; 0 = off): every generated position is rounded
+to the recorder's grid (:func:`~actiongen_keras.generation.clock.pixel_grid`: 1 px where
+the context's positions are whole pixels). The model was trained on whole-pixel inputs,
+and the stream keeps the recorder's grid as it keeps its clock.
 
 **Correlated position noise** (``xy_noise_corr = rho``): the standard normal pair of each
 move is ``rho * z_prev + sqrt(1 - rho^2) * e``: every draw keeps the model's distribution,
@@ -98,8 +104,9 @@ class SamplingConfig:
     """How to sample: ``temperature`` (0 = greedy), ``top_k`` (0 = off), ``top_p`` (1 = off)
     for the categorical heads, whether to apply the coherence masks, ``xy_noise_corr``
     (0 = off): the correlation of the position noise of consecutive moves, ``dwell``: press
-    durations from the dwell head, and ``clock``: event times on the context's recorder
-    clock (module doc; the clock itself is an input, estimated per context)."""
+    durations from the dwell head, ``clock``: event times on the context's recorder clock,
+    and ``pixel_grid``: positions on its pixel grid (module doc; the clock and the grid are
+    inputs, estimated per context)."""
 
     temperature: float = 1.0
     top_k: int = 0
@@ -108,6 +115,7 @@ class SamplingConfig:
     xy_noise_corr: float = 0.0
     dwell: bool = True
     clock: bool = True
+    pixel_grid: bool = True
 
     def __post_init__(self):
         if not (math.isfinite(self.temperature) and self.temperature >= 0):
@@ -173,7 +181,7 @@ def ar1(z_prev, e, rho):
 
 
 def on_clock(t, t_prev, clock, is_move=None):
-    """Event times ``t [B]`` (ms from T) on the recorder's clock ``[B, 4]`` (period, phase,
+    """Event times ``t [B]`` (ms from T) on the recorder's clock ``[B, 4+]`` (period, phase,
     resolution, others tick; module doc): the nearest tick that is not before ``t_prev`` nor
     T (moves, or every event where the others tick), rounded to the resolution. Rows whose
     period and resolution are 0 keep ``t``. ``is_move [B]`` bool (default: all moves)."""
@@ -217,8 +225,8 @@ def sample_window(steps, window, temperature, seed, held_buttons=None, held_keys
             history event, 0 without one).
         release_buttons, release_keys: ``[B, NUM_BUTTONS]`` / ``[B, num_keys]`` scheduled
             release times relative to T (:data:`NEVER` = none; default: none).
-        clock: ``[B, 4]`` the recorder's clock (period, phase relative to T, resolution; ms;
-            others tick 0/1; default zeros = off).
+        clock: ``[B, 5]`` the recorder's clock (period, phase relative to T, resolution; ms;
+            others tick 0/1) and pixel grid (px); default zeros = off; ``[B, 4]``: no grid.
         target_ms, max_actions: the window's length and event limit (default: the model's).
         top_k, top_p, constrain, xy_noise_corr, dwell: :class:`SamplingConfig` (compiled in).
 
@@ -253,7 +261,11 @@ def sample_window(steps, window, temperature, seed, held_buttons=None, held_keys
         release_buttons = ops.full((B, F.NUM_BUTTONS), NEVER, "float32")
     if release_keys is None:
         release_keys = ops.full((B, NK), NEVER, "float32")
-    clock = ops.zeros((B, 4), "float32") if clock is None else ops.cast(clock, "float32")
+    clock = ops.zeros((B, 5), "float32") if clock is None else ops.cast(clock, "float32")
+    if clock.shape[-1] == 4:
+        clock = ops.concatenate([clock, ops.zeros((B, 1), "float32")], axis=-1)
+    grid_px = clock[:, 4:5]
+    screen = ops.maximum(ops.cast(window["screen"], "float32"), 1.0)
     ctx = steps.encode(window)
     token = bos_token(window)
     tbd = (g.dwell_boundaries_ms, g.num_timing_components, g.max_timing_ms)
@@ -321,6 +333,8 @@ def sample_window(steps, window, temperature, seed, held_buttons=None, held_keys
             z = ar1(s["z"], z, rho)
         drawn = ops.sum(mu * one, axis=-2) + ops.sum(sigma * one, axis=-2) * z
         xy = ops.clip(ops.where(greedy[:, None], xy_point(xyp, M), drawn), 0.0, 1.0)
+        cell = ops.maximum(grid_px, 1e-6) / screen
+        xy = ops.where(grid_px > 0.0, ops.clip(ops.round(xy / cell) * cell, 0.0, 1.0), xy)
         xy = ops.where(is_move[:, None], xy, cursor)
         # button / key / scroll, only for the types that name them, within the held-state masks
         is_btn, is_key, is_scroll = ops.take(names_button, ev, axis=0), ops.take(names_key, ev, axis=0), ops.equal(ev, F.SCROLL)
@@ -410,8 +424,8 @@ class WindowSampler:
     ``WindowSampler(model, sampling)``; ``sampler(window, temperature, seed, carry=None,
     clock=None)`` -> dict of NumPy arrays. ``carry``: the :data:`CARRY` arrays of the previous
     window's output (all of them), or None: then the held state and the previous event's
-    time come from the window's history and nothing is scheduled. ``clock``: ``[B, 4]``
-    (:func:`on_clock`; None = off). TensorFlow: one XLA-compiled ``tf.function`` (compiled
+    time come from the window's history and nothing is scheduled. ``clock``: ``[B, 5]``
+    (clock and pixel grid, module doc; ``[B, 4]``: no grid; None = off). TensorFlow: one XLA-compiled ``tf.function`` (compiled
     per batch size); JAX: ``jax.jit`` (the weights become constants of the compiled
     function: inference only); PyTorch: eager under ``torch.no_grad``. ``jit=False`` runs
     eagerly on every backend.
@@ -457,7 +471,9 @@ class WindowSampler:
     def __call__(self, window, temperature, seed, carry=None, clock=None):
         B = int(np.asarray(window["hist_type"]).shape[0])
         t = self._tensor
-        clock = np.zeros((B, 4), np.float32) if clock is None else np.asarray(clock, np.float32).reshape(B, 4)
+        clock = np.zeros((B, 5), np.float32) if clock is None else np.asarray(clock, np.float32).reshape(B, -1)
+        if clock.shape[1] == 4:
+            clock = np.concatenate([clock, np.zeros((B, 1), np.float32)], axis=1)
         args = [{k: t(np.asarray(window[k])) for k in WINDOW_INPUTS},
                 t(np.broadcast_to(np.asarray(temperature, np.float32), (B,))),
                 t(np.broadcast_to(np.asarray(seed, np.int64) & 0xFFFFFFFF, (B,)).astype(np.uint32).view(np.int32))]

@@ -15,6 +15,7 @@ from actiongen_keras.layers.event_embedding import EventEmbedding
 from actiongen_keras.layers.gru_decoder import GRUDecoder
 from actiongen_keras.layers.gru_encoder import MaskedGRUEncoder
 from actiongen_keras.layers.multi_scale_timing import MultiScaleTimingProcessor
+from actiongen_keras.layers.pixel_dequantization import PixelDequantization
 from actiongen_keras.layers.state_anchor_query import StateAnchorQuery
 from actiongen_keras.layers.state_embedding import StateEmbedding
 from actiongen_keras.layers.temporal_position_encoding import TemporalPositionEncoding
@@ -28,6 +29,7 @@ __all__ = [
     "GRUDecoder",
     "MaskedGRUEncoder",
     "MultiScaleTimingProcessor",
+    "PixelDequantization",
     "StateAnchorQuery",
     "StateEmbedding",
     "TemporalPositionEncoding",

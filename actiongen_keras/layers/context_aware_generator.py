@@ -14,7 +14,10 @@ from actiongen_keras.layers.multi_scale_timing import (
 from actiongen_keras.layers.state_anchor_query import StateAnchorQuery
 from actiongen_keras.layers.temporal_position_encoding import TemporalPositionEncoding
 
-XY_SIGMA_FLOOR = 1e-3  # screen units (~2 px on a 1920 px screen)
+XY_SIGMA_FLOOR = 1e-3
+"""The layer's default sigma floor (screen units, ~1.3-2 px on 1339-1920 px screens): what
+models saved before ``xy_sigma_floor`` was an argument were trained with. New models take
+``model.xy_sigma_floor``."""
 XY_SIGMA_SHIFT = 1.5  # sigma = floor + softplus(raw - shift): starts near 0.2 screens
 NUM_BEHAVIOUR_FEATURES = 14
 XY_HEADS = ("velocity", "absolute")
@@ -22,21 +25,21 @@ XY_HEADS = ("velocity", "absolute")
 continues the cursor's last step, ``absolute`` does not (the earlier head, for the ablation)."""
 
 
-def split_xy_params(params, num_mixtures, sigma_floor=XY_SIGMA_FLOOR):
+def split_xy_params(params, num_mixtures):
     """``params [..., 5M]`` -> ``logits, mu [..., M, 2], sigma [..., M, 2]``.
 
-    Layout of the xy head output: ``[logits(M) | mu_x(M) | mu_y(M) | sigma_raw_x(M) |
-    sigma_raw_y(M)]``. The means are absolute positions in screen units: the network
+    Layout of the xy head output: ``[logits(M) | mu_x(M) | mu_y(M) | log_sigma_x(M) |
+    log_sigma_y(M)]``. The means are absolute positions in screen units: the network
     predicts the displacement from the step's cursor (``dec_xy``), as a free offset plus a
     learned fraction of the anchor pointer (:class:`StateAnchorQuery`), and the head adds
     the cursor back, so the mixture is over the displacement, expressed in absolute terms.
-    ``sigma = sigma_floor + softplus(sigma_raw - XY_SIGMA_SHIFT)``.
+    The layer applies its sigma floor before taking the log, so every reader (loss,
+    sampler, metrics) sees the same sigmas without knowing the floor.
     """
     M = int(num_mixtures)
     logits = params[..., :M]
     mu = ops.stack([params[..., M : 2 * M], params[..., 2 * M : 3 * M]], axis=-1)
-    raw = ops.stack([params[..., 3 * M : 4 * M], params[..., 4 * M : 5 * M]], axis=-1)
-    sigma = sigma_floor + ops.softplus(raw - XY_SIGMA_SHIFT)
+    sigma = ops.exp(ops.stack([params[..., 3 * M : 4 * M], params[..., 4 * M : 5 * M]], axis=-1))
     return logits, mu, sigma
 
 
@@ -163,6 +166,15 @@ class ContextAwareActionGenerator(keras.layers.Layer):
     13-19 px on 1339-1920 px screens. The default 1.0 keeps models saved without the key as they were trained; new
     models take ``model.xy_offset_scale`` (0.01).
 
+    **Sigma floor** (``xy_sigma_floor``, screen units): the smallest spread of a component.
+    The earlier fixed 1e-3 (1.3-2 px on SapiMouse's screens) was binding where the cursor
+    creeps a pixel or two per step: every sampled step then carried ~1.5 px of noise per
+    axis and reversed direction about ten times as often as people's. A floor far below a
+    pixel lets the spread follow the hand; training blurs the targets over their pixel
+    (``model.xy_dequantize_px``, :class:`PixelDequantization`) so that a spread narrower
+    than the recorder's grid earns nothing. The default 1e-3 keeps models saved without the
+    key as they were trained.
+
     **Dwell** (``dwell`` head): for a press or key_down, the time until its release, a
     :class:`MultiScaleTimingProcessor` mixture of its own. The sampling loop draws it once
     at the press and releases the button then (``generation/sampler.py``), instead of
@@ -182,6 +194,7 @@ class ContextAwareActionGenerator(keras.layers.Layer):
         xy_head="velocity",
         dwell_boundaries_ms=DEFAULT_BOUNDARIES_MS,
         xy_offset_scale=1.0,
+        xy_sigma_floor=XY_SIGMA_FLOOR,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -198,6 +211,9 @@ class ContextAwareActionGenerator(keras.layers.Layer):
         self.xy_head_kind = xy_head
         self.dwell_boundaries_ms = tuple(float(b) for b in dwell_boundaries_ms)
         self.xy_offset_scale = float(xy_offset_scale)
+        if not xy_sigma_floor > 0:
+            raise ValueError(f"xy_sigma_floor must be > 0, got {xy_sigma_floor}")
+        self.xy_sigma_floor = float(xy_sigma_floor)
         p = self.dtype_policy
         d = self.d_model
 
@@ -314,7 +330,7 @@ class ContextAwareActionGenerator(keras.layers.Layer):
                 xy_raw[..., :M],
                 offset * xy_raw[..., M : 2 * M] + shift[..., 0],
                 offset * xy_raw[..., 2 * M : 3 * M] + shift[..., 1],
-                xy_raw[..., 3 * M : 5 * M],
+                ops.log(self.xy_sigma_floor + ops.softplus(xy_raw[..., 3 * M : 5 * M] - XY_SIGMA_SHIFT)),
             ],
             axis=-1,
         )
@@ -337,5 +353,6 @@ class ContextAwareActionGenerator(keras.layers.Layer):
             xy_head=self.xy_head_kind,
             dwell_boundaries_ms=list(self.dwell_boundaries_ms),
             xy_offset_scale=self.xy_offset_scale,
+            xy_sigma_floor=self.xy_sigma_floor,
         )
         return config

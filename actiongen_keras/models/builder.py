@@ -10,6 +10,7 @@ from actiongen_keras.layers import (
     AdvancedAttentionDecoder,
     ContextAwareActionGenerator,
     EventEmbedding,
+    PixelDequantization,
     StateEmbedding,
 )
 from actiongen_keras.layers.context_aware_generator import XY_HEADS
@@ -76,6 +77,7 @@ def make_generator(cfg, meta, name="generator"):
         num_anchors=meta.num_anchors,
         xy_head=cfg.xy_head,
         xy_offset_scale=cfg.xy_offset_scale,
+        xy_sigma_floor=cfg.xy_sigma_floor,
         name=name,
     )
 
@@ -99,6 +101,8 @@ def apply_heads(cfg, meta, inputs, dec_hidden, state_summary, hist_summary, seq_
         inputs["anchor_dt"],
         inputs["anchor_mask"],
     )
+    if cfg.xy_dequantize_px:
+        xy = PixelDequantization(cfg.num_xy_mixtures, cfg.xy_dequantize_px, seed=3, name="xy_dequantization")(xy, inputs["screen"])
     heads = {"event_type": event, "timing": timing, "xy": xy, "button": button, "key": key, "scroll": scroll, "dwell": dwell,
              "seq_len": seq_len_logits}
     return name_outputs(heads)

@@ -32,6 +32,32 @@ def tiny_config(max_actions=16, max_history_events=64):
     return c
 
 
+def tiny_train_config(run_eagerly=False):
+    """:func:`tiny_config` for ``train()`` on the dummy dataset: the dataset's own window
+    sizes (``train()`` would switch to them with a note) and batches of 32. ``run_eagerly``:
+    no graph traced (on a few hundred windows tracing costs more than the steps); tests of
+    what real runs do (resume) keep the graph."""
+    c = tiny_config()
+    c.data = Config().data
+    c.train.batch_size = 32
+    c.train.run_eagerly = bool(run_eagerly)
+    return c
+
+
+class KillAtEpochEnd(keras.callbacks.Callback):
+    """Raises ``RuntimeError("killed")`` at the end of its ``at``-th epoch, counted over every
+    ``fit`` it is given to: a run killed mid-training, for the resume tests."""
+
+    def __init__(self, at=1):
+        super().__init__()
+        self.left = int(at)
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.left -= 1
+        if self.left == 0:
+            raise RuntimeError("killed")
+
+
 def tiny_data_config():
     """Windows of 4 ticks of 300 ms (24 history events, 10 actions): the export tests' run."""
     return DataConfig(tick_ms=300.0, history_ticks=4, target_ms=600.0, max_history_events=24, max_actions=10)

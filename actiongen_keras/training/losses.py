@@ -20,10 +20,7 @@ import numpy as np
 from keras import ops
 
 from actiongen_keras.data import features as F
-from actiongen_keras.layers.context_aware_generator import (
-    XY_SIGMA_FLOOR,
-    split_xy_params,
-)
+from actiongen_keras.layers.context_aware_generator import split_xy_params
 from actiongen_keras.layers.multi_scale_timing import (
     DEFAULT_BOUNDARIES_MS,
     DEFAULT_MAX_MS,
@@ -167,17 +164,22 @@ class XYMixtureLoss(_WeightedLoss):
     """NLL of the position (screen units) under the diagonal-Gaussian mixture.
 
     ``y_true [B,A1,2]``, ``y_pred [B,A1,5M]`` (:func:`split_xy_params` layout, absolute
-    means); ``sigma >= sigma_floor``. Values are nats per event (2-D density in screen
-    units, so they can be negative).
+    means; the sigmas' floor is the layer's, ``xy_sigma_floor``). Values are nats per event
+    (2-D density in screen units, so they can be negative).
     """
 
-    def __init__(self, num_mixtures=4, sigma_floor=XY_SIGMA_FLOOR, name="xy_loss", reduction=DEFAULT_REDUCTION, dtype=None):
+    def __init__(self, num_mixtures=4, name="xy_loss", reduction=DEFAULT_REDUCTION, dtype=None):
         super().__init__(name=name, reduction=reduction, dtype=dtype)
         self.num_mixtures = int(num_mixtures)
-        self.sigma_floor = float(sigma_floor)
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        config.pop("sigma_floor", None)  # models saved before the floor moved into the layer
+        return cls(**config)
 
     def call(self, y_true, y_pred):
-        logits, mu, sigma = split_xy_params(y_pred, self.num_mixtures, self.sigma_floor)
+        logits, mu, sigma = split_xy_params(y_pred, self.num_mixtures)
         z = (ops.expand_dims(ops.cast(y_true, mu.dtype), -2) - mu) / sigma  # [..., M, 2]
         log_n = ops.sum(-0.5 * ops.square(z) - ops.log(sigma) - 0.5 * np.log(2 * np.pi), axis=-1)
         log_w = logits - ops.logsumexp(logits, axis=-1, keepdims=True)
@@ -185,7 +187,7 @@ class XYMixtureLoss(_WeightedLoss):
 
     def get_config(self):
         config = super().get_config()
-        config.update(num_mixtures=self.num_mixtures, sigma_floor=self.sigma_floor)
+        config.update(num_mixtures=self.num_mixtures)
         return config
 
 

@@ -498,5 +498,40 @@ def test_rollout_keeps_the_context_clock(gen, tmp_path):
     assert np.mean(g_off != np.round(g_off)) > 0.5
 
 
+def test_rollout_keeps_the_context_pixel_grid(gen):
+    """A context recorded in whole pixels gives generated positions in whole pixels (the model
+    reads them back as it read its training data); without the grid, and after a sub-pixel
+    context, they are continuous."""
+    s = _session("pixels", "pia", seed=6)
+    ev = s.events
+    s = dataclasses.replace(s, events=dataclasses.replace(ev, x=np.round(ev.x), y=np.round(ev.y)))
+    on = rollout(gen, s, seconds=SECONDS, seed=3)
+    off = rollout(gen, s, seconds=SECONDS, seed=3, pixel_grid=False)
+    sub = rollout(gen, _session("sub", "pia", seed=6), seconds=SECONDS, seed=3)
+    assert (on.extra["pixel_grid_px"], off.extra["pixel_grid_px"], sub.extra["pixel_grid_px"]) == (1.0, None, 0.0)
+
+    def generated_xy(session):
+        e = session.events
+        new = e.t_ms >= session.extra["generated_from_ms"]  # every event is at a (sampled) cursor position
+        return np.concatenate([e.x[new], e.y[new]])
+
+    g_on, g_off, g_sub = generated_xy(on), generated_xy(off), generated_xy(sub)
+    assert len(g_on) > 20 and len(g_off) > 20 and len(g_sub) > 20, (len(g_on), len(g_off), len(g_sub))
+    np.testing.assert_array_equal(g_on, np.round(g_on))
+    assert np.mean(g_off != np.round(g_off)) > 0.5 and np.mean(g_sub != np.round(g_sub)) > 0.5
+
+
+def test_pixel_grid_of_recorders():
+    from actiongen_keras.generation.clock import MIN_EVENTS, pixel_grid
+
+    rng = np.random.default_rng(0)
+    x, y = rng.uniform(0, 1920, 500), rng.uniform(0, 1080, 500)
+    assert pixel_grid(np.round(x), np.round(y)) == 1.0
+    assert pixel_grid(x, y) == 0.0  # sub-pixel (osu! replays)
+    assert pixel_grid(np.round(x), y) == 0.0
+    assert pixel_grid(np.r_[np.nan, np.round(x)], np.r_[3.5, np.round(y)]) == 1.0  # off-screen (NaN) samples say nothing
+    assert pixel_grid(np.round(x[: MIN_EVENTS - 1]), np.round(y[: MIN_EVENTS - 1])) == 0.0  # too few to tell
+
+
 def generated_part_times(session):
     return session.events.t_ms[session.events.t_ms >= session.extra["generated_from_ms"]]

@@ -1,4 +1,5 @@
 import numpy as np
+import pytest
 from keras import ops
 
 from actiongen_keras.data import features as F
@@ -7,6 +8,7 @@ from actiongen_keras.layers import (
     behaviour_features,
     split_xy_params,
 )
+from actiongen_keras.layers.context_aware_generator import XY_SIGMA_SHIFT
 
 B, T, D, NK, P = 2, 4, 8, 9, 3
 
@@ -151,6 +153,24 @@ def test_offsets_are_the_raw_outputs_times_the_offset_scale():
         means.append(mu)
         assert ContextAwareActionGenerator.from_config(layer.get_config()).xy_offset_scale == scale
     np.testing.assert_allclose(means[0] - means[1], np.broadcast_to([0.99, -1.98], means[0].shape), atol=1e-5)
+
+
+def test_sigmas_are_the_floor_plus_softplus_and_the_floor_is_saved():
+    """Raw sigma outputs r give sigma = floor + softplus(r - XY_SIGMA_SHIFT); far below the
+    shift, exactly the floor (not the old fixed 1e-3), and the floor survives the config."""
+    args = _inputs()
+    for floor in (1e-3, 5e-5):
+        layer = ContextAwareActionGenerator(D, NK, num_xy_mixtures=3, num_timing_components=2, num_anchors=P, xy_sigma_floor=floor)
+        layer(*args)
+        kernel, bias = (np.zeros_like(w) for w in layer.xy_head.get_weights())
+        bias[9:12], bias[12:15] = XY_SIGMA_SHIFT, -50.0  # x: softplus(0) = log 2; y: nothing left
+        layer.xy_head.set_weights([kernel, bias])
+        _, _, sig = (ops.convert_to_numpy(t) for t in split_xy_params(layer(*args)[2], 3))
+        np.testing.assert_allclose(sig[..., 0], floor + np.log(2.0), rtol=1e-5)
+        np.testing.assert_allclose(sig[..., 1], floor, rtol=1e-4)
+        assert ContextAwareActionGenerator.from_config(layer.get_config()).xy_sigma_floor == floor
+    with pytest.raises(ValueError, match="xy_sigma_floor must be > 0"):
+        ContextAwareActionGenerator(D, NK, xy_sigma_floor=0.0)
 
 
 def test_config_round_trip():

@@ -19,6 +19,7 @@ from actiongen_keras.layers import (
     GRUDecoder,
     MaskedGRUEncoder,
     MultiScaleTimingProcessor,
+    PixelDequantization,
     StateAnchorQuery,
     StateEmbedding,
     TemporalPositionEncoding,
@@ -73,6 +74,8 @@ CASES = {
                                                               "num_anchors": 3}, GENERATOR_INPUTS, {},
                                 [(2, 4, F.NUM_EVENT_CLASSES), (2, 4, 3 + 9 * 2), (2, 4, 7 * 3 - 6), (2, 4, F.NUM_BUTTONS), (2, 4, 5),
                                  (2, 4, 2, F.NUM_SCROLL_CLASSES), (2, 4, 3 + 9 * 2)]),
+    "pixel_dequantization": (PixelDequantization, {"num_mixtures": 3, "pixels": 1.0, "seed": 1},
+                             (RNG.normal(size=(2, 4, 15)).astype("float32"), np.array([[1920, 1080], [1280, 720]], "float32")), {}, (2, 4, 15)),
     "gru_decoder": (GRUDecoder, {"units": 5}, (X, RNG.normal(size=(2, 4)).astype("float32")), {}, (2, 6, 5)),
 }
 

@@ -53,6 +53,7 @@ def test_sources_without_state_features_train(builder):
     config = Config()
     config.model = CFG
     compile_model(m, config, meta)
+    m.run_eagerly = True  # one step: tracing and XLA-compiling it would take a minute
     logs = m.train_on_batch(x, y, sample_weight=w, return_dict=True)
     assert np.isfinite(logs["loss"])
 

@@ -118,15 +118,17 @@ def test_xy_nll_single_component_known_value():
     M = 1
     p = np.zeros((1, 1, 5), "float32")
     p[..., 1], p[..., 2] = 0.4, 0.6
-    p[..., 3], p[..., 4] = 1.5, 1.5  # sigma = floor + softplus(0) = 1e-3 + log 2
+    s = 0.05
+    p[..., 3], p[..., 4] = math.log(s), math.log(s)  # the layout carries log sigma
     y = np.array([[[0.5, 0.5]]], "float32")
-    s = 1e-3 + math.log(2.0)
     expected = 0.5 * (0.1 / s) ** 2 * 2 + 2 * math.log(s) + math.log(2 * math.pi)
     assert _np(XYMixtureLoss(M)(y, p)) == pytest.approx(expected, rel=1e-5)
-    # the sigma floor bounds the loss from below
-    p[..., 3:] = -100.0
-    y_at_mean = np.array([[[0.4, 0.6]]], "float32")
-    assert _np(XYMixtureLoss(M, sigma_floor=1e-3)(y_at_mean, p)) == pytest.approx(2 * math.log(1e-3) + math.log(2 * math.pi), rel=1e-4)
+
+
+def test_xy_loss_reloads_from_configs_saved_with_a_sigma_floor():
+    # models saved before the floor moved into the layer stored it in the loss's config
+    loss = XYMixtureLoss.from_config({"num_mixtures": 3, "sigma_floor": 1e-3, "name": "xy_loss"})
+    assert loss.num_mixtures == 3 and "sigma_floor" not in loss.get_config()
 
 
 def test_seq_len_loss_and_eos_consistency():
@@ -148,7 +150,7 @@ def test_seq_len_loss_and_eos_consistency():
 
 @pytest.mark.parametrize(
     "loss",
-    [EventTypeLoss(class_weights=[1.0] * 8, label_smoothing=0.1), ScaleAwareTimingLoss((50, 400), 2, 30000.0), XYMixtureLoss(3, 2e-3), SparseCategoricalLoss(name="key_loss"), SeqLenLoss()],
+    [EventTypeLoss(class_weights=[1.0] * 8, label_smoothing=0.1), ScaleAwareTimingLoss((50, 400), 2, 30000.0), XYMixtureLoss(3), SparseCategoricalLoss(name="key_loss"), SeqLenLoss()],
 )
 def test_config_round_trip(loss):
     clone = type(loss).from_config(loss.get_config())

@@ -1,0 +1,56 @@
+import numpy as np
+import pytest
+from keras import ops
+
+import actiongen_keras
+from actiongen_keras.layers import PixelDequantization, split_xy_params
+
+M = 3
+
+
+def _params(B=4, T=500, seed=0):
+    rng = np.random.default_rng(seed)
+    return rng.normal(size=(B, T, 5 * M)).astype("float32"), np.array([[1920, 1080], [1339, 1003], [512, 384], [800, 600]], "float32")
+
+
+def test_training_moves_every_mean_of_an_event_by_one_uniform_draw_within_half_a_pixel():
+    params, screen = _params()
+    layer = PixelDequantization(M, pixels=1.0, seed=0)
+    out = ops.convert_to_numpy(layer(params, screen, training=True))
+    l0, mu0, s0 = (ops.convert_to_numpy(t) for t in split_xy_params(params, M))
+    l1, mu1, s1 = (ops.convert_to_numpy(t) for t in split_xy_params(out, M))
+    np.testing.assert_array_equal(l1, l0)  # logits and sigmas untouched
+    np.testing.assert_array_equal(s1, s0)
+    shift_px = (mu0 - mu1) * screen[:, None, None, :]  # [B, T, M, 2] in pixels
+    np.testing.assert_allclose(shift_px, np.broadcast_to(shift_px[:, :, :1], shift_px.shape), atol=2e-3)  # one draw per event
+    u = shift_px[:, :, 0].reshape(-1)
+    assert np.abs(u).max() <= 0.5 + 1e-3
+    # uniform over the pixel: quartiles at -0.25, 0, 0.25 (4000 draws)
+    np.testing.assert_allclose(np.quantile(u, [0.25, 0.5, 0.75]), [-0.25, 0.0, 0.25], atol=0.03)
+    # pixels scales the spread
+    wide = ops.convert_to_numpy(PixelDequantization(M, pixels=4.0, seed=0)(params, screen, training=True))
+    wide_px = (params[..., M : 2 * M] - wide[..., M : 2 * M]) * screen[:, None, :1]
+    assert 1.8 < np.abs(wide_px).max() <= 2.0 + 1e-3
+
+
+def test_outside_training_and_at_zero_pixels_it_is_the_identity():
+    params, screen = _params()
+    np.testing.assert_array_equal(ops.convert_to_numpy(PixelDequantization(M)(params, screen)), params)
+    np.testing.assert_array_equal(ops.convert_to_numpy(PixelDequantization(M, pixels=0.0)(params, screen, training=True)), params)
+    with pytest.raises(ValueError, match="pixels must be >= 0"):
+        PixelDequantization(M, pixels=-1.0)
+
+
+def test_config_round_trip_and_save_reload(tmp_path):
+    import keras
+
+    layer = PixelDequantization(M, pixels=2.0, seed=5, name="deq")
+    clone = PixelDequantization.from_config(layer.get_config())
+    assert (clone.num_mixtures, clone.pixels, clone.seed) == (M, 2.0, 5)
+    p_in, s_in = keras.Input((None, 5 * M)), keras.Input((2,))
+    model = keras.Model([p_in, s_in], layer(p_in, s_in))
+    model.save(tmp_path / "m.keras")
+    again = actiongen_keras.load_model(tmp_path / "m.keras")
+    params, screen = _params(T=7)
+    np.testing.assert_array_equal(ops.convert_to_numpy(again([params, screen])), params)
+    assert again.get_layer("deq").pixels == 2.0
