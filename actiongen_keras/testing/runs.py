@@ -34,12 +34,13 @@ def tiny_config(max_actions=16, max_history_events=64):
 
 def tiny_train_config(run_eagerly=False):
     """:func:`tiny_config` for ``train()`` on the dummy dataset: the dataset's own window
-    sizes (``train()`` would switch to them with a note) and batches of 32. ``run_eagerly``:
-    no graph traced (on a few hundred windows tracing costs more than the steps); tests of
-    what real runs do (resume) keep the graph."""
+    sizes (``train()`` would switch to them with a note) and batches of 96 (two steps per
+    epoch on its 192 training windows). ``run_eagerly``: no graph traced; on so few windows
+    tracing costs more than the steps, and an eager step costs seconds (mostly Adam's
+    per-variable update and the tape), so the batches are large."""
     c = tiny_config()
     c.data = Config().data
-    c.train.batch_size = 32
+    c.train.batch_size = 96
     c.train.run_eagerly = bool(run_eagerly)
     return c
 

@@ -120,8 +120,8 @@ def test_boundaries_from_data_reach_the_layer():
 
 
 def test_xy_input_noise_only_in_training():
-    clean_cfg = ModelConfig(**{**CFG.__dict__, "dropout": 0.0})
-    noisy_cfg = ModelConfig(**{**CFG.__dict__, "dropout": 0.0, "xy_input_noise": 0.01})
+    clean_cfg = ModelConfig(**{**CFG.__dict__, "dropout": 0.0, "xy_dequantize_px": 0.0})
+    noisy_cfg = ModelConfig(**{**CFG.__dict__, "dropout": 0.0, "xy_dequantize_px": 0.0, "xy_input_noise": 0.01})
     keras.utils.set_random_seed(3)
     clean = build_model(clean_cfg, META)
     noisy = build_model(noisy_cfg, META)
@@ -133,3 +133,17 @@ def test_xy_input_noise_only_in_training():
     np.testing.assert_allclose(np.asarray(clean(x, training=True)["xy"]), np.asarray(a["xy"]), atol=1e-6)  # no dropout
     assert not np.allclose(np.asarray(noisy(x, training=True)["xy"]), np.asarray(a["xy"]), atol=1e-4)
     assert build_model(noisy_cfg, META).get_layer("dec_xy_noise").stddev == 0.01
+
+
+def test_pixel_dequantization_moves_only_the_training_means_within_half_a_pixel():
+    cfg = ModelConfig(**{**CFG.__dict__, "dropout": 0.0})  # xy_dequantize_px 1 (the default)
+    keras.utils.set_random_seed(3)
+    model = build_model(cfg, META)
+    assert model.get_layer("xy_dequantization").pixels == 1.0
+    x, _, _ = random_batch(META, 4, seed=2)
+    M = cfg.num_xy_mixtures
+    infer, train = np.asarray(model(x, training=False)["xy"]), np.asarray(model(x, training=True)["xy"])
+    np.testing.assert_array_equal(train[..., :M], infer[..., :M])  # logits
+    np.testing.assert_array_equal(train[..., 3 * M :], infer[..., 3 * M :])  # log sigmas
+    shift_px = (infer[..., M : 3 * M] - train[..., M : 3 * M]).reshape(*infer.shape[:2], 2, M) * np.asarray(x["screen"])[:, None, :, None]
+    assert 0.05 < np.abs(shift_px).max() <= 0.5 + 1e-3
