@@ -17,7 +17,7 @@ import numpy as np
 import actiongen_keras
 from actiongen_keras.data import features as F
 from actiongen_keras.data.pipeline import make_dataset
-from actiongen_keras.layers.context_aware_generator import split_xy_params
+from actiongen_keras.layers.context_aware_generator import split_xy_params, xy_point
 
 BANDS = ((0, 2), (2, 5), (5, 10), (10, 30), (30, np.inf))
 
@@ -33,13 +33,14 @@ def main(argv=None):
     M = model.get_layer("generator").num_xy_mixtures
     step, err, sigma = [], [], []
     for x, y, _ in make_dataset(args.data, args.split, batch_size=64, shuffle=False).take(args.batches):
-        logits, mu, sig = (np.asarray(t) for t in split_xy_params(model(x, training=False)["xy"], M))
-        best = logits.argmax(-1)[..., None, None]
+        params = model(x, training=False)["xy"]
+        logits, _, sig = (np.asarray(t) for t in split_xy_params(params, M))
+        best = logits.argmax(-1)[..., None, None]  # xy_point's component
         px = np.asarray(x["screen"], np.float64)[:, None, :]  # [B, 1, 2] screen units -> px
         move = np.asarray(y["event_type"]) == F.MOVE
         target, cursor = np.asarray(y["xy"]), np.asarray(x["dec_xy"])
         step.append(np.hypot(*((target - cursor) * px).transpose(2, 0, 1))[move])
-        err.append(np.hypot(*((np.take_along_axis(mu, best, axis=2)[..., 0, :] - target) * px).transpose(2, 0, 1))[move])
+        err.append(np.hypot(*((np.asarray(xy_point(params, M)) - target) * px).transpose(2, 0, 1))[move])
         sigma.append((np.take_along_axis(sig, best, axis=2)[..., 0, :] * px).mean(-1)[move])
     step, err, sigma = (np.concatenate(a) for a in (step, err, sigma))
     print(f"{len(step)} target moves, {args.split} split of {args.data}")

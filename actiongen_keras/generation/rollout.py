@@ -276,12 +276,13 @@ def _run_chunk(gen, rows, sampling, bar):
             wins.append(ins)
             lt = r.run.last_t
             last.append((lt - T) if lt is not None else 0.0)
-            clocks.append((clock_at(r.clock, T) if sampling.clock else (0.0,) * 4) + ((r.grid,) if sampling.pixel_grid else (0.0,)))
+            # the sampler's [B, 5] recorder input: clock (relative to T) and pixel grid; zeros switch each off
+            clocks.append((clock_at(r.clock, T) if sampling.clock else (0.0,) * 4) + (r.grid if sampling.pixel_grid else 0.0,))
         window = {name: np.concatenate([w[name] for w in wins]) for name in WINDOW_INPUTS}
         carry = {name: np.stack([r.carry[name] for r in rows]) for name in rows[0].carry}
         carry["last_t_rel"] = np.array(last, np.float32)
         out = sampler(window, np.full(len(rows), sampling.temperature, np.float32), np.array([window_seed(r.seed, k) for r in rows]),
-                      carry, np.array(clocks, np.float32) if sampling.clock or sampling.pixel_grid else None)
+                      carry, np.array(clocks, np.float32))
         for j, r in enumerate(rows):
             if k >= r.n_windows:
                 continue

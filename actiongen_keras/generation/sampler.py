@@ -46,7 +46,7 @@ are. The schedules travel with the held state from window to window.
 
 **The recorder's clock** (``clock [B, 5]``: period, phase relative to T, resolution, ms,
 and whether events other than moves tick too (1) or not (0); zeros = off; the fifth
-column is the pixel grid below, and a ``[B, 4]`` clock has none). Recorders
+column is the pixel grid below). Recorders
 stamp events on a clock: 60 Hz frames stamped in whole ms give intervals of 16 and 17
 ms, and a detector sees a continuous interval distribution at once. Every move (and
 every event, where the others tick too: osu! replays store buttons per frame, a browser
@@ -181,7 +181,7 @@ def ar1(z_prev, e, rho):
 
 
 def on_clock(t, t_prev, clock, is_move=None):
-    """Event times ``t [B]`` (ms from T) on the recorder's clock ``[B, 4+]`` (period, phase,
+    """Event times ``t [B]`` (ms from T) on the recorder's clock ``[B, 5]`` (period, phase,
     resolution, others tick; module doc): the nearest tick that is not before ``t_prev`` nor
     T (moves, or every event where the others tick), rounded to the resolution. Rows whose
     period and resolution are 0 keep ``t``. ``is_move [B]`` bool (default: all moves)."""
@@ -226,7 +226,7 @@ def sample_window(steps, window, temperature, seed, held_buttons=None, held_keys
         release_buttons, release_keys: ``[B, NUM_BUTTONS]`` / ``[B, num_keys]`` scheduled
             release times relative to T (:data:`NEVER` = none; default: none).
         clock: ``[B, 5]`` the recorder's clock (period, phase relative to T, resolution; ms;
-            others tick 0/1) and pixel grid (px); default zeros = off; ``[B, 4]``: no grid.
+            others tick 0/1) and pixel grid (px); default zeros = off.
         target_ms, max_actions: the window's length and event limit (default: the model's).
         top_k, top_p, constrain, xy_noise_corr, dwell: :class:`SamplingConfig` (compiled in).
 
@@ -262,10 +262,9 @@ def sample_window(steps, window, temperature, seed, held_buttons=None, held_keys
     if release_keys is None:
         release_keys = ops.full((B, NK), NEVER, "float32")
     clock = ops.zeros((B, 5), "float32") if clock is None else ops.cast(clock, "float32")
-    if clock.shape[-1] == 4:
-        clock = ops.concatenate([clock, ops.zeros((B, 1), "float32")], axis=-1)
-    grid_px = clock[:, 4:5]
-    screen = ops.maximum(ops.cast(window["screen"], "float32"), 1.0)
+    # the pixel grid as a cell in screen units (loop-invariant), and which rows have one
+    on_grid = clock[:, 4:5] > 0.0
+    cell = ops.maximum(clock[:, 4:5], 1e-6) / ops.maximum(ops.cast(window["screen"], "float32"), 1.0)
     ctx = steps.encode(window)
     token = bos_token(window)
     tbd = (g.dwell_boundaries_ms, g.num_timing_components, g.max_timing_ms)
@@ -333,8 +332,7 @@ def sample_window(steps, window, temperature, seed, held_buttons=None, held_keys
             z = ar1(s["z"], z, rho)
         drawn = ops.sum(mu * one, axis=-2) + ops.sum(sigma * one, axis=-2) * z
         xy = ops.clip(ops.where(greedy[:, None], xy_point(xyp, M), drawn), 0.0, 1.0)
-        cell = ops.maximum(grid_px, 1e-6) / screen
-        xy = ops.where(grid_px > 0.0, ops.clip(ops.round(xy / cell) * cell, 0.0, 1.0), xy)
+        xy = ops.where(on_grid, ops.clip(ops.round(xy / cell) * cell, 0.0, 1.0), xy)
         xy = ops.where(is_move[:, None], xy, cursor)
         # button / key / scroll, only for the types that name them, within the held-state masks
         is_btn, is_key, is_scroll = ops.take(names_button, ev, axis=0), ops.take(names_key, ev, axis=0), ops.equal(ev, F.SCROLL)
@@ -425,7 +423,7 @@ class WindowSampler:
     clock=None)`` -> dict of NumPy arrays. ``carry``: the :data:`CARRY` arrays of the previous
     window's output (all of them), or None: then the held state and the previous event's
     time come from the window's history and nothing is scheduled. ``clock``: ``[B, 5]``
-    (clock and pixel grid, module doc; ``[B, 4]``: no grid; None = off). TensorFlow: one XLA-compiled ``tf.function`` (compiled
+    (clock and pixel grid, module doc; None = off). TensorFlow: one XLA-compiled ``tf.function`` (compiled
     per batch size); JAX: ``jax.jit`` (the weights become constants of the compiled
     function: inference only); PyTorch: eager under ``torch.no_grad``. ``jit=False`` runs
     eagerly on every backend.
@@ -471,9 +469,7 @@ class WindowSampler:
     def __call__(self, window, temperature, seed, carry=None, clock=None):
         B = int(np.asarray(window["hist_type"]).shape[0])
         t = self._tensor
-        clock = np.zeros((B, 5), np.float32) if clock is None else np.asarray(clock, np.float32).reshape(B, -1)
-        if clock.shape[1] == 4:
-            clock = np.concatenate([clock, np.zeros((B, 1), np.float32)], axis=1)
+        clock = np.zeros((B, 5), np.float32) if clock is None else np.asarray(clock, np.float32).reshape(B, 5)
         args = [{k: t(np.asarray(window[k])) for k in WINDOW_INPUTS},
                 t(np.broadcast_to(np.asarray(temperature, np.float32), (B,))),
                 t(np.broadcast_to(np.asarray(seed, np.int64) & 0xFFFFFFFF, (B,)).astype(np.uint32).view(np.int32))]
