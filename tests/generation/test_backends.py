@@ -15,7 +15,7 @@ SCRIPT = textwrap.dedent(
     from actiongen_keras.data import features as F
     from actiongen_keras.data.windows import session_windows
     from actiongen_keras.generation.sampler import STOPS, SamplingConfig, WindowSampler
-    from actiongen_keras.generation.testing import check_greedy_window
+    from actiongen_keras.generation.testing import check_greedy_window, model_outputs
     from actiongen_keras.testing.runs import tiny_config, untrained_run
     from actiongen_keras.testing.batches import random_batch
     from actiongen_keras.models.steps import DEC_INPUTS, WINDOW_INPUTS, ModelSteps
@@ -27,13 +27,17 @@ SCRIPT = textwrap.dedent(
 
     # the key/value cache: step by step == the whole model, to 1e-5
     x, _, _ = random_batch(run.meta, 2, seed=4)
-    full = {k: ops.convert_to_numpy(v) for k, v in run.model({k: ops.convert_to_tensor(v) for k, v in x.items()}, training=False).items()}
+    full = model_outputs(run.model, x)
     steps = ModelSteps(run.model)
-    ctx = steps.encode({k: ops.convert_to_tensor(x[k]) for k in WINDOW_INPUTS if k != "bos_xy"})
+    encode, step = steps.encode, steps.step
+    if sys.argv[1] == "jax":  # one compile each instead of one per operation (eager JAX)
+        import jax
+        encode, step = jax.jit(encode), jax.jit(step)
+    ctx = encode({k: ops.convert_to_tensor(x[k]) for k in WINDOW_INPUTS if k != "bos_xy"})
     cache = steps.empty_cache(2)
     worst = 0.0
     for i in range(x["dec_type"].shape[1]):
-        _, h, _, cache = steps.step(ctx, {k: ops.convert_to_tensor(x[k][:, i]) for k in DEC_INPUTS}, i, cache)
+        _, h, _, cache = step(ctx, {k: ops.convert_to_tensor(x[k][:, i]) for k in DEC_INPUTS}, i, cache)
         got = ops.convert_to_numpy(steps.generator.event_logits(h)[:, 0])
         np.testing.assert_allclose(got, full["event_type"][:, i], atol=1e-5, rtol=1e-5)
         worst = max(worst, float(np.abs(got - full["event_type"][:, i]).max()))

@@ -7,8 +7,10 @@ import os
 import subprocess
 import sys
 
+import keras
 import numpy as np
 import pytest
+from keras import ops
 
 from actiongen_keras.data import features as F
 from actiongen_keras.layers import (
@@ -86,10 +88,50 @@ def test_layer_contract(name):
     run_layer_test(cls, kwargs, inputs, call_kwargs, expected_output_shape=shape)
 
 
+class _WeightInCall(keras.layers.Layer):
+    """A faulty layer: creates its kernel on the first call instead of in build()."""
+
+    def build(self, input_shape):
+        self.built = True
+
+    def call(self, x):
+        if not hasattr(self, "kernel"):
+            self.kernel = self.add_weight(shape=(x.shape[-1], 3), initializer="ones")
+        return ops.matmul(x, self.kernel)
+
+
+@keras.saving.register_keras_serializable(package="test_layer_contract")
+class _ForgetsConfig(keras.layers.Layer):
+    """A faulty layer: its scale changes the outputs but is not in get_config."""
+
+    def __init__(self, scale=1.0, **kwargs):
+        super().__init__(**kwargs)
+        self.scale = scale
+
+    def call(self, x):
+        return x * self.scale
+
+    def get_config(self):
+        return {k: v for k, v in super().get_config().items() if k != "scale"}
+
+
+@pytest.mark.parametrize(
+    "cls, kwargs, message",
+    [(_WeightInCall, {}, "created on the first call|cannot add new elements of state"), (_ForgetsConfig, {"scale": 2.0}, "reloaded outputs differ")],
+)
+def test_layer_contract_harness_catches(cls, kwargs, message):
+    """The harness fails a faulty layer (Keras itself refuses state added to a built layer)."""
+    with pytest.raises((AssertionError, ValueError), match=message):
+        run_layer_test(cls, kwargs, X)
+
+
+N_CONTRACT_TESTS = len(CASES) + 2  # the cases and the two harness checks
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("backend", ["jax", "torch"])
 def test_layer_contract_on_backend(backend):
     env = dict(os.environ, KERAS_BACKEND=backend, TF_CPP_MIN_LOG_LEVEL="3", CUDA_VISIBLE_DEVICES="", PYTHONPATH=str(REPO_ROOT))
     cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", __file__, "-k", "test_layer_contract and not on_backend"]
     p = subprocess.run(cmd, env=env, capture_output=True, text=True, cwd=REPO_ROOT, timeout=900, check=False)
-    assert p.returncode == 0 and f"{len(CASES)} passed" in p.stdout, (p.stdout[-3000:], p.stderr[-3000:])
+    assert p.returncode == 0 and f"{N_CONTRACT_TESTS} passed" in p.stdout, (p.stdout[-3000:], p.stderr[-3000:])

@@ -1,5 +1,8 @@
-"""Build, fit one step, evaluate and save/reload under each Keras backend (subprocesses)."""
+"""The real model on each Keras backend (subprocesses: Keras picks the backend at import):
+``model.fit`` on ``make_dataset`` (the tf.data pipeline, its per-output sample weights),
+evaluate, and save/reload, under TensorFlow, JAX and PyTorch."""
 
+import importlib.util
 import os
 import subprocess
 import sys
@@ -9,31 +12,36 @@ import pytest
 
 SCRIPT = textwrap.dedent(
     """
-    import json, os, sys, numpy as np, keras, tensorflow as tf
+    import json, os, sys, numpy as np, keras
     from actiongen_keras.config import ModelConfig
     from actiongen_keras.data import features as F
+    from actiongen_keras.data.normalize import load_preprocessing
+    from actiongen_keras.data.pipeline import make_dataset
+    from actiongen_keras.generation.testing import model_outputs
     from actiongen_keras.models import build_model
-    from actiongen_keras.testing.batches import random_batch
+    from actiongen_keras.models.dataset_meta import DatasetMeta
     from actiongen_keras.training.losses import build_losses
     from actiongen_keras.training.metrics import build_weighted_metrics
 
     assert keras.backend.backend() == sys.argv[1], keras.backend.backend()
+    out_dir, data_dir = sys.argv[2], sys.argv[3]
     keras.utils.set_random_seed(0)
-    meta = dict(num_state_numeric=2, state_categorical_vocab_sizes=[3], num_keys=6,
-                max_history_events=5, max_actions=3, history_ticks=2)
+    meta = DatasetMeta.from_preprocessing(load_preprocessing(data_dir))
     cfg = ModelConfig(d_model=8, num_heads=2, ff_dim=8, num_xy_mixtures=2, num_timing_components=1, key_embedding_dim=2)
     model = build_model(cfg, meta)
     losses = build_losses(cfg, meta)
     model.compile(optimizer=keras.optimizers.Adam(1e-3), loss=losses, weighted_metrics=build_weighted_metrics(cfg, meta))
-    x, y, w = random_batch(meta, 8, seed=1)
-    ds = tf.data.Dataset.from_tensor_slices((x, y, w)).batch(8)
-    hist = model.fit(ds, epochs=1, verbose=0).history
-    assert np.isfinite(hist["loss"][0]), hist
+    train = make_dataset(data_dir, "train", batch_size=32, shuffle=True, seed=1)
+    val = make_dataset(data_dir, "val", batch_size=32, shuffle=False)
+    hist = model.fit(train, validation_data=val, epochs=2, verbose=0).history
+    assert all(np.isfinite(v) and v > 0 for v in hist["loss"] + hist["val_loss"]), hist
+    assert hist["loss"][1] < hist["loss"][0], hist["loss"]
+    x, y, w = next(iter(make_dataset(data_dir, "train", batch_size=8, shuffle=False).as_numpy_iterator()))
 
     # Per-output sample weights from tf.data reach each loss: evaluate() == each Loss on
     # the predictions with that output's weight ...
-    ev = model.evaluate(ds, verbose=0, return_dict=True)
-    pred = model(x, training=False)
+    ev = model.evaluate(x, y, sample_weight=w, batch_size=8, verbose=0, return_dict=True)
+    pred = model_outputs(model, x)
     total = 0.0
     for name in F.TARGET_NAMES:
         val = float(keras.ops.convert_to_numpy(losses[name](y[name], pred[name], w[name])))
@@ -48,12 +56,16 @@ SCRIPT = textwrap.dedent(
     l2 = float(keras.ops.convert_to_numpy(model.compute_loss(x, y2, pred, w, training=False)))
     assert l1 == l2 and abs(l1 - total) < 1e-3 * max(1.0, abs(total)), (l1, l2, total)
 
-    path = os.path.join(sys.argv[2], "m.keras")
+    # all-zero weights: loss 0 (the weights from tf.data are what the losses use)
+    zero = model.evaluate(x, y, sample_weight={k: np.zeros_like(v) for k, v in w.items()}, verbose=0, return_dict=True)
+    assert zero["loss"] == 0.0 and ev["loss"] > 0, (zero["loss"], ev["loss"])
+
+    path = os.path.join(out_dir, "m.keras")
     model.save(path)
     clone = keras.saving.load_model(path)
-    a, b = model(x, training=False), clone(x, training=False)
+    a, b = model_outputs(model, x), model_outputs(clone, x)
     for k in F.TARGET_NAMES:
-        np.testing.assert_array_equal(keras.ops.convert_to_numpy(a[k]), keras.ops.convert_to_numpy(b[k]))
+        np.testing.assert_array_equal(a[k], b[k])
     print("OK", json.dumps({k: round(float(v), 4) for k, v in ev.items()}))
     """
 )
@@ -63,18 +75,16 @@ BACKENDS = ("tensorflow", "jax", "torch")
 
 
 @pytest.fixture(scope="module")
-def runs(tmp_path_factory):
+def runs(tmp_path_factory, dummy_data_dir):
     """Start the three backends at once (XLA/TF compilation is mostly single-threaded)."""
     procs = {}
     for backend in BACKENDS:
-        try:
-            __import__(backend)
-        except ImportError:
+        if importlib.util.find_spec(backend) is None:  # not imported here: the subprocess does
             continue
         env = dict(os.environ, KERAS_BACKEND=backend, TF_CPP_MIN_LOG_LEVEL="3", CUDA_VISIBLE_DEVICES="")
         out = tmp_path_factory.mktemp(backend)
         procs[backend] = subprocess.Popen(
-            [sys.executable, "-c", SCRIPT, backend, str(out)], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+            [sys.executable, "-c", SCRIPT, backend, str(out), str(dummy_data_dir)], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
         )
     results = {}
     for backend, proc in procs.items():
