@@ -761,7 +761,17 @@ def _write_csv(path, header, cols):
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(header)
     if len(cols[0]):
-        w.writerows(zip(*[np.asarray(c).tolist() for c in cols]))
+        values = [np.asarray(c).tolist() for c in cols]
+        text = [c for c in values if isinstance(c[0], str)]
+        if any("\r" in v for c in text for v in c):
+            # Python 3.11's csv quotes a field for the line terminator's characters only: a
+            # carriage return inside a text field would read back as a line break, so the
+            # rows holding one are written quoted whole (the reader unquotes them).
+            quoted = csv.writer(buf, lineterminator="\n", quoting=csv.QUOTE_ALL)
+            for row in zip(*values):
+                (quoted if any(isinstance(v, str) and "\r" in v for v in row) else w).writerow(row)
+        else:
+            w.writerows(zip(*values))
     data = buf.getvalue().encode("utf-8")
     if str(path).endswith(".gz"):
         with gzip.GzipFile(path, "wb", compresslevel=5, mtime=0) as f:  # no clock in the header: same session, same bytes

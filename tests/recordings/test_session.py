@@ -63,6 +63,19 @@ def write_events_csv(folder, body, meta=None):
 
 
 @pytest.mark.parametrize("compress", [True, False])
+def test_text_with_carriage_returns_and_newlines_round_trips(tmp_path, compress):
+    """A text field holding a carriage return (found by the aalto importer's fuzz test: the
+    CSV writer does not quote it) or a newline reads back as written, not as a broken row."""
+    anim = np.array(["id\rle", "r\nun"], dtype=object)
+    s = make_session(state=State(t_ms=np.array([0.0, 600.0]), columns={"hp": np.array([1.5, 2.0]), "anim": anim, "busy": np.array([0.0, 1.0])}))
+    write_session(s, tmp_path / "s", compress=compress)
+    r, report = read_session(tmp_path / "s")
+    assert not report
+    assert list(r.state.columns["anim"]) == ["id\rle", "r\nun"]
+    np.testing.assert_array_equal(r.state.columns["hp"], [1.5, 2.0])
+
+
+@pytest.mark.parametrize("compress", [True, False])
 def test_round_trip_gives_the_same_session(tmp_path, compress):
     s = make_session()
     write_session(s, tmp_path / "s", compress=compress)
