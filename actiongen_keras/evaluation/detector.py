@@ -173,7 +173,7 @@ def detector_auc(real_X, gen_X, real_groups, gen_groups, real_clusters=None, gen
 def feature_cues(real_X, gen_X, names, top=6):
     """What gives a sample away: the features that alone best separate it from the real
     segments, as ``[{feature, auc, median_real, median_gen}]`` sorted by ``auc`` (the
-    univariate ROC AUC folded to >= 0.5: 0.5 = no cue), at most ``top``."""
+    univariate ROC AUC folded to >= 0.5: 0.5 = no cue), at most ``top`` (None: all)."""
     real_X, gen_X = np.asarray(real_X, np.float64), np.asarray(gen_X, np.float64)
     out = []
     for j, name in enumerate(names):

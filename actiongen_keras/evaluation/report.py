@@ -167,7 +167,8 @@ def evaluate_sessions(real, generated, out_dir, baselines=True, seed=0, segment_
                 ci_method=ci_method, n_boot=n_boot, seed=seed))
         except ValueError as e:
             det[name] = _none_auc(str(e))
-    cues = {name: D.feature_cues(Xr, feats[name][0], K.FEATURE_NAMES) for name in sets}
+    # every feature's cue (report.md shows the top four; metrics.json keeps all, for ablation tables)
+    cues = {name: D.feature_cues(Xr, feats[name][0], K.FEATURE_NAMES, top=None) for name in sets}
     try:
         hf = D.human_floor(Xr, gr, clusters=None if by_subject else cr, ci_method=ci_method, seed=seed, n_boot=n_boot)
         det["human_floor"] = D.json_ready(hf)

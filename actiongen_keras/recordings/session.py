@@ -762,14 +762,15 @@ def _write_csv(path, header, cols):
     w.writerow(header)
     if len(cols[0]):
         values = [np.asarray(c).tolist() for c in cols]
-        text = [c for c in values if isinstance(c[0], str)]
-        if any("\r" in v for c in text for v in c):
+        # every column arrives as text; one C-speed scan per column (a generator over every
+        # value cost 8 times as much; 0.1 s of the 7.3 s write of 1M events)
+        if any("\r" in "".join(c) for c in values):
             # Python 3.11's csv quotes a field for the line terminator's characters only: a
             # carriage return inside a text field would read back as a line break, so the
             # rows holding one are written quoted whole (the reader unquotes them).
             quoted = csv.writer(buf, lineterminator="\n", quoting=csv.QUOTE_ALL)
             for row in zip(*values):
-                (quoted if any(isinstance(v, str) and "\r" in v for v in row) else w).writerow(row)
+                (quoted if any("\r" in v for v in row) else w).writerow(row)
         else:
             w.writerows(zip(*values))
     data = buf.getvalue().encode("utf-8")

@@ -113,3 +113,4 @@ def test_feature_cues_rank_the_separating_feature_first():
     assert [c["feature"] for c in cues] == ["b", "a"]  # "c" has no real values: no cue
     assert cues[0]["auc"] > 0.95 and cues[1]["auc"] < 0.62  # folded: "b" is lower, still a cue
     assert cues[0]["median_gen"] < -2.5 < cues[0]["median_real"]
+    assert [c["feature"] for c in D.feature_cues(real, gen, ["a", "b", "c"], top=1)] == ["b"]

@@ -50,6 +50,9 @@ def test_evaluate_writes_report_and_metrics(setup):
     assert set(m["detector_cues"]) == {"model", "bezier", "wind"}
     cues = m["detector_cues"]["model"]
     assert cues and all(0.5 <= c["auc"] <= 1.0 for c in cues) and [c["auc"] for c in cues] == sorted((c["auc"] for c in cues), reverse=True)
+    # every segment feature with values on both sides keeps its cue (the ablation tables read the
+    # path-shape ones), not only the report's top ones
+    assert len(cues) > 6 and len({c["feature"] for c in cues}) == len(cues), [c["feature"] for c in cues]
     ph = m["per_head"]
     assert set(METRIC_NAMES) <= set(ph["model"])
     assert {"previous_event", "majority_event", "repeat_last_window", "hold_cursor", "constant_velocity"} <= set(ph["baselines"])
