@@ -8,6 +8,11 @@ mean error (px) and its predicted spread (sigma, px, mean of x and y), as median
 step-length band. A model whose means cannot settle within a pixel or two of slow hand
 motion samples steps that reverse direction in closed loop; this is the table that showed
 it (README, "Results on SapiMouse": the offset scale).
+
+The second table splits the same errors and spreads along and across the cursor's last
+step (the motion frame, ``model.xy_frame``): whether the hand's deviations from the
+model's mean are longer along its path than across it, and whether the model's spreads
+say so (a screen-frame head's spreads are its x / y ones, for comparison).
 """
 
 import argparse
@@ -17,7 +22,7 @@ import numpy as np
 import actiongen_keras
 from actiongen_keras.data import features as F
 from actiongen_keras.data.pipeline import make_dataset
-from actiongen_keras.layers.context_aware_generator import split_xy_params, xy_point
+from actiongen_keras.layers.context_aware_generator import motion_direction, previous_cursor, split_xy_params, to_frame, xy_point
 
 BANDS = ((0, 2), (2, 5), (5, 10), (10, 30), (30, np.inf))
 
@@ -31,7 +36,7 @@ def main(argv=None):
     args = ap.parse_args(argv)
     model = actiongen_keras.load_model(args.model)
     M = model.get_layer("generator").num_xy_mixtures
-    step, err, sigma = [], [], []
+    step, err, sigma, err_frame, sig_axes = [], [], [], [], []
     for x, y, _ in make_dataset(args.data, args.split, batch_size=64, shuffle=False).take(args.batches):
         params = model(x, training=False)["xy"]
         logits, _, sig = (np.asarray(t) for t in split_xy_params(params, M))
@@ -42,12 +47,24 @@ def main(argv=None):
         step.append(np.hypot(*((target - cursor) * px).transpose(2, 0, 1))[move])
         err.append(np.hypot(*((np.asarray(xy_point(params, M)) - target) * px).transpose(2, 0, 1))[move])
         sigma.append((np.take_along_axis(sig, best, axis=2)[..., 0, :] * px).mean(-1)[move])
-    step, err, sigma = (np.concatenate(a) for a in (step, err, sigma))
+        # along / across the last step, in px (the screen's mean px per unit: the frame is in screen units)
+        u = np.asarray(motion_direction(np.asarray(x["dec_xy"], np.float32) - np.asarray(previous_cursor(x["dec_xy"], x["hist_xy"], x["hist_type"]))))
+        scale = px.mean(-1, keepdims=True)
+        err_frame.append(np.abs(np.asarray(to_frame(np.asarray(target - xy_point(params, M)), u)) * scale)[move])
+        sig_axes.append((np.take_along_axis(sig, best, axis=2)[..., 0, :] * scale)[move])
+    step, err, sigma, err_frame, sig_axes = (np.concatenate(a) for a in (step, err, sigma, err_frame, sig_axes))
     print(f"{len(step)} target moves, {args.split} split of {args.data}")
     print("| true step px | share | median error px | median sigma px |\n|---|---:|---:|---:|")
     for lo, hi in BANDS:
         k = (step >= lo) & (step < hi)
         print(f"| {lo}-{hi} | {k.mean():.3f} | {np.median(err[k]):.2f} | {np.median(sigma[k]):.2f} |")
+    frame = model.get_layer("generator").xy_frame if hasattr(model.get_layer("generator"), "xy_frame") else "screen"
+    axes = "along / across" if frame == "motion" else "x / y"
+    print(f"\n| true step px | median abs error along / across the last step, px | median sigma {axes}, px |\n|---|---:|---:|")
+    for lo, hi in BANDS:
+        k = (step >= lo) & (step < hi)
+        e, s = np.median(err_frame[k], axis=0), np.median(sig_axes[k], axis=0)
+        print(f"| {lo}-{hi} | {e[0]:.2f} / {e[1]:.2f} | {s[0]:.2f} / {s[1]:.2f} |")
 
 
 if __name__ == "__main__":

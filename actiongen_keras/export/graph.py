@@ -241,7 +241,8 @@ def head_sizes(model):
     """The sizes of the model's heads (written to the export's metadata for clients)."""
     g = model.get_layer("generator")
     return {"num_xy_mixtures": int(g.num_xy_mixtures), "num_timing_components": int(g.num_timing_components),
-            "boundaries_ms": [float(b) for b in g.timing_boundaries_ms], "max_ms": float(g.max_timing_ms), "num_keys": int(g.num_keys)}
+            "boundaries_ms": [float(b) for b in g.timing_boundaries_ms], "max_ms": float(g.max_timing_ms), "num_keys": int(g.num_keys),
+            "xy_frame": g.xy_frame}
 
 
 def next_event_outputs(h, window):

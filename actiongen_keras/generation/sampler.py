@@ -62,7 +62,9 @@ and the stream keeps the recorder's grid as it keeps its clock.
 
 **Correlated position noise** (``xy_noise_corr = rho``): the standard normal pair of each
 move is ``rho * z_prev + sqrt(1 - rho^2) * e``: every draw keeps the model's distribution,
-but consecutive deviations drift instead of zig-zagging.
+but consecutive deviations drift instead of zig-zagging. A motion-frame head
+(``model.xy_frame="motion"``) gets its pair along and across its direction
+(:func:`~actiongen_keras.layers.context_aware_generator.xy_frame`).
 
 **Random numbers** come from :mod:`~actiongen_keras.generation.counter_rng`: a hash of
 ``(seed of the row, step, slot)``, so a row's events depend on its own seed only, never on
@@ -80,7 +82,7 @@ from keras import ops
 from actiongen_keras.data import features as F
 from actiongen_keras.generation import rules as R
 from actiongen_keras.generation.counter_rng import row_keys, uniforms
-from actiongen_keras.layers.context_aware_generator import first_previous_cursor, split_xy_params, xy_point
+from actiongen_keras.layers.context_aware_generator import first_previous_cursor, from_frame, split_xy_params, xy_frame, xy_point
 from actiongen_keras.layers.multi_scale_timing import sample_timing, timing_quantile
 from actiongen_keras.models.steps import WINDOW_INPUTS, ModelSteps, bos_token
 
@@ -205,6 +207,19 @@ def box_muller(u1, u2):
     return ops.stack([r * ops.cos(a), r * ops.sin(a)], axis=-1)
 
 
+def draw_position(xyp, num_mixtures, one, z):
+    """A position ``[B, 2]`` from the xy head's params ``xyp [B, 5M (+2)]``: the mean of the
+    chosen component (``one [B, M, 1]`` one-hot) plus its spreads times the standard normal
+    pair ``z [B, 2]``, along and across the head's direction where it has a motion frame
+    (:func:`~actiongen_keras.layers.context_aware_generator.xy_frame`)."""
+    _, mu, sigma = split_xy_params(xyp, num_mixtures)
+    noise = ops.sum(sigma * one, axis=-2) * z
+    frame = xy_frame(xyp, num_mixtures)
+    if frame is not None:
+        noise = from_frame(noise, frame)
+    return ops.sum(mu * one, axis=-2) + noise
+
+
 # --------------------------------------------------------------------------- the loop
 
 
@@ -324,13 +339,13 @@ def sample_window(steps, window, temperature, seed, held_buttons=None, held_keys
         t_after = on_clock(t_after, t_prev, clock, ops.equal(ev, F.MOVE))
         dt = t_after - t_prev
         # position: moves only (greedy: xy_point); other events at the cursor
-        logits, mu, sigma = split_xy_params(xyp, M)
+        logits, _, _ = split_xy_params(xyp, M)
         one = ops.one_hot(categorical(logits, temperature, u[:, _S_XY]), M, dtype="float32")[..., None]
         z = box_muller(u[:, _S_XY + 1], u[:, _S_XY + 2])
         is_move = ops.take(moves_cursor, ev, axis=0)
         if rho > 0.0:
             z = ar1(s["z"], z, rho)
-        drawn = ops.sum(mu * one, axis=-2) + ops.sum(sigma * one, axis=-2) * z
+        drawn = draw_position(xyp, M, one, z)
         xy = ops.clip(ops.where(greedy[:, None], xy_point(xyp, M), drawn), 0.0, 1.0)
         xy = ops.where(on_grid, ops.clip(ops.round(xy / cell) * cell, 0.0, 1.0), xy)
         xy = ops.where(is_move[:, None], xy, cursor)

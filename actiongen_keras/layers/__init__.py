@@ -9,6 +9,7 @@ from actiongen_keras.layers.context_aware_generator import (
     ContextAwareActionGenerator,
     behaviour_features,
     split_xy_params,
+    xy_frame,
 )
 from actiongen_keras.layers.efficient_attention import EfficientAttention
 from actiongen_keras.layers.event_embedding import EventEmbedding
@@ -36,4 +37,5 @@ __all__ = [
     "TransformerBlock",
     "behaviour_features",
     "split_xy_params",
+    "xy_frame",
 ]

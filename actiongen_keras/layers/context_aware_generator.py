@@ -23,6 +23,9 @@ NUM_BEHAVIOUR_FEATURES = 14
 XY_HEADS = ("velocity", "absolute")
 """How the xy head places its means (:class:`ContextAwareActionGenerator`): ``velocity``
 continues the cursor's last step, ``absolute`` does not (the earlier head, for the ablation)."""
+XY_FRAMES = ("screen", "motion")
+"""The axes of the xy head's spreads (:class:`ContextAwareActionGenerator`): ``screen`` x and
+y, or ``motion``: along and across the cursor's last step."""
 
 
 def split_xy_params(params, num_mixtures):
@@ -41,6 +44,39 @@ def split_xy_params(params, num_mixtures):
     mu = ops.stack([params[..., M : 2 * M], params[..., 2 * M : 3 * M]], axis=-1)
     sigma = ops.exp(ops.stack([params[..., 3 * M : 4 * M], params[..., 4 * M : 5 * M]], axis=-1))
     return logits, mu, sigma
+
+
+def xy_frame(params, num_mixtures):
+    """The unit vector ``[..., 2]`` of the spreads' first axis, or None for screen axes.
+
+    A motion-frame head (``xy_frame="motion"``) appends it to its output (``[5M | u_x, u_y]``,
+    :class:`ContextAwareActionGenerator`): ``sigma[..., 0]`` is the spread along ``u``,
+    ``sigma[..., 1]`` across it (``u`` turned a quarter counter-clockwise). Known from the
+    static last dimension, so every reader stays one graph."""
+    M = int(num_mixtures)
+    if params.shape[-1] == 5 * M:
+        return None
+    return params[..., 5 * M : 5 * M + 2]
+
+
+def to_frame(d, u):
+    """Screen-axis vectors ``d [..., 2]`` in the frame of unit vectors ``u`` (along, across);
+    ``u`` broadcasts. The inverse of :func:`from_frame`."""
+    return ops.stack([d[..., 0] * u[..., 0] + d[..., 1] * u[..., 1], d[..., 1] * u[..., 0] - d[..., 0] * u[..., 1]], axis=-1)
+
+
+def from_frame(d, u):
+    """Frame vectors ``d [..., 2]`` (along, across ``u``) on the screen axes."""
+    return ops.stack([d[..., 0] * u[..., 0] - d[..., 1] * u[..., 1], d[..., 0] * u[..., 1] + d[..., 1] * u[..., 0]], axis=-1)
+
+
+def motion_direction(step, min_norm=1e-6):
+    """The unit vector of ``step [..., 2]`` (screen units); ``(1, 0)``, the screen's own axes,
+    where the cursor did not move (norm below ``min_norm``, 1e-6 of a screen)."""
+    norm = ops.sqrt(ops.sum(ops.square(step), axis=-1, keepdims=True))
+    moving = norm > min_norm
+    x_axis = ops.concatenate([ops.ones_like(norm), ops.zeros_like(norm)], axis=-1)
+    return ops.where(moving, step / ops.maximum(norm, min_norm), x_axis)
 
 
 def xy_point(params, num_mixtures):
@@ -125,7 +161,8 @@ class ContextAwareActionGenerator(keras.layers.Layer):
 
         event_type [B,T,NUM_EVENT_CLASSES]  logits (incl. EOS)
         timing     [B,T,3 + 9*M_t]          MultiScaleTimingProcessor layout
-        xy         [B,T,5*M_xy]             split_xy_params layout (absolute means)
+        xy         [B,T,5*M_xy (+2)]        split_xy_params layout (absolute means; + the
+                                            motion frame's direction, :func:`xy_frame`)
         button     [B,T,NUM_BUTTONS]        logits
         key        [B,T,num_keys]           logits
         scroll     [B,T,2,NUM_SCROLL_CLASSES] logits for (dx, dy)
@@ -175,6 +212,21 @@ class ContextAwareActionGenerator(keras.layers.Layer):
     than the recorder's grid earns nothing. The default 1e-3 keeps models saved without the
     key as they were trained.
 
+    **Motion frame** (``xy_frame="motion"``): each component's two spreads lie along and
+    across the cursor's last step (:func:`motion_direction` of ``dec_xy - prev_xy``) instead
+    of along the screen's x and y, and the head appends that direction to its output
+    (:func:`xy_frame`; the loss and the sampler turn residuals and draws with it). A hand
+    varies its speed far more than its heading: with its own along and across spreads the
+    model can say so, and a sampled deviation falls mostly along the path (faster, slower)
+    instead of sideways, which is what made sampled paths turn and reverse where a
+    person's run straight. The frame is taken in screen units, so on a non-square screen
+    the across axis is perpendicular in screen units, not in pixels (the along axis is the
+    motion's own direction either way; the Gaussian is a valid one whatever the skew).
+    ``"screen"``, the default, keeps x and y: measured on SapiMouse, the motion frame fits
+    the hand better teacher-forced but its wide along-path spread at slow steps puts sampled
+    points behind the cursor, so closed-loop paths reverse more (README, "Results on
+    SapiMouse"); it stays for the ablation.
+
     **Dwell** (``dwell`` head): for a press or key_down, the time until its release, a
     :class:`MultiScaleTimingProcessor` mixture of its own. The sampling loop draws it once
     at the press and releases the button then (``generation/sampler.py``), instead of
@@ -195,6 +247,7 @@ class ContextAwareActionGenerator(keras.layers.Layer):
         dwell_boundaries_ms=DEFAULT_BOUNDARIES_MS,
         xy_offset_scale=1.0,
         xy_sigma_floor=XY_SIGMA_FLOOR,
+        xy_frame="screen",
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -214,6 +267,9 @@ class ContextAwareActionGenerator(keras.layers.Layer):
         if not xy_sigma_floor > 0:
             raise ValueError(f"xy_sigma_floor must be > 0, got {xy_sigma_floor}")
         self.xy_sigma_floor = float(xy_sigma_floor)
+        if xy_frame not in XY_FRAMES:
+            raise ValueError(f"xy_frame must be one of {XY_FRAMES}, got {xy_frame!r}")
+        self.xy_frame = xy_frame
         p = self.dtype_policy
         d = self.d_model
 
@@ -321,19 +377,19 @@ class ContextAwareActionGenerator(keras.layers.Layer):
         pointer = ops.cast(pointer, self.compute_dtype)
         gain = xy_raw[..., 5 * M : 6 * M]
         shift = cursor[..., None, :] + gain[..., None] * pointer[..., None, :]  # [B, T, M, 2]
+        step = cursor - ops.cast(prev_xy, self.compute_dtype)
         if self.xy_head_kind == "velocity":
-            step = cursor - ops.cast(prev_xy, self.compute_dtype)
             shift = shift + (1.0 + xy_raw[..., 6 * M : 7 * M])[..., None] * step[..., None, :]
         offset = self.xy_offset_scale
-        xy = ops.concatenate(
-            [
-                xy_raw[..., :M],
-                offset * xy_raw[..., M : 2 * M] + shift[..., 0],
-                offset * xy_raw[..., 2 * M : 3 * M] + shift[..., 1],
-                ops.log(self.xy_sigma_floor + ops.softplus(xy_raw[..., 3 * M : 5 * M] - XY_SIGMA_SHIFT)),
-            ],
-            axis=-1,
-        )
+        parts = [
+            xy_raw[..., :M],
+            offset * xy_raw[..., M : 2 * M] + shift[..., 0],
+            offset * xy_raw[..., 2 * M : 3 * M] + shift[..., 1],
+            ops.log(self.xy_sigma_floor + ops.softplus(xy_raw[..., 3 * M : 5 * M] - XY_SIGMA_SHIFT)),
+        ]
+        if self.xy_frame == "motion":
+            parts.append(motion_direction(step))
+        xy = ops.concatenate(parts, axis=-1)
         scroll = self.scroll_head(ha)
         s = ops.shape(scroll)
         scroll = ops.reshape(scroll, (-1, s[1], 2, F.NUM_SCROLL_CLASSES))
@@ -354,5 +410,6 @@ class ContextAwareActionGenerator(keras.layers.Layer):
             dwell_boundaries_ms=list(self.dwell_boundaries_ms),
             xy_offset_scale=self.xy_offset_scale,
             xy_sigma_floor=self.xy_sigma_floor,
+            xy_frame=self.xy_frame,
         )
         return config

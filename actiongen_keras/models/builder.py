@@ -13,7 +13,7 @@ from actiongen_keras.layers import (
     PixelDequantization,
     StateEmbedding,
 )
-from actiongen_keras.layers.context_aware_generator import XY_HEADS
+from actiongen_keras.layers.context_aware_generator import XY_FRAMES, XY_HEADS
 from actiongen_keras.models.dataset_meta import DatasetMeta
 from actiongen_keras.models.model_config import as_model_config, timing_spec
 
@@ -78,6 +78,7 @@ def make_generator(cfg, meta, name="generator"):
         xy_head=cfg.xy_head,
         xy_offset_scale=cfg.xy_offset_scale,
         xy_sigma_floor=cfg.xy_sigma_floor,
+        xy_frame=cfg.xy_frame,
         name=name,
     )
 
@@ -116,6 +117,8 @@ def check_sizes(cfg):
             raise ConfigError(f"model.{k} must be >= 1, got {getattr(cfg, k)}")
     if cfg.xy_head not in XY_HEADS:
         raise ConfigError(f"model.xy_head must be one of {list(XY_HEADS)}, got {cfg.xy_head!r}")
+    if cfg.xy_frame not in XY_FRAMES:
+        raise ConfigError(f"model.xy_frame must be one of {list(XY_FRAMES)}, got {cfg.xy_frame!r}")
     if not 0.0 <= cfg.dropout < 1.0:
         raise ConfigError(f"model.dropout must be in [0, 1), got {cfg.dropout}")
 

@@ -20,7 +20,7 @@ import numpy as np
 from keras import ops
 
 from actiongen_keras.data import features as F
-from actiongen_keras.layers.context_aware_generator import split_xy_params
+from actiongen_keras.layers.context_aware_generator import split_xy_params, to_frame, xy_frame
 from actiongen_keras.layers.multi_scale_timing import (
     DEFAULT_BOUNDARIES_MS,
     DEFAULT_MAX_MS,
@@ -165,7 +165,9 @@ class XYMixtureLoss(_WeightedLoss):
 
     ``y_true [B,A1,2]``, ``y_pred [B,A1,5M]`` (:func:`split_xy_params` layout, absolute
     means; the sigmas' floor is the layer's, ``xy_sigma_floor``). Values are nats per event
-    (2-D density in screen units, so they can be negative).
+    (2-D density in screen units, so they can be negative). A motion-frame head's residuals
+    are turned into its frame (:func:`xy_frame`) before they meet the spreads; the turn
+    keeps lengths, so the density needs no Jacobian.
     """
 
     def __init__(self, num_mixtures=4, name="xy_loss", reduction=DEFAULT_REDUCTION, dtype=None):
@@ -180,7 +182,11 @@ class XYMixtureLoss(_WeightedLoss):
 
     def call(self, y_true, y_pred):
         logits, mu, sigma = split_xy_params(y_pred, self.num_mixtures)
-        z = (ops.expand_dims(ops.cast(y_true, mu.dtype), -2) - mu) / sigma  # [..., M, 2]
+        d = ops.expand_dims(ops.cast(y_true, mu.dtype), -2) - mu  # [..., M, 2]
+        u = xy_frame(y_pred, self.num_mixtures)
+        if u is not None:
+            d = to_frame(d, ops.expand_dims(u, -2))
+        z = d / sigma
         log_n = ops.sum(-0.5 * ops.square(z) - ops.log(sigma) - 0.5 * np.log(2 * np.pi), axis=-1)
         log_w = logits - ops.logsumexp(logits, axis=-1, keepdims=True)
         return -ops.logsumexp(log_w + log_n, axis=-1)

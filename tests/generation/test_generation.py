@@ -16,7 +16,7 @@ from actiongen_keras.generation import rules as R
 from actiongen_keras.generation import sampler as S
 from actiongen_keras.generation.rollout import Generator, rollout
 from actiongen_keras.generation.testing import check_greedy_window
-from actiongen_keras.layers.context_aware_generator import previous_cursor
+from actiongen_keras.layers.context_aware_generator import XY_SIGMA_SHIFT, previous_cursor
 from actiongen_keras.layers.multi_scale_timing import sample_timing, scale_ranges, timing_cdf
 from actiongen_keras.models.steps import DEC_INPUTS, WINDOW_INPUTS, ModelSteps
 from actiongen_keras.recordings.session import read_session, write_session
@@ -331,6 +331,68 @@ def test_sampling_options_run_in_the_loop(gen):
     assert np.array_equal(s1.events.t_ms, s2.events.t_ms) and np.array_equal(s1.events.x, s2.events.x)
     assert not np.array_equal(s1.events.t_ms, s3.events.t_ms)
     assert _held_violations(s1.events) == 0 and s1.extra["top_k"] == 3 and s1.extra["xy_noise_corr"] == 0.9
+
+
+def test_position_draws_lie_along_and_across_the_motion_frame():
+    """draw_position: a screen-frame head's noise has covariance diag(sx^2, sy^2); a motion-frame
+    head's (spreads along / across u) has R diag(sa^2, sc^2) R^T, R the turn to u."""
+    rng = np.random.default_rng(0)
+    n, M = 20000, 2
+    p = np.zeros((n, 5 * M), "float32")
+    p[:, 0] = 30.0  # component 0 always
+    p[:, M], p[:, 2 * M] = 0.3, 0.6  # its mean
+    sa, sc = 0.02, 0.002
+    p[:, 3 * M], p[:, 4 * M] = np.log(sa), np.log(sc)
+    one = np.zeros((n, M, 1), "float32")
+    one[:, 0] = 1.0
+    u = rng.random((n, 2)).astype("float32")
+    z = ops.convert_to_numpy(S.box_muller(u[:, 0], u[:, 1]))
+    screen = ops.convert_to_numpy(S.draw_position(p, M, one, z)) - [0.3, 0.6]
+    np.testing.assert_allclose(np.cov(screen.T), np.diag([sa**2, sc**2]), atol=0.03 * sa**2)
+    ang = 2.0
+    d = np.array([np.cos(ang), np.sin(ang)], "float32")
+    motion = ops.convert_to_numpy(S.draw_position(np.concatenate([p, np.broadcast_to(d, (n, 2))], -1), M, one, z)) - [0.3, 0.6]
+    R = np.array([[d[0], -d[1]], [d[1], d[0]]])
+    np.testing.assert_allclose(np.cov(motion.T), R @ np.diag([sa**2, sc**2]) @ R.T, atol=0.03 * sa**2)
+    # the same standard normal pair: the noise is turned, its length kept
+    np.testing.assert_allclose(np.linalg.norm(motion, axis=-1), np.linalg.norm(screen, axis=-1), atol=1e-6)  # float32 of a mean at 0.3-0.6
+
+
+def test_a_motion_frame_model_samples_along_its_path():
+    """The loop turns the draws into the head's frame: with the xy head's means at cursor + last
+    step (weights zero) and only the sigma floor across the motion, every sampled step leaves the
+    last one's line by floor-sized noise (its length varies freely); the screen-frame head with
+    the same spreads leaves it by the along spread."""
+    session = synthetic_session("line", "eve", source="sapimouse", duration_s=20, rate_hz=30, seed=7)
+    across = {}
+    for frame in ("motion", "screen"):
+        config = tiny_config()
+        config.model.xy_frame = frame
+        run = untrained_run([session], config)
+        head = run.model.get_layer("generator").xy_head
+        kernel, bias = (np.zeros_like(w) for w in head.get_weights())
+        M = config.model.num_xy_mixtures
+        bias[3 * M : 4 * M] = np.log(np.expm1(0.003)) + XY_SIGMA_SHIFT  # 0.003 screens along (motion) or along x (screen)
+        bias[4 * M : 5 * M] = -50.0  # the floor across (motion) or along y (screen)
+        head.set_weights([kernel, bias])
+        w = _windows(run, session, np.array([3, 8, 13]))
+        with _biased(run, {F.MOVE: 12.0}):
+            out = Generator(run, jit=False).sampler(S.SamplingConfig())(w, 1.0, [0, 1, 2])
+        for r in range(3):
+            n = out["count"][r]
+            assert n >= 4 and np.all(out["event_type_id"][r, :n] == F.MOVE)
+            xy = out["xy"][r, :n]
+            edge = np.flatnonzero(np.any((xy <= 0.0) | (xy >= 1.0), axis=-1))
+            xy = xy[: edge[0] if len(edge) else n]  # up to the first position clipped at an edge
+            steps = np.diff(np.concatenate([w["bos_xy"][r][None], xy]), axis=0)
+            prev, step = steps[:-1], steps[1:]
+            norm = np.linalg.norm(prev, axis=-1)
+            keep = norm > 1e-6  # a still cursor has no direction (the frame falls back to x, y)
+            cross = step[keep, 0] * prev[keep, 1] - step[keep, 1] * prev[keep, 0]
+            across.setdefault(frame, []).extend(np.abs(cross) / norm[keep])  # screen units off the last step's line
+    floor = tiny_config().model.xy_sigma_floor
+    assert len(across["motion"]) >= 6 and max(across["motion"]) < 6 * floor
+    assert np.median(across["screen"]) > 10 * floor
 
 
 def test_correlated_noise_correlates_consecutive_draws():

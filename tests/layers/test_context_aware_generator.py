@@ -118,6 +118,34 @@ def test_velocity_head_continues_the_last_step():
     assert ContextAwareActionGenerator.from_config(layer.get_config()).xy_head_kind == "absolute"
 
 
+def test_motion_frame_appends_the_direction_of_the_last_step():
+    """``xy_frame="motion"``: the xy output is the screen head's plus the unit vector of the
+    cursor's last step (``(1, 0)`` where it did not move); everything before it is the screen
+    head's with the same weights, and the frame survives the config."""
+    args = _inputs()
+    args[6][0, 2] = args[6][0, 1]  # row 0, step 2: the cursor did not move
+    heads = {}
+    for frame in ("screen", "motion"):
+        layer = ContextAwareActionGenerator(D, NK, num_xy_mixtures=3, num_timing_components=2, num_anchors=P, xy_frame=frame)
+        layer(*args)
+        if frame == "motion":
+            layer.set_weights(heads["screen"].get_weights())
+        heads[frame] = layer
+    screen, motion = (ops.convert_to_numpy(heads[f](*args)[2]) for f in ("screen", "motion"))
+    assert screen.shape == (B, T, 15) and motion.shape == (B, T, 17)
+    np.testing.assert_allclose(motion[..., :15], screen, atol=1e-6)
+    cursor, hist = args[6], args[10]
+    prev = np.concatenate([np.stack([hist[0, -2], cursor[1, 0]])[:, None], cursor[:, :-1]], axis=1)
+    step = cursor - prev
+    norm = np.linalg.norm(step, axis=-1, keepdims=True)
+    want = np.where(norm > 1e-6, step / np.maximum(norm, 1e-6), [1.0, 0.0])
+    assert norm[0, 2, 0] == 0.0 and norm[1, 0, 0] == 0.0  # both fallbacks are exercised
+    np.testing.assert_allclose(motion[..., 15:], want, atol=1e-5)
+    assert ContextAwareActionGenerator.from_config(heads["motion"].get_config()).xy_frame == "motion"
+    with pytest.raises(ValueError, match="xy_frame must be one of"):
+        ContextAwareActionGenerator(D, NK, xy_frame="polar")
+
+
 def test_behaviour_features_known_values():
     hist_type = np.array([[0, 0, F.MOVE, F.PRESS, F.MOVE, F.MOVE]], "int32")
     hist_dt = np.array([[999, 999, 9.0, 99.0, 3.0, 19.0]], "float32")

@@ -58,6 +58,28 @@ def test_sources_without_state_features_train(builder):
     assert np.isfinite(logs["loss"])
 
 
+def test_motion_frame_model_outputs_trains_and_reloads(tmp_path):
+    """``model.xy_frame="motion"``: the xy output carries the direction after the 5M params
+    (output_signature says so), a training step's loss is finite, and the frame reloads."""
+    cfg = ModelConfig(**{**CFG.__dict__, "xy_frame": "motion"})
+    m = build_model(cfg, META)
+    x, y, w = random_batch(META, 3, seed=4)
+    out = {k: keras.ops.convert_to_numpy(v) for k, v in m(x).items()}  # eager: no predict function traced
+    assert output_signature(cfg, META)["xy"] == (META["max_actions"] + 1, 5 * CFG.num_xy_mixtures + 2) == out["xy"].shape[1:]
+    np.testing.assert_allclose(np.linalg.norm(out["xy"][..., -2:], axis=-1), 1.0, atol=1e-5)
+    config = Config()
+    config.model = cfg
+    compile_model(m, config, META)
+    m.run_eagerly = True
+    assert np.isfinite(m.train_on_batch(x, y, sample_weight=w, return_dict=True)["loss"])
+    m.save(tmp_path / "m.keras")
+    clone = keras.saving.load_model(tmp_path / "m.keras")
+    assert clone.get_layer("generator").xy_frame == "motion"
+    np.testing.assert_array_equal(keras.ops.convert_to_numpy(clone(x)["xy"]), keras.ops.convert_to_numpy(m(x)["xy"]))
+    with pytest.raises(ConfigError, match="model.xy_frame must be one of"):
+        build_model(ModelConfig(**{**CFG.__dict__, "xy_frame": "polar"}), META)
+
+
 def test_save_reload_identical(model, tmp_path):
     x, _, _ = random_batch(META, 4, seed=1)
     path = tmp_path / "m.keras"

@@ -125,6 +125,42 @@ def test_xy_nll_single_component_known_value():
     assert _np(XYMixtureLoss(M)(y, p)) == pytest.approx(expected, rel=1e-5)
 
 
+def test_xy_nll_in_the_motion_frame_is_the_turned_gaussian():
+    """A motion-frame head's spreads lie along and across its direction u: the NLL equals the
+    2-D Gaussian with covariance R diag(s_along^2, s_across^2) R^T (R the turn to u), and a
+    residual along u costs what the same residual along x costs a screen-frame head."""
+    M = 2
+    rng = np.random.default_rng(0)
+    p = rng.normal(size=(3, 4, 5 * M)).astype("float32") * 0.1
+    p[..., 3 * M :] = np.log(rng.uniform(0.01, 0.2, size=(3, 4, 2 * M)))
+    ang = rng.uniform(-np.pi, np.pi, size=(3, 4))
+    u = np.stack([np.cos(ang), np.sin(ang)], -1).astype("float32")
+    y = rng.uniform(0, 1, size=(3, 4, 2)).astype("float32")
+    got = ops.convert_to_numpy(XYMixtureLoss(M, reduction=None)(y, np.concatenate([p, u], -1)))
+    logits, mu = p[..., :M], np.stack([p[..., M : 2 * M], p[..., 2 * M : 3 * M]], -1)
+    sa, sc = np.exp(p[..., 3 * M : 4 * M]), np.exp(p[..., 4 * M : 5 * M])
+    want = np.zeros((3, 4))
+    for i in range(3):
+        for j in range(4):
+            R = np.array([[u[i, j, 0], -u[i, j, 1]], [u[i, j, 1], u[i, j, 0]]])
+            w = np.exp(logits[i, j] - logits[i, j].max())
+            w /= w.sum()
+            dens = 0.0
+            for m in range(M):
+                cov = R @ np.diag([sa[i, j, m] ** 2, sc[i, j, m] ** 2]) @ R.T
+                d = y[i, j] - mu[i, j, m]
+                dens += w[m] * np.exp(-0.5 * d @ np.linalg.solve(cov, d)) / (2 * np.pi * np.sqrt(np.linalg.det(cov)))
+            want[i, j] = -np.log(dens)
+    np.testing.assert_allclose(got, want, rtol=1e-4)
+    # one component, sigma (0.05 along, 0.5 across): a residual of 0.1 along u = (0, 1) costs
+    # what 0.1 along x costs the screen-frame head with sigma (0.05, 0.5)
+    q = np.zeros((1, 1, 5), "float32")
+    q[..., 3], q[..., 4] = math.log(0.05), math.log(0.5)
+    motion = _np(XYMixtureLoss(1)(np.array([[[0.0, 0.1]]], "float32"), np.concatenate([q, [[[0.0, 1.0]]]], -1).astype("float32")))
+    screen = _np(XYMixtureLoss(1)(np.array([[[0.1, 0.0]]], "float32"), q))
+    assert motion == pytest.approx(screen, rel=1e-6)
+
+
 def test_xy_loss_reloads_from_configs_saved_with_a_sigma_floor():
     # models saved before the floor moved into the layer stored it in the loss's config
     loss = XYMixtureLoss.from_config({"num_mixtures": 3, "sigma_floor": 1e-3, "name": "xy_loss"})
