@@ -66,7 +66,28 @@ def compile_model(model, config, meta, heads=F.TARGET_NAMES, lr_factor=1.0):
         jit_compile=t.jit_compile,
         run_eagerly=t.run_eagerly,
     )
+    build_training_state(model, meta)
     return model
+
+
+def build_training_state(model, meta):
+    """Create a compiled model's optimizer and metric variables now, from the input and target
+    signatures, not in the first train step.
+
+    Keras on TensorFlow creates them while it traces the first train step (it builds ahead
+    only under a distribution strategy), and TensorFlow then traces the step a second time,
+    with the variables in place: on a CPU that second trace cost 20-30 s per ``fit`` of the
+    tiny test model, once per progressive stage. JAX and PyTorch build ahead themselves; an
+    eager model traces nothing. The variables start as they would (zeros, step 0): the same
+    numbers, one trace.
+    """
+    symbolic_build = getattr(model, "_symbolic_build", None)  # Keras's own pre-build (private, hence the guard)
+    if keras.backend.backend() != "tensorflow" or model.run_eagerly or symbolic_build is None:
+        return
+    A = DatasetMeta.from_dict(meta).max_actions
+    y = {k: keras.KerasTensor((None, *shape), dtype) for k, (shape, dtype) in F.target_signature(A).items()}
+    w = {k: keras.KerasTensor((None, *shape), "float32") for k, shape in F.weight_signature(A).items()}
+    symbolic_build(data_batch=(model.input, y, w))
 
 
 def _callbacks(run_dir, config, stage_name, progress, log=print):

@@ -22,6 +22,7 @@ SCRIPT = textwrap.dedent(
     from actiongen_keras.models.dataset_meta import DatasetMeta
     from actiongen_keras.training.losses import build_losses
     from actiongen_keras.training.metrics import build_weighted_metrics
+    from actiongen_keras.training.train import build_training_state
 
     assert keras.backend.backend() == sys.argv[1], keras.backend.backend()
     out_dir, data_dir = sys.argv[2], sys.argv[3]
@@ -31,6 +32,7 @@ SCRIPT = textwrap.dedent(
     model = build_model(cfg, meta)
     losses = build_losses(cfg, meta)
     model.compile(optimizer=keras.optimizers.Adam(1e-3), loss=losses, weighted_metrics=build_weighted_metrics(cfg, meta))
+    build_training_state(model, meta)  # TensorFlow: one trace of the train step, not two (training.train.compile_model does it)
     train = make_dataset(data_dir, "train", batch_size=32, shuffle=True, seed=1)
     val = make_dataset(data_dir, "val", batch_size=32, shuffle=False)
     hist = model.fit(train, validation_data=val, epochs=2, verbose=0).history
