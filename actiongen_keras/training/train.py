@@ -26,6 +26,7 @@ import keras
 import numpy as np
 from matplotlib.figure import Figure
 
+from actiongen_keras import load_model
 from actiongen_keras.atomic import partial_path, staged_output
 from actiongen_keras.config import Config
 from actiongen_keras.data import features as F
@@ -272,15 +273,20 @@ def plot_history(csv_path, png_path):
     return png_path
 
 
-def train(data_dir, run_dir, config=None, epochs=None, progress=True, gru_baseline=True, log=print, callbacks=(), overwrite=False):
+def train(data_dir, run_dir, config=None, epochs=None, progress=True, gru_baseline=True, log=print, callbacks=(), overwrite=False,
+          init_from=None):
     """Train the attention model (and, with ``gru_baseline``, the GRU ablation) and score both.
 
     ``callbacks`` are added to the package's own (checkpoint, backup, early stopping,
     TensorBoard, CSV log, NaN guard). ``overwrite``: replace an existing ``run_dir``
-    (refused otherwise). Returns the metrics dict written to ``RUN_DIR/metrics.json``.
+    (refused otherwise). ``init_from``: a trained ``model.keras`` (for example one
+    pretrained on another dataset) whose weights start the model (:func:`warm_start`);
+    a resumed run continues from its own backup instead. Returns the metrics dict
+    written to ``RUN_DIR/metrics.json``.
 
     Raises:
-        ConfigError: a config value out of range, ``epochs < 1``.
+        ConfigError: a config value out of range, ``epochs < 1``, an ``init_from`` model
+            that shares no weight with this one.
         TrainingDiverged: the loss became NaN or infinite.
     """
     config = config or Config()
@@ -292,13 +298,41 @@ def train(data_dir, run_dir, config=None, epochs=None, progress=True, gru_baseli
         raise ConfigError(f"epochs must be an integer >= 1, got {epochs!r}")
     try:
         with staged_output(run_dir, overwrite, inputs=[data_dir], resumable=True) as work:
-            return _train_into(data_dir, work, config, int(epochs), progress, gru_baseline, log, callbacks)
+            return _train_into(data_dir, work, config, int(epochs), progress, gru_baseline, log, callbacks, init_from)
     except TrainingDiverged:
         shutil.rmtree(partial_path(run_dir), ignore_errors=True)  # its backup holds the diverged weights
         raise
 
 
-def _train_into(data_dir, run_dir, config, epochs, progress, gru_baseline, log, callbacks):
+def warm_start(model, source, log=print):
+    """Start ``model`` from the weights of the trained model at ``source`` (a ``.keras`` file).
+
+    Weights are matched by their path (layer names, which the builder fixes) and shape; one
+    that the source lacks or holds in another shape (a state embedding over another
+    vocabulary, another key set) keeps its fresh initial value, and each of those is named
+    in the log, so nothing is dropped silently. The normalisation is the new dataset's own
+    (its training split's statistics), as for any run. Returns ``(copied, kept)``: the
+    numbers of weights copied and kept fresh.
+
+    Raises:
+        ConfigError: no weight matches (another architecture or size).
+    """
+    src = {w.path: w for w in load_model(source, compile=False).weights}
+    copied, kept = 0, []
+    for w in model.weights:
+        s = src.get(w.path)
+        if s is not None and tuple(s.shape) == tuple(w.shape):
+            w.assign(keras.ops.convert_to_numpy(s))
+            copied += 1
+        else:
+            kept.append(f"{w.path} {tuple(w.shape)}" + ("" if s is None else f" (source {tuple(s.shape)})"))
+    if copied == 0:
+        raise ConfigError(f"{source}: init_from shares no weight with this model (another architecture or size)")
+    log(f"init from {source}: {copied} of {len(model.weights)} weights copied" + (f"; kept fresh: {', '.join(kept)}" if kept else ""))
+    return copied, len(kept)
+
+
+def _train_into(data_dir, run_dir, config, epochs, progress, gru_baseline, log, callbacks, init_from=None):
     run_dir = Path(run_dir)
     keras.utils.set_random_seed(config.train.seed)
     prep = load_preprocessing(data_dir)
@@ -315,6 +349,8 @@ def _train_into(data_dir, run_dir, config, epochs, progress, gru_baseline, log, 
 
     model = build_model(config, meta)
     log(f"model: {model.count_params():,} parameters; backend {keras.backend.backend()}")
+    if init_from is not None:
+        warm_start(model, init_from, log)  # a resumed run's backup then restores its own weights over these
     timer = _TrainSeconds(run_dir / "train_seconds.json")
     fit_model(model, data_dir, run_dir, config, meta, epochs, progress, log, [timer, *callbacks])
     train_seconds = timer.total()  # epochs before a restart included
@@ -336,6 +372,7 @@ def _train_into(data_dir, run_dir, config, epochs, progress, gru_baseline, log, 
         "backend": keras.backend.backend(),
         "epochs_run": len((run_dir / "history.csv").read_text().splitlines()) - 1 if (run_dir / "history.csv").exists() else None,
         "train_seq_len_mode": mode_len,  # the majority-length baseline, reused by `actiongen evaluate`
+        "init_from": None if init_from is None else str(init_from),
     }
     bias = event_decision_bias(event_class_counts(prep))
     for split in ("val", "test"):

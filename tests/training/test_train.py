@@ -136,3 +136,55 @@ def test_resume_restores_the_random_streams_and_the_best_epoch_bookkeeping(tmp_p
     # EarlyStopping restored epoch 1's weights in both runs, and the random states agree.
     for a, b in zip(resumed.variables, whole.variables, strict=True):
         assert np.array_equal(a.numpy(), b.numpy()), a.path
+
+
+class WeightsAtStart(keras.callbacks.Callback):
+    """Keeps the model's weights as ``fit`` starts (after any warm start, before any step)."""
+
+    def on_train_begin(self, logs=None):
+        self.weights = {w.path: keras.ops.convert_to_numpy(w) for w in self.model.weights}
+
+
+@pytest.mark.slow
+def test_init_from_starts_from_a_trained_model_and_names_what_it_lacks(data_dir, tmp_path):
+    """warm_start copies every weight the source holds at the same path and shape and names the
+    rest (here the key head and key embedding of a source with another key set, kept fresh);
+    train(init_from=...) starts fit from the source's weights and says so in metrics.json;
+    a source sharing nothing is refused."""
+    from actiongen_keras.models import build_model
+    from actiongen_keras.training.train import warm_start
+
+    prep = load_preprocessing(data_dir)
+    meta = DatasetMeta.from_preprocessing(prep).to_dict()
+    config = tiny_config(run_eagerly=True)
+    config.data = prep.data_config
+    keras.utils.set_random_seed(7)
+    source = build_model(config, meta)
+    source.save(tmp_path / "source.keras")
+    keras.utils.set_random_seed(8)
+    other_keys = build_model(config, {**meta, "num_keys": meta["num_keys"] + 3})
+    fresh = {w.path: keras.ops.convert_to_numpy(w) for w in other_keys.weights}
+    logs = []
+    copied, kept = warm_start(other_keys, tmp_path / "source.keras", logs.append)
+    src = {w.path: keras.ops.convert_to_numpy(w) for w in source.weights}
+    assert kept >= 2 and copied == len(other_keys.weights) - kept
+    for w in other_keys.weights:
+        now = keras.ops.convert_to_numpy(w)
+        if now.shape == src[w.path].shape:
+            np.testing.assert_array_equal(now, src[w.path], err_msg=w.path)
+        else:
+            np.testing.assert_array_equal(now, fresh[w.path], err_msg=w.path)
+            assert w.path in logs[0]
+    assert "key_head" in logs[0] and f"{copied} of {len(other_keys.weights)} weights copied" in logs[0]
+    # through train(): fit starts from the source's weights (the same dataset: every weight matches)
+    start = WeightsAtStart()
+    metrics = train(data_dir, tmp_path / "run", config, epochs=1, gru_baseline=False, progress=False, log=lambda *_: None,
+                    callbacks=[start], init_from=tmp_path / "source.keras")
+    assert start.weights.keys() == src.keys()
+    for path, value in src.items():
+        np.testing.assert_array_equal(start.weights[path], value, err_msg=path)
+    assert metrics["init_from"] == str(tmp_path / "source.keras")
+    unrelated = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2, name="unrelated")])
+    unrelated.save(tmp_path / "unrelated.keras")
+    with pytest.raises(ConfigError, match="shares no weight with this model"):
+        warm_start(other_keys, tmp_path / "unrelated.keras")
