@@ -29,38 +29,10 @@ def dummy_data_dir(tmp_path_factory):
     return root / "data"
 
 
-# The slowest test files, slowest first (seconds of one xdist worker in a `make test` run on the
-# 2-core VM). `make test` hands out whole files (--dist loadfile) in collection order
-# (--no-loadscope-reorder), so these start first and the many quick files fill the gaps at the
-# end. xdist's own order (the files with the most tests first) started these few-test,
-# multi-minute files last: the run ended with one worker on the training tests, the other idle.
-SLOWEST_FILES = (
-    "tests/export/test_export.py",  # 258
-    "tests/generation/test_generation.py",  # 194
-    "tests/models/test_multibackend.py",  # 194 (three subprocesses)
-    "tests/training/test_train.py",  # 189
-    "tests/training/test_train_stages.py",  # 171
-    "tests/evaluation/test_evaluate.py",  # 146
-    "tests/layers/test_layer_contract.py",  # 140
-    "tests/export/test_export_jax.py",  # 117
-    "tests/generation/test_backends.py",  # 113
-    "tests/models/test_build_model.py",  # 104
-    "tests/test_examples.py",  # 97
-    "tests/tuning/test_search.py",  # 92
-    "tests/tuning/test_distributed_tuning.py",  # 73
-    "tests/data/test_build.py",  # 54
-)
-
-
 def pytest_collection_modifyitems(config, items):
     """TensorFlow's ``TestCase.test_session`` (inherited by the TFDS test) is a helper that skips
-    itself when run as a test ("Not a test"); it is deselected, so the skip count stays 0.
-
-    The files of :data:`SLOWEST_FILES` go first, in that order; the rest keep their order, and
-    every file its tests' order."""
+    itself when run as a test ("Not a test"); it is deselected, so the skip count stays 0."""
     helpers = [i for i in items if i.name == "test_session"]
     if helpers:
         config.hook.pytest_deselected(items=helpers)
         items[:] = [i for i in items if i.name != "test_session"]
-    rank = {path: i for i, path in enumerate(SLOWEST_FILES)}
-    items.sort(key=lambda item: rank.get(item.nodeid.split("::")[0], len(rank)))  # stable
