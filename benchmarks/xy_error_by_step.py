@@ -58,8 +58,7 @@ def main(argv=None):
     for lo, hi in BANDS:
         k = (step >= lo) & (step < hi)
         print(f"| {lo}-{hi} | {k.mean():.3f} | {np.median(err[k]):.2f} | {np.median(sigma[k]):.2f} |")
-    frame = model.get_layer("generator").xy_frame if hasattr(model.get_layer("generator"), "xy_frame") else "screen"
-    axes = "along / across" if frame == "motion" else "x / y"
+    axes = "along / across" if model.get_layer("generator").xy_frame == "motion" else "x / y"
     print(f"\n| true step px | median abs error along / across the last step, px | median sigma {axes}, px |\n|---|---:|---:|")
     for lo, hi in BANDS:
         k = (step >= lo) & (step < hi)
