@@ -207,14 +207,12 @@ def box_muller(u1, u2):
     return ops.stack([r * ops.cos(a), r * ops.sin(a)], axis=-1)
 
 
-def draw_position(xyp, num_mixtures, one, z):
-    """A position ``[B, 2]`` from the xy head's params ``xyp [B, 5M (+2)]``: the mean of the
-    chosen component (``one [B, M, 1]`` one-hot) plus its spreads times the standard normal
-    pair ``z [B, 2]``, along and across the head's direction where it has a motion frame
-    (:func:`~actiongen_keras.layers.context_aware_generator.xy_frame`)."""
-    _, mu, sigma = split_xy_params(xyp, num_mixtures)
+def draw_position(mu, sigma, frame, one, z):
+    """A position ``[B, 2]``: the mean ``mu [B, M, 2]`` of the chosen component (``one [B, M,
+    1]`` one-hot) plus its spreads ``sigma [B, M, 2]`` times the standard normal pair ``z [B,
+    2]``, along and across ``frame [B, 2]`` where the head has a motion frame (None: x and y;
+    :func:`~actiongen_keras.layers.context_aware_generator.xy_frame`)."""
     noise = ops.sum(sigma * one, axis=-2) * z
-    frame = xy_frame(xyp, num_mixtures)
     if frame is not None:
         noise = from_frame(noise, frame)
     return ops.sum(mu * one, axis=-2) + noise
@@ -339,13 +337,13 @@ def sample_window(steps, window, temperature, seed, held_buttons=None, held_keys
         t_after = on_clock(t_after, t_prev, clock, ops.equal(ev, F.MOVE))
         dt = t_after - t_prev
         # position: moves only (greedy: xy_point); other events at the cursor
-        logits, _, _ = split_xy_params(xyp, M)
+        logits, mu, sigma = split_xy_params(xyp, M)
         one = ops.one_hot(categorical(logits, temperature, u[:, _S_XY]), M, dtype="float32")[..., None]
         z = box_muller(u[:, _S_XY + 1], u[:, _S_XY + 2])
         is_move = ops.take(moves_cursor, ev, axis=0)
         if rho > 0.0:
             z = ar1(s["z"], z, rho)
-        drawn = draw_position(xyp, M, one, z)
+        drawn = draw_position(mu, sigma, xy_frame(xyp, M), one, z)
         xy = ops.clip(ops.where(greedy[:, None], xy_point(xyp, M), drawn), 0.0, 1.0)
         xy = ops.where(on_grid, ops.clip(ops.round(xy / cell) * cell, 0.0, 1.0), xy)
         xy = ops.where(is_move[:, None], xy, cursor)

@@ -116,6 +116,8 @@ def test_serving_default_equals_keras_and_batch_is_dynamic(exported, windows):
     b_ms, Mt, max_ms = G_heads(exported)
     med = np.asarray(timing_quantile(tf.constant(ref["timing"]), 0.5, b_ms, Mt, max_ms))
     np.testing.assert_allclose(out["timing_median_ms"], med, rtol=1e-4, atol=1e-3)
+    # a client reading the xy params needs the head's frame (screen: sigmas along x and y)
+    assert exported["meta"]["heads"]["xy_frame"] == exported["model"].get_layer("generator").xy_frame == "screen"
     np.testing.assert_allclose(out["xy_point_px"], np.asarray(xy_point(tf.constant(ref["xy"]), exported["meta"]["heads"]["num_xy_mixtures"]))
                                * windows["raw"]["screen_px"][:, None, :], atol=1e-3)
     # dynamic batch: one window alone gives the same row; shorter (unpadded) histories too

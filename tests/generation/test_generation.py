@@ -16,7 +16,7 @@ from actiongen_keras.generation import rules as R
 from actiongen_keras.generation import sampler as S
 from actiongen_keras.generation.rollout import Generator, rollout
 from actiongen_keras.generation.testing import check_greedy_window
-from actiongen_keras.layers.context_aware_generator import XY_SIGMA_SHIFT, previous_cursor
+from actiongen_keras.layers.context_aware_generator import XY_SIGMA_SHIFT, previous_cursor, split_xy_params, xy_frame
 from actiongen_keras.layers.multi_scale_timing import sample_timing, scale_ranges, timing_cdf
 from actiongen_keras.models.steps import DEC_INPUTS, WINDOW_INPUTS, ModelSteps
 from actiongen_keras.recordings.session import read_session, write_session
@@ -347,11 +347,15 @@ def test_position_draws_lie_along_and_across_the_motion_frame():
     one[:, 0] = 1.0
     u = rng.random((n, 2)).astype("float32")
     z = ops.convert_to_numpy(S.box_muller(u[:, 0], u[:, 1]))
-    screen = ops.convert_to_numpy(S.draw_position(p, M, one, z)) - [0.3, 0.6]
+    def draw(params):
+        _, mu, sigma = split_xy_params(params, M)
+        return ops.convert_to_numpy(S.draw_position(mu, sigma, xy_frame(params, M), one, z)) - [0.3, 0.6]
+
+    screen = draw(p)
     np.testing.assert_allclose(np.cov(screen.T), np.diag([sa**2, sc**2]), atol=0.03 * sa**2)
     ang = 2.0
     d = np.array([np.cos(ang), np.sin(ang)], "float32")
-    motion = ops.convert_to_numpy(S.draw_position(np.concatenate([p, np.broadcast_to(d, (n, 2))], -1), M, one, z)) - [0.3, 0.6]
+    motion = draw(np.concatenate([p, np.broadcast_to(d, (n, 2))], -1))
     R = np.array([[d[0], -d[1]], [d[1], d[0]]])
     np.testing.assert_allclose(np.cov(motion.T), R @ np.diag([sa**2, sc**2]) @ R.T, atol=0.03 * sa**2)
     # the same standard normal pair: the noise is turned, its length kept

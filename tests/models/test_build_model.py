@@ -53,6 +53,9 @@ def test_sources_without_state_features_train(builder):
     config = Config()
     config.model = CFG
     compile_model(m, config, meta)
+    # compile_model built the optimizer's and the metrics' variables ahead (TensorFlow: the train
+    # step is then traced once, not a second time after the first call creates them)
+    assert m.optimizer.built and len(m.optimizer.variables) > 1
     m.run_eagerly = True  # one step: tracing and XLA-compiling it would take a minute
     logs = m.train_on_batch(x, y, sample_weight=w, return_dict=True)
     assert np.isfinite(logs["loss"])
