@@ -44,6 +44,7 @@ RANGES = {
     "train.clipnorm": (0, None, False),
     "train.early_stopping_patience": (0, None, True),
     "train.loss_weights.*": (0, None, True),
+    "train.self_feed": (0, 1, True),  # [0, 1)
     "generation.temperature": (0, None, True),
     "generation.top_k": (0, None, True),
     "generation.top_p": (0, 1, False),  # (0, 1]: checked below
@@ -120,6 +121,9 @@ class TrainConfig:
     # tracing the graph costs more than a few steps on a tiny dataset (the tests use it); also
     # for debugging a layer with print / pdb.
     run_eagerly: bool = False
+    # Probability that a move's decoder position is the model's own draw (parallel scheduled
+    # sampling, training/self_feed.py); 0 = teacher forcing only.
+    self_feed: float = 0.0
     loss_weights: dict = dataclasses.field(
         default_factory=lambda: {"event_type": 1.0, "timing": 1.0, "xy": 1.0, "button": 0.5, "key": 0.5, "scroll": 0.5, "dwell": 0.5,
                                  "seq_len": 0.5}

@@ -82,7 +82,7 @@ from keras import ops
 from actiongen_keras.data import features as F
 from actiongen_keras.generation import rules as R
 from actiongen_keras.generation.counter_rng import row_keys, uniforms
-from actiongen_keras.layers.context_aware_generator import first_previous_cursor, from_frame, split_xy_params, xy_frame, xy_point
+from actiongen_keras.layers.context_aware_generator import draw_position, first_previous_cursor, split_xy_params, xy_frame, xy_point
 from actiongen_keras.layers.multi_scale_timing import sample_timing, timing_quantile
 from actiongen_keras.models.steps import WINDOW_INPUTS, ModelSteps, bos_token
 
@@ -205,17 +205,6 @@ def box_muller(u1, u2):
     r = ops.sqrt(-2.0 * ops.log(u1))
     a = 2.0 * math.pi * u2
     return ops.stack([r * ops.cos(a), r * ops.sin(a)], axis=-1)
-
-
-def draw_position(mu, sigma, frame, one, z):
-    """A position ``[B, 2]``: the mean ``mu [B, M, 2]`` of the chosen component (``one [B, M,
-    1]`` one-hot) plus its spreads ``sigma [B, M, 2]`` times the standard normal pair ``z [B,
-    2]``, along and across ``frame [B, 2]`` where the head has a motion frame (None: x and y;
-    :func:`~actiongen_keras.layers.context_aware_generator.xy_frame`)."""
-    noise = ops.sum(sigma * one, axis=-2) * z
-    if frame is not None:
-        noise = from_frame(noise, frame)
-    return ops.sum(mu * one, axis=-2) + noise
 
 
 # --------------------------------------------------------------------------- the loop

@@ -87,6 +87,19 @@ def xy_point(params, num_mixtures):
     return ops.sum(mu * ops.one_hot(best, num_mixtures, dtype=mu.dtype)[..., None], axis=-2)
 
 
+def draw_position(mu, sigma, frame, one, z):
+    """A position ``[..., 2]``: the mean ``mu [..., M, 2]`` of the chosen component (``one
+    [..., M, 1]`` one-hot) plus its spreads ``sigma [..., M, 2]`` times the standard normal
+    pair ``z [..., 2]``, along and across ``frame [..., 2]`` where the head has a motion frame
+    (None: x and y; :func:`xy_frame`). The sampling loop (``generation/sampler.py``) and
+    self-fed training (``training/self_feed.py``) both draw with it, so the positions a model
+    is trained to recover from are the ones it generates."""
+    noise = ops.sum(sigma * one, axis=-2) * z
+    if frame is not None:
+        noise = from_frame(noise, frame)
+    return ops.sum(mu * one, axis=-2) + noise
+
+
 def behaviour_features(hist_type, hist_dt, hist_t_before, hist_xy, screen):
     """This person's recent rhythm and speed, from the history: ``[B, NUM_BEHAVIOUR_FEATURES]``.
 

@@ -39,6 +39,7 @@ from actiongen_keras.models.dataset_meta import DatasetMeta
 from actiongen_keras.scoring.score import event_class_counts, predict_split, split_metrics, train_seq_len_mode
 from actiongen_keras.training.losses import build_losses, event_decision_bias
 from actiongen_keras.training.metrics import build_weighted_metrics
+from actiongen_keras.training.self_feed import self_feeding
 
 
 class TrainingDiverged(ActiongenError):
@@ -108,8 +109,11 @@ def _callbacks(run_dir, config, stage_name, progress, log=print):
 
 
 def fit_model(model, data_dir, run_dir, config, meta, epochs, progress=True, log=print, callbacks=()):
-    """``model.fit`` once, or once per stage with ``config.train.progressive``."""
+    """``model.fit`` once, or once per stage with ``config.train.progressive``; with
+    ``config.train.self_feed`` on decoder positions that are partly the model's own draws
+    (:mod:`~actiongen_keras.training.self_feed`). Returns ``model`` (trained in place)."""
     t = config.train
+    fitted = self_feeding(model, config)
     val_ds = make_dataset(data_dir, "validation", t.batch_size, shuffle=False, cache=True)
     steps = steps_per_epoch(data_dir, "train", t.batch_size)
     stages = PROGRESSIVE_STAGES if t.progressive else (("all heads", F.TARGET_NAMES, 1.0),)
@@ -123,8 +127,8 @@ def fit_model(model, data_dir, run_dir, config, meta, epochs, progress=True, log
         # a run resumed by BackupAndRestore at epoch e reads what an uninterrupted one reads.
         train_ds = make_dataset(data_dir, "train", t.batch_size, shuffle=True, seed=t.seed + 1000 * i, deterministic=True,
                                 first_epoch=_resume_epoch(run_dir / "backup" / stage))
-        compile_model(model, config, meta, heads, lr_factor)
-        history = model.fit(
+        compile_model(fitted, config, meta, heads, lr_factor)
+        history = fitted.fit(
             train_ds,
             steps_per_epoch=steps,
             validation_data=val_ds,

@@ -222,6 +222,8 @@ def train_and_score(model, config, meta, data_dir, scorer, epochs, initial_epoch
     """
     started = time.perf_counter() if started is None else started
     t = config.train
+    if t.self_feed:
+        raise ConfigError("train.self_feed is not supported by the tuner (its trials train teacher-forced): set it to 0")
     train_ds = make_dataset(data_dir, train_split, t.batch_size, shuffle=True, seed=t.seed)
     skill = SkillCallback(scorer, config, meta)
     model.fit(

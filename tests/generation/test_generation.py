@@ -16,7 +16,7 @@ from actiongen_keras.generation import rules as R
 from actiongen_keras.generation import sampler as S
 from actiongen_keras.generation.rollout import Generator, rollout
 from actiongen_keras.generation.testing import check_greedy_window
-from actiongen_keras.layers.context_aware_generator import XY_SIGMA_SHIFT, previous_cursor, split_xy_params, xy_frame
+from actiongen_keras.layers.context_aware_generator import XY_SIGMA_SHIFT, draw_position, previous_cursor, split_xy_params, xy_frame
 from actiongen_keras.layers.multi_scale_timing import sample_timing, scale_ranges, timing_cdf
 from actiongen_keras.models.steps import DEC_INPUTS, WINDOW_INPUTS, ModelSteps
 from actiongen_keras.recordings.session import read_session, write_session
@@ -334,7 +334,7 @@ def test_sampling_options_run_in_the_loop(gen):
 
 
 def test_position_draws_lie_along_and_across_the_motion_frame():
-    """draw_position: a screen-frame head's noise has covariance diag(sx^2, sy^2); a motion-frame
+    """draw_position (layers/, shared with self-fed training): a screen-frame head's noise has covariance diag(sx^2, sy^2); a motion-frame
     head's (spreads along / across u) has R diag(sa^2, sc^2) R^T, R the turn to u."""
     rng = np.random.default_rng(0)
     n, M = 20000, 2
@@ -349,7 +349,7 @@ def test_position_draws_lie_along_and_across_the_motion_frame():
     z = ops.convert_to_numpy(S.box_muller(u[:, 0], u[:, 1]))
     def draw(params):
         _, mu, sigma = split_xy_params(params, M)
-        return ops.convert_to_numpy(S.draw_position(mu, sigma, xy_frame(params, M), one, z)) - [0.3, 0.6]
+        return ops.convert_to_numpy(draw_position(mu, sigma, xy_frame(params, M), one, z)) - [0.3, 0.6]
 
     screen = draw(p)
     np.testing.assert_allclose(np.cov(screen.T), np.diag([sa**2, sc**2]), atol=0.03 * sa**2)

@@ -33,6 +33,7 @@ def test_train_writes_run_files_and_resumes_on_the_uninterrupted_trajectory(data
     # same in both modes, and graph-mode fits run in the tuning and example tests.
     config = tiny_config(run_eagerly=True)
     config.model.xy_input_noise = 0.02  # dropout, input noise and pixel dequantization on: the random streams matter
+    config.train.self_feed = 0.5  # ... and the self-fed draws (training/self_feed.py): their random state is backed up too
     run, whole = tmp_path / "run", tmp_path / "whole"
     quiet = dict(progress=False, log=lambda *_: None)
     uninterrupted = train(data_dir, whole, config, epochs=2, gru_baseline=False, **quiet)
@@ -48,8 +49,9 @@ def test_train_writes_run_files_and_resumes_on_the_uninterrupted_trajectory(data
     # ... and equal to the uninterrupted run's, bit for bit (TensorFlow on CPU): every loss and
     # metric of both epochs, the saved weights, the scores on the validation and test windows.
     assert (run / "history.csv").read_text() == (whole / "history.csv").read_text()
-    weights = [actiongen_keras.load_model(r / "model.keras").get_weights() for r in (run, whole)]
-    for a, b in zip(*weights, strict=True):
+    models = [actiongen_keras.load_model(r / "model.keras") for r in (run, whole)]
+    assert [m.__class__.__name__ for m in models] == ["Functional"] * 2  # the self-fed run saves the plain model
+    for a, b in zip(*(m.get_weights() for m in models), strict=True):
         assert np.array_equal(a, b)
     for split in ("val", "test"):
         assert metrics[split]["model"] == uninterrupted[split]["model"]

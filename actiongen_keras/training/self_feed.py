@@ -1,0 +1,120 @@
+"""Parallel scheduled sampling on the decoder's positions (``train.self_feed``).
+
+Trained only teacher-forced, the model reads real positions at every decoder step, but in
+closed loop it reads its own sampled ones: a deviation it never saw in training persists
+as motion (the velocity head continues it) and the cursor drifts (exposure bias). After
+Duckworth et al. (2019), "Parallel Scheduled Sampling", :class:`SelfFeed` trains on
+decoder inputs that hold the model's own draws:
+
+1. pass 1 runs the model on the batch (``training=False``, no gradient: its outputs go
+   through ``stop_gradient``) and draws a position for every step from its ``xy`` mixture
+   with the sampling loop's own draw (:func:`~actiongen_keras.layers.context_aware_generator.draw_position`,
+   in the head's frame, clipped into the screen as the loop clips);
+2. every decoder step ``i + 1`` whose input event is a move takes, with probability
+   ``self_feed`` (independently per step), the position drawn for target ``i`` in place of
+   the real one (:func:`self_fed_positions`);
+3. pass 2 runs on those inputs; the losses stay on the real targets.
+
+Only the decoder inputs decide what is replaced (moves are the events that take a position
+of their own, ``generation/rules.py``); no target or target mask enters either pass.
+:class:`SelfFeed` wraps the Functional model for ``fit`` only: its weights are the wrapped
+model's, and ``train()`` saves the wrapped model, so generation, evaluation and export read
+the same artefact as without it.
+"""
+
+from __future__ import annotations
+
+import keras
+from keras import ops
+
+from actiongen_keras.data import features as F
+from actiongen_keras.layers.context_aware_generator import draw_position, split_xy_params, xy_frame
+
+
+def self_fed_positions(dec_type, dec_xy, xy_params, num_mixtures, rate, seed):
+    """``dec_xy [B, A1, 2]`` with each move step's position replaced, with probability
+    ``rate``, by a draw from the previous step's mixture ``xy_params [B, A1, 5M]``.
+
+    Step ``i + 1``'s input is target ``i``, which output step ``i`` predicts, so the draw for
+    step ``i + 1`` comes from ``xy_params[:, i]``. Step 0 (BOS, the last real cursor) is
+    never replaced. ``seed``: a ``keras.random.SeedGenerator`` (or seed) for the Bernoulli
+    choices, the components and the normals. Returns ``(dec_xy, replaced [B, A1] bool)``.
+    """
+    xy_params = ops.stop_gradient(ops.cast(xy_params[:, :-1], "float32"))  # the draws for steps 1 .. A1-1
+    shape = ops.shape(dec_type[:, 1:])
+    M = int(num_mixtures)
+    logits, mu, sigma = split_xy_params(xy_params, M)
+    component = keras.random.categorical(ops.reshape(logits, (-1, M)), 1, seed=seed)
+    one = ops.one_hot(ops.reshape(component, shape), M, dtype="float32")[..., None]
+    z = keras.random.normal(tuple(shape) + (2,), seed=seed)
+    drawn = ops.clip(draw_position(mu, sigma, xy_frame(xy_params, M), one, z), 0.0, 1.0)
+    pick = ops.logical_and(ops.equal(ops.cast(dec_type[:, 1:], "int32"), F.MOVE), keras.random.uniform(shape, seed=seed) < rate)
+    dec_xy = ops.cast(dec_xy, "float32")
+    mixed = ops.where(pick[..., None], drawn, dec_xy[:, 1:])
+    replaced = ops.concatenate([ops.zeros_like(pick[:, :1]), pick], axis=1)
+    return ops.stop_gradient(ops.concatenate([dec_xy[:, :1], mixed], axis=1)), replaced
+
+
+@keras.saving.register_keras_serializable(package="actiongen")
+class SelfFeed(keras.Model):
+    """A Functional actiongen model, trained on decoder positions that are partly its own
+    draws (module docstring). Outside training (``training`` false) it is the wrapped model.
+
+    Args:
+        model: the Functional model (``build_model`` / ``build_gru_baseline``); its weights
+            are this model's weights.
+        rate: the probability ``self_feed`` that a move step's position is the model's draw.
+        num_xy_mixtures: components of the ``xy`` head (``model.num_xy_mixtures``).
+        seed: seed of the draws' generator (its state is a random state that
+            ``train()``'s backup keeps, as the dropout layers' are).
+    """
+
+    def __init__(self, model, rate, num_xy_mixtures, seed=None, **kwargs):
+        super().__init__(**kwargs)
+        if not 0.0 <= float(rate) < 1.0:
+            raise ValueError(f"self-feed rate must be in [0, 1), got {rate}")
+        self.inner = model
+        self.rate = float(rate)
+        self.num_xy_mixtures = int(num_xy_mixtures)
+        self.seed = seed
+        self.seed_generator = keras.random.SeedGenerator(seed, name="self_feed_seed")
+        self.output_names = list(model.output_names)
+        self.built = model.built
+
+    @property
+    def input(self):
+        """The wrapped model's symbolic inputs (Keras builds the optimizer and metrics ahead
+        from them, ``training.train.build_training_state``)."""
+        return self.inner.input
+
+    def call(self, inputs, training=False):
+        if training and self.rate > 0.0:
+            inputs = self.self_fed(inputs)
+        return self.inner(inputs, training=training)
+
+    def self_fed(self, inputs):
+        """``inputs`` with pass 1's draws in part of ``dec_xy`` (:func:`self_fed_positions`)."""
+        first = self.inner(inputs, training=False)
+        dec_xy, _ = self_fed_positions(inputs["dec_type"], inputs["dec_xy"], first["xy"], self.num_xy_mixtures, self.rate,
+                                       self.seed_generator)
+        # every input a tensor: a Functional model refuses a mix (JAX's fit hands it NumPy arrays)
+        return {**{k: ops.convert_to_tensor(v) for k, v in inputs.items()}, "dec_xy": dec_xy}
+
+    def get_config(self):
+        return {**super().get_config(), "model": keras.saving.serialize_keras_object(self.inner), "rate": self.rate,
+                "num_xy_mixtures": self.num_xy_mixtures, "seed": self.seed}
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        config["model"] = keras.saving.deserialize_keras_object(config["model"])
+        return cls(**config)
+
+
+def self_feeding(model, config):
+    """The model ``fit`` trains: ``model`` itself when ``config.train.self_feed`` is 0 (today's
+    teacher forcing, unchanged), else :class:`SelfFeed` around it."""
+    rate = float(config.train.self_feed)
+    if rate == 0.0:
+        return model
+    return SelfFeed(model, rate, config.model.num_xy_mixtures, seed=config.train.seed, name=f"{model.name}_self_feed")
