@@ -146,7 +146,7 @@ def worker_export(run_dir, saved_model, reps, only_generate=False, tag=""):
     sd = loaded.signatures["serving_default"]
     gen = loaded.signatures["generate"]
     xs = tensors(raw, R.signature_spec(meta, "serving_default"))
-    graw = dict(raw, temperature=np.zeros(1, np.float32), seed=np.zeros(1, np.int64))
+    graw = dict(raw, temperature=np.zeros(1, np.float32), seed=np.zeros(1, np.int64), recorder=np.zeros((1, 5), np.float32))
     xg = tensors(graw, R.signature_spec(meta, "generate"))
     res = {} if only_generate else {"SavedModel serving_default": _time(lambda: sd(**xs), reps)}
     n_events = int(gen(**xg)["count"].numpy()[0])

@@ -59,6 +59,7 @@ def raw_input_spec(prep, generate=False):
     if generate:
         spec["temperature"] = ((None,), "float32")
         spec["seed"] = ((None,), "int64")
+        spec["recorder"] = ((None, 5), "float32")
     return spec
 
 
@@ -141,6 +142,16 @@ def check_temperature(temperature):
     temperature = tf.debugging.assert_all_finite(temperature, "temperature contains NaN or Inf")
     tf.debugging.assert_non_negative(temperature, message="temperature must be >= 0 (0 = greedy)")
     return temperature
+
+
+def check_recorder(recorder):
+    """The ``generate`` signature's recorder input ``[B, 5]`` (the sampling loop's ``clock``:
+    period, phase relative to T, resolution, others-on-ticks, pixel grid; zeros = off, see
+    ``generation.clock.recorder_input``): finite, and period, resolution and grid >= 0."""
+    recorder = tf.debugging.assert_all_finite(recorder, "recorder contains NaN or Inf")
+    tf.debugging.assert_non_negative(tf.gather(recorder, [0, 2, 4], axis=1),
+                                     message="recorder: period, resolution and pixel grid must be >= 0 (0 = off)")
+    return recorder
 
 
 def encode_raw(raw, prep, tables):

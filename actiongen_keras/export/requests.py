@@ -26,6 +26,7 @@ from actiongen_keras.data.features import SCREEN_MIN_PX
 from actiongen_keras.data.normalize import Preprocessing
 from actiongen_keras.data.windows import history_ms, thin_moves
 from actiongen_keras.errors import ActiongenError
+from actiongen_keras.generation.clock import recorder_input, recorder_of
 from actiongen_keras.recordings.session import read_session
 
 NAN_OK = {"state_numeric"}  # NaN there means "value missing" (the data pipeline's convention)
@@ -137,6 +138,8 @@ def raw_window(session, prep, T, generate=False, temperature=0.0, seed=0):
     if generate:
         raw["temperature"] = np.array([temperature], np.float32)
         raw["seed"] = np.array([seed], np.int64)
+        # the recorder of the session's events before T, as a rollout reads it (generation.clock)
+        raw["recorder"] = np.array([recorder_input(*recorder_of(session.events, T), T)], np.float32)
     return raw
 
 
@@ -205,6 +208,8 @@ def check_inputs(inputs, spec, signature="serving_default"):
             raise ActiongenError(f"{signature}: input '{name}' contains NaN or Inf")
         if name == "temperature" and np.any(a < 0):  # the graph's rule (graph.check_temperature)
             raise ActiongenError(f"{signature}: temperature must be >= 0 (0 = greedy)")
+        if name == "recorder" and np.any(a[:, [0, 2, 4]] < 0):  # the graph's rule (graph.check_recorder)
+            raise ActiongenError(f"{signature}: recorder: period, resolution and pixel grid must be >= 0 (0 = off)")
         if name == "screen_px" and np.any(a < SCREEN_MIN_PX):
             raise ActiongenError(f"{signature}: screen_px must be >= {SCREEN_MIN_PX:g} (width, height in pixels)")
         out[name] = a

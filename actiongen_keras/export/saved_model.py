@@ -4,8 +4,8 @@ Signatures (batch dimension dynamic everywhere; inputs/outputs in ``saved_models
 
 * ``serving_default``: raw window -> the next event's distributions (every head, decoder
   step 0) plus ``event_type_probs``, ``timing_median_ms`` and ``xy_point_px``;
-* ``generate``: raw window + ``temperature`` + ``seed`` -> up to ``max_actions`` events of
-  the next ``target_ms`` (the package's one sampling loop, ``generation.sampler.sample_window``,
+* ``generate``: raw window + ``temperature`` + ``seed`` + ``recorder`` (the context's clock
+  and pixel grid, zeros = off) -> up to ``max_actions`` events of the next ``target_ms`` (the package's one sampling loop, ``generation.sampler.sample_window``,
   in the graph; encoder + loop compiled with XLA, so TF Serving needs
   ``--xla_cpu_compilation_enabled=true``, unless exported with ``jit_compile=False``);
 * ``next_event_encoded``: already-encoded window (ids, standardised state, screen units)
@@ -116,7 +116,7 @@ class ServingModule:
         # Backend functions the signatures call, not signatures of their own
         # (ExportArchive._backend_add_endpoint: the jax2tf / tf.function wrapping without registering).
         gen_spec = [{k: win_spec[k] for k in WINDOW_INPUTS}, tf.TensorSpec((None,), tf.float32, name="temperature"),
-                    tf.TensorSpec((None,), tf.int32, name="seed")]
+                    tf.TensorSpec((None,), tf.int32, name="seed"), tf.TensorSpec((None, 5), tf.float32, name="recorder")]
         kw_points, kw_gen = {}, {}
         if backend == "jax":
             def poly(spec):
@@ -125,12 +125,12 @@ class ServingModule:
             kw_points = {"jax2tf_kwargs": {"polymorphic_shapes": [{k: poly(v) for k, v in win_spec.items()}]}}
             # with_gradient=False: the loop's outputs are integer ids and sampled values; a gradient
             # function for them cannot be traced, and SavedModel would try to
-            kw_gen = {"jax2tf_kwargs": {"polymorphic_shapes": [{k: poly(v) for k, v in gen_spec[0].items()}, "(batch,)", "(batch,)"],
+            kw_gen = {"jax2tf_kwargs": {"polymorphic_shapes": [{k: poly(v) for k, v in gen_spec[0].items()}, "(batch,)", "(batch,)", "(batch, 5)"],
                                         "with_gradient": False}}
         points = archive._backend_add_endpoint("_next_event_points", steps.next_event_points, [win_spec], **kw_points)
 
-        def sample(window, temperature, seed):
-            return sample_window(steps, window, temperature, seed, target_ms=target_ms)
+        def sample(window, temperature, seed, recorder):
+            return sample_window(steps, window, temperature, seed, clock=recorder, target_ms=target_ms)
 
         sample = archive._backend_add_endpoint("_generate", sample, gen_spec, **kw_gen)
         tables = G.make_tables(prep)
@@ -153,7 +153,7 @@ class ServingModule:
         def generate(raw):
             window = G.encode_raw(raw, prep, tables)
             temperature = G.check_temperature(raw["temperature"])
-            out = sample({k: window[k] for k in WINDOW_INPUTS}, temperature, G.seed32(raw["seed"]))
+            out = sample({k: window[k] for k in WINDOW_INPUTS}, temperature, G.seed32(raw["seed"]), G.check_recorder(raw["recorder"]))
             return G.name_generated(out, window, prep)
 
         self.functions = {"serving_default": serving_default, "generate": generate, "next_event_encoded": next_event}

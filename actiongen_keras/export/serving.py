@@ -136,6 +136,7 @@ def warmup_records(prep, model_name, batches=(1, 4)):
             if sig == "generate":
                 x["temperature"] = np.full(b, 1.0, np.float32)
                 x["seed"] = np.arange(b, dtype=np.int64)
+                x["recorder"] = np.zeros((b, 5), np.float32)
             req = predict_request(x, model_name, sig)
             records.append(plog.PredictionLog(predict_log=plog.PredictLog(request=req)))
     return records

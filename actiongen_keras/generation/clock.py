@@ -110,4 +110,24 @@ def clock_at(clock, T):
     return (period, float((phase - T) % period) if period > 0 else 0.0, res, others)
 
 
-__all__ = ["MAX_PERIOD_MS", "MIN_PERIOD_MS", "MIN_STRENGTH", "clock_at", "estimate_clock", "on_ticks", "pixel_grid"]
+def recorder_of(events, T):
+    """``(clock, grid)`` of the recorder of ``events`` (a session's :class:`Events`), read off the
+    real events before ``T`` ms (the context and anything earlier): :func:`estimate_clock` of
+    the moves (the others checked for the same ticks) and :func:`pixel_grid` of their positions."""
+    t = np.asarray(events.t_ms, np.float64)
+    before = t < float(T)
+    moves = np.asarray(events.type) == "move"
+    clock = estimate_clock(t[before & moves], others_ms=t[before & ~moves])
+    return clock, pixel_grid(np.asarray(events.x)[before & moves], np.asarray(events.y)[before & moves])
+
+
+def recorder_input(clock, grid, T, use_clock=True, use_grid=True):
+    """The sampling loop's recorder input for the window that starts at ``T`` (a row of its
+    ``clock [B, 5]``, :func:`~actiongen_keras.generation.sampler.sample_window`): the clock
+    with its phase relative to ``T`` (:func:`clock_at`), then the pixel grid; zeros switch
+    either off."""
+    return (clock_at(clock, T) if use_clock else (0.0,) * 4) + (float(grid) if use_grid else 0.0,)
+
+
+__all__ = ["MAX_PERIOD_MS", "MIN_PERIOD_MS", "MIN_STRENGTH", "clock_at", "estimate_clock", "on_ticks", "pixel_grid", "recorder_input",
+           "recorder_of"]

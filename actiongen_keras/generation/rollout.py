@@ -60,7 +60,7 @@ from actiongen_keras.data.windows import (
 )
 from actiongen_keras.errors import ActiongenError
 from actiongen_keras.generation import rules as R
-from actiongen_keras.generation.clock import clock_at, estimate_clock, pixel_grid
+from actiongen_keras.generation.clock import recorder_input, recorder_of
 from actiongen_keras.generation.run import RunFiles, load_run
 from actiongen_keras.generation.sampler import NEVER, STOPS, SamplingConfig, WindowSampler
 from actiongen_keras.models.steps import WINDOW_INPUTS
@@ -157,8 +157,8 @@ class _Row:
     seconds: float
     run: _Running
     carry: dict  # held state and scheduled releases (sampler.CARRY, without last_t_rel)
-    clock: tuple  # (period, phase, resolution, others_tick) of the context's recorder (clock.estimate_clock)
-    grid: float  # its pixel grid (clock.pixel_grid)
+    clock: tuple  # (period, phase, resolution, others_tick) of the context's recorder (clock.recorder_of)
+    grid: float  # its pixel grid (clock.recorder_of)
     stops: Counter
     target_ms: float
 
@@ -253,11 +253,7 @@ def _start_row(gen, i, s, seed, seconds, start_ms):
     held_k = R.held_from_history(types, run.parts["key"][0][None], gen.num_keys(), R.NAMES_KEY)
     carry = {"held_buttons": np.asarray(ops.convert_to_numpy(held_b))[0], "held_keys": np.asarray(ops.convert_to_numpy(held_k))[0],
              "release_buttons": np.full(F.NUM_BUTTONS, NEVER, np.float32), "release_keys": np.full(gen.num_keys(), NEVER, np.float32)}
-    # the clock of the real events before T0 (the context and anything earlier)
-    before = s.events.t_ms < T0
-    moves = np.asarray(s.events.type) == "move"
-    clock = estimate_clock(s.events.t_ms[before & moves], others_ms=s.events.t_ms[before & ~moves])
-    grid = pixel_grid(s.events.x[before & moves], s.events.y[before & moves])
+    clock, grid = recorder_of(s.events, T0)  # the recorder of the real events before T0
     return _Row(i, s, int(seed), T0, float(seconds), run, carry, clock, grid, Counter(), float(cfg.target_ms))
 
 
@@ -276,8 +272,7 @@ def _run_chunk(gen, rows, sampling, bar):
             wins.append(ins)
             lt = r.run.last_t
             last.append((lt - T) if lt is not None else 0.0)
-            # the sampler's [B, 5] recorder input: clock (relative to T) and pixel grid; zeros switch each off
-            clocks.append((clock_at(r.clock, T) if sampling.clock else (0.0,) * 4) + (r.grid if sampling.pixel_grid else 0.0,))
+            clocks.append(recorder_input(r.clock, r.grid, T, sampling.clock, sampling.pixel_grid))
         window = {name: np.concatenate([w[name] for w in wins]) for name in WINDOW_INPUTS}
         carry = {name: np.stack([r.carry[name] for r in rows]) for name in rows[0].carry}
         carry["last_t_rel"] = np.array(last, np.float32)

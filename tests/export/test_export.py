@@ -133,9 +133,10 @@ def G_heads(exported):
     return tuple(h["boundaries_ms"]), h["num_timing_components"], h["max_ms"]
 
 
-def gen_inputs(raw, temperature, seed):
+def gen_inputs(raw, temperature, seed, recorder=(0.0,) * 5):
     B = len(raw["hist_type"])
-    return dict(raw, temperature=np.full(B, temperature, np.float32), seed=np.asarray(seed, np.int64).reshape(-1) * np.ones(B, np.int64))
+    return dict(raw, temperature=np.full(B, temperature, np.float32), seed=np.asarray(seed, np.int64).reshape(-1) * np.ones(B, np.int64),
+                recorder=np.broadcast_to(np.asarray(recorder, np.float32), (B, 5)).copy())
 
 
 def held_at_t(inputs, b):
@@ -238,6 +239,36 @@ def test_generate_without_xla_equals_xla(exported, windows):
     np.testing.assert_allclose(got["xy_px"].numpy()[:, :k], ref["xy_px"][:, :k], atol=1e-2, rtol=0)
 
 
+def test_generate_puts_events_on_the_recorders_clock_and_pixels(exported, windows):
+    """The ``recorder`` input is the sampling loop's clock and pixel grid, as in a rollout: a
+    60 Hz whole-ms clock puts every event on its ticks and a 1 px grid every position on a
+    whole pixel; zeros leave both continuous. Bad values are refused by the client check and
+    by the graph."""
+    raw = windows["raw"]
+    B = len(raw["hist_type"])
+    period, phase = 1000.0 / 60.0, 3.0
+    off_t, off_xy, on_t, on_xy = [], [], [], []
+    for seed in range(8):  # (this test model favours releases and key_ups: a few moves per window)
+        seeds = np.arange(B) + 10 * seed
+        for rec, ts, xys in (((0.0,) * 5, off_t, off_xy), ((period, phase, 1.0, 1.0, 1.0), on_t, on_xy)):
+            out = call(exported, "generate", gen_inputs(raw, 1.0, seeds, rec))
+            live = np.arange(out["t_ms"].shape[1])[None] < out["count"][:, None]
+            ts.append(out["t_ms"][live])
+            xys.append(out["xy_px"][live & (out["event_type_id"] == F.MOVE)])
+    on_t, on_xy, off_t, off_xy = (np.concatenate(a) for a in (on_t, on_xy, off_t, off_xy))
+    assert len(on_t) > 100 and len(on_xy) >= 8 and len(off_xy) >= 8
+    k = np.round((on_t - phase) / period)
+    assert np.all(np.abs(on_t - (phase + k * period)) <= 0.5 + 1e-3)  # on a tick, to the 1 ms resolution
+    np.testing.assert_allclose(on_t, np.round(on_t), atol=1e-3)
+    np.testing.assert_allclose(on_xy, np.round(on_xy), atol=1e-2)
+    assert np.mean(np.abs(off_t - np.round(off_t)) > 1e-2) > 0.5 and np.mean(np.abs(off_xy - np.round(off_xy)) > 1e-2) > 0.5
+    bad = gen_inputs({k: v[:1] for k, v in raw.items()}, 1.0, 0, (-16.0, 0.0, 1.0, 1.0, 1.0))
+    with pytest.raises(ActiongenError, match="recorder: period, resolution and pixel grid must be >= 0"):
+        call(exported, "generate", bad)
+    with pytest.raises(tf.errors.InvalidArgumentError, match="recorder: period, resolution and pixel grid must be >= 0"):
+        exported["loaded"].signatures["generate"](**_tensors(bad))
+
+
 def test_generate_contract_seed_and_batch_independence(exported, windows):
     prep = exported["prep"]
     A, target = prep.data_config.max_actions, prep.data_config.target_ms
@@ -296,7 +327,7 @@ def test_rest_json_round_trip_through_cli_and_grpc(exported, windows, tmp_path, 
     req = predict_pb2.PredictRequest.FromString(out.read_bytes())
     assert req.model_spec.signature_name == "generate" and req.model_spec.version_label == "canary"
     g = call(exported, "generate", R.from_predict_request(req))
-    ref = call(exported, "generate", gen_inputs(direct, 0.0, 0))
+    ref = call(exported, "generate", R.raw_window(session, exported["prep"], windows["t_ms"][0], generate=True))
     np.testing.assert_array_equal(g["event_type"], ref["event_type"])
 
 

@@ -52,7 +52,7 @@ def test_jax_export_matches_keras(tmp_path):
 
     # generate: the same loop, jax2tf-converted; greedy windows are the Keras model's own point
     # predictions on their prefix (as the TensorFlow export's, tests/export/test_export.py)
-    g = dict(raw, temperature=np.zeros(3, np.float32), seed=np.zeros(3, np.int64))
+    g = dict(raw, temperature=np.zeros(3, np.float32), seed=np.zeros(3, np.int64), recorder=np.zeros((3, 5), np.float32))
     gen = R.call_signature(loaded, meta, "generate", g)
     events = 0
     for b in range(3):

@@ -522,7 +522,7 @@ def test_clock_ticks_and_rounding():
 
 
 def test_estimated_clock_of_recorders():
-    from actiongen_keras.generation.clock import clock_at, estimate_clock
+    from actiongen_keras.generation.clock import clock_at, estimate_clock, recorder_input
 
     rng = np.random.default_rng(0)
     ticks = np.sort(rng.choice(np.arange(3000), 1500, replace=False))
@@ -541,6 +541,9 @@ def test_estimated_clock_of_recorders():
     assert estimate_clock(np.round(cont)) == (0.0, 0.0, 1.0, 0.0)
     assert estimate_clock(frames[:10])[0] == 0.0  # too few events to tell
     assert clock_at((16.0, 5.0, 1.0, 0.0), 1000.0) == (16.0, (5.0 - 1000.0) % 16.0, 1.0, 0.0)
+    # the sampler's per-window recorder row (rollouts and the SavedModel's requests): clock at T, then grid; off = zeros
+    assert recorder_input((16.0, 5.0, 1.0, 1.0), 1.0, 1000.0) == (16.0, (5.0 - 1000.0) % 16.0, 1.0, 1.0, 1.0)
+    assert recorder_input((16.0, 5.0, 1.0, 1.0), 1.0, 1000.0, use_clock=False, use_grid=False) == (0.0,) * 5
 
 
 def test_rollout_keeps_the_context_clock(gen, tmp_path):
