@@ -37,8 +37,9 @@ def self_fed_positions(dec_type, dec_xy, xy_params, num_mixtures, rate, seed):
 
     Step ``i + 1``'s input is target ``i``, which output step ``i`` predicts, so the draw for
     step ``i + 1`` comes from ``xy_params[:, i]``. Step 0 (BOS, the last real cursor) is
-    never replaced. ``seed``: a ``keras.random.SeedGenerator`` (or seed) for the Bernoulli
-    choices, the components and the normals. Returns ``(dec_xy, replaced [B, A1] bool)``.
+    never replaced. ``seed``: the ``keras.random.SeedGenerator`` of the Bernoulli choices, the
+    components and the normals (each draw advances it; a plain integer seed would give the
+    three draws one stream). Returns ``(dec_xy, replaced [B, A1] bool)``.
     """
     xy_params = ops.stop_gradient(ops.cast(xy_params[:, :-1], "float32"))  # the draws for steps 1 .. A1-1
     shape = ops.shape(dec_type[:, 1:])
