@@ -1,6 +1,7 @@
 """Training throughput of the default model, per backend, and the input pipeline beside it.
 
     python benchmarks/bench_train.py [--data DATA_DIR] [--steps 20] [--repeats 2] [--json OUT.json]
+                                     [--default-only] [--self-feed P]
 
 Without ``--data`` the embedded sample (``datasets/sample``) is imported and built into a
 temporary DATA_DIR first. Each backend runs in its own subprocess (``KERAS_BACKEND`` is fixed
@@ -11,6 +12,10 @@ package's losses (:func:`~actiongen_keras.training.train.compile_model`), runs `
 repeated training split and keeps the best repeat (windows/s = steps x batch / seconds). The input
 is cached so that only the training step is measured; the tf.data pipeline is measured on its own,
 uncached and shuffled, as ``make_dataset`` feeds ``fit`` (one full pass, ``--repeats`` times).
+
+``--default-only`` measures only the configuration ``actiongen train`` uses by default (the
+config's ``jit_compile``, float32, batch 64); ``--self-feed P`` trains self-fed
+(``train.self_feed``, :mod:`~actiongen_keras.training.self_feed`: its first pass is the cost).
 
 Prints a Markdown table and writes the rows as JSON. On a shared machine run it more than once:
 the spread between runs is the noise.
@@ -66,7 +71,11 @@ def pipeline_rate(data_dir, batch, repeats):
     return best
 
 
-def measure(data_dir, jit, precision, batch, steps, warmup, repeats):
+DEFAULT_CONFIG = ("auto", "float32", (64,))
+"""``actiongen train``'s defaults (``TrainConfig``: ``jit_compile`` "auto", batch 64)."""
+
+
+def measure(data_dir, jit, precision, batch, steps, warmup, repeats, self_feed=0.0):
     """Best-of-``repeats`` training windows/s of one configuration (this process's backend)."""
     import keras
 
@@ -75,16 +84,18 @@ def measure(data_dir, jit, precision, batch, steps, warmup, repeats):
     from actiongen_keras.data.pipeline import make_dataset
     from actiongen_keras.models import build_model
     from actiongen_keras.models.dataset_meta import DatasetMeta
+    from actiongen_keras.training.self_feed import self_feeding
     from actiongen_keras.training.train import compile_model
 
     keras.mixed_precision.set_global_policy(precision)
     keras.utils.set_random_seed(0)
     config = Config()
     config.train.jit_compile = jit
+    config.train.self_feed = self_feed
     prep = load_preprocessing(data_dir)
     config.data = prep.data_config
     meta = DatasetMeta.from_preprocessing(prep)
-    model = compile_model(build_model(config, meta), config, meta)
+    model = compile_model(self_feeding(build_model(config, meta), config), config, meta)
     ds = make_dataset(data_dir, "train", batch, shuffle=True, seed=0, cache=True, repeat=True, drop_remainder=True)
     t = time.perf_counter()
     hist = model.fit(ds, steps_per_epoch=warmup, epochs=1, shuffle=False, verbose=0)
@@ -100,11 +111,11 @@ def measure(data_dir, jit, precision, batch, steps, warmup, repeats):
 
 def worker(args):
     """Measure every configuration of ``args.backend``; one JSON line per row on stdout."""
-    for jit, precision, batches in CONFIGS[args.backend]:
+    for jit, precision, batches in [DEFAULT_CONFIG] if args.default_only else CONFIGS[args.backend]:
         for batch in batches:
-            row = {"backend": args.backend, "jit_compile": jit, "precision": precision, "batch": batch}
+            row = {"backend": args.backend, "jit_compile": jit, "precision": precision, "batch": batch, "self_feed": args.self_feed}
             try:
-                row.update(measure(args.data, jit, precision, batch, args.steps, args.warmup, args.repeats))
+                row.update(measure(args.data, jit, precision, batch, args.steps, args.warmup, args.repeats, args.self_feed))
             except Exception as e:  # a configuration the backend cannot run is a row, not a crash
                 row["error"] = f"{type(e).__name__}: {str(e).splitlines()[0][:160] if str(e) else ''}"
             print("ROW " + json.dumps(row), flush=True)
@@ -118,6 +129,8 @@ def main(argv=None):
     ap.add_argument("--warmup", type=int, default=3, help="untimed steps first (tracing, compiling)")
     ap.add_argument("--repeats", type=int, default=2)
     ap.add_argument("--json", help="write the rows here")
+    ap.add_argument("--default-only", action="store_true", help="only the configuration actiongen train uses by default")
+    ap.add_argument("--self-feed", type=float, default=0.0, help="train.self_feed of the measured model (default 0)")
     ap.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--backend", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
@@ -128,7 +141,8 @@ def main(argv=None):
     rows = []
     for backend in args.backends.split(","):
         cmd = [sys.executable, __file__, "--worker", "--backend", backend, "--data", str(data), "--steps", str(args.steps),
-               "--warmup", str(args.warmup), "--repeats", str(args.repeats)]
+               "--warmup", str(args.warmup), "--repeats", str(args.repeats), "--self-feed", str(args.self_feed)]
+        cmd += ["--default-only"] if args.default_only else []
         env = dict(os.environ, KERAS_BACKEND=backend, PYTHONPATH=str(ROOT))
         with subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True) as proc:
             for line in proc.stdout:  # rows as they come: a long run shows its progress

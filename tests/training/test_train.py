@@ -68,7 +68,7 @@ def test_train_writes_run_files_and_resumes_on_the_uninterrupted_trajectory(data
         for vals in [m["model"], *m["baselines"].values()]:
             assert 0.0 <= vals["event_accuracy"] <= 1.0 and vals["timing_mae_ms"] >= 0.0
     # The saved model reloads and scores what metrics.json says it scored (to float32 noise).
-    model = actiongen_keras.load_model(run / "model.keras")
+    model = models[0]  # the resumed run's, loaded above
     prep = load_preprocessing(data_dir)
     config = Config.from_json(run / "config.json")
     meta = DatasetMeta.from_preprocessing(prep)
