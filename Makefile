@@ -23,12 +23,13 @@ $(STAMP): pyproject.toml
 # (2: the CI machine's cores; most of a test's time is single-threaded graph tracing, so two
 # processes nearly halve the wall time); TEST_WORKERS=0 runs in one process. --dist loadfile:
 # each file runs in one process, so a module's fixture (the three backends' fit, the export
-# run) is built once, not once per worker.
+# run) is built once, not once per worker; the files go out heaviest first (conftest.py,
+# tests/durations.json: `make test PYTEST_ARGS=--store-durations` refreshes the table).
 TEST_WORKERS ?= 2
 test: $(STAMP)
 	$(BIN)/lint-imports
 	$(BIN)/ruff check .
-	TF_CPP_MIN_LOG_LEVEL=2 $(BIN)/python -m pytest -q -p no:cacheprovider -rs -n $(TEST_WORKERS) --dist loadfile --durations=15
+	TF_CPP_MIN_LOG_LEVEL=2 $(BIN)/python -m pytest -q -p no:cacheprovider -rs -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder --durations=15 $(PYTEST_ARGS)
 
 demo: $(STAMP)
 	rm -rf $(DEMO) && mkdir -p $(DEMO)
