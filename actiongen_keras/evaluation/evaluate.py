@@ -262,6 +262,11 @@ def headline(hl):
     if "osu_hit_rate" in hl:
         for name in ("human", "model", "bezier", "wind"):
             out[f"osu_hit_rate.{name}"] = hl["osu_hit_rate"].get(name)
+        for name in ("human", "model", "bezier", "wind"):  # why objects are missed (evaluation/osu_hits.py)
+            d = hl["osu_hit_rate"].get("details", {}).get(name) or {}
+            out[f"osu_reached.{name}"] = d.get("rate_reached")
+            out[f"osu_clicked.{name}"] = d.get("rate_clicked")
+            out[f"osu_approach_offset_ms.{name}"] = (d.get("approach_offset_ms") or {}).get("median")
     for name, v in hl.get("edge_share", {}).items():
         out[f"edge_share.{name}"] = v
     for q, h in hl.get("timing_histograms", {}).items():
@@ -293,6 +298,7 @@ def seeds_markdown(runs):
     Every detector AUC has the same seed's human floor beside it."""
     from actiongen_keras.evaluation.detector import MIN_SUBJECTS_FOR_FLOOR
     from actiongen_keras.evaluation.kinematics import EDGE_MARGIN
+    from actiongen_keras.evaluation.osu_hits import REACH_MS
     from actiongen_keras.evaluation.report import _f
 
     seeds = [sd for sd, _, _ in runs]
@@ -317,8 +323,11 @@ def seeds_markdown(runs):
     n = [h.get("human_floor.n_subjects") for h in heads]
     power = "has power" if all(h.get("human_floor.has_power") for h in heads) else f"no power: needs {MIN_SUBJECTS_FOR_FLOOR}"
     row(f"human floor AUC ({n[0]} people, {power})", "detector_auc.human_floor", always=True)
-    for name, label in (("human", "human"),) + _SAMPLES:
-        row(f"osu! hit rate, {label}", f"osu_hit_rate.{name}")
+    for key, what in (("osu_hit_rate", "osu! hit rate"), ("osu_reached", f"osu! objects reached within {REACH_MS:.0f} ms"),
+                      ("osu_clicked", "osu! objects with a click in the window"),
+                      ("osu_approach_offset_ms", "osu! closest approach, ms after the hit time (median)")):
+        for name, label in (("human", "human"),) + _SAMPLES:
+            row(f"{what}, {label}", f"{key}.{name}")
     for name, label in (("real", "real"),) + _SAMPLES:
         row(f"cursor within {EDGE_MARGIN:.0%} of a screen edge, {label}", f"edge_share.{name}")
     row("intervals on the real's ticks, real", "interval_ms.on_ticks.real")

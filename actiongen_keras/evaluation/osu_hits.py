@@ -11,6 +11,14 @@ lies within the session (first to last event), an object is **hit** when
 ``rate_at_press`` is the game's own rule as a second reading: some click within the
 window with the cursor inside the circle *at that click*.
 
+Why an object is missed, read apart (a model that aims but clicks off the beat needs
+other work than one that never gets there): ``rate_inside`` (the cursor inside at the hit
+time), ``rate_clicked`` (a click within the window), ``rate_reached`` (the cursor inside
+the circle at some moment within ``REACH_MS`` of the hit time) and, over the reached
+objects, ``approach_offset_ms``: when the cursor came closest to the centre, relative to
+the hit time (negative: early; its median and quartiles). A player is there on time
+(offset about 0, reached about 1); a late arrival shows as a positive median offset.
+
 Hit objects come from the session's beatmap when it can be found (``beatmap_file`` in
 session.json, looked up under ``beatmap_dir``): wall time
 ``t_ms = (map_ms - map_time_offset_ms) / time_scale``, HR flips ``y``, radius and window
@@ -29,6 +37,8 @@ import numpy as np
 from actiongen_keras.evaluation import kinematics as K
 from actiongen_keras.recordings.importers import osu_beatmap as OB
 from actiongen_keras.recordings.importers.osu_replay import MOD_BITS, mods_from_names
+
+REACH_MS = 300.0  # the span around a hit time in which arriving at the circle counts as reaching it
 
 
 @dataclasses.dataclass
@@ -133,17 +143,40 @@ def cursor_at(events, t):
     return x, y
 
 
-def object_hits(session, obj):
-    """Per hit object in the session's span (spinners left out): ``{"t", "x", "y", "hit", "hit_at_press"}``.
+def _closest_approach(ev, t, x, y):
+    """Per object: the cursor's smallest distance to its centre within ``REACH_MS`` of its hit
+    time (the position held at the span's start, at the hit time, and at every cursor event
+    in the span) and when it came (ms relative to the hit time; NaN where the cursor is unknown)."""
+    e = K._events_of(ev)
+    on = ~e.offscreen & np.isfinite(e.x) & np.isfinite(e.y)
+    et = e.t_ms[on]
+    dist, offset = np.full(len(t), np.nan), np.full(len(t), np.nan)
+    for i in range(len(t)):
+        a, b = np.searchsorted(et, [t[i] - REACH_MS, t[i] + REACH_MS], side="left")
+        times = np.r_[t[i] - REACH_MS, t[i], et[a:b]]
+        cx, cy = cursor_at(ev, times)
+        d = np.hypot(cx - x[i], cy - y[i])
+        if np.isfinite(d).any():
+            k = int(np.nanargmin(d))
+            dist[i], offset[i] = d[k], times[k] - t[i]
+    return dist, offset
 
-    ``hit``: the cursor inside the circle at the hit time and a click within the window;
-    ``hit_at_press``: some click within the window with the cursor inside at that click.
+
+def object_hits(session, obj):
+    """Per hit object in the session's span (spinners left out): ``{"t", "x", "y", "hit",
+    "hit_at_press", "inside", "clicked", "reached", "approach_offset_ms"}``.
+
+    ``hit``: the cursor inside the circle at the hit time (``inside``) and a click within the
+    window (``clicked``); ``hit_at_press``: some click within the window with the cursor inside
+    at that click; ``reached``: inside at some moment within ``REACH_MS`` of the hit time,
+    ``approach_offset_ms`` the time of the closest approach minus the hit time (NaN if unknown).
     """
     ev = session.events
     m = (obj.kind != "spinner") & (obj.t >= ev.t_ms[0]) & (obj.t <= ev.t_ms[-1]) if len(ev) else np.zeros(len(obj.t), bool)
     t, x, y = obj.t[m], obj.x[m], obj.y[m]
     n = len(t)
-    out = {"t": t, "x": x, "y": y, "hit": np.zeros(n, bool), "hit_at_press": np.zeros(n, bool)}
+    out = {"t": t, "x": x, "y": y, **{k: np.zeros(n, bool) for k in ("hit", "hit_at_press", "inside", "clicked", "reached")},
+           "approach_offset_ms": np.full(n, np.nan)}
     if n == 0:
         return out
     cx, cy = cursor_at(ev, t)
@@ -152,7 +185,10 @@ def object_hits(session, obj):
     ct = np.sort(ct)
     lo = np.searchsorted(ct, t - obj.window_ms, side="left")
     hi = np.searchsorted(ct, t + obj.window_ms, side="right")
+    out["inside"], out["clicked"] = inside, hi > lo
     out["hit"] = inside & (hi > lo)
+    dist, out["approach_offset_ms"] = _closest_approach(ev, t, x, y)
+    out["reached"] = dist <= obj.radius
     # game rule: some click in the window with the cursor inside at that click
     px, py = cursor_at(ev, ct)
     for i in range(n):
@@ -165,36 +201,47 @@ def object_hits(session, obj):
 def hit_rate(session, objects=None, beatmap_dir=None):
     """Hit counts of one osu! session (see the module docstring and :func:`object_hits`).
 
-    Returns ``{"n_objects", "hits", "rate", "hits_at_press", "rate_at_press", "origin"}``,
-    or None when the session has no hit objects.
+    Returns ``{"n_objects", "hits", "rate", "hits_at_press", "rate_at_press", "origin"}`` and
+    the reasons' counts and rates (``inside``, ``clicked``, ``reached``: ``hits_inside``,
+    ``rate_inside`` and so on) with the reached objects' ``approach_offsets_ms``, or None when
+    the session has no hit objects.
     """
     obj = objects if objects is not None else hit_objects(session, beatmap_dir)
     if obj is None or len(session.events) == 0:
         return None
     o = object_hits(session, obj)
     n = len(o["t"])
-    if n == 0:
-        return {"n_objects": 0, "hits": 0, "rate": None, "hits_at_press": 0, "rate_at_press": None, "origin": obj.origin}
-    hits, at_press = int(o["hit"].sum()), int(o["hit_at_press"].sum())
-    return {"n_objects": n, "hits": hits, "rate": hits / n, "hits_at_press": at_press, "rate_at_press": at_press / n, "origin": obj.origin}
+    counts = {"hits": int(o["hit"].sum()), "hits_at_press": int(o["hit_at_press"].sum()),
+              **{f"hits_{k}": int(o[k].sum()) for k in REASONS}}
+    rates = {f"rate{c[4:]}": (v / n if n else None) for c, v in counts.items()}
+    offsets = o["approach_offset_ms"][o["reached"]]
+    return {"n_objects": n, **counts, **rates, "approach_offsets_ms": offsets, "origin": obj.origin}
+
+
+REASONS = ("inside", "clicked", "reached")
 
 
 def pooled_hit_rate(sessions, beatmap_dir=None):
-    """Hits / objects over ``sessions`` (those without objects are skipped), with per-session rates."""
+    """Hits / objects over ``sessions`` (those without objects are skipped), with per-session
+    rates; the reasons' rates pooled the same way and the closest approach's offset over
+    every reached object (``approach_offset_ms``: median, quartiles, count)."""
     per = {}
     for s in sessions:
         r = hit_rate(s, beatmap_dir=beatmap_dir)
         if r is not None and r["n_objects"]:
             per[s.session_id] = r
     n = sum(r["n_objects"] for r in per.values())
+    keys = ("", "_at_press") + tuple(f"_{k}" for k in REASONS)
     if n == 0:
-        return {"rate": None, "rate_at_press": None, "n_objects": 0, "n_sessions": 0, "per_session": {}}
+        return {**{f"rate{k}": None for k in keys}, "approach_offset_ms": None, "n_objects": 0, "n_sessions": 0, "per_session": {}}
+    offsets = np.concatenate([r["approach_offsets_ms"] for r in per.values()])
+    q = np.percentile(offsets, [25, 50, 75]) if len(offsets) else [None] * 3
     return {
-        "rate": sum(r["hits"] for r in per.values()) / n,
-        "rate_at_press": sum(r["hits_at_press"] for r in per.values()) / n,
+        **{f"rate{k}": sum(r[f"hits{k}"] for r in per.values()) / n for k in keys},
+        "approach_offset_ms": {"median": q[1], "p25": q[0], "p75": q[2], "n": len(offsets)},
         "n_objects": n, "n_sessions": len(per),
         "per_session": {k: round(v["rate"], 4) for k, v in per.items()},
     }
 
 
-__all__ = ["WallObjects", "cursor_at", "find_beatmap", "hit_objects", "hit_rate", "object_hits", "objects_from_beatmap", "objects_from_state", "pooled_hit_rate"]
+__all__ = ["REACH_MS", "REASONS", "WallObjects", "cursor_at", "find_beatmap", "hit_objects", "hit_rate", "object_hits", "objects_from_beatmap", "objects_from_state", "pooled_hit_rate"]

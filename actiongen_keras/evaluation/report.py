@@ -313,10 +313,17 @@ def render_markdown(m):
     L += ["", f"Fitts' law for the Bezier bot ({f['source']}, n={f['n']}): MT = {_f(f['a'])} + {_f(f['b'])} log2(D/W+1) ms, R^2 = {_f(f.get('r2'))}.", ""]
     if "osu_hit_rate" in m:
         o = m["osu_hit_rate"]
-        L += ["## osu! hit rate", "", "Cursor inside the circle at the hit time and a click within the 50-window.", "",
-              "| sample | hit rate | hit rate (cursor at the click) | objects | sessions |", "|---|---|---|---|---|"]
+        L += ["## osu! hit rate", "", "Cursor inside the circle at the hit time and a click within the 50-window. Why objects are "
+              f"missed, apart: the cursor inside at the hit time; a click within the window; the cursor inside at some moment within "
+              f"{H.REACH_MS:.0f} ms of the hit time (reached), and when it came closest (ms after the hit time, median and quartiles, "
+              "over the reached objects).", "",
+              "| sample | hit rate | hit rate (cursor at the click) | inside at the hit time | click in the window | reached "
+              "| closest approach, ms | objects | sessions |", "|---|---|---|---|---|---|---|---|---|"]
         for name, d in o["details"].items():
-            L.append(f"| {name} | {_f(d['rate'])} | {_f(d['rate_at_press'])} | {d['n_objects']} | {d['n_sessions']} |")
+            a = d.get("approach_offset_ms") or {}
+            approach = f"{_f(a['median'])} ({_f(a['p25'])} to {_f(a['p75'])})" if a.get("n") else ""
+            L.append(f"| {name} | {_f(d['rate'])} | {_f(d['rate_at_press'])} | {_f(d.get('rate_inside'))} | {_f(d.get('rate_clicked'))} "
+                     f"| {_f(d.get('rate_reached'))} | {approach} | {d['n_objects']} | {d['n_sessions']} |")
         L.append("")
     if m.get("osu_circleguard"):
         from actiongen_keras.evaluation.osu_circleguard import markdown

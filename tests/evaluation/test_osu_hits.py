@@ -85,3 +85,25 @@ def test_hr_flips_y_and_dt_scales_time(tmp_path):
     obj = H.hit_objects(s, beatmap_dir=tmp_path)
     np.testing.assert_allclose(obj.y[:3], [384 - 100, 384 - 200, 384 - 300])
     np.testing.assert_allclose(obj.t[0], (1000 - OFFSET) / 1.5)
+
+
+def test_misses_are_told_apart_by_aim_and_click(tmp_path):
+    """A late arrival (reached 50 ms after the hit time, clicked on time), an object never
+    reached, a pass 60 ms early: none hit, each for its own reason."""
+    (tmp_path / "m.osu").write_bytes(MAP)
+    rows = [(0, "move", 10, 10, "", ""), (700, "move", 50, 50, "", ""), (800, "key_down", 50, 50, "", "k1"),
+            (850, "move", 100, 100, "", ""), (1000, "move", 0, 380, "", ""),  # circle 1 (t=800) late; circle 2 (t=1300, 300,200) never
+            (1740, "move", 400, 300, "", ""), (1770, "move", 500, 300, "", ""), (2300, "move", 0, 0, "", "")]  # circle 3 (t=1800) early
+    s = _session(rows)
+    o = H.object_hits(s, H.hit_objects(s, beatmap_dir=tmp_path))
+    assert o["hit"].tolist() == [False, False, False]
+    assert o["inside"].tolist() == [False, False, False]
+    assert o["clicked"].tolist() == [True, False, False]
+    assert o["reached"].tolist() == [True, False, True]
+    np.testing.assert_allclose(o["approach_offset_ms"][[0, 2]], [50.0, -60.0])
+    r = H.pooled_hit_rate([s], beatmap_dir=tmp_path)
+    assert (r["rate"], r["rate_inside"], r["rate_clicked"], r["rate_reached"]) == (0.0, 0.0, pytest.approx(1 / 3), pytest.approx(2 / 3))
+    assert r["approach_offset_ms"]["n"] == 2 and r["approach_offset_ms"]["median"] == pytest.approx(-5.0)
+    # the player of ROWS: every object reached, on time or within its window
+    p = H.pooled_hit_rate([_session(ROWS)], beatmap_dir=tmp_path)
+    assert p["rate_reached"] == 1.0 and p["rate_inside"] == 1.0 and p["rate_clicked"] == pytest.approx(2 / 3)
