@@ -57,6 +57,7 @@ import numpy as np
 
 from actiongen_keras.data.jsonfile import finite_json
 from actiongen_keras.errors import ActiongenError
+from actiongen_keras.evaluation.osu_hits import REACH_MS, REASONS
 
 
 def predict_windows(model, inputs, targets, weights, config, meta, event_bias=None, batch_size=256):
@@ -262,10 +263,9 @@ def headline(hl):
     if "osu_hit_rate" in hl:
         for name in ("human", "model", "bezier", "wind"):
             out[f"osu_hit_rate.{name}"] = hl["osu_hit_rate"].get(name)
-        for name in ("human", "model", "bezier", "wind"):  # why objects are missed (evaluation/osu_hits.py)
-            d = hl["osu_hit_rate"].get("details", {}).get(name) or {}
-            out[f"osu_reached.{name}"] = d.get("rate_reached")
-            out[f"osu_clicked.{name}"] = d.get("rate_clicked")
+            d = hl["osu_hit_rate"].get("details", {}).get(name) or {}  # why objects are missed (evaluation/osu_hits.py)
+            for reason in REASONS:
+                out[f"osu_{reason}.{name}"] = d.get(f"rate_{reason}")
             out[f"osu_approach_offset_ms.{name}"] = (d.get("approach_offset_ms") or {}).get("median")
     for name, v in hl.get("edge_share", {}).items():
         out[f"edge_share.{name}"] = v
@@ -298,7 +298,6 @@ def seeds_markdown(runs):
     Every detector AUC has the same seed's human floor beside it."""
     from actiongen_keras.evaluation.detector import MIN_SUBJECTS_FOR_FLOOR
     from actiongen_keras.evaluation.kinematics import EDGE_MARGIN
-    from actiongen_keras.evaluation.osu_hits import REACH_MS
     from actiongen_keras.evaluation.report import _f
 
     seeds = [sd for sd, _, _ in runs]
@@ -323,8 +322,9 @@ def seeds_markdown(runs):
     n = [h.get("human_floor.n_subjects") for h in heads]
     power = "has power" if all(h.get("human_floor.has_power") for h in heads) else f"no power: needs {MIN_SUBJECTS_FOR_FLOOR}"
     row(f"human floor AUC ({n[0]} people, {power})", "detector_auc.human_floor", always=True)
-    for key, what in (("osu_hit_rate", "osu! hit rate"), ("osu_reached", f"osu! objects reached within {REACH_MS:.0f} ms"),
+    for key, what in (("osu_hit_rate", "osu! hit rate"), ("osu_inside", "osu! cursor inside at the hit time"),
                       ("osu_clicked", "osu! objects with a click in the window"),
+                      ("osu_reached", f"osu! objects reached within {REACH_MS:.0f} ms"),
                       ("osu_approach_offset_ms", "osu! closest approach, ms after the hit time (median)")):
         for name, label in (("human", "human"),) + _SAMPLES:
             row(f"{what}, {label}", f"{key}.{name}")

@@ -39,6 +39,7 @@ from actiongen_keras.recordings.importers import osu_beatmap as OB
 from actiongen_keras.recordings.importers.osu_replay import MOD_BITS, mods_from_names
 
 REACH_MS = 300.0  # the span around a hit time in which arriving at the circle counts as reaching it
+REASONS = ("inside", "clicked", "reached")  # the parts of a hit, counted apart
 
 
 @dataclasses.dataclass
@@ -131,11 +132,16 @@ def hit_objects(session, beatmap_dir=None):
     return objects_from_state(session)
 
 
-def cursor_at(events, t):
-    """Last on-screen cursor position at or before each time in ``t`` (NaN before the first)."""
+def _track(events):
+    """The on-screen cursor samples of ``events``: times, x, y (NaN positions and off-screen left out)."""
     ev = K._events_of(events)
     m = ~ev.offscreen & np.isfinite(ev.x) & np.isfinite(ev.y)
-    tt, xx, yy = ev.t_ms[m], ev.x[m], ev.y[m]
+    return ev.t_ms[m], ev.x[m], ev.y[m]
+
+
+def _held(track, t):
+    """Last position of ``track`` at or before each time in ``t`` (NaN before the first)."""
+    tt, xx, yy = track
     i = np.searchsorted(tt, np.asarray(t, float), side="right") - 1
     ok = i >= 0
     x = np.where(ok, xx[np.maximum(i, 0)] if len(tt) else np.nan, np.nan)
@@ -143,19 +149,26 @@ def cursor_at(events, t):
     return x, y
 
 
-def _closest_approach(ev, t, x, y):
+def cursor_at(events, t):
+    """Last on-screen cursor position at or before each time in ``t`` (NaN before the first)."""
+    return _held(_track(events), t)
+
+
+def _closest_approach(track, t, x, y):
     """Per object: the cursor's smallest distance to its centre within ``REACH_MS`` of its hit
-    time (the position held at the span's start, at the hit time, and at every cursor event
-    in the span) and when it came (ms relative to the hit time; NaN where the cursor is unknown)."""
-    e = K._events_of(ev)
-    on = ~e.offscreen & np.isfinite(e.x) & np.isfinite(e.y)
-    et = e.t_ms[on]
+    time (the position held at the span's start, at the hit time, and at every cursor sample
+    in the span; ties go to that order) and when it came (ms relative to the hit time; NaN
+    where the cursor is unknown)."""
+    tt = track[0]
+    xx, yy = _held(track, tt)  # the position held at each sample's time: the last of samples that share a time
+    sx, sy = _held(track, t - REACH_MS)
+    hx, hy = _held(track, t)
+    a = np.searchsorted(tt, t - REACH_MS, side="left")
+    b = np.searchsorted(tt, t + REACH_MS, side="left")
     dist, offset = np.full(len(t), np.nan), np.full(len(t), np.nan)
     for i in range(len(t)):
-        a, b = np.searchsorted(et, [t[i] - REACH_MS, t[i] + REACH_MS], side="left")
-        times = np.r_[t[i] - REACH_MS, t[i], et[a:b]]
-        cx, cy = cursor_at(ev, times)
-        d = np.hypot(cx - x[i], cy - y[i])
+        times = np.r_[t[i] - REACH_MS, t[i], tt[a[i]:b[i]]]
+        d = np.hypot(np.r_[sx[i], hx[i], xx[a[i]:b[i]]] - x[i], np.r_[sy[i], hy[i], yy[a[i]:b[i]]] - y[i])
         if np.isfinite(d).any():
             k = int(np.nanargmin(d))
             dist[i], offset[i] = d[k], times[k] - t[i]
@@ -179,7 +192,8 @@ def object_hits(session, obj):
            "approach_offset_ms": np.full(n, np.nan)}
     if n == 0:
         return out
-    cx, cy = cursor_at(ev, t)
+    track = _track(ev)
+    cx, cy = _held(track, t)
     inside = np.hypot(cx - x, cy - y) <= obj.radius
     ct, _, _ = K.click_times(ev)
     ct = np.sort(ct)
@@ -187,10 +201,10 @@ def object_hits(session, obj):
     hi = np.searchsorted(ct, t + obj.window_ms, side="right")
     out["inside"], out["clicked"] = inside, hi > lo
     out["hit"] = inside & (hi > lo)
-    dist, out["approach_offset_ms"] = _closest_approach(ev, t, x, y)
+    dist, out["approach_offset_ms"] = _closest_approach(track, t, x, y)
     out["reached"] = dist <= obj.radius
     # game rule: some click in the window with the cursor inside at that click
-    px, py = cursor_at(ev, ct)
+    px, py = _held(track, ct)
     for i in range(n):
         if hi[i] > lo[i]:
             d = np.hypot(px[lo[i]: hi[i]] - x[i], py[lo[i]: hi[i]] - y[i])
@@ -217,8 +231,6 @@ def hit_rate(session, objects=None, beatmap_dir=None):
     offsets = o["approach_offset_ms"][o["reached"]]
     return {"n_objects": n, **counts, **rates, "approach_offsets_ms": offsets, "origin": obj.origin}
 
-
-REASONS = ("inside", "clicked", "reached")
 
 
 def pooled_hit_rate(sessions, beatmap_dir=None):
