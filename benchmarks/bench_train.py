@@ -36,6 +36,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+from actiongen_keras.config import TrainConfig  # noqa: E402  (light: imports no backend)
+
 BATCHES = (32, 64, 128)
 # (jit_compile, precision, batches) per backend; jit off on JAX is eager op-by-op (very slow).
 CONFIGS = {
@@ -71,8 +73,8 @@ def pipeline_rate(data_dir, batch, repeats):
     return best
 
 
-DEFAULT_CONFIG = ("auto", "float32", (64,))
-"""``actiongen train``'s defaults (``TrainConfig``: ``jit_compile`` "auto", batch 64)."""
+DEFAULT_CONFIG = (TrainConfig().jit_compile, "float32", (TrainConfig().batch_size,))
+"""``actiongen train``'s defaults (``TrainConfig``'s ``jit_compile`` and batch size)."""
 
 
 def measure(data_dir, jit, precision, batch, steps, warmup, repeats, self_feed=0.0):
