@@ -40,6 +40,11 @@ def _cmd_import(args):
     with staged_output(args.out_dir, args.overwrite, inputs=[args.in_dir], nested_ok=False) as work:
         summary = module.import_folder(args.in_dir, work, repair=args.repair, progress=not args.quiet)
         list_broken_links(summary, args.in_dir)
+        if args.click_targets:
+            from actiongen_keras.recordings.click_targets import add_click_targets
+
+            added = add_click_targets(summary.written, summary)
+            summary.notes.append((str(args.in_dir), f"click targets (state from the presses) added to {added} of {len(summary.written)} session(s)"))
         print(summary.text().replace(str(work), str(args.out_dir)))
         if summary.failed and not summary.written:
             raise ActiongenError(f"{args.out_dir}: no session imported, nothing written")
@@ -150,6 +155,8 @@ def build_parser():
     s = sub.add_parser("import", help="import recordings of one source into actiongen-session/1 folders")
     s.add_argument("--source", required=True, choices=sorted(IMPORTERS))
     s.add_argument("--repair", action="store_true", help="fix what can be fixed and report every change")
+    s.add_argument("--click-targets", action="store_true",
+                   help="give sessions without game state a state of click targets taken from their presses (recordings/click_targets.py)")
     s.add_argument("in_dir")
     s.add_argument("out_dir")
     add_overwrite(s, "OUT_DIR")

@@ -267,6 +267,9 @@ def headline(hl):
             for reason in REASONS:
                 out[f"osu_{reason}.{name}"] = d.get(f"rate_{reason}")
             out[f"osu_approach_offset_ms.{name}"] = (d.get("approach_offset_ms") or {}).get("median")
+    for name, d in hl.get("target_clicks", {}).items():  # click targets (evaluation/target_clicks.py)
+        out[f"target_clicked.{name}"] = d.get("rate_clicked")
+        out[f"target_reached.{name}"] = d.get("rate_reached")
     for name, v in hl.get("edge_share", {}).items():
         out[f"edge_share.{name}"] = v
     for q, h in hl.get("timing_histograms", {}).items():
@@ -326,6 +329,9 @@ def seeds_markdown(runs):
                       ("osu_clicked", "osu! objects with a click in the window"),
                       ("osu_reached", f"osu! objects reached within {REACH_MS:.0f} ms"),
                       ("osu_approach_offset_ms", "osu! closest approach, ms after the hit time (median)")):
+        for name, label in (("human", "human"),) + _SAMPLES:
+            row(f"{what}, {label}", f"{key}.{name}")
+    for key, what in (("target_clicked", "click targets clicked"), ("target_reached", "click targets reached")):
         for name, label in (("human", "human"),) + _SAMPLES:
             row(f"{what}, {label}", f"{key}.{name}")
     for name, label in (("real", "real"),) + _SAMPLES:

@@ -132,14 +132,14 @@ def hit_objects(session, beatmap_dir=None):
     return objects_from_state(session)
 
 
-def _track(events):
+def cursor_samples(events):
     """The on-screen cursor samples of ``events``: times, x, y (NaN positions and off-screen left out)."""
     ev = K._events_of(events)
     m = ~ev.offscreen & np.isfinite(ev.x) & np.isfinite(ev.y)
     return ev.t_ms[m], ev.x[m], ev.y[m]
 
 
-def _held(track, t):
+def held_at(track, t):
     """Last position of ``track`` at or before each time in ``t`` (NaN before the first)."""
     tt, xx, yy = track
     i = np.searchsorted(tt, np.asarray(t, float), side="right") - 1
@@ -151,7 +151,7 @@ def _held(track, t):
 
 def cursor_at(events, t):
     """Last on-screen cursor position at or before each time in ``t`` (NaN before the first)."""
-    return _held(_track(events), t)
+    return held_at(cursor_samples(events), t)
 
 
 def _closest_approach(track, t, x, y):
@@ -160,9 +160,9 @@ def _closest_approach(track, t, x, y):
     in the span; ties go to that order) and when it came (ms relative to the hit time; NaN
     where the cursor is unknown)."""
     tt = track[0]
-    xx, yy = _held(track, tt)  # the position held at each sample's time: the last of samples that share a time
-    sx, sy = _held(track, t - REACH_MS)
-    hx, hy = _held(track, t)
+    xx, yy = held_at(track, tt)  # the position held at each sample's time: the last of samples that share a time
+    sx, sy = held_at(track, t - REACH_MS)
+    hx, hy = held_at(track, t)
     a = np.searchsorted(tt, t - REACH_MS, side="left")
     b = np.searchsorted(tt, t + REACH_MS, side="left")
     dist, offset = np.full(len(t), np.nan), np.full(len(t), np.nan)
@@ -192,8 +192,8 @@ def object_hits(session, obj):
            "approach_offset_ms": np.full(n, np.nan)}
     if n == 0:
         return out
-    track = _track(ev)
-    cx, cy = _held(track, t)
+    track = cursor_samples(ev)
+    cx, cy = held_at(track, t)
     inside = np.hypot(cx - x, cy - y) <= obj.radius
     ct, _, _ = K.click_times(ev)
     ct = np.sort(ct)
@@ -204,7 +204,7 @@ def object_hits(session, obj):
     dist, out["approach_offset_ms"] = _closest_approach(track, t, x, y)
     out["reached"] = dist <= obj.radius
     # game rule: some click in the window with the cursor inside at that click
-    px, py = _held(track, ct)
+    px, py = held_at(track, ct)
     for i in range(n):
         if hi[i] > lo[i]:
             d = np.hypot(px[lo[i]: hi[i]] - x[i], py[lo[i]: hi[i]] - y[i])
@@ -256,4 +256,4 @@ def pooled_hit_rate(sessions, beatmap_dir=None):
     }
 
 
-__all__ = ["REACH_MS", "REASONS", "WallObjects", "cursor_at", "find_beatmap", "hit_objects", "hit_rate", "object_hits", "objects_from_beatmap", "objects_from_state", "pooled_hit_rate"]
+__all__ = ["REACH_MS", "REASONS", "WallObjects", "cursor_at", "cursor_samples", "held_at", "find_beatmap", "hit_objects", "hit_rate", "object_hits", "objects_from_beatmap", "objects_from_state", "pooled_hit_rate"]

@@ -31,6 +31,7 @@ from actiongen_keras.evaluation import distances as Dist
 from actiongen_keras.evaluation import kinematics as K
 from actiongen_keras.evaluation import osu_hits as H
 from actiongen_keras.evaluation import synthetic as S
+from actiongen_keras.evaluation import target_clicks as TC
 from actiongen_keras.recordings.session import Session, find_sessions, read_session
 
 MIN_MOVES = 10
@@ -123,6 +124,8 @@ def evaluate_sessions(real, generated, out_dir, baselines=True, seed=0, segment_
         dict with ``auc``, ``ci_low``, ``ci_high``, ...), ``distances`` (set -> quantity ->
         Wasserstein/KS), ``coherence`` (``human_ranges`` and set -> counts), ``osu_hit_rate``
         (``model``, ``human``, ``bezier``, ``wind``; only when real sessions have hit objects),
+        ``target_clicks`` (``human``, ``model``, ``bezier``, ``wind``: clicked and reached click targets,
+        :mod:`~actiongen_keras.evaluation.target_clicks`; only when real sessions have them),
         ``osu_circleguard`` (``human``, ``model``: circleguard's judgments, UR, frametime, snaps;
         only with ``beatmap_dir`` holding the maps, see :mod:`~actiongen_keras.evaluation.osu_circleguard`),
         ``timing_histograms`` (:func:`~actiongen_keras.evaluation.distances.timing_histograms`),
@@ -217,6 +220,11 @@ def evaluate_sessions(real, generated, out_dir, baselines=True, seed=0, segment_
         judged = osu_circleguard.compare(real, sets, beatmap_dir)
         if judged is not None:
             metrics["osu_circleguard"] = judged
+
+    # ---- click targets (recordings imported with --click-targets, and their rollouts)
+    human_targets = TC.pooled_target_clicks(real)
+    if human_targets["n_targets"]:
+        metrics["target_clicks"] = {"human": human_targets, **{name: TC.pooled_target_clicks(ss) for name, ss in sets.items()}}
 
     metrics = _round(metrics)
     (out_dir / "metrics.json").write_text(json.dumps(metrics, indent=1) + "\n", encoding="utf-8")
@@ -324,6 +332,13 @@ def render_markdown(m):
             approach = f"{_f(a['median'])} ({_f(a['p25'])} to {_f(a['p75'])})" if a.get("n") else ""
             L.append(f"| {name} | {_f(d['rate'])} | {_f(d['rate_at_press'])} | {_f(d.get('rate_inside'))} | {_f(d.get('rate_clicked'))} "
                      f"| {_f(d.get('rate_reached'))} | {approach} | {d['n_objects']} | {d['n_sessions']} |")
+        L.append("")
+    if "target_clicks" in m:
+        L += ["## Click targets", "", f"Targets shown (the state's click targets) that got a press within {TC.TARGET_RADIUS_PX:.0f} px "
+              "while shown (clicked), or that the cursor came that close to while shown (reached).", "",
+              "| sample | clicked | reached | targets | sessions |", "|---|---|---|---|---|"]
+        for name, d in m["target_clicks"].items():
+            L.append(f"| {name} | {_f(d['rate_clicked'])} | {_f(d['rate_reached'])} | {d['n_targets']} | {d['n_sessions']} |")
         L.append("")
     if m.get("osu_circleguard"):
         from actiongen_keras.evaluation.osu_circleguard import markdown

@@ -1,0 +1,101 @@
+"""Click targets (``recordings/click_targets.py``): is each shown target clicked?
+
+For a session whose state is a click target (``target_x``/``target_y`` columns: SapiMouse and
+other recordings imported with ``--click-targets``, and their rollouts, which carry the
+context's state), every distinct target shown within the session's span (first to last
+event) is
+
+* **clicked** when some press happened while it was shown (from its first to its last
+  snapshot, plus one snapshot step) with the cursor within :data:`TARGET_RADIUS_PX` of it,
+* **reached** when the cursor came within the radius at some moment while it was shown.
+
+The target's size was not recorded: the radius is the bots' default target width's half
+(``synthetic.DEFAULT_TARGET_WIDTH``), well beyond the targets' position noise (5 px per axis),
+so a person's own presses count as clicked (about 1.0 in the human row) and a model's
+count when it goes to the target and presses there. The same question as the osu! hit rate,
+without a game clock: when to press is not given, only where.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+from actiongen_keras.evaluation import kinematics as K
+from actiongen_keras.evaluation.osu_hits import cursor_samples, held_at
+from actiongen_keras.evaluation.synthetic import DEFAULT_TARGET_WIDTH
+
+TARGET_RADIUS_PX = DEFAULT_TARGET_WIDTH / 2.0
+
+
+@dataclasses.dataclass
+class ShownTargets:
+    """Distinct targets of a session's state: position and the span they were shown (ms)."""
+
+    x: np.ndarray
+    y: np.ndarray
+    start: np.ndarray
+    end: np.ndarray
+
+
+def shown_targets(session):
+    """:class:`ShownTargets` from the ``target_x``/``target_y`` state columns (a run of
+    snapshots with the same target is one target), or None without them."""
+    st = session.state
+    if st is None or "target_x" not in st.columns:
+        return None
+    t = np.asarray(st.t_ms, float)
+    x, y = (np.asarray(st.columns[c], float) for c in ("target_x", "target_y"))
+    ok = np.isfinite(x) & np.isfinite(y)
+    if not ok.any():
+        return ShownTargets(*(np.zeros(0) for _ in range(4)))
+    t, x, y = t[ok], x[ok], y[ok]
+    step = float(np.median(np.diff(np.asarray(st.t_ms, float)))) if len(st.t_ms) > 1 else 0.0
+    new = np.r_[True, (np.diff(x) != 0) | (np.diff(y) != 0) | (np.diff(t) > 1.5 * step)]
+    starts = np.flatnonzero(new)
+    ends = np.r_[starts[1:], len(t)] - 1
+    return ShownTargets(x=x[starts], y=y[starts], start=t[starts], end=t[ends] + step)
+
+
+def target_clicks(session, targets=None):
+    """Per target shown within the session's span: ``{"x", "y", "clicked", "reached"}``."""
+    tg = targets if targets is not None else shown_targets(session)
+    ev = session.events
+    if tg is None or len(ev) == 0:
+        return None
+    m = (tg.start >= ev.t_ms[0]) & (tg.end <= ev.t_ms[-1])
+    x, y, start, end = tg.x[m], tg.y[m], tg.start[m], tg.end[m]
+    n = len(x)
+    clicked, reached = np.zeros(n, bool), np.zeros(n, bool)
+    track = cursor_samples(ev)
+    ct = np.sort(K.click_times(ev)[0])
+    px, py = held_at(track, ct)
+    tt, tx, ty = track
+    for i in range(n):
+        c = (ct >= start[i]) & (ct <= end[i])
+        clicked[i] = bool(np.any(np.hypot(px[c] - x[i], py[c] - y[i]) <= TARGET_RADIUS_PX))
+        s = (tt >= start[i]) & (tt <= end[i])
+        hx, hy = held_at(track, start[i:i + 1])  # where the cursor was when the target appeared
+        d = np.hypot(np.r_[hx, tx[s]] - x[i], np.r_[hy, ty[s]] - y[i])
+        reached[i] = bool(np.nanmin(d) <= TARGET_RADIUS_PX) if np.isfinite(d).any() else False
+    return {"x": x, "y": y, "clicked": clicked, "reached": reached}
+
+
+def pooled_target_clicks(sessions):
+    """Clicked and reached targets over ``sessions`` (those without targets skipped):
+    ``{"rate_clicked", "rate_reached", "n_targets", "n_sessions", "per_session"}``."""
+    per = {}
+    for s in sessions:
+        r = target_clicks(s)
+        if r is not None and len(r["x"]):
+            per[s.session_id] = r
+    n = sum(len(r["x"]) for r in per.values())
+    if n == 0:
+        return {"rate_clicked": None, "rate_reached": None, "n_targets": 0, "n_sessions": 0, "per_session": {}}
+    return {
+        "rate_clicked": sum(int(r["clicked"].sum()) for r in per.values()) / n,
+        "rate_reached": sum(int(r["reached"].sum()) for r in per.values()) / n,
+        "n_targets": n, "n_sessions": len(per),
+        "per_session": {k: round(float(r["clicked"].mean()), 4) for k, r in per.items()},
+    }

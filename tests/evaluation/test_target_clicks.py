@@ -1,0 +1,86 @@
+"""Clicked and reached click targets (evaluation/target_clicks.py) on sessions made here."""
+
+import dataclasses
+
+import numpy as np
+
+from actiongen_keras.evaluation import target_clicks as TC
+from actiongen_keras.recordings.click_targets import with_click_targets
+from actiongen_keras.recordings.session import Events, Session
+
+
+def _person():
+    # a click at (100, 100) at 500-600 ms, then a drag (300, 200) -> (500, 400) at 1500-1800 ms
+    ev = Events.from_columns(
+        t_ms=[0, 500, 600, 1000, 1500, 1600, 1800, 2000],
+        type=["move", "press", "release", "move", "press", "move", "release", "move"],
+        x=[10, 100, 100, 200, 300, 400, 500, 510], y=[10, 100, 100, 150, 200, 300, 400, 410],
+        button=["", "left", "left", "", "left", "", "left", ""],
+    )
+    s = Session(session_id="s1", source="test", subject="p", screen=(800, 600), events=ev)
+    return with_click_targets(s, noise_px=0.0)
+
+
+def test_targets_are_the_runs_of_the_state_and_a_person_clicks_them_all():
+    s = _person()
+    tg = TC.shown_targets(s)
+    assert len(tg.x) == 2
+    np.testing.assert_allclose(tg.start, [0, 600])
+    np.testing.assert_allclose(tg.end, [600, 1800])  # shown until the last snapshot before the next, plus a step
+    r = TC.target_clicks(s)
+    assert r["clicked"].tolist() == [True, True] and r["reached"].tolist() == [True, True]
+
+
+def test_a_press_off_target_or_after_it_is_gone_is_not_a_click():
+    s = _person()
+    ev = s.events
+    # the first press 30 px off (and the cursor never within 20 px of it); the cursor passes over
+    # the second target while it is shown (1000 ms) but presses on it after it is gone (1850 > 1800 ms)
+    moved = Events.from_columns(
+        t_ms=[0, 500, 600, 1000, 1850, 1900, 1950, 2000],
+        type=ev.type, x=[10, 130, 130, 305, 300, 400, 500, 510], y=[10, 100, 100, 205, 200, 300, 400, 410], button=ev.button,
+    )
+    gen = dataclasses.replace(s, session_id="g", events=moved)
+    r = TC.target_clicks(gen)
+    assert r["clicked"].tolist() == [False, False]
+    assert r["reached"].tolist() == [False, True]
+    pooled = TC.pooled_target_clicks([s, gen])
+    assert pooled["n_targets"] == 4 and pooled["rate_clicked"] == 0.5 and pooled["per_session"] == {"s1": 1.0, "g": 0.0}
+
+
+def test_sessions_without_targets_are_skipped():
+    plain = Session(session_id="m", source="t", subject="p", screen=(10, 10), events=Events.from_columns(t_ms=[0, 16], type=["move", "move"], x=[1, 2], y=[1, 2]))
+    assert TC.target_clicks(plain) is None
+    assert TC.pooled_target_clicks([plain])["n_targets"] == 0
+
+
+def test_the_report_counts_targets_for_people_and_samples(tmp_path):
+    from actiongen_keras.evaluation import report as R
+    from actiongen_keras.evaluation import synthetic as S
+
+    rng = np.random.default_rng(0)
+    real = []
+    for i in range(3):
+        rows_t, rows_x, rows_y, rows_type, rows_b = [], [], [], [], []
+        pos, t = np.array([100.0, 100.0]), 0.0
+        for _ in range(12):
+            goal = rng.uniform(50, 750, 2)
+            for f in np.linspace(0.1, 1.0, 20):
+                t += 16.0
+                p = pos + f * (goal - pos)
+                rows_t.append(t), rows_x.append(p[0]), rows_y.append(p[1]), rows_type.append("move"), rows_b.append("")
+            for typ in ("press", "release"):
+                t += 80.0
+                rows_t.append(t), rows_x.append(goal[0]), rows_y.append(goal[1]), rows_type.append(typ), rows_b.append("left")
+            pos = goal
+        ev = Events.from_columns(t_ms=rows_t, type=rows_type, x=rows_x, y=rows_y, button=rows_b)
+        real.append(with_click_targets(Session(session_id=f"r{i}", source="test", subject=f"p{i}", screen=(800, 600), events=ev)))
+    far = [dataclasses.replace(s, session_id=f"g{i}", events=dataclasses.replace(s.events, x=s.events.x + 100.0))
+           for i, s in enumerate(real)]  # the same input, 100 px to the right of every target
+    m = R.evaluate_sessions(real, far, tmp_path / "out", baselines=False, plots=False, n_boot=20, progress=False)
+    tc = m["target_clicks"]
+    # 10 of each session's 12 targets lie wholly within it: the first is shown from 0 ms (before the first
+    # event, 16 ms) and the last until a step after the last event
+    assert tc["human"]["rate_clicked"] == 1.0 and tc["human"]["n_targets"] == 30 and tc["model"]["rate_clicked"] == 0.0
+    assert "## Click targets" in (tmp_path / "out" / "report.md").read_text()
+    assert S.DEFAULT_TARGET_WIDTH / 2 == TC.TARGET_RADIUS_PX
