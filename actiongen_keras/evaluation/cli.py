@@ -49,7 +49,8 @@ def _cmd_generate(args):
     check_output(args.out, args.overwrite, inputs, nested_ok=False)  # before the rollout, not after it
     sessions = [read_session(f, "repair")[0] for f in folders]
     results = rollout(args.model, sessions, seconds=args.seconds, start_ms=args.start_ms, progress=not args.quiet, **sampling_settings(args),
-                      batch_size=args.batch_size, dwell=not args.no_dwell, clock=not args.no_clock, pixel_grid=not args.no_pixel_grid)
+                      batch_size=args.batch_size, dwell=not args.no_dwell, clock=not args.no_clock, pixel_grid=not args.no_pixel_grid,
+                      follow_clicks=not args.targets_on_schedule)
     failed, lines = 0, []
     with staged_output(args.out, args.overwrite, inputs, nested_ok=False) as work:
         for folder, out in zip(folders, results):
@@ -80,7 +81,7 @@ def _cmd_evaluate(args):
         metrics = evaluate(args.model, args.sessions, work, seconds=args.seconds, max_sessions=args.max_sessions, beatmap_dir=args.beatmaps,
                            n_boot=args.n_boot, progress=not args.quiet, data_dir=args.data, split=args.split, seeds=args.seeds,
                            dwell=not args.no_dwell, clock=not args.no_clock, pixel_grid=not args.no_pixel_grid,
-                           **sampling_settings(args))
+                           follow_clicks=not args.targets_on_schedule, **sampling_settings(args))
     if "summary" in metrics:  # several seeds
         summ = metrics["summary"]
         parts = [f"{k} {summ[f'detector_auc.{k}']['mean']:.3f} ({summ[f'detector_auc.{k}']['min']:.3f}-{summ[f'detector_auc.{k}']['max']:.3f})"
@@ -108,6 +109,8 @@ def _sampling_args(s):
                    help="continuous event times instead of the context recorder's clock (ablation)")
     s.add_argument("--no-pixel-grid", action="store_true",
                    help="continuous positions instead of the context recorder's pixel grid (ablation)")
+    s.add_argument("--targets-on-schedule", action="store_true",
+                   help="click targets change when the person's did, not when the rollout clicks them (ablation)")
 
 
 def add_evaluation_parsers(subparsers):

@@ -113,7 +113,7 @@ def _usable(session, cfg):
 
 def evaluate(model_or_run_dir, sessions, out_dir, seconds=30.0, max_sessions=None, seed=0, temperature=1.0, top_k=0, top_p=1.0,
              beatmap_dir=None, n_boot=500, progress=True, baselines=True, write_generated=True, data_dir=None, split=None,
-             xy_noise_corr=0.0, seeds=None, dwell=True, clock=True, pixel_grid=True):
+             xy_noise_corr=0.0, seeds=None, dwell=True, clock=True, pixel_grid=True, follow_clicks=True):
     """Run (a) and (b) of the module doc; write ``out_dir``; return the merged metrics dict.
 
     Args:
@@ -129,6 +129,8 @@ def evaluate(model_or_run_dir, sessions, out_dir, seconds=30.0, max_sessions=Non
         data_dir, split: evaluate only this split of that dataset's ``splits.json``.
         dwell, clock, pixel_grid: the sampling loop's mechanisms
             (:class:`~actiongen_keras.generation.sampler.SamplingConfig`; off for ablations).
+        follow_clicks: click targets advance on the rollout's own clicks
+            (:func:`~actiongen_keras.generation.rollout.rollout`; False for the ablation).
     """
     from actiongen_keras.data.windows import history_ms
     from actiongen_keras.evaluation.report import (
@@ -204,7 +206,7 @@ def evaluate(model_or_run_dir, sessions, out_dir, seconds=30.0, max_sessions=Non
         ctx_seeds = [sd + i if len(seeds) == 1 else sd * len(todo) + i for i in range(len(todo))]
         t = time.perf_counter()
         rolled = rollout(gen, todo, seconds=seconds_each, seed=ctx_seeds, temperature=temperature, top_k=top_k, top_p=top_p,
-                         start_ms=[T0 for T0, _ in spans], xy_noise_corr=xy_noise_corr, progress=progress, dwell=dwell,
+                         start_ms=[T0 for T0, _ in spans], xy_noise_corr=xy_noise_corr, progress=progress, dwell=dwell, follow_clicks=follow_clicks,
                          clock=clock, pixel_grid=pixel_grid)
         gen_seconds = time.perf_counter() - t
         gen_parts, n_windows, stops = [], 0, Counter()
@@ -220,7 +222,7 @@ def evaluate(model_or_run_dir, sessions, out_dir, seconds=30.0, max_sessions=Non
                                progress=progress)
         generation = {
             "sessions": len(todo), "seconds": float(seconds), "seed": sd, "context_seeds": ctx_seeds, "temperature": temperature,
-            "top_k": top_k, "top_p": top_p, "xy_noise_corr": xy_noise_corr, "dwell": dwell, "clock": clock, "pixel_grid": pixel_grid,
+            "top_k": top_k, "top_p": top_p, "xy_noise_corr": xy_noise_corr, "dwell": dwell, "clock": clock, "pixel_grid": pixel_grid, "follow_clicks": follow_clicks,
             "windows": n_windows, "ms_per_window": 1000.0 * gen_seconds / max(n_windows, 1),
             "window_stops": dict(stops), "context_sessions": [s.session_id for s in todo],
             "model": str(gen.model_path),
@@ -270,6 +272,7 @@ def headline(hl):
     for name, d in hl.get("target_clicks", {}).items():  # click targets (evaluation/target_clicks.py)
         out[f"target_clicked.{name}"] = d.get("rate_clicked")
         out[f"target_reached.{name}"] = d.get("rate_reached")
+        out[f"target_clicked_per_minute.{name}"] = d.get("clicked_per_minute")
     for name, v in hl.get("edge_share", {}).items():
         out[f"edge_share.{name}"] = v
     for q, h in hl.get("timing_histograms", {}).items():
@@ -331,7 +334,8 @@ def seeds_markdown(runs):
                       ("osu_approach_offset_ms", "osu! closest approach, ms after the hit time (median)")):
         for name, label in (("human", "human"),) + _SAMPLES:
             row(f"{what}, {label}", f"{key}.{name}")
-    for key, what in (("target_clicked", "click targets clicked"), ("target_reached", "click targets reached")):
+    for key, what in (("target_clicked", "click targets clicked"), ("target_reached", "click targets reached"),
+                      ("target_clicked_per_minute", "click targets clicked per minute")):
         for name, label in (("human", "human"),) + _SAMPLES:
             row(f"{what}, {label}", f"{key}.{name}")
     for name, label in (("real", "real"),) + _SAMPLES:

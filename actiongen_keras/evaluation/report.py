@@ -335,10 +335,12 @@ def render_markdown(m):
         L.append("")
     if "target_clicks" in m:
         L += ["## Click targets", "", f"Targets shown (the state's click targets) that got a press within {TC.TARGET_RADIUS_PX:.0f} px "
-              "while shown (clicked), or that the cursor came that close to while shown (reached).", "",
-              "| sample | clicked | reached | targets | sessions |", "|---|---|---|---|---|"]
+              "while shown (clicked), or that the cursor came that close to while shown (reached), and the clicked ones per minute "
+              "(where a rollout's targets follow its own clicks, the pace is the reading: the next target appears only once one is clicked).", "",
+              "| sample | clicked | reached | clicked per minute | targets | sessions |", "|---|---|---|---|---|---|"]
         for name, d in m["target_clicks"].items():
-            L.append(f"| {name} | {_f(d['rate_clicked'])} | {_f(d['rate_reached'])} | {d['n_targets']} | {d['n_sessions']} |")
+            L.append(f"| {name} | {_f(d['rate_clicked'])} | {_f(d['rate_reached'])} | {_f(d.get('clicked_per_minute'))} | {d['n_targets']} "
+                     f"| {d['n_sessions']} |")
         L.append("")
     if m.get("osu_circleguard"):
         from actiongen_keras.evaluation.osu_circleguard import markdown

@@ -59,7 +59,8 @@ def shown_targets(session):
 
 
 def target_clicks(session, targets=None):
-    """Per target shown within the session's span: ``{"x", "y", "clicked", "reached"}``."""
+    """Per target shown within the session's span: ``{"x", "y", "clicked", "reached"}``, and
+    ``span_ms`` (first to last event)."""
     tg = targets if targets is not None else shown_targets(session)
     ev = session.events
     if tg is None or len(ev) == 0:
@@ -79,12 +80,16 @@ def target_clicks(session, targets=None):
         hx, hy = held_at(track, start[i:i + 1])  # where the cursor was when the target appeared
         d = np.hypot(np.r_[hx, tx[s]] - x[i], np.r_[hy, ty[s]] - y[i])
         reached[i] = bool(np.nanmin(d) <= TARGET_RADIUS_PX) if np.isfinite(d).any() else False
-    return {"x": x, "y": y, "clicked": clicked, "reached": reached}
+    return {"x": x, "y": y, "clicked": clicked, "reached": reached, "span_ms": float(ev.t_ms[-1] - ev.t_ms[0])}
 
 
 def pooled_target_clicks(sessions):
     """Clicked and reached targets over ``sessions`` (those without targets skipped):
-    ``{"rate_clicked", "rate_reached", "n_targets", "n_sessions", "per_session"}``."""
+    ``{"rate_clicked", "rate_reached", "clicked_per_minute", "n_targets", "n_sessions",
+    "per_session"}``. In a rollout whose targets follow its own clicks
+    (``generation/rollout.py``) nearly every target shown is clicked, since the next one
+    appears only then: there the pace, ``clicked_per_minute`` against the people's over the
+    same spans, is the reading."""
     per = {}
     for s in sessions:
         r = target_clicks(s)
@@ -92,9 +97,11 @@ def pooled_target_clicks(sessions):
             per[s.session_id] = r
     n = sum(len(r["x"]) for r in per.values())
     if n == 0:
-        return {"rate_clicked": None, "rate_reached": None, "n_targets": 0, "n_sessions": 0, "per_session": {}}
+        return {"rate_clicked": None, "rate_reached": None, "clicked_per_minute": None, "n_targets": 0, "n_sessions": 0, "per_session": {}}
+    minutes = sum(r["span_ms"] for r in per.values()) / 60000.0
+    clicked = sum(int(r["clicked"].sum()) for r in per.values())
     return {
-        "rate_clicked": sum(int(r["clicked"].sum()) for r in per.values()) / n,
+        "rate_clicked": clicked / n, "clicked_per_minute": clicked / minutes if minutes > 0 else None,
         "rate_reached": sum(int(r["reached"].sum()) for r in per.values()) / n,
         "n_targets": n, "n_sessions": len(per),
         "per_session": {k: round(float(r["clicked"].mean()), 4) for k, r in per.items()},

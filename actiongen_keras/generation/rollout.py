@@ -19,7 +19,11 @@ context gives the same session alone or in any batch (tested).
 The game state is the real session's (osu!: the beatmap at the replay's times, i.e. the
 session's ``state.csv``), encoded with the run's preprocessing exactly as in training
 (:func:`~actiongen_keras.data.windows.make_windows` on the running token arrays), so the
-model sees the hit objects the person saw at the same times.
+model sees the hit objects the person saw at the same times. Click targets
+(``recordings/click_targets.py``) are the exception: a target stands until it is clicked, so
+from ``T0`` on the rollout's own clicks advance them (:class:`~actiongen_keras.recordings.click_targets.ClickTask`;
+``follow_clicks=False`` keeps the person's schedule, for the ablation), and the generated
+session's state is the one the model was shown.
 
 The result of each context is a :class:`~actiongen_keras.recordings.session.Session` that
 ``write_session``/``read_session(strict)`` accept:
@@ -64,6 +68,8 @@ from actiongen_keras.generation.clock import recorder_input, recorder_of
 from actiongen_keras.generation.run import RunFiles, load_run
 from actiongen_keras.generation.sampler import NEVER, STOPS, SamplingConfig, WindowSampler
 from actiongen_keras.models.steps import WINDOW_INPUTS
+from actiongen_keras.recordings.click_targets import STATE_SOURCE as CLICK_TARGETS
+from actiongen_keras.recordings.click_targets import ClickTask
 from actiongen_keras.recordings.session import Events, Session, State
 
 DROP_EXTRA = ("replay", "frames_used")
@@ -161,6 +167,16 @@ class _Row:
     grid: float  # its pixel grid (clock.recorder_of)
     stops: Counter
     target_ms: float
+    task: ClickTask | None = None  # click targets that advance on the rollout's own clicks
+
+    def show_task(self, prep, T):
+        """Encode the task's state up to ``T`` into the running tokens (what the window at ``T`` reads)."""
+        st = self.task.state(T)
+        shown = dataclasses.replace(self.session, state=st)
+        tok = self.run.base
+        tok.state_t = np.asarray(st.t_ms, dtype=np.float64)
+        tok.state_numeric, tok.state_categorical = prep.encode_state(shown)
+        tok.state_anchors, tok.state_anchor_present = prep.encode_anchors(shown)
 
     @property
     def n_windows(self):
@@ -176,7 +192,8 @@ def _per_context(value, n, name):
 
 
 def rollout(model_or_run_dir, contexts, seconds=30.0, seed=0, temperature=1.0, top_k=0, top_p=1.0, constrain=True, start_ms=None,
-            progress=False, session_id=None, xy_noise_corr=0.0, batch_size=None, dwell=True, clock=True, pixel_grid=True):
+            progress=False, session_id=None, xy_noise_corr=0.0, batch_size=None, dwell=True, clock=True, pixel_grid=True,
+            follow_clicks=True):
     """Generate ``seconds`` of input after the real context of each session (module doc).
 
     Args:
@@ -195,6 +212,8 @@ def rollout(model_or_run_dir, contexts, seconds=30.0, seed=0, temperature=1.0, t
             event + ``history_ms``); one value or one per context.
         session_id: of a single output (default ``<context id>.gen<seed>``).
         batch_size: contexts per sampling call (default :data:`DEFAULT_BATCH_SIZE`).
+        follow_clicks: click-target contexts (``recordings/click_targets.py``) advance their
+            targets on the rollout's own clicks (:class:`ClickTask`); False: on the person's.
 
     Returns:
         for one Session, the generated :class:`Session` (an unusable context raises
@@ -221,7 +240,7 @@ def rollout(model_or_run_dir, contexts, seconds=30.0, seed=0, temperature=1.0, t
     rows = []
     for i, s in enumerate(sessions):
         try:
-            rows.append(_start_row(gen, i, s, seeds[i], seconds_l[i], starts[i]))
+            rows.append(_start_row(gen, i, s, seeds[i], seconds_l[i], starts[i], follow_clicks))
         except ActiongenError as e:
             if single:
                 raise
@@ -242,7 +261,7 @@ def rollout(model_or_run_dir, contexts, seconds=30.0, seed=0, temperature=1.0, t
     return results[0] if single else results
 
 
-def _start_row(gen, i, s, seed, seconds, start_ms):
+def _start_row(gen, i, s, seed, seconds, start_ms, follow_clicks=True):
     prep, cfg = gen.preprocessing, gen.data_config
     tok = tokenize_session(s, prep, cfg)
     T0 = float(start_ms) if start_ms is not None else tok.t_start + history_ms(cfg)
@@ -254,7 +273,8 @@ def _start_row(gen, i, s, seed, seconds, start_ms):
     carry = {"held_buttons": np.asarray(ops.convert_to_numpy(held_b))[0], "held_keys": np.asarray(ops.convert_to_numpy(held_k))[0],
              "release_buttons": np.full(F.NUM_BUTTONS, NEVER, np.float32), "release_keys": np.full(gen.num_keys(), NEVER, np.float32)}
     clock, grid = recorder_of(s.events, T0)  # the recorder of the real events before T0
-    return _Row(i, s, int(seed), T0, float(seconds), run, carry, clock, grid, Counter(), float(cfg.target_ms))
+    task = ClickTask(s, T0) if follow_clicks and s.extra.get("state_source") == CLICK_TARGETS else None
+    return _Row(i, s, int(seed), T0, float(seconds), run, carry, clock, grid, Counter(), float(cfg.target_ms), task)
 
 
 def _run_chunk(gen, rows, sampling, bar):
@@ -267,6 +287,8 @@ def _run_chunk(gen, rows, sampling, bar):
         wins, last, clocks = [], [], []
         for r in rows:
             T = r.T0 + k * target
+            if r.task is not None:
+                r.show_task(prep, T)
             ins, _, _ = make_windows(r.run.tokens(), np.array([T]), cfg, *sizes)
             ins["bos_xy"] = ins["dec_xy"][:, 0]
             wins.append(ins)
@@ -289,6 +311,11 @@ def _run_chunk(gen, rows, sampling, bar):
             if keep.any():
                 r.run.append(t_abs[keep], out["event_type_id"][j, :c][keep], out["button_id"][j, :c][keep], out["key_id"][j, :c][keep],
                              out["scroll"][j, :c][keep], out["dt_ms"][j, :c][keep], out["xy"][j, :c][keep])
+                if r.task is not None:
+                    typ, xy = out["event_type_id"][j, :c][keep], out["xy"][j, :c][keep].astype(np.float64)
+                    r.task.observe(t_abs[keep], np.array(F.EVENT_TYPES, dtype=object)[typ], xy[:, 0] * float(r.session.screen[0]),
+                                   xy[:, 1] * float(r.session.screen[1]),
+                                   np.array(F.BUTTONS, dtype=object)[np.clip(out["button_id"][j, :c][keep], 0, F.NUM_BUTTONS - 1)])
             r.carry = {name: out[name][j] for name in r.carry}
             if bar is not None:
                 bar.update(1)
@@ -335,6 +362,8 @@ def _to_session(gen, row, sampling, session_id=None):
         "context_ms": hist, "generated_from_ms": T0, "generated_ms": span,
         "window_stops": dict(stops),
     })
+    if row.task is not None:
+        extra["click_task"] = {"targets_done": row.task.targets_done, "radius_px": row.task.radius_px}
     model_name = Path(gen.model_path).parent.name if gen.model_path else "model"
     return Session(
         session_id=session_id or f"{s.session_id}.gen{seed}",
@@ -344,7 +373,7 @@ def _to_session(gen, row, sampling, session_id=None):
         events=Events.concatenate([real_ev, gen_ev]),
         game=s.game,
         state_columns=[dict(c) for c in s.state_columns] if s.state_columns else None,
-        state=_state_upto(s, end),
+        state=row.task.state(end) if row.task is not None else _state_upto(s, end),
         time_scale=s.time_scale,
         provenance=f"generated by actiongen_keras ({model_name}) from the context of {s.session_id}",
         extra=extra,

@@ -41,6 +41,7 @@ from actiongen_keras.recordings.session import State, read_session, write_sessio
 STATE_SOURCE = "click_targets_from_presses"
 STEP_MS = 50.0
 POSITION_NOISE_PX = 5.0  # per axis, screen px
+TARGET_RADIUS_PX = 20.0  # a click within this of a target clicks it (the size was not recorded)
 STATE_COLUMNS = (
     {"name": "target_x", "kind": "numeric", "anchor": "target", "role": "x"},
     {"name": "target_y", "kind": "numeric", "anchor": "target", "role": "y"},
@@ -71,11 +72,12 @@ def mouse_presses(events):
     typ, button = np.asarray(events.type, dtype=object), np.asarray(events.button, dtype=object)
     t, x, y = (np.asarray(a, dtype=np.float64) for a in (events.t_ms, events.x, events.y))
     downs = np.flatnonzero(typ == "press")
-    ups = []
-    for i in downs:
-        later = np.flatnonzero((typ[i + 1 :] == "release") & (button[i + 1 :] == button[i]))
-        ups.append(i + 1 + later[0] if len(later) else len(typ) - 1)
-    ups = np.asarray(ups, dtype=np.int64)
+    ups = np.full(len(downs), len(typ) - 1, dtype=np.int64)
+    for b in np.unique(button[downs]):
+        mine = button[downs] == b
+        releases = np.flatnonzero((typ == "release") & (button == b))
+        k = np.searchsorted(releases, downs[mine], side="right")
+        ups[mine] = np.where(k < len(releases), releases[np.minimum(k, max(len(releases) - 1, 0))] if len(releases) else 0, len(typ) - 1)
     return Presses(t[downs], x[downs], y[downs], button[downs], t[ups], x[ups], y[ups])
 
 
@@ -83,42 +85,107 @@ def _seed(session_id):
     return int(hashlib.md5(session_id.encode()).hexdigest()[:8], 16)
 
 
-def click_target_state(events, session_id, step_ms=STEP_MS, noise_px=POSITION_NOISE_PX):
-    """The current target every ``step_ms`` from the first to the last event:
-    ``(State with STATE_COLUMNS, number of targets)``. Empty cells (NaN, ``""``) after the
-    last release: no target is left."""
+@dataclasses.dataclass
+class Targets:
+    """The targets of a session in the order they are done (by release): noisy positions of the
+    press and of its release, the button, and when each was done in the recording."""
+
+    x: np.ndarray
+    y: np.ndarray
+    end_x: np.ndarray
+    end_y: np.ndarray
+    button: np.ndarray
+    done_t: np.ndarray
+
+
+def session_targets(events, session_id, noise_px=POSITION_NOISE_PX):
+    """:class:`Targets` of ``events``: every press with the noise of :data:`POSITION_NOISE_PX`
+    (drawn in press order from the session id's seed, so every reader gets the same targets)."""
     p = mouse_presses(events)
-    t_end = float(events.t_ms[-1]) if len(events) else 0.0
-    t = np.arange(0.0, max(t_end, 0.0) + step_ms / 2, step_ms)
-    n = len(p.t)
-    if n == 0:
-        empty = np.full(len(t), np.nan)
-        columns = {c["name"]: empty for c in STATE_COLUMNS if c["kind"] == "numeric"}
-        return State(t_ms=t, columns={**columns, "target_button": np.full(len(t), "", dtype=object)}), 0
-    noise = np.random.default_rng(_seed(session_id)).normal(0.0, float(noise_px), (4, n))
-    # The current target: the first press, in order of release, not yet released at t.
-    by_release = np.argsort(p.up_t, kind="stable")
-    done = np.searchsorted(p.up_t[by_release], t, side="right")
-    valid = done < n
-    idx = by_release[np.minimum(done, n - 1)]
-    # It appeared when the last press released before it was released (else at the start).
-    released = p.up_t[by_release]
-    appeared = np.concatenate([[0.0], released])[np.searchsorted(released, p.t[idx], side="right")]
-    age = np.where(valid, np.minimum(appeared - t, 0.0), np.nan)
+    noise = np.random.default_rng(_seed(session_id)).normal(0.0, float(noise_px), (4, len(p.t)))
+    order = np.argsort(p.up_t, kind="stable")
+    return Targets(x=(p.x + noise[0])[order], y=(p.y + noise[1])[order], end_x=(p.up_x + noise[2])[order],
+                   end_y=(p.up_y + noise[3])[order], button=p.button[order], done_t=p.up_t[order])
+
+
+def _state_rows(t, targets, index, appeared):
+    """State columns at snapshot times ``t``: target ``index[i]`` (none where it is past the
+    last), shown since ``appeared[i]``."""
+    n = len(targets.x)
+    valid = index < n
+    idx = np.minimum(index, max(n - 1, 0))
 
     def col(values):
-        return np.where(valid, values[idx], np.nan)
+        return np.where(valid, values[idx], np.nan) if n else np.full(len(t), np.nan)
 
-    columns = {
-        "target_x": col(p.x + noise[0]),
-        "target_y": col(p.y + noise[1]),
-        "target_dt_ms": age,
-        "target_end_x": col(p.up_x + noise[2]),
-        "target_end_y": col(p.up_y + noise[3]),
-        "target_end_dt_ms": age,
-        "target_button": np.where(valid, p.button[idx], "").astype(object),
+    age = np.where(valid, np.minimum(appeared - t, 0.0), np.nan)
+    return {
+        "target_x": col(targets.x), "target_y": col(targets.y), "target_dt_ms": age,
+        "target_end_x": col(targets.end_x), "target_end_y": col(targets.end_y), "target_end_dt_ms": age,
+        "target_button": np.where(valid, targets.button[idx] if n else "", "").astype(object),
     }
-    return State(t_ms=t, columns=columns), int(len(p.t))
+
+
+def click_target_state(events, session_id, step_ms=STEP_MS, noise_px=POSITION_NOISE_PX):
+    """The current target every ``step_ms`` from 0 to the last event: ``(State with
+    STATE_COLUMNS, number of targets)``. Empty cells (NaN, ``""``) after the last release:
+    no target is left."""
+    tg = session_targets(events, session_id, noise_px)
+    t_end = float(events.t_ms[-1]) if len(events) else 0.0
+    t = np.arange(0.0, max(t_end, 0.0) + step_ms / 2, step_ms)
+    # the current target: the first, in order of release, not yet released at t; it appeared
+    # when the one before it was released (the first at the start)
+    index = np.searchsorted(tg.done_t, t, side="right")
+    appeared = np.concatenate([[0.0], tg.done_t])[index]
+    return State(t_ms=t, columns=_state_rows(t, tg, index, appeared)), int(len(tg.x))
+
+
+class ClickTask:
+    """A session's click targets as a task that advances on the clicks of whoever plays it.
+
+    In the recording a target is done when the person releases the press made on it; in a
+    rollout the model must do the same: from ``start_ms`` on, the current target is done
+    when a press that began within ``radius_px`` of it is released, and the next appears
+    then. Before ``start_ms`` the state is the recording's. Without this a rollout would be
+    shown the person's targets on the person's schedule: a target the model reached early
+    would stay after it was clicked, and one it reached late would be gone.
+    """
+
+    def __init__(self, session, start_ms, radius_px=TARGET_RADIUS_PX, step_ms=STEP_MS):
+        noise = float((session.extra.get("click_targets") or {}).get("position_noise_px", POSITION_NOISE_PX))
+        self.targets = session_targets(session.events, session.session_id, noise)
+        self.start_ms, self.radius_px, self.step_ms = float(start_ms), float(radius_px), float(step_ms)
+        self.index = int(np.searchsorted(self.targets.done_t, self.start_ms, side="right"))  # done in the recording by then
+        self.appeared = float(self.targets.done_t[self.index - 1]) if self.index > 0 else 0.0
+        self.done = [(self.start_ms, self.index, self.appeared)]  # (from, current index, appeared)
+        self.near = {}  # button -> the press began within the radius of the current target
+
+    def observe(self, t, types, x, y, buttons):
+        """Events of the player (times ascending, type names, pixels, button names)."""
+        for ti, typ, xi, yi, b in zip(t, types, x, y, buttons):
+            n = len(self.targets.x)
+            if typ == "press":
+                self.near[b] = self.index < n and np.hypot(xi - self.targets.x[self.index], yi - self.targets.y[self.index]) <= self.radius_px
+            elif typ == "release" and self.near.pop(b, False):
+                self.index += 1
+                self.appeared = float(ti)
+                self.done.append((float(ti), self.index, self.appeared))
+
+    @property
+    def targets_done(self):
+        return len(self.done) - 1
+
+    def state(self, until_ms):
+        """The state from 0 to ``until_ms``: the recording's before ``start_ms``, the task's after."""
+        t = np.arange(0.0, max(float(until_ms), 0.0) + self.step_ms / 2, self.step_ms)
+        real = np.searchsorted(self.targets.done_t, t, side="right")
+        appeared_real = np.concatenate([[0.0], self.targets.done_t])[real]
+        starts = np.array([d[0] for d in self.done])
+        k = np.searchsorted(starts, t, side="right") - 1
+        own = t >= self.start_ms
+        index = np.where(own, np.array([d[1] for d in self.done])[np.maximum(k, 0)], real)
+        appeared = np.where(own, np.array([d[2] for d in self.done])[np.maximum(k, 0)], appeared_real)
+        return State(t_ms=t, columns=_state_rows(t, self.targets, index, appeared))
 
 
 def with_click_targets(session, noise_px=POSITION_NOISE_PX):

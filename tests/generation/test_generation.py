@@ -293,6 +293,38 @@ def test_rollout_session_is_valid_and_keeps_the_context(gen, run, tmp_path):
     assert np.array_equal(g1.events.t_ms, g2.events.t_ms) and np.array_equal(g1.events.x, g2.events.x)
 
 
+def test_click_targets_follow_the_rollouts_own_clicks(gen, monkeypatch):
+    """A click-target context (recordings/click_targets.py): from T0 on, the rollout's own clicks
+    advance its targets (a huge radius here, so that every click of the untrained model does), and
+    the session it writes holds the state the model was shown; ``follow_clicks=False`` keeps the person's."""
+    from actiongen_keras.generation import rollout as RO
+    from actiongen_keras.recordings import click_targets as CT
+
+    real = CT.with_click_targets(synthetic_session("tasked", "carol", duration_s=20, rate_hz=30, seed=4, screen=(512, 384)))
+    monkeypatch.setattr(RO, "ClickTask", lambda s, T0: CT.ClickTask(s, T0, radius_px=1e6))
+    out = rollout(gen, real, seconds=SECONDS, seed=5)
+    T0 = out.extra["generated_from_ms"]
+    ev = out.events.take(out.events.t_ms >= T0)
+    replay = CT.ClickTask(real, T0, radius_px=1e6)
+    replay.observe(ev.t_ms, ev.type, ev.x, ev.y, ev.button)
+    done = out.extra["click_task"]["targets_done"]
+    assert done == replay.targets_done > 0
+    want = replay.state(T0 + SECONDS * 1000.0)
+    for name in ("target_x", "target_y", "target_dt_ms"):  # the written event times are rounded to 1/1000 ms
+        np.testing.assert_allclose(out.state.columns[name], want.columns[name], atol=1e-2)
+    assert list(out.state.columns["target_button"]) == list(want.columns["target_button"])
+    # in order, from the target current at T0, none shown again once done (a target clicked within
+    # a snapshot step of appearing is never shown)
+    first = int(np.searchsorted(replay.targets.done_t, T0, side="right"))
+    shown = [x for x in dict.fromkeys(out.state.columns["target_x"][out.state.t_ms >= T0]) if np.isfinite(x)]
+    index = [int(np.flatnonzero(replay.targets.x == x)[0]) for x in shown]
+    assert index[0] == first and index == sorted(index) and index[-1] == first + done
+    fixed = rollout(gen, real, seconds=SECONDS, seed=5, follow_clicks=False)
+    keep = real.state.t_ms <= T0 + SECONDS * 1000.0
+    np.testing.assert_array_equal(fixed.state.columns["target_x"], real.state.columns["target_x"][keep])
+    assert "click_task" not in fixed.extra
+
+
 def test_batched_rollout_equals_single_rollouts_and_reports_failures(gen):
     """Contexts of different screens, lengths and start times batch together; a row depends on its
     own context and seed only (context i of a list gets seed s + i); an unusable context is named,

@@ -84,3 +84,22 @@ def test_import_flag_writes_targets_that_read_back(tmp_path):
         first = np.flatnonzero(s.events.type == "press")[0]
         tx = s.state.columns["target_x"][0]
         assert abs(tx - s.events.x[first]) < 6 * CT.POSITION_NOISE_PX
+
+
+def test_a_task_shows_the_recording_before_its_start_and_then_advances_on_the_players_clicks():
+    s = CT.with_click_targets(_session(), noise_px=0.0)
+    task = CT.ClickTask(s, start_ms=700.0)  # the click (done at 600 ms) is behind; the drag is current
+    before = task.state(700.0)
+    recorded, _ = CT.click_target_state(s.events, "s1", noise_px=0.0)
+    for name in ("target_x", "target_dt_ms", "target_button"):
+        np.testing.assert_array_equal(before.columns[name], recorded.columns[name][: len(before.t_ms)])
+    assert task.index == 1 and task.targets_done == 0
+    # a press 30 px off the drag's target and its release do nothing; a press within 20 px does it on release
+    task.observe([800, 850], ["press", "release"], [330, 330], [200, 200], ["left", "left"])
+    assert task.index == 1
+    task.observe([900, 950, 1000], ["press", "move", "release"], [310, 400, 500], [205, 300, 400], ["right", "", "right"])
+    assert task.index == 2 and task.targets_done == 1
+    st = task.state(1200.0)
+    at = {t: i for i, t in enumerate(st.t_ms)}
+    assert st.columns["target_x"][at[950]] == 300 and st.columns["target_dt_ms"][at[950]] == -350  # shown since the click's release at 600 ms
+    assert np.isnan(st.columns["target_x"][at[1000]]) and st.columns["target_button"][at[1000]] == ""  # no target left
