@@ -5,14 +5,15 @@ other recordings imported with ``--click-targets``, and their rollouts, which ca
 context's state), every distinct target shown within the session's span (first to last
 event) is
 
-* **clicked** when some press happened while it was shown (from its first to its last
-  snapshot, plus one snapshot step) with the cursor within :data:`TARGET_RADIUS_PX` of it,
+* **clicked** when some press happened while it was shown (from the moment it appeared to
+  its last snapshot, plus one snapshot step) with the cursor within :data:`TARGET_RADIUS_PX` of it,
 * **reached** when the cursor came within the radius at some moment while it was shown.
 
-The target's size was not recorded: the radius is the bots' default target width's half
-(``synthetic.DEFAULT_TARGET_WIDTH``), well beyond the targets' position noise (5 px per axis),
-so a person's own presses count as clicked (about 1.0 in the human row) and a model's
-count when it goes to the target and presses there. The same question as the osu! hit rate,
+The target's size was not recorded: the radius is the one a rollout's task uses
+(``click_targets.TARGET_RADIUS_PX``, the bots' default target width's half,
+``synthetic.DEFAULT_TARGET_WIDTH``), well beyond the targets' position noise (5 px per axis),
+so a person's own presses count as clicked (about 1.0 in the human row) and a model's count
+when it goes to the target and presses there. The same question as the osu! hit rate,
 without a game clock: when to press is not given, only where.
 """
 
@@ -24,9 +25,7 @@ import numpy as np
 
 from actiongen_keras.evaluation import kinematics as K
 from actiongen_keras.evaluation.osu_hits import cursor_samples, held_at
-from actiongen_keras.evaluation.synthetic import DEFAULT_TARGET_WIDTH
-
-TARGET_RADIUS_PX = DEFAULT_TARGET_WIDTH / 2.0
+from actiongen_keras.recordings.click_targets import TARGET_RADIUS_PX
 
 
 @dataclasses.dataclass
@@ -41,7 +40,8 @@ class ShownTargets:
 
 def shown_targets(session):
     """:class:`ShownTargets` from the ``target_x``/``target_y`` state columns (a run of
-    snapshots with the same target is one target), or None without them."""
+    snapshots with the same target is one target; shown from the moment it appeared,
+    ``target_dt_ms``, to its last snapshot plus a step), or None without them."""
     st = session.state
     if st is None or "target_x" not in st.columns:
         return None
@@ -52,10 +52,14 @@ def shown_targets(session):
         return ShownTargets(*(np.zeros(0) for _ in range(4)))
     t, x, y = t[ok], x[ok], y[ok]
     step = float(np.median(np.diff(np.asarray(st.t_ms, float)))) if len(st.t_ms) > 1 else 0.0
-    new = np.r_[True, (np.diff(x) != 0) | (np.diff(y) != 0) | (np.diff(t) > 1.5 * step)]
+    # shown since it appeared (``target_dt_ms``), which can fall between two snapshots (a quick
+    # double click); a new appearance at the same place (its second click) is a new target
+    dt = np.asarray(st.columns["target_dt_ms"], float)[ok] if "target_dt_ms" in st.columns else np.full(len(t), np.nan)
+    appeared = np.where(np.isfinite(dt), t + np.minimum(dt, 0.0), t)
+    new = np.r_[True, (np.diff(x) != 0) | (np.diff(y) != 0) | (np.diff(t) > 1.5 * step) | (np.abs(np.diff(appeared)) > 1.0)]
     starts = np.flatnonzero(new)
     ends = np.r_[starts[1:], len(t)] - 1
-    return ShownTargets(x=x[starts], y=y[starts], start=t[starts], end=t[ends] + step)
+    return ShownTargets(x=x[starts], y=y[starts], start=appeared[starts], end=t[ends] + step)
 
 
 def target_clicks(session, targets=None):

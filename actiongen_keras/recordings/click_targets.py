@@ -41,7 +41,7 @@ from actiongen_keras.recordings.session import State, read_session, write_sessio
 STATE_SOURCE = "click_targets_from_presses"
 STEP_MS = 50.0
 POSITION_NOISE_PX = 5.0  # per axis, screen px
-TARGET_RADIUS_PX = 20.0  # a click within this of a target clicks it (the size was not recorded)
+TARGET_RADIUS_PX = 20.0  # a press within this of a target does it (the size was not recorded; the bots' 40 px width)
 STATE_COLUMNS = (
     {"name": "target_x", "kind": "numeric", "anchor": "target", "role": "x"},
     {"name": "target_y", "kind": "numeric", "anchor": "target", "role": "y"},

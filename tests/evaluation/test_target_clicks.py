@@ -84,3 +84,13 @@ def test_the_report_counts_targets_for_people_and_samples(tmp_path):
     assert tc["human"]["rate_clicked"] == 1.0 and tc["human"]["n_targets"] == 30 and tc["model"]["rate_clicked"] == 0.0
     assert "## Click targets" in (tmp_path / "out" / "report.md").read_text()
     assert S.DEFAULT_TARGET_WIDTH / 2 == TC.TARGET_RADIUS_PX
+
+
+def test_a_quick_double_click_counts_from_when_the_second_target_appeared():
+    # released at 610 ms, pressed again 20 ms later: between the 600 and 650 ms snapshots
+    ev = Events.from_columns(t_ms=[0, 500, 610, 630, 700, 1000], type=["move", "press", "release", "press", "release", "move"],
+                             x=[10, 100, 100, 100, 100, 200], y=[10, 100, 100, 100, 100, 200], button=["", "left", "left", "left", "left", ""])
+    s = with_click_targets(Session(session_id="d", source="test", subject="p", screen=(800, 600), events=ev), noise_px=0.0)
+    tg = TC.shown_targets(s)
+    np.testing.assert_allclose(tg.start, [0, 610])  # the second shown from the first's release, not from its first snapshot (650)
+    assert TC.target_clicks(s)["clicked"].tolist() == [True, True]  # the same place twice: two targets, both clicked
