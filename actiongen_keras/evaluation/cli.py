@@ -1,4 +1,4 @@
-"""``actiongen generate`` and ``actiongen evaluate``: add them with :func:`add_evaluation_parsers`.
+"""``actiongen generate``, ``actiongen act`` and ``actiongen evaluate``: add them with :func:`add_evaluation_parsers`.
 
 Both live in the evaluation stage: ``generate --osr`` writes the rollout as an osu! replay whose
 counts are circleguard's judgments (:mod:`~actiongen_keras.evaluation.osu_circleguard`), and
@@ -74,6 +74,27 @@ def _cmd_generate(args):
     return 1 if failed else 0
 
 
+def _cmd_act(args):
+    import json
+
+    from actiongen_keras.generation.act import act, read_plan, timed_events  # deferred: imports TensorFlow
+
+    plan = read_plan(args.plan)  # a bad plan is refused before the model loads
+    context = read_session(args.context, "repair")[0] if args.context else None
+    check_output(args.out, args.overwrite, [args.plan, args.model], nested_ok=False)
+    settings = sampling_settings(args)
+    session, result = act(args.model, plan, context=context, seconds_per_goal=args.seconds_per_goal, **settings,
+                          dwell=not args.no_dwell, clock=not args.no_clock, pixel_grid=not args.no_pixel_grid)
+    t0 = float(session.extra["generated_from_ms"])
+    with staged_output(args.out, args.overwrite, [args.plan, args.model], nested_ok=False) as work:
+        write_session(session, Path(work) / "session")
+        (Path(work) / "events.json").write_text(json.dumps(timed_events(session, t0), indent=0) + "\n", encoding="utf-8")
+        (Path(work) / "result.json").write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")
+    print(f"wrote {args.out}/session, events.json, result.json: {result['achieved']} of {result['of']} goals achieved "
+          f"in {result['seconds']:.1f} s")
+    return 0 if result["achieved"] == result["of"] else 1
+
+
 def _cmd_evaluate(args):
     from actiongen_keras.evaluation.evaluate import evaluate  # deferred: imports TensorFlow
 
@@ -129,6 +150,16 @@ def add_evaluation_parsers(subparsers):
     s.add_argument("--beatmap", help="the map's .osu file, for --osr")
     _sampling_args(s)
     s.set_defaults(func=_cmd_generate)
+
+    s = subparsers.add_parser("act", help="carry out a plan of goals (move, click, double/right click, drag) with the model")
+    s.add_argument("--model", required=True, help="RUN_DIR/model.keras (or RUN_DIR) of a model trained with click targets")
+    s.add_argument("--plan", required=True, help="plan.json (generation/act.py)")
+    s.add_argument("--out", required=True, help="OUT_DIR: session/, events.json (timed events), result.json (each goal: done, when)")
+    s.add_argument("--context", help="SESSION_DIR whose first 6 s are the history (that person's pace and style; default: a still cursor)")
+    s.add_argument("--seconds-per-goal", type=finite_float(0.0, low_open=True), default=10.0, help="generation time per goal (default 10)")
+    add_overwrite(s, "OUT_DIR")
+    _sampling_args(s)
+    s.set_defaults(func=_cmd_act)
 
     s = subparsers.add_parser("evaluate", help="per-head metrics beside baselines + closed-loop human-likeness report")
     s.add_argument("--model", required=True, help="RUN_DIR/model.keras (or RUN_DIR)")

@@ -275,6 +275,8 @@ def headline(hl):
         out[f"target_clicked_per_minute.{name}"] = d.get("clicked_per_minute")
     for name, v in hl.get("edge_share", {}).items():
         out[f"edge_share.{name}"] = v
+    for name, v in hl.get("silent_share", {}).items():
+        out[f"silent_share.{name}"] = v
     for q, h in hl.get("timing_histograms", {}).items():
         for name, d in h["samples"].items():
             if name != "real":
@@ -303,7 +305,7 @@ def seeds_markdown(runs):
     """The table of closed-loop numbers over seeds: one column per seed, then mean, min, max.
     Every detector AUC has the same seed's human floor beside it."""
     from actiongen_keras.evaluation.detector import MIN_SUBJECTS_FOR_FLOOR
-    from actiongen_keras.evaluation.kinematics import EDGE_MARGIN
+    from actiongen_keras.evaluation.kinematics import EDGE_MARGIN, SEGMENT_MS
     from actiongen_keras.evaluation.report import _f
 
     seeds = [sd for sd, _, _ in runs]
@@ -340,6 +342,8 @@ def seeds_markdown(runs):
             row(f"{what}, {label}", f"{key}.{name}")
     for name, label in (("real", "real"),) + _SAMPLES:
         row(f"cursor within {EDGE_MARGIN:.0%} of a screen edge, {label}", f"edge_share.{name}")
+    for name, label in (("real", "real"),) + _SAMPLES:
+        row(f"{SEGMENT_MS / 1000:g} s slices without an event, {label}", f"silent_share.{name}")
     row("intervals on the real's ticks, real", "interval_ms.on_ticks.real")
     for q, what in (("interval_ms", "interval TV at 1 ms"), ("dwell_button_ms", "button dwell TV at 5 ms"),
                     ("dwell_key_ms", "key dwell TV at 5 ms")):

@@ -401,8 +401,33 @@ def edge_share(sessions, margin=EDGE_MARGIN):
     return near / total if total else None
 
 
+def silent_share(sessions, segment_ms=SEGMENT_MS):
+    """The share of ``segment_ms`` slices of the sessions' spans without a single event, pooled;
+    None without a whole slice.
+
+    A rollout's span is the generated one (``extra.generated_from_ms`` + ``generated_ms``), so a
+    model that falls silent for good shows here, where the detector, which needs moves in a
+    segment, cannot see it; other sessions span their first to their last event."""
+    empty = total = 0
+    for s in sessions:
+        t = np.asarray(s.events.t_ms, dtype=np.float64)
+        if "generated_from_ms" in s.extra and "generated_ms" in s.extra:
+            a = float(s.extra["generated_from_ms"])
+            b = a + float(s.extra["generated_ms"])
+        elif len(t):
+            a, b = float(t[0]), float(t[-1])
+        else:
+            continue
+        n = int((b - a) // segment_ms)
+        if n > 0:
+            counts = np.histogram(t, bins=a + segment_ms * np.arange(n + 1))[0]
+            empty += int((counts == 0).sum())
+            total += n
+    return empty / total if total else None
+
+
 __all__ = [
     "Track", "Kinematics", "cursor_track", "kinematics", "intervals", "dwell_times", "click_times",
-    "path_efficiency", "event_rates", "segment_features", "quantities", "edge_share", "FEATURE_NAMES", "PAUSE_MS", "SEGMENT_MS",
+    "path_efficiency", "event_rates", "segment_features", "quantities", "edge_share", "silent_share", "FEATURE_NAMES", "PAUSE_MS", "SEGMENT_MS",
     "EDGE_MARGIN",
 ]

@@ -169,9 +169,10 @@ class _Row:
     target_ms: float
     task: ClickTask | None = None  # click targets that advance on the rollout's own clicks
 
-    def show_task(self, prep, T):
-        """Encode the task's state up to ``T`` into the running tokens (what the window at ``T`` reads)."""
-        st = self.task.state(T)
+    def show_task(self, prep, T, history):
+        """Encode the task's state into the running tokens for the window at ``T`` (its snapshots
+        from ``T - history`` on, a step more: what the window reads)."""
+        st = self.task.state(T, since_ms=T - history - 2 * self.task.step_ms)
         shown = dataclasses.replace(self.session, state=st)
         tok = self.run.base
         tok.state_t = np.asarray(st.t_ms, dtype=np.float64)
@@ -193,7 +194,7 @@ def _per_context(value, n, name):
 
 def rollout(model_or_run_dir, contexts, seconds=30.0, seed=0, temperature=1.0, top_k=0, top_p=1.0, constrain=True, start_ms=None,
             progress=False, session_id=None, xy_noise_corr=0.0, batch_size=None, dwell=True, clock=True, pixel_grid=True,
-            follow_clicks=True):
+            follow_clicks=True, tasks=None):
     """Generate ``seconds`` of input after the real context of each session (module doc).
 
     Args:
@@ -214,6 +215,8 @@ def rollout(model_or_run_dir, contexts, seconds=30.0, seed=0, temperature=1.0, t
         batch_size: contexts per sampling call (default :data:`DEFAULT_BATCH_SIZE`).
         follow_clicks: click-target contexts (``recordings/click_targets.py``) advance their
             targets on the rollout's own clicks (:class:`ClickTask`); False: on the person's.
+        tasks: one :class:`ClickTask` (or None) per context, instead of the one its session
+            implies (a plan's goals, ``generation/act.py``).
 
     Returns:
         for one Session, the generated :class:`Session` (an unusable context raises
@@ -233,6 +236,7 @@ def rollout(model_or_run_dir, contexts, seconds=30.0, seed=0, temperature=1.0, t
     seeds = _per_context(seed, n, "seed") if isinstance(seed, (list, tuple, np.ndarray)) else [int(seed) + i for i in range(n)]
     seconds_l = _per_context(seconds, n, "seconds")
     starts = _per_context(start_ms, n, "start_ms")
+    tasks_l = _per_context(tasks, n, "tasks") if tasks is not None else [None] * n
     for sec in seconds_l:
         if not (isinstance(sec, (int, float, np.floating)) and math.isfinite(sec) and sec > 0):
             raise ActiongenError(f"seconds must be a positive finite number, got {sec}")
@@ -240,7 +244,7 @@ def rollout(model_or_run_dir, contexts, seconds=30.0, seed=0, temperature=1.0, t
     rows = []
     for i, s in enumerate(sessions):
         try:
-            rows.append(_start_row(gen, i, s, seeds[i], seconds_l[i], starts[i], follow_clicks))
+            rows.append(_start_row(gen, i, s, seeds[i], seconds_l[i], starts[i], follow_clicks, tasks_l[i]))
         except ActiongenError as e:
             if single:
                 raise
@@ -261,7 +265,7 @@ def rollout(model_or_run_dir, contexts, seconds=30.0, seed=0, temperature=1.0, t
     return results[0] if single else results
 
 
-def _start_row(gen, i, s, seed, seconds, start_ms, follow_clicks=True):
+def _start_row(gen, i, s, seed, seconds, start_ms, follow_clicks=True, task=None):
     prep, cfg = gen.preprocessing, gen.data_config
     tok = tokenize_session(s, prep, cfg)
     T0 = float(start_ms) if start_ms is not None else tok.t_start + history_ms(cfg)
@@ -273,7 +277,8 @@ def _start_row(gen, i, s, seed, seconds, start_ms, follow_clicks=True):
     carry = {"held_buttons": np.asarray(ops.convert_to_numpy(held_b))[0], "held_keys": np.asarray(ops.convert_to_numpy(held_k))[0],
              "release_buttons": np.full(F.NUM_BUTTONS, NEVER, np.float32), "release_keys": np.full(gen.num_keys(), NEVER, np.float32)}
     clock, grid = recorder_of(s.events, T0)  # the recorder of the real events before T0
-    task = ClickTask(s, T0) if follow_clicks and s.extra.get("state_source") == CLICK_TARGETS else None
+    if task is None and follow_clicks and s.extra.get("state_source") == CLICK_TARGETS:
+        task = ClickTask.from_session(s, T0)
     return _Row(i, s, int(seed), T0, float(seconds), run, carry, clock, grid, Counter(), float(cfg.target_ms), task)
 
 
@@ -288,7 +293,7 @@ def _run_chunk(gen, rows, sampling, bar):
         for r in rows:
             T = r.T0 + k * target
             if r.task is not None:
-                r.show_task(prep, T)
+                r.show_task(prep, T, history_ms(cfg))
             ins, _, _ = make_windows(r.run.tokens(), np.array([T]), cfg, *sizes)
             ins["bos_xy"] = ins["dec_xy"][:, 0]
             wins.append(ins)

@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import math
 
 import numpy as np
 
@@ -95,7 +96,14 @@ class Targets:
     end_x: np.ndarray
     end_y: np.ndarray
     button: np.ndarray
-    done_t: np.ndarray
+    done_t: np.ndarray  # when it was done in the recording (inf: a plan's, never recorded)
+    kind: np.ndarray | None = None  # "click" (done by a press on it, at the release) or "move" (done on reaching it); None: clicks
+    radius: np.ndarray | None = None  # px; None: TARGET_RADIUS_PX
+
+    def __post_init__(self):
+        n = len(self.x)
+        self.kind = np.full(n, "click", dtype=object) if self.kind is None else np.asarray(self.kind, dtype=object)
+        self.radius = np.full(n, TARGET_RADIUS_PX) if self.radius is None else np.asarray(self.radius, dtype=np.float64)
 
 
 def session_targets(events, session_id, noise_px=POSITION_NOISE_PX):
@@ -141,45 +149,76 @@ def click_target_state(events, session_id, step_ms=STEP_MS, noise_px=POSITION_NO
 
 
 class ClickTask:
-    """A session's click targets as a task that advances on the clicks of whoever plays it.
+    """Click targets as a task that advances on the clicks of whoever plays it.
 
     In the recording a target is done when the person releases the press made on it; in a
     rollout the model must do the same: from ``start_ms`` on, the current target is done
-    when a press that began within ``radius_px`` of it is released, and the next appears
-    then. Before ``start_ms`` the state is the recording's. Without this a rollout would be
-    shown the person's targets on the person's schedule: a target the model reached early
-    would stay after it was clicked, and one it reached late would be gone.
+    when a press that began within its radius (:data:`TARGET_RADIUS_PX`) is released (a
+    ``"move"`` target: when the cursor comes within it), and the next appears then. Before
+    ``start_ms`` the state is the recording's (:meth:`from_session`) or, for a plan's
+    targets (``recorded=False``), empty. Without this a rollout would be shown the person's
+    targets on the person's schedule: a target the model reached early would stay after it
+    was clicked, and one it reached late would be gone.
     """
 
-    def __init__(self, session, start_ms, radius_px=TARGET_RADIUS_PX, step_ms=STEP_MS):
-        noise = float((session.extra.get("click_targets") or {}).get("position_noise_px", POSITION_NOISE_PX))
-        self.targets = session_targets(session.events, session.session_id, noise)
-        self.start_ms, self.radius_px, self.step_ms = float(start_ms), float(radius_px), float(step_ms)
-        self.index = int(np.searchsorted(self.targets.done_t, self.start_ms, side="right"))  # done in the recording by then
-        self.appeared = float(self.targets.done_t[self.index - 1]) if self.index > 0 else 0.0
+    def __init__(self, targets, start_ms, index=0, appeared=None, step_ms=STEP_MS, recorded=True):
+        self.targets = targets
+        self.start_ms, self.step_ms, self.recorded = float(start_ms), float(step_ms), bool(recorded)
+        self.index = int(index)
+        self.appeared = self.start_ms if appeared is None else float(appeared)
         self.done = [(self.start_ms, self.index, self.appeared)]  # (from, current index, appeared)
         self.near = {}  # button -> the press began within the radius of the current target
+
+    @classmethod
+    def from_session(cls, session, start_ms, step_ms=STEP_MS):
+        """The task of a session imported with click targets, from ``start_ms`` on."""
+        noise = float((session.extra.get("click_targets") or {}).get("position_noise_px", POSITION_NOISE_PX))
+        targets = session_targets(session.events, session.session_id, noise)
+        index = int(np.searchsorted(targets.done_t, float(start_ms), side="right"))  # done in the recording by then
+        appeared = float(targets.done_t[index - 1]) if index > 0 else 0.0
+        return cls(targets, start_ms, index, appeared, step_ms)
+
+    @property
+    def radius_px(self):
+        return float(np.median(self.targets.radius)) if len(self.targets.x) else TARGET_RADIUS_PX
+
+    def _within(self, x, y):
+        tg, i = self.targets, self.index
+        return i < len(tg.x) and bool(np.hypot(x - tg.x[i], y - tg.y[i]) <= tg.radius[i])
+
+    def _advance(self, t):
+        self.index += 1
+        self.appeared = float(t)
+        self.done.append((float(t), self.index, self.appeared))
+        self.near = {}
 
     def observe(self, t, types, x, y, buttons):
         """Events of the player (times ascending, type names, pixels, button names)."""
         for ti, typ, xi, yi, b in zip(t, types, x, y, buttons):
-            n = len(self.targets.x)
+            if self.index < len(self.targets.x) and self.targets.kind[self.index] == "move":
+                if np.isfinite(xi) and np.isfinite(yi) and self._within(xi, yi):
+                    self._advance(ti)
+                continue
             if typ == "press":
-                self.near[b] = self.index < n and np.hypot(xi - self.targets.x[self.index], yi - self.targets.y[self.index]) <= self.radius_px
+                self.near[b] = self._within(xi, yi)
             elif typ == "release" and self.near.pop(b, False):
-                self.index += 1
-                self.appeared = float(ti)
-                self.done.append((float(ti), self.index, self.appeared))
+                self._advance(ti)
 
     @property
     def targets_done(self):
         return len(self.done) - 1
 
-    def state(self, until_ms):
-        """The state from 0 to ``until_ms``: the recording's before ``start_ms``, the task's after."""
-        t = np.arange(0.0, max(float(until_ms), 0.0) + self.step_ms / 2, self.step_ms)
-        real = np.searchsorted(self.targets.done_t, t, side="right")
-        appeared_real = np.concatenate([[0.0], self.targets.done_t])[real]
+    def state(self, until_ms, since_ms=0.0):
+        """The state from ``since_ms`` (down to the snapshot grid; default 0) to ``until_ms``: the
+        recording's before ``start_ms``, the task's after."""
+        first = max(math.floor(float(since_ms) / self.step_ms), 0) * self.step_ms
+        t = np.arange(first, max(float(until_ms), first) + self.step_ms / 2, self.step_ms)
+        n = len(self.targets.x)
+        if self.recorded:
+            real = np.searchsorted(self.targets.done_t, t, side="right")
+            appeared_real = np.concatenate([[0.0], self.targets.done_t])[real]
+        else:
+            real, appeared_real = np.full(len(t), n), np.zeros(len(t))
         starts = np.array([d[0] for d in self.done])
         k = np.searchsorted(starts, t, side="right") - 1
         own = t >= self.start_ms

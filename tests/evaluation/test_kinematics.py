@@ -96,3 +96,15 @@ def test_edge_share_counts_on_screen_moves_near_an_edge():
     assert K.edge_share([a]) == pytest.approx(2 / 4)
     assert K.edge_share([a, b]) == pytest.approx(2 / 5)
     assert K.edge_share([a], margin=0.0) == 0.0 and K.edge_share([]) is None
+
+
+def test_silent_share_counts_empty_slices_of_the_generated_span():
+    # events in the first 4.5 s only; a rollout's span is its generated 30 s: 8 of its 10 slices of 3 s are empty
+    t = np.arange(0.0, 4500.0, 16.0)
+    s = session(moves(1000.0 + t, np.linspace(10, 200, len(t)), np.full(len(t), 50.0)), sid="g",
+                extra={"generated_from_ms": 1000.0, "generated_ms": 30000.0})
+    assert K.silent_share([s]) == 0.8
+    # a recording spans its first to its last event: one whole slice, not empty
+    real = session(moves(t, np.linspace(10, 200, len(t)), np.full(len(t), 50.0)), sid="r")
+    assert K.silent_share([real]) == 0.0 and K.silent_share([s, real]) == 8 / 11
+    assert K.silent_share([session(moves([0.0, 100.0], [1, 2], [1, 2]))]) is None  # no whole slice

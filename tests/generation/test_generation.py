@@ -293,19 +293,24 @@ def test_rollout_session_is_valid_and_keeps_the_context(gen, run, tmp_path):
     assert np.array_equal(g1.events.t_ms, g2.events.t_ms) and np.array_equal(g1.events.x, g2.events.x)
 
 
-def test_click_targets_follow_the_rollouts_own_clicks(gen, monkeypatch):
+def test_click_targets_follow_the_rollouts_own_clicks(gen):
     """A click-target context (recordings/click_targets.py): from T0 on, the rollout's own clicks
     advance its targets (a huge radius here, so that every click of the untrained model does), and
     the session it writes holds the state the model was shown; ``follow_clicks=False`` keeps the person's."""
-    from actiongen_keras.generation import rollout as RO
     from actiongen_keras.recordings import click_targets as CT
 
     real = CT.with_click_targets(synthetic_session("tasked", "carol", duration_s=20, rate_hz=30, seed=4, screen=(512, 384)))
-    monkeypatch.setattr(RO, "ClickTask", lambda s, T0: CT.ClickTask(s, T0, radius_px=1e6))
-    out = rollout(gen, real, seconds=SECONDS, seed=5)
-    T0 = out.extra["generated_from_ms"]
+    T0 = float(real.events.t_ms[0]) + 6000.0
+
+    def task():
+        t = CT.ClickTask.from_session(real, T0)
+        t.targets.radius[:] = 1e6
+        return t
+
+    out = rollout(gen, real, seconds=SECONDS, seed=5, tasks=[task()])
+    assert out.extra["generated_from_ms"] == T0
     ev = out.events.take(out.events.t_ms >= T0)
-    replay = CT.ClickTask(real, T0, radius_px=1e6)
+    replay = task()
     replay.observe(ev.t_ms, ev.type, ev.x, ev.y, ev.button)
     done = out.extra["click_task"]["targets_done"]
     assert done == replay.targets_done > 0
@@ -319,6 +324,7 @@ def test_click_targets_follow_the_rollouts_own_clicks(gen, monkeypatch):
     shown = [x for x in dict.fromkeys(out.state.columns["target_x"][out.state.t_ms >= T0]) if np.isfinite(x)]
     index = [int(np.flatnonzero(replay.targets.x == x)[0]) for x in shown]
     assert index[0] == first and index == sorted(index) and index[-1] == first + done
+    assert rollout(gen, real, seconds=SECONDS, seed=5).extra["click_task"]["radius_px"] == CT.TARGET_RADIUS_PX  # the session's own task
     fixed = rollout(gen, real, seconds=SECONDS, seed=5, follow_clicks=False)
     keep = real.state.t_ms <= T0 + SECONDS * 1000.0
     np.testing.assert_array_equal(fixed.state.columns["target_x"], real.state.columns["target_x"][keep])

@@ -88,7 +88,7 @@ def test_import_flag_writes_targets_that_read_back(tmp_path):
 
 def test_a_task_shows_the_recording_before_its_start_and_then_advances_on_the_players_clicks():
     s = CT.with_click_targets(_session(), noise_px=0.0)
-    task = CT.ClickTask(s, start_ms=700.0)  # the click (done at 600 ms) is behind; the drag is current
+    task = CT.ClickTask.from_session(s, start_ms=700.0)  # the click (done at 600 ms) is behind; the drag is current
     before = task.state(700.0)
     recorded, _ = CT.click_target_state(s.events, "s1", noise_px=0.0)
     for name in ("target_x", "target_dt_ms", "target_button"):
