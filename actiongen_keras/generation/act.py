@@ -24,9 +24,9 @@ The model needs a history: by default a still cursor at ``start`` (one event, 6 
 first goal); ``context`` (a recorded session) gives its first 6 s instead, positions scaled to
 the plan's screen: the behavioural context, that person's pace and style, comes from it.
 
-The rollout runs ``seconds_per_goal`` (default :data:`SECONDS_PER_GOAL`) per goal and the
-session is cut at the release that did the last goal; the result says per goal whether and
-when it was done.
+The rollout runs ``seconds_per_goal`` (default :data:`SECONDS_PER_GOAL`) per goal; with every
+goal done the session is cut at the release that did the last one (else it keeps all that was
+generated); the result says per goal whether and when it was done.
 """
 
 from __future__ import annotations
@@ -168,7 +168,8 @@ def act(model, plan, context=None, seed=0, seconds_per_goal=SECONDS_PER_GOAL, **
     ``model.keras`` or a :class:`~actiongen_keras.generation.rollout.Generator`).
 
     Returns ``(session, result)``: the generated session (the context's events before T0, then
-    the model's, up to the release that did the last goal; its state the targets it was shown)
+    the model's, up to the release that did the last goal when all were done; its state the
+    targets it was shown)
     and ``{"goals": [{"goal", "done", "done_ms", "ended_in_target" (drags)}], "achieved",
     "seconds"}`` (times in ms after T0). ``sampling``: the options of
     :func:`~actiongen_keras.generation.rollout.rollout` (temperature, xy_noise_corr, ...).
@@ -196,7 +197,8 @@ def act(model, plan, context=None, seed=0, seconds_per_goal=SECONDS_PER_GOAL, **
         if name == "drag":
             g["ended_in_target"] = bool(done and _release_within(ev, T0 + g["done_ms"], f["to"]))
         goals.append(g)
-    last = max(done_at.values()) if done_at else seconds * 1000.0
+    all_done = len(done_at) == len(targets.x)
+    last = max(done_at.values()) if all_done else seconds * 1000.0  # with goals left, all that was generated
     out = dataclasses.replace(out, events=out.events.take(out.events.t_ms <= T0 + last))
     achieved = sum(g["done"] and g.get("ended_in_target", True) for g in goals)
     return out, {"goals": goals, "achieved": achieved, "of": len(goals), "seconds": last / 1000.0}

@@ -76,7 +76,8 @@ def test_act_carries_out_a_plan_and_writes_the_session_events_and_result(tmp_pat
     assert done == sorted(done) and all(t > 0 for t in done)
     s, _ = read_session(tmp_path / "out" / "session", "strict")
     T0 = s.extra["generated_from_ms"]
-    assert s.events.t_ms[-1] <= T0 + result["seconds"] * 1000.0 + 1e-3  # cut at the release that did the last goal
+    assert s.events.t_ms[-1] <= T0 + result["seconds"] * 1000.0 + 1e-3  # cut at the last goal's release (all done), else 9 s
+    assert result["seconds"] == (max(done) / 1000.0 if result["achieved"] == 3 else 9.0)
     events = json.loads((tmp_path / "out" / "events.json").read_text())
     assert len(events) == int((s.events.t_ms >= T0).sum()) and events[0]["t_ms"] >= 0
     # the state the model was shown: nothing before T0, then the goals' targets
