@@ -26,6 +26,7 @@ RANGES = {
     "data.min_move_interval_ms": (0, None, True),
     "data.stride_ticks": (1, None, True),
     "data.max_anchors": (0, None, True),
+    "data.max_idle_ms": (0, None, True),
     "model.d_model": (1, None, True),
     "model.num_heads": (1, None, True),
     "model.num_layers": (1, None, True),
@@ -83,6 +84,10 @@ class DataConfig:
     min_move_interval_ms: float = 0.0  # thin dense move streams (0 = keep all); drops are reported
     stride_ticks: int = 1  # one window per tick boundary
     max_anchors: int = 8  # declared on-screen state points per window (features.py, "Anchors")
+    # drop windows whose last event before T is more than this long ago (0 = keep all): a break longer
+    # than the history has nothing to condition on, and taught as it is it makes silence absorbing in
+    # closed loop (README, "Click targets on SapiMouse")
+    max_idle_ms: float = 0.0
 
 
 @dataclasses.dataclass

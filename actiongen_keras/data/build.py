@@ -170,7 +170,7 @@ def prepare(sessions_dir, sources=None, config=None, builder_config=None, split_
     counts, nsess = {}, {}
     for sp in SPLITS:
         parts = splits.parts(sp, sessions)
-        counts[sp] = int(sum(len(window_times(float(s.events.t_ms[0]), float(s.events.t_ms[-1]), config, r)) for s, r in parts))
+        counts[sp] = int(sum(len(window_times(float(s.events.t_ms[0]), float(s.events.t_ms[-1]), config, r, s.events.t_ms)) for s, r in parts))
         nsess[sp] = len(parts)
     empty = [sp for sp in SPLITS if counts[sp] == 0]
     if empty:

@@ -263,7 +263,7 @@ def fit_preprocessing(train_parts, config=None, builder_config=None, sources=Non
             iv = np.diff(tok.t)
             both = sel[1:] & sel[:-1]
             intervals.append(iv[both])
-        T = window_times(tok.t_start, tok.t_end, config, rng)
+        T = window_times(tok.t_start, tok.t_end, config, rng, tok.t)
         n_windows += len(T)
         if len(T):
             type_counts += target_type_counts(tok, T, config)

@@ -221,8 +221,10 @@ def tokenize_session(session, preprocessing=None, config=None):
 # --------------------------------------------------------------------------- windows
 
 
-def window_times(t_start, t_end, config, time_range=None):
-    """Boundaries ``T`` (float64) of a session's windows, optionally inside ``time_range``."""
+def window_times(t_start, t_end, config, time_range=None, event_t=None):
+    """Boundaries ``T`` (float64) of a session's windows, optionally inside ``time_range``;
+    with ``config.max_idle_ms`` > 0, those whose last event before ``T`` (``event_t``, sorted,
+    required then) is more than that long ago are left out."""
     hist = history_ms(config)
     step = float(config.stride_ticks) * float(config.tick_ms)
     if step <= 0:
@@ -237,6 +239,14 @@ def window_times(t_start, t_end, config, time_range=None):
     if time_range is not None:
         r0, r1 = time_range
         T = T[(T - hist >= r0 - 1e-6) & (T + float(config.target_ms) <= r1 + 1e-6)]
+    idle = float(getattr(config, "max_idle_ms", 0.0) or 0.0)
+    if idle > 0 and len(T):
+        if event_t is None:
+            raise DataError("max_idle_ms needs the event times")
+        event_t = np.asarray(event_t, dtype=np.float64)
+        k = np.searchsorted(event_t, T, side="left") - 1
+        last = np.where(k >= 0, event_t[np.maximum(k, 0)], -np.inf)
+        T = T[T - last <= idle]
     return T
 
 
@@ -403,7 +413,7 @@ def session_windows(session, preprocessing, config=None, time_range=None):
     """``(inputs, targets, weights, T)`` of one session (``T`` = window boundaries, ms)."""
     config = config or preprocessing.data_config
     tok = tokenize_session(session, preprocessing, config)
-    T = window_times(tok.t_start, tok.t_end, config, time_range)
+    T = window_times(tok.t_start, tok.t_end, config, time_range, tok.t)
     ins, tgs, wts = make_windows(tok, T, config, *encoded_sizes(preprocessing))
     return ins, tgs, wts, T
 
@@ -432,7 +442,7 @@ def windows_from_sessions(sessions, preprocessing, config=None, time_ranges=None
             ranges = list(r) if r and isinstance(r[0], (list, tuple)) else [r]
         tok = tokenize_session(s, preprocessing, config)
         for rng in ranges:
-            T = window_times(tok.t_start, tok.t_end, config, rng)
+            T = window_times(tok.t_start, tok.t_end, config, rng, tok.t)
             if len(T) == 0:
                 continue
             parts.append(make_windows(tok, T, config, *encoded_sizes(preprocessing)))

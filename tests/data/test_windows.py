@@ -1,5 +1,6 @@
 """Windows of hand-made sessions: exact tokens, times, EOS and weights; no leakage; thinning."""
 
+import dataclasses
 import sys
 from pathlib import Path
 
@@ -341,3 +342,14 @@ def test_dwell_targets_pair_each_press_with_its_release():
     got = press_dwell(typ, np.array([0.0, 10.0, 25.0, 40.0, 50.0, 60.0]), ["1", "2", "2", "3", "1", "1"])
     np.testing.assert_array_equal(got[[1, 4]], [15.0, 10.0])
     assert np.isnan(got[[0, 2, 3, 5]]).all()  # button 1's first press is re-pressed before any release
+
+
+def test_max_idle_ms_leaves_out_windows_after_a_long_pause():
+    cfg = dataclasses.replace(CFG, max_idle_ms=150.0)
+    events = np.array([0.0, 10.0, 290.0, 550.0])  # pauses: 10 -> 290 ms and 290 -> 550 ms
+    # every boundary 300..600 (CFG: history 300 ms, target 100 ms); the last event before T must be <= 150 ms ago
+    T_all = window_times(0.0, 700.0, CFG)
+    np.testing.assert_array_equal(T_all, [300, 400, 500, 600])
+    np.testing.assert_array_equal(window_times(0.0, 700.0, cfg, event_t=events), [300, 400, 600])  # 500: 210 ms after 290
+    with pytest.raises(DataError, match="needs the event times"):
+        window_times(0.0, 700.0, cfg)
