@@ -8,7 +8,10 @@ medians of reversing steps and mean absolute turn (the detector's cues; a report
 before every cue was kept in metrics.json has only its top six, and the missing medians
 are computed from its generated sessions with the same segment features); curvature and
 stroke straightness; the interval histogram's TV at 1 ms; the button dwell; the share of
-cursor samples at a screen edge; the three top cues; and the teacher-forced heads.
+cursor samples at a screen edge; the three top cues; and the teacher-forced heads. For click-target
+sessions (``--click-targets``) a second line per seed: targets clicked and reached, the pace, when
+they were reached and clicked, where the first press fell, and the silent 3 s slices (recomputed
+from the saved rollouts where the report predates them).
 """
 
 from __future__ import annotations
@@ -41,6 +44,20 @@ def _cue_medians(seed_dir, m):
     return out
 
 
+def _click_targets(seed_dir, m):
+    """``target_clicks`` and ``silent_share`` of the model's rollouts: from the report, or from its saved rollouts."""
+    tc, silent = m.get("target_clicks", {}).get("model"), m.get("silent_share", {}).get("model")
+    if tc is None or "click_ms_median" not in tc or silent is None:
+        from actiongen_keras.evaluation import kinematics as K
+        from actiongen_keras.evaluation.target_clicks import pooled_target_clicks
+        from actiongen_keras.generation.rollout import generated_part
+        from actiongen_keras.recordings.session import read_session
+
+        gen = [generated_part(read_session(d)[0]) for d in sorted((seed_dir / "generated").iterdir())]
+        tc, silent = pooled_target_clicks(gen), K.silent_share(gen)
+    return tc, silent
+
+
 def _f(v, fmt="{:.3f}"):
     return "-" if v is None else fmt.format(v)
 
@@ -64,6 +81,12 @@ def rows(report_dir):
                + f" | dwell {_f(dwell.get('median'), '{:.0f}')}, {_f(dwell.get('p10'), '{:.0f}')}-{_f(dwell.get('p90'), '{:.0f}')} ms, TV {_f(dwell.get('tv'))}"
                + f" | at an edge {_f(m['edge_share']['model'])} (real {_f(m['edge_share']['real'])})"
                + " | cues " + ", ".join(f"{c['feature']} {c['auc']:.2f}" for c in m["detector_cues"]["model"][:3]))
+        tc, silent = _click_targets(d, m)
+        if tc["n_targets"]:
+            yield (f"seed {s} click targets: clicked {_f(tc['rate_clicked'])} | reached {_f(tc['rate_reached'])}"
+                   f" | per minute {_f(tc['clicked_per_minute'], '{:.1f}')} | reached after {_f(tc['reach_ms_median'], '{:.0f}')} ms"
+                   f" | clicked after {_f(tc['click_ms_median'], '{:.0f}')} ms | first press {_f(tc['first_press_px_median'], '{:.1f}')} px"
+                   f" | silent 3 s slices {_f(silent)}")
     ph = top.get("per_head", {}).get("model")
     if ph:
         yield "teacher-forced: " + " ".join(f"{k} {ph[k]:.3f}" for k in ("event_accuracy", "event_macro_f1", "timing_mae_ms", "timing_mae_ms_nonmove", "coord_mae_px"))

@@ -63,8 +63,11 @@ def shown_targets(session):
 
 
 def target_clicks(session, targets=None):
-    """Per target shown within the session's span: ``{"x", "y", "clicked", "reached"}``, and
-    ``span_ms`` (first to last event)."""
+    """Per target shown within the session's span: ``{"x", "y", "clicked", "reached",
+    "click_ms", "reach_ms", "first_press_px"}`` (ms from its appearance to the first press
+    within the radius and to the cursor's first coming within it, NaN where none; the
+    distance of the first press while it was shown, NaN without one), and ``span_ms`` (first
+    to last event)."""
     tg = targets if targets is not None else shown_targets(session)
     ev = session.events
     if tg is None or len(ev) == 0:
@@ -72,25 +75,33 @@ def target_clicks(session, targets=None):
     m = (tg.start >= ev.t_ms[0]) & (tg.end <= ev.t_ms[-1])
     x, y, start, end = tg.x[m], tg.y[m], tg.start[m], tg.end[m]
     n = len(x)
-    clicked, reached = np.zeros(n, bool), np.zeros(n, bool)
+    click_ms, reach_ms, first_press_px = (np.full(n, np.nan) for _ in range(3))
     track = cursor_samples(ev)
+    tt, tx, ty = track
     ct = np.sort(K.click_times(ev)[0])
     px, py = held_at(track, ct)
-    tt, tx, ty = track
+    hx, hy = held_at(track, start)  # where the cursor was when each target appeared
+    c0, c1 = np.searchsorted(ct, start, side="left"), np.searchsorted(ct, end, side="right")
+    s0, s1 = np.searchsorted(tt, start, side="left"), np.searchsorted(tt, end, side="right")
     for i in range(n):
-        c = (ct >= start[i]) & (ct <= end[i])
-        clicked[i] = bool(np.any(np.hypot(px[c] - x[i], py[c] - y[i]) <= TARGET_RADIUS_PX))
-        s = (tt >= start[i]) & (tt <= end[i])
-        hx, hy = held_at(track, start[i:i + 1])  # where the cursor was when the target appeared
-        d = np.hypot(np.r_[hx, tx[s]] - x[i], np.r_[hy, ty[s]] - y[i])
-        reached[i] = bool(np.nanmin(d) <= TARGET_RADIUS_PX) if np.isfinite(d).any() else False
-    return {"x": x, "y": y, "clicked": clicked, "reached": reached, "span_ms": float(ev.t_ms[-1] - ev.t_ms[0])}
+        d = np.hypot(px[c0[i]:c1[i]] - x[i], py[c0[i]:c1[i]] - y[i])
+        if len(d):
+            first_press_px[i] = d[0]
+            on = np.flatnonzero(d <= TARGET_RADIUS_PX)
+            if len(on):
+                click_ms[i] = ct[c0[i] + on[0]] - start[i]
+        d = np.hypot(np.r_[hx[i], tx[s0[i]:s1[i]]] - x[i], np.r_[hy[i], ty[s0[i]:s1[i]]] - y[i])
+        on = np.flatnonzero(d <= TARGET_RADIUS_PX)  # NaN (no cursor yet) is never within
+        if len(on):
+            reach_ms[i] = np.r_[start[i], tt[s0[i]:s1[i]]][on[0]] - start[i]
+    return {"x": x, "y": y, "clicked": np.isfinite(click_ms), "reached": np.isfinite(reach_ms), "click_ms": click_ms,
+            "reach_ms": reach_ms, "first_press_px": first_press_px, "span_ms": float(ev.t_ms[-1] - ev.t_ms[0])}
 
 
 def pooled_target_clicks(sessions):
     """Clicked and reached targets over ``sessions`` (those without targets skipped):
-    ``{"rate_clicked", "rate_reached", "clicked_per_minute", "n_targets", "n_sessions",
-    "per_session"}``. In a rollout whose targets follow its own clicks
+    ``{"rate_clicked", "rate_reached", "clicked_per_minute", "click_ms_median",
+    "reach_ms_median", "first_press_px_median", "n_targets", "n_sessions", "per_session"}``. In a rollout whose targets follow its own clicks
     (``generation/rollout.py``) nearly every target shown is clicked, since the next one
     appears only then: there the pace, ``clicked_per_minute`` against the people's over the
     same spans, is the reading."""
@@ -101,12 +112,20 @@ def pooled_target_clicks(sessions):
             per[s.session_id] = r
     n = sum(len(r["x"]) for r in per.values())
     if n == 0:
-        return {"rate_clicked": None, "rate_reached": None, "clicked_per_minute": None, "n_targets": 0, "n_sessions": 0, "per_session": {}}
+        return {"rate_clicked": None, "rate_reached": None, "clicked_per_minute": None, "click_ms_median": None, "reach_ms_median": None,
+                "first_press_px_median": None, "n_targets": 0, "n_sessions": 0, "per_session": {}}
     minutes = sum(r["span_ms"] for r in per.values()) / 60000.0
     clicked = sum(int(r["clicked"].sum()) for r in per.values())
+
+    def median(key):
+        v = np.concatenate([r[key] for r in per.values()])
+        return float(np.nanmedian(v)) if np.isfinite(v).any() else None
+
     return {
         "rate_clicked": clicked / n, "clicked_per_minute": clicked / minutes if minutes > 0 else None,
         "rate_reached": sum(int(r["reached"].sum()) for r in per.values()) / n,
+        # medians: when the clicked ones were clicked and the reached ones reached, and how far the first press fell
+        "click_ms_median": median("click_ms"), "reach_ms_median": median("reach_ms"), "first_press_px_median": median("first_press_px"),
         "n_targets": n, "n_sessions": len(per),
         "per_session": {k: round(float(r["clicked"].mean()), 4) for k, r in per.items()},
     }

@@ -32,11 +32,11 @@ whose release is after ``t``: the one the person is moving to, or holding now.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import math
 
 import numpy as np
 
+from actiongen_keras.recordings.importers.base import session_seed
 from actiongen_keras.recordings.session import State, read_session, write_session
 
 STATE_SOURCE = "click_targets_from_presses"
@@ -77,13 +77,10 @@ def mouse_presses(events):
     for b in np.unique(button[downs]):
         mine = button[downs] == b
         releases = np.flatnonzero((typ == "release") & (button == b))
-        k = np.searchsorted(releases, downs[mine], side="right")
-        ups[mine] = np.where(k < len(releases), releases[np.minimum(k, max(len(releases) - 1, 0))] if len(releases) else 0, len(typ) - 1)
+        k = np.searchsorted(releases, downs[mine], side="right")  # the first release after each press
+        found = k < len(releases)
+        ups[np.flatnonzero(mine)[found]] = releases[k[found]]
     return Presses(t[downs], x[downs], y[downs], button[downs], t[ups], x[ups], y[ups])
-
-
-def _seed(session_id):
-    return int(hashlib.md5(session_id.encode()).hexdigest()[:8], 16)
 
 
 @dataclasses.dataclass
@@ -110,7 +107,7 @@ def session_targets(events, session_id, noise_px=POSITION_NOISE_PX):
     """:class:`Targets` of ``events``: every press with the noise of :data:`POSITION_NOISE_PX`
     (drawn in press order from the session id's seed, so every reader gets the same targets)."""
     p = mouse_presses(events)
-    noise = np.random.default_rng(_seed(session_id)).normal(0.0, float(noise_px), (4, len(p.t)))
+    noise = np.random.default_rng(session_seed(session_id)).normal(0.0, float(noise_px), (4, len(p.t)))
     order = np.argsort(p.up_t, kind="stable")
     return Targets(x=(p.x + noise[0])[order], y=(p.y + noise[1])[order], end_x=(p.up_x + noise[2])[order],
                    end_y=(p.up_y + noise[3])[order], button=p.button[order], done_t=p.up_t[order])
@@ -164,10 +161,14 @@ class ClickTask:
     def __init__(self, targets, start_ms, index=0, appeared=None, step_ms=STEP_MS, recorded=True):
         self.targets = targets
         self.start_ms, self.step_ms, self.recorded = float(start_ms), float(step_ms), bool(recorded)
-        self.index = int(index)
-        self.appeared = self.start_ms if appeared is None else float(appeared)
-        self.done = [(self.start_ms, self.index, self.appeared)]  # (from, current index, appeared)
+        # (from when, the current target, when it appeared): one entry at the start, one per target done
+        self.done = [(self.start_ms, int(index), self.start_ms if appeared is None else float(appeared))]
         self.near = {}  # button -> the press began within the radius of the current target
+
+    @property
+    def index(self):
+        """The current target (``len(targets.x)``: none left)."""
+        return self.done[-1][1]
 
     @classmethod
     def from_session(cls, session, start_ms, step_ms=STEP_MS):
@@ -187,9 +188,7 @@ class ClickTask:
         return i < len(tg.x) and bool(np.hypot(x - tg.x[i], y - tg.y[i]) <= tg.radius[i])
 
     def _advance(self, t):
-        self.index += 1
-        self.appeared = float(t)
-        self.done.append((float(t), self.index, self.appeared))
+        self.done.append((float(t), self.index + 1, float(t)))
         self.near = {}
 
     def observe(self, t, types, x, y, buttons):

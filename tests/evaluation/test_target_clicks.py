@@ -29,6 +29,8 @@ def test_targets_are_the_runs_of_the_state_and_a_person_clicks_them_all():
     np.testing.assert_allclose(tg.end, [600, 1800])  # shown until the last snapshot before the next, plus a step
     r = TC.target_clicks(s)
     assert r["clicked"].tolist() == [True, True] and r["reached"].tolist() == [True, True]
+    # pressed 500 and 900 ms after each appeared, on the spot; the cursor got there with the press
+    assert r["click_ms"].tolist() == [500, 900] and r["reach_ms"].tolist() == [500, 900] and r["first_press_px"].tolist() == [0, 0]
 
 
 def test_a_press_off_target_or_after_it_is_gone_is_not_a_click():
@@ -44,6 +46,7 @@ def test_a_press_off_target_or_after_it_is_gone_is_not_a_click():
     r = TC.target_clicks(gen)
     assert r["clicked"].tolist() == [False, False]
     assert r["reached"].tolist() == [False, True]
+    assert np.isnan(r["click_ms"]).all() and r["first_press_px"][0] == 30 and r["reach_ms"][1] == 400  # (305, 205) at 1000 ms
     pooled = TC.pooled_target_clicks([s, gen])
     assert pooled["n_targets"] == 4 and pooled["rate_clicked"] == 0.5 and pooled["per_session"] == {"s1": 1.0, "g": 0.0}
 

@@ -9,6 +9,7 @@ a recording of a kind the importer does not support is listed in ``skipped`` (no
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import re
 import time
 from pathlib import Path
@@ -68,6 +69,12 @@ def list_broken_links(summary, in_dir):
                 target = "?"
             summary.failed.append((str(p.relative_to(in_dir)), f"broken symlink (target {target} does not exist or loops)"))
     return summary
+
+
+def session_seed(session_id):
+    """A 32-bit seed from a session id: what a recording's own noise is drawn with (pseudo osu!
+    objects, click targets), so every reader of the session draws the same."""
+    return int(hashlib.md5(str(session_id).encode()).hexdigest()[:8], 16)
 
 
 def safe_id(text):

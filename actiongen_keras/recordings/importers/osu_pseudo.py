@@ -35,11 +35,10 @@ assumptions below).
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 
 import numpy as np
 
-from actiongen_keras.recordings.importers.base import UnsupportedRecording
+from actiongen_keras.recordings.importers.base import UnsupportedRecording, session_seed
 from actiongen_keras.recordings.importers.osu_beatmap import (
     PLAYFIELD,
     Beatmap,
@@ -94,10 +93,6 @@ def _turns_about_centre(events):
     return angle / (2 * np.pi)
 
 
-def _seed(session_id):
-    return int(hashlib.md5(session_id.encode()).hexdigest()[:8], 16)
-
-
 def pseudo_beatmap(events, mods, map_offset_ms, speed, session_id, noise=True):
     """A :class:`Beatmap` (map time, map coordinates) of the hit objects the presses mark.
 
@@ -138,7 +133,7 @@ def pseudo_beatmap(events, mods, map_offset_ms, speed, session_id, noise=True):
     end_x[circle], end_y[circle] = x[circle], y[circle]
     start, end = t[down], np.where(circle, t[down], t[up])
     if noise:
-        rng = np.random.default_rng(_seed(session_id))
+        rng = np.random.default_rng(session_seed(session_id))
         shift_t = rng.normal(0.0, TIME_NOISE_MS, len(down))
         shift_xy = rng.normal(0.0, POSITION_NOISE_PX, (2, len(down)))
         shift_xy[:, spinner] = 0.0
