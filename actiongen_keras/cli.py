@@ -2,7 +2,8 @@
 
 Every command turns the package's own errors into one clear line on stderr and a
 non-zero exit status; a traceback means a bug in this package, not in the input.
-The stage modules are imported inside the commands, so a command loads only what it runs.
+The stage modules that import TensorFlow, TFDS, KerasTuner or matplotlib are imported inside
+the commands, so building the parser does not load them and a command loads only what it runs.
 """
 
 from __future__ import annotations
@@ -14,11 +15,16 @@ import os
 import sys
 from pathlib import Path
 
+from actiongen_keras.atomic import staged_output
 from actiongen_keras.cliargs import add_overwrite, int_at_least, split_fractions
-from actiongen_keras.config import SPLIT_MODES
+from actiongen_keras.config import SPLIT_MODES, Config
 from actiongen_keras.errors import ActiongenError
 from actiongen_keras.evaluation.cli import add_evaluation_parsers
+from actiongen_keras.evaluation.osu_circleguard import export_replay
 from actiongen_keras.export.cli import add_export_parsers
+from actiongen_keras.recordings.click_targets import add_click_targets
+from actiongen_keras.recordings.importers.base import list_broken_links
+from actiongen_keras.recordings.session import event_notes, find_sessions, notes_text, read_session
 
 IMPORTERS = {
     "osu": "actiongen_keras.recordings.importers.osu",
@@ -31,9 +37,6 @@ IMPORTERS = {
 
 
 def _cmd_import(args):
-    from actiongen_keras.atomic import staged_output
-    from actiongen_keras.recordings.importers.base import list_broken_links
-
     if not Path(args.in_dir).is_dir():
         raise ActiongenError(f"{args.in_dir}: no such folder")
     module = importlib.import_module(IMPORTERS[args.source])
@@ -41,8 +44,6 @@ def _cmd_import(args):
         summary = module.import_folder(args.in_dir, work, repair=args.repair, progress=not args.quiet)
         list_broken_links(summary, args.in_dir)
         if args.click_targets:
-            from actiongen_keras.recordings.click_targets import add_click_targets
-
             added = add_click_targets(summary.written, summary)
             summary.notes.append((str(args.in_dir), f"click targets (state from the presses) added to {added} of {len(summary.written)} session(s)"))
         print(summary.text().replace(str(work), str(args.out_dir)))
@@ -52,13 +53,6 @@ def _cmd_import(args):
 
 
 def _cmd_validate(args):
-    from actiongen_keras.recordings.session import (
-        event_notes,
-        find_sessions,
-        notes_text,
-        read_session,
-    )
-
     problems = 0
     checked = 0
     for root in args.dirs:
@@ -91,7 +85,7 @@ def _cmd_validate(args):
 
 
 def _cmd_stats(args):
-    from actiongen_keras.recordings.stats import write_report
+    from actiongen_keras.recordings.stats import write_report  # deferred: imports matplotlib
 
     text, errors, paths = write_report(args.dir, args.out, mode="repair" if args.repair else "strict", progress=not args.quiet)
     print(text)
@@ -102,9 +96,6 @@ def _cmd_stats(args):
 
 
 def _cmd_export_replay(args):
-    from actiongen_keras.evaluation.osu_circleguard import export_replay
-    from actiongen_keras.recordings.session import read_session
-
     session, _ = read_session(args.session_dir, "strict")
     path, j = export_replay(session, args.beatmap, args.out, player=args.player)
     print(f"wrote {path}: {len(session.events)} events; circleguard: {j['n300']} x300, {j['n100']} x100, {j['n50']} x50, "
@@ -113,8 +104,7 @@ def _cmd_export_replay(args):
 
 
 def _cmd_dataset_build(args):
-    from actiongen_keras.config import Config
-    from actiongen_keras.data.build import build_dataset
+    from actiongen_keras.data.build import build_dataset  # deferred: imports TensorFlow Datasets
 
     config = Config.from_json(args.config) if args.config else Config()
     if args.split_fractions is not None:
@@ -130,7 +120,7 @@ def _cmd_dataset_build(args):
 
 
 def _cmd_train(args):
-    from actiongen_keras.config import Config
+    # deferred: both import TensorFlow and Keras
     from actiongen_keras.scoring.score import metrics_table
     from actiongen_keras.training.train import train
 

@@ -10,6 +10,9 @@ from __future__ import annotations
 import argparse
 import math
 
+from actiongen_keras.config import check_fractions
+from actiongen_keras.errors import ConfigError
+
 
 def int_at_least(low):
     """An argparse type: an integer >= ``low``."""
@@ -63,9 +66,6 @@ def seed_list(text):
 
 def split_fractions(text):
     """An argparse type: ``TRAIN,VAL,TEST`` shares (the config's rule, ``config.check_fractions``)."""
-    from actiongen_keras.config import check_fractions
-    from actiongen_keras.errors import ConfigError
-
     try:
         return check_fractions(text.split(","), name="split fractions")
     except ConfigError as e:

@@ -106,7 +106,7 @@ class ModelConfig:
     key_embedding_dim: int = 16
     xy_input_noise: float = 0.0  # training only: Gaussian noise (screen units) on input positions (hist_xy, dec_xy)
     xy_head: str = "velocity"  # "velocity": means continue the cursor's last step; "absolute": the earlier head (ablation)
-    xy_frame: str = "screen"  # the xy spreads' axes: "screen" (x, y) or "motion" (along, across the last step)
+    xy_frame: str = "screen"  # the xy spreads: "screen" (x, y), "motion" (along, across the last step) or "polar" (step length and turn)
     xy_offset_scale: float = 0.01  # screen units per raw unit of the xy means' offsets (layers/context_aware_generator.py)
     xy_sigma_floor: float = 5e-5  # screen units (0.07-0.1 px on 1339-1920 px screens): the smallest xy spread
     xy_dequantize_px: float = 1.0  # training only: targets spread over this many recorder pixels (layers/pixel_dequantization.py); 0 = off

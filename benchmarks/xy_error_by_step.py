@@ -13,6 +13,13 @@ The second table splits the same errors and spreads along and across the cursor'
 step (the motion frame, ``model.xy_frame``): whether the hand's deviations from the
 model's mean are longer along its path than across it, and whether the model's spreads
 say so (a screen-frame head's spreads are its x / y ones, for comparison).
+
+The third table draws ``--draws`` positions per move from the head's own mixture (the sampling
+loop's :func:`draw_position`, on the pixel grid as generation puts them) and counts, by the
+length of the cursor's last step, how often the drawn step reverses direction (turns more
+than a quarter) and its mean absolute turn, beside the hand's own next step: whether the
+head's one-step distribution already reverses too often, before any closed-loop drift (it
+did: README, "Results on SapiMouse": the polar frame).
 """
 
 import argparse
@@ -22,9 +29,43 @@ import numpy as np
 import actiongen_keras
 from actiongen_keras.data import features as F
 from actiongen_keras.data.pipeline import make_dataset
-from actiongen_keras.layers.context_aware_generator import motion_direction, previous_cursor, split_xy_params, to_frame, xy_point
+from actiongen_keras.layers.context_aware_generator import (
+    draw_position,
+    motion_direction,
+    previous_cursor,
+    split_xy_params,
+    to_frame,
+    xy_point,
+    xy_tail,
+)
 
 BANDS = ((0, 2), (2, 5), (5, 10), (10, 30), (30, np.inf))
+TURN_BANDS = ((0.5, 1.5), (1.5, 2.5), (2.5, 5), (5, 10), (10, 30), (30, np.inf))
+MIN_STEP_PX = 0.5  # evaluation.kinematics.MIN_STEP_PX: shorter steps have no direction
+
+
+def turns(last, step):
+    """Signed turn (rad) from ``last [..., 2]`` to ``step [..., 2]`` (px), NaN where
+    ``step`` is shorter than :data:`MIN_STEP_PX`."""
+    ang = np.arctan2(last[..., 0] * step[..., 1] - last[..., 1] * step[..., 0], np.sum(last * step, axis=-1))
+    return np.where(np.hypot(step[..., 0], step[..., 1]) >= MIN_STEP_PX, ang, np.nan)
+
+
+def sampled_turns(params, num_mixtures, frame, cursor_px, last_px, px, draws, rng):
+    """Turns ``[N, draws]`` of steps drawn from the head (``params [N, 5M (+2)]``), rounded
+    to pixels; ``cursor_px``, ``last_px [N, 2]``, ``px [N, 2]`` the screen in pixels."""
+    M = int(num_mixtures)
+    logits, mu, sigma = split_xy_params(params, M)
+    logits, mu, sigma = (np.asarray(t, np.float64) for t in (logits, mu, sigma))
+    w = np.exp(logits - logits.max(-1, keepdims=True))
+    w /= w.sum(-1, keepdims=True)
+    comp = (rng.random((len(w), draws, 1)) > np.cumsum(w, -1)[:, None, :]).sum(-1)  # [N, draws]
+    one = np.eye(M)[np.minimum(comp, M - 1)][..., None]  # [N, draws, M, 1]
+    tail = xy_tail(params, M)
+    rep = lambda a: None if a is None else np.repeat(np.asarray(a, np.float64)[:, None], draws, axis=1)
+    xy = np.asarray(draw_position(rep(mu), rep(sigma), one, rng.standard_normal((len(w), draws, 2)), frame, rep(tail)))
+    step = np.round(xy * px[:, None]) - np.round(cursor_px)[:, None]
+    return turns(last_px[:, None], step)
 
 
 def main(argv=None):
@@ -33,10 +74,14 @@ def main(argv=None):
     ap.add_argument("data")
     ap.add_argument("--split", default="test")
     ap.add_argument("--batches", type=int, default=12, help="batches of 64 windows")
+    ap.add_argument("--draws", type=int, default=20, help="draws per move for the turn table")
     args = ap.parse_args(argv)
     model = actiongen_keras.load_model(args.model)
-    M = model.get_layer("generator").num_xy_mixtures
+    generator = model.get_layer("generator")
+    M, frame = generator.num_xy_mixtures, generator.xy_frame
+    rng = np.random.default_rng(0)
     step, err, sigma, err_frame, sig_axes = [], [], [], [], []
+    last_len, true_turn, drawn_turn = [], [], []
     for x, y, _ in make_dataset(args.data, args.split, batch_size=64, shuffle=False).take(args.batches):
         params = model(x, training=False)["xy"]
         logits, _, sig = (np.asarray(t) for t in split_xy_params(params, M))
@@ -45,25 +90,42 @@ def main(argv=None):
         move = np.asarray(y["event_type"]) == F.MOVE
         target, cursor = np.asarray(y["xy"]), np.asarray(x["dec_xy"])
         step.append(np.hypot(*((target - cursor) * px).transpose(2, 0, 1))[move])
-        err.append(np.hypot(*((np.asarray(xy_point(params, M)) - target) * px).transpose(2, 0, 1))[move])
-        sigma.append((np.take_along_axis(sig, best, axis=2)[..., 0, :] * px).mean(-1)[move])
+        err.append(np.hypot(*((np.asarray(xy_point(params, M, frame)) - target) * px).transpose(2, 0, 1))[move])
+        # a polar head's spreads are of the log length and the turn (rad): no pixels
+        unit = 1.0 if frame == "polar" else px
+        sigma.append((np.take_along_axis(sig, best, axis=2)[..., 0, :] * unit).mean(-1)[move])
         # along / across the last step, in px (the screen's mean px per unit: the frame is in screen units)
         u = np.asarray(motion_direction(np.asarray(x["dec_xy"], np.float32) - np.asarray(previous_cursor(x["dec_xy"], x["hist_xy"], x["hist_type"]))))
         scale = px.mean(-1, keepdims=True)
-        err_frame.append(np.abs(np.asarray(to_frame(np.asarray(target - xy_point(params, M)), u)) * scale)[move])
-        sig_axes.append((np.take_along_axis(sig, best, axis=2)[..., 0, :] * scale)[move])
+        err_frame.append(np.abs(np.asarray(to_frame(np.asarray(target - xy_point(params, M, frame)), u)) * scale)[move])
+        sig_axes.append((np.take_along_axis(sig, best, axis=2)[..., 0, :] * (1.0 if frame == "polar" else scale))[move])
+        # turns: the hand's next step and the head's draws, after a last step of >= 0.5 px
+        cur_px = np.asarray(x["dec_xy"], np.float64) * px
+        last = cur_px - np.asarray(previous_cursor(x["dec_xy"], x["hist_xy"], x["hist_type"]), np.float64) * px
+        keep = move & (np.hypot(last[..., 0], last[..., 1]) >= MIN_STEP_PX)
+        last_len.append(np.hypot(last[..., 0], last[..., 1])[keep])
+        true_turn.append(turns(last, target * px - cur_px)[keep])
+        flat_px = np.broadcast_to(px, cur_px.shape)[keep]
+        drawn_turn.append(sampled_turns(np.asarray(params)[keep], M, frame, cur_px[keep], last[keep], flat_px, args.draws, rng))
     step, err, sigma, err_frame, sig_axes = (np.concatenate(a) for a in (step, err, sigma, err_frame, sig_axes))
     print(f"{len(step)} target moves, {args.split} split of {args.data}")
-    print("| true step px | share | median error px | median sigma px |\n|---|---:|---:|---:|")
+    sigma_unit = "mean of log-length and turn spreads" if frame == "polar" else "px"
+    print(f"| true step px | share | median error px | median sigma, {sigma_unit} |\n|---|---:|---:|---:|")
     for lo, hi in BANDS:
         k = (step >= lo) & (step < hi)
         print(f"| {lo}-{hi} | {k.mean():.3f} | {np.median(err[k]):.2f} | {np.median(sigma[k]):.2f} |")
-    axes = "along / across" if model.get_layer("generator").xy_frame == "motion" else "x / y"
-    print(f"\n| true step px | median abs error along / across the last step, px | median sigma {axes}, px |\n|---|---:|---:|")
+    axes = {"motion": "along / across, px", "polar": "log length / turn (rad)"}.get(frame, "x / y, px")
+    print(f"\n| true step px | median abs error along / across the last step, px | median sigma {axes} |\n|---|---:|---:|")
     for lo, hi in BANDS:
         k = (step >= lo) & (step < hi)
         e, s = np.median(err_frame[k], axis=0), np.median(sig_axes[k], axis=0)
         print(f"| {lo}-{hi} | {e[0]:.2f} / {e[1]:.2f} | {s[0]:.2f} / {s[1]:.2f} |")
+    last_len, true_turn, drawn_turn = (np.concatenate(a) for a in (last_len, true_turn, drawn_turn))
+    print(f"\n{frame} frame, {args.draws} draws per move: | last step px | share | reversing: hand / drawn | mean abs turn rad: hand / drawn |\n|---|---:|---:|---:|")
+    for lo, hi in TURN_BANDS:
+        k = (last_len >= lo) & (last_len < hi)
+        h, d = (np.abs(a[np.isfinite(a)]) for a in (true_turn[k], drawn_turn[k]))  # steps with a direction
+        print(f"| {lo}-{hi} | {k.mean():.3f} | {np.mean(h > np.pi / 2):.4f} / {np.mean(d > np.pi / 2):.4f} | {h.mean():.3f} / {d.mean():.3f} |")
 
 
 if __name__ == "__main__":

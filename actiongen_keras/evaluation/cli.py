@@ -12,12 +12,14 @@ The sampling settings (``--seed``, ``--temperature``, ``--top-k``, ``--top-p``,
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from actiongen_keras.atomic import check_output, staged_output
 from actiongen_keras.cliargs import add_overwrite, finite_float, int_at_least, seed_list
 from actiongen_keras.config import Config, GenerationConfig
 from actiongen_keras.errors import ActiongenError
+from actiongen_keras.evaluation.osu_circleguard import export_replay
 from actiongen_keras.recordings.session import find_sessions, read_session, write_session
 
 SAMPLING = ("seed", "temperature", "top_k", "top_p", "xy_noise_corr")
@@ -64,8 +66,6 @@ def _cmd_generate(args):
             lines.append(f"wrote {dest}: {n_gen} generated events in {args.seconds:g} s after {out.extra['context_ms'] / 1000:g} s of real "
                          f"context ({len(out.events) - n_gen} events); windows ended by {out.extra['window_stops']}")
     if args.osr and not failed:
-        from actiongen_keras.evaluation.osu_circleguard import export_replay
-
         export_replay(results[0], args.beatmap, args.osr)
         lines.append(f"wrote {args.osr}")
     print("\n".join(lines))
@@ -75,8 +75,6 @@ def _cmd_generate(args):
 
 
 def _cmd_act(args):
-    import json
-
     from actiongen_keras.generation.act import act, read_plan, timed_events  # deferred: imports TensorFlow
 
     plan = read_plan(args.plan)  # a bad plan is refused before the model loads

@@ -55,16 +55,30 @@ from pathlib import Path
 
 import numpy as np
 
+from actiongen_keras.data import features as F
 from actiongen_keras.data.jsonfile import finite_json
+from actiongen_keras.data.splits import load_splits
+from actiongen_keras.data.windows import check_session, history_ms, windows_from_sessions
 from actiongen_keras.errors import ActiongenError
+from actiongen_keras.evaluation.detector import MIN_SUBJECTS_FOR_FLOOR
+from actiongen_keras.evaluation.kinematics import EDGE_MARGIN, SEGMENT_MS
 from actiongen_keras.evaluation.osu_hits import REACH_MS, REASONS
+from actiongen_keras.evaluation.report import (
+    _f,
+    evaluate_sessions,
+    is_human,
+    load_sessions,
+    render_markdown,
+    timing_markdown,
+)
+from actiongen_keras.generation.rollout import Generator, crop_session, generated_part, rollout
+from actiongen_keras.recordings.session import write_session
+from actiongen_keras.scoring.score import event_class_counts, metrics_table, predict_batches, split_metrics
+from actiongen_keras.training.losses import event_decision_bias
 
 
 def predict_windows(model, inputs, targets, weights, config, meta, event_bias=None, batch_size=256):
     """:func:`~actiongen_keras.scoring.score.predict_batches` over windows given as NumPy dicts."""
-    from actiongen_keras.data import features as F
-    from actiongen_keras.scoring.score import predict_batches
-
     n = len(targets["seq_len"])
     batches = (
         tuple({k: d[k][i : i + batch_size] for k in keys} for d, keys in ((inputs, F.INPUT_NAMES), (targets, F.TARGET_NAMES), (weights, F.TARGET_NAMES)))
@@ -76,10 +90,6 @@ def predict_windows(model, inputs, targets, weights, config, meta, event_bias=No
 def per_head_metrics(gen, sessions, batch_size=256, time_ranges=None):
     """(a): ``split_metrics`` of the model and every baseline on the windows of ``sessions``
     (within ``time_ranges[session_id]`` where given)."""
-    from actiongen_keras.data.windows import windows_from_sessions
-    from actiongen_keras.scoring.score import event_class_counts, split_metrics
-    from actiongen_keras.training.losses import event_decision_bias
-
     prep = gen.preprocessing
     ins, tgs, wts = windows_from_sessions(sessions, prep, time_ranges=time_ranges)
     if len(tgs["seq_len"]) == 0:
@@ -94,9 +104,6 @@ def per_head_metrics(gen, sessions, batch_size=256, time_ranges=None):
 
 def _train_seq_len_mode(run_path):
     """The training split's most common window length, as ``actiongen train`` recorded it."""
-    import json
-    from pathlib import Path
-
     p = Path(run_path)
     p = (p.parent if p.suffix == ".keras" else p) / "metrics.json"
     try:
@@ -106,8 +113,6 @@ def _train_seq_len_mode(run_path):
 
 
 def _usable(session, cfg):
-    from actiongen_keras.data.windows import check_session
-
     return check_session(session, cfg) is None
 
 
@@ -132,20 +137,6 @@ def evaluate(model_or_run_dir, sessions, out_dir, seconds=30.0, max_sessions=Non
         follow_clicks: click targets advance on the rollout's own clicks
             (:func:`~actiongen_keras.generation.rollout.rollout`; False for the ablation).
     """
-    from actiongen_keras.data.windows import history_ms
-    from actiongen_keras.evaluation.report import (
-        evaluate_sessions,
-        is_human,
-        load_sessions,
-    )
-    from actiongen_keras.generation.rollout import (
-        Generator,
-        crop_session,
-        generated_part,
-        rollout,
-    )
-    from actiongen_keras.recordings.session import write_session
-
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     gen = model_or_run_dir if isinstance(model_or_run_dir, Generator) else Generator(model_or_run_dir)
@@ -160,8 +151,6 @@ def evaluate(model_or_run_dir, sessions, out_dir, seconds=30.0, max_sessions=Non
 
     ranges, split_info = {}, None
     if split is not None:
-        from actiongen_keras.data.splits import load_splits
-
         if data_dir is None:
             raise ActiongenError("--split needs --data (the dataset whose splits.json defines it)")
         splits = load_splits(data_dir)
@@ -304,10 +293,6 @@ _SAMPLES = (("model", "model"), ("bezier", "Bezier bot"), ("wind", "WindMouse bo
 def seeds_markdown(runs):
     """The table of closed-loop numbers over seeds: one column per seed, then mean, min, max.
     Every detector AUC has the same seed's human floor beside it."""
-    from actiongen_keras.evaluation.detector import MIN_SUBJECTS_FOR_FLOOR
-    from actiongen_keras.evaluation.kinematics import EDGE_MARGIN, SEGMENT_MS
-    from actiongen_keras.evaluation.report import _f
-
     seeds = [sd for sd, _, _ in runs]
     heads = [headline(hl) for _, hl, _ in runs]
     summ = summarize(heads)
@@ -357,9 +342,6 @@ def seeds_markdown(runs):
 def _report(gen, per_head, real, split_info, runs):
     """``report.md``: per-head metrics, then the closed loop (one seed: its full report; several:
     the table over seeds, then the first seed's histograms; each seed's report is in ``seed_S/``)."""
-    from actiongen_keras.evaluation.report import render_markdown, timing_markdown
-    from actiongen_keras.scoring.score import metrics_table
-
     L = [f"# Evaluation of {gen.model_path}", ""]
     if split_info:
         L += [f"The {split_info['split']} split of {split_info['data']} (its splits.json), per source: "

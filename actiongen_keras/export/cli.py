@@ -8,15 +8,20 @@ The export modules (TensorFlow) are imported inside the commands, so building th
 from __future__ import annotations
 
 import json
+import os
 import sys
+import tempfile
 from pathlib import Path
 
+from google.protobuf import text_format
+
 from actiongen_keras.cliargs import finite_float
+from actiongen_keras.data.normalize import load_preprocessing
 from actiongen_keras.errors import ActiongenError
 
 
 def _cmd_export(args):
-    from actiongen_keras.export.saved_model import export_saved_model
+    from actiongen_keras.export.saved_model import export_saved_model  # deferred: imports TensorFlow
 
     export_saved_model(
         args.model, args.out, tflite=args.tflite, quantize=args.quantize, label=args.label, warmup=not args.no_warmup,
@@ -28,13 +33,12 @@ def _cmd_export(args):
 
 def _model_meta(model):
     """Export metadata of a SavedModel version folder, or of a run's model.keras (via its preprocessing)."""
-    from actiongen_keras.export.saved_model import read_export_meta
+    from actiongen_keras.export.saved_model import read_export_meta  # deferred: imports TensorFlow
 
     p = Path(model)
     if p.is_dir() and (p / "saved_model.pb").exists():
         return read_export_meta(p)
-    from actiongen_keras.data.normalize import load_preprocessing
-    from actiongen_keras.export import graph as G
+    from actiongen_keras.export import graph as G  # deferred: imports TensorFlow
 
     run_dir = p.parent if p.suffix == ".keras" else p
     if not run_dir.exists():
@@ -48,9 +52,7 @@ def _model_meta(model):
 
 
 def _cmd_serve_request(args):
-    from google.protobuf import text_format
-
-    from actiongen_keras.export.requests import build_request
+    from actiongen_keras.export.requests import build_request  # deferred: imports TensorFlow
 
     meta = _model_meta(args.model)
     req = build_request(meta, args.window, signature=args.signature, fmt=args.format, model_name=args.model_name, label=args.label,
@@ -72,9 +74,6 @@ def _cmd_serve_request(args):
 
 def _write_file(path, data):
     """Write ``data`` to ``path`` whole (a temporary file renamed into place), or one clear error."""
-    import os
-    import tempfile
-
     path = Path(path)
     if path.is_dir():
         raise ActiongenError(f"{path}: is a folder (--out names the file to write)")

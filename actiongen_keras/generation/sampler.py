@@ -64,7 +64,7 @@ and the stream keeps the recorder's grid as it keeps its clock.
 move is ``rho * z_prev + sqrt(1 - rho^2) * e``: every draw keeps the model's distribution,
 but consecutive deviations drift instead of zig-zagging. A motion-frame head
 (``model.xy_frame="motion"``) gets its pair along and across its direction
-(:func:`~actiongen_keras.layers.context_aware_generator.xy_frame`).
+(:func:`~actiongen_keras.layers.context_aware_generator.draw_position`).
 
 **Random numbers** come from :mod:`~actiongen_keras.generation.counter_rng`: a hash of
 ``(seed of the row, step, slot)``, so a row's events depend on its own seed only, never on
@@ -82,7 +82,7 @@ from keras import ops
 from actiongen_keras.data import features as F
 from actiongen_keras.generation import rules as R
 from actiongen_keras.generation.counter_rng import row_keys, uniforms
-from actiongen_keras.layers.context_aware_generator import draw_position, first_previous_cursor, split_xy_params, xy_frame, xy_point
+from actiongen_keras.layers.context_aware_generator import draw_position, first_previous_cursor, split_xy_params, xy_point, xy_tail
 from actiongen_keras.layers.multi_scale_timing import sample_timing, timing_quantile
 from actiongen_keras.models.steps import WINDOW_INPUTS, ModelSteps, bos_token
 
@@ -332,8 +332,8 @@ def sample_window(steps, window, temperature, seed, held_buttons=None, held_keys
         is_move = ops.take(moves_cursor, ev, axis=0)
         if rho > 0.0:
             z = ar1(s["z"], z, rho)
-        drawn = draw_position(mu, sigma, xy_frame(xyp, M), one, z)
-        xy = ops.clip(ops.where(greedy[:, None], xy_point(xyp, M), drawn), 0.0, 1.0)
+        drawn = draw_position(mu, sigma, one, z, g.xy_frame, xy_tail(xyp, M))
+        xy = ops.clip(ops.where(greedy[:, None], xy_point(xyp, M, g.xy_frame), drawn), 0.0, 1.0)
         xy = ops.where(on_grid, ops.clip(ops.round(xy / cell) * cell, 0.0, 1.0), xy)
         xy = ops.where(is_move[:, None], xy, cursor)
         # button / key / scroll, only for the types that name them, within the held-state masks

@@ -9,7 +9,8 @@ from actiongen_keras.layers.context_aware_generator import (
     ContextAwareActionGenerator,
     behaviour_features,
     split_xy_params,
-    xy_frame,
+    xy_log_prob,
+    xy_tail,
 )
 from actiongen_keras.layers.efficient_attention import EfficientAttention
 from actiongen_keras.layers.event_embedding import EventEmbedding
@@ -37,5 +38,6 @@ __all__ = [
     "TransformerBlock",
     "behaviour_features",
     "split_xy_params",
-    "xy_frame",
+    "xy_log_prob",
+    "xy_tail",
 ]

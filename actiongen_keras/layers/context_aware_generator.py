@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import keras
+import numpy as np
 from keras import ops
 
 from actiongen_keras.data import features as F
@@ -11,8 +12,8 @@ from actiongen_keras.layers.multi_scale_timing import (
     DEFAULT_MAX_MS,
     MultiScaleTimingProcessor,
 )
-from actiongen_keras.layers.state_anchor_query import StateAnchorQuery
-from actiongen_keras.layers.temporal_position_encoding import TemporalPositionEncoding
+from actiongen_keras.layers.state_anchor_query import DIST_SCALE, TIME_SCALE_MS, StateAnchorQuery
+from actiongen_keras.layers.temporal_position_encoding import TemporalPositionEncoding, encoding_settings
 
 XY_SIGMA_FLOOR = 1e-3
 """The layer's default sigma floor (screen units, ~1.3-2 px on 1339-1920 px screens): what
@@ -23,9 +24,13 @@ NUM_BEHAVIOUR_FEATURES = 14
 XY_HEADS = ("velocity", "absolute")
 """How the xy head places its means (:class:`ContextAwareActionGenerator`): ``velocity``
 continues the cursor's last step, ``absolute`` does not (the earlier head, for the ablation)."""
-XY_FRAMES = ("screen", "motion")
-"""The axes of the xy head's spreads (:class:`ContextAwareActionGenerator`): ``screen`` x and
-y, or ``motion``: along and across the cursor's last step."""
+XY_FRAMES = ("screen", "motion", "polar")
+"""The xy head's spreads (:class:`ContextAwareActionGenerator`): Gaussian along the screen's
+``x`` and ``y``, Gaussian along and across the cursor's last step (``motion``), or ``polar``:
+log-normal in the step's length and normal in its turn from each component's mean step."""
+POLAR_EPS = 1e-5
+"""Polar frame: the length (screen units, ~0.015 px) added in quadrature to every step, so a
+step of zero length has a finite log and a direction (the screen's x axis)."""
 
 
 def split_xy_params(params, num_mixtures):
@@ -46,17 +51,31 @@ def split_xy_params(params, num_mixtures):
     return logits, mu, sigma
 
 
-def xy_frame(params, num_mixtures):
-    """The unit vector ``[..., 2]`` of the spreads' first axis, or None for screen axes.
+def xy_tail(params, num_mixtures):
+    """The two columns a motion or polar head appends to its ``[5M]`` layout, or None.
 
-    A motion-frame head (``xy_frame="motion"``) appends it to its output (``[5M | u_x, u_y]``,
-    :class:`ContextAwareActionGenerator`): ``sigma[..., 0]`` is the spread along ``u``,
-    ``sigma[..., 1]`` across it (``u`` turned a quarter counter-clockwise). Known from the
-    static last dimension, so every reader stays one graph."""
+    ``xy_frame="motion"``: the unit vector ``u`` of the cursor's last step (``sigma[..., 0]``
+    is the spread along ``u``, ``sigma[..., 1]`` across it, ``u`` turned a quarter
+    counter-clockwise). ``xy_frame="polar"``: the step's cursor (screen units), from which
+    each component's mean step is measured (:func:`xy_log_prob`). Known from the static last
+    dimension, so every reader stays one graph; what the columns mean is the frame's."""
     M = int(num_mixtures)
     if params.shape[-1] == 5 * M:
         return None
     return params[..., 5 * M : 5 * M + 2]
+
+
+def _polar_parts(mu, tail):
+    """Each component's mean step from the cursor ``tail [..., 2]``: its unit direction
+    ``[..., M, 2]`` and log length ``[..., M]`` (:data:`POLAR_EPS` added in quadrature)."""
+    m = mu - ops.expand_dims(tail, -2)
+    rho = ops.sqrt(ops.sum(ops.square(m), axis=-1) + POLAR_EPS**2)
+    return motion_direction(m), ops.log(rho)
+
+
+def _wrap(angle):
+    """Angles in (-pi, pi]."""
+    return ops.arctan2(ops.sin(angle), ops.cos(angle))
 
 
 def to_frame(d, u):
@@ -79,25 +98,89 @@ def motion_direction(step, min_norm=1e-6):
     return ops.where(moving, step / ops.maximum(norm, min_norm), x_axis)
 
 
-def xy_point(params, num_mixtures):
-    """Mean of the most probable component: ``[..., 5M] -> [..., 2]`` (screen units); the
-    greedy position of generation and the point prediction the metrics score."""
-    logits, mu, _ = split_xy_params(params, num_mixtures)
-    best = ops.argmax(logits, axis=-1)
-    return ops.sum(mu * ops.one_hot(best, num_mixtures, dtype=mu.dtype)[..., None], axis=-2)
+def xy_point(params, num_mixtures, frame="screen"):
+    """The most probable component's central point: ``[..., 5M (+2)] -> [..., 2]`` (screen
+    units); the greedy position of generation and the point prediction the metrics score.
+
+    Its mean, except in the polar frame (``frame``, the head's ``xy_frame``), where it is the
+    median step: the cursor plus the mean step ``m`` shortened by ``exp(-sigma_0^2 / 2)`` (a
+    log-normal length's median lies below its mean; the median is the point with the smaller
+    absolute error)."""
+    logits, mu, sigma = split_xy_params(params, num_mixtures)
+    one = ops.one_hot(ops.argmax(logits, axis=-1), num_mixtures, dtype=mu.dtype)[..., None]
+    point = ops.sum(mu * one, axis=-2)
+    if frame == "polar":
+        cursor = xy_tail(params, num_mixtures)
+        shrink = ops.exp(-0.5 * ops.square(ops.sum(sigma[..., :1] * one, axis=-2)))
+        point = cursor + (point - cursor) * shrink
+    return point
 
 
-def draw_position(mu, sigma, frame, one, z):
-    """A position ``[..., 2]``: the mean ``mu [..., M, 2]`` of the chosen component (``one
-    [..., M, 1]`` one-hot) plus its spreads ``sigma [..., M, 2]`` times the standard normal
-    pair ``z [..., 2]``, along and across ``frame [..., 2]`` where the head has a motion frame
-    (None: x and y; :func:`xy_frame`). The sampling loop (``generation/sampler.py``) and
-    self-fed training (``training/self_feed.py``) both draw with it, so the positions a model
-    is trained to recover from are the ones it generates."""
-    noise = ops.sum(sigma * one, axis=-2) * z
-    if frame is not None:
-        noise = from_frame(noise, frame)
-    return ops.sum(mu * one, axis=-2) + noise
+def draw_position(mu, sigma, one, z, frame="screen", tail=None):
+    """A position ``[..., 2]`` from the component chosen by ``one [..., M, 1]`` (one-hot) and
+    the standard normal pair ``z [..., 2]``; ``mu``, ``sigma [..., M, 2]``
+    (:func:`split_xy_params`), ``tail`` (:func:`xy_tail`) for the motion and polar frames.
+
+    ``screen``: the mean plus ``sigma * z`` on x and y. ``motion``: the same along and
+    across the last step. ``polar``: a step from the cursor ``tail`` of length
+    ``|m| exp(sigma_0 z_0 - sigma_0^2 / 2)`` (log-normal with the mean length of the
+    component's mean step ``m = mu - tail``)
+    turned by ``sigma_1 z_1`` (wrapped into (-pi, pi]) from ``m``'s direction. The sampling
+    loop (``generation/sampler.py``) and self-fed training (``training/self_feed.py``) both
+    draw with it, so the positions a model is trained to recover from are the ones it
+    generates; :func:`xy_log_prob` is the density of these draws."""
+    s = ops.sum(sigma * one, axis=-2)
+    m = ops.sum(mu * one, axis=-2)
+    if frame == "polar":
+        u, log_rho = _polar_parts(mu, tail)
+        u, log_rho = ops.sum(u * one, axis=-2), ops.sum(log_rho * one[..., 0], axis=-1)
+        r = ops.exp(log_rho + s[..., 0] * z[..., 0] - 0.5 * ops.square(s[..., 0]))
+        phi = _wrap(s[..., 1] * z[..., 1])
+        return tail + from_frame(ops.stack([r * ops.cos(phi), r * ops.sin(phi)], axis=-1), u)
+    noise = s * z
+    if frame == "motion":
+        noise = from_frame(noise, tail)
+    return m + noise
+
+
+def xy_log_prob(y, params, num_mixtures, frame="screen"):
+    """Log density ``[...]`` of positions ``y [..., 2]`` (screen units) under the xy head's
+    mixture ``params`` (:func:`split_xy_params` layout, :func:`xy_tail` for the frame), per
+    unit area of the screen whatever the frame, so every frame's NLL is comparable.
+
+    ``screen`` / ``motion``: diagonal Gaussians (the motion frame turns the residuals into
+    its frame first; the turn keeps lengths, so no Jacobian). ``polar``: with ``d = y -
+    cursor`` and each component's mean step ``m``, ``log |d| ~ N(log |m| - sigma_0^2 / 2,
+    sigma_0)`` (so that the mean length is ``|m|``: a median at ``|m|`` made every sampled
+    step faster than the last on average, and closed-loop paths sped up to the screen's
+    edges) and
+    the turn from ``m`` to ``d`` a wrapped normal ``(0, sigma_1)`` (five windings), times
+    the Jacobian ``1 / |d|^2`` of ``(log r, angle) -> (x, y)``. The density of
+    :func:`draw_position`'s draws."""
+    M = int(num_mixtures)
+    logits, mu, sigma = split_xy_params(params, M)
+    y = ops.expand_dims(ops.cast(y, mu.dtype), -2)  # [..., 1, 2]
+    tail = xy_tail(params, M)
+    half_log_2pi = 0.5 * np.log(2 * np.pi)
+    if frame == "polar":
+        u, log_rho = _polar_parts(mu, tail)
+        d = y - ops.expand_dims(tail, -2)
+        log_r = 0.5 * ops.log(ops.sum(ops.square(d), axis=-1) + POLAR_EPS**2)
+        fd = to_frame(d, u)
+        phi = ops.arctan2(fd[..., 1], fd[..., 0])
+        s_r, s_phi = sigma[..., 0], sigma[..., 1]
+        windings = ops.convert_to_tensor(np.arange(-2, 3) * 2 * np.pi, dtype=mu.dtype)
+        log_turn = ops.logsumexp(-0.5 * ops.square((ops.expand_dims(phi, -1) + windings) / ops.expand_dims(s_phi, -1)), axis=-1)
+        log_n = (-0.5 * ops.square((log_r - log_rho + 0.5 * ops.square(s_r)) / s_r) - ops.log(s_r) + log_turn - ops.log(s_phi) - 2 * half_log_2pi
+                 - 2.0 * log_r)
+    else:
+        d = y - mu  # [..., M, 2]
+        if frame == "motion":
+            d = to_frame(d, ops.expand_dims(tail, -2))
+        z = d / sigma
+        log_n = ops.sum(-0.5 * ops.square(z) - ops.log(sigma) - half_log_2pi, axis=-1)
+    log_w = logits - ops.logsumexp(logits, axis=-1, keepdims=True)
+    return ops.logsumexp(log_w + log_n, axis=-1)
 
 
 def behaviour_features(hist_type, hist_dt, hist_t_before, hist_xy, screen):
@@ -175,7 +258,8 @@ class ContextAwareActionGenerator(keras.layers.Layer):
         event_type [B,T,NUM_EVENT_CLASSES]  logits (incl. EOS)
         timing     [B,T,3 + 9*M_t]          MultiScaleTimingProcessor layout
         xy         [B,T,5*M_xy (+2)]        split_xy_params layout (absolute means; + the
-                                            motion frame's direction, :func:`xy_frame`)
+                                            motion frame's direction or the polar
+                                            frame's cursor, :func:`xy_tail`)
         button     [B,T,NUM_BUTTONS]        logits
         key        [B,T,num_keys]           logits
         scroll     [B,T,2,NUM_SCROLL_CLASSES] logits for (dx, dy)
@@ -228,7 +312,7 @@ class ContextAwareActionGenerator(keras.layers.Layer):
     **Motion frame** (``xy_frame="motion"``): each component's two spreads lie along and
     across the cursor's last step (:func:`motion_direction` of ``dec_xy - prev_xy``) instead
     of along the screen's x and y, and the head appends that direction to its output
-    (:func:`xy_frame`; the loss and the sampler turn residuals and draws with it). A hand
+    (:func:`xy_tail`; the loss and the sampler turn residuals and draws with it). A hand
     varies its speed far more than its heading: with its own along and across spreads the
     model can say so, and a sampled deviation falls mostly along the path (faster, slower)
     instead of sideways, which is what made sampled paths turn and reverse where a
@@ -239,6 +323,17 @@ class ContextAwareActionGenerator(keras.layers.Layer):
     the hand better teacher-forced but its wide along-path spread at slow steps puts sampled
     points behind the cursor, so closed-loop paths reverse more (README, "Results on
     SapiMouse"); it stays for the ablation.
+
+    **Polar frame** (``xy_frame="polar"``): the means are built as above, but each
+    component's spread is about its own mean step ``m`` (from the cursor): the step's length
+    is log-normal with mean ``|m|`` and its direction a wrapped normal around ``m``'s
+    (:func:`xy_log_prob`, :func:`draw_position`); the head appends the cursor
+    (:func:`xy_tail`). A Gaussian in x and y that covers a hand's variation in speed puts as
+    much mass behind the cursor as beside it: teacher-forced on SapiMouse the screen head
+    gave a step of 10-30 px a 2.5% chance of reversing where people reverse 0.3% of them
+    (``benchmarks/xy_error_by_step.py``). In the polar frame a step reverses only by
+    turning more than a quarter, which the turn spread says how often; a faster or slower
+    step stays on its heading, and a slow creep keeps its direction.
 
     **Dwell** (``dwell`` head): for a press or key_down, the time until its release, a
     :class:`MultiScaleTimingProcessor` mixture of its own. The sampling loop draws it once
@@ -261,9 +356,19 @@ class ContextAwareActionGenerator(keras.layers.Layer):
         xy_offset_scale=1.0,
         xy_sigma_floor=XY_SIGMA_FLOOR,
         xy_frame="screen",
+        xy_sigma_shift=XY_SIGMA_SHIFT,
+        anchor_dist_scale=DIST_SCALE,
+        anchor_time_scale_ms=TIME_SCALE_MS,
+        time_encoding=None,
         **kwargs,
     ):
         super().__init__(**kwargs)
+        # what changes outputs is an argument saved in the config (the sublayers are made here,
+        # so a reloaded model would otherwise take whatever the module defaults are then)
+        self.xy_sigma_shift = float(xy_sigma_shift)
+        self.anchor_dist_scale = float(anchor_dist_scale)
+        self.anchor_time_scale_ms = float(anchor_time_scale_ms)
+        self.time_encoding = encoding_settings(time_encoding)
         self.d_model = int(d_model)
         self.num_keys = int(num_keys)
         self.num_xy_mixtures = int(num_xy_mixtures)
@@ -290,11 +395,12 @@ class ContextAwareActionGenerator(keras.layers.Layer):
             return keras.layers.Dense(units, activation=activation, name=name, dtype=p)
 
         self.state_processor = dense(d, "state_processor", "gelu")
-        self.anchor_query = StateAnchorQuery(d, self.num_anchors, name="anchor_query", dtype=p)
+        self.anchor_query = StateAnchorQuery(d, self.num_anchors, dist_scale=self.anchor_dist_scale, time_scale_ms=self.anchor_time_scale_ms,
+                                             name="anchor_query", dtype=p)
         self.anchor_processor = dense(d, "anchor_processor", "gelu")
         self.history_processor = dense(d, "history_processor", "gelu")
-        self.t_after_encoding = TemporalPositionEncoding(d, name="t_after_encoding", dtype=p)
-        self.dt_encoding = TemporalPositionEncoding(d, name="dt_encoding", dtype=p)
+        self.t_after_encoding = TemporalPositionEncoding(d, name="t_after_encoding", dtype=p, **self.time_encoding)
+        self.dt_encoding = TemporalPositionEncoding(d, name="dt_encoding", dtype=p, **self.time_encoding)
         self.temporal_processor = dense(d, "temporal_processor", "gelu")
         self.behaviour_processor = dense(d, "behaviour_processor", "gelu")
         self.fusion = dense(d, "fusion", "gelu")
@@ -398,10 +504,12 @@ class ContextAwareActionGenerator(keras.layers.Layer):
             xy_raw[..., :M],
             offset * xy_raw[..., M : 2 * M] + shift[..., 0],
             offset * xy_raw[..., 2 * M : 3 * M] + shift[..., 1],
-            ops.log(self.xy_sigma_floor + ops.softplus(xy_raw[..., 3 * M : 5 * M] - XY_SIGMA_SHIFT)),
+            ops.log(self.xy_sigma_floor + ops.softplus(xy_raw[..., 3 * M : 5 * M] - self.xy_sigma_shift)),
         ]
         if self.xy_frame == "motion":
             parts.append(motion_direction(step))
+        elif self.xy_frame == "polar":
+            parts.append(cursor)
         xy = ops.concatenate(parts, axis=-1)
         scroll = self.scroll_head(ha)
         s = ops.shape(scroll)
@@ -424,5 +532,9 @@ class ContextAwareActionGenerator(keras.layers.Layer):
             xy_offset_scale=self.xy_offset_scale,
             xy_sigma_floor=self.xy_sigma_floor,
             xy_frame=self.xy_frame,
+            xy_sigma_shift=self.xy_sigma_shift,
+            anchor_dist_scale=self.anchor_dist_scale,
+            anchor_time_scale_ms=self.anchor_time_scale_ms,
+            time_encoding=self.time_encoding,
         )
         return config

@@ -7,7 +7,7 @@ import numpy as np
 from keras import ops
 
 from actiongen_keras.data import features as F
-from actiongen_keras.layers.temporal_position_encoding import TemporalPositionEncoding
+from actiongen_keras.layers.temporal_position_encoding import TemporalPositionEncoding, encoding_settings
 
 
 @keras.saving.register_keras_serializable(package="actiongen")
@@ -25,8 +25,9 @@ class EventEmbedding(keras.layers.Layer):
     * ``xy`` (position / screen): ``[x, y, sin(2^k pi xy), cos(2^k pi xy)]`` -> Dense(d).
     """
 
-    def __init__(self, d_model, num_keys, key_embedding_dim=16, num_xy_frequencies=4, **kwargs):
+    def __init__(self, d_model, num_keys, key_embedding_dim=16, num_xy_frequencies=4, time_encoding=None, **kwargs):
         super().__init__(**kwargs)
+        self.time_encoding = encoding_settings(time_encoding)  # saved: the encodings are made here
         self.d_model = int(d_model)
         self.num_keys = int(num_keys)
         self.key_embedding_dim = int(key_embedding_dim)
@@ -37,8 +38,8 @@ class EventEmbedding(keras.layers.Layer):
         self.key_embedding = keras.layers.Embedding(self.num_keys, self.key_embedding_dim, name="key_embedding", dtype=p)
         self.key_projection = keras.layers.Dense(self.d_model, use_bias=False, name="key_projection", dtype=p)
         self.scroll_embedding = keras.layers.Embedding(2 * F.NUM_SCROLL_CLASSES, self.d_model, name="scroll_embedding", dtype=p)
-        self.dt_encoding = TemporalPositionEncoding(self.d_model, name="dt_encoding", dtype=p)
-        self.offset_encoding = TemporalPositionEncoding(self.d_model, name="offset_encoding", dtype=p)
+        self.dt_encoding = TemporalPositionEncoding(self.d_model, name="dt_encoding", dtype=p, **self.time_encoding)
+        self.offset_encoding = TemporalPositionEncoding(self.d_model, name="offset_encoding", dtype=p, **self.time_encoding)
         self.xy_projection = keras.layers.Dense(self.d_model, name="xy_projection", dtype=p)
         self.norm = keras.layers.LayerNormalization(epsilon=1e-5, name="norm", dtype=p)
         self._xy_freqs = (np.pi * 2.0 ** np.arange(self.num_xy_frequencies)).astype("float32")
@@ -81,6 +82,7 @@ class EventEmbedding(keras.layers.Layer):
     def get_config(self):
         config = super().get_config()
         config.update(
+            time_encoding=self.time_encoding,
             d_model=self.d_model,
             num_keys=self.num_keys,
             key_embedding_dim=self.key_embedding_dim,

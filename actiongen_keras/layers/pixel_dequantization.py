@@ -20,17 +20,22 @@ class PixelDequantization(keras.layers.Layer):
     all components. Outside training it returns its input unchanged, so generation,
     evaluation and exports never see it.
 
-    Inputs: ``params [B, T, 5M]`` (:func:`~actiongen_keras.layers.split_xy_params` layout)
-    and ``screen [B, 2]`` (pixels). ``pixels`` 0 turns it off.
+    Inputs: ``params [B, T, 5M (+2)]`` (:func:`~actiongen_keras.layers.split_xy_params`
+    layout; :func:`~actiongen_keras.layers.xy_tail`) and ``screen [B, 2]`` (pixels).
+    ``pixels`` 0 turns it off. ``frame`` is the head's ``xy_frame``: a polar head's density
+    is measured from the cursor it appends, so the cursor moves with the means (the step
+    ``y + u - cursor`` equals ``y - (cursor - u)``); a motion head's appended direction is
+    not a position and stays.
     """
 
-    def __init__(self, num_mixtures, pixels=1.0, seed=None, **kwargs):
+    def __init__(self, num_mixtures, pixels=1.0, seed=None, frame="screen", **kwargs):
         super().__init__(**kwargs)
         self.num_mixtures = int(num_mixtures)
         self.pixels = float(pixels)
         if self.pixels < 0:
             raise ValueError(f"pixels must be >= 0, got {pixels}")
         self.seed = seed
+        self.frame = frame
         self.seed_generator = keras.random.SeedGenerator(seed)
 
     def build(self, params_shape, screen_shape):
@@ -44,7 +49,8 @@ class PixelDequantization(keras.layers.Layer):
         u = keras.random.uniform((shape[0], shape[1], 2), minval=-0.5, maxval=0.5, seed=self.seed_generator, dtype=params.dtype)
         shift = u * ops.cast(self.pixels / ops.maximum(screen, 1.0), params.dtype)[:, None, :]
         return ops.concatenate(
-            [params[..., :M], params[..., M : 2 * M] - shift[..., :1], params[..., 2 * M : 3 * M] - shift[..., 1:], params[..., 3 * M :]],
+            [params[..., :M], params[..., M : 2 * M] - shift[..., :1], params[..., 2 * M : 3 * M] - shift[..., 1:], params[..., 3 * M : 5 * M]]
+            + ([params[..., 5 * M :] - shift] if self.frame == "polar" else [params[..., 5 * M :]]),
             axis=-1,
         )
 
@@ -53,5 +59,5 @@ class PixelDequantization(keras.layers.Layer):
 
     def get_config(self):
         config = super().get_config()
-        config.update(num_mixtures=self.num_mixtures, pixels=self.pixels, seed=self.seed)
+        config.update(num_mixtures=self.num_mixtures, pixels=self.pixels, seed=self.seed, frame=self.frame)
         return config

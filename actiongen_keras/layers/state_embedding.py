@@ -6,7 +6,7 @@ import keras
 import numpy as np
 from keras import ops
 
-from actiongen_keras.layers.temporal_position_encoding import TemporalPositionEncoding
+from actiongen_keras.layers.temporal_position_encoding import TemporalPositionEncoding, encoding_settings
 
 
 @keras.saving.register_keras_serializable(package="actiongen")
@@ -20,8 +20,9 @@ class StateEmbedding(keras.layers.Layer):
     handled here: the attention layers mask them with ``state_mask``.
     """
 
-    def __init__(self, d_model, num_numeric, categorical_vocab_sizes=(), history_ticks=10, tick_ms=600.0, **kwargs):
+    def __init__(self, d_model, num_numeric, categorical_vocab_sizes=(), history_ticks=10, tick_ms=600.0, time_encoding=None, **kwargs):
         super().__init__(**kwargs)
+        self.time_encoding = encoding_settings(time_encoding)  # saved: the encoding is made here
         self.d_model = int(d_model)
         self.num_numeric = int(num_numeric)
         self.categorical_vocab_sizes = tuple(int(v) for v in categorical_vocab_sizes)
@@ -33,7 +34,7 @@ class StateEmbedding(keras.layers.Layer):
             keras.layers.Embedding(v, self.d_model, name=f"categorical_embedding_{i}", dtype=p)
             for i, v in enumerate(self.categorical_vocab_sizes)
         ]
-        self.tick_encoding = TemporalPositionEncoding(self.d_model, name="tick_encoding", dtype=p)
+        self.tick_encoding = TemporalPositionEncoding(self.d_model, name="tick_encoding", dtype=p, **self.time_encoding)
         self.norm = keras.layers.LayerNormalization(epsilon=1e-5, name="norm", dtype=p)
         K = self.history_ticks
         self._tick_offsets = ((K - np.arange(K) - 0.5) * self.tick_ms).astype("float32")
@@ -64,6 +65,7 @@ class StateEmbedding(keras.layers.Layer):
     def get_config(self):
         config = super().get_config()
         config.update(
+            time_encoding=self.time_encoding,
             d_model=self.d_model,
             num_numeric=self.num_numeric,
             categorical_vocab_sizes=list(self.categorical_vocab_sizes),

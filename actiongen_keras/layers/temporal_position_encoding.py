@@ -9,6 +9,21 @@ import numpy as np
 from keras import ops
 
 DEFAULT_SCALES_MS = (10.0, 100.0, 1000.0, 10000.0)
+ENCODING_DEFAULTS = {"num_frequencies": 8, "scales_ms": DEFAULT_SCALES_MS, "min_frequency": 0.25, "max_frequency": 32.0}
+
+
+def encoding_settings(settings=None):
+    """The :class:`TemporalPositionEncoding` settings a layer that owns encodings builds them
+    with: ``settings`` (a dict, e.g. from a saved config) over :data:`ENCODING_DEFAULTS`, every
+    key spelled out. The owner saves the result in its ``get_config``: its encodings are made
+    in its ``__init__``, so a reloaded model would otherwise take whatever the defaults are
+    then, and silently change."""
+    unknown = set(settings or {}) - set(ENCODING_DEFAULTS)
+    if unknown:
+        raise ValueError(f"unknown time encoding settings {sorted(unknown)}; known: {sorted(ENCODING_DEFAULTS)}")
+    out = {**ENCODING_DEFAULTS, **(settings or {})}
+    return {"num_frequencies": int(out["num_frequencies"]), "scales_ms": [float(s) for s in out["scales_ms"]],
+            "min_frequency": float(out["min_frequency"]), "max_frequency": float(out["max_frequency"])}
 
 
 @keras.saving.register_keras_serializable(package="actiongen")
@@ -30,11 +45,11 @@ class TemporalPositionEncoding(keras.layers.Layer):
     def __init__(
         self,
         output_dim,
-        num_frequencies=8,
+        num_frequencies=ENCODING_DEFAULTS["num_frequencies"],
         scales_ms=DEFAULT_SCALES_MS,
         learned=True,
-        min_frequency=0.25,
-        max_frequency=32.0,
+        min_frequency=ENCODING_DEFAULTS["min_frequency"],
+        max_frequency=ENCODING_DEFAULTS["max_frequency"],
         **kwargs,
     ):
         super().__init__(**kwargs)

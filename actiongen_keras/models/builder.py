@@ -103,7 +103,7 @@ def apply_heads(cfg, meta, inputs, dec_hidden, state_summary, hist_summary, seq_
         inputs["anchor_mask"],
     )
     if cfg.xy_dequantize_px:
-        xy = PixelDequantization(cfg.num_xy_mixtures, cfg.xy_dequantize_px, seed=3, name="xy_dequantization")(xy, inputs["screen"])
+        xy = PixelDequantization(cfg.num_xy_mixtures, cfg.xy_dequantize_px, seed=3, frame=cfg.xy_frame, name="xy_dequantization")(xy, inputs["screen"])
     heads = {"event_type": event, "timing": timing, "xy": xy, "button": button, "key": key, "scroll": scroll, "dwell": dwell,
              "seq_len": seq_len_logits}
     return name_outputs(heads)
@@ -136,7 +136,7 @@ def build_model(config, dataset_meta, name="actiongen"):
 
         event_type [B, A1, NUM_EVENT_CLASSES]     logits, incl. EOS
         timing     [B, A1, 3 + 9 M_t]             multi_scale_timing layout
-        xy         [B, A1, 5 M_xy]                split_xy_params layout (absolute means)
+        xy         [B, A1, 5 M_xy]                split_xy_params layout (absolute means; + 2 columns, xy_tail, in the motion and polar frames)
         dwell      [B, A1, 3 + 9 M_t]             multi_scale_timing layout (press hold, ms)
         button     [B, A1, NUM_BUTTONS]           logits
         key        [B, A1, num_keys]              logits

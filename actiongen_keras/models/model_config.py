@@ -52,7 +52,7 @@ def output_signature(config, dataset_meta):
     return {
         "event_type": (A1, F.NUM_EVENT_CLASSES),
         "timing": (A1, NUM_SCALES + NUM_SCALES * 3 * int(cfg.num_timing_components)),
-        "xy": (A1, 5 * int(cfg.num_xy_mixtures) + (2 if cfg.xy_frame == "motion" else 0)),
+        "xy": (A1, 5 * int(cfg.num_xy_mixtures) + (0 if cfg.xy_frame == "screen" else 2)),
         "button": (A1, F.NUM_BUTTONS),
         "key": (A1, meta.num_keys),
         "scroll": (A1, 2, F.NUM_SCROLL_CLASSES),

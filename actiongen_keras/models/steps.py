@@ -128,7 +128,7 @@ class ModelSteps:
         out = self.next_event(window)
         g = self.generator
         out["timing_median_ms"] = timing_quantile(out["timing"], 0.5, g.timing_boundaries_ms, g.num_timing_components, g.max_timing_ms)
-        out["xy_point"] = xy_point(out["xy"], g.num_xy_mixtures)
+        out["xy_point"] = xy_point(out["xy"], g.num_xy_mixtures, g.xy_frame)
         return out
 
 

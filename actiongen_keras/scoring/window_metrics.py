@@ -44,7 +44,7 @@ def decode_outputs(outputs, model_config, dataset_meta, event_bias=None):
     timing = ops.convert_to_numpy(
         timing_quantile(ops.convert_to_tensor(np.asarray(outputs["timing"], "float32")), 0.5, t["boundaries_ms"], t["num_components"], t["max_ms"])
     )
-    xy = ops.convert_to_numpy(xy_point(ops.convert_to_tensor(np.asarray(outputs["xy"], "float32")), cfg.num_xy_mixtures))
+    xy = ops.convert_to_numpy(xy_point(ops.convert_to_tensor(np.asarray(outputs["xy"], "float32")), cfg.num_xy_mixtures, cfg.xy_frame))
     return {
         "event_type": (np.asarray(outputs["event_type"]) + (0.0 if event_bias is None else np.asarray(event_bias))).argmax(-1).astype(np.int32),
         "timing": np.asarray(timing, np.float32),

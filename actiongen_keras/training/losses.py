@@ -20,12 +20,13 @@ import numpy as np
 from keras import ops
 
 from actiongen_keras.data import features as F
-from actiongen_keras.layers.context_aware_generator import split_xy_params, to_frame, xy_frame
+from actiongen_keras.layers.context_aware_generator import XY_FRAMES, xy_log_prob
 from actiongen_keras.layers.multi_scale_timing import (
     DEFAULT_BOUNDARIES_MS,
     DEFAULT_MAX_MS,
     timing_log_prob,
 )
+from actiongen_keras.models.model_config import as_model_config, timing_spec
 
 DEFAULT_REDUCTION = "mean_with_sample_weight"
 
@@ -161,18 +162,22 @@ class ScaleAwareTimingLoss(_WeightedLoss):
 
 @keras.saving.register_keras_serializable(package="actiongen")
 class XYMixtureLoss(_WeightedLoss):
-    """NLL of the position (screen units) under the diagonal-Gaussian mixture.
+    """NLL of the position (screen units) under the xy head's mixture (:func:`xy_log_prob`).
 
-    ``y_true [B,A1,2]``, ``y_pred [B,A1,5M]`` (:func:`split_xy_params` layout, absolute
-    means; the sigmas' floor is the layer's, ``xy_sigma_floor``). Values are nats per event
-    (2-D density in screen units, so they can be negative). A motion-frame head's residuals
-    are turned into its frame (:func:`xy_frame`) before they meet the spreads; the turn
-    keeps lengths, so the density needs no Jacobian.
+    ``y_true [B,A1,2]``, ``y_pred [B,A1,5M (+2)]`` (:func:`split_xy_params` layout, absolute
+    means; the sigmas' floor is the layer's, ``xy_sigma_floor``; the appended columns of a
+    motion or polar head, :func:`xy_tail`). Values are nats per event (2-D density in screen
+    units, so they can be negative, and comparable between frames). ``frame``: the head's
+    ``xy_frame``; None (losses saved before it was an argument) reads a ``[5M + 2]`` layout
+    as the motion frame, the only one that appended columns then.
     """
 
-    def __init__(self, num_mixtures=4, name="xy_loss", reduction=DEFAULT_REDUCTION, dtype=None):
+    def __init__(self, num_mixtures=4, frame=None, name="xy_loss", reduction=DEFAULT_REDUCTION, dtype=None):
         super().__init__(name=name, reduction=reduction, dtype=dtype)
         self.num_mixtures = int(num_mixtures)
+        if frame is not None and frame not in XY_FRAMES:
+            raise ValueError(f"frame must be one of {XY_FRAMES} or None, got {frame!r}")
+        self.frame = frame
 
     @classmethod
     def from_config(cls, config):
@@ -181,19 +186,12 @@ class XYMixtureLoss(_WeightedLoss):
         return cls(**config)
 
     def call(self, y_true, y_pred):
-        logits, mu, sigma = split_xy_params(y_pred, self.num_mixtures)
-        d = ops.expand_dims(ops.cast(y_true, mu.dtype), -2) - mu  # [..., M, 2]
-        u = xy_frame(y_pred, self.num_mixtures)
-        if u is not None:
-            d = to_frame(d, ops.expand_dims(u, -2))
-        z = d / sigma
-        log_n = ops.sum(-0.5 * ops.square(z) - ops.log(sigma) - 0.5 * np.log(2 * np.pi), axis=-1)
-        log_w = logits - ops.logsumexp(logits, axis=-1, keepdims=True)
-        return -ops.logsumexp(log_w + log_n, axis=-1)
+        frame = self.frame or ("screen" if y_pred.shape[-1] == 5 * self.num_mixtures else "motion")
+        return -xy_log_prob(y_true, y_pred, self.num_mixtures, frame)
 
     def get_config(self):
         config = super().get_config()
-        config.update(num_mixtures=self.num_mixtures)
+        config.update(num_mixtures=self.num_mixtures, frame=self.frame)
         return config
 
 
@@ -257,14 +255,12 @@ def event_decision_bias(class_counts, power=0.5, max_weight=10.0):
 
 def build_losses(config, dataset_meta, class_weights=None):
     """``{output name: Loss}`` for ``model.compile(loss=...)``, consistent with the model's heads."""
-    from actiongen_keras.models.model_config import as_model_config, timing_spec
-
     cfg = as_model_config(config)
     t = timing_spec(cfg, dataset_meta)
     return {
         "event_type": EventTypeLoss(class_weights=class_weights),
         "timing": ScaleAwareTimingLoss(t["boundaries_ms"], t["num_components"], t["max_ms"]),
-        "xy": XYMixtureLoss(cfg.num_xy_mixtures),
+        "xy": XYMixtureLoss(cfg.num_xy_mixtures, frame=cfg.xy_frame),
         "button": SparseCategoricalLoss(name="button_loss"),
         "key": SparseCategoricalLoss(name="key_loss"),
         "scroll": SparseCategoricalLoss(name="scroll_loss"),

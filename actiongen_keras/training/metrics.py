@@ -159,16 +159,18 @@ class XYMAE(_WeightedMean):
     :func:`~actiongen_keras.scoring.window_metrics.window_metrics` has it.
     """
 
-    def __init__(self, num_mixtures=4, name="xy_mae_screen", dtype=None):
+    def __init__(self, num_mixtures=4, frame="screen", name="xy_mae_screen", dtype=None):
         super().__init__(name=name, dtype=dtype)
         self.num_mixtures = int(num_mixtures)
+        self.frame = frame  # the head's xy_frame: the polar frame's point is its median (xy_point)
 
     def update_state(self, y_true, y_pred, sample_weight=None):
-        err = ops.mean(ops.abs(xy_point(ops.cast(y_pred, "float32"), self.num_mixtures) - ops.cast(y_true, "float32")), axis=-1)
+        point = xy_point(ops.cast(y_pred, "float32"), self.num_mixtures, self.frame)
+        err = ops.mean(ops.abs(point - ops.cast(y_true, "float32")), axis=-1)
         self._accumulate(err, sample_weight)
 
     def get_config(self):
-        return {"name": self.name, "dtype": self.dtype, "num_mixtures": self.num_mixtures}
+        return {"name": self.name, "dtype": self.dtype, "num_mixtures": self.num_mixtures, "frame": self.frame}
 
 
 def build_weighted_metrics(config, dataset_meta):
@@ -178,7 +180,7 @@ def build_weighted_metrics(config, dataset_meta):
     return {
         "event_type": [MaskedAccuracy(name="acc"), MacroF1(F.NUM_EVENT_CLASSES)],
         "timing": [TimingMAE(t["boundaries_ms"], t["num_components"], t["max_ms"])],
-        "xy": [XYMAE(cfg.num_xy_mixtures)],
+        "xy": [XYMAE(cfg.num_xy_mixtures, cfg.xy_frame)],
         "button": [MaskedAccuracy(name="acc")],
         "key": [MaskedAccuracy(name="acc")],
         "scroll": [MaskedAccuracy(name="acc")],

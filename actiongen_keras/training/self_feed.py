@@ -28,10 +28,10 @@ import keras
 from keras import ops
 
 from actiongen_keras.data import features as F
-from actiongen_keras.layers.context_aware_generator import draw_position, split_xy_params, xy_frame
+from actiongen_keras.layers.context_aware_generator import draw_position, split_xy_params, xy_tail
 
 
-def self_fed_positions(dec_type, dec_xy, xy_params, num_mixtures, rate, seed):
+def self_fed_positions(dec_type, dec_xy, xy_params, num_mixtures, rate, seed, frame="screen"):
     """``dec_xy [B, A1, 2]`` with each move step's position replaced, with probability
     ``rate``, by a draw from the previous step's mixture ``xy_params [B, A1, 5M]``.
 
@@ -39,7 +39,7 @@ def self_fed_positions(dec_type, dec_xy, xy_params, num_mixtures, rate, seed):
     step ``i + 1`` comes from ``xy_params[:, i]``. Step 0 (BOS, the last real cursor) is
     never replaced. ``seed``: the ``keras.random.SeedGenerator`` of the Bernoulli choices, the
     components and the normals (each draw advances it; a plain integer seed would give the
-    three draws one stream). Returns ``(dec_xy, replaced [B, A1] bool)``.
+    three draws one stream). ``frame``: the head's ``xy_frame``. Returns ``(dec_xy, replaced [B, A1] bool)``.
     """
     xy_params = ops.stop_gradient(ops.cast(xy_params[:, :-1], "float32"))  # the draws for steps 1 .. A1-1
     shape = ops.shape(dec_type[:, 1:])
@@ -48,7 +48,7 @@ def self_fed_positions(dec_type, dec_xy, xy_params, num_mixtures, rate, seed):
     component = keras.random.categorical(ops.reshape(logits, (-1, M)), 1, seed=seed)
     one = ops.one_hot(ops.reshape(component, shape), M, dtype="float32")[..., None]
     z = keras.random.normal(tuple(shape) + (2,), seed=seed)
-    drawn = ops.clip(draw_position(mu, sigma, xy_frame(xy_params, M), one, z), 0.0, 1.0)
+    drawn = ops.clip(draw_position(mu, sigma, one, z, frame, xy_tail(xy_params, M)), 0.0, 1.0)
     pick = ops.logical_and(ops.equal(ops.cast(dec_type[:, 1:], "int32"), F.MOVE), keras.random.uniform(shape, seed=seed) < rate)
     dec_xy = ops.cast(dec_xy, "float32")
     mixed = ops.where(pick[..., None], drawn, dec_xy[:, 1:])
@@ -68,9 +68,10 @@ class SelfFeed(keras.Model):
         num_xy_mixtures: components of the ``xy`` head (``model.num_xy_mixtures``).
         seed: seed of the draws' generator (its state is a random state that
             ``train()``'s backup keeps, as the dropout layers' are).
+        xy_frame: the ``xy`` head's frame (``model.xy_frame``), for its draws.
     """
 
-    def __init__(self, model, rate, num_xy_mixtures, seed=None, **kwargs):
+    def __init__(self, model, rate, num_xy_mixtures, seed=None, xy_frame="screen", **kwargs):
         super().__init__(**kwargs)
         if not 0.0 <= float(rate) < 1.0:
             raise ValueError(f"self-feed rate must be in [0, 1), got {rate}")
@@ -78,6 +79,7 @@ class SelfFeed(keras.Model):
         self.rate = float(rate)
         self.num_xy_mixtures = int(num_xy_mixtures)
         self.seed = seed
+        self.xy_frame = xy_frame
         self.seed_generator = keras.random.SeedGenerator(seed, name="self_feed_seed")
         self.output_names = list(model.output_names)
         self.built = model.built
@@ -97,13 +99,13 @@ class SelfFeed(keras.Model):
         """``inputs`` with pass 1's draws in part of ``dec_xy`` (:func:`self_fed_positions`)."""
         first = self.inner(inputs, training=False)
         dec_xy, _ = self_fed_positions(inputs["dec_type"], inputs["dec_xy"], first["xy"], self.num_xy_mixtures, self.rate,
-                                       self.seed_generator)
+                                       self.seed_generator, self.xy_frame)
         # every input a tensor: a Functional model refuses a mix (JAX's fit hands it NumPy arrays)
         return {**{k: ops.convert_to_tensor(v) for k, v in inputs.items()}, "dec_xy": dec_xy}
 
     def get_config(self):
         return {**super().get_config(), "model": keras.saving.serialize_keras_object(self.inner), "rate": self.rate,
-                "num_xy_mixtures": self.num_xy_mixtures, "seed": self.seed}
+                "num_xy_mixtures": self.num_xy_mixtures, "seed": self.seed, "xy_frame": self.xy_frame}
 
     @classmethod
     def from_config(cls, config):
@@ -118,4 +120,4 @@ def self_feeding(model, config):
     rate = float(config.train.self_feed)
     if rate == 0.0:
         return model
-    return SelfFeed(model, rate, config.model.num_xy_mixtures, seed=config.train.seed, name=f"{model.name}_self_feed")
+    return SelfFeed(model, rate, config.model.num_xy_mixtures, seed=config.train.seed, xy_frame=config.model.xy_frame, name=f"{model.name}_self_feed")

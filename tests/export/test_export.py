@@ -3,7 +3,7 @@
 One export per module (the TensorFlow backend); every check runs the exported graph on raw
 requests built from real session windows and compares with the Keras model on the data
 pipeline's encoding of the same windows (``generate``: greedy windows are the model's own
-point predictions on the generated prefix, ``generation.testing.check_greedy_window``). The
+point predictions on the generated prefix, ``testing.generation.check_greedy_window``). The
 tiny model's event head is biased towards release / key_up, so the held-button/key masks
 decide events (a release must name the held button, ...).
 """
@@ -30,9 +30,9 @@ from actiongen_keras.export.saved_model import (
 )
 from actiongen_keras.export.tflite import TFLiteRunner, convert_tflite
 from actiongen_keras.generation import rules
-from actiongen_keras.generation.testing import check_greedy_window
 from actiongen_keras.layers.context_aware_generator import xy_point
 from actiongen_keras.layers.multi_scale_timing import timing_quantile
+from actiongen_keras.testing.generation import check_greedy_window
 from actiongen_keras.testing.runs import make_tiny_run
 from actiongen_keras.testing.sessions import tiny_sessions
 

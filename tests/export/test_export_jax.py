@@ -20,8 +20,8 @@ from actiongen_keras.export import graph as G
 from actiongen_keras.export import requests as R
 from actiongen_keras.export.saved_model import load_run, load_saved_model, read_export_meta
 from actiongen_keras.export.serving import warmup_windows
-from actiongen_keras.generation.testing import check_greedy_window
 from actiongen_keras.models.steps import ModelSteps
+from actiongen_keras.testing.generation import check_greedy_window
 from actiongen_keras.testing.runs import make_tiny_run
 
 

@@ -15,7 +15,7 @@ SCRIPT = textwrap.dedent(
     from actiongen_keras.data import features as F
     from actiongen_keras.data.windows import session_windows
     from actiongen_keras.generation.sampler import STOPS, SamplingConfig, WindowSampler
-    from actiongen_keras.generation.testing import check_greedy_window, model_outputs
+    from actiongen_keras.testing.generation import check_greedy_window, model_outputs
     from actiongen_keras.testing.runs import tiny_config, untrained_run
     from actiongen_keras.testing.batches import random_batch
     from actiongen_keras.models.steps import DEC_INPUTS, WINDOW_INPUTS, ModelSteps

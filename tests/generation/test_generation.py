@@ -3,6 +3,7 @@ on a tiny untrained model (the default backend; other backends: tests/generation
 
 import argparse
 import dataclasses
+import math
 
 import numpy as np
 import pytest
@@ -15,12 +16,12 @@ from actiongen_keras.evaluation.cli import add_evaluation_parsers
 from actiongen_keras.generation import rules as R
 from actiongen_keras.generation import sampler as S
 from actiongen_keras.generation.rollout import Generator, rollout
-from actiongen_keras.generation.testing import check_greedy_window
-from actiongen_keras.layers.context_aware_generator import XY_SIGMA_SHIFT, draw_position, previous_cursor, split_xy_params, xy_frame
+from actiongen_keras.layers.context_aware_generator import XY_SIGMA_SHIFT, draw_position, previous_cursor, split_xy_params, xy_point, xy_tail
 from actiongen_keras.layers.multi_scale_timing import sample_timing, scale_ranges, timing_cdf
 from actiongen_keras.models.steps import DEC_INPUTS, WINDOW_INPUTS, ModelSteps
 from actiongen_keras.recordings.session import read_session, write_session
 from actiongen_keras.testing.batches import random_batch
+from actiongen_keras.testing.generation import check_greedy_window
 from actiongen_keras.testing.runs import tiny_config, untrained_run
 from actiongen_keras.testing.sessions import synthetic_session
 
@@ -151,6 +152,20 @@ def test_greedy_window_is_the_models_point_prediction_on_its_own_prefix(gen, run
         stops |= {S.STOPS[int(s)] for s in out["stop"]}
     assert checked >= 20, checked
     assert stops & {"eos", "time"}
+
+
+def test_greedy_window_of_a_polar_head_is_its_median_point():
+    """With ``model.xy_frame="polar"`` greedy decoding still equals the full model's point
+    prediction on its own prefix: the loop and the metrics share xy_point's median step."""
+    config = tiny_config()
+    config.model.xy_frame = "polar"
+    session = _session("busy", "carol", seed=9)
+    run = untrained_run([session], config)
+    w = _windows(run, session, np.array([1, 4]))
+    with _biased(run, {F.MOVE: 6.0}):  # an untrained head would stop at once
+        out = Generator(run, jit=False).sampler(S.SamplingConfig())(w, 0.0, 0)
+        moves = int(np.sum(out["event_type_id"] == F.MOVE))
+        assert moves >= 4 and sum(check_greedy_window(run.model, w, out, row=b) for b in range(2)) >= 4
 
 
 def test_window_seed_temperature_and_batch_independence(gen, run):
@@ -385,29 +400,61 @@ def test_position_draws_lie_along_and_across_the_motion_frame():
     one[:, 0] = 1.0
     u = rng.random((n, 2)).astype("float32")
     z = ops.convert_to_numpy(S.box_muller(u[:, 0], u[:, 1]))
-    def draw(params):
+    def draw(params, frame="screen"):
         _, mu, sigma = split_xy_params(params, M)
-        return ops.convert_to_numpy(draw_position(mu, sigma, xy_frame(params, M), one, z)) - [0.3, 0.6]
+        return ops.convert_to_numpy(draw_position(mu, sigma, one, z, frame, xy_tail(params, M))) - [0.3, 0.6]
 
     screen = draw(p)
     np.testing.assert_allclose(np.cov(screen.T), np.diag([sa**2, sc**2]), atol=0.03 * sa**2)
     ang = 2.0
     d = np.array([np.cos(ang), np.sin(ang)], "float32")
-    motion = draw(np.concatenate([p, np.broadcast_to(d, (n, 2))], -1))
+    motion = draw(np.concatenate([p, np.broadcast_to(d, (n, 2))], -1), "motion")
     R = np.array([[d[0], -d[1]], [d[1], d[0]]])
     np.testing.assert_allclose(np.cov(motion.T), R @ np.diag([sa**2, sc**2]) @ R.T, atol=0.03 * sa**2)
     # the same standard normal pair: the noise is turned, its length kept
     np.testing.assert_allclose(np.linalg.norm(motion, axis=-1), np.linalg.norm(screen, axis=-1), atol=1e-6)  # float32 of a mean at 0.3-0.6
 
 
+def test_polar_draws_keep_the_heading_of_the_mean_step():
+    """A polar head's draw: length |m| exp(s_r z_0 - s_r^2 / 2) (mean |m|), turn s_t z_1 from m's
+    heading, wrapped; its reversals (a turn over a quarter) are as rare as the turn spread says."""
+    rng = np.random.default_rng(0)
+    n, M = 20000, 2
+    p = np.zeros((n, 5 * M + 2), "float32")
+    p[:, 0] = 30.0  # component 0 always
+    cursor, step = np.array([0.4, 0.5], "float32"), np.array([-0.01, 0.02], "float32")
+    p[:, M], p[:, 2 * M] = cursor + step
+    s_r, s_t = 0.4, 0.5
+    p[:, 3 * M], p[:, 4 * M] = np.log(s_r), np.log(s_t)
+    p[:, 5 * M :] = cursor
+    one = np.zeros((n, M, 1), "float32")
+    one[:, 0] = 1.0
+    u = rng.random((n, 2)).astype("float32")
+    z = ops.convert_to_numpy(S.box_muller(u[:, 0], u[:, 1]))
+    _, mu, sigma = split_xy_params(p, M)
+    d = ops.convert_to_numpy(draw_position(mu, sigma, one, z, "polar", xy_tail(p, M))) - cursor
+    log_r = np.log(np.linalg.norm(d, axis=-1))
+    turn = np.arctan2(step[0] * d[:, 1] - step[1] * d[:, 0], step @ d.T)
+    np.testing.assert_allclose(log_r, np.log(np.linalg.norm(step)) + s_r * z[:, 0] - s_r**2 / 2, atol=1e-4)  # the same normal pair, exactly
+    assert np.exp(log_r).mean() == pytest.approx(np.linalg.norm(step), rel=0.01)  # the mean length is the mean step's
+    np.testing.assert_allclose(turn, s_t * z[:, 1], atol=1e-3)
+    # the greedy point (xy_point) is the median draw: on m's heading, at the median length
+    point = ops.convert_to_numpy(xy_point(p[:1], M, "polar"))[0] - cursor
+    assert np.linalg.norm(point) == pytest.approx(np.median(np.linalg.norm(d, axis=-1)), rel=0.02)
+    np.testing.assert_allclose(point / np.linalg.norm(point), step / np.linalg.norm(step), atol=1e-5)
+    reversing = np.mean(np.abs(turn) > np.pi / 2)
+    assert reversing == pytest.approx(2 * 0.5 * math.erfc(np.pi / 2 / s_t / math.sqrt(2)), abs=0.001)  # 0.0017
+
+
 def test_a_motion_frame_model_samples_along_its_path():
     """The loop turns the draws into the head's frame: with the xy head's means at cursor + last
-    step (weights zero) and only the sigma floor across the motion, every sampled step leaves the
-    last one's line by floor-sized noise (its length varies freely); the screen-frame head with
-    the same spreads leaves it by the along spread."""
+    step (weights zero) and only the sigma floor across the motion (motion frame) or as the turn
+    (polar frame), every sampled step leaves the last one's line by floor-sized noise (its
+    length varies freely); the screen-frame head with the same spreads leaves it by the along
+    spread."""
     session = synthetic_session("line", "eve", source="sapimouse", duration_s=20, rate_hz=30, seed=7)
     across = {}
-    for frame in ("motion", "screen"):
+    for frame in ("motion", "polar", "screen"):
         config = tiny_config()
         config.model.xy_frame = frame
         run = untrained_run([session], config)
@@ -434,6 +481,8 @@ def test_a_motion_frame_model_samples_along_its_path():
             across.setdefault(frame, []).extend(np.abs(cross) / norm[keep])  # screen units off the last step's line
     floor = tiny_config().model.xy_sigma_floor
     assert len(across["motion"]) >= 6 and max(across["motion"]) < 6 * floor
+    # polar: the turn's spread is the floor (radians): off the line by a step times 6e-5 at most
+    assert len(across["polar"]) >= 6 and max(across["polar"]) < 6 * floor
     assert np.median(across["screen"]) > 10 * floor
 
 

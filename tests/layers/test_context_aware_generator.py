@@ -143,7 +143,23 @@ def test_motion_frame_appends_the_direction_of_the_last_step():
     np.testing.assert_allclose(motion[..., 15:], want, atol=1e-5)
     assert ContextAwareActionGenerator.from_config(heads["motion"].get_config()).xy_frame == "motion"
     with pytest.raises(ValueError, match="xy_frame must be one of"):
-        ContextAwareActionGenerator(D, NK, xy_frame="polar")
+        ContextAwareActionGenerator(D, NK, xy_frame="spherical")
+
+
+def test_polar_frame_appends_the_cursor():
+    """``xy_frame="polar"``: the screen head's outputs (same weights) plus the step's cursor,
+    from which the loss and the sampler measure each component's mean step."""
+    args = _inputs()
+    screen = ContextAwareActionGenerator(D, NK, num_xy_mixtures=3, num_timing_components=2, num_anchors=P)
+    polar = ContextAwareActionGenerator(D, NK, num_xy_mixtures=3, num_timing_components=2, num_anchors=P, xy_frame="polar")
+    screen(*args)
+    polar(*args)
+    polar.set_weights(screen.get_weights())
+    a, b = (ops.convert_to_numpy(layer(*args)[2]) for layer in (screen, polar))
+    assert b.shape == (B, T, 17)
+    np.testing.assert_allclose(b[..., :15], a, atol=1e-6)
+    np.testing.assert_allclose(b[..., 15:], args[6], atol=1e-7)
+    assert ContextAwareActionGenerator.from_config(polar.get_config()).xy_frame == "polar"
 
 
 def test_behaviour_features_known_values():
@@ -209,3 +225,27 @@ def test_config_round_trip():
     clone.set_weights(layer.get_weights())
     for a, b in zip(layer(*args), clone(*args)):
         np.testing.assert_allclose(ops.convert_to_numpy(b), ops.convert_to_numpy(a), atol=1e-5)
+
+
+def test_output_changing_settings_are_saved_in_the_config():
+    """The sigma shift, the anchor query's feature scales and the time encodings' settings are
+    arguments saved in the config, so a layer rebuilt from it computes what the saved one did
+    whatever the module defaults are then; a clone with the defaults computes something else."""
+    args = _inputs()
+    custom = dict(xy_sigma_shift=0.5, anchor_dist_scale=2.0, anchor_time_scale_ms=40.0, time_encoding={"scales_ms": [5.0, 50.0]})
+    layer = ContextAwareActionGenerator(D, NK, num_xy_mixtures=3, num_timing_components=2, num_anchors=P, **custom)
+    layer(*args)
+    config = layer.get_config()
+    assert config["time_encoding"] == {"num_frequencies": 8, "scales_ms": [5.0, 50.0], "min_frequency": 0.25, "max_frequency": 32.0}
+    clone = ContextAwareActionGenerator.from_config(config)
+    clone(*args)
+    clone.set_weights(layer.get_weights())
+    assert (clone.anchor_query.dist_scale, clone.anchor_query.time_scale_ms, clone.dt_encoding.scales_ms) == (2.0, 40.0, (5.0, 50.0))
+    for a, b in zip(layer(*args), clone(*args)):
+        np.testing.assert_allclose(ops.convert_to_numpy(a), ops.convert_to_numpy(b), atol=1e-6)
+    default = ContextAwareActionGenerator(D, NK, num_xy_mixtures=3, num_timing_components=2, num_anchors=P, time_encoding={"scales_ms": [5.0, 50.0]})
+    default(*args)
+    default.set_weights(layer.get_weights())
+    assert not np.allclose(ops.convert_to_numpy(default(*args)[2]), ops.convert_to_numpy(layer(*args)[2]), atol=1e-4)
+    with pytest.raises(ValueError, match="unknown time encoding settings"):
+        ContextAwareActionGenerator(D, NK, time_encoding={"scale": [1.0]})

@@ -19,7 +19,8 @@ def _events(B=2, L=5, seed=0):
 
 
 def test_event_embedding_shape_and_round_trip():
-    layer = EventEmbedding(16, num_keys=7, key_embedding_dim=4)
+    # non-default time encodings: the clone must take them from the config, not from the defaults
+    layer = EventEmbedding(16, num_keys=7, key_embedding_dim=4, time_encoding={"scales_ms": [3.0, 30.0], "max_frequency": 8.0})
     ev = _events()
     out = ops.convert_to_numpy(layer(*ev))
     assert out.shape == (2, 5, 16)
@@ -27,6 +28,7 @@ def test_event_embedding_shape_and_round_trip():
     clone(*ev)
     clone.set_weights(layer.get_weights())
     np.testing.assert_allclose(ops.convert_to_numpy(clone(*ev)), out, atol=1e-5)
+    assert clone.dt_encoding.scales_ms == clone.offset_encoding.scales_ms == (3.0, 30.0) and clone.dt_encoding.max_frequency == 8.0
 
 
 def test_event_embedding_per_position():
@@ -42,7 +44,7 @@ def test_event_embedding_per_position():
 
 
 def test_state_embedding_shapes_and_round_trip():
-    layer = StateEmbedding(8, num_numeric=3, categorical_vocab_sizes=(4, 5), history_ticks=4)
+    layer = StateEmbedding(8, num_numeric=3, categorical_vocab_sizes=(4, 5), history_ticks=4, time_encoding={"num_frequencies": 4})
     num = np.random.default_rng(0).normal(size=(2, 4, 3)).astype("float32")
     cat = np.ones((2, 4, 2), "int32")
     out = ops.convert_to_numpy(layer(num, cat))
@@ -51,6 +53,7 @@ def test_state_embedding_shapes_and_round_trip():
     clone(num, cat)
     clone.set_weights(layer.get_weights())
     np.testing.assert_allclose(ops.convert_to_numpy(clone(num, cat)), out, atol=1e-5)
+    assert clone.tick_encoding.num_frequencies == 4
     # ticks differ by their time offset even with identical features
     assert not np.allclose(out[0, 0], out[0, 1])
 

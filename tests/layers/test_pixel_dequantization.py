@@ -33,6 +33,30 @@ def test_training_moves_every_mean_of_an_event_by_one_uniform_draw_within_half_a
     assert 1.8 < np.abs(wide_px).max() <= 2.0 + 1e-3
 
 
+def test_a_polar_head_moves_its_cursor_with_its_means():
+    """The polar density is measured from the appended cursor: shifting means and cursor by
+    the same -u is the NLL of the target shifted by +u (the identity the layer relies on); a
+    motion head's appended direction is not a position and is left alone."""
+    from actiongen_keras.layers import xy_log_prob
+
+    rng = np.random.default_rng(1)
+    params, screen = _params(T=50)
+    params[..., 3 * M :] = np.log(rng.uniform(0.05, 0.5, size=params[..., 3 * M :].shape))
+    params[..., M : 3 * M] = rng.uniform(0.3, 0.7, size=params[..., M : 3 * M].shape)
+    cursor = rng.uniform(0.3, 0.7, size=params.shape[:2] + (2,)).astype("float32")
+    polar = np.concatenate([params, cursor], -1)
+    out = ops.convert_to_numpy(PixelDequantization(M, pixels=1.0, seed=0, frame="polar")(polar, screen, training=True))
+    shift = polar[..., M : M + 1] - out[..., M : M + 1]  # x shift of component 0 = the event's u_x / width
+    np.testing.assert_allclose(polar[..., 5 * M :] - out[..., 5 * M :], np.concatenate([shift, polar[..., 2 * M : 2 * M + 1] - out[..., 2 * M : 2 * M + 1]], -1), atol=1e-6)
+    u = np.concatenate([shift, polar[..., 2 * M : 2 * M + 1] - out[..., 2 * M : 2 * M + 1]], -1)
+    y = rng.uniform(0.2, 0.8, size=params.shape[:2] + (2,)).astype("float32")
+    np.testing.assert_allclose(ops.convert_to_numpy(xy_log_prob(y, out, M, "polar")),
+                               ops.convert_to_numpy(xy_log_prob(y + u, polar, M, "polar")), rtol=1e-3, atol=1e-3)
+    motion = np.concatenate([params, np.broadcast_to(np.array([0.6, 0.8], "float32"), cursor.shape)], -1)
+    moved = ops.convert_to_numpy(PixelDequantization(M, pixels=1.0, seed=0, frame="motion")(motion, screen, training=True))
+    np.testing.assert_array_equal(moved[..., 5 * M :], motion[..., 5 * M :])
+
+
 def test_outside_training_and_at_zero_pixels_it_is_the_identity():
     params, screen = _params()
     np.testing.assert_array_equal(ops.convert_to_numpy(PixelDequantization(M)(params, screen)), params)
@@ -46,7 +70,7 @@ def test_config_round_trip_and_save_reload(tmp_path):
 
     layer = PixelDequantization(M, pixels=2.0, seed=5, name="deq")
     clone = PixelDequantization.from_config(layer.get_config())
-    assert (clone.num_mixtures, clone.pixels, clone.seed) == (M, 2.0, 5)
+    assert (clone.num_mixtures, clone.pixels, clone.seed, clone.frame) == (M, 2.0, 5, "screen")
     p_in, s_in = keras.Input((None, 5 * M)), keras.Input((2,))
     model = keras.Model([p_in, s_in], layer(p_in, s_in))
     model.save(tmp_path / "m.keras")

@@ -13,10 +13,12 @@ from actiongen_keras.models import (
     timing_spec,
 )
 from actiongen_keras.testing.batches import random_batch
+from actiongen_keras.testing.runs import tiny_config
+from actiongen_keras.training.losses import build_losses
 from actiongen_keras.training.train import compile_model
 
 META = {"num_state_numeric": 3, "state_categorical_vocab_sizes": [4, 6], "num_keys": 10, "max_history_events": 6, "max_actions": 3, "history_ticks": 3}
-CFG = ModelConfig(d_model=8, num_heads=2, ff_dim=16, num_xy_mixtures=2, num_timing_components=2, key_embedding_dim=4)
+CFG = tiny_config().model
 BUILDERS = {"attention": build_model, "efficient": lambda c, m: build_model(ModelConfig(**{**CFG.__dict__, "efficient_attention": True}), m), "gru": build_gru_baseline}
 
 
@@ -61,26 +63,32 @@ def test_sources_without_state_features_train(builder):
     assert np.isfinite(logs["loss"])
 
 
-def test_motion_frame_model_outputs_trains_and_reloads(tmp_path):
-    """``model.xy_frame="motion"``: the xy output carries the direction after the 5M params
-    (output_signature says so), a training step's loss is finite, and the frame reloads."""
-    cfg = ModelConfig(**{**CFG.__dict__, "xy_frame": "motion"})
+@pytest.mark.parametrize("frame", ["motion", "polar"])
+def test_motion_and_polar_frame_models_output_train_and_reload(tmp_path, frame):
+    """``model.xy_frame`` "motion" / "polar": the xy output carries the direction / the cursor
+    after the 5M params (output_signature says so), the compiled loss reads that frame, a
+    training step's loss is finite, and the frame reloads."""
+    cfg = ModelConfig(**{**CFG.__dict__, "xy_frame": frame})
     m = build_model(cfg, META)
     x, y, w = random_batch(META, 3, seed=4)
     out = {k: keras.ops.convert_to_numpy(v) for k, v in m(x).items()}  # eager: no predict function traced
     assert output_signature(cfg, META)["xy"] == (META["max_actions"] + 1, 5 * CFG.num_xy_mixtures + 2) == out["xy"].shape[1:]
-    np.testing.assert_allclose(np.linalg.norm(out["xy"][..., -2:], axis=-1), 1.0, atol=1e-5)
+    if frame == "motion":
+        np.testing.assert_allclose(np.linalg.norm(out["xy"][..., -2:], axis=-1), 1.0, atol=1e-5)
+    else:
+        np.testing.assert_allclose(out["xy"][..., -2:], np.asarray(x["dec_xy"]), atol=1e-6)
     config = Config()
     config.model = cfg
     compile_model(m, config, META)
+    assert build_losses(config, META)["xy"].frame == frame
     m.run_eagerly = True
     assert np.isfinite(m.train_on_batch(x, y, sample_weight=w, return_dict=True)["loss"])
     m.save(tmp_path / "m.keras")
     clone = keras.saving.load_model(tmp_path / "m.keras")
-    assert clone.get_layer("generator").xy_frame == "motion"
+    assert clone.get_layer("generator").xy_frame == frame
     np.testing.assert_array_equal(keras.ops.convert_to_numpy(clone(x)["xy"]), keras.ops.convert_to_numpy(m(x)["xy"]))
     with pytest.raises(ConfigError, match="model.xy_frame must be one of"):
-        build_model(ModelConfig(**{**CFG.__dict__, "xy_frame": "polar"}), META)
+        build_model(ModelConfig(**{**CFG.__dict__, "xy_frame": "spherical"}), META)
 
 
 def test_save_reload_identical(model, tmp_path):

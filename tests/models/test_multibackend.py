@@ -13,13 +13,13 @@ import pytest
 SCRIPT = textwrap.dedent(
     """
     import json, os, sys, numpy as np, keras
-    from actiongen_keras.config import ModelConfig
     from actiongen_keras.data import features as F
     from actiongen_keras.data.normalize import load_preprocessing
     from actiongen_keras.data.pipeline import make_dataset
-    from actiongen_keras.generation.testing import model_outputs
     from actiongen_keras.models import build_model
     from actiongen_keras.models.dataset_meta import DatasetMeta
+    from actiongen_keras.testing.generation import model_outputs
+    from actiongen_keras.testing.runs import tiny_config
     from actiongen_keras.training.losses import build_losses
     from actiongen_keras.training.metrics import build_weighted_metrics
     from actiongen_keras.training.train import build_training_state
@@ -28,7 +28,7 @@ SCRIPT = textwrap.dedent(
     out_dir, data_dir = sys.argv[2], sys.argv[3]
     keras.utils.set_random_seed(0)
     meta = DatasetMeta.from_preprocessing(load_preprocessing(data_dir))
-    cfg = ModelConfig(d_model=8, num_heads=2, ff_dim=8, num_xy_mixtures=2, num_timing_components=1, key_embedding_dim=2)
+    cfg = tiny_config().model
     model = build_model(cfg, meta)
     losses = build_losses(cfg, meta)
     model.compile(optimizer=keras.optimizers.Adam(1e-3), loss=losses, weighted_metrics=build_weighted_metrics(cfg, meta))

@@ -161,6 +161,57 @@ def test_xy_nll_in_the_motion_frame_is_the_turned_gaussian():
     assert motion == pytest.approx(screen, rel=1e-6)
 
 
+def _polar_params(components, cursor):
+    """A polar head's layout for one event: ``components`` = [(weight, mean step (dx, dy),
+    sigma_log_r, sigma_turn)], ``cursor`` (x, y); ``[1, 1, 5M + 2]``."""
+    M = len(components)
+    p = np.zeros((1, 1, 5 * M + 2), "float32")
+    for k, (w, (dx, dy), s_r, s_t) in enumerate(components):
+        p[..., k], p[..., M + k], p[..., 2 * M + k] = math.log(w), cursor[0] + dx, cursor[1] + dy
+        p[..., 3 * M + k], p[..., 4 * M + k] = math.log(s_r), math.log(s_t)
+    p[..., 5 * M :] = cursor
+    return p
+
+
+def test_polar_density_integrates_to_one_over_the_screen():
+    """The polar NLL is a density per unit of screen area: summed over a fine grid it gives 1,
+    for a sharp heading, a turn spread wide enough to wrap (the five windings), and a
+    mixture; its log-length is centred on the mean step's."""
+    h = 1.0 / 1500
+    g = (np.arange(1500) + 0.5) * h
+    grid = np.stack(np.meshgrid(g, g, indexing="ij"), -1).reshape(1, -1, 2).astype("float32")
+    cases = {
+        "sharp": [(1.0, (0.1, 0.05), 0.3, 0.2)],
+        "wrapping": [(1.0, (0.0, -0.12), 0.25, 2.5)],
+        "mixture": [(0.7, (0.08, 0.0), 0.2, 0.3), (0.3, (0.0, 0.03), 0.8, 1.5)],
+    }
+    dens = {}
+    for name, comps in cases.items():
+        p = _polar_params(comps, (0.5, 0.5))
+        nll = XYMixtureLoss(len(comps), frame="polar", reduction=None)(grid, np.broadcast_to(p, (1, grid.shape[1], p.shape[-1])))
+        dens[name] = np.exp(-ops.convert_to_numpy(nll)[0])
+        assert dens[name].sum() * h * h == pytest.approx(1.0, abs=0.01), name
+    # the sharp case: the mean length is |m| (the log length's mean log |m| - s^2 / 2), the mean heading m's
+    d = grid[0] - 0.5
+    w = dens["sharp"] / dens["sharp"].sum()
+    assert np.sum(w * np.hypot(d[:, 0], d[:, 1])) == pytest.approx(math.hypot(0.1, 0.05), rel=0.01)
+    assert np.sum(w * np.log(np.hypot(d[:, 0], d[:, 1]))) == pytest.approx(math.log(math.hypot(0.1, 0.05)) - 0.3**2 / 2, abs=0.01)
+    assert np.sum(w * np.arctan2(d[:, 1], d[:, 0])) == pytest.approx(math.atan2(0.05, 0.1), abs=0.01)
+
+
+def test_xy_loss_frame_defaults():
+    """Without a frame (losses saved before it was an argument) a [5M + 2] layout is the motion
+    frame's; an unknown frame is refused; the frame survives the config."""
+    loss = XYMixtureLoss(2, frame="polar")
+    assert XYMixtureLoss.from_config(loss.get_config()).frame == "polar"
+    with pytest.raises(ValueError, match="frame must be one of"):
+        XYMixtureLoss(2, frame="spherical")
+    rng = np.random.default_rng(3)
+    p = np.concatenate([rng.normal(size=(2, 3, 10)) * 0.1, np.broadcast_to([0.0, 1.0], (2, 3, 2))], -1).astype("float32")
+    y = rng.uniform(size=(2, 3, 2)).astype("float32")
+    assert _np(XYMixtureLoss(2)(y, p)) == pytest.approx(_np(XYMixtureLoss(2, frame="motion")(y, p)), rel=1e-6)
+
+
 def test_xy_loss_reloads_from_configs_saved_with_a_sigma_floor():
     # models saved before the floor moved into the layer stored it in the loss's config
     loss = XYMixtureLoss.from_config({"num_mixtures": 3, "sigma_floor": 1e-3, "name": "xy_loss"})

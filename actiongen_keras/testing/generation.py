@@ -69,7 +69,7 @@ def check_greedy_window(model, window, out, row=0, target_ms=600.0, atol_ms=1e-2
     tbd = (g.dwell_boundaries_ms, g.num_timing_components, g.max_timing_ms)
     hold = np.asarray(ops.convert_to_numpy(timing_quantile(ops.convert_to_tensor(full["dwell"][0]), 0.5, *tbd)))
     sched = {"button": {}, "key": {}}  # id -> scheduled release time (ms from T)
-    point = np.clip(np.asarray(ops.convert_to_numpy(xy_point(ops.convert_to_tensor(full["xy"][0]), g.num_xy_mixtures))), 0.0, 1.0)
+    point = np.clip(np.asarray(ops.convert_to_numpy(xy_point(ops.convert_to_tensor(full["xy"][0]), g.num_xy_mixtures, g.xy_frame))), 0.0, 1.0)
     hist_t, hist_b, hist_k = (np.asarray(window[k][row]) for k in ("hist_type", "hist_button", "hist_key"))
     valid = hist_t != F.PAD
     t_prev = -float(np.asarray(window["hist_t_before"][row])[valid].min()) if valid.any() else 0.0
