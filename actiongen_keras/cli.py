@@ -130,7 +130,10 @@ def _cmd_train(args):
     if args.progressive:
         config.train.progressive = True
     metrics = train(args.data, args.out, config, epochs=args.epochs, progress=not args.quiet, gru_baseline=not args.no_gru,
-                    overwrite=args.overwrite, init_from=args.init_from)
+                    overwrite=args.overwrite, init_from=args.init_from, distributed=args.distributed)
+    if metrics is None:  # a worker of a distributed job: the chief writes and scores the run
+        print("worker done: the chief writes the run")
+        return 0
     print(f"trained in {metrics['train_seconds']:.0f} s, {metrics['parameters']:,} parameters; test split:")
     print(metrics_table(metrics, "test"))
     print(f"wrote {args.out}/model.keras, config.json, metrics.json, history.csv, loss.png")
@@ -194,6 +197,8 @@ def build_parser():
     add_overwrite(s, "RUN_DIR")
     s.add_argument("--progressive", action="store_true", help="train in stages (encoders+event/timing, +details, fine-tune)")
     s.add_argument("--no-gru", action="store_true", help="skip the GRU ablation baseline")
+    s.add_argument("--distributed", action="store_true",
+                   help="one worker of a multi-worker job described by TF_CONFIG (TensorFlow backend; README, Training)")
     s.add_argument("--init-from", metavar="MODEL", help="start from the weights of a trained model.keras (e.g. one pretrained on "
                                                         "another dataset); weights it lacks keep their fresh values, named in the log")
     s.set_defaults(func=_cmd_train)

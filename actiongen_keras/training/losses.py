@@ -18,6 +18,7 @@ from __future__ import annotations
 import keras
 import numpy as np
 from keras import ops
+from keras.src.losses.loss import reduce_values  # not exported; what keras.losses.Loss.__call__ reduces with
 
 from actiongen_keras.data import features as F
 from actiongen_keras.layers.context_aware_generator import XY_FRAMES, xy_log_prob
@@ -54,15 +55,12 @@ class _WeightedLoss(keras.losses.Loss):
 
 
 def _reduce(values, weights, reduction):
-    """Keras 3's reductions of already-weighted values (as ``keras.losses.Loss`` does)."""
-    if reduction in (None, "none"):
-        return values
-    total = ops.sum(values)
-    if reduction == "sum":
-        return total
-    if reduction == "mean_with_sample_weight":
-        return ops.divide_no_nan(total, ops.sum(weights))
-    return ops.divide_no_nan(total, ops.cast(ops.size(values), total.dtype))  # sum_over_batch_size / mean
+    """Keras 3's own reduction of already-weighted values (``keras.losses.Loss.__call__``
+    ends in it): the mean reductions also divide by the replicas of a ``tf.distribute``
+    strategy, whose gradients are then summed across replicas. A hand-written copy left that
+    out, and under ``MultiWorkerMirroredStrategy`` (``actiongen train --distributed``) every
+    gradient was twice what it should be and every logged loss twice the model's."""
+    return reduce_values(values, sample_weight=weights, reduction=reduction)
 
 
 def _sparse_ce(y_true, logits):

@@ -16,6 +16,7 @@ written.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
 import shutil
@@ -37,6 +38,7 @@ from actiongen_keras.errors import ActiongenError, ConfigError
 from actiongen_keras.models import build_gru_baseline, build_model
 from actiongen_keras.models.dataset_meta import DatasetMeta
 from actiongen_keras.scoring.score import event_class_counts, predict_split, split_metrics, train_seq_len_mode
+from actiongen_keras.training.distributed import shard_for_workers, weights_digest, worker_strategy
 from actiongen_keras.training.losses import build_losses, event_decision_bias
 from actiongen_keras.training.metrics import build_weighted_metrics
 from actiongen_keras.training.self_feed import self_feeding
@@ -114,7 +116,8 @@ def fit_model(model, data_dir, run_dir, config, meta, epochs, progress=True, log
     (:mod:`~actiongen_keras.training.self_feed`). Returns ``model`` (trained in place)."""
     t = config.train
     fitted = self_feeding(model, config)
-    val_ds = make_dataset(data_dir, "validation", t.batch_size, shuffle=False, cache=True)
+    val_ds = shard_for_workers(make_dataset(data_dir, "validation", t.batch_size, shuffle=False, cache=True), t.batch_size,
+                               windows=steps_per_epoch(data_dir, "validation", 1))
     steps = steps_per_epoch(data_dir, "train", t.batch_size)
     stages = PROGRESSIVE_STAGES if t.progressive else (("all heads", F.TARGET_NAMES, 1.0),)
     per_stage = max(1, epochs // len(stages))
@@ -125,8 +128,8 @@ def fit_model(model, data_dir, run_dir, config, meta, epochs, progress=True, log
         # The window order of each epoch depends only on the seed and the epoch (deterministic
         # tf.data: parallel map and batch otherwise hand windows over as threads finish), so
         # a run resumed by BackupAndRestore at epoch e reads what an uninterrupted one reads.
-        train_ds = make_dataset(data_dir, "train", t.batch_size, shuffle=True, seed=t.seed + 1000 * i, deterministic=True,
-                                first_epoch=_resume_epoch(run_dir / "backup" / stage))
+        train_ds = shard_for_workers(make_dataset(data_dir, "train", t.batch_size, shuffle=True, seed=t.seed + 1000 * i, deterministic=True,
+                                                  first_epoch=_resume_epoch(run_dir / "backup" / stage)), t.batch_size)
         compile_model(fitted, config, meta, heads, lr_factor)
         history = fitted.fit(
             train_ds,
@@ -278,15 +281,19 @@ def plot_history(csv_path, png_path):
 
 
 def train(data_dir, run_dir, config=None, epochs=None, progress=True, gru_baseline=True, log=print, callbacks=(), overwrite=False,
-          init_from=None):
+          init_from=None, distributed=False):
     """Train the attention model (and, with ``gru_baseline``, the GRU ablation) and score both.
 
     ``callbacks`` are added to the package's own (checkpoint, backup, early stopping,
     TensorBoard, CSV log, NaN guard). ``overwrite``: replace an existing ``run_dir``
     (refused otherwise). ``init_from``: a trained ``model.keras`` (for example one
     pretrained on another dataset) whose weights start the model (:func:`warm_start`);
-    a resumed run continues from its own backup instead. Returns the metrics dict
-    written to ``RUN_DIR/metrics.json``.
+    a resumed run continues from its own backup instead. ``distributed``: one worker of a
+    multi-worker job (``TF_CONFIG``, TensorFlow backend; :mod:`~actiongen_keras.training.distributed`):
+    the chief writes ``run_dir``; every other worker trains into ``.<name>.<task>-<index>.partial``
+    beside it, which holds its backup (all workers of a restarted job resume from the same
+    epoch) and is deleted when the job is done; the GRU ablation is left out. Returns the metrics dict written to ``RUN_DIR/metrics.json``
+    (None on a worker that is not the chief).
 
     Raises:
         ConfigError: a config value out of range, ``epochs < 1``, an ``init_from`` model
@@ -300,9 +307,21 @@ def train(data_dir, run_dir, config=None, epochs=None, progress=True, gru_baseli
     epochs = config.train.epochs if epochs is None else epochs
     if isinstance(epochs, bool) or not isinstance(epochs, (int, np.integer)) or epochs < 1:
         raise ConfigError(f"epochs must be an integer >= 1, got {epochs!r}")
+    strategy = None
+    if distributed:
+        strategy, worker = worker_strategy()
+        if gru_baseline:
+            log("distributed: the GRU ablation is left out (train it in a run of its own)")
+            gru_baseline = False
+        if worker is not None:  # not the chief: the same training into a scratch folder, not scored
+            scratch = Path(run_dir).with_name(f".{Path(run_dir).name}.{worker}.partial")
+            scratch.mkdir(parents=True, exist_ok=True)  # kept until done: its backup resumes a restarted job
+            _train_into(data_dir, scratch, config, int(epochs), progress, False, log, callbacks, init_from, strategy, score=False)
+            shutil.rmtree(scratch, ignore_errors=True)
+            return None
     try:
         with staged_output(run_dir, overwrite, inputs=[data_dir], resumable=True) as work:
-            return _train_into(data_dir, work, config, int(epochs), progress, gru_baseline, log, callbacks, init_from)
+            return _train_into(data_dir, work, config, int(epochs), progress, gru_baseline, log, callbacks, init_from, strategy)
     except TrainingDiverged:
         shutil.rmtree(partial_path(run_dir), ignore_errors=True)  # its backup holds the diverged weights
         raise
@@ -336,7 +355,9 @@ def warm_start(model, source, log=print):
     return copied, len(kept)
 
 
-def _train_into(data_dir, run_dir, config, epochs, progress, gru_baseline, log, callbacks, init_from=None):
+def _train_into(data_dir, run_dir, config, epochs, progress, gru_baseline, log, callbacks, init_from=None, strategy=None, score=True):
+    """Fit (under ``strategy``'s scope where given), save, then (``score``) score the saved
+    model and its baselines on the validation and test splits, outside any strategy."""
     run_dir = Path(run_dir)
     keras.utils.set_random_seed(config.train.seed)
     prep = load_preprocessing(data_dir)
@@ -351,14 +372,22 @@ def _train_into(data_dir, run_dir, config, epochs, progress, gru_baseline, log, 
         (run_dir / "history.csv").unlink()  # no epoch to resume from: start the log afresh
         (run_dir / "train_seconds.json").unlink(missing_ok=True)
 
-    model = build_model(config, meta)
-    log(f"model: {model.count_params():,} parameters; backend {keras.backend.backend()}")
-    if init_from is not None:
-        warm_start(model, init_from, log)  # a resumed run's backup then restores its own weights over these
-    timer = _TrainSeconds(run_dir / "train_seconds.json")
-    fit_model(model, data_dir, run_dir, config, meta, epochs, progress, log, [timer, *callbacks])
-    train_seconds = timer.total()  # epochs before a restart included
-    model.save(run_dir / "model.keras")  # EarlyStopping restored the best weights
+    with strategy.scope() if strategy is not None else contextlib.nullcontext():
+        model = build_model(config, meta)
+        log(f"model: {model.count_params():,} parameters; backend {keras.backend.backend()}")
+        if init_from is not None:
+            warm_start(model, init_from, log)  # a resumed run's backup then restores its own weights over these
+        timer = _TrainSeconds(run_dir / "train_seconds.json")
+        fit_model(model, data_dir, run_dir, config, meta, epochs, progress, log, [timer, *callbacks])
+        train_seconds = timer.total()  # epochs before a restart included
+        model.save(run_dir / "model.keras")  # EarlyStopping restored the best weights
+        log(f"weights digest {weights_digest(model)}")  # the same on every worker of a distributed run
+    if strategy is not None:
+        # scored by one process alone: predicting under the strategy would spread the windows
+        # over the workers (and wait for all of them)
+        model = load_model(run_dir / "model.keras")
+    if not score:
+        return None
 
     extra = {}
     gru = None
