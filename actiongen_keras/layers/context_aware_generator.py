@@ -65,10 +65,9 @@ def xy_tail(params, num_mixtures):
     return params[..., 5 * M : 5 * M + 2]
 
 
-def _polar_parts(mu, tail):
-    """Each component's mean step from the cursor ``tail [..., 2]``: its unit direction
-    ``[..., M, 2]`` and log length ``[..., M]`` (:data:`POLAR_EPS` added in quadrature)."""
-    m = mu - ops.expand_dims(tail, -2)
+def _polar_parts(m):
+    """A mean step ``m [..., 2]`` (from the cursor) as its unit direction ``[..., 2]`` and log
+    length ``[...]`` (:data:`POLAR_EPS` added in quadrature)."""
     rho = ops.sqrt(ops.sum(ops.square(m), axis=-1) + POLAR_EPS**2)
     return motion_direction(m), ops.log(rho)
 
@@ -132,8 +131,7 @@ def draw_position(mu, sigma, one, z, frame="screen", tail=None):
     s = ops.sum(sigma * one, axis=-2)
     m = ops.sum(mu * one, axis=-2)
     if frame == "polar":
-        u, log_rho = _polar_parts(mu, tail)
-        u, log_rho = ops.sum(u * one, axis=-2), ops.sum(log_rho * one[..., 0], axis=-1)
+        u, log_rho = _polar_parts(m - tail)  # the chosen component's mean step only
         r = ops.exp(log_rho + s[..., 0] * z[..., 0] - 0.5 * ops.square(s[..., 0]))
         phi = _wrap(s[..., 1] * z[..., 1])
         return tail + from_frame(ops.stack([r * ops.cos(phi), r * ops.sin(phi)], axis=-1), u)
@@ -163,7 +161,7 @@ def xy_log_prob(y, params, num_mixtures, frame="screen"):
     tail = xy_tail(params, M)
     half_log_2pi = 0.5 * np.log(2 * np.pi)
     if frame == "polar":
-        u, log_rho = _polar_parts(mu, tail)
+        u, log_rho = _polar_parts(mu - ops.expand_dims(tail, -2))
         d = y - ops.expand_dims(tail, -2)
         log_r = 0.5 * ops.log(ops.sum(ops.square(d), axis=-1) + POLAR_EPS**2)
         fd = to_frame(d, u)

@@ -42,7 +42,7 @@ when the patch can go reads them)."""
 
 
 def cluster_spec():
-    """``(task_type, task_index, num_workers)`` from ``TF_CONFIG``.
+    """``(task_type, task_index, cluster)`` from ``TF_CONFIG`` (``cluster``: task type -> addresses).
 
     Raises:
         ConfigError: ``TF_CONFIG`` is missing, not JSON, or does not name this task in its cluster.
@@ -54,12 +54,11 @@ def cluster_spec():
         tf_config = json.loads(raw)
         cluster, task = tf_config["cluster"], tf_config["task"]
         task_type, index = task["type"], int(task["index"])
-        workers = sum(len(cluster.get(kind, [])) for kind in ("chief", "worker"))
         if task_type not in ("chief", "worker") or index >= len(cluster.get(task_type, [])):
             raise KeyError("task")
     except (ValueError, KeyError, TypeError) as e:
         raise ConfigError(f"TF_CONFIG: not a cluster with this task in it ({e}): {raw}") from None
-    return task_type, index, workers
+    return task_type, index, cluster
 
 
 def is_chief(task_type, index, cluster_has_chief):
@@ -79,19 +78,18 @@ def worker_strategy():
     backend = keras.backend.backend()
     if backend not in ("tensorflow", "jax"):
         raise ConfigError(f"--distributed runs on the TensorFlow or JAX backend (KERAS_BACKEND), not {backend}")
-    task_type, index, workers = cluster_spec()
-    cluster = json.loads(os.environ["TF_CONFIG"])["cluster"]
-    has_chief = bool(cluster.get("chief"))
-    name = None if is_chief(task_type, index, has_chief) else f"{task_type}-{index}"
+    task_type, index, cluster = cluster_spec()
+    chiefs = list(cluster.get("chief", []))
+    name = None if is_chief(task_type, index, bool(chiefs)) else f"{task_type}-{index}"
     if backend == "jax":
         import jax  # deferred: the JAX backend's own
 
-        addresses = list(cluster.get("chief", [])) + list(cluster.get("worker", []))
-        process_id = index if task_type == "chief" else index + len(cluster.get("chief", []))
+        addresses = chiefs + list(cluster.get("worker", []))
+        process_id = index if task_type == "chief" else index + len(chiefs)
         # CPU processes have no other collectives (GPUs use their own; asking which backend
         # runs would start it, and jax.distributed must come first)
         jax.config.update("jax_cpu_collectives_implementation", "gloo")
-        keras.distribution.initialize(addresses[0], num_processes=workers, process_id=process_id)
+        keras.distribution.initialize(addresses[0], num_processes=len(addresses), process_id=process_id)
         return keras.distribution.DataParallel(devices=keras.distribution.list_devices()), name
     import tensorflow as tf  # deferred: only under --distributed (TensorFlow backend)
 

@@ -289,7 +289,7 @@ def train(data_dir, run_dir, config=None, epochs=None, progress=True, gru_baseli
     (refused otherwise). ``init_from``: a trained ``model.keras`` (for example one
     pretrained on another dataset) whose weights start the model (:func:`warm_start`);
     a resumed run continues from its own backup instead. ``distributed``: one worker of a
-    multi-worker job (``TF_CONFIG``, TensorFlow backend; :mod:`~actiongen_keras.training.distributed`):
+    multi-worker job (``TF_CONFIG``, TensorFlow or JAX backend; :mod:`~actiongen_keras.training.distributed`):
     the chief writes ``run_dir``; every other worker trains into ``.<name>.<task>-<index>.partial``
     beside it, which holds its backup (all workers of a restarted job resume from the same
     epoch) and is deleted when the job is done; the GRU ablation is left out. Returns the metrics dict written to ``RUN_DIR/metrics.json``
@@ -381,8 +381,8 @@ def _train_into(data_dir, run_dir, config, epochs, progress, gru_baseline, log, 
         fit_model(model, data_dir, run_dir, config, meta, epochs, progress, log, [timer, *callbacks])
         train_seconds = timer.total()  # epochs before a restart included
         model.save(run_dir / "model.keras")  # EarlyStopping restored the best weights
-        log(f"weights digest {weights_digest(model)}")  # the same on every worker of a distributed run
     if strategy is not None:
+        log(f"weights digest {weights_digest(model)}")  # the same on every worker
         # scored by one process alone: predicting under the strategy would spread the windows
         # over the workers (and wait for all of them)
         model = load_model(run_dir / "model.keras")

@@ -87,7 +87,7 @@ def reference(dummy_data_dir, tmp_path_factory):
 
 def test_cluster_spec_reads_tf_config_and_names_what_is_wrong(monkeypatch):
     monkeypatch.setenv("TF_CONFIG", tf_config([1, 2], 1))
-    assert D.cluster_spec() == ("worker", 1, 2)
+    assert D.cluster_spec() == ("worker", 1, {"worker": ["127.0.0.1:1", "127.0.0.1:2"]})
     assert D.is_chief("worker", 0, False) and not D.is_chief("worker", 1, False)
     assert D.is_chief("chief", 0, True) and not D.is_chief("worker", 0, True)
     monkeypatch.delenv("TF_CONFIG")
