@@ -15,7 +15,7 @@ install: $(STAMP)
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e '.[dev,jax,torch]'
+	$(BIN)/python -m pip install -q -e '.[dev,jax,torch,beam]'
 	touch $(STAMP)
 
 # Import contract and lint first, then the suite; -rs lists every skip (the summary line

@@ -114,7 +114,8 @@ def _cmd_dataset_build(args):
     if args.min_subjects is not None:
         config.splits.min_subjects = args.min_subjects
     summary = build_dataset(args.sessions_dir, args.out, config=config.data, sources=args.sources, progress=not args.quiet,
-                            split_config=config.splits, overwrite=args.overwrite)
+                            split_config=config.splits, overwrite=args.overwrite, beam_runner=args.beam_runner, workers=args.workers,
+                            beam_options=args.beam_option or ())
     print(summary.text() if hasattr(summary, "text") else summary)
     return 0
 
@@ -185,6 +186,11 @@ def build_parser():
                    help="subject: held-out people; map: held-out maps (and people where there are enough); blocks: each session "
                         "cut by time; auto (default): map where sessions name their map, else subject, else blocks")
     b.add_argument("--min-subjects", type=int_at_least(2), help="people a source needs for held-out people (default 10)")
+    b.add_argument("--beam-runner", metavar="RUNNER", help="window and serialise on Apache Beam with this runner (DirectRunner, FlinkRunner, "
+                   "SparkRunner, DataflowRunner; needs the 'beam' extra); the result equals the single-process build")
+    b.add_argument("--workers", type=int_at_least(1), help="DirectRunner's local worker processes (with --beam-runner DirectRunner)")
+    b.add_argument("--beam-option", action="append", metavar="FLAG",
+                   help="a Beam pipeline argument passed as it is, e.g. --beam-option=--flink_master=host:8081 (repeatable)")
     add_overwrite(b, "DATA_DIR")
     b.set_defaults(func=_cmd_dataset_build)
 

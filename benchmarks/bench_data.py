@@ -1,12 +1,16 @@
 """Data pipeline throughput: windows/s for building (session -> windows) and iterating.
 
-    python benchmarks/bench_data.py [SESSIONS_DIR] [--sources osu] [--batch 64] [--out DIR]
+    python benchmarks/bench_data.py [SESSIONS_DIR] [--sources osu] [--batch 64] [--out DIR] [--beam-workers 1,2]
 
 Without SESSIONS_DIR it uses /tmp/osu_sessions when present (the osu! importer's output
 of /work/shared/data/osu), else synthetic sessions. It prints:
 
 * ``window``: NumPy windowing (tokenize + vectorised cut) of every session, windows/s;
 * ``build``: the whole ``build_dataset`` (read, split, fit, window, TFDS write), windows/s;
+* ``beam N``: the same build on Apache Beam's DirectRunner with N local workers (1: in this
+  process; more: worker processes), windows/s, and whether its per-split checksums of the
+  serialised examples equal the single-process build's (``--beam-workers``, default 1,2;
+  ``--beam-workers ''`` skips it);
 * ``iterate``: one pass over ``make_dataset(..., "train", batch_size=64)``, windows/s
   (the target is >= 5,000 windows/s), plus a second, cached pass.
 """
@@ -45,6 +49,7 @@ def main(argv=None):
     ap.add_argument("--sources", default=None, help="builder config (osu, sapimouse, ...); default all")
     ap.add_argument("--batch", type=int, default=64)
     ap.add_argument("--out", default=None, help="dataset folder (default: a temporary one)")
+    ap.add_argument("--beam-workers", default="1,2", help="DirectRunner worker counts to time ('' for none)")
     args = ap.parse_args(argv)
     tmp = Path(tempfile.mkdtemp(prefix="bench_data_"))
     src = args.sessions_dir
@@ -67,7 +72,7 @@ def main(argv=None):
     print(f"window   {n:,} windows in {dt:.2f} s: {n / dt:,.0f} windows/s (NumPy, session -> windows)")
     del tgs
 
-    from actiongen_keras.data.build import build_dataset
+    from actiongen_keras.data.build import build_dataset, split_checksums
     from actiongen_keras.data.pipeline import make_dataset
 
     out = Path(args.out) if args.out else tmp / "data"
@@ -76,6 +81,15 @@ def main(argv=None):
     dt = time.perf_counter() - t
     total = sum(summary.windows.values())
     print(f"build    {total:,} windows ({summary.windows}) in {dt:.2f} s: {total / dt:,.0f} windows/s (read+split+fit+TFDS write)")
+    sums = split_checksums(out)
+    for workers in [int(w) for w in args.beam_workers.split(",") if w.strip()]:
+        t = time.perf_counter()
+        build_dataset(src, tmp / f"beam{workers}", config=config, sources=args.sources, progress=False, overwrite=True,
+                      beam_runner="DirectRunner", workers=workers)
+        dt = time.perf_counter() - t
+        same = "same examples" if split_checksums(tmp / f"beam{workers}") == sums else "DIFFERENT examples"
+        print(f"beam {workers:<4}{total:,} windows in {dt:.2f} s: {total / dt:,.0f} windows/s (DirectRunner, {workers} worker(s); {same})")
+        shutil.rmtree(tmp / f"beam{workers}", ignore_errors=True)
     for cached in (False, True):
         ds = make_dataset(out, "train", batch_size=args.batch, shuffle=True, cache=cached, seed=0)
         if cached:

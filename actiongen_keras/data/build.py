@@ -25,12 +25,25 @@ restores the static shapes from ``preprocessing.json``.
 
 The builder never touches the network: sessions come from ``manual_dir`` and
 ``download_and_prepare`` always runs with ``try_download_gcs=False``.
+
+**On Apache Beam** (``build_dataset(..., beam_runner="DirectRunner", workers=N)``,
+``actiongen dataset build ... --beam-runner DirectRunner --workers N``): reading the
+sessions, splitting and fitting the statistics stay in the driver (the statistics need the
+whole training split, and they are small); the windowing and serialising, which is the
+work, becomes a Beam pipeline over ``(session folder, time range)`` items, each read again
+by the worker that windows it (so every worker must see the sessions folder: a local disk
+for DirectRunner, a shared file system for Flink or Spark). Both paths call
+:func:`session_examples`, and examples are serialised deterministically on both (also in
+Beam's worker processes: :class:`DeterministicExampleSerializer` travels pickled with the
+pipeline), so a Beam build and a single-process build hold the same serialised examples
+(:func:`split_checksums` compares them, order aside).
 """
 
 from __future__ import annotations
 
 import contextlib
 import dataclasses
+import hashlib
 import json
 import logging
 import shutil
@@ -53,7 +66,7 @@ from actiongen_keras.data.normalize import (
 from actiongen_keras.data.splits import SPLITS, SPLITS_FILE, assign_splits
 from actiongen_keras.data.windows import check_session, session_windows, window_times
 from actiongen_keras.errors import ConfigError, DataError
-from actiongen_keras.recordings.session import iter_sessions
+from actiongen_keras.recordings.session import iter_sessions, read_session
 
 REPORT_FILE = "build_report.json"
 SOURCE_CONFIGS = {
@@ -256,7 +269,9 @@ class ActiongenSessions(tfds.core.GeneratorBasedBuilder):
     ]
     DEFAULT_CONFIG_NAME = "all"
 
-    def __init__(self, *, data_config=None, source_filter=None, split_config=None, session_mode="strict", progress=False, **kwargs):
+    def __init__(self, *, data_config=None, source_filter=None, split_config=None, session_mode="strict", progress=False, beam=False,
+                 **kwargs):
+        self._beam = bool(beam)
         self._data_config = data_config or DataConfig()
         self._source_filter = tuple(source_filter) if source_filter else None
         self._split_config = split_config or SplitConfig()
@@ -292,41 +307,107 @@ class ActiongenSessions(tfds.core.GeneratorBasedBuilder):
         return {sp: self._generate_examples(prepared, sp) for sp in SPLITS}
 
     def _generate_examples(self, prepared, split):
-        prep = prepared.preprocessing
-        for session, rng in prepared.splits.parts(split, prepared.sessions):
-            ins, tgs, wts, T = session_windows(session, prep, prep.data_config, rng)
-            sid = session.session_id
-            for i in range(len(T)):
-                yield f"{sid}/{T[i]:.0f}", {
-                    "inputs": {k: v[i] for k, v in ins.items()},
-                    "targets": {k: v[i] for k, v in tgs.items()},
-                    "weights": {k: v[i] for k, v in wts.items()},
-                    "session_id": sid,
-                    "t_ms": T[i],
-                }
+        prep, parts = prepared.preprocessing, prepared.splits.parts(split, prepared.sessions)
+        if not self._beam:
+            return (ex for session, time_range in parts for ex in session_examples(session, prep, time_range))
+        from tensorflow_datasets.core.utils.lazy_imports_utils import apache_beam as beam  # deferred: only Beam builds need it
+
+        items = [(session.path, time_range) for session, time_range in parts]
+        return beam.Create(items) | beam.FlatMap(_read_and_window, prep=prep, mode=self._session_mode)
+
+
+def session_examples(session, preprocessing, time_range=None):
+    """The ``(key, example)`` pairs of one session's windows: what both builds write."""
+    ins, tgs, wts, T = session_windows(session, preprocessing, preprocessing.data_config, time_range)
+    sid = session.session_id
+    for i in range(len(T)):
+        yield f"{sid}/{T[i]:.0f}", {
+            "inputs": {k: v[i] for k, v in ins.items()},
+            "targets": {k: v[i] for k, v in tgs.items()},
+            "weights": {k: v[i] for k, v in wts.items()},
+            "session_id": sid,
+            "t_ms": T[i],
+        }
+
+
+def _read_and_window(item, prep, mode):
+    """A Beam worker's step: read the session folder again (the driver checked it) and window it."""
+    path, time_range = item
+    session, _ = read_session(path, mode)
+    return list(session_examples(session, prep, time_range))
 
 
 # --------------------------------------------------------------------------- build_dataset
 
 
-@contextlib.contextmanager
-def _deterministic_serialization():
+class DeterministicExampleSerializer(example_serializer.ExampleSerializer):
     """TFDS writes ``tf.train.Example.SerializeToString()``, whose feature-map order follows
     Python's per-process string hashing: the same windows gave different TFRecord bytes in
-    each run. During a build, examples are serialized with protobuf's deterministic
-    (sorted-map) option instead, so two builds of the same sessions are byte-identical."""
-    cls = example_serializer.ExampleSerializer
-    original = cls.serialize_example
+    each run. This serializer uses protobuf's deterministic (sorted-map) option instead, so
+    two builds of the same sessions are byte-identical. A class (not a patched method) so that
+    Beam's worker processes, which unpickle the writer's serializer, use it too."""
 
     def serialize_example(self, example):
         return self.get_tf_example(example).SerializeToString(deterministic=True)
 
-    cls.serialize_example = serialize_example
+
+@contextlib.contextmanager
+def _deterministic_serialization():
+    """During a build, TFDS's writers are given :class:`DeterministicExampleSerializer`."""
+    original = example_serializer.ExampleSerializer
+    example_serializer.ExampleSerializer = DeterministicExampleSerializer
     try:
         yield
     finally:
-        cls.serialize_example = original
+        example_serializer.ExampleSerializer = original
 
+
+def beam_pipeline_options(runner, workers=None, options=()):
+    """``(runner, PipelineOptions)`` for a Beam build.
+
+    ``workers`` sets DirectRunner's local worker processes (``direct_num_workers``, in
+    ``multi_processing`` mode; one worker runs in this process); other runners take their
+    own flags through ``options`` (Beam pipeline arguments such as ``--project=...``,
+    ``--flink_master=...``), passed as they are.
+    """
+    try:
+        from apache_beam.options.pipeline_options import PipelineOptions  # deferred: Beam is an optional dependency
+    except ImportError:
+        raise ConfigError("a Beam build needs Apache Beam: pip install 'actiongen_keras[beam]'") from None
+    args = list(options)
+    if not any(a.startswith("--default_sdk_harness_log_level") for a in args):
+        args.append("--default_sdk_harness_log_level=WARNING")  # the workers' INFO lines would bury the build's summary
+    if workers is not None:
+        if int(workers) < 1:
+            raise ConfigError(f"workers: must be >= 1, got {workers}")
+        if runner != "DirectRunner":
+            raise ConfigError(f"workers: sets DirectRunner's local processes; runner {runner} takes its own flags (beam_options)")
+        args.append(f"--direct_num_workers={int(workers)}")
+        if int(workers) > 1:
+            args.append("--direct_running_mode=multi_processing")
+    return runner, PipelineOptions(args)
+
+
+def split_checksums(data_dir):
+    """``{split: (examples, sha256)}`` of a built dataset's serialised examples, order aside
+    (the digest of the sorted per-example digests): equal for two builds that hold the same
+    examples, however their writers ordered or sharded them."""
+    import tensorflow as tf  # deferred: imports TensorFlow
+
+    version_dir = _version_dir(Path(data_dir))
+    out = {}
+    for sp in SPLITS:
+        files = sorted(version_dir.glob(f"actiongen_sessions-{sp}.tfrecord*"))
+        digests = sorted(hashlib.sha256(r.numpy()).digest() for r in tf.data.TFRecordDataset([str(f) for f in files]))
+        out[sp] = (len(digests), hashlib.sha256(b"".join(digests)).hexdigest())
+    return out
+
+
+def _version_dir(data_dir):
+    found = sorted(p.parent for p in data_dir.glob("actiongen_sessions/*/*/dataset_info.json"))
+    if len(found) != 1:
+        raise DataError(f"{data_dir}: expected one built actiongen_sessions version folder, found {len(found)}")
+    return found[0]
 
 
 @dataclasses.dataclass
@@ -360,7 +441,7 @@ class BuildSummary:
 
 
 def build_dataset(sessions_dir, out_dir, config=None, sources=None, progress=True, mode="strict", split_config=None,
-                  overwrite=False):
+                  overwrite=False, beam_runner=None, workers=None, beam_options=()):
     """Build the dataset of ``sessions_dir`` into ``out_dir``.
 
     Writes ``out_dir/splits.json``, ``out_dir/preprocessing.json``,
@@ -380,6 +461,10 @@ def build_dataset(sessions_dir, out_dir, config=None, sources=None, progress=Tru
         split_config: a ``SplitConfig`` (fractions, split mode, ``min_subjects``; see
             :mod:`~actiongen_keras.data.splits`).
         overwrite: replace an existing, non-empty ``out_dir`` (refused otherwise).
+        beam_runner: window and serialise on Apache Beam with this runner (``"DirectRunner"``,
+            ``"FlinkRunner"``, ...; see the module docstring); ``None``: in this process.
+        workers: DirectRunner's local worker processes (see :func:`beam_pipeline_options`).
+        beam_options: further Beam pipeline arguments (``["--flink_master=..."]``).
 
     Returns:
         :class:`BuildSummary` (windows per split, skipped sessions with reasons, ...).
@@ -389,8 +474,12 @@ def build_dataset(sessions_dir, out_dir, config=None, sources=None, progress=Tru
             or a split without windows.
         ActiongenError: ``out_dir`` exists (without ``overwrite``), is or contains the
             sessions, or cannot be written.
+        ConfigError: ``workers`` or ``beam_options`` without ``beam_runner``, or Beam not installed.
     """
     start = time.perf_counter()
+    if beam_runner is None and (workers is not None or beam_options):
+        raise ConfigError("workers, beam_options (--workers, --beam-option): only for a Beam build; give beam_runner (--beam-runner), e.g. DirectRunner")
+    runner, pipeline_options = beam_pipeline_options(beam_runner, workers, beam_options) if beam_runner else (None, None)
     name, source_filter = config_for_sources(sources)
     out_dir = Path(out_dir)
     if not Path(sessions_dir).is_dir():
@@ -400,9 +489,10 @@ def build_dataset(sessions_dir, out_dir, config=None, sources=None, progress=Tru
     with staged_output(out_dir, overwrite, inputs=[sessions_dir]) as work:
         builder = ActiongenSessions(
             config=name, data_dir=str(work), data_config=config or DataConfig(), source_filter=source_filter,
-            split_config=split_config, session_mode=mode, progress=progress,
+            split_config=split_config, session_mode=mode, progress=progress, beam=runner is not None,
         )
         dl = tfds.download.DownloadConfig(
+            beam_runner=runner, beam_options=pipeline_options,
             manual_dir=str(Path(sessions_dir).resolve()),
             download_mode=tfds.download.GenerateMode.FORCE_REDOWNLOAD,
             try_download_gcs=False,
