@@ -213,6 +213,9 @@ def build_parser():
 
     add_evaluation_parsers(sub)
     add_export_parsers(sub)
+    from actiongen_keras.training.keystroke_cli import add_typing_parsers  # typing train, scroll fit
+
+    add_typing_parsers(sub)
     add_tune_parser(sub)
     return p
 

@@ -82,7 +82,8 @@ def _cmd_act(args):
     check_output(args.out, args.overwrite, [args.plan, args.model], nested_ok=False)
     settings = sampling_settings(args)
     session, result = act(args.model, plan, context=context, seconds_per_goal=args.seconds_per_goal, **settings,
-                          dwell=not args.no_dwell, clock=not args.no_clock, pixel_grid=not args.no_pixel_grid)
+                          dwell=not args.no_dwell, clock=not args.no_clock, pixel_grid=not args.no_pixel_grid,
+                          typing_model=args.typing_model, scroll_model=args.scroll_model, typos=args.typos)
     t0 = float(session.extra["generated_from_ms"])
     with staged_output(args.out, args.overwrite, [args.plan, args.model], nested_ok=False) as work:
         write_session(session, Path(work) / "session")
@@ -149,12 +150,15 @@ def add_evaluation_parsers(subparsers):
     _sampling_args(s)
     s.set_defaults(func=_cmd_generate)
 
-    s = subparsers.add_parser("act", help="carry out a plan of goals (move, click, double/right click, drag) with the model")
+    s = subparsers.add_parser("act", help="carry out a plan of goals (move, click, double/right click, drag, type, idle, scroll) with the models")
     s.add_argument("--model", required=True, help="RUN_DIR/model.keras (or RUN_DIR) of a model trained with click targets")
     s.add_argument("--plan", required=True, help="plan.json (generation/act.py)")
     s.add_argument("--out", required=True, help="OUT_DIR: session/, events.json (timed events), result.json (each goal: done, when)")
     s.add_argument("--context", help="SESSION_DIR whose first 6 s are the history (that person's pace and style; default: a still cursor)")
     s.add_argument("--seconds-per-goal", type=finite_float(0.0, low_open=True), default=10.0, help="generation time per goal (default 10)")
+    s.add_argument("--typing-model", help="MODEL_DIR of `actiongen typing train`, for type goals (non-commercial research data: see its NOTICE)")
+    s.add_argument("--typos", action="store_true", help="type goals make typos and correct them, at the rate learned from the data (default off)")
+    s.add_argument("--scroll-model", help="MODEL_DIR of `actiongen scroll fit`, for scroll goals")
     add_overwrite(s, "OUT_DIR")
     _sampling_args(s)
     s.set_defaults(func=_cmd_act)

@@ -7,7 +7,8 @@ A plan names the screen, where the cursor starts and the goals in order::
                {"click": {"x": 400, "y": 300, "radius": 12, "button": "left"}},
                {"double_click": {"x": 420, "y": 310, "radius": 12}},
                {"right_click": {"x": 500, "y": 200}},
-               {"drag": {"from": {"x": 400, "y": 300}, "to": {"x": 900, "y": 650, "radius": 20}}}]}
+               {"drag": {"from": {"x": 400, "y": 300}, "to": {"x": 900, "y": 650, "radius": 20}}},
+               {"scroll": {"dy": 3}}, {"type": {"text": "Hello, world"}}, {"idle": {"ms": 1500}}]}
 
 The goals reach the model as **click targets** (``recordings/click_targets.py``), the anchors
 a model trained on sessions imported with ``--click-targets`` reads: each goal is the current
@@ -16,9 +17,25 @@ click when a press begun within its radius is released, a move when the cursor c
 it), then the next appears. The path, its speed, overshoots, corrections and pauses are the
 model's; nothing here moves the cursor. A double click is two clicks on the same target; a
 drag is a click target at ``from`` whose release should land within ``to``'s radius (the
-result says whether it did). ``scroll``, ``type`` and ``idle`` goals are not built yet
-(the model has no keystroke training and no way to be told to wait): a plan that has them is
-refused with the goal named, never carried out in part silently.
+result says whether it did).
+
+``type``, ``idle`` and ``scroll`` goals are not the pointer model's: the plan is cut into
+segments. A run of pointer goals is rolled out by the model (one rollout per run, continuing
+from the session so far); each other goal appends its events after the previous goal
+finished (the last target's release, or the end of a run whose goals were not all done),
+the cursor still at its last position:
+
+* ``{"type": {"text": "...", "typos": false}}``: key events from a keystroke-timing model
+  trained on the Aalto typing data (``typing_model=``, CLI ``--typing-model``;
+  ``generation/typing.py``): intervals, dwells, rollover, shift; ``typos`` (default: the
+  ``typos`` argument, off) adds corrected typos at the learned rate. Done when the events
+  type exactly the text (replayed, :func:`~actiongen_keras.generation.typing.typed_text`).
+* ``{"idle": {"ms": 1500}}``: no input for exactly that long; the next goal starts then.
+* ``{"scroll": {"dy": 3}}``: ``|dy|`` wheel notches (positive down), intervals from a wheel
+  model fitted on Balabit (``scroll_model=``, CLI ``--scroll-model``; ``generation/scrolling.py``).
+
+A plan with a ``type`` (``scroll``) goal and no typing (scroll) model is refused naming the
+goal and the option. A plan of such goals only needs no pointer model (``model=None``).
 
 The model needs a history: by default a still cursor at ``start`` (one event, 6 s before the
 first goal); ``context`` (a recorded session) gives its first 6 s instead, positions scaled to
@@ -41,11 +58,17 @@ import numpy as np
 from actiongen_keras.data.windows import history_ms
 from actiongen_keras.errors import ActiongenError
 from actiongen_keras.generation.rollout import Generator, generated_part, rollout
-from actiongen_keras.recordings.click_targets import STATE_COLUMNS, STATE_SOURCE, TARGET_RADIUS_PX, ClickTask, Targets
-from actiongen_keras.recordings.session import BUTTONS, Events, Session
+from actiongen_keras.generation.scrolling import Scroller
+from actiongen_keras.generation.typing import Typist, check_text, typed_text
+from actiongen_keras.recordings.click_targets import STATE_COLUMNS, STATE_SOURCE, STEP_MS, TARGET_RADIUS_PX, ClickTask, Targets
+from actiongen_keras.recordings.session import BUTTONS, Events, Session, State
 
-GOALS = ("move", "click", "double_click", "right_click", "drag")
-NOT_BUILT = {"scroll": "scrolling", "type": "typing (no keystroke model is trained yet)", "idle": "waiting"}
+POINTER_GOALS = ("move", "click", "double_click", "right_click", "drag")
+OTHER_GOALS = ("type", "idle", "scroll")
+GOALS = POINTER_GOALS + OTHER_GOALS
+MAX_SCROLL_NOTCHES = 1000
+MAX_IDLE_MS = 3_600_000.0
+DEFAULT_HISTORY_MS = 6000.0  # the still cursor before the first goal of a plan without pointer goals
 SECONDS_PER_GOAL = 10.0
 
 
@@ -112,10 +135,11 @@ def read_plan(plan, source="plan"):
         if not isinstance(g, dict) or len(g) != 1:
             raise ActiongenError(f"{where}: must be an object with one key, the goal ({', '.join(GOALS)})")
         (name, body), = g.items()
-        if name in NOT_BUILT:
-            raise ActiongenError(f"{where}: '{name}' goals are not built yet ({NOT_BUILT[name]}); this version carries out {', '.join(GOALS)}")
         if name not in GOALS:
             raise ActiongenError(f"{where}: unknown goal '{name}' (one of {', '.join(GOALS)})")
+        if name in OTHER_GOALS:
+            goals.append((name, _other_goal(where, name, body)))
+            continue
         if name == "drag":
             _fields(f"{where}.drag", body, ("from", "to"), ("button",))
             fx, fy, fr = _point(f"{where}.drag.from", body["from"], screen, radius=True)
@@ -130,10 +154,34 @@ def read_plan(plan, source="plan"):
     return Plan(screen=screen, start=(sx, sy), goals=goals)
 
 
+def _other_goal(where, name, body):
+    if name == "type":
+        _fields(f"{where}.type", body, ("text",), ("typos",))
+        text = check_text(body["text"], f"{where}.type.text")
+        typos = body.get("typos")
+        if typos is not None and not isinstance(typos, bool):
+            raise ActiongenError(f"{where}.type.typos: must be true or false, got {typos!r}")
+        return {"text": text, "typos": typos}
+    if name == "idle":
+        _fields(f"{where}.idle", body, ("ms",))
+        ms = _number(f"{where}.idle.ms", body["ms"], positive=True)
+        if ms > MAX_IDLE_MS:
+            raise ActiongenError(f"{where}.idle.ms: at most {MAX_IDLE_MS:g} (an hour), got {ms:g}")
+        return {"ms": ms}
+    _fields(f"{where}.scroll", body, ("dy",))
+    dy = _number(f"{where}.scroll.dy", body["dy"])
+    if dy == 0 or dy != int(dy) or abs(dy) > MAX_SCROLL_NOTCHES:
+        raise ActiongenError(f"{where}.scroll.dy: a non-zero whole number of notches within +-{MAX_SCROLL_NOTCHES}, got {body['dy']!r}")
+    return {"dy": int(dy)}
+
+
 def plan_targets(plan):
-    """The plan's :class:`Targets` (a double click is two) and, per target, its goal's index."""
+    """The plan's :class:`Targets` (a double click is two) and, per target, its goal's index
+    (pointer goals only)."""
     rows, owner = [], []
     for i, (name, f) in enumerate(plan.goals):
+        if name not in POINTER_GOALS:
+            continue
         end = f["to"][:2] if name == "drag" else (f["x"], f["y"])
         row = (f["x"], f["y"], end[0], end[1], f["button"], "move" if name == "move" else "click", f["radius"])
         for _ in range(2 if name == "double_click" else 1):
@@ -163,45 +211,135 @@ def _context_session(plan, context, hist):
                    state_columns=[dict(c) for c in STATE_COLUMNS], extra={"state_source": STATE_SOURCE}), t0 + hist
 
 
-def act(model, plan, context=None, seed=0, seconds_per_goal=SECONDS_PER_GOAL, **sampling):
+def _segments(plan):
+    """The plan's goals as segments: ``("pointer", [goal indices])`` runs and single ``(name, [i])``."""
+    out = []
+    for i, (name, _) in enumerate(plan.goals):
+        if name in POINTER_GOALS and out and out[-1][0] == "pointer":
+            out[-1][1].append(i)
+        else:
+            out.append(("pointer" if name in POINTER_GOALS else name, [i]))
+    return out
+
+
+def _needs(plan, name, given, option):
+    goals = [i for i, (n, _) in enumerate(plan.goals) if n == name]
+    if goals and given is None:
+        raise ActiongenError(f"plan: goals[{goals[0]}]: a '{name}' goal needs {option}")
+
+
+def act(model, plan, context=None, seed=0, seconds_per_goal=SECONDS_PER_GOAL, typing_model=None, scroll_model=None, typos=False,
+        **sampling):
     """Carry out ``plan`` (a dict, a JSON path or a :class:`Plan`) with ``model`` (``RUN_DIR``,
-    ``model.keras`` or a :class:`~actiongen_keras.generation.rollout.Generator`).
+    ``model.keras`` or a :class:`~actiongen_keras.generation.rollout.Generator`; ``None`` for a
+    plan without pointer goals).
+
+    ``typing_model``: ``MODEL_DIR`` (or a :class:`~actiongen_keras.generation.typing.Typist`) of
+    ``actiongen typing train``, needed by ``type`` goals; ``typos``: their default (a goal's own
+    ``typos`` wins). ``scroll_model``: ``MODEL_DIR`` (or a
+    :class:`~actiongen_keras.generation.scrolling.Scroller`) of ``actiongen scroll fit``, needed
+    by ``scroll`` goals.
 
     Returns ``(session, result)``: the generated session (the context's events before T0, then
-    the model's, up to the release that did the last goal when all were done; its state the
-    targets it was shown)
-    and ``{"goals": [{"goal", "done", "done_ms", "ended_in_target" (drags)}], "achieved",
-    "seconds"}`` (times in ms after T0). ``sampling``: the options of
-    :func:`~actiongen_keras.generation.rollout.rollout` (temperature, xy_noise_corr, ...).
+    the goals', up to the end of the last goal when all were done; its state the targets the
+    model was shown) and ``{"goals": [{"goal", "done", "done_ms", "ended_in_target" (drags),
+    "text" (typing: the text the events type)}], "achieved", "of", "seconds"}`` (times in ms
+    after T0). ``sampling``: the options of :func:`~actiongen_keras.generation.rollout.rollout`
+    (temperature, xy_noise_corr, ...).
     """
     plan = plan if isinstance(plan, Plan) else read_plan(plan)
-    gen = model if isinstance(model, Generator) else Generator(model)
-    if not any(a.get("x") == "target_x" for a in gen.preprocessing.anchors):
-        raise ActiongenError(f"{gen.model_path}: this model was not trained with click targets (anchor 'target'): train it on sessions "
-                             "imported with --click-targets, or it would not see the goals")
-    session, T0 = _context_session(plan, context, history_ms(gen.data_config))
-    targets, owner = plan_targets(plan)
-    task = ClickTask(targets, T0, recorded=False)
-    session = dataclasses.replace(session, state=task.state(T0))
-    seconds = float(seconds_per_goal) * len(plan.goals)
-    out = rollout(gen, session, seconds=seconds, seed=seed, start_ms=T0, tasks=[task], **sampling)
-    done_at = {}  # target index -> time it was done (ms after T0)
-    for t, index, _ in task.done[1:]:
-        done_at[index - 1] = t - T0
-    ev = generated_part(out).events
-    goals = []
-    for i, (name, f) in enumerate(plan.goals):
-        mine = np.flatnonzero(owner == i)
-        done = all(int(j) in done_at for j in mine)
-        g = {"goal": name, "done": done, "done_ms": max(done_at[int(j)] for j in mine) if done else None}
-        if name == "drag":
-            g["ended_in_target"] = bool(done and _release_within(ev, T0 + g["done_ms"], f["to"]))
-        goals.append(g)
-    all_done = len(done_at) == len(targets.x)
-    last = max(done_at.values()) if all_done else seconds * 1000.0  # with goals left, all that was generated
-    out = dataclasses.replace(out, events=out.events.take(out.events.t_ms <= T0 + last))
+    _needs(plan, "type", typing_model, "a keystroke model: typing_model= (CLI --typing-model MODEL_DIR, from `actiongen typing train`)")
+    _needs(plan, "scroll", scroll_model, "a wheel model: scroll_model= (CLI --scroll-model MODEL_DIR, from `actiongen scroll fit`)")
+    pointer = any(n in POINTER_GOALS for n, _ in plan.goals)
+    if pointer and model is None:
+        raise ActiongenError("plan: pointer goals (move, click, drag, ...) need the pointer model (--model RUN_DIR)")
+    gen = None
+    if pointer:
+        gen = model if isinstance(model, Generator) else Generator(model)
+        if not any(a.get("x") == "target_x" for a in gen.preprocessing.anchors):
+            raise ActiongenError(f"{gen.model_path}: this model was not trained with click targets (anchor 'target'): train it on "
+                                 "sessions imported with --click-targets, or it would not see the goals")
+    typist = None if typing_model is None else typing_model if isinstance(typing_model, Typist) else Typist(typing_model)
+    scroller = None if scroll_model is None else scroll_model if isinstance(scroll_model, Scroller) else Scroller(scroll_model)
+    hist = history_ms(gen.data_config) if gen is not None else DEFAULT_HISTORY_MS
+    session, T0 = _context_session(plan, context, hist)
+    if not pointer:
+        session = dataclasses.replace(session, state_columns=None, extra={})
+    events = session.events
+    goals = [None] * len(plan.goals)
+    states, extra, t, all_done = [], {}, T0, True
+    for k, (kind, idx) in enumerate(_segments(plan)):
+        x, y = float(events.x[-1]), float(events.y[-1])
+        if kind == "pointer":
+            sub = Plan(screen=plan.screen, start=plan.start, goals=[plan.goals[i] for i in idx])
+            targets, owner = plan_targets(sub)
+            task = ClickTask(targets, t, recorded=False)
+            ctx = dataclasses.replace(session, events=events, state=task.state(t))
+            seconds = float(seconds_per_goal) * len(idx)
+            out = rollout(gen, ctx, seconds=seconds, seed=seed + k, start_ms=t, tasks=[task], **sampling)
+            done_at = {index - 1: tt for tt, index, _ in task.done[1:]}  # target -> session ms it was done
+            ev = generated_part(out).events
+            for j, i in enumerate(idx):
+                name, f = plan.goals[i]
+                mine = np.flatnonzero(owner == j)
+                done = all(int(m) in done_at for m in mine)
+                g = {"goal": name, "done": done, "done_ms": max(done_at[int(m)] for m in mine) - T0 if done else None}
+                if name == "drag":
+                    g["ended_in_target"] = bool(done and _release_within(ev, T0 + g["done_ms"], f["to"]))
+                goals[i] = g
+            seg_done = len(done_at) == len(targets.x)
+            all_done &= seg_done
+            end = max(done_at.values()) if seg_done else t + seconds * 1000.0
+            states.append(task.state(end, since_ms=states[-1].t_ms[-1] if states else 0.0))  # "none" since the last run
+            extra = extra or {kk: v for kk, v in out.extra.items()}
+            new = ev.take(ev.t_ms <= end)
+        elif kind == "idle":
+            i = idx[0]
+            end = t + plan.goals[i][1]["ms"]
+            new = Events.empty()
+            goals[i] = {"goal": "idle", "done": True, "done_ms": end - T0}
+        elif kind == "type":
+            i = idx[0]
+            f = plan.goals[i][1]
+            new = typist.type_events(f["text"], t, x, y, seed=seed + k, typos=typos if f["typos"] is None else f["typos"])
+            text = typed_text(new.type, new.key)
+            end = float(new.t_ms[-1])
+            goals[i] = {"goal": "type", "done": text == f["text"], "done_ms": end - T0, "text": text, "keys": int((new.type == "key_down").sum())}
+        else:  # scroll
+            i = idx[0]
+            new = scroller.scroll_events(plan.goals[i][1]["dy"], t, x, y, seed=seed + k)
+            end = float(new.t_ms[-1])
+            goals[i] = {"goal": "scroll", "done": True, "done_ms": end - T0, "notches": int(len(new))}
+        events = Events.concatenate([events, new])
+        t = end
+    extra.update({"generated_from_ms": T0, "generated_ms": t - T0, "context_ms": hist})
+    if typist is not None:
+        extra["typing_model"] = {"path": str(typist.model.path), "license": typist.model.meta.get("license")}
+    if scroller is not None:
+        extra["scroll_model"] = {"path": str(scroller.path), "license": scroller.meta.get("license")}
+    state = _join_states(states) if states else None
+    if state is not None and len(state.t_ms) and state.t_ms[-1] < t:  # the span after the last pointer run: no target shown
+        tail = np.arange(state.t_ms[-1] + STEP_MS, t + STEP_MS / 2, STEP_MS)
+        none = {c: np.full(len(tail), np.nan) if np.asarray(v).dtype.kind == "f" else np.full(len(tail), "", dtype=object)
+                for c, v in state.columns.items()}
+        state = _join_states([state, State(t_ms=tail, columns=none)]) if len(tail) else state
+    out = dataclasses.replace(session, session_id="plan.gen" + str(seed), source="generated", events=events, state=state,
+                              extra={**session.extra, **extra}, provenance="generated by actiongen_keras act from a plan")
     achieved = sum(g["done"] and g.get("ended_in_target", True) for g in goals)
-    return out, {"goals": goals, "achieved": achieved, "of": len(goals), "seconds": last / 1000.0}
+    return out, {"goals": goals, "achieved": achieved, "of": len(goals), "seconds": (t - T0) / 1000.0, "all_done": bool(all_done)}
+
+
+def _join_states(parts):
+    """The states one after the other (a part's rows at or before the previous part's last dropped)."""
+    keep, last = [], -np.inf
+    for p in parts:
+        m = p.t_ms > last
+        keep.append((p, m))
+        if m.any():
+            last = float(p.t_ms[m][-1])
+    cols = parts[0].columns.keys()
+    return State(t_ms=np.concatenate([p.t_ms[m] for p, m in keep]),
+                 columns={c: np.concatenate([np.asarray(p.columns[c])[m] for p, m in keep]) for c in cols})
 
 
 def _release_within(ev, t, to):
@@ -211,11 +349,12 @@ def _release_within(ev, t, to):
 
 
 def timed_events(session, t0):
-    """The generated events as a list of ``{"t_ms" (after t0), "type", "x", "y", "button"}`` for a
-    caller that drives a real input device."""
+    """The generated events as a list of ``{"t_ms" (after t0), "type", "x", "y", "button", "key",
+    "scroll_dx", "scroll_dy"}`` for a caller that drives a real input device."""
     ev = session.events.take(session.events.t_ms >= t0)
-    return [{"t_ms": round(float(t) - t0, 3), "type": str(k), "x": round(float(x), 3), "y": round(float(y), 3), "button": str(b)}
-            for t, k, x, y, b in zip(ev.t_ms, ev.type, ev.x, ev.y, ev.button)]
+    return [{"t_ms": round(float(t) - t0, 3), "type": str(k), "x": round(float(x), 3), "y": round(float(y), 3), "button": str(b),
+             "key": str(key), "scroll_dx": float(sx), "scroll_dy": float(sy)}
+            for t, k, x, y, b, key, sx, sy in zip(ev.t_ms, ev.type, ev.x, ev.y, ev.button, ev.key, ev.scroll_dx, ev.scroll_dy)]
 
 
-__all__ = ["GOALS", "Plan", "SECONDS_PER_GOAL", "act", "plan_targets", "read_plan", "timed_events"]
+__all__ = ["GOALS", "OTHER_GOALS", "POINTER_GOALS", "Plan", "SECONDS_PER_GOAL", "act", "plan_targets", "read_plan", "timed_events"]

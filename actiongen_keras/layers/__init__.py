@@ -16,6 +16,7 @@ from actiongen_keras.layers.efficient_attention import EfficientAttention
 from actiongen_keras.layers.event_embedding import EventEmbedding
 from actiongen_keras.layers.gru_decoder import GRUDecoder
 from actiongen_keras.layers.gru_encoder import MaskedGRUEncoder
+from actiongen_keras.layers.keystroke_timing import KeystrokeNLL, KeystrokeTimingMixture, keystroke_log_prob
 from actiongen_keras.layers.multi_scale_timing import MultiScaleTimingProcessor
 from actiongen_keras.layers.pixel_dequantization import PixelDequantization
 from actiongen_keras.layers.state_anchor_query import StateAnchorQuery
@@ -29,6 +30,8 @@ __all__ = [
     "EfficientAttention",
     "EventEmbedding",
     "GRUDecoder",
+    "KeystrokeNLL",
+    "KeystrokeTimingMixture",
     "MaskedGRUEncoder",
     "MultiScaleTimingProcessor",
     "PixelDequantization",
@@ -37,6 +40,7 @@ __all__ = [
     "TemporalPositionEncoding",
     "TransformerBlock",
     "behaviour_features",
+    "keystroke_log_prob",
     "split_xy_params",
     "xy_log_prob",
     "xy_tail",

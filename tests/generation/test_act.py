@@ -22,7 +22,16 @@ def _plan(*goals):
 
 
 @pytest.mark.parametrize("goal, message", [
-    ({"type": {"text": "hi"}}, "goals[0]: 'type' goals are not built yet"),
+    ({"type": {"txt": "hi"}}, "goals[0].type: unknown key(s) txt"),
+    ({"type": {"text": ""}}, "goals[0].type.text: must be a non-empty string"),
+    ({"type": {"text": "a\x07b"}}, "goals[0].type.text: cannot type the control character"),
+    ({"type": {"text": "hi", "typos": 1}}, "goals[0].type.typos: must be true or false"),
+    ({"idle": {"ms": 0}}, "goals[0].idle.ms: must be > 0"),
+    ({"idle": {"ms": -5}}, "goals[0].idle.ms: must be > 0"),
+    ({"idle": {}}, "goals[0].idle: missing ms"),
+    ({"scroll": {"dy": 0}}, "goals[0].scroll.dy: a non-zero whole number"),
+    ({"scroll": {"dy": 1.5}}, "goals[0].scroll.dy: a non-zero whole number"),
+    ({"scroll": {"dy": "up"}}, "goals[0].scroll.dy: must be a finite number"),
     ({"jump": {"x": 1, "y": 2}}, "goals[0]: unknown goal 'jump'"),
     ({"click": {"x": 1}}, "goals[0].click: missing y"),
     ({"click": {"x": 1, "y": 2, "size": 3}}, "goals[0].click: unknown key(s) size"),
@@ -96,3 +105,63 @@ def _write(session, folder):
 
     write_session(session, folder)
     return folder
+
+
+def test_a_type_or_scroll_goal_without_its_model_is_refused_naming_the_goal_and_option():
+    plan = A.read_plan(_plan({"idle": {"ms": 10}}, {"type": {"text": "hi"}}))
+    with pytest.raises(ActiongenError, match=r"goals\[1\]: a 'type' goal needs a keystroke model: typing_model= \(CLI --typing-model"):
+        A.act(None, plan)
+    with pytest.raises(ActiongenError, match=r"goals\[0\]: a 'scroll' goal needs a wheel model: scroll_model= \(CLI --scroll-model"):
+        A.act(None, A.read_plan(_plan({"scroll": {"dy": 2}})))
+
+
+def test_idle_type_and_scroll_goals_follow_one_another(keystroke_model_dir, scroll_model_dir):
+    plan = _plan({"idle": {"ms": 1500}}, {"type": {"text": "Hi, Bob!"}}, {"idle": {"ms": 700}}, {"scroll": {"dy": -3}},
+                 {"type": {"text": "ok", "typos": True}})
+    session, result = A.act(None, plan, typing_model=keystroke_model_dir, scroll_model=scroll_model_dir, seed=3)
+    g = result["goals"]
+    assert result["achieved"] == 5 and [x["goal"] for x in g] == ["idle", "type", "idle", "scroll", "type"]
+    assert g[0]["done_ms"] == 1500.0 and g[1]["text"] == "Hi, Bob!" and g[4]["text"] == "ok"
+    T0 = session.extra["generated_from_ms"]
+    ev = session.events.take(session.events.t_ms >= T0)
+    keys = ev.take((ev.type == "key_down") | (ev.type == "key_up"))
+    first = keys.t_ms[0]
+    assert first > T0 + 1500.0  # typing starts after the idle goal
+    # the second idle goal: exactly 700 ms with no input between the last key up and the scroll goal's start
+    last_key_up = keys.t_ms[keys.t_ms <= T0 + g[1]["done_ms"]][-1]
+    assert last_key_up == pytest.approx(T0 + g[1]["done_ms"])
+    scroll = ev.take(ev.type == "scroll")
+    assert len(scroll) == 3 and np.all(scroll.scroll_dy == -1) and g[3]["notches"] == 3
+    assert scroll.t_ms[0] >= T0 + g[2]["done_ms"] and g[2]["done_ms"] == pytest.approx(g[1]["done_ms"] + 700.0)
+    assert not np.any((ev.t_ms > T0 + g[1]["done_ms"]) & (ev.t_ms < T0 + g[2]["done_ms"]))
+    # the cursor stays where it was
+    assert np.all(ev.x == 256) and np.all(ev.y == 192)
+    events = A.timed_events(session, T0)
+    assert {e["key"] for e in events if e["type"] == "key_down"} >= {"shift", "h", "i", ",", "space", "b", "o", "!"}
+    assert sum(e["scroll_dy"] for e in events) == -3
+
+
+def test_act_types_between_pointer_goals_and_the_next_rollout_continues_after_it(tmp_path, keystroke_model_dir):
+    sessions = [CT.with_click_targets(synthetic_session(f"s{i}", f"p{i}", duration_s=20, rate_hz=30, seed=i, screen=(512, 384)))
+                for i in range(2)]
+    run = untrained_run(sessions, tiny_config(), run_dir=tmp_path / "run")
+    plan = _plan({"click": {"x": 256, "y": 192, "radius": 1000}}, {"type": {"text": "Yes."}}, {"click": {"x": 256, "y": 192, "radius": 1000}})
+    (tmp_path / "plan.json").write_text(json.dumps(plan))
+    code = main(["-q", "act", "--model", run.path, "--plan", str(tmp_path / "plan.json"), "--out", str(tmp_path / "out"),
+                 "--typing-model", str(keystroke_model_dir), "--seconds-per-goal", "2"])
+    result = json.loads((tmp_path / "out" / "result.json").read_text())
+    g = result["goals"]
+    assert code == (0 if result["achieved"] == 3 else 1) and g[1]["done"] and g[1]["text"] == "Yes."
+    s, _ = read_session(tmp_path / "out" / "session", "strict")
+    T0 = s.extra["generated_from_ms"]
+    keys = s.events.take(s.events.type == "key_down")
+    typing_start = T0 + (g[0]["done_ms"] if g[0]["done"] else 2000.0)
+    assert keys.t_ms[0] > typing_start and keys.t_ms[-1] <= T0 + g[1]["done_ms"]
+    # the second click's rollout continues after the typing: no pointer event during it, then pointer events
+    ptr = s.events.take(np.isin(s.events.type, ["move", "press", "release"]))
+    assert not np.any((ptr.t_ms > keys.t_ms[0]) & (ptr.t_ms < T0 + g[1]["done_ms"]))
+    if g[2]["done"]:
+        assert g[2]["done_ms"] > g[1]["done_ms"]
+    events = json.loads((tmp_path / "out" / "events.json").read_text())
+    assert [e["key"] for e in events if e["type"] == "key_down"] == keys.key.tolist()
+    assert s.state.t_ms.tolist() == sorted(set(s.state.t_ms.tolist()))

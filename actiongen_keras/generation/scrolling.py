@@ -1,0 +1,51 @@
+"""Scrolling by notches with the wheel model of ``training/scroll.py`` (the ``scroll`` goal of ``generation/act.py``).
+
+A scroll goal of ``dy`` notches is one burst of ``|dy|`` ``scroll`` events of one notch each
+(``scroll_dy`` = the sign of ``dy``: positive is down, as in the session format), the cursor
+still. The first notch comes one sampled interval after the previous goal ended, then one
+sampled interval between notches: intervals drawn by inverse-CDF sampling from the quantiles
+of one training person, drawn per goal (a learned empirical model of Balabit's wheel
+intervals; see ``training/scroll.py`` for that data's caveats).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from actiongen_keras.errors import ActiongenError
+from actiongen_keras.recordings.session import Events
+from actiongen_keras.training.scroll import FORMAT
+
+
+class Scroller:
+    """A fitted wheel model (``MODEL_DIR`` holding ``scroll.json``)."""
+
+    def __init__(self, folder):
+        self.path = Path(folder)
+        f = self.path / "scroll.json"
+        if not f.is_file():
+            raise ActiongenError(f"{self.path}: not a scroll model folder (needs scroll.json; fit one with `actiongen scroll fit`)")
+        self.meta = json.loads(f.read_text(encoding="utf-8"))
+        if self.meta.get("format") != FORMAT:
+            raise ActiongenError(f"{f}: format {self.meta.get('format')!r}, expected {FORMAT!r}")
+        self.quantiles = {k: np.asarray(v, dtype=np.float64) for k, v in self.meta["interval_quantiles_ms"].items()}
+
+    def intervals(self, n, rng, person=None):
+        """``n`` intervals (ms) of one person (drawn when not given)."""
+        names = sorted(self.quantiles)
+        q = self.quantiles[person if person is not None else names[int(rng.integers(len(names)))]]
+        return np.interp(rng.random(n), np.linspace(0.0, 1.0, len(q)), q)
+
+    def scroll_events(self, dy, start_ms, x, y, seed=0):
+        """:class:`Events` of a burst of ``|dy|`` notches (module doc)."""
+        n = int(round(abs(dy)))
+        rng = np.random.default_rng(seed)
+        t = float(start_ms) + np.cumsum(self.intervals(n, rng))
+        return Events.from_columns(t_ms=np.round(t, 3), type=["scroll"] * n, x=np.full(n, float(x)), y=np.full(n, float(y)),
+                                   scroll_dy=np.full(n, float(np.sign(dy))))
+
+
+__all__ = ["Scroller"]

@@ -1,0 +1,87 @@
+"""Fit the wheel model: intervals between the notches of a scroll, learned from Balabit (``actiongen scroll fit``).
+
+The Balabit Mouse Dynamics Challenge data (``../shared/data/balabit``, 10 people) log every
+wheel notch (the importer makes each a ``scroll`` event of one notch). A *burst* is a run of
+notches in one direction with less than :data:`BURST_GAP_MS` between them; the model is, per
+training person, the 21 quantiles (0, 5, ..., 100 %) of their within-burst inter-notch
+intervals: a learned empirical model, not a parametric one. Generation
+(``generation/scrolling.py``) draws one person per scroll goal and that person's intervals by
+inverse-CDF sampling. Person-disjoint: the people are sorted by name and every
+:data:`HOLDOUT_EVERY`-th (starting with the second) is held out, never fitted.
+
+Caveats, said where the model is written: Balabit was captured from remote-desktop traffic on
+a ~15.6 ms clock, so intervals come in ticks and notches coalesced into one packet have a
+0 ms interval; one person (user20) has a free-spinning or smooth wheel (median 15 ms).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from actiongen_keras.errors import ActiongenError
+from actiongen_keras.recordings.importers.balabit import read_balabit
+
+FORMAT = "actiongen-scroll-model/1"
+BURST_GAP_MS = 1000.0
+HOLDOUT_EVERY = 3
+NOTICE = ("Fitted on the Balabit Mouse Dynamics Challenge data set (Fulop, Kovacs, Kurics, Windhager-Pokol, 2016): research "
+          "use, with attribution; do not ship anything derived from it in a product.")
+
+
+def scroll_people(data_dir):
+    """``{person: [session files]}`` of ``data_dir/training_files``, sorted by person."""
+    root = Path(data_dir) / "training_files"
+    if not root.is_dir():
+        raise ActiongenError(f"{data_dir}: no training_files/ folder (expected the Balabit layout)")
+    return {p.name: sorted(f for f in p.iterdir() if f.is_file()) for p in sorted(root.iterdir()) if p.is_dir()}
+
+
+def split_people(people):
+    """(train, held out) lists of person names (module doc)."""
+    names = sorted(people)
+    held = [n for i, n in enumerate(names) if i % HOLDOUT_EVERY == 1]
+    return [n for n in names if n not in held], held
+
+
+def burst_intervals(files, repairs=None):
+    """Within-burst inter-notch intervals (ms) of a person's session files; the files are read in
+    repair mode and every change is appended to ``repairs`` (lines) when given."""
+    gaps = []
+    for f in files:
+        session, report, _ = read_balabit(f, repair=True)
+        if repairs is not None:
+            repairs.extend(report.lines())
+        ev = session.events
+        m = ev.type == "scroll"
+        t, d = ev.t_ms[m], ev.scroll_dy[m]
+        g = np.diff(t)
+        same = np.sign(d[1:]) == np.sign(d[:-1])
+        gaps.append(g[same & (g < BURST_GAP_MS)])
+    return np.concatenate(gaps) if gaps else np.zeros(0)
+
+
+def fit_scroll_model(data_dir, out_dir, min_intervals=50, max_sessions=None):
+    """Fit on the training people of ``data_dir`` (their first ``max_sessions`` session files) and write
+    ``out_dir/scroll.json`` and ``NOTICE``."""
+    people = scroll_people(data_dir)
+    train, held = split_people(people)
+    quantiles, repairs = {}, []
+    for name in train:
+        g = burst_intervals(people[name][:max_sessions], repairs)
+        if len(g) >= min_intervals:
+            quantiles[name] = np.percentile(g, np.linspace(0, 100, 21)).round(3).tolist()
+    if not quantiles:
+        raise ActiongenError(f"{data_dir}: no training person has {min_intervals} within-burst wheel intervals")
+    meta = {"format": FORMAT, "data": "balabit", "license": NOTICE, "burst_gap_ms": BURST_GAP_MS, "people": sorted(quantiles),
+            "held_out_people": held, "interval_quantiles_ms": quantiles, "repairs": repairs}
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "scroll.json").write_text(json.dumps(meta, indent=1) + "\n", encoding="utf-8")
+    (out / "NOTICE").write_text(NOTICE + "\n", encoding="utf-8")
+    return meta
+
+
+__all__ = ["FORMAT", "NOTICE", "burst_intervals", "fit_scroll_model", "scroll_people", "split_people"]

@@ -1,0 +1,140 @@
+"""Typed text against held-out typists: exactness, words per minute and a detector's AUC.
+
+    python benchmarks/typing_benchmark.py [--model MODEL_DIR] [--data ../shared/data/keystrokes_aalto]
+        [--max-people 600] [--epochs 12] [--test-people 100] [--sentences-per-person 5] [--seed 0]
+
+Without ``--model`` a keystroke model is trained first (``actiongen typing train`` on
+``--max-people`` training typists) into a temporary folder. The held-out typists are the
+first ``--test-people`` participants of the person-disjoint ``test`` split (never trained
+on); each gives up to ``--sentences-per-person`` sentences. The model types each of those
+sentences (typos on, at the learned rate; one training typist's pace per sentence), and so
+do two naive typists on the same key plan without typos: ``constant`` (every interval the
+training median interval, every dwell the median dwell) and ``uniform`` (intervals uniform
+in 50-350 ms, dwells in 60-140 ms).
+
+Per sentence features (:func:`sentence_features`): log interval mean, sd and 10/25/50/75/90th
+percentiles, log dwell mean, sd and 10/50/90th percentiles, the rollover share (a key down
+before the previous key is up), the backspace share, keystrokes per character, words per
+minute. The detector is the project's (``evaluation/detector.py``: gradient-boosted trees,
+folds disjoint by person, a generated sentence grouped with the held-out typist whose
+sentence it typed; cluster-bootstrap 95% CI), and the human floor the same test on held-out
+people against held-out people.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from actiongen_keras.data import keystrokes as K  # noqa: E402
+from actiongen_keras.evaluation.detector import detector_auc, human_floor  # noqa: E402
+from actiongen_keras.generation.typing import Typist, keystroke_events, keystroke_plan, typed_text  # noqa: E402
+
+FEATURES = ("iv_mean", "iv_sd", "iv_q10", "iv_q25", "iv_q50", "iv_q75", "iv_q90", "dw_mean", "dw_sd", "dw_q10", "dw_q50", "dw_q90",
+            "rollover", "backspace", "keys_per_char", "wpm")
+
+
+def wpm(press, n_chars):
+    minutes = (press[-1] - press[0]) / 60000.0
+    return (max(n_chars - 1, 1) / 5.0) / max(minutes, 1e-6)
+
+
+def sentence_features(press, release, keys, text):
+    order = np.argsort(press, kind="stable")
+    press, release, keys = press[order], release[order], np.asarray(keys, dtype=object)[order]
+    iv = np.log(np.clip(np.diff(press), 1.0, None))
+    dw = np.log(np.clip(release - press, 1.0, None))
+    q = np.percentile
+    return [iv.mean(), iv.std(), *q(iv, [10, 25, 50, 75, 90]), dw.mean(), dw.std(), *q(dw, [10, 50, 90]),
+            float((press[1:] < release[:-1]).mean()), float(np.mean(keys == "backspace")), len(press) / len(text), wpm(press, len(text))]
+
+
+def keystrokes_of(t, typ, key):
+    """Pair each key_down with the next key_up of its key: (press, release, keys)."""
+    press, release, keys, open_ = [], [], [], {}
+    for ti, ty, k in zip(t, typ, key):
+        if ty == "key_down":
+            open_[k] = len(press)
+            press.append(ti)
+            release.append(np.nan)
+            keys.append(k)
+        elif k in open_:
+            release[open_.pop(k)] = ti
+    return np.array(press), np.array(release), np.array(keys, dtype=object)
+
+
+def naive_events(texts, rng, kind, median_iv, median_dw):
+    out = []
+    for text in texts:
+        plan = keystroke_plan(text, rng)
+        n = len(plan)
+        if kind == "constant":
+            iv, dw = np.full(n, median_iv), np.full(n, median_dw)
+        else:
+            iv, dw = rng.uniform(50, 350, n), rng.uniform(60, 140, n)
+        out.append(keystroke_events(plan, iv, dw, 0.0, rng))
+    return out
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--model")
+    ap.add_argument("--data", default=str(ROOT.parent / "shared" / "data" / "keystrokes_aalto"))
+    ap.add_argument("--max-people", type=int, default=600)
+    ap.add_argument("--epochs", type=int, default=12)
+    ap.add_argument("--test-people", type=int, default=100)
+    ap.add_argument("--sentences-per-person", type=int, default=5)
+    ap.add_argument("--seed", type=int, default=0)
+    args = ap.parse_args(argv)
+    model_dir = args.model
+    if model_dir is None:
+        from actiongen_keras.training.keystrokes import train_keystroke_model
+
+        model_dir = tempfile.mkdtemp(prefix="keystroke_model_")
+        meta = train_keystroke_model(args.data, model_dir, max_people=args.max_people, epochs=args.epochs, seed=args.seed)
+        print(f"trained on {len(meta['people'])} typists ({meta['rows']} keystrokes) in {meta['train_seconds']} s; "
+              f"validation NLL {meta['val_loss'][-1]:.3f} on {len(meta['validation_people'])} typists; model in {model_dir}")
+    typist = Typist(model_dir)
+    trained = set(typist.model.meta["people"])
+    held = K.read_typists(args.data, "test", max_people=args.test_people)
+    assert not trained & {t.pid for t in held}, "held-out typists overlap the training people"
+    sections = [s for t in held for s in t.sections[: args.sentences_per_person]]
+    texts = [s.sentence for s in sections]
+    groups = [s.pid for s in sections]
+    print(f"held out: {len(held)} typists never trained on, {len(sections)} sentences")
+
+    real = np.array([sentence_features(s.press, s.release, np.array(s.letter, dtype=object), s.sentence) for s in sections])
+    real[:, FEATURES.index("backspace")] = [np.mean(np.array(s.token) == K.BACKSPACE) for s in sections]
+    rng = np.random.default_rng(args.seed)
+    rows = {}
+    gen = typist.type_texts(texts, rng, typos=True)
+    exact = [typed_text(ty, k) == text for (t, ty, k), text in zip(gen, texts)]
+    rows["model (typos on)"] = gen
+    paces = np.exp(np.median(typist.model.paces, axis=0))
+    rows["constant typist"] = naive_events(texts, rng, "constant", paces[0], paces[1])
+    rows["uniform-random typist"] = naive_events(texts, rng, "uniform", 0, 0)
+    wpm_real = real[:, FEATURES.index("wpm")]
+    print(f"typed text exact: {sum(exact)} of {len(exact)} ({100.0 * np.mean(exact):.1f}%)")
+    print(f"{'sample':24s} {'WPM median':>10s} {'WPM 5-95%':>14s} {'WPM min-max':>14s} {'AUC':>6s} {'95% CI':>14s}")
+    print(f"{'held-out humans':24s} {np.median(wpm_real):10.1f} {np.percentile(wpm_real, 5):6.1f}-{np.percentile(wpm_real, 95):<7.1f} "
+          f"{wpm_real.min():6.1f}-{wpm_real.max():<7.1f}")
+    floor = human_floor(real, np.array(groups))
+    for name, evs in rows.items():
+        X = np.array([sentence_features(*keystrokes_of(*e), text) for e, text in zip(evs, texts)])
+        res = detector_auc(real, X, groups, groups)
+        w = X[:, FEATURES.index("wpm")]
+        print(f"{name:24s} {np.median(w):10.1f} {np.percentile(w, 5):6.1f}-{np.percentile(w, 95):<7.1f} {w.min():6.1f}-{w.max():<7.1f} "
+              f"{res['auc']:6.3f} {res['ci_low']:.3f}-{res['ci_high']:.3f}")
+    if isinstance(floor, dict) and "auc" in floor:
+        print(f"{'human floor (A vs B)':24s} {'':10s} {'':14s} {'':14s} {floor['auc']:6.3f} {floor['ci_low']:.3f}-{floor['ci_high']:.3f}")
+
+
+if __name__ == "__main__":
+    main()
