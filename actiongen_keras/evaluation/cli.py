@@ -154,7 +154,8 @@ def add_evaluation_parsers(subparsers):
     s.add_argument("--model", required=True, help="RUN_DIR/model.keras (or RUN_DIR) of a model trained with click targets")
     s.add_argument("--plan", required=True, help="plan.json (generation/act.py)")
     s.add_argument("--out", required=True, help="OUT_DIR: session/, events.json (timed events), result.json (each goal: done, when)")
-    s.add_argument("--context", help="SESSION_DIR whose first 6 s are the history (that person's pace and style; default: a still cursor)")
+    s.add_argument("--context", "--style", dest="context",
+                   help="SESSION_DIR whose first 6 s are the history: that person's pace and style (default: a still cursor)")
     s.add_argument("--seconds-per-goal", type=finite_float(0.0, low_open=True), default=10.0, help="generation time per goal (default 10)")
     s.add_argument("--typing-model", help="MODEL_DIR of `actiongen typing train`, for type goals (non-commercial research data: see its NOTICE)")
     s.add_argument("--typos", action="store_true", help="type goals make typos and correct them, at the rate learned from the data (default off)")
