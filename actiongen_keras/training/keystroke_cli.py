@@ -15,10 +15,7 @@ def _cmd_typing_train(args):
     print(f"wrote {args.out}: trained on {len(meta['people'])} typists ({meta['rows']} keystrokes) in {meta['train_seconds']} s, "
           f"validation NLL {meta['val_loss'][-1]:.3f} on {len(meta['validation_people'])} of them; typo rate "
           f"{meta['typos']['rate_per_key']:.4f} per key. NON-COMMERCIAL RESEARCH USE ONLY (see {args.out}/NOTICE).")
-    if meta["dropped_rows"]:
-        print(f"  {meta['dropped_rows']} unusable row(s) dropped, listed per file in {args.out}/meta.json 'repairs':")
-        for line in meta["repairs"][:10]:
-            print("  " + line)
+    _print_repairs(meta["repairs"], f"{args.out}/meta.json")
     return 0
 
 
@@ -28,11 +25,16 @@ def _cmd_scroll_fit(args):
     with staged_output(args.out, args.overwrite, [args.data]) as work:
         meta = fit_scroll_model(args.data, work, max_sessions=args.max_sessions)
     print(f"wrote {args.out}: wheel intervals of {len(meta['people'])} people (held out: {', '.join(meta['held_out_people'])})")
-    if meta["repairs"]:
-        print(f"  the repairing read changed {len(meta['repairs'])} thing(s), listed in {args.out}/scroll.json 'repairs':")
-        for line in meta["repairs"][:10]:
-            print("  " + line)
+    _print_repairs(meta["repairs"], f"{args.out}/scroll.json")
     return 0
+
+
+def _print_repairs(lines, where, show=10):
+    """The data a fit dropped or repaired, one line per file and kind (all of them in ``where``)."""
+    if lines:
+        print(f"  rows dropped or repaired in {len(lines)} file/kind(s), all listed in {where} 'repairs':")
+        for line in lines[:show]:
+            print("  " + line)
 
 
 def add_typing_parsers(subparsers):

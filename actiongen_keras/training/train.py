@@ -125,11 +125,14 @@ def fit_model(model, data_dir, run_dir, config, meta, epochs, progress=True, log
         if t.progressive:
             log(f"stage {i + 1}/{len(stages)}: {name} ({per_stage} epochs; heads: {', '.join(heads)})")
         stage = f"stage{i + 1}"
+        resume_at = _resume_epoch(run_dir / "backup" / stage)
+        if resume_at:
+            log(f"resuming {stage} at epoch {resume_at + 1} from its backup ({run_dir / 'backup' / stage})")
         # The window order of each epoch depends only on the seed and the epoch (deterministic
         # tf.data: parallel map and batch otherwise hand windows over as threads finish), so
         # a run resumed by BackupAndRestore at epoch e reads what an uninterrupted one reads.
         train_ds = shard_for_workers(make_dataset(data_dir, "train", t.batch_size, shuffle=True, seed=t.seed + 1000 * i, deterministic=True,
-                                                  first_epoch=_resume_epoch(run_dir / "backup" / stage)), t.batch_size)
+                                                  first_epoch=resume_at), t.batch_size)
         compile_model(fitted, config, meta, heads, lr_factor)
         history = fitted.fit(
             train_ds,
