@@ -1,11 +1,14 @@
 """`actiongen act` on random click targets: how many goals a model carries out, and how fast.
 
     python benchmarks/act_random_targets.py RUN_DIR/model.keras [--goals 200] [--context SESSION_DIR]
-                                            [--screen 1280x720] [--seconds-per-goal 5] [--seed 0]
+                                            [--screen 1280x720] [--seconds-per-goal 5] [--seed 0] [--tempo 1[,2,...]]
 
 Draws ``--goals`` click targets (20 px) uniformly on the screen (40 px from its edges; NumPy seed
 ``--seed``), runs :func:`actiongen_keras.generation.act.act` once and prints the goals achieved,
-the time taken and the median time per goal (the README's "Directed generation" figures).
+the time taken, the median time per goal, and the presses and goals done per minute of
+generated input (the README's "Directed generation" figures). ``--tempo`` takes a list: one
+run per tempo on the same targets (the README's tempo table; needs a model trained with the
+pace column).
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from actiongen_keras.generation.act import act  # noqa: E402
+from actiongen_keras.generation.rollout import Generator  # noqa: E402
 from actiongen_keras.recordings.session import read_session  # noqa: E402
 
 
@@ -31,20 +35,26 @@ def main(argv=None):
     p.add_argument("--screen", default="1280x720")
     p.add_argument("--seconds-per-goal", type=float, default=5.0)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--tempo", default="1", help="comma-separated tempos, one run each (act(tempo=...))")
     a = p.parse_args(argv)
     w, h = (float(v) for v in a.screen.split("x"))
     xy = np.random.default_rng(a.seed).uniform([40, 40], [w - 40, h - 40], (a.goals, 2))
     plan = {"screen": {"width": w, "height": h}, "start": {"x": w / 2, "y": h / 2},
             "goals": [{"click": {"x": float(x), "y": float(y)}} for x, y in xy]}
     context = read_session(a.context, "repair")[0] if a.context else None
-    t = time.perf_counter()
-    _, result = act(a.model, plan, context=context, seed=a.seed, seconds_per_goal=a.seconds_per_goal)
-    done = [g["done_ms"] for g in result["goals"] if g["done"]]
-    per_goal = np.diff([0.0] + done)
-    print(f"{result['achieved']} of {result['of']} goals in {result['seconds']:.1f} s of generated input; "
-          f"per goal median {np.median(per_goal) if len(per_goal) else float('nan'):.0f} ms, "
-          f"mean {np.mean(per_goal) if len(per_goal) else float('nan'):.0f} ms; {time.perf_counter() - t:.1f} s wall")
-
+    gen = Generator(a.model)
+    for tempo in (float(v) for v in a.tempo.split(",")):
+        t = time.perf_counter()
+        session, result = act(gen, plan, context=context, seed=a.seed, seconds_per_goal=a.seconds_per_goal, tempo=tempo)
+        done = [g["done_ms"] for g in result["goals"] if g["done"]]
+        per_goal = np.diff([0.0] + done)
+        ev = session.events
+        presses = int(((ev.type == "press") & (ev.t_ms >= session.extra["generated_from_ms"])).sum())
+        minutes = result["seconds"] / 60.0
+        print(f"tempo {tempo:g}: {result['achieved']} of {result['of']} goals in {result['seconds']:.1f} s of generated input "
+              f"({presses / minutes:.1f} presses, {result['achieved'] / minutes:.1f} goals done per minute); per goal median "
+              f"{np.median(per_goal) if len(per_goal) else float('nan'):.0f} ms, mean {np.mean(per_goal) if len(per_goal) else float('nan'):.0f} ms; "
+              f"{time.perf_counter() - t:.1f} s wall", flush=True)
 
 if __name__ == "__main__":
     main()

@@ -83,7 +83,7 @@ def _cmd_act(args):
     settings = sampling_settings(args)
     session, result = act(args.model, plan, context=context, seconds_per_goal=args.seconds_per_goal, **settings,
                           dwell=not args.no_dwell, clock=not args.no_clock, pixel_grid=not args.no_pixel_grid,
-                          typing_model=args.typing_model, scroll_model=args.scroll_model, typos=args.typos)
+                          typing_model=args.typing_model, scroll_model=args.scroll_model, typos=args.typos, tempo=args.tempo)
     t0 = float(session.extra["generated_from_ms"])
     with staged_output(args.out, args.overwrite, [args.plan, args.model], nested_ok=False) as work:
         write_session(session, Path(work) / "session")
@@ -156,6 +156,9 @@ def add_evaluation_parsers(subparsers):
     s.add_argument("--out", required=True, help="OUT_DIR: session/, events.json (timed events), result.json (each goal: done, when)")
     s.add_argument("--context", "--style", dest="context",
                    help="SESSION_DIR whose first 6 s are the history: that person's pace and style (default: a still cursor)")
+    s.add_argument("--tempo", type=finite_float(0.0, low_open=True), default=1.0,
+                   help="the pace the model is told: this times its training sessions' mean presses per minute (0.25-4; needs a "
+                        "model trained with the pace input; default 1)")
     s.add_argument("--seconds-per-goal", type=finite_float(0.0, low_open=True), default=10.0, help="generation time per goal (default 10)")
     s.add_argument("--typing-model", help="MODEL_DIR of `actiongen typing train`, for type goals (non-commercial research data: see its NOTICE)")
     s.add_argument("--typos", action="store_true", help="type goals make typos and correct them, at the rate learned from the data (default off)")

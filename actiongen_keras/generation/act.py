@@ -60,7 +60,15 @@ from actiongen_keras.errors import ActiongenError
 from actiongen_keras.generation.rollout import Generator, generated_part, rollout
 from actiongen_keras.generation.scrolling import Scroller
 from actiongen_keras.generation.typing import Typist, check_text, typed_text
-from actiongen_keras.recordings.click_targets import STATE_COLUMNS, STATE_SOURCE, STEP_MS, TARGET_RADIUS_PX, ClickTask, Targets
+from actiongen_keras.recordings.click_targets import (
+    PACE_COLUMN,
+    STATE_COLUMNS,
+    STATE_SOURCE,
+    STEP_MS,
+    TARGET_RADIUS_PX,
+    ClickTask,
+    Targets,
+)
 from actiongen_keras.recordings.session import BUTTONS, Events, Session, State
 
 POINTER_GOALS = ("move", "click", "double_click", "right_click", "drag")
@@ -70,6 +78,7 @@ MAX_SCROLL_NOTCHES = 1000
 MAX_IDLE_MS = 3_600_000.0
 DEFAULT_HISTORY_MS = 6000.0  # the still cursor before the first goal of a plan without pointer goals
 SECONDS_PER_GOAL = 10.0
+TEMPO_RANGE = (0.25, 4.0)
 
 
 @dataclasses.dataclass
@@ -228,8 +237,21 @@ def _needs(plan, name, given, option):
         raise ActiongenError(f"plan: goals[{goals[0]}]: a '{name}' goal needs {option}")
 
 
+def plan_pace(gen, tempo):
+    """The ``pace_per_min`` state value of ``tempo``: tempo times the training sessions' mean
+    pace (the model's ``preprocessing.json``). A model trained without the column gets NaN at
+    tempo 1 (it ignores the column) and refuses another tempo."""
+    column = next((c for c in gen.preprocessing.numeric_columns if c["name"] == PACE_COLUMN), None)
+    if column is None:
+        if tempo != 1.0:
+            raise ActiongenError(f"{gen.model_path}: tempo {tempo:g} needs a model trained with the pace input ('{PACE_COLUMN}': "
+                                 "sessions imported with --click-targets by this version)")
+        return float("nan")
+    return float(tempo) * float(column["mean"])
+
+
 def act(model, plan, context=None, seed=0, seconds_per_goal=SECONDS_PER_GOAL, typing_model=None, scroll_model=None, typos=False,
-        **sampling):
+        tempo=1.0, **sampling):
     """Carry out ``plan`` (a dict, a JSON path or a :class:`Plan`) with ``model`` (``RUN_DIR``,
     ``model.keras`` or a :class:`~actiongen_keras.generation.rollout.Generator`; ``None`` for a
     plan without pointer goals).
@@ -238,7 +260,9 @@ def act(model, plan, context=None, seed=0, seconds_per_goal=SECONDS_PER_GOAL, ty
     ``actiongen typing train``, needed by ``type`` goals; ``typos``: their default (a goal's own
     ``typos`` wins). ``scroll_model``: ``MODEL_DIR`` (or a
     :class:`~actiongen_keras.generation.scrolling.Scroller`) of ``actiongen scroll fit``, needed
-    by ``scroll`` goals.
+    by ``scroll`` goals. ``tempo`` (within :data:`TEMPO_RANGE`): the pointer model is told a pace
+    of ``tempo`` times its training sessions' mean (:func:`plan_pace`: the state's
+    ``pace_per_min``, an input it was trained with); nothing is stretched afterwards.
 
     Returns ``(session, result)``: the generated session (the context's events before T0, then
     the goals', up to the end of the last goal when all were done; its state the targets the
@@ -248,6 +272,9 @@ def act(model, plan, context=None, seed=0, seconds_per_goal=SECONDS_PER_GOAL, ty
     (temperature, xy_noise_corr, ...).
     """
     plan = plan if isinstance(plan, Plan) else read_plan(plan)
+    tempo = _number("tempo", tempo, positive=True)
+    if not TEMPO_RANGE[0] <= tempo <= TEMPO_RANGE[1]:
+        raise ActiongenError(f"tempo: within {TEMPO_RANGE[0]:g}-{TEMPO_RANGE[1]:g}, got {tempo:g}")
     _needs(plan, "type", typing_model, "a keystroke model: typing_model= (CLI --typing-model MODEL_DIR, from `actiongen typing train`)")
     _needs(plan, "scroll", scroll_model, "a wheel model: scroll_model= (CLI --scroll-model MODEL_DIR, from `actiongen scroll fit`)")
     pointer = any(n in POINTER_GOALS for n, _ in plan.goals)
@@ -259,6 +286,7 @@ def act(model, plan, context=None, seed=0, seconds_per_goal=SECONDS_PER_GOAL, ty
         if not any(a.get("x") == "target_x" for a in gen.preprocessing.anchors):
             raise ActiongenError(f"{gen.model_path}: this model was not trained with click targets (anchor 'target'): train it on "
                                  "sessions imported with --click-targets, or it would not see the goals")
+        pace = plan_pace(gen, tempo)
     typist = None if typing_model is None else typing_model if isinstance(typing_model, Typist) else Typist(typing_model)
     scroller = None if scroll_model is None else scroll_model if isinstance(scroll_model, Scroller) else Scroller(scroll_model)
     hist = history_ms(gen.data_config) if gen is not None else DEFAULT_HISTORY_MS
@@ -273,7 +301,7 @@ def act(model, plan, context=None, seed=0, seconds_per_goal=SECONDS_PER_GOAL, ty
         if kind == "pointer":
             sub = Plan(screen=plan.screen, start=plan.start, goals=[plan.goals[i] for i in idx])
             targets, owner = plan_targets(sub)
-            task = ClickTask(targets, t, recorded=False)
+            task = ClickTask(targets, t, recorded=False, pace_per_min=pace)
             ctx = dataclasses.replace(session, events=events, state=task.state(t))
             seconds = float(seconds_per_goal) * len(idx)
             out = rollout(gen, ctx, seconds=seconds, seed=seed + k, start_ms=t, tasks=[task], **sampling)
@@ -357,4 +385,4 @@ def timed_events(session, t0):
             for t, k, x, y, b, key, sx, sy in zip(ev.t_ms, ev.type, ev.x, ev.y, ev.button, ev.key, ev.scroll_dx, ev.scroll_dy)]
 
 
-__all__ = ["GOALS", "OTHER_GOALS", "POINTER_GOALS", "Plan", "SECONDS_PER_GOAL", "act", "plan_targets", "read_plan", "timed_events"]
+__all__ = ["GOALS", "OTHER_GOALS", "POINTER_GOALS", "Plan", "SECONDS_PER_GOAL", "TEMPO_RANGE", "act", "plan_pace", "plan_targets", "read_plan", "timed_events"]

@@ -24,6 +24,12 @@ whose release is after ``t``: the one the person is moving to, or holding now.
   time itself is not given: when to press is the model's to decide, as it is a
   person's. (osu! is different: there the hit time is the game's.)
 * ``target_button`` (categorical): the button it was pressed with.
+* ``pace_per_min``: the person's pace, the session's presses per minute over its span
+  (:func:`session_pace`), the same in every row: who is playing, not what is on screen.
+  The model reads it as any numeric state column, so a plan can ask for another pace
+  (``actiongen act --tempo``: tempo times the training sessions' mean) with an input the
+  model was trained with. Sessions imported before it lack the column; it then reads as the
+  training mean (a standardised 0), and a model trained without it ignores it.
 
 ``session.json`` says where the state came from: ``extra.state_source`` is
 :data:`STATE_SOURCE`, ``extra.click_targets`` counts the targets and names the noise.
@@ -51,7 +57,17 @@ STATE_COLUMNS = (
     {"name": "target_end_y", "kind": "numeric", "anchor": "target_end", "role": "y"},
     {"name": "target_end_dt_ms", "kind": "numeric", "anchor": "target_end", "role": "dt_ms"},
     {"name": "target_button", "kind": "categorical"},
+    {"name": "pace_per_min", "kind": "numeric"},
 )
+PACE_COLUMN = "pace_per_min"
+
+
+def session_pace(events):
+    """Presses per minute over the span of ``events`` (NaN without a press or a span)."""
+    t = np.asarray(events.t_ms, dtype=np.float64)
+    n = int((np.asarray(events.type) == "press").sum())
+    span = float(t[-1] - t[0]) if len(t) else 0.0
+    return 60000.0 * n / span if n and span > 0 else float("nan")
 
 
 @dataclasses.dataclass
@@ -113,9 +129,9 @@ def session_targets(events, session_id, noise_px=POSITION_NOISE_PX):
                    end_y=(p.up_y + noise[3])[order], button=p.button[order], done_t=p.up_t[order])
 
 
-def _state_rows(t, targets, index, appeared):
+def _state_rows(t, targets, index, appeared, pace):
     """State columns at snapshot times ``t``: target ``index[i]`` (none where it is past the
-    last), shown since ``appeared[i]``."""
+    last), shown since ``appeared[i]``; the pace (presses per minute) in every row."""
     n = len(targets.x)
     valid = index < n
     idx = np.minimum(index, max(n - 1, 0))
@@ -128,6 +144,7 @@ def _state_rows(t, targets, index, appeared):
         "target_x": col(targets.x), "target_y": col(targets.y), "target_dt_ms": age,
         "target_end_x": col(targets.end_x), "target_end_y": col(targets.end_y), "target_end_dt_ms": age,
         "target_button": np.where(valid, targets.button[idx] if n else "", "").astype(object),
+        PACE_COLUMN: np.full(len(t), float(pace)),
     }
 
 
@@ -142,7 +159,7 @@ def click_target_state(events, session_id, step_ms=STEP_MS, noise_px=POSITION_NO
     # when the one before it was released (the first at the start)
     index = np.searchsorted(tg.done_t, t, side="right")
     appeared = np.concatenate([[0.0], tg.done_t])[index]
-    return State(t_ms=t, columns=_state_rows(t, tg, index, appeared)), int(len(tg.x))
+    return State(t_ms=t, columns=_state_rows(t, tg, index, appeared, session_pace(events))), int(len(tg.x))
 
 
 class ClickTask:
@@ -158,8 +175,9 @@ class ClickTask:
     was clicked, and one it reached late would be gone.
     """
 
-    def __init__(self, targets, start_ms, index=0, appeared=None, step_ms=STEP_MS, recorded=True):
+    def __init__(self, targets, start_ms, index=0, appeared=None, step_ms=STEP_MS, recorded=True, pace_per_min=float("nan")):
         self.targets = targets
+        self.pace_per_min = float(pace_per_min)  # the state's pace column (NaN: none given, read as the training mean)
         self.start_ms, self.step_ms, self.recorded = float(start_ms), float(step_ms), bool(recorded)
         # (from when, the current target, when it appeared): one entry at the start, one per target done
         self.done = [(self.start_ms, int(index), self.start_ms if appeared is None else float(appeared))]
@@ -177,7 +195,7 @@ class ClickTask:
         targets = session_targets(session.events, session.session_id, noise)
         index = int(np.searchsorted(targets.done_t, float(start_ms), side="right"))  # done in the recording by then
         appeared = float(targets.done_t[index - 1]) if index > 0 else 0.0
-        return cls(targets, start_ms, index, appeared, step_ms)
+        return cls(targets, start_ms, index, appeared, step_ms, pace_per_min=session_pace(session.events))
 
     @property
     def radius_px(self):
@@ -223,7 +241,7 @@ class ClickTask:
         own = t >= self.start_ms
         index = np.where(own, np.array([d[1] for d in self.done])[np.maximum(k, 0)], real)
         appeared = np.where(own, np.array([d[2] for d in self.done])[np.maximum(k, 0)], appeared_real)
-        return State(t_ms=t, columns=_state_rows(t, self.targets, index, appeared))
+        return State(t_ms=t, columns=_state_rows(t, self.targets, index, appeared, self.pace_per_min))
 
 
 def with_click_targets(session, noise_px=POSITION_NOISE_PX):

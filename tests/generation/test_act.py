@@ -1,6 +1,7 @@
 """Directed generation (generation/act.py): the plan's checks, its targets, and `actiongen act` on a
 tiny untrained model whose preprocessing knows click targets."""
 
+import dataclasses
 import json
 
 import numpy as np
@@ -165,3 +166,32 @@ def test_act_types_between_pointer_goals_and_the_next_rollout_continues_after_it
     events = json.loads((tmp_path / "out" / "events.json").read_text())
     assert [e["key"] for e in events if e["type"] == "key_down"] == keys.key.tolist()
     assert s.state.t_ms.tolist() == sorted(set(s.state.t_ms.tolist()))
+
+
+def test_the_pace_column_is_the_persons_presses_per_minute_and_a_plan_sets_it_by_tempo(tmp_path):
+    sessions = [CT.with_click_targets(synthetic_session(f"s{i}", f"p{i}", duration_s=20, rate_hz=30, seed=i, screen=(512, 384)))
+                for i in range(2)]
+    paces = []
+    for s in sessions:
+        ev = s.events
+        want = 60000.0 * int((ev.type == "press").sum()) / (ev.t_ms[-1] - ev.t_ms[0])
+        col = s.state.columns[CT.PACE_COLUMN]
+        assert np.all(col == pytest.approx(want)) and want > 0  # one value, in every row
+        assert CT.ClickTask.from_session(s, 5000.0).state(8000.0).columns[CT.PACE_COLUMN][0] == pytest.approx(want)
+        paces.append(want)
+    run = untrained_run(sessions, tiny_config(), run_dir=tmp_path / "run")
+    gen = A.Generator(run.path)
+    assert A.plan_pace(gen, 2.0) == pytest.approx(2.0 * np.mean(paces))  # the training sessions' mean (fitted on both)
+    assert np.isnan(A.plan_pace(gen, 1.0)) or A.plan_pace(gen, 1.0) == pytest.approx(np.mean(paces))
+    plan = _plan({"click": {"x": 256, "y": 192, "radius": 1000}})
+    session, _ = A.act(gen, plan, context=sessions[0], seconds_per_goal=1.0, tempo=0.5)
+    shown = session.state.columns[CT.PACE_COLUMN][session.state.t_ms >= session.extra["generated_from_ms"]]
+    assert len(shown) and np.all(shown == pytest.approx(0.5 * np.mean(paces)))
+    old = untrained_run([dataclasses.replace(s, state=dataclasses.replace(s.state, columns={k: v for k, v in s.state.columns.items()
+                                                                                              if k != CT.PACE_COLUMN}),
+                                             state_columns=[c for c in s.state_columns if c["name"] != CT.PACE_COLUMN])
+                         for s in sessions], tiny_config())
+    with pytest.raises(ActiongenError, match="tempo 2 needs a model trained with the pace input"):
+        A.act(old, plan, tempo=2.0)
+    with pytest.raises(ActiongenError, match=r"tempo: within 0.25-4, got 5"):
+        A.act(gen, plan, tempo=5.0)
