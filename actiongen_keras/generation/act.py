@@ -68,6 +68,7 @@ from actiongen_keras.recordings.click_targets import (
     TARGET_RADIUS_PX,
     ClickTask,
     Targets,
+    session_pace,
 )
 from actiongen_keras.recordings.session import BUTTONS, Events, Session, State
 
@@ -237,17 +238,20 @@ def _needs(plan, name, given, option):
         raise ActiongenError(f"plan: goals[{goals[0]}]: a '{name}' goal needs {option}")
 
 
-def plan_pace(gen, tempo):
-    """The ``pace_per_min`` state value of ``tempo``: tempo times the training sessions' mean
-    pace (the model's ``preprocessing.json``). A model trained without the column gets NaN at
-    tempo 1 (it ignores the column) and refuses another tempo."""
+def plan_pace(gen, tempo, context=None):
+    """The ``pace_per_min`` state value of ``tempo``: tempo times the pace of the person of
+    ``context`` (the style: their presses per minute, :func:`session_pace`) or, without a
+    context or a press in it, of the training sessions' mean (the model's
+    ``preprocessing.json``). A model trained without the column gets NaN at tempo 1 (it
+    ignores the column) and refuses another tempo."""
     column = next((c for c in gen.preprocessing.numeric_columns if c["name"] == PACE_COLUMN), None)
     if column is None:
         if tempo != 1.0:
             raise ActiongenError(f"{gen.model_path}: tempo {tempo:g} needs a model trained with the pace input ('{PACE_COLUMN}': "
                                  "sessions imported with --click-targets by this version)")
         return float("nan")
-    return float(tempo) * float(column["mean"])
+    own = session_pace(context.events) if context is not None and len(context.events) else float("nan")
+    return float(tempo) * (own if np.isfinite(own) else float(column["mean"]))
 
 
 def act(model, plan, context=None, seed=0, seconds_per_goal=SECONDS_PER_GOAL, typing_model=None, scroll_model=None, typos=False,
@@ -261,8 +265,8 @@ def act(model, plan, context=None, seed=0, seconds_per_goal=SECONDS_PER_GOAL, ty
     ``typos`` wins). ``scroll_model``: ``MODEL_DIR`` (or a
     :class:`~actiongen_keras.generation.scrolling.Scroller`) of ``actiongen scroll fit``, needed
     by ``scroll`` goals. ``tempo`` (within :data:`TEMPO_RANGE`): the pointer model is told a pace
-    of ``tempo`` times its training sessions' mean (:func:`plan_pace`: the state's
-    ``pace_per_min``, an input it was trained with); nothing is stretched afterwards.
+    of ``tempo`` times the context person's (else its training sessions' mean; :func:`plan_pace`:
+    the state's ``pace_per_min``, an input it was trained with); nothing is stretched afterwards.
 
     Returns ``(session, result)``: the generated session (the context's events before T0, then
     the goals', up to the end of the last goal when all were done; its state the targets the
@@ -286,7 +290,7 @@ def act(model, plan, context=None, seed=0, seconds_per_goal=SECONDS_PER_GOAL, ty
         if not any(a.get("x") == "target_x" for a in gen.preprocessing.anchors):
             raise ActiongenError(f"{gen.model_path}: this model was not trained with click targets (anchor 'target'): train it on "
                                  "sessions imported with --click-targets, or it would not see the goals")
-        pace = plan_pace(gen, tempo)
+        pace = plan_pace(gen, tempo, context)
     typist = None if typing_model is None else typing_model if isinstance(typing_model, Typist) else Typist(typing_model)
     scroller = None if scroll_model is None else scroll_model if isinstance(scroll_model, Scroller) else Scroller(scroll_model)
     hist = history_ms(gen.data_config) if gen is not None else DEFAULT_HISTORY_MS

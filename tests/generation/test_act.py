@@ -181,12 +181,17 @@ def test_the_pace_column_is_the_persons_presses_per_minute_and_a_plan_sets_it_by
         paces.append(want)
     run = untrained_run(sessions, tiny_config(), run_dir=tmp_path / "run")
     gen = A.Generator(run.path)
-    assert A.plan_pace(gen, 2.0) == pytest.approx(2.0 * np.mean(paces))  # the training sessions' mean (fitted on both)
-    assert np.isnan(A.plan_pace(gen, 1.0)) or A.plan_pace(gen, 1.0) == pytest.approx(np.mean(paces))
+    assert A.plan_pace(gen, 2.0) == pytest.approx(2.0 * np.mean(paces))  # no context: the training sessions' mean (fitted on both)
+    ev = sessions[1].events
+    slow = dataclasses.replace(sessions[1], events=ev.take(~((ev.type == "press") & (ev.t_ms < np.median(ev.t_ms)))))
+    assert CT.session_pace(slow.events) < 0.8 * paces[1]
+    assert A.plan_pace(gen, 2.0, slow) == pytest.approx(2.0 * CT.session_pace(slow.events))  # the style's person
+    silent = dataclasses.replace(slow, events=ev.take(ev.type == "move"))
+    assert A.plan_pace(gen, 2.0, silent) == pytest.approx(2.0 * np.mean(paces))  # no press: the mean again
     plan = _plan({"click": {"x": 256, "y": 192, "radius": 1000}})
     session, _ = A.act(gen, plan, context=sessions[0], seconds_per_goal=1.0, tempo=0.5)
     shown = session.state.columns[CT.PACE_COLUMN][session.state.t_ms >= session.extra["generated_from_ms"]]
-    assert len(shown) and np.all(shown == pytest.approx(0.5 * np.mean(paces)))
+    assert len(shown) and np.all(shown == pytest.approx(0.5 * paces[0]))
     old = untrained_run([dataclasses.replace(s, state=dataclasses.replace(s.state, columns={k: v for k, v in s.state.columns.items()
                                                                                               if k != CT.PACE_COLUMN}),
                                              state_columns=[c for c in s.state_columns if c["name"] != CT.PACE_COLUMN])
