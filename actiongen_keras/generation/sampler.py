@@ -3,7 +3,10 @@
 This is the only sampling loop of the package. Rollouts, ``actiongen generate`` /
 ``evaluate`` and the SavedModel's ``generate`` signature all run :func:`sample_window`; it
 is written with ``keras.ops`` (a ``while_loop`` over decoder steps), so it compiles into one
-XLA function on TensorFlow, one ``jax.jit`` function on JAX, and runs eagerly on PyTorch.
+XLA function on TensorFlow and one ``jax.jit`` function on JAX; on PyTorch
+(:class:`WindowSampler`) the window's encoding and the decoder step (:class:`WindowLoop`)
+are each traced into one graph of ATen ops and compiled by Inductor, and a Python loop
+calls the compiled step once per event.
 
 Each step (:class:`~actiongen_keras.models.steps.ModelSteps`) embeds the previous event,
 runs the causal decoder on that one position against its key/value cache, fuses the
@@ -75,6 +78,8 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import os
+import warnings
 
 import numpy as np
 from keras import ops
@@ -240,62 +245,115 @@ def sample_window(steps, window, temperature, seed, held_buttons=None, held_keys
         window, times relative to the next window's T) and ``last_t_rel`` (the last event's
         time relative to the next window's T).
     """
-    g = steps.generator
-    A = int(max_actions or steps.max_actions)
-    NK = int(g.num_keys)
-    M = int(g.num_xy_mixtures)
-    tb = (g.timing_boundaries_ms, g.num_timing_components, g.max_timing_ms)
-    hist_type = ops.cast(window["hist_type"], "int32")
-    B = ops.shape(hist_type)[0]
-    temperature = ops.cast(temperature, "float32")
-    greedy = temperature <= 0.0
-    any_greedy, all_greedy = ops.any(greedy), ops.all(greedy)
-    keys = row_keys(seed)
-    if held_buttons is None:
-        held_buttons = R.held_from_history(hist_type, window["hist_button"], F.NUM_BUTTONS, R.NAMES_BUTTON)
-    if held_keys is None:
-        held_keys = R.held_from_history(hist_type, window["hist_key"], NK, R.NAMES_KEY)
-    if last_t_rel is None:
-        valid = ops.not_equal(hist_type, F.PAD)
-        last = ops.min(ops.where(valid, ops.cast(window["hist_t_before"], "float32"), 1e30), axis=-1)
-        last_t_rel = ops.where(ops.any(valid, axis=-1), -last, 0.0)
-    if release_buttons is None:
-        release_buttons = ops.full((B, F.NUM_BUTTONS), NEVER, "float32")
-    if release_keys is None:
-        release_keys = ops.full((B, NK), NEVER, "float32")
-    clock = ops.zeros((B, 5), "float32") if clock is None else ops.cast(clock, "float32")
-    # the pixel grid as a cell in screen units (loop-invariant), and which rows have one
-    on_grid = clock[:, 4:5] > 0.0
-    cell = ops.maximum(clock[:, 4:5], 1e-6) / ops.maximum(ops.cast(window["screen"], "float32"), 1.0)
-    ctx = steps.encode(window)
-    token = bos_token(window)
-    tbd = (g.dwell_boundaries_ms, g.num_timing_components, g.max_timing_ms)
-    nr = 1 + R.MAX_REDRAWS
-    rho = float(xy_noise_corr)
-    moves_cursor = ops.convert_to_tensor(R.MOVES_CURSOR)
-    names_button, names_key = ops.convert_to_tensor(R.NAMES_BUTTON), ops.convert_to_tensor(R.NAMES_KEY)
-    zi, zf = ops.zeros((B, A), "int32"), ops.zeros((B, A), "float32")
-    u0 = uniforms(keys, A, 2)
-    state = {
-        "cache": steps.empty_cache(B),
-        "token": token,
-        "out": {"event_type_id": zi, "button_id": zi, "key_id": zi, "t_ms": zf, "dt_ms": zf, "xy": ops.zeros((B, A, 2), "float32"),
-                "scroll": ops.zeros((B, A, 2), "int32")},
-        "count": ops.zeros((B,), "int32"),
-        "done": ops.zeros((B,), "bool"),
-        "stop": ops.zeros((B,), "int32"),
-        "t_prev": ops.cast(last_t_rel, "float32"),
-        "held_b": ops.cast(held_buttons, "bool"),
-        "held_k": ops.cast(held_keys, "bool"),
-        "rel_b": ops.cast(release_buttons, "float32"),
-        "rel_k": ops.cast(release_keys, "float32"),
-        "prev_xy": first_previous_cursor(token["dec_xy"], window["hist_xy"], hist_type),
-        # the chain starts stationary: a standard normal pair of its own (random-number step A,
-        # which no decoder step uses)
-        "z": box_muller(u0[:, 0], u0[:, 1]) if rho > 0.0 else ops.zeros((B, 2), "float32"),
-    }
+    loop = WindowLoop(steps, target_ms=target_ms, max_actions=max_actions, top_k=top_k, top_p=top_p, constrain=constrain,
+                      xy_noise_corr=xy_noise_corr, dwell=dwell)
+    return loop.run(window, temperature, seed, held_buttons, held_keys, last_t_rel, release_buttons, release_keys, clock)
 
-    def body(i, s):
+
+class WindowLoop:
+    """:func:`sample_window` in three parts, so a backend can compile each part on its own:
+    :meth:`start` (encode the window, the loop's first state and its loop-invariant inputs),
+    :meth:`step` (one decoder step: a pure function of ``(i, state, invariant)``) and
+    :meth:`finish`; :meth:`run` strings them together with ``ops.while_loop``. Written once
+    with ``keras.ops``: TensorFlow and JAX compile :meth:`run` whole (XLA / ``jax.jit``);
+    PyTorch (:class:`WindowSampler`) compiles :meth:`start` and :meth:`step` separately and
+    runs the ``while_loop`` in Python around them."""
+
+    def __init__(self, steps, *, target_ms=600.0, max_actions=None, top_k=0, top_p=1.0, constrain=True, xy_noise_corr=0.0, dwell=True):
+        self.steps = steps
+        self.target_ms = float(target_ms)
+        self.A = int(max_actions or steps.max_actions)
+        self.top_k, self.top_p, self.constrain, self.dwell = top_k, top_p, constrain, dwell
+        self.rho = float(xy_noise_corr)
+
+    def run(self, window, temperature, seed, held_buttons=None, held_keys=None, last_t_rel=None, release_buttons=None, release_keys=None,
+            clock=None, start=None, step=None):
+        """:func:`sample_window`; ``start`` / ``step``: compiled versions of :meth:`start` /
+        :meth:`step` (default: these methods)."""
+        state, inv = (start or self.start)(window, temperature, seed, held_buttons, held_keys, last_t_rel, release_buttons, release_keys,
+                                           clock)
+        step = step or self.step
+        _, s = ops.while_loop(self.cond, lambda i, s: step(i, s, inv), (ops.convert_to_tensor(0, "int32"), state), maximum_iterations=self.A)
+        return self.finish(s)
+
+    def start(self, window, temperature, seed, held_buttons=None, held_keys=None, last_t_rel=None, release_buttons=None, release_keys=None,
+              clock=None):
+        """The loop's first state and ``invariant`` (what every step reads and none changes:
+        the encoded window, the row keys, temperatures and the clock)."""
+        steps = self.steps
+        g = steps.generator
+        A, NK = self.A, int(g.num_keys)
+        hist_type = ops.cast(window["hist_type"], "int32")
+        B = ops.shape(hist_type)[0]
+        temperature = ops.cast(temperature, "float32")
+        greedy = temperature <= 0.0
+        keys = row_keys(seed)
+        if held_buttons is None:
+            held_buttons = R.held_from_history(hist_type, window["hist_button"], F.NUM_BUTTONS, R.NAMES_BUTTON)
+        if held_keys is None:
+            held_keys = R.held_from_history(hist_type, window["hist_key"], NK, R.NAMES_KEY)
+        if last_t_rel is None:
+            valid = ops.not_equal(hist_type, F.PAD)
+            last = ops.min(ops.where(valid, ops.cast(window["hist_t_before"], "float32"), 1e30), axis=-1)
+            last_t_rel = ops.where(ops.any(valid, axis=-1), -last, 0.0)
+        if release_buttons is None:
+            release_buttons = ops.full((B, F.NUM_BUTTONS), NEVER, "float32")
+        if release_keys is None:
+            release_keys = ops.full((B, NK), NEVER, "float32")
+        clock = ops.zeros((B, 5), "float32") if clock is None else ops.cast(clock, "float32")
+        token = bos_token(window)
+        zi, zf = ops.zeros((B, A), "int32"), ops.zeros((B, A), "float32")
+        u0 = uniforms(keys, A, 2)
+        state = {
+            "cache": steps.empty_cache(B),
+            "token": token,
+            "out": {"event_type_id": zi, "button_id": zi, "key_id": zi, "t_ms": zf, "dt_ms": zf, "xy": ops.zeros((B, A, 2), "float32"),
+                    "scroll": ops.zeros((B, A, 2), "int32")},
+            "count": ops.zeros((B,), "int32"),
+            "done": ops.zeros((B,), "bool"),
+            "stop": ops.zeros((B,), "int32"),
+            "t_prev": ops.cast(last_t_rel, "float32"),
+            "held_b": ops.cast(held_buttons, "bool"),
+            "held_k": ops.cast(held_keys, "bool"),
+            "rel_b": ops.cast(release_buttons, "float32"),
+            "rel_k": ops.cast(release_keys, "float32"),
+            "prev_xy": first_previous_cursor(token["dec_xy"], window["hist_xy"], hist_type),
+            # the chain starts stationary: a standard normal pair of its own (random-number step A,
+            # which no decoder step uses)
+            "z": box_muller(u0[:, 0], u0[:, 1]) if self.rho > 0.0 else ops.zeros((B, 2), "float32"),
+        }
+        inv = {
+            "ctx": steps.encode(window),
+            "keys": keys,
+            "temperature": temperature,
+            "greedy": greedy,
+            "any_greedy": ops.any(greedy),
+            "all_greedy": ops.all(greedy),
+            "clock": clock,
+            # the pixel grid as a cell in screen units, and which rows have one
+            "on_grid": clock[:, 4:5] > 0.0,
+            "cell": ops.maximum(clock[:, 4:5], 1e-6) / ops.maximum(ops.cast(window["screen"], "float32"), 1.0),
+        }
+        return state, inv
+
+    def cond(self, i, s):
+        return ops.logical_not(ops.all(s["done"]))
+
+    def step(self, i, s, inv):
+        """One decoder step: the state after step ``i`` (``inv``: :meth:`start`'s invariant;
+        its ``any_greedy`` / ``all_greedy`` may be Python bools, for a tracer that
+        specialises on them)."""
+        steps, g = self.steps, self.steps.generator
+        A, M = self.A, int(g.num_xy_mixtures)
+        top_k, top_p, constrain, dwell, rho, target_ms = self.top_k, self.top_p, self.constrain, self.dwell, self.rho, self.target_ms
+        tb = (g.timing_boundaries_ms, g.num_timing_components, g.max_timing_ms)
+        tbd = (g.dwell_boundaries_ms, g.num_timing_components, g.max_timing_ms)
+        nr = 1 + R.MAX_REDRAWS
+        B = ops.shape(s["count"])[0]
+        ctx, keys, temperature, greedy, clock = inv["ctx"], inv["keys"], inv["temperature"], inv["greedy"], inv["clock"]
+        any_greedy, all_greedy = inv["any_greedy"], inv["all_greedy"]
+        moves_cursor = ops.convert_to_tensor(R.MOVES_CURSOR)
+        names_button, names_key = ops.convert_to_tensor(R.NAMES_BUTTON), ops.convert_to_tensor(R.NAMES_KEY)
         tok = s["token"]
         cursor = ops.cast(tok["dec_xy"], "float32")
         _, h, pointer, cache = steps.step(ctx, tok, i, s["cache"])
@@ -334,7 +392,7 @@ def sample_window(steps, window, temperature, seed, held_buttons=None, held_keys
             z = ar1(s["z"], z, rho)
         drawn = draw_position(mu, sigma, one, z, g.xy_frame, xy_tail(xyp, M))
         xy = ops.clip(ops.where(greedy[:, None], xy_point(xyp, M, g.xy_frame), drawn), 0.0, 1.0)
-        xy = ops.where(on_grid, ops.clip(ops.round(xy / cell) * cell, 0.0, 1.0), xy)
+        xy = ops.where(inv["on_grid"], ops.clip(ops.round(xy / inv["cell"]) * inv["cell"], 0.0, 1.0), xy)
         xy = ops.where(is_move[:, None], xy, cursor)
         # button / key / scroll, only for the types that name them, within the held-state masks
         is_btn, is_key, is_scroll = ops.take(names_button, ev, axis=0), ops.take(names_key, ev, axis=0), ops.equal(ev, F.SCROLL)
@@ -383,15 +441,14 @@ def sample_window(steps, window, temperature, seed, held_buttons=None, held_keys
             "z": ops.where(moved[:, None], z, s["z"]),
         }
 
-    def cond(i, s):
-        return ops.logical_not(ops.all(s["done"]))
-
-    _, s = ops.while_loop(cond, body, (ops.convert_to_tensor(0, "int32"), state), maximum_iterations=A)
-    res = dict(s["out"])
-    shift = lambda r: ops.where(r < NEVER / 2, r - float(target_ms), r)
-    res.update(count=s["count"], stop=s["stop"], held_buttons=s["held_b"], held_keys=s["held_k"], last_t_rel=s["t_prev"] - float(target_ms),
-               release_buttons=shift(s["rel_b"]), release_keys=shift(s["rel_k"]))
-    return res
+    def finish(self, s):
+        """:func:`sample_window`'s outputs from the last state."""
+        target_ms = self.target_ms
+        res = dict(s["out"])
+        shift = lambda r: ops.where(r < NEVER / 2, r - target_ms, r)
+        res.update(count=s["count"], stop=s["stop"], held_buttons=s["held_b"], held_keys=s["held_k"], last_t_rel=s["t_prev"] - target_ms,
+                   release_buttons=shift(s["rel_b"]), release_keys=shift(s["rel_k"]))
+        return res
 
 
 def _median_or_draws(params, u, spec, temperature, any_greedy, all_greedy):
@@ -427,8 +484,11 @@ class WindowSampler:
     time come from the window's history and nothing is scheduled. ``clock``: ``[B, 5]``
     (clock and pixel grid, module doc; None = off). TensorFlow: one XLA-compiled ``tf.function`` (compiled
     per batch size); JAX: ``jax.jit`` (the weights become constants of the compiled
-    function: inference only); PyTorch: eager under ``torch.no_grad``. ``jit=False`` runs
-    eagerly on every backend.
+    function: inference only); PyTorch: :meth:`WindowLoop.start` and :meth:`WindowLoop.step`
+    traced (``make_fx``) and compiled by Inductor per batch size (the step also per greedy /
+    sampled mix of the batch; weights are constants, inference only), the loop in Python
+    under ``torch.no_grad`` (``ACTIONGEN_TORCH_INDUCTOR=0``: the traced graphs without
+    Inductor). ``jit=False`` runs eagerly on every backend.
     """
 
     def __init__(self, model, sampling=None, target_ms=600.0, jit=True):
@@ -439,13 +499,37 @@ class WindowSampler:
         self.target_ms = float(target_ms)
         self.backend = keras.backend.backend()
         self.jit = bool(jit)
+        self._loop = WindowLoop(self.steps, target_ms=self.target_ms, **self.sampling.static())
+        if self.jit and self.backend == "torch":
+            self._start = _TorchCompiled(lambda static, *a: self._loop.start(*a))
+            self._step = _TorchCompiled(lambda flags, i, s, inv: self._loop.step(i, s, dict(inv, any_greedy=flags[0], all_greedy=flags[1])))
         self._carried = self._compile(self._raw)
         self._from_history = self._compile(lambda window, temperature, seed, clock: self._raw(window, temperature, seed, None, None, None,
                                                                                               None, None, clock))
 
     def _raw(self, window, temperature, seed, held_buttons, held_keys, last_t_rel, release_buttons, release_keys, clock):
-        return sample_window(self.steps, window, temperature, seed, held_buttons, held_keys, last_t_rel, release_buttons, release_keys,
-                             clock, target_ms=self.target_ms, **self.sampling.static())
+        if self.jit and self.backend == "torch":
+            return self._torch_raw(window, temperature, seed, held_buttons, held_keys, last_t_rel, release_buttons, release_keys, clock)
+        return self._loop.run(window, temperature, seed, held_buttons, held_keys, last_t_rel, release_buttons, release_keys, clock)
+
+    def _torch_raw(self, *args):
+        """PyTorch: the loop's Python ``while_loop`` around the compiled :meth:`WindowLoop.start`
+        and :meth:`WindowLoop.step` (one compiled call per decoder step; the step is compiled for
+        the batch's greedy / sampled mix, read off the temperatures once per window)."""
+
+        def start(*a):
+            return self._start(None, *a)
+
+        compiled = {}
+
+        def step(i, s, inv):
+            if "step" not in compiled:  # once per window: the step compiled for this batch
+                flags = (bool(ops.convert_to_numpy(inv["any_greedy"])), bool(ops.convert_to_numpy(inv["all_greedy"])))
+                compiled["inv"] = {k: v for k, v in inv.items() if k not in ("any_greedy", "all_greedy")}
+                compiled["step"] = self._step.graph(flags, i, s, compiled["inv"])
+            return compiled["step"](i, s, compiled["inv"])
+
+        return self._loop.run(*args, start=start, step=step)
 
     def _compile(self, fn):
         if not self.jit:
@@ -494,4 +578,101 @@ class WindowSampler:
         return ops.convert_to_tensor(a)
 
 
-__all__ = ["CARRY", "NEVER", "NUM_SLOTS", "STOPS", "SamplingConfig", "WindowSampler", "ar1", "box_muller", "categorical", "filtered_logits", "on_clock", "sample_window"]
+def _one_hot_by_comparison():
+    """A torch function mode (PyTorch, while tracing): ``torch.nn.functional.one_hot`` as
+    ``ids[..., None] == arange(n)``. Torch's own one_hot reads its ids on the host to check
+    their range, which a traced graph cannot do; for ids in ``[0, n)`` (the loop's) both give
+    the same, and a negative id gives zeros, as Keras' one_hot does."""
+    import torch
+    from torch.overrides import TorchFunctionMode
+
+    class OneHotByComparison(TorchFunctionMode):
+        def __torch_function__(self, func, types, args=(), kwargs=None):
+            kwargs = kwargs or {}
+            if func is torch.nn.functional.one_hot:
+                ids = args[0]
+                n = args[1] if len(args) > 1 else kwargs.get("num_classes", -1)
+                if n > 0:
+                    return (ids[..., None] == torch.arange(n, device=ids.device, dtype=ids.dtype)).to(torch.int64)
+            return func(*args, **kwargs)
+
+    return OneHotByComparison()
+
+
+class _TorchCompiled:
+    """PyTorch: ``fn(static, *tensors)`` (``keras.ops`` on torch tensors) traced once per
+    ``static`` value and input signature into one graph of ATen ops (``make_fx``: the Python of
+    Keras' layers and ops runs once, at trace time, not at every call), then compiled by
+    Inductor into fused C++ kernels (``compile_fx``, what ``torch.compile`` runs on a graph;
+    ``torch.compile`` of ``fn`` itself breaks the graph dozens of times inside Keras). Where
+    Inductor fails (e.g. without a C++ compiler) the traced graph runs as it is, and where
+    tracing fails ``fn`` runs eagerly, each with a warning. The model's weights become
+    constants of the graph: inference only, as with ``jax.jit``. Python control flow in ``fn``
+    may depend on ``static`` and on shapes, not on tensor values (tracing fixes it)."""
+
+    def __init__(self, fn):
+        self.fn = fn
+        self.graphs = {}
+
+    def __call__(self, static, *args):
+        return self.graph(static, *args)(*args)
+
+    def graph(self, static, *args):
+        """The compiled function for ``static`` and the signature of ``args`` (built on first use)."""
+        from torch.utils import _pytree as pytree
+
+        leaves, spec = pytree.tree_flatten(args)
+        key = (static, spec, tuple(None if x is None else (tuple(x.shape), x.dtype) for x in leaves))
+        graph = self.graphs.get(key)
+        if graph is None:
+            graph = self.graphs[key] = self._build(static, leaves, spec)
+        return graph
+
+    def _build(self, static, leaves, spec):
+        import torch  # deferred: only the PyTorch backend has it
+        from torch.fx.experimental.proxy_tensor import make_fx
+        from torch.utils import _pytree as pytree
+
+        present = [x is not None for x in leaves]
+        out_spec = []
+
+        def flat(*tensors):
+            it = iter(tensors)
+            args = pytree.tree_unflatten([next(it) if p else None for p in present], spec)
+            with _one_hot_by_comparison():
+                out, tree = pytree.tree_flatten(self.fn(static, *args))
+            out_spec.append(tree)
+            return tuple(out)
+
+        tensors = [x for x in leaves if x is not None]
+        # distinct tensors: make_fx tells a graph's inputs apart by identity, and the first state
+        # shares some (zeros) that later steps do not
+        try:
+            graph = make_fx(flat, tracing_mode="real")(*[torch.clone(x) for x in tensors])
+        except Exception as e:  # noqa: BLE001 - an operation a traced graph cannot hold: stay eager
+
+            warnings.warn(f"WindowSampler: tracing failed ({type(e).__name__}: {e}); running eagerly", stacklevel=3)
+            return lambda *args: self.fn(static, *args)
+        run = graph
+        if os.environ.get("ACTIONGEN_TORCH_INDUCTOR", "1") != "0":
+            try:
+                from torch._inductor import config as inductor_config
+                from torch._inductor.compile_fx import compile_fx
+
+                # (no shape asserts at every call: the inputs' shapes are this graph's key)
+                with inductor_config.patch(size_asserts=False):
+                    run = compile_fx(graph, tensors)
+                run(*tensors)
+            except Exception as e:  # noqa: BLE001 - Inductor needs a C++ toolchain; the traced graph does not
+
+                warnings.warn(f"WindowSampler: Inductor failed ({type(e).__name__}: {e}); running the traced graph uncompiled", stacklevel=3)
+                run = graph
+        tree = out_spec[0]
+
+        def call(*args):
+            return pytree.tree_unflatten(list(run(*[x for x in pytree.tree_leaves(args) if x is not None])), tree)
+
+        return call
+
+
+__all__ = ["CARRY", "NEVER", "NUM_SLOTS", "STOPS", "SamplingConfig", "WindowLoop", "WindowSampler", "ar1", "box_muller", "categorical", "filtered_logits", "on_clock", "sample_window"]
