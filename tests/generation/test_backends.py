@@ -80,12 +80,12 @@ SCRIPT = textwrap.dedent(
                 if k == "xy":
                     np.testing.assert_allclose(fast[k], slow[k], rtol=1e-5, atol=1e-5, err_msg=k)
                 elif np.issubdtype(slow[k].dtype, np.floating):
-                    # times (ms): Inductor's fused kernels round float32 differently. dt_ms is a
-                    # difference of times of a few hundred ms (one ulp there is 3e-5 ms), and a
-                    # scheduled release drawn from the far tail of the untrained dwell mixture
-                    # (expm1 of an inverse logistic CDF, thousands of ms) amplifies rounding to
-                    # about 3e-5 relative (measured)
-                    np.testing.assert_allclose(fast[k], slow[k], rtol=1e-4, atol=1e-3, err_msg=k)
+                    # times (ms): Inductor's fused (and, with more than one thread, parallel)
+                    # kernels round float32 differently, and the timing and dwell quantiles
+                    # (expm1 of an inverse logistic CDF) amplify it in their tails: up to 0.014 ms
+                    # measured with two threads (an event at 37.867 against 37.879 ms), one
+                    # seventieth of the recorders' 1 ms resolution; the bound is 0.05 ms
+                    np.testing.assert_allclose(fast[k], slow[k], rtol=1e-3, atol=0.05, err_msg=k)
                 else:
                     np.testing.assert_array_equal(fast[k], slow[k], err_msg=k)
             compared += int(slow["count"].sum())
