@@ -32,7 +32,7 @@ from pathlib import Path
 
 import numpy as np
 
-from actiongen_keras.recordings.importers.tables import read_source_text, split_table
+from actiongen_keras.recordings.importers.tables import drop_bad_rows, parse_numbers, read_source_text, split_table
 from actiongen_keras.recordings.session import RepairReport
 
 NOTICE = (
@@ -126,13 +126,12 @@ def read_typist(path):
     that are not numbers, a release before its press); a section of one keystroke gives no row."""
     report = RepairReport(path=str(Path(path).parent))
     cols, lines = split_table(read_source_text(path, "latin-1"), path, COLUMNS, "\t", repair=True, report=report)
-    press = _numbers(cols["PRESS_TIME"])
-    release = _numbers(cols["RELEASE_TIME"])
-    bad_time = ~(np.isfinite(press) & np.isfinite(release))
-    report.add(Path(path).name, "dropped row: PRESS_TIME or RELEASE_TIME not a number", int(bad_time.sum()), lines[bad_time][:5])
-    early = ~bad_time & (release < press)
-    report.add(Path(path).name, "dropped row: RELEASE_TIME before PRESS_TIME", int(early.sum()), lines[early][:5])
-    ok = ~bad_time & ~early
+    problems = {}  # the aalto importer's checks, with its messages
+    press = parse_numbers(cols["PRESS_TIME"], "PRESS_TIME", problems)
+    release = parse_numbers(cols["RELEASE_TIME"], "RELEASE_TIME", problems)
+    for i in np.flatnonzero(release < press):
+        problems.setdefault(int(i), ("RELEASE_TIME", "release before its press (PRESS_TIME)"))
+    ok = drop_bad_rows(problems, len(press), path, lines, True, report)
     sections = []
     sec = cols["TEST_SECTION_ID"]
     for sid in dict.fromkeys(sec[ok].tolist()):
@@ -146,16 +145,6 @@ def read_typist(path):
                                 user_input=str(cols["USER_INPUT"][rows[0]]), press=press[rows] - p0, release=release[rows] - p0,
                                 letter=letters, token=np.array([letter_token(x) for x in letters], dtype=np.int32)))
     return Typist(pid=pid_of(path), sections=sections, report=report)
-
-
-def _numbers(values):
-    out = np.full(len(values), np.nan)
-    for i, v in enumerate(values):
-        try:
-            out[i] = float(v)
-        except ValueError:
-            pass
-    return out
 
 
 def read_typists(data_dir, split="train", max_people=None):

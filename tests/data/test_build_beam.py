@@ -34,9 +34,17 @@ def _same_build(root, a, b):
         assert json.loads((root / a / f).read_text()) == json.loads((root / b / f).read_text()), f
 
 
-def test_beam_in_process_equals_single_process(sessions, plain):
+def test_beam_in_process_equals_single_process(sessions, plain, monkeypatch):
+    import apache_beam
+
+    from actiongen_keras.data.build import ActiongenSessions
+
     summary, sums = plain
+    made = []  # what each split's examples came from: a Beam transform, not the in-process generator
+    original = ActiongenSessions._generate_examples
+    monkeypatch.setattr(ActiongenSessions, "_generate_examples", lambda self, *a: made.append(original(self, *a)) or made[-1])
     beam = build_dataset(sessions / "sessions", sessions / "beam1", progress=False, beam_runner="DirectRunner")
+    assert len(made) == 3 and all(isinstance(m, apache_beam.PTransform) for m in made)
     assert beam.windows == summary.windows == {"train": 166, "validation": 4, "test": 32}
     got = split_checksums(sessions / "beam1")
     assert got == sums

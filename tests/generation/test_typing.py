@@ -126,3 +126,18 @@ def test_typist_split_is_fixed_by_the_id():
     assert [K.typist_split(p) for p in ("1002", "1005", "1002")] == [K.typist_split("1002"), K.typist_split("1005"), K.typist_split("1002")]
     share = np.mean([K.typist_split(str(i)) == "test" for i in range(5000)])
     assert 0.17 < share < 0.23
+
+
+def test_rows_the_typing_fit_cannot_use_are_dropped_and_counted(tmp_path):
+    from actiongen_keras.data.keystrokes import read_typist
+
+    head = "PARTICIPANT_ID\tTEST_SECTION_ID\tSENTENCE\tUSER_INPUT\tKEYSTROKE_ID\tPRESS_TIME\tRELEASE_TIME\tLETTER\tKEYCODE"
+    rows = ["7\t1\tab\tab\t1\t1000\t1080\ta\t65", "7\t1\tab\tab\t2\tsoon\t1200\tb\t66", "7\t1\tab\tab\t3\t1300\t1250\tb\t66",
+            "7\t1\tab\tab\t4\t1400\t1490\tb\t66"]
+    f = tmp_path / "7_keystrokes.txt"
+    f.write_text("\n".join([head] + rows) + "\n", encoding="latin-1")
+    t = read_typist(f)
+    assert [len(s.press) for s in t.sections] == [2]  # rows 1 and 4 kept
+    lines = "\n".join(t.report.lines())
+    assert t.report.total == 2 and "PRESS_TIME: 'soon' is not a number: 1 (e.g. line 3)" in lines
+    assert "release before its press (PRESS_TIME): 1 (e.g. line 4)" in lines
