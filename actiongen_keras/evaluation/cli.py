@@ -77,7 +77,7 @@ def _cmd_generate(args):
 def _cmd_act(args):
     from actiongen_keras.generation.act import act, read_plan, timed_events  # deferred: imports TensorFlow
 
-    plan = read_plan(args.plan)  # a bad plan is refused before the model loads
+    plan = read_plan(args.plan, layout=args.layout)  # a bad plan is refused before the model loads
     context = read_session(args.context, "repair")[0] if args.context else None
     check_output(args.out, args.overwrite, [args.plan, args.model], nested_ok=False)
     settings = sampling_settings(args)
@@ -162,6 +162,9 @@ def add_evaluation_parsers(subparsers):
     s.add_argument("--seconds-per-goal", type=finite_float(0.0, low_open=True), default=10.0, help="generation time per goal (default 10)")
     s.add_argument("--typing-model", help="MODEL_DIR of `actiongen typing train`, for type goals (non-commercial research data: see its NOTICE)")
     s.add_argument("--typos", action="store_true", help="type goals make typos and correct them, at the rate learned from the data (default off)")
+    s.add_argument("--layout", metavar="NAME",
+                   help="keyboard layout of type goals (us, uk, de, fr; generation/layouts.py), overriding the plan's keyboard.layout; "
+                        "a goal's own layout wins (default: the plan's, else us)")
     s.add_argument("--scroll-model", help="MODEL_DIR of `actiongen scroll fit`, for scroll goals")
     add_overwrite(s, "OUT_DIR")
     _sampling_args(s)

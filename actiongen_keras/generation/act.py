@@ -25,11 +25,15 @@ from the session so far); each other goal appends its events after the previous 
 finished (the last target's release, or the end of a run whose goals were not all done),
 the cursor still at its last position:
 
-* ``{"type": {"text": "...", "typos": false}}``: key events from a keystroke-timing model
-  trained on the Aalto typing data (``typing_model=``, CLI ``--typing-model``;
-  ``generation/typing.py``): intervals, dwells, rollover, shift; ``typos`` (default: the
-  ``typos`` argument, off) adds corrected typos at the learned rate. Done when the events
-  type exactly the text (replayed, :func:`~actiongen_keras.generation.typing.typed_text`).
+* ``{"type": {"text": "...", "typos": false, "layout": "de"}}``: key events from a
+  keystroke-timing model trained on the Aalto typing data (``typing_model=``, CLI
+  ``--typing-model``; ``generation/typing.py``): intervals, dwells, rollover, shift; ``typos``
+  (default: the ``typos`` argument, off) adds corrected typos at the learned rate; ``layout``
+  (``generation/layouts.py``: ``us``, ``uk``, ``de``, ``fr``) the keyboard it is typed on,
+  default the plan's ``"keyboard": {"layout": ...}``, which ``layout=`` (CLI ``--layout``)
+  overrides, else ``us``. A character the layout cannot type is refused when the plan is read.
+  Done when the events type exactly the text (replayed through the same layout,
+  :func:`~actiongen_keras.generation.typing.typed_text`).
 * ``{"idle": {"ms": 1500}}``: no input for exactly that long; the next goal starts then.
 * ``{"scroll": {"dy": 3}}``: ``|dy|`` wheel notches (positive down), intervals from a wheel
   model fitted on Balabit (``scroll_model=``, CLI ``--scroll-model``; ``generation/scrolling.py``).
@@ -57,6 +61,8 @@ import numpy as np
 
 from actiongen_keras.data.windows import history_ms
 from actiongen_keras.errors import ActiongenError
+from actiongen_keras.generation.layouts import DEFAULT_LAYOUT, LAYOUT_NAMES
+from actiongen_keras.generation.layouts import layout as keyboard_layout
 from actiongen_keras.generation.rollout import Generator, generated_part, rollout
 from actiongen_keras.generation.scrolling import Scroller
 from actiongen_keras.generation.typing import Typist, check_text, typed_text
@@ -84,11 +90,13 @@ TEMPO_RANGE = (0.25, 4.0)
 
 @dataclasses.dataclass
 class Plan:
-    """A validated plan: ``screen`` (w, h px), ``start`` (x, y px) and ``goals`` (name, fields)."""
+    """A validated plan: ``screen`` (w, h px), ``start`` (x, y px), ``goals`` (name, fields) and
+    ``layout``, the keyboard layout of ``type`` goals without their own."""
 
     screen: tuple
     start: tuple
     goals: list
+    layout: str = DEFAULT_LAYOUT
 
 
 def _number(where, value, low=None, positive=False):
@@ -122,8 +130,16 @@ def _point(where, obj, screen, radius=False, also=()):
     return x, y, r
 
 
-def read_plan(plan, source="plan"):
-    """A :class:`Plan` from a dict or a JSON file; every error names the file and the field."""
+def _layout_name(where, value):
+    if not isinstance(value, str):
+        raise ActiongenError(f"{where}: must be a keyboard layout name (one of {', '.join(LAYOUT_NAMES)}), got {value!r}")
+    keyboard_layout(value, where)  # an unknown name is refused with the known ones
+    return value
+
+
+def read_plan(plan, source="plan", layout=None):
+    """A :class:`Plan` from a dict or a JSON file; every error names the file and the field.
+    ``layout`` (CLI ``--layout``) overrides the plan's ``keyboard.layout``."""
     if not isinstance(plan, dict):
         source = str(plan)
         try:
@@ -132,7 +148,13 @@ def read_plan(plan, source="plan"):
             raise ActiongenError(f"{source}: cannot read the plan ({e.strerror or e})") from None
         except json.JSONDecodeError as e:
             raise ActiongenError(f"{source}:{e.lineno}: not JSON ({e.msg})") from None
-    _fields(source, plan, ("screen", "goals"), ("start",))
+    _fields(source, plan, ("screen", "goals"), ("start", "keyboard"))
+    default = DEFAULT_LAYOUT
+    if "keyboard" in plan:
+        kb = _fields(f"{source}: keyboard", plan["keyboard"], ("layout",))
+        default = _layout_name(f"{source}: keyboard.layout", kb["layout"])
+    if layout is not None:
+        default = _layout_name("layout (--layout)", layout)
     scr = _fields(f"{source}: screen", plan["screen"], ("width", "height"))
     screen = (_number(f"{source}: screen.width", scr["width"], positive=True), _number(f"{source}: screen.height", scr["height"], positive=True))
     start = plan.get("start", {"x": screen[0] / 2, "y": screen[1] / 2})
@@ -148,7 +170,7 @@ def read_plan(plan, source="plan"):
         if name not in GOALS:
             raise ActiongenError(f"{where}: unknown goal '{name}' (one of {', '.join(GOALS)})")
         if name in OTHER_GOALS:
-            goals.append((name, _other_goal(where, name, body)))
+            goals.append((name, _other_goal(where, name, body, default)))
             continue
         if name == "drag":
             _fields(f"{where}.drag", body, ("from", "to"), ("button",))
@@ -161,17 +183,18 @@ def read_plan(plan, source="plan"):
         if fields["button"] not in BUTTONS:
             raise ActiongenError(f"{where}.{name}.button: one of {', '.join(BUTTONS)}, got {fields['button']!r}")
         goals.append((name, fields))
-    return Plan(screen=screen, start=(sx, sy), goals=goals)
+    return Plan(screen=screen, start=(sx, sy), goals=goals, layout=default)
 
 
-def _other_goal(where, name, body):
+def _other_goal(where, name, body, default_layout=DEFAULT_LAYOUT):
     if name == "type":
-        _fields(f"{where}.type", body, ("text",), ("typos",))
-        text = check_text(body["text"], f"{where}.type.text")
+        _fields(f"{where}.type", body, ("text",), ("typos", "layout"))
+        own = _layout_name(f"{where}.type.layout", body["layout"]) if "layout" in body else None
+        text = check_text(body["text"], f"{where}.type.text", own or default_layout)
         typos = body.get("typos")
         if typos is not None and not isinstance(typos, bool):
             raise ActiongenError(f"{where}.type.typos: must be true or false, got {typos!r}")
-        return {"text": text, "typos": typos}
+        return {"text": text, "typos": typos, "layout": own}
     if name == "idle":
         _fields(f"{where}.idle", body, ("ms",))
         ms = _number(f"{where}.idle.ms", body["ms"], positive=True)
@@ -254,15 +277,25 @@ def plan_pace(gen, tempo, context=None):
     return float(tempo) * (own if np.isfinite(own) else float(column["mean"]))
 
 
+def _with_layout(plan, layout):
+    """``plan`` with its default keyboard layout replaced, its texts checked again on it."""
+    default = _layout_name("layout (--layout)", layout)
+    for i, (name, f) in enumerate(plan.goals):
+        if name == "type" and f.get("layout") is None:
+            check_text(f["text"], f"plan: goals[{i}].type.text", default)
+    return dataclasses.replace(plan, layout=default)
+
+
 def act(model, plan, context=None, seed=0, seconds_per_goal=SECONDS_PER_GOAL, typing_model=None, scroll_model=None, typos=False,
-        tempo=1.0, **sampling):
+        tempo=1.0, layout=None, **sampling):
     """Carry out ``plan`` (a dict, a JSON path or a :class:`Plan`) with ``model`` (``RUN_DIR``,
     ``model.keras`` or a :class:`~actiongen_keras.generation.rollout.Generator`; ``None`` for a
     plan without pointer goals).
 
     ``typing_model``: ``MODEL_DIR`` (or a :class:`~actiongen_keras.generation.typing.Typist`) of
     ``actiongen typing train``, needed by ``type`` goals; ``typos``: their default (a goal's own
-    ``typos`` wins). ``scroll_model``: ``MODEL_DIR`` (or a
+    ``typos`` wins); ``layout``: their keyboard layout, overriding the plan's ``keyboard.layout``
+    (a goal's own ``layout`` wins). ``scroll_model``: ``MODEL_DIR`` (or a
     :class:`~actiongen_keras.generation.scrolling.Scroller`) of ``actiongen scroll fit``, needed
     by ``scroll`` goals. ``tempo`` (within :data:`TEMPO_RANGE`): the pointer model is told a pace
     of ``tempo`` times the context person's (else its training sessions' mean; :func:`plan_pace`:
@@ -271,11 +304,11 @@ def act(model, plan, context=None, seed=0, seconds_per_goal=SECONDS_PER_GOAL, ty
     Returns ``(session, result)``: the generated session (the context's events before T0, then
     the goals', up to the end of the last goal when all were done; its state the targets the
     model was shown) and ``{"goals": [{"goal", "done", "done_ms", "ended_in_target" (drags),
-    "text" (typing: the text the events type)}], "achieved", "of", "seconds"}`` (times in ms
+    "text", "layout" (typing: the text the events type, on that layout)}], "achieved", "of", "seconds"}`` (times in ms
     after T0). ``sampling``: the options of :func:`~actiongen_keras.generation.rollout.rollout`
     (temperature, xy_noise_corr, ...).
     """
-    plan = plan if isinstance(plan, Plan) else read_plan(plan)
+    plan = read_plan(plan, layout=layout) if not isinstance(plan, Plan) else plan if layout is None else _with_layout(plan, layout)
     tempo = _number("tempo", tempo, positive=True)
     if not TEMPO_RANGE[0] <= tempo <= TEMPO_RANGE[1]:
         raise ActiongenError(f"tempo: within {TEMPO_RANGE[0]:g}-{TEMPO_RANGE[1]:g}, got {tempo:g}")
@@ -333,10 +366,12 @@ def act(model, plan, context=None, seed=0, seconds_per_goal=SECONDS_PER_GOAL, ty
         elif kind == "type":
             i = idx[0]
             f = plan.goals[i][1]
-            new = typist.type_events(f["text"], t, x, y, seed=seed + k, typos=typos if f["typos"] is None else f["typos"])
-            text = typed_text(new.type, new.key)
+            lay = f.get("layout") or plan.layout
+            new = typist.type_events(f["text"], t, x, y, seed=seed + k, typos=typos if f["typos"] is None else f["typos"], layout=lay)
+            text = typed_text(new.type, new.key, lay)
             end = float(new.t_ms[-1])
-            goals[i] = {"goal": "type", "done": text == f["text"], "done_ms": end - T0, "text": text, "keys": int((new.type == "key_down").sum())}
+            goals[i] = {"goal": "type", "done": text == f["text"], "done_ms": end - T0, "text": text, "layout": lay,
+                        "keys": int((new.type == "key_down").sum())}
         else:  # scroll
             i = idx[0]
             new = scroller.scroll_events(plan.goals[i][1]["dy"], t, x, y, seed=seed + k)

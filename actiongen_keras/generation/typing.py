@@ -1,27 +1,34 @@
 """Typing a text with a trained keystroke-timing model (the ``type`` goal of ``generation/act.py``).
 
-:func:`keystroke_plan` decides *which* keys are pressed: per character its key (key names as
-the Aalto importer writes them: the character lower-cased, ``space``, ``enter``, ``tab``;
-a shifted symbol is named by itself, e.g. ``!``), a ``shift`` press before each run of
-characters that need shift (upper case, ``!"#$%...`` on a US layout), and, with typos on, an
-error episode now and then: a wrong key (a neighbour on the QWERTY row), the next
-characters of the text typed on regardless, as many backspaces as keys typed since the
-error, and the text resumed. Episodes begin at the rate per typed key, and with the run
-lengths, learned from the training typists' backspace runs (``meta.json`` ``typos``).
+:func:`keystroke_plan` decides *which* keys are pressed, on a keyboard layout
+(``generation/layouts.py``: ``us``, the default, ``uk``, ``de``, ``fr``): per character its
+key (key names as a recorder on that layout writes them: the character lower-cased,
+``space``, ``enter``, ``tab``; a shifted or AltGr symbol is named by itself, e.g. ``!``), a
+dead key before it where the layout makes the character so (``^`` then ``e`` for ``ê`` on
+French), a ``shift`` (``altgr``) press before each run of keys that need it (upper case,
+``!"#$%...`` on US), and, with typos on, an error episode now and then: a wrong key (a
+neighbour in the layout's row of letter keys), the next characters of the text typed on
+regardless, as many backspaces as characters typed since the error, and the text resumed.
+Episodes begin at the rate per typed key, and with the run lengths, learned from the
+training typists' backspace runs (``meta.json`` ``typos``). Each key carries the model token
+it is timed as: the US key at the same physical position (``layouts.py``: the model learned
+US typists' finger travel), ``<other>`` for ``altgr``.
 
 :func:`time_keystrokes` decides *when*: keystroke after keystroke, the model gives the
 interval since the previous press and the dwell, given the previous and current key, shift,
 the previous interval and the typist's pace (one pace per text, drawn from the training
 typists'). A press can come before the previous key is up (rollover). Fix-ups that keep the
-text exact: the shift is released a learned lag (the data's shift-release lags) after the
-last key it modified went down, but before the next key that must not be shifted; a key
-pressed again while still down is released just before (a key cannot be down twice).
+text exact: the shift (and ``altgr``, with the same lags) is released a learned lag (the
+data's shift-release lags) after the last key it modified went down, but before the next key
+that must not be shifted; a key pressed again while still down is released just before (a
+key cannot be down twice).
 
 The first key goes down one sampled interval after ``start_ms``, timed as if it followed a
 space (the data have no interval before a sentence's first key).
 
-:func:`typed_text` replays key events into the text they type (shift, backspace): it is how
-``act()`` checks that a text was typed exactly.
+:func:`typed_text` replays key events into the text they type through the same layout
+(shift, AltGr, dead keys, backspace): it is how ``act()`` checks that a text was typed
+exactly. :func:`check_text` refuses up front a character the layout cannot type.
 """
 
 from __future__ import annotations
@@ -30,25 +37,28 @@ import numpy as np
 
 from actiongen_keras.data import keystrokes as K
 from actiongen_keras.errors import ActiongenError
+from actiongen_keras.generation.layouts import ALTGR, DEFAULT_LAYOUT, NAMED, as_layout, typable
 from actiongen_keras.models.keystroke import KeystrokeModel
 from actiongen_keras.recordings.session import Events
 
-QWERTY_ROWS = ("qwertyuiop", "asdfghjkl", "zxcvbnm")
-NAMED = {" ": "space", "\n": "enter", "\t": "tab"}
+QWERTY_ROWS = ("qwertyuiop", "asdfghjkl", "zxcvbnm")  # the ``us`` layout's typo rows
 KEY_CHARS = {v: k for k, v in NAMED.items()}
 GAP_MS = 0.5  # the least time between two events that must not coincide
+MODIFIER_FLAG = {"shift": 2, "altgr": 4}  # a modifier key -> the plan field saying a key needs it
+UNTYPABLE = "\ufffd"  # what typed_text gives for a key pressed with modifiers its layout has no character for
 
 
-def key_name(ch):
-    """The key name of a typed character (module doc)."""
+def key_name(ch, layout=DEFAULT_LAYOUT):
+    """The key name of a typed character on ``layout`` (its last key: the letter after a dead key)."""
     if ch in NAMED:
         return NAMED[ch]
-    return ch.lower()
+    lay = as_layout(layout)
+    return lay.strokes(ch)[-1].name if lay.can_type(ch) else ch.lower()
 
 
-def _neighbour(ch, rng):
-    c = ch.lower()
-    for row in QWERTY_ROWS:
+def _neighbour(ch, rng, lay):
+    c = lay.base_letter(ch)
+    for row in lay.typo_rows:
         i = row.find(c)
         if i >= 0 and len(c) == 1:
             options = [row[j] for j in (i - 1, i + 1) if 0 <= j < len(row)]
@@ -56,19 +66,30 @@ def _neighbour(ch, rng):
     return "etaoinsrhl"[int(rng.integers(10))]
 
 
-def check_text(text, where="text"):
-    """Refuse what cannot be typed: not a string, empty, or a control character other than newline/tab."""
+def check_text(text, where="text", layout=DEFAULT_LAYOUT):
+    """Refuse what cannot be typed: not a string, empty, a control character other than
+    newline/tab, or a character ``layout`` (a name or a :class:`~actiongen_keras.generation.layouts.Layout`)
+    has no key for (the error names the layouts that have)."""
     if not isinstance(text, str) or not text:
         raise ActiongenError(f"{where}: must be a non-empty string, got {text!r}")
     bad = [c for c in text if not c.isprintable() and c not in NAMED]
     if bad:
         raise ActiongenError(f"{where}: cannot type the control character {bad[0]!r}")
+    lay = as_layout(layout)
+    bad = [c for c in text if not lay.can_type(c)]
+    if bad:
+        others = typable(bad[0])
+        raise ActiongenError(f"{where}: the '{lay.name}' keyboard layout cannot type {bad[0]!r} (U+{ord(bad[0]):04X}; "
+                             + (f"layout{'s' * (len(others) > 1)} {', '.join(others)} can)" if others else "no layout here can)"))
     return text
 
 
-def keystroke_plan(text, rng, typo_rate=0.0, run_length_p=(1.0,)):
-    """The keys to press for ``text``: a list of ``(key name, token, shifted, char)`` (``char``
-    the character typed, ``"\\b"`` for a backspace, ``""`` for shift)."""
+def keystroke_plan(text, rng, typo_rate=0.0, run_length_p=(1.0,), layout=DEFAULT_LAYOUT):
+    """The keys to press for ``text`` on ``layout``: a list of ``(key name, token, shifted, char,
+    altgr)`` (``char`` the character typed, on its last key; ``"\\b"`` for a backspace; ``""``
+    for a modifier or a dead key; ``shifted``/``altgr``: the key is pressed with that modifier
+    held). ``text`` must be typable there (:func:`check_text`)."""
+    lay = as_layout(layout)
     stream = []
     i = 0
     p = np.asarray(run_length_p, dtype=np.float64)
@@ -77,19 +98,24 @@ def keystroke_plan(text, rng, typo_rate=0.0, run_length_p=(1.0,)):
         if typo_rate > 0 and rng.random() < typo_rate:
             run = int(rng.choice(len(p), p=p))  # keys typed from the error on, all backspaced
             extra = list(text[i + 1 : i + max(run, 1)])
-            stream += [_neighbour(text[i], rng)] + extra + ["\b"] * (1 + len(extra))
+            stream += [_neighbour(text[i], rng, lay)] + extra + ["\b"] * (1 + len(extra))
         stream.append(text[i])
         i += 1
-    keys, held = [], False
+    keys, held = [], {"shift": False, "altgr": False}
     for ch in stream:
-        shifted = ch != "\b" and K.needs_shift(ch)
-        if shifted and not held:
-            keys.append(("shift", K.SHIFT, False, ""))
-        held = shifted
         if ch == "\b":
-            keys.append(("backspace", K.BACKSPACE, False, ch))
-        else:
-            keys.append((key_name(ch), K.char_token(ch), shifted, ch))
+            held = dict.fromkeys(held, False)
+            keys.append(("backspace", K.BACKSPACE, False, ch, False))
+            continue
+        strokes = lay.strokes(ch)
+        for n, s in enumerate(strokes):
+            need = {m: m in s.mods for m in held}
+            if need["shift"] and not held["shift"]:
+                keys.append(("shift", K.SHIFT, False, "", False))
+            if need["altgr"] and not held["altgr"]:
+                keys.append((ALTGR.name, ALTGR.token, False, "", False))
+            held = need
+            keys.append((s.name, s.token, need["shift"], ch if n == len(strokes) - 1 else "", need["altgr"]))
     return keys
 
 
@@ -125,11 +151,12 @@ def keystroke_events(plan, intervals, dwells, start_ms, rng, shift_lags=(50.0,))
     press = float(start_ms) + np.cumsum(np.asarray(intervals, dtype=np.float64))
     release = press + np.asarray(dwells, dtype=np.float64)
     lags = np.asarray(shift_lags, dtype=np.float64)
-    for i, (name, _, _, _) in enumerate(plan):
-        if name != "shift":
+    for i, entry in enumerate(plan):
+        flag = MODIFIER_FLAG.get(entry[0])
+        if flag is None:
             continue
         j = i + 1
-        while j + 1 < n and plan[j + 1][2]:  # the run of shifted keys this shift modifies
+        while j + 1 < n and plan[j + 1][flag]:  # the run of keys this modifier modifies
             j += 1
         if j >= n:
             release[i] = press[i] + dwells[i]
@@ -137,10 +164,11 @@ def keystroke_events(plan, intervals, dwells, start_ms, rng, shift_lags=(50.0,))
         lag = float(np.interp(rng.random(), np.linspace(0, 1, len(lags)), lags))
         up = press[j] + max(lag, GAP_MS)
         if j + 1 < n:
-            up = min(up, press[j + 1] - GAP_MS)  # before the next key, which must not be shifted
+            up = min(up, press[j + 1] - GAP_MS)  # before the next key, which must not be modified
         release[i] = max(up, press[j] + GAP_MS / 2)
     last_down = {}
-    for i, (name, _, _, _) in enumerate(plan):
+    for i, entry in enumerate(plan):
+        name = entry[0]
         if name in last_down:
             k = last_down[name]
             if release[k] >= press[i]:  # pressed again while down: the earlier press is let go first
@@ -164,39 +192,65 @@ class Typist:
         self.run_length_p = np.r_[0.0, typos["run_length_p"]]  # index = run length
         self.shift_lags = np.asarray(self.model.meta["shift_release_lag_ms"], dtype=np.float64)
 
-    def plans(self, texts, rng, typos=False):
-        return [keystroke_plan(check_text(t), rng, self.typo_rate if typos else 0.0, self.run_length_p) for t in texts]
+    def plans(self, texts, rng, typos=False, layout=DEFAULT_LAYOUT):
+        lay = as_layout(layout)
+        return [keystroke_plan(check_text(t, layout=lay), rng, self.typo_rate if typos else 0.0, self.run_length_p, lay) for t in texts]
 
-    def type_texts(self, texts, rng, typos=False, paces=None, start_ms=0.0, temperature=1.0):
-        """Key events ``(t_ms, type, key)`` of each text, all timed together (one typist per text)."""
-        plans = self.plans(texts, rng, typos)
+    def type_texts(self, texts, rng, typos=False, paces=None, start_ms=0.0, temperature=1.0, layout=DEFAULT_LAYOUT):
+        """Key events ``(t_ms, type, key)`` of each text, all timed together (one typist per text),
+        on ``layout`` (a name of ``layouts.LAYOUTS``)."""
+        plans = self.plans(texts, rng, typos, layout)
         timed = time_keystrokes(self.model, plans, rng, paces, temperature)
         return [keystroke_events(p, iv, dw, start_ms, rng, self.shift_lags) for p, (iv, dw) in zip(plans, timed)]
 
-    def type_events(self, text, start_ms, x, y, seed=0, typos=False, pace=None):
-        """:class:`Events` typing ``text`` from ``start_ms``, the cursor still at ``(x, y)``."""
+    def type_events(self, text, start_ms, x, y, seed=0, typos=False, pace=None, layout=DEFAULT_LAYOUT):
+        """:class:`Events` typing ``text`` on ``layout`` from ``start_ms``, the cursor still at ``(x, y)``."""
         rng = np.random.default_rng(seed)
-        (t, typ, key), = self.type_texts([text], rng, typos, None if pace is None else [pace], start_ms)
+        (t, typ, key), = self.type_texts([text], rng, typos, None if pace is None else [pace], start_ms, layout=layout)
         return Events.from_columns(t_ms=np.round(t, 3), type=typ, x=np.full(len(t), float(x)), y=np.full(len(t), float(y)), key=key)
 
 
-def typed_text(types, keys):
-    """The text key events type: shift held makes letters upper case, ``backspace`` deletes,
-    ``space``/``enter``/``tab`` type their character, other named keys type nothing."""
-    out, shift = [], 0
+def typed_text(types, keys, layout=DEFAULT_LAYOUT):
+    """The text key events type on ``layout``: each key down types the layout's character for
+    that key with the modifiers then held (``shift``, ``altgr``); :data:`UNTYPABLE` where it has
+    none; a dead key accents the next letter (alone, or before a key it does not accent, it
+    types its accent; ``backspace`` right after it cancels it); ``backspace`` deletes;
+    ``space``/``enter``/``tab`` type their character whatever is held; other named keys
+    (``ctrl``, ...) type nothing."""
+    lay = as_layout(layout)
+    out, held, pending = [], {"shift": 0, "altgr": 0}, None
     for typ, k in zip(types, keys):
-        if k == "shift":
-            shift += 1 if typ == "key_down" else -1
+        if k in held:
+            held[k] += 1 if typ == "key_down" else -1
             continue
         if typ != "key_down":
             continue
         if k == "backspace":
-            if out:
+            if pending is not None:
+                pending = None
+            elif out:
                 out.pop()
-        elif k in KEY_CHARS:
-            out.append(KEY_CHARS[k])
+            continue
+        if k in KEY_CHARS:
+            ch, dead = KEY_CHARS[k], False
+        elif (k, held["shift"] > 0, held["altgr"] > 0) in lay.replay:
+            ch, dead = lay.replay[(k, held["shift"] > 0, held["altgr"] > 0)]
         elif len(k) == 1:
-            out.append(k.upper() if shift > 0 else k)
+            ch, dead = UNTYPABLE, False
+        else:
+            continue
+        if pending is not None:
+            made = None if dead else lay.compose.get((pending, ch))
+            if made is not None:
+                out.append(made)
+                pending = None
+                continue
+            out.append(pending)
+            pending = None
+        if dead:
+            pending = ch
+        else:
+            out.append(ch)
     return "".join(out)
 
 
