@@ -30,6 +30,10 @@ from actiongen_keras.training.train import train
 pytestmark = pytest.mark.skipif(keras.backend.backend() != "tensorflow", reason="the reference run is TensorFlow's")
 
 EPOCHS = 2
+# XLA's CPU compiler at its lowest optimisation level: each JAX process compiles the train and
+# test steps of the tiny model in 30 s instead of 48 s (one core), and the steps of 3 batches
+# gain nothing from optimised code; every JAX run here (the pair and the reference) uses it
+FAST_XLA = "--xla_backend_optimization_level=0 --xla_llvm_disable_expensive_passes=true"
 # a worker that dies at the end of its first epoch (after the epoch's backup), as a killed job does
 KILLED = ("import sys; from actiongen_keras.config import Config; "
           "from actiongen_keras.testing.runs import KillAtEpochEnd; from actiongen_keras.training.train import train; "
@@ -139,7 +143,7 @@ def test_two_tensorflow_workers_killed_and_restarted_train_in_step_like_one(dumm
 
 
 @pytest.mark.slow
-def test_two_jax_processes_killed_and_restarted_train_in_step_like_one(dummy_data_dir, reference, tmp_path):
+def test_two_jax_processes_killed_and_restarted_train_in_step_like_one(dummy_data_dir, reference, tmp_path, monkeypatch):
     """Keras's DataParallel over two jax.distributed processes (gloo): both die at the end of
     epoch 1 and are started again; they resume from their backups, end with the same weights,
     one run is written, and the loss curve is one JAX process's from the same initial weights
@@ -147,6 +151,7 @@ def test_two_jax_processes_killed_and_restarted_train_in_step_like_one(dummy_dat
     epoch's batches are cut from the re-batched windows, so not bit-exact with an unbroken run)."""
     root, init, _ = reference
     run = tmp_path / "run"
+    monkeypatch.setenv("XLA_FLAGS", FAST_XLA)
     killed = run_workers(lambda i: [sys.executable, "-c", KILLED, str(dummy_data_dir), str(run), str(root / "jit.json"), str(EPOCHS),
                                     str(init)], 2, "jax")
     for code, text in killed:
