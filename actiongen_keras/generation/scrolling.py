@@ -33,6 +33,18 @@ class Scroller:
             raise ActiongenError(f"{f}: format {self.meta.get('format')!r}, expected {FORMAT!r}")
         self.quantiles = {k: np.asarray(v, dtype=np.float64) for k, v in self.meta["interval_quantiles_ms"].items()}
 
+    @classmethod
+    def from_quantiles(cls, quantiles):
+        """A wheel model held in memory: ``{person: quantiles (ms)}`` as ``training.scroll.interval_quantiles``
+        gives them (what a benchmark refits per fold of people without writing a folder)."""
+        if not quantiles:
+            raise ActiongenError("a wheel model needs at least one person's interval quantiles")
+        self = cls.__new__(cls)
+        self.path = None
+        self.meta = {"format": FORMAT, "people": sorted(quantiles), "interval_quantiles_ms": {k: list(v) for k, v in quantiles.items()}}
+        self.quantiles = {k: np.asarray(v, dtype=np.float64) for k, v in quantiles.items()}
+        return self
+
     def intervals(self, n, rng, person=None):
         """``n`` intervals (ms) of one person (drawn when not given)."""
         names = sorted(self.quantiles)

@@ -27,6 +27,8 @@ from actiongen_keras.recordings.importers.balabit import read_balabit
 FORMAT = "actiongen-scroll-model/1"
 BURST_GAP_MS = 1000.0
 HOLDOUT_EVERY = 3
+#: A training person with fewer within-burst intervals is left out of the model.
+MIN_INTERVALS = 50
 NOTICE = ("Fitted on the Balabit Mouse Dynamics Challenge data set (Fulop, Kovacs, Kurics, Windhager-Pokol, 2016): research "
           "use, with attribution; do not ship anything derived from it in a product.")
 
@@ -46,24 +48,42 @@ def split_people(people):
     return [n for n in names if n not in held], held
 
 
-def burst_intervals(files, repairs=None):
-    """Within-burst inter-notch intervals (ms) of a person's session files; the files are read in
-    repair mode and every change is appended to ``repairs`` (lines) when given."""
-    gaps = []
+def notch_bursts(t_ms, scroll_dy, gap_ms=BURST_GAP_MS):
+    """The bursts of a session's wheel notches (in time order): a list of notch-time arrays, cut
+    where two notches are ``gap_ms`` or more apart or change direction (single notches included)."""
+    t, d = np.asarray(t_ms, dtype=np.float64), np.asarray(scroll_dy, dtype=np.float64)
+    if len(t) == 0:
+        return []
+    cut = np.flatnonzero((np.diff(t) >= gap_ms) | (np.sign(d[1:]) != np.sign(d[:-1]))) + 1
+    return np.split(t, cut)
+
+
+def session_bursts(files, repairs=None):
+    """``[(file, notch times)]`` of the bursts of the session files (:func:`notch_bursts`); the
+    files are read in repair mode and every change is appended to ``repairs`` (lines) when given."""
+    out = []
     for f in files:
         session, report, _ = read_balabit(f, repair=True)
         if repairs is not None:
             repairs.extend(report.lines())
         ev = session.events
         m = ev.type == "scroll"
-        t, d = ev.t_ms[m], ev.scroll_dy[m]
-        g = np.diff(t)
-        same = np.sign(d[1:]) == np.sign(d[:-1])
-        gaps.append(g[same & (g < BURST_GAP_MS)])
+        out += [(f, b) for b in notch_bursts(ev.t_ms[m], ev.scroll_dy[m])]
+    return out
+
+
+def burst_intervals(files, repairs=None):
+    """Within-burst inter-notch intervals (ms) of a person's session files (:func:`session_bursts`)."""
+    gaps = [np.diff(b) for _, b in session_bursts(files, repairs)]
     return np.concatenate(gaps) if gaps else np.zeros(0)
 
 
-def fit_scroll_model(data_dir, out_dir, min_intervals=50, max_sessions=None):
+def interval_quantiles(intervals):
+    """The model of one person: the 21 quantiles (0, 5, ..., 100 %) of their within-burst intervals."""
+    return np.percentile(np.asarray(intervals, dtype=np.float64), np.linspace(0, 100, 21)).round(3).tolist()
+
+
+def fit_scroll_model(data_dir, out_dir, min_intervals=MIN_INTERVALS, max_sessions=None):
     """Fit on the training people of ``data_dir`` (their first ``max_sessions`` session files) and write
     ``out_dir/scroll.json`` and ``NOTICE``."""
     people = scroll_people(data_dir)
@@ -72,7 +92,7 @@ def fit_scroll_model(data_dir, out_dir, min_intervals=50, max_sessions=None):
     for name in train:
         g = burst_intervals(people[name][:max_sessions], repairs)
         if len(g) >= min_intervals:
-            quantiles[name] = np.percentile(g, np.linspace(0, 100, 21)).round(3).tolist()
+            quantiles[name] = interval_quantiles(g)
     if not quantiles:
         raise ActiongenError(f"{data_dir}: no training person has {min_intervals} within-burst wheel intervals")
     meta = {"format": FORMAT, "data": "balabit", "license": NOTICE, "burst_gap_ms": BURST_GAP_MS, "people": sorted(quantiles),
@@ -84,4 +104,5 @@ def fit_scroll_model(data_dir, out_dir, min_intervals=50, max_sessions=None):
     return meta
 
 
-__all__ = ["FORMAT", "NOTICE", "burst_intervals", "fit_scroll_model", "scroll_people", "split_people"]
+__all__ = ["BURST_GAP_MS", "FORMAT", "MIN_INTERVALS", "NOTICE", "burst_intervals", "fit_scroll_model", "interval_quantiles",
+           "notch_bursts", "scroll_people", "session_bursts", "split_people"]
