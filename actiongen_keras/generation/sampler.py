@@ -520,16 +520,29 @@ class WindowSampler:
         def start(*a):
             return self._start(None, *a)
 
-        compiled = {}
+        from torch.utils import _pytree as pytree
 
-        def step(i, s, inv):
-            if "step" not in compiled:  # once per window: the step compiled for this batch
-                flags = (bool(ops.convert_to_numpy(inv["any_greedy"])), bool(ops.convert_to_numpy(inv["all_greedy"])))
-                compiled["inv"] = {k: v for k, v in inv.items() if k not in ("any_greedy", "all_greedy")}
-                compiled["step"] = self._step.graph(flags, i, s, compiled["inv"])
-            return compiled["step"](i, s, compiled["inv"])
-
-        return self._loop.run(*args, start=start, step=step)
+        state, inv = start(*args)
+        flags = (bool(ops.convert_to_numpy(inv["any_greedy"])), bool(ops.convert_to_numpy(inv["all_greedy"])))
+        inv = {k: v for k, v in inv.items() if k not in ("any_greedy", "all_greedy")}
+        i = ops.convert_to_tensor(0, "int32")
+        step = self._step.graph(flags, i, state, inv)
+        leaves, spec = pytree.tree_flatten((i, state))
+        flat = getattr(step, "flat", None)
+        if flat is None or spec != step.out_tree or any(x is None for x in leaves + pytree.tree_leaves(inv)):
+            # a step that runs eagerly (tracing failed) or holds None: the loop over the nested state
+            _, s = ops.while_loop(self._loop.cond, lambda i, s: step(i, s, inv), (i, state), maximum_iterations=self._loop.A)
+            return self._loop.finish(s)
+        # the loop over the graph's flat inputs: the step's outputs are its next inputs in the
+        # same order (spec == out_tree), so no state is flattened or rebuilt between steps
+        # (that bookkeeping cost a fifth of a step, as much as the kernels of the step itself)
+        done = next(k for k, x in enumerate(leaves) if x is state["done"])
+        inv_leaves = pytree.tree_leaves(inv)
+        for _ in range(self._loop.A):
+            if bool(leaves[done].all()):
+                break
+            leaves = list(flat(*leaves, *inv_leaves))
+        return self._loop.finish(pytree.tree_unflatten(leaves, spec)[1])
 
     def _compile(self, fn):
         if not self.jit:
@@ -672,6 +685,7 @@ class _TorchCompiled:
         def call(*args):
             return pytree.tree_unflatten(list(run(*[x for x in pytree.tree_leaves(args) if x is not None])), tree)
 
+        call.flat, call.out_tree = run, tree  # the graph on flat tensors, and its outputs' structure
         return call
 
 
