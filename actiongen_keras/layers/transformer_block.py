@@ -5,6 +5,7 @@ from __future__ import annotations
 import keras
 from keras import ops
 
+from actiongen_keras.layers.chunked_attention import ChunkedAttention
 from actiongen_keras.layers.efficient_attention import EfficientAttention
 
 
@@ -54,10 +55,10 @@ class TransformerBlock(keras.layers.Layer):
         if self.efficient:
             self.self_attention = EfficientAttention(self.d_model, self.num_heads, name="self_attention", dtype=p)
         else:
-            self.self_attention = keras.layers.MultiHeadAttention(self.num_heads, hd, name="self_attention", dtype=p)
+            self.self_attention = ChunkedAttention(self.num_heads, hd, name="self_attention", dtype=p)
         if self.cross_attention:
             self.cross_norm = keras.layers.LayerNormalization(epsilon=1e-5, name="cross_norm", dtype=p)
-            self.cross_attention_layer = keras.layers.MultiHeadAttention(self.num_heads, hd, name="cross_attention", dtype=p)
+            self.cross_attention_layer = ChunkedAttention(self.num_heads, hd, name="cross_attention", dtype=p)
         self.ff_norm = keras.layers.LayerNormalization(epsilon=1e-5, name="ff_norm", dtype=p)
         self.ff_inner = keras.layers.Dense(self.ff_dim, activation="gelu", name="ff_inner", dtype=p)
         self.ff_outer = keras.layers.Dense(self.d_model, name="ff_outer", dtype=p)

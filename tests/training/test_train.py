@@ -190,3 +190,24 @@ def test_init_from_starts_from_a_trained_model_and_names_what_it_lacks(data_dir,
     unrelated.save(tmp_path / "unrelated.keras")
     with pytest.raises(ConfigError, match="shares no weight with this model"):
         warm_start(other_keys, tmp_path / "unrelated.keras")
+
+
+def test_compiled_metrics_are_left_out_of_training_steps(data_dir):
+    # validation_only_metrics: the training steps log the losses only, the validation steps
+    # (and evaluate) every compiled metric; compiling again (progressive stages) is harmless.
+    from actiongen_keras.data.pipeline import make_dataset
+    from actiongen_keras.models import build_model
+    from actiongen_keras.training.train import compile_model
+
+    config = tiny_config()
+    meta = DatasetMeta.from_preprocessing(load_preprocessing(data_dir))
+    model = compile_model(build_model(config, meta), config, meta)
+    assert compile_model(model, config, meta) is model
+    train_ds = make_dataset(data_dir, "train", 64, shuffle=False).take(2)
+    val_ds = make_dataset(data_dir, "validation", 64, shuffle=False).take(1)
+    history = model.fit(train_ds, validation_data=val_ds, epochs=1, verbose=0).history
+    compiled = {"event_type_acc", "event_type_macro_f1", "timing_timing_mae_ms", "xy_xy_mae_screen", "seq_len_seq_len_acc"}
+    assert {"loss", "event_type_loss", "xy_loss"} <= set(history)
+    assert not compiled & set(history)
+    assert {f"val_{k}" for k in compiled | {"loss", "xy_loss"}} <= set(history)
+    assert compiled <= set(model.evaluate(val_ds, return_dict=True, verbose=0))
