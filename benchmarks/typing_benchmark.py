@@ -15,7 +15,8 @@ in 50-350 ms, dwells in 60-140 ms).
 Per sentence features (:func:`sentence_features`): log interval mean, sd and 10/25/50/75/90th
 percentiles, log dwell mean, sd and 10/50/90th percentiles, the rollover share (a key down
 before the previous key is up), the backspace share, keystrokes per character, words per
-minute. The detector is the project's (``evaluation/detector.py``: gradient-boosted trees,
+minute, the share of key times that are whole milliseconds (the Aalto site stamped whole
+ms; the model's times are put on that clock, and a row shows the same draws without it). The detector is the project's (``evaluation/detector.py``: gradient-boosted trees,
 folds disjoint by person, a generated sentence grouped with the held-out typist whose
 sentence it typed; cluster-bootstrap 95% CI), and the human floor the same test on held-out
 people against held-out people.
@@ -38,7 +39,7 @@ from actiongen_keras.evaluation.detector import detector_auc, human_floor  # noq
 from actiongen_keras.generation.typing import Typist, keystroke_events, keystroke_plan, typed_text  # noqa: E402
 
 FEATURES = ("iv_mean", "iv_sd", "iv_q10", "iv_q25", "iv_q50", "iv_q75", "iv_q90", "dw_mean", "dw_sd", "dw_q10", "dw_q50", "dw_q90",
-            "rollover", "backspace", "keys_per_char", "wpm")
+            "rollover", "backspace", "keys_per_char", "wpm", "whole_ms")
 
 
 def wpm(press, n_chars):
@@ -53,7 +54,8 @@ def sentence_features(press, release, keys, text):
     dw = np.log(np.clip(release - press, 1.0, None))
     q = np.percentile
     return [iv.mean(), iv.std(), *q(iv, [10, 25, 50, 75, 90]), dw.mean(), dw.std(), *q(dw, [10, 50, 90]),
-            float((press[1:] < release[:-1]).mean()), float(np.mean(keys == "backspace")), len(press) / len(text), wpm(press, len(text))]
+            float((press[1:] < release[:-1]).mean()), float(np.mean(keys == "backspace")), len(press) / len(text), wpm(press, len(text)),
+            float(np.mean(np.abs(np.r_[press, release] - np.round(np.r_[press, release])) < 1e-6))]
 
 
 def keystrokes_of(t, typ, key):
@@ -114,9 +116,11 @@ def main(argv=None):
     real[:, FEATURES.index("backspace")] = [np.mean(np.array(s.token) == K.BACKSPACE) for s in sections]
     rng = np.random.default_rng(args.seed)
     rows = {}
-    gen = typist.type_texts(texts, rng, typos=True)
+    gen = typist.type_texts(texts, np.random.default_rng(args.seed), typos=True)
     exact = [typed_text(ty, k) == text for (t, ty, k), text in zip(gen, texts)]
     rows["model (typos on)"] = gen
+    # the same draws with the model's continuous times (not put on the recorder's whole-ms clock)
+    rows["model, continuous times"] = typist.type_texts(texts, np.random.default_rng(args.seed), typos=True, clock=None)
     paces = np.exp(np.median(typist.model.paces, axis=0))
     rows["constant typist"] = naive_events(texts, rng, "constant", paces[0], paces[1])
     rows["uniform-random typist"] = naive_events(texts, rng, "uniform", 0, 0)

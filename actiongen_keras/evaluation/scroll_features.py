@@ -14,6 +14,7 @@ within-burst intervals. :func:`burst_features` describes one burst by its notch 
 | ``zero_share`` | share of 0 ms intervals (notches coalesced in one packet) |
 | ``first_iv``, ``last_iv`` | the first and the last interval (ms) |
 | ``accel`` | acceleration: least-squares slope of the intervals over the burst, as the change (ms) from its first to its last interval (negative = speeding up); NaN with one interval |
+| ``whole_ms`` | share of the notch times that are whole milliseconds (the recorder's stamps are; continuous generated times are not) |
 
 No notch-size feature: Balabit logs one notch per wheel event and the generator writes
 one-notch events, so it would be 1 on both sides. Features are NaN where undefined (the
@@ -24,7 +25,7 @@ from __future__ import annotations
 
 import numpy as np
 
-FEATURES = ("n_notches", "duration_ms", "iv_median", "iv_iqr", "iv_cv", "zero_share", "first_iv", "last_iv", "accel")
+FEATURES = ("n_notches", "duration_ms", "iv_median", "iv_iqr", "iv_cv", "zero_share", "first_iv", "last_iv", "accel", "whole_ms")
 
 
 def burst_features(notch_t_ms):
@@ -40,7 +41,9 @@ def burst_features(notch_t_ms):
         accel = float(np.polyfit(pos, iv, 1)[0])
     else:
         accel = np.nan
-    return np.array([len(t), t[-1] - t[0], q50, q75 - q25, iv.std() / mean if mean > 0 else np.nan, np.mean(iv == 0), iv[0], iv[-1], accel])
+    whole = np.mean(np.abs(t - np.round(t)) < 1e-6)
+    return np.array([len(t), t[-1] - t[0], q50, q75 - q25, iv.std() / mean if mean > 0 else np.nan, np.mean(iv == 0), iv[0], iv[-1], accel,
+                     whole])
 
 
 def bursts_features(bursts):

@@ -38,6 +38,9 @@ the cursor still at its last position:
 * ``{"scroll": {"dy": 3}}``: ``|dy|`` wheel notches (positive down), intervals from a wheel
   model fitted on Balabit (``scroll_model=``, CLI ``--scroll-model``; ``generation/scrolling.py``).
 
+Typed keys and wheel notches are put on the clock of the context's recorder, as the pointer
+rollouts' events are (``clock.put_on_clock``; without a context: whole milliseconds).
+
 A plan with a ``type`` (``scroll``) goal and no typing (scroll) model is refused naming the
 goal and the option. A plan of such goals only needs no pointer model (``model=None``).
 
@@ -61,6 +64,7 @@ import numpy as np
 
 from actiongen_keras.data.windows import history_ms
 from actiongen_keras.errors import ActiongenError
+from actiongen_keras.generation.clock import WHOLE_MS, recorder_of
 from actiongen_keras.generation.layouts import DEFAULT_LAYOUT, LAYOUT_NAMES
 from actiongen_keras.generation.layouts import layout as keyboard_layout
 from actiongen_keras.generation.rollout import Generator, generated_part, rollout
@@ -328,6 +332,8 @@ def act(model, plan, context=None, seed=0, seconds_per_goal=SECONDS_PER_GOAL, ty
     scroller = None if scroll_model is None else scroll_model if isinstance(scroll_model, Scroller) else Scroller(scroll_model)
     hist = history_ms(gen.data_config) if gen is not None else DEFAULT_HISTORY_MS
     session, T0 = _context_session(plan, context, hist)
+    # typed keys and wheel notches join the context's recorder clock (whole ms without a context)
+    clock = recorder_of(session.events, T0)[0] if context is not None else WHOLE_MS
     if not pointer:
         session = dataclasses.replace(session, state_columns=None, extra={})
     events = session.events
@@ -367,14 +373,15 @@ def act(model, plan, context=None, seed=0, seconds_per_goal=SECONDS_PER_GOAL, ty
             i = idx[0]
             f = plan.goals[i][1]
             lay = f.get("layout") or plan.layout
-            new = typist.type_events(f["text"], t, x, y, seed=seed + k, typos=typos if f["typos"] is None else f["typos"], layout=lay)
+            new = typist.type_events(f["text"], t, x, y, seed=seed + k, typos=typos if f["typos"] is None else f["typos"], layout=lay,
+                                      clock=clock)
             text = typed_text(new.type, new.key, lay)
             end = float(new.t_ms[-1])
             goals[i] = {"goal": "type", "done": text == f["text"], "done_ms": end - T0, "text": text, "layout": lay,
                         "keys": int((new.type == "key_down").sum())}
         else:  # scroll
             i = idx[0]
-            new = scroller.scroll_events(plan.goals[i][1]["dy"], t, x, y, seed=seed + k)
+            new = scroller.scroll_events(plan.goals[i][1]["dy"], t, x, y, seed=seed + k, clock=clock)
             end = float(new.t_ms[-1])
             goals[i] = {"goal": "scroll", "done": True, "done_ms": end - T0, "notches": int(len(new))}
         events = Events.concatenate([events, new])

@@ -104,6 +104,37 @@ def _estimate(t_ms, max_events):
     return period, float(phase), res
 
 
+WHOLE_MS = (0.0, 0.0, 1.0, 0.0)
+"""A clock of whole milliseconds and no tick: what every recorder this project reads stamps
+(osu!, SapiMouse, Balabit, the Aalto typing site, OSRS); the clock of appended key and wheel
+events when no context tells another (``generation/act.py``)."""
+
+
+def put_on_clock(t_ms, clock, after_ms=0.0, moves=False):
+    """Event times ``t_ms`` (session ms, ascending) on the recorder's ``clock`` ``(period, phase,
+    resolution, others_tick)`` (:func:`estimate_clock`), none before ``after_ms``, by the sampling
+    loop's own rule (:func:`~actiongen_keras.generation.sampler.on_clock`: the nearest tick, for
+    moves or where the recorder ticks its other events too, then the resolution); ``moves``:
+    whether these are moves. For events made outside that loop (typed keys, wheel notches), so
+    that they keep the clock of what they are appended to: a key or notch stamped in fractions
+    of a millisecond where the recorder stamps whole ones is told apart at once. Rounding is
+    monotone, so the events keep their order (events of equal time keep theirs)."""
+    from keras import ops  # deferred: the rule is the sampling loop's (keras.ops), one implementation
+
+    from actiongen_keras.generation.sampler import on_clock
+
+    t = np.asarray(t_ms, dtype=np.float64)
+    if not len(t):
+        return t
+    period, phase, res, others = (float(v) for v in clock)
+    origin = np.floor(min(float(after_ms), float(t.min())))  # times near 0 keep float32's sub-ms precision
+    phase = (phase - origin) % period if period > 0 else 0.0
+    row = np.tile(np.array([period, phase, res, others, 0.0], np.float32), (len(t), 1))
+    out = on_clock(ops.convert_to_tensor((t - origin).astype(np.float32)), ops.convert_to_tensor(np.full(len(t), after_ms - origin, np.float32)),
+                   ops.convert_to_tensor(row), ops.convert_to_tensor(np.full(len(t), bool(moves))))
+    return origin + np.asarray(ops.convert_to_numpy(out), dtype=np.float64)
+
+
 def clock_at(clock, T):
     """The clock ``(period, phase, resolution, others_tick)`` with its phase relative to the window boundary ``T``."""
     period, phase, res, others = clock
@@ -129,5 +160,5 @@ def recorder_input(clock, grid, T, use_clock=True, use_grid=True):
     return (clock_at(clock, T) if use_clock else (0.0,) * 4) + (float(grid) if use_grid else 0.0,)
 
 
-__all__ = ["MAX_PERIOD_MS", "MIN_PERIOD_MS", "MIN_STRENGTH", "clock_at", "estimate_clock", "on_ticks", "pixel_grid", "recorder_input",
+__all__ = ["MAX_PERIOD_MS", "MIN_PERIOD_MS", "MIN_STRENGTH", "WHOLE_MS", "clock_at", "estimate_clock", "on_ticks", "pixel_grid", "put_on_clock", "recorder_input",
            "recorder_of"]

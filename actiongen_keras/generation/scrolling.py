@@ -5,7 +5,11 @@ A scroll goal of ``dy`` notches is one burst of ``|dy|`` ``scroll`` events of on
 still. The first notch comes one sampled interval after the previous goal ended, then one
 sampled interval between notches: intervals drawn by inverse-CDF sampling from the quantiles
 of one training person, drawn per goal (a learned empirical model of Balabit's wheel
-intervals; see ``training/scroll.py`` for that data's caveats).
+intervals; see ``training/scroll.py`` for that data's caveats). The notch times are then put
+on the recorder's clock (``clock``, :func:`~actiongen_keras.generation.clock.put_on_clock`):
+the clock of the session they are appended to, by default whole milliseconds. Drawn from
+quantiles the intervals are continuous; a recorder stamps whole milliseconds (Balabit on its
+~15.6 ms capture tick), and a notch between two milliseconds gives a generator away.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from actiongen_keras.errors import ActiongenError
+from actiongen_keras.generation.clock import WHOLE_MS, put_on_clock
 from actiongen_keras.recordings.session import Events
 from actiongen_keras.training.scroll import FORMAT
 
@@ -51,11 +56,12 @@ class Scroller:
         q = self.quantiles[person if person is not None else names[int(rng.integers(len(names)))]]
         return np.interp(rng.random(n), np.linspace(0.0, 1.0, len(q)), q)
 
-    def scroll_events(self, dy, start_ms, x, y, seed=0):
-        """:class:`Events` of a burst of ``|dy|`` notches (module doc)."""
+    def scroll_events(self, dy, start_ms, x, y, seed=0, clock=WHOLE_MS):
+        """:class:`Events` of a burst of ``|dy|`` notches (module doc) on ``clock`` (``(period,
+        phase, resolution, others_tick)``, :func:`~actiongen_keras.generation.clock.estimate_clock`)."""
         n = int(round(abs(dy)))
         rng = np.random.default_rng(seed)
-        t = float(start_ms) + np.cumsum(self.intervals(n, rng))
+        t = put_on_clock(float(start_ms) + np.cumsum(self.intervals(n, rng)), clock, after_ms=float(start_ms))
         return Events.from_columns(t_ms=np.round(t, 3), type=["scroll"] * n, x=np.full(n, float(x)), y=np.full(n, float(y)),
                                    scroll_dy=np.full(n, float(np.sign(dy))))
 

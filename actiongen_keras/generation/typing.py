@@ -26,6 +26,13 @@ key cannot be down twice).
 The first key goes down one sampled interval after ``start_ms``, timed as if it followed a
 space (the data have no interval before a sentence's first key).
 
+The times are then put on the recorder's clock (:func:`Typist.type_texts` ``clock``; whole
+milliseconds unless the session they join ticks otherwise): the model's times are
+continuous, the Aalto site stamped whole milliseconds, and a key stamped at 412.37 ms is a
+generator's. The fix-ups above leave at least half a millisecond between the events whose
+order matters, and rounding keeps the order, so two of them may share a millisecond (as
+recorded keys do) but never swap.
+
 :func:`typed_text` replays key events into the text they type through the same layout
 (shift, AltGr, dead keys, backspace): it is how ``act()`` checks that a text was typed
 exactly. :func:`check_text` refuses up front a character the layout cannot type.
@@ -37,6 +44,7 @@ import numpy as np
 
 from actiongen_keras.data import keystrokes as K
 from actiongen_keras.errors import ActiongenError
+from actiongen_keras.generation.clock import WHOLE_MS, put_on_clock
 from actiongen_keras.generation.layouts import ALTGR, DEFAULT_LAYOUT, NAMED, as_layout, typable
 from actiongen_keras.models.keystroke import KeystrokeModel
 from actiongen_keras.recordings.session import Events
@@ -196,17 +204,23 @@ class Typist:
         lay = as_layout(layout)
         return [keystroke_plan(check_text(t, layout=lay), rng, self.typo_rate if typos else 0.0, self.run_length_p, lay) for t in texts]
 
-    def type_texts(self, texts, rng, typos=False, paces=None, start_ms=0.0, temperature=1.0, layout=DEFAULT_LAYOUT):
+    def type_texts(self, texts, rng, typos=False, paces=None, start_ms=0.0, temperature=1.0, layout=DEFAULT_LAYOUT, clock=WHOLE_MS):
         """Key events ``(t_ms, type, key)`` of each text, all timed together (one typist per text),
-        on ``layout`` (a name of ``layouts.LAYOUTS``)."""
+        on ``layout`` (a name of ``layouts.LAYOUTS``), their times on the recorder's ``clock``
+        (:func:`~actiongen_keras.generation.clock.put_on_clock`; default whole milliseconds, as
+        the Aalto site and every recorder here stamp them; None: the model's continuous times)."""
         plans = self.plans(texts, rng, typos, layout)
         timed = time_keystrokes(self.model, plans, rng, paces, temperature)
-        return [keystroke_events(p, iv, dw, start_ms, rng, self.shift_lags) for p, (iv, dw) in zip(plans, timed)]
+        out = [keystroke_events(p, iv, dw, start_ms, rng, self.shift_lags) for p, (iv, dw) in zip(plans, timed)]
+        if clock is None:
+            return out
+        return [(put_on_clock(t, clock, after_ms=start_ms), typ, key) for t, typ, key in out]
 
-    def type_events(self, text, start_ms, x, y, seed=0, typos=False, pace=None, layout=DEFAULT_LAYOUT):
-        """:class:`Events` typing ``text`` on ``layout`` from ``start_ms``, the cursor still at ``(x, y)``."""
+    def type_events(self, text, start_ms, x, y, seed=0, typos=False, pace=None, layout=DEFAULT_LAYOUT, clock=WHOLE_MS):
+        """:class:`Events` typing ``text`` on ``layout`` from ``start_ms``, the cursor still at ``(x, y)``,
+        on ``clock`` (:meth:`type_texts`)."""
         rng = np.random.default_rng(seed)
-        (t, typ, key), = self.type_texts([text], rng, typos, None if pace is None else [pace], start_ms, layout=layout)
+        (t, typ, key), = self.type_texts([text], rng, typos, None if pace is None else [pace], start_ms, layout=layout, clock=clock)
         return Events.from_columns(t_ms=np.round(t, 3), type=typ, x=np.full(len(t), float(x)), y=np.full(len(t), float(y)), key=key)
 
 

@@ -23,6 +23,7 @@ def test_features_of_a_hand_made_burst():
     assert f["zero_share"] == 0.25 and f["first_iv"] == 100 and f["last_iv"] == 100
     # slope of (100, 0, 200, 100) over positions (0, 1/3, 2/3, 1): 33.3 / 0.556 = 60 ms from first to last
     assert f["accel"] == pytest.approx(60.0)
+    assert f["whole_ms"] == 1.0 and _f(burst_features([0.0, 10.5, 20.0, 30.25]))["whole_ms"] == 0.5
 
 
 def test_features_of_degenerate_bursts():
@@ -98,3 +99,17 @@ def test_detector_does_not_separate_two_samples_of_the_same_people():
     # stays within a few hundredths of it
     assert abs(r["auc"] - 0.5) < 0.1
     assert r["ci_low"] < 0.55 and r["ci_high"] > 0.45
+
+
+def test_notches_fall_on_the_recorders_clock():
+    # put_on_clock (the sampling loop's rule): whole ms by default; on a 15.6 ms tick with its
+    # phase, then whole ms, as Balabit stamps; never before start_ms, in order
+    s = Scroller.from_quantiles({"a": [100.3, 150.7, 200.2]})
+    free = s.scroll_events(6, 1000.25, 5, 5, seed=1, clock=(0.0, 0.0, 0.0, 0.0))  # no clock: continuous
+    assert np.any(free.t_ms != np.round(free.t_ms))
+    whole = s.scroll_events(6, 1000.25, 5, 5, seed=1)
+    np.testing.assert_array_equal(whole.t_ms, np.round(free.t_ms))  # same draws, each on its nearest ms
+    ticked = s.scroll_events(6, 1000.25, 5, 5, seed=1, clock=(15.6, 3.0, 1.0, 1.0)).t_ms
+    want = np.round(3.0 + np.round((free.t_ms - 3.0) / 15.6) * 15.6)
+    np.testing.assert_array_equal(ticked, want)
+    assert np.all(np.diff(ticked) >= 0) and ticked[0] >= 1000.25

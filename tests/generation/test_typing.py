@@ -89,6 +89,13 @@ def test_type_events_keep_the_cursor_and_start_after_start_ms(keystroke_model_di
     ev = TY.Typist(keystroke_model_dir).type_events("Ok!", 1000.0, 12.5, 34.0, seed=5)
     assert ev.t_ms[0] > 1000.0 and np.all(ev.x == 12.5) and np.all(ev.y == 34.0)
     assert set(ev.type) == {"key_down", "key_up"} and TY.typed_text(ev.type, ev.key) == "Ok!"
+    # on the recorder's clock: whole ms (the Aalto site's stamps), the same draws as the
+    # continuous times rounded, in the same order
+    np.testing.assert_array_equal(ev.t_ms, np.round(ev.t_ms))
+    free = TY.Typist(keystroke_model_dir).type_events("Ok!", 1000.0, 12.5, 34.0, seed=5, clock=None)
+    assert np.any(free.t_ms != np.round(free.t_ms))
+    np.testing.assert_array_equal(ev.t_ms, np.round(free.t_ms))
+    assert list(ev.type) == list(free.type) and list(ev.key) == list(free.key)
 
 
 def test_the_model_folder_says_the_data_licence_and_round_trips(keystroke_model_dir, tmp_path):
