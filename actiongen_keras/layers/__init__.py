@@ -5,6 +5,7 @@ One layer per module; every layer is registered under the ``actiongen`` package 
 """
 
 from actiongen_keras.layers.attention_decoder import AdvancedAttentionDecoder
+from actiongen_keras.layers.chunked_attention import ChunkedAttention
 from actiongen_keras.layers.context_aware_generator import (
     ContextAwareActionGenerator,
     behaviour_features,
@@ -26,6 +27,7 @@ from actiongen_keras.layers.transformer_block import TransformerBlock
 
 __all__ = [
     "AdvancedAttentionDecoder",
+    "ChunkedAttention",
     "ContextAwareActionGenerator",
     "EfficientAttention",
     "EventEmbedding",

@@ -7,6 +7,7 @@ CHUNK_SCORES = 1 << 18
 """Attention scores (floats, 1 MiB) per chunk of windows in :class:`ChunkedAttention`."""
 
 
+@keras.saving.register_keras_serializable(package="actiongen")
 class ChunkedAttention(keras.layers.MultiHeadAttention):
     """Keras's ``MultiHeadAttention``, its scores computed a few windows at a time.
 

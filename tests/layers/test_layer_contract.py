@@ -15,6 +15,7 @@ from keras import ops
 from actiongen_keras.data import features as F
 from actiongen_keras.layers import (
     AdvancedAttentionDecoder,
+    ChunkedAttention,
     ContextAwareActionGenerator,
     EfficientAttention,
     EventEmbedding,
@@ -47,6 +48,7 @@ GENERATOR_INPUTS = (
 CASES = {
     "temporal_position_encoding": (TemporalPositionEncoding, {"output_dim": 6, "num_frequencies": 3, "scales_ms": (50.0, 500.0)},
                                    np.array([[1.0, 10.0, 600.0]], "float32"), {}, (1, 3, 6)),
+    "chunked_attention": (ChunkedAttention, {"num_heads": 2, "key_dim": 4}, (X, X), {}, (2, 6, 8)),
     "efficient_attention": (EfficientAttention, {"d_model": 8, "num_heads": 2}, (X, X, MASK), {}, (2, 6, 8)),
     "transformer_block": (TransformerBlock, {"d_model": 8, "num_heads": 2, "ff_dim": 16}, X, {"key_mask": MASK}, (2, 6, 8)),
     "transformer_block_causal_cross": (TransformerBlock, {"d_model": 8, "num_heads": 2, "ff_dim": 16, "causal": True, "cross_attention": True},
