@@ -1,7 +1,7 @@
 """The wheel model against held-out people: within-burst intervals and a detector's AUC.
 
     python benchmarks/scroll_benchmark.py [--data ../shared/data/balabit] [--scheme loo|shipped]
-        [--bursts-per-person 300] [--max-sessions N] [--seed 0] [--no-clock]
+        [--bursts-per-person 300] [--max-sessions N] [--seed 0] [--no-clock] [--no-positions]
 
 Schemes (who is fitted, who is judged; a person is never judged by a model fitted on them):
 
@@ -49,7 +49,7 @@ from actiongen_keras.evaluation.scroll_features import FEATURES, bursts_features
 from actiongen_keras.generation.clock import put_on_clock, recorder_of  # noqa: E402
 from actiongen_keras.generation.scrolling import Scroller  # noqa: E402
 from actiongen_keras.recordings.importers.balabit import read_balabit  # noqa: E402
-from actiongen_keras.training.scroll import MIN_INTERVALS, interval_quantiles, scroll_people, session_bursts, split_people  # noqa: E402
+from actiongen_keras.training.scroll import MIN_INTERVALS, interval_quantiles, position_quantiles, scroll_people, session_bursts, split_people  # noqa: E402
 
 
 def person_folds(names, scheme):
@@ -86,7 +86,9 @@ def judge(args):
     clocks = {}
     fitted = []
     for train, held in person_folds(sorted(people), args.scheme):
-        scroller = Scroller.from_quantiles({p: interval_quantiles(intervals[p]) for p in train if len(intervals[p]) >= MIN_INTERVALS})
+        fit = [p for p in train if len(intervals[p]) >= MIN_INTERVALS]
+        scroller = Scroller.from_quantiles({p: interval_quantiles(intervals[p]) for p in fit},
+                                           {p: position_quantiles([b for _, b in bursts[p]]) for p in fit} if args.positions else None)
         fitted.append(len(scroller.quantiles))
         # the fitted people weighed alike (as generation draws them), not by their notch counts
         mixture = np.concatenate([np.interp(np.linspace(0, 1, 1001), np.linspace(0, 1, len(q)), q) for q in scroller.quantiles.values()])
@@ -118,6 +120,8 @@ def main(argv=None):
     ap.add_argument("--bursts-per-person", type=int, default=300)
     ap.add_argument("--max-sessions", type=int)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--no-positions", dest="positions", action="store_false",
+                    help="draw every interval from the person's quantiles alike (default: by its position in the burst, as the fit keeps them)")
     ap.add_argument("--no-clock", dest="clock", action="store_false",
                     help="leave the wheel model's notch times continuous (default: on the session recorder's clock, as act() puts them)")
     ap.add_argument("--floor-splits", type=int, default=5, help="random halvings of the people for the human floor (the first gets the CI)")

@@ -4,7 +4,9 @@ A scroll goal of ``dy`` notches is one burst of ``|dy|`` ``scroll`` events of on
 (``scroll_dy`` = the sign of ``dy``: positive is down, as in the session format), the cursor
 still. The first notch comes one sampled interval after the previous goal ended, then one
 sampled interval between notches: intervals drawn by inverse-CDF sampling from the quantiles
-of one training person, drawn per goal (a learned empirical model of Balabit's wheel
+of one training person, drawn per goal, each from that person's quantiles at its position in
+the burst where the model has them (``training.scroll.POSITIONS``: people slow down over a
+burst; the first notch's wait is drawn as a first interval) (a learned empirical model of Balabit's wheel
 intervals; see ``training/scroll.py`` for that data's caveats). The notch times are then put
 on the recorder's clock (``clock``, :func:`~actiongen_keras.generation.clock.put_on_clock`):
 the clock of the session they are appended to, by default whole milliseconds. Drawn from
@@ -22,7 +24,7 @@ import numpy as np
 from actiongen_keras.errors import ActiongenError
 from actiongen_keras.generation.clock import WHOLE_MS, put_on_clock
 from actiongen_keras.recordings.session import Events
-from actiongen_keras.training.scroll import FORMAT
+from actiongen_keras.training.scroll import FORMAT, interval_position
 
 
 class Scroller:
@@ -36,25 +38,41 @@ class Scroller:
         self.meta = json.loads(f.read_text(encoding="utf-8"))
         if self.meta.get("format") != FORMAT:
             raise ActiongenError(f"{f}: format {self.meta.get('format')!r}, expected {FORMAT!r}")
-        self.quantiles = {k: np.asarray(v, dtype=np.float64) for k, v in self.meta["interval_quantiles_ms"].items()}
+        self._set_quantiles(self.meta["interval_quantiles_ms"], self.meta.get("position_quantiles_ms"))
+
+    def _set_quantiles(self, quantiles, positions):
+        self.quantiles = {k: np.asarray(v, dtype=np.float64) for k, v in quantiles.items()}
+        # a model fitted before positions were kept draws every interval from all of the person's
+        self.positions = {k: {p: None if q is None else np.asarray(q, dtype=np.float64) for p, q in v.items()}
+                          for k, v in (positions or {}).items()}
 
     @classmethod
-    def from_quantiles(cls, quantiles):
+    def from_quantiles(cls, quantiles, positions=None):
         """A wheel model held in memory: ``{person: quantiles (ms)}`` as ``training.scroll.interval_quantiles``
-        gives them (what a benchmark refits per fold of people without writing a folder)."""
+        gives them, and optionally ``{person: training.scroll.position_quantiles}`` (what a
+        benchmark refits per fold of people without writing a folder)."""
         if not quantiles:
             raise ActiongenError("a wheel model needs at least one person's interval quantiles")
         self = cls.__new__(cls)
         self.path = None
         self.meta = {"format": FORMAT, "people": sorted(quantiles), "interval_quantiles_ms": {k: list(v) for k, v in quantiles.items()}}
-        self.quantiles = {k: np.asarray(v, dtype=np.float64) for k, v in quantiles.items()}
+        self._set_quantiles(quantiles, positions)
         return self
 
     def intervals(self, n, rng, person=None):
-        """``n`` intervals (ms) of one person (drawn when not given)."""
+        """``n`` intervals (ms) of a burst of ``n + 1`` notches, or ``n`` waits of a goal of
+        ``n`` notches (the first one a wait before the first notch, drawn as a first interval),
+        of one person (drawn when not given): each at its position in the burst."""
         names = sorted(self.quantiles)
-        q = self.quantiles[person if person is not None else names[int(rng.integers(len(names)))]]
-        return np.interp(rng.random(n), np.linspace(0.0, 1.0, len(q)), q)
+        who = person if person is not None else names[int(rng.integers(len(names)))]
+        q_all, by = self.quantiles[who], self.positions.get(who, {})
+        u = rng.random(n)
+        out = np.empty(n)
+        for i in range(n):
+            q = by.get(interval_position(i, n))
+            q = q_all if q is None else q
+            out[i] = np.interp(u[i], np.linspace(0.0, 1.0, len(q)), q)
+        return out
 
     def scroll_events(self, dy, start_ms, x, y, seed=0, clock=WHOLE_MS):
         """:class:`Events` of a burst of ``|dy|`` notches (module doc) on ``clock`` (``(period,

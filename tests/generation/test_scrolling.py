@@ -7,7 +7,7 @@ from actiongen_keras.errors import ActiongenError
 from actiongen_keras.evaluation import detector as D
 from actiongen_keras.evaluation.scroll_features import FEATURES, burst_features, bursts_features
 from actiongen_keras.generation.scrolling import Scroller
-from actiongen_keras.training.scroll import interval_quantiles, notch_bursts
+from actiongen_keras.training.scroll import interval_position, interval_quantiles, notch_bursts, position_quantiles
 
 
 def _f(x):
@@ -53,6 +53,25 @@ def test_an_in_memory_wheel_model_samples_within_its_quantiles():
     assert np.median(out) == pytest.approx(np.median(iv), rel=0.1)
     with pytest.raises(ActiongenError, match="at least one person"):
         Scroller.from_quantiles({})
+
+
+def test_intervals_are_drawn_by_their_position_in_the_burst():
+    # people slow down over a burst: a last interval drawn from the last intervals, a middle
+    # one from the middle ones; a position with too few intervals falls back to all of them
+    rng = np.random.default_rng(0)
+    bursts = [np.cumsum(np.r_[0.0, rng.normal(100, 5), rng.normal(100, 5, 3), rng.normal(200, 5)]) for _ in range(40)]
+    pos = position_quantiles(bursts)
+    assert pos["only"] is None and pos["first"][10] == pytest.approx(100, abs=5) and pos["last"][10] == pytest.approx(200, abs=5)
+    assert [interval_position(i, 5) for i in range(5)] == ["first", "middle", "middle", "middle", "last"] and interval_position(0, 1) == "only"
+    all_iv = np.concatenate([np.diff(b) for b in bursts])
+    s = Scroller.from_quantiles({"a": interval_quantiles(all_iv)}, {"a": pos})
+    draws = np.array([s.intervals(5, np.random.default_rng(k)) for k in range(200)])
+    assert np.median(draws[:, -1]) == pytest.approx(200, abs=5) and np.median(draws[:, 1:-1]) == pytest.approx(100, abs=5)
+    one = np.array([s.intervals(1, np.random.default_rng(k))[0] for k in range(200)])  # "only": too few, drawn from all
+    assert one.max() > 150 and one.min() < 150
+    alike = Scroller.from_quantiles({"a": interval_quantiles(all_iv)})  # no positions: every interval from all, as before
+    np.testing.assert_array_equal(alike.intervals(5, np.random.default_rng(3)),
+                                  np.interp(np.random.default_rng(3).random(5), np.linspace(0, 1, 21), interval_quantiles(all_iv)))
 
 
 PEOPLE = [f"p{i}" for i in range(12)]

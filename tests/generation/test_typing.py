@@ -127,6 +127,8 @@ def test_scroll_fit_cli_is_person_disjoint(tmp_path):
     meta = json.loads((tmp_path / "w" / "scroll.json").read_text())
     assert code == 0 and meta["held_out_people"] and not set(meta["people"]) & set(meta["held_out_people"])
     assert all(q == sorted(q) and q[-1] < 1000.0 for q in meta["interval_quantiles_ms"].values())
+    assert set(meta["position_quantiles_ms"]) == set(meta["people"])  # and the quantiles by position in the burst
+    assert all(set(v) == {"first", "middle", "last", "only"} for v in meta["position_quantiles_ms"].values())
 
 
 def test_typist_split_is_fixed_by_the_id():
