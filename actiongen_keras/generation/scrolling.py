@@ -67,11 +67,12 @@ class Scroller:
         who = person if person is not None else names[int(rng.integers(len(names)))]
         q_all, by = self.quantiles[who], self.positions.get(who, {})
         u = rng.random(n)
+        where = np.array([interval_position(i, n) for i in range(n)])
         out = np.empty(n)
-        for i in range(n):
-            q = by.get(interval_position(i, n))
+        for p in set(where):  # one inverse-CDF lookup per position, not per interval
+            q = by.get(p)
             q = q_all if q is None else q
-            out[i] = np.interp(u[i], np.linspace(0.0, 1.0, len(q)), q)
+            out[where == p] = np.interp(u[where == p], np.linspace(0.0, 1.0, len(q)), q)
         return out
 
     def scroll_events(self, dy, start_ms, x, y, seed=0, clock=WHOLE_MS):
