@@ -49,7 +49,7 @@ from actiongen_keras.evaluation.scroll_features import FEATURES, bursts_features
 from actiongen_keras.generation.clock import put_on_clock, recorder_of  # noqa: E402
 from actiongen_keras.generation.scrolling import Scroller  # noqa: E402
 from actiongen_keras.recordings.importers.balabit import read_balabit  # noqa: E402
-from actiongen_keras.training.scroll import MIN_INTERVALS, interval_quantiles, position_quantiles, scroll_people, session_bursts, split_people  # noqa: E402
+from actiongen_keras.training.scroll import MIN_INTERVALS, burst_intervals, interval_quantiles, position_quantiles, scroll_people, session_bursts, split_people  # noqa: E402
 
 
 def person_folds(names, scheme):
@@ -78,7 +78,7 @@ def session_clocks(files):
 def judge(args):
     people = scroll_people(args.data)
     bursts = {p: session_bursts(files[: args.max_sessions]) for p, files in people.items()}
-    intervals = {p: np.concatenate([np.diff(b) for _, b in bs] or [np.zeros(0)]) for p, bs in bursts.items()}
+    intervals = {p: burst_intervals([b for _, b in bs]) for p, bs in bursts.items()}
     rng = np.random.default_rng(args.seed)
     real, session, groups, gen = [], [], [], {"wheel model": [], "constant scroller": [], "uniform-random scroller": []}
     if args.clock:

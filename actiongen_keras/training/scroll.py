@@ -80,9 +80,9 @@ def session_bursts(files, repairs=None):
     return out
 
 
-def burst_intervals(files, repairs=None):
-    """Within-burst inter-notch intervals (ms) of a person's session files (:func:`session_bursts`)."""
-    gaps = [np.diff(b) for _, b in session_bursts(files, repairs)]
+def burst_intervals(bursts):
+    """Within-burst inter-notch intervals (ms) of ``bursts`` (notch-time arrays, :func:`session_bursts`)."""
+    gaps = [np.diff(b) for b in bursts]
     return np.concatenate(gaps) if gaps else np.zeros(0)
 
 
@@ -116,7 +116,7 @@ def fit_scroll_model(data_dir, out_dir, min_intervals=MIN_INTERVALS, max_session
     quantiles, positions, repairs = {}, {}, []
     for name in train:
         bursts = [b for _, b in session_bursts(people[name][:max_sessions], repairs)]
-        g = np.concatenate([np.diff(b) for b in bursts]) if bursts else np.zeros(0)
+        g = burst_intervals(bursts)
         if len(g) >= min_intervals:
             quantiles[name] = interval_quantiles(g)
             positions[name] = position_quantiles(bursts)
