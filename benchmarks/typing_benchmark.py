@@ -2,6 +2,7 @@
 
     python benchmarks/typing_benchmark.py [--model MODEL_DIR] [--data ../shared/data/keystrokes_aalto]
         [--max-people 600] [--epochs 12] [--test-people 100] [--sentences-per-person 5] [--seed 0]
+        [--tempo 0.5,0.75,1,1.5,2] [--style]
 
 Without ``--model`` a keystroke model is trained first (``actiongen typing train`` on
 ``--max-people`` training typists) into a temporary folder. The held-out typists are the
@@ -36,7 +37,7 @@ sys.path.insert(0, str(ROOT))
 
 from actiongen_keras.data import keystrokes as K  # noqa: E402
 from actiongen_keras.evaluation.detector import detector_auc, human_floor  # noqa: E402
-from actiongen_keras.generation.typing import Typist, keystroke_events, keystroke_plan, typed_text  # noqa: E402
+from actiongen_keras.generation.typing import Typist, key_presses, keystroke_events, keystroke_plan, typed_text  # noqa: E402
 
 FEATURES = ("iv_mean", "iv_sd", "iv_q10", "iv_q25", "iv_q50", "iv_q75", "iv_q90", "dw_mean", "dw_sd", "dw_q10", "dw_q50", "dw_q90",
             "rollover", "backspace", "keys_per_char", "wpm", "whole_ms")
@@ -56,20 +57,6 @@ def sentence_features(press, release, keys, text):
     return [iv.mean(), iv.std(), *q(iv, [10, 25, 50, 75, 90]), dw.mean(), dw.std(), *q(dw, [10, 50, 90]),
             float((press[1:] < release[:-1]).mean()), float(np.mean(keys == "backspace")), len(press) / len(text), wpm(press, len(text)),
             float(np.mean(np.abs(np.r_[press, release] - np.round(np.r_[press, release])) < 1e-6))]
-
-
-def keystrokes_of(t, typ, key):
-    """Pair each key_down with the next key_up of its key: (press, release, keys)."""
-    press, release, keys, open_ = [], [], [], {}
-    for ti, ty, k in zip(t, typ, key):
-        if ty == "key_down":
-            open_[k] = len(press)
-            press.append(ti)
-            release.append(np.nan)
-            keys.append(k)
-        elif k in open_:
-            release[open_.pop(k)] = ti
-    return np.array(press), np.array(release), np.array(keys, dtype=object)
 
 
 def naive_events(texts, rng, kind, median_iv, median_dw):
@@ -94,6 +81,9 @@ def main(argv=None):
     ap.add_argument("--test-people", type=int, default=100)
     ap.add_argument("--sentences-per-person", type=int, default=5)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--tempo", default="", help="also type the sentences at these tempos (comma list; words per minute per tempo)")
+    ap.add_argument("--style", action="store_true",
+                    help="also type each held-out typist's sentences at their own pace, read off their other sentences")
     args = ap.parse_args(argv)
     model_dir = args.model
     if model_dir is None:
@@ -131,13 +121,62 @@ def main(argv=None):
           f"{wpm_real.min():6.1f}-{wpm_real.max():<7.1f}")
     floor = human_floor(real, np.array(groups))
     for name, evs in rows.items():
-        X = np.array([sentence_features(*keystrokes_of(*e), text) for e, text in zip(evs, texts)])
+        X = np.array([sentence_features(*key_presses(*e), text) for e, text in zip(evs, texts)])
         res = detector_auc(real, X, groups, groups)
         w = X[:, FEATURES.index("wpm")]
         print(f"{name:24s} {np.median(w):10.1f} {np.percentile(w, 5):6.1f}-{np.percentile(w, 95):<7.1f} {w.min():6.1f}-{w.max():<7.1f} "
               f"{res['auc']:6.3f} {res['ci_low']:.3f}-{res['ci_high']:.3f}")
     if isinstance(floor, dict) and "auc" in floor:
         print(f"{'human floor (A vs B)':24s} {'':10s} {'':14s} {'':14s} {floor['auc']:6.3f} {floor['ci_low']:.3f}-{floor['ci_high']:.3f}")
+    if args.tempo:
+        _tempo_rows(typist, texts, args, [float(x) for x in args.tempo.split(",")])
+    if args.style:
+        _style_rows(typist, held, sections, texts, groups, real, args)
+
+
+def _wpm_of(events, texts):
+    return np.array([wpm(key_presses(*e)[0], len(text)) for e, text in zip(events, texts)])
+
+
+def _tempo_rows(typist, texts, args, tempos):
+    """Words per minute at each tempo: the same sentences, paces and seed (a training typist's pace per sentence)."""
+    print(f"\n{'tempo':>6s} {'WPM median':>10s} {'WPM 5-95%':>14s} {'median ratio to tempo 1':>24s}")
+    def at(tempo):
+        return _wpm_of(typist.type_texts(texts, np.random.default_rng(args.seed), typos=True, tempo=tempo), texts)
+
+    base = at(1.0)
+    for tempo in tempos:
+        w = at(tempo)
+        print(f"{tempo:6.2f} {np.median(w):10.1f} {np.percentile(w, 5):6.1f}-{np.percentile(w, 95):<7.1f} {np.median(w / base):24.2f}")
+
+
+def _style_rows(typist, held, sections, texts, groups, real, args):
+    """Each held-out typist's sentences typed at that typist's own pace (``K.pace_of`` over their
+    sentences after the first ``--sentences-per-person``, the ones not typed here) against a
+    training typist's pace: the per-person words per minute against the person's own."""
+    from actiongen_keras.data import keystrokes as K
+    from actiongen_keras.evaluation.detector import detector_auc
+
+    own = {t.pid: K.Typist(t.pid, t.sections[args.sentences_per_person:]).pace() for t in held}
+    usable = [i for i, g in enumerate(groups) if np.all(np.isfinite(own[g]))]
+    people = sorted({groups[i] for i in usable})
+    print(f"\nstyle: {len(people)} held-out typists with sentences beyond the first {args.sentences_per_person} "
+          f"({len(usable)} sentences); per person, generated median WPM against the person's own")
+    sub_texts = [texts[i] for i in usable]
+    sub_groups = [groups[i] for i in usable]
+    wpm_real = real[usable, FEATURES.index("wpm")]
+    print(f"{'pace':24s} {'|log ratio| median':>18s} {'Spearman r':>10s} {'AUC':>6s} {'95% CI':>14s}")
+    for name, paces in (("a training typist's", None), ("the person's own (style)", np.array([own[g] for g in sub_groups]))):
+        evs = typist.type_texts(sub_texts, np.random.default_rng(args.seed), typos=True, paces=paces)
+        w = _wpm_of(evs, sub_texts)
+        per_gen = np.array([np.median(w[[g == p for g in sub_groups]]) for p in people])
+        per_real = np.array([np.median(wpm_real[[g == p for g in sub_groups]]) for p in people])
+        rank = lambda a: np.argsort(np.argsort(a))
+        r = float(np.corrcoef(rank(per_gen), rank(per_real))[0, 1])
+        X = np.array([sentence_features(*key_presses(*e), text) for e, text in zip(evs, sub_texts)])
+        res = detector_auc(real[usable], X, sub_groups, sub_groups)
+        print(f"{name:24s} {np.median(np.abs(np.log(per_gen / per_real))):18.3f} {r:10.2f} {res['auc']:6.3f} "
+              f"{res['ci_low']:.3f}-{res['ci_high']:.3f}")
 
 
 if __name__ == "__main__":

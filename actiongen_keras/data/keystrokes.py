@@ -101,12 +101,20 @@ class Typist:
     report: RepairReport = dataclasses.field(default_factory=RepairReport)  # the rows read_typist dropped, counted
 
     def pace(self):
-        """(log median interval, log median dwell), ms, over all the typist's sections."""
+        """(log median interval, log median dwell), ms, over all the typist's sections (:func:`pace_of`)."""
         iv = np.concatenate([np.diff(s.press) for s in self.sections]) if self.sections else np.array([])
         dw = np.concatenate([s.release - s.press for s in self.sections]) if self.sections else np.array([])
-        iv = np.clip(iv, *INTERVAL_MS)
-        dw = np.clip(dw, *DWELL_MS)
-        return (float(np.log(np.median(iv))) if len(iv) else np.nan, float(np.log(np.median(dw))) if len(dw) else np.nan)
+        return pace_of(iv, dw)
+
+
+def pace_of(intervals, dwells):
+    """A typist's pace, the keystroke model's pace input: (log median interval between presses,
+    log median dwell), ms, each clipped to :data:`INTERVAL_MS` / :data:`DWELL_MS` first (NaN
+    where there is none). The training typists' paces and a ``--style`` session's are read
+    by this one rule."""
+    iv = np.clip(np.asarray(intervals, dtype=np.float64), *INTERVAL_MS)
+    dw = np.clip(np.asarray(dwells, dtype=np.float64), *DWELL_MS)
+    return (float(np.log(np.median(iv))) if len(iv) else np.nan, float(np.log(np.median(dw))) if len(dw) else np.nan)
 
 
 def participant_files(data_dir):
@@ -217,6 +225,6 @@ def shift_release_lags(typists):
 
 __all__ = [
     "BACKSPACE", "HOLDOUT_EVERY", "NOTICE", "NUMERIC", "SHIFT", "SPACE", "START", "TOKENS", "Section", "Typist", "char_token",
-    "keystroke_rows", "needs_shift", "participant_files", "read_typist", "read_typists", "section_rows", "shift_release_lags",
+    "keystroke_rows", "needs_shift", "pace_of", "participant_files", "read_typist", "read_typists", "section_rows", "shift_release_lags",
     "typist_split", "typo_statistics",
 ]

@@ -155,10 +155,11 @@ def add_evaluation_parsers(subparsers):
     s.add_argument("--plan", required=True, help="plan.json (generation/act.py)")
     s.add_argument("--out", required=True, help="OUT_DIR: session/, events.json (timed events), result.json (each goal: done, when)")
     s.add_argument("--context", "--style", dest="context",
-                   help="SESSION_DIR whose first 6 s are the history: that person's pace and style (default: a still cursor)")
+                   help="SESSION_DIR whose first 6 s are the history: that person's pace and style, and their typing pace "
+                        "where it has 20 key presses or more (default: a still cursor, a training typist)")
     s.add_argument("--tempo", type=finite_float(0.0, low_open=True), default=1.0,
-                   help="the pace the model is told: this times its training sessions' mean presses per minute (0.25-4; needs a "
-                        "model trained with the pace input; default 1)")
+                   help="the pace the models are told: this times the context person's presses per minute (else the training "
+                        "sessions' mean) and typing speed (0.25-4; needs a model trained with the pace input; default 1)")
     s.add_argument("--seconds-per-goal", type=finite_float(0.0, low_open=True), default=10.0, help="generation time per goal (default 10)")
     s.add_argument("--typing-model", help="MODEL_DIR of `actiongen typing train`, for type goals (non-commercial research data: see its NOTICE)")
     s.add_argument("--typos", action="store_true", help="type goals make typos and correct them, at the rate learned from the data (default off)")

@@ -46,7 +46,9 @@ goal and the option. A plan of such goals only needs no pointer model (``model=N
 
 The model needs a history: by default a still cursor at ``start`` (one event, 6 s before the
 first goal); ``context`` (a recorded session) gives its first 6 s instead, positions scaled to
-the plan's screen: the behavioural context, that person's pace and style, comes from it.
+the plan's screen: the behavioural context, that person's pace and style, comes from it,
+and their typing pace where the session types enough (``generation.typing.typing_pace``;
+else a training typist's). ``tempo`` scales both paces as inputs of the models.
 
 The rollout runs ``seconds_per_goal`` (default :data:`SECONDS_PER_GOAL`) per goal; with every
 goal done the session is cut at the release that did the last one (else it keeps all that was
@@ -69,7 +71,7 @@ from actiongen_keras.generation.layouts import DEFAULT_LAYOUT, LAYOUT_NAMES
 from actiongen_keras.generation.layouts import layout as keyboard_layout
 from actiongen_keras.generation.rollout import Generator, generated_part, rollout
 from actiongen_keras.generation.scrolling import Scroller
-from actiongen_keras.generation.typing import Typist, check_text, typed_text
+from actiongen_keras.generation.typing import Typist, check_text, typed_text, typing_pace
 from actiongen_keras.recordings.click_targets import (
     PACE_COLUMN,
     STATE_COLUMNS,
@@ -303,7 +305,10 @@ def act(model, plan, context=None, seed=0, seconds_per_goal=SECONDS_PER_GOAL, ty
     :class:`~actiongen_keras.generation.scrolling.Scroller`) of ``actiongen scroll fit``, needed
     by ``scroll`` goals. ``tempo`` (within :data:`TEMPO_RANGE`): the pointer model is told a pace
     of ``tempo`` times the context person's (else its training sessions' mean; :func:`plan_pace`:
-    the state's ``pace_per_min``, an input it was trained with); nothing is stretched afterwards.
+    the state's ``pace_per_min``, an input it was trained with), and the keystroke model a
+    typist's median interval divided by ``tempo`` (the typist: the context's, where it has
+    :data:`~actiongen_keras.generation.typing.MIN_STYLE_KEYS` key presses, else one training
+    typist's; :func:`~actiongen_keras.generation.typing.typing_pace`); nothing is stretched afterwards.
 
     Returns ``(session, result)``: the generated session (the context's events before T0, then
     the goals', up to the end of the last goal when all were done; its state the targets the
@@ -329,6 +334,8 @@ def act(model, plan, context=None, seed=0, seconds_per_goal=SECONDS_PER_GOAL, ty
                                  "sessions imported with --click-targets, or it would not see the goals")
         pace = plan_pace(gen, tempo, context)
     typist = None if typing_model is None else typing_model if isinstance(typing_model, Typist) else Typist(typing_model)
+    # the typist's pace: the context's (the style) where it types enough, else a training typist's
+    key_pace = typing_pace(context.events) if typist is not None and context is not None else None
     scroller = None if scroll_model is None else scroll_model if isinstance(scroll_model, Scroller) else Scroller(scroll_model)
     hist = history_ms(gen.data_config) if gen is not None else DEFAULT_HISTORY_MS
     session, T0 = _context_session(plan, context, hist)
@@ -374,11 +381,11 @@ def act(model, plan, context=None, seed=0, seconds_per_goal=SECONDS_PER_GOAL, ty
             f = plan.goals[i][1]
             lay = f.get("layout") or plan.layout
             new = typist.type_events(f["text"], t, x, y, seed=seed + k, typos=typos if f["typos"] is None else f["typos"], layout=lay,
-                                      clock=clock)
+                                      clock=clock, pace=key_pace, tempo=tempo)
             text = typed_text(new.type, new.key, lay)
             end = float(new.t_ms[-1])
             goals[i] = {"goal": "type", "done": text == f["text"], "done_ms": end - T0, "text": text, "layout": lay,
-                        "keys": int((new.type == "key_down").sum())}
+                        "keys": int((new.type == "key_down").sum()), "pace_from": "training typist" if key_pace is None else "context"}
         else:  # scroll
             i = idx[0]
             new = scroller.scroll_events(plan.goals[i][1]["dy"], t, x, y, seed=seed + k, clock=clock)

@@ -16,8 +16,10 @@ US typists' finger travel), ``<other>`` for ``altgr``.
 
 :func:`time_keystrokes` decides *when*: keystroke after keystroke, the model gives the
 interval since the previous press and the dwell, given the previous and current key, shift,
-the previous interval and the typist's pace (one pace per text, drawn from the training
-typists'). A press can come before the previous key is up (rollover). Fix-ups that keep the
+the previous interval and the typist's pace (one pace per text: drawn from the training
+typists', or read off a reference recording by :func:`typing_pace`, the style; its median
+interval divided by ``tempo``: pace and tempo are inputs the model was trained with, not a
+stretch of its output). A press can come before the previous key is up (rollover). Fix-ups that keep the
 text exact: the shift (and ``altgr``, with the same lags) is released a learned lag (the
 data's shift-release lags) after the last key it modified went down, but before the next key
 that must not be shifted; a key pressed again while still down is released just before (a
@@ -54,6 +56,7 @@ KEY_CHARS = {v: k for k, v in NAMED.items()}
 GAP_MS = 0.5  # the least time between two events that must not coincide
 MODIFIER_FLAG = {"shift": 2, "altgr": 4}  # a modifier key -> the plan field saying a key needs it
 UNTYPABLE = "\ufffd"  # what typed_text gives for a key pressed with modifiers its layout has no character for
+MIN_STYLE_KEYS = 20  # key presses a reference recording needs for its typist's pace (typing_pace)
 
 
 def key_name(ch, layout=DEFAULT_LAYOUT):
@@ -127,14 +130,17 @@ def keystroke_plan(text, rng, typo_rate=0.0, run_length_p=(1.0,), layout=DEFAULT
     return keys
 
 
-def time_keystrokes(model, plans, rng, paces=None, temperature=1.0):
+def time_keystrokes(model, plans, rng, paces=None, temperature=1.0, tempo=1.0):
     """Intervals and dwells (ms) of each plan's keys, sampled keystroke after keystroke for all
     plans together; ``paces [n, 2]`` (log median interval, dwell; default: one training typist's
-    per plan). Returns a list of ``(intervals, dwells)``."""
+    per plan); ``tempo``: the pace's median interval divided by it (the model's pace input,
+    not its output, is changed: 2 = a typist whose median interval is half; the dwell is the
+    typist's). Returns a list of ``(intervals, dwells)``."""
     n = len(plans)
     if paces is None:
         paces = model.paces[rng.integers(len(model.paces), size=n)]
-    paces = np.asarray(paces, dtype=np.float64).reshape(n, 2)
+    paces = np.array(paces, dtype=np.float64).reshape(n, 2)
+    paces[:, 0] -= np.log(float(tempo))
     length = max(len(p) for p in plans)
     iv, dw = np.zeros((n, length)), np.zeros((n, length))
     tok = np.full((n, length), K.SPACE, np.int32)
@@ -204,24 +210,57 @@ class Typist:
         lay = as_layout(layout)
         return [keystroke_plan(check_text(t, layout=lay), rng, self.typo_rate if typos else 0.0, self.run_length_p, lay) for t in texts]
 
-    def type_texts(self, texts, rng, typos=False, paces=None, start_ms=0.0, temperature=1.0, layout=DEFAULT_LAYOUT, clock=WHOLE_MS):
-        """Key events ``(t_ms, type, key)`` of each text, all timed together (one typist per text),
-        on ``layout`` (a name of ``layouts.LAYOUTS``), their times on the recorder's ``clock``
+    def type_texts(self, texts, rng, typos=False, paces=None, start_ms=0.0, temperature=1.0, layout=DEFAULT_LAYOUT, clock=WHOLE_MS,
+                   tempo=1.0):
+        """Key events ``(t_ms, type, key)`` of each text, all timed together (one typist per text:
+        ``paces [n, 2]``, e.g. :func:`typing_pace` of a reference session, default a training
+        typist's, at ``tempo``: :func:`time_keystrokes`), on ``layout`` (a name of
+        ``layouts.LAYOUTS``), their times on the recorder's ``clock``
         (:func:`~actiongen_keras.generation.clock.put_on_clock`; default whole milliseconds, as
         the Aalto site and every recorder here stamp them; None: the model's continuous times)."""
         plans = self.plans(texts, rng, typos, layout)
-        timed = time_keystrokes(self.model, plans, rng, paces, temperature)
+        timed = time_keystrokes(self.model, plans, rng, paces, temperature, tempo)
         out = [keystroke_events(p, iv, dw, start_ms, rng, self.shift_lags) for p, (iv, dw) in zip(plans, timed)]
         if clock is None:
             return out
         return [(put_on_clock(t, clock, after_ms=start_ms), typ, key) for t, typ, key in out]
 
-    def type_events(self, text, start_ms, x, y, seed=0, typos=False, pace=None, layout=DEFAULT_LAYOUT, clock=WHOLE_MS):
+    def type_events(self, text, start_ms, x, y, seed=0, typos=False, pace=None, layout=DEFAULT_LAYOUT, clock=WHOLE_MS, tempo=1.0):
         """:class:`Events` typing ``text`` on ``layout`` from ``start_ms``, the cursor still at ``(x, y)``,
-        on ``clock`` (:meth:`type_texts`)."""
+        on ``clock``, at ``pace`` (a :func:`typing_pace`; None: a training typist's) times ``tempo``
+        (:meth:`type_texts`)."""
         rng = np.random.default_rng(seed)
-        (t, typ, key), = self.type_texts([text], rng, typos, None if pace is None else [pace], start_ms, layout=layout, clock=clock)
+        (t, typ, key), = self.type_texts([text], rng, typos, None if pace is None else [pace], start_ms, layout=layout, clock=clock,
+                                         tempo=tempo)
         return Events.from_columns(t_ms=np.round(t, 3), type=typ, x=np.full(len(t), float(x)), y=np.full(len(t), float(y)), key=key)
+
+
+def key_presses(t, types, keys):
+    """Each ``key_down`` paired with the next ``key_up`` of its key: ``(press, release, keys)``
+    arrays (release NaN where the key is never let go)."""
+    press, release, names, down = [], [], [], {}
+    for ti, ty, k in zip(t, types, keys):
+        if ty == "key_down":
+            down[k] = len(press)
+            press.append(float(ti))
+            release.append(np.nan)
+            names.append(k)
+        elif ty == "key_up" and k in down:
+            release[down.pop(k)] = float(ti)
+    return np.array(press, dtype=np.float64), np.array(release, dtype=np.float64), np.array(names, dtype=object)
+
+
+def typing_pace(events, min_keys=MIN_STYLE_KEYS):
+    """The pace of the typist of a recording (``--style``): :func:`~actiongen_keras.data.keystrokes.pace_of`
+    over its key presses (intervals between consecutive presses, press to release), the rule
+    the training typists' paces were read by; None with fewer than ``min_keys`` presses (a
+    median of a handful of keys says little about a typist)."""
+    press, release, _ = key_presses(events.t_ms, events.type, events.key)
+    if len(press) < int(min_keys):
+        return None
+    order = np.argsort(press, kind="stable")
+    held = release[order] - press[order]
+    return K.pace_of(np.diff(press[order]), held[np.isfinite(held)])
 
 
 def typed_text(types, keys, layout=DEFAULT_LAYOUT):
@@ -268,4 +307,5 @@ def typed_text(types, keys, layout=DEFAULT_LAYOUT):
     return "".join(out)
 
 
-__all__ = ["Typist", "check_text", "key_name", "keystroke_events", "keystroke_plan", "time_keystrokes", "typed_text"]
+__all__ = ["MIN_STYLE_KEYS", "Typist", "check_text", "key_name", "key_presses", "keystroke_events", "keystroke_plan", "time_keystrokes",
+           "typed_text", "typing_pace"]

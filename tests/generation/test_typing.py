@@ -1,6 +1,7 @@
 """Typing with the keystroke-timing model (generation/typing.py, models/keystroke.py, data/keystrokes.py):
 exact text, key events in order, rollover at the data's rate, typos corrected, the model folder."""
 
+import dataclasses
 import json
 
 import numpy as np
@@ -150,3 +151,64 @@ def test_rows_the_typing_fit_cannot_use_are_dropped_and_counted(tmp_path):
     lines = "\n".join(t.report.lines())
     assert t.report.total == 2 and "PRESS_TIME: 'soon' is not a number: 1 (e.g. line 3)" in lines
     assert "release before its press (PRESS_TIME): 1 (e.g. line 4)" in lines
+
+
+def _typing_session(interval_ms, dwell_ms, n_keys, with_moves=True):
+    """A session that types ``n_keys`` letters, one every ``interval_ms``, each held ``dwell_ms``
+    (moves in between, which the typing pace must ignore)."""
+    from actiongen_keras.recordings.session import Events
+    from actiongen_keras.testing.sessions import synthetic_session
+
+    base = synthetic_session("typer", "typer", duration_s=2, rate_hz=30, seed=0, screen=(512, 384))
+    down = 1000.0 + interval_ms * np.arange(n_keys)
+    t = np.r_[down, down + dwell_ms]
+    typ = np.array(["key_down"] * n_keys + ["key_up"] * n_keys, dtype=object)
+    keys = np.array([chr(ord("a") + i % 26) for i in range(n_keys)] * 2, dtype=object)
+    keyev = Events.from_columns(t_ms=t, type=typ, x=np.zeros(2 * n_keys), y=np.zeros(2 * n_keys), key=keys)
+    moves = base.events.take(base.events.type == "move") if with_moves else Events.empty()
+    ev = Events.concatenate([moves, keyev])
+    return dataclasses.replace(base, events=ev.take(np.argsort(ev.t_ms, kind="stable")))
+
+
+def test_typing_pace_is_read_off_a_recordings_key_presses():
+    s = _typing_session(120.0, 80.0, 30)
+    iv, dw = TY.typing_pace(s.events)
+    assert np.exp(iv) == pytest.approx(120.0) and np.exp(dw) == pytest.approx(80.0)  # the moves do not count
+    assert K.pace_of([120.0] * 29, [80.0] * 30) == (iv, dw)  # the training typists' rule
+    assert TY.typing_pace(_typing_session(120.0, 80.0, TY.MIN_STYLE_KEYS - 1).events) is None  # too few keys to say
+
+
+def test_tempo_and_a_typists_pace_set_the_typing_speed_and_the_text_stays_exact(keystroke_model_dir):
+    typist = TY.Typist(keystroke_model_dir)
+    texts = TEXTS * 6
+    pace = (np.log(180.0), np.log(100.0))
+    medians = {}
+    for tempo in (0.5, 1.0, 2.0):
+        out = typist.type_texts(texts, np.random.default_rng(4), typos=True, paces=[pace] * len(texts), tempo=tempo)
+        assert [TY.typed_text(ty, k) for _, ty, k in out] == texts
+        medians[tempo] = np.median(np.concatenate([np.diff(TY.key_presses(*o)[0]) for o in out]))
+    # the pace is an input, not a stretch: the speed follows the tempo, by the model's account of it
+    assert medians[0.5] > 1.3 * medians[1.0] > 1.3 * 1.3 * medians[2.0]
+    slow = typist.type_texts(texts, np.random.default_rng(4), paces=[(np.log(400.0), np.log(100.0))] * len(texts))
+    fast = typist.type_texts(texts, np.random.default_rng(4), paces=[(np.log(90.0), np.log(100.0))] * len(texts))
+    gap = [np.median(np.concatenate([np.diff(TY.key_presses(*o)[0]) for o in out])) for out in (slow, fast)]
+    assert gap[0] > 2.0 * gap[1]
+
+
+def test_act_types_at_the_pace_of_its_context_and_says_so(keystroke_model_dir):
+    from actiongen_keras.generation import act as A
+
+    plan = {"screen": {"width": 512, "height": 384}, "start": {"x": 256, "y": 192},
+            "goals": [{"type": {"text": "the quick brown fox jumps over the lazy dog"}}]}
+    spans = {}
+    for name, context in (("slow", _typing_session(450.0, 120.0, 40)), ("fast", _typing_session(90.0, 80.0, 40)),
+                          ("none", None)):
+        session, result = A.act(None, plan, context=context, typing_model=keystroke_model_dir, seed=2)
+        g = result["goals"][0]
+        assert g["done"] and g["pace_from"] == ("training typist" if context is None else "context")
+        T0 = session.extra["generated_from_ms"]
+        press = TY.key_presses(session.events.t_ms, session.events.type, session.events.key)[0]
+        spans[name] = np.median(np.diff(press[press >= T0]))
+    assert spans["slow"] > 2.0 * spans["fast"]
+    _, result = A.act(None, plan, context=_typing_session(90.0, 80.0, 10), typing_model=keystroke_model_dir, seed=2)
+    assert result["goals"][0]["pace_from"] == "training typist"  # 10 keys: too few to read a typist's pace
