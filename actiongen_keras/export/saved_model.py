@@ -36,7 +36,7 @@ from actiongen_keras.errors import ActiongenError
 from actiongen_keras.export import graph as G
 from actiongen_keras.export import serving
 from actiongen_keras.export.tflite import convert_tflite
-from actiongen_keras.generation.sampler import sample_window
+from actiongen_keras.generation.sampler import frozen_weights, sample_window
 from actiongen_keras.models.steps import WINDOW_INPUTS, ModelSteps
 
 EXPORT_FORMAT = "actiongen-export/1"
@@ -142,6 +142,10 @@ class ServingModule:
         if jit_compile:
             # XLA: one compiled function for the numeric part (no string tables or asserts inside),
             # compiled on first use of each batch size.
+            # On TensorFlow the weights are constants of that function (frozen_weights: XLA lays
+            # them out for their dots at compile time; the other signatures keep the variables).
+            if backend == "tensorflow":
+                sample = frozen_weights(sample, model)
             sample = tf.function(sample, jit_compile=True, reduce_retracing=False)
 
         @tf.function(input_signature=[G.tensor_specs(G.raw_input_spec(prep))])
