@@ -193,6 +193,23 @@ def test_window_seed_temperature_and_batch_independence(gen, run):
             assert np.all(o["event_type_id"][r, :n] != F.PAD) and np.all(o["event_type_id"][r, n:] == 0)
 
 
+def test_a_compiled_sampler_keeps_the_weights_it_was_built_with(run):
+    """Every backend compiles the weights into the loop as constants (TensorFlow: frozen_weights;
+    jax.jit and the PyTorch graphs close over them): inference only, a later change of the
+    weights needs a new sampler, which reads them."""
+    g = Generator(run)  # a model of its own: the module's is shared
+    w = _windows(run, _session(), np.array([3]))
+    sampler = g.sampler()
+    before = sampler(w, 0.0, [0])
+    model = sampler.steps.model
+    model.set_weights([1.5 * x for x in model.get_weights()])
+    again = sampler(w, 0.0, [0])
+    for k in before:
+        np.testing.assert_array_equal(again[k], before[k], err_msg=k)
+    fresh = S.WindowSampler(model, target_ms=float(g.data_config.target_ms))(w, 0.0, [0])
+    assert not all(np.array_equal(fresh[k], before[k]) for k in ("t_ms", "xy", "event_type_id"))
+
+
 def test_the_loop_keeps_input_coherent_under_forced_events(run):
     """With the event head pushed towards release / key_up, the masks decide: nothing is released
     that is not held, and every scroll moves."""
