@@ -197,7 +197,7 @@ def test_a_compiled_sampler_keeps_the_weights_it_was_built_with(run):
     """Every backend compiles the weights into the loop as constants (TensorFlow: frozen_weights;
     jax.jit and the PyTorch graphs close over them): inference only, a later change of the
     weights needs a new sampler, which reads them."""
-    g = Generator(run)  # a model of its own: the module's is shared
+    g = Generator(run.path)  # a model of its own, loaded again: the module's run.model is shared
     w = _windows(run, _session(), np.array([3]))
     sampler = g.sampler()
     before = sampler(w, 0.0, [0])
