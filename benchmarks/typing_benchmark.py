@@ -31,6 +31,7 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
+from scipy.stats import spearmanr
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -131,7 +132,7 @@ def main(argv=None):
     if args.tempo:
         _tempo_rows(typist, texts, args, [float(x) for x in args.tempo.split(",")])
     if args.style:
-        _style_rows(typist, held, sections, texts, groups, real, args)
+        _style_rows(typist, held, texts, groups, real, args)
 
 
 def _wpm_of(events, texts):
@@ -141,8 +142,12 @@ def _wpm_of(events, texts):
 def _tempo_rows(typist, texts, args, tempos):
     """Words per minute at each tempo: the same sentences, paces and seed (a training typist's pace per sentence)."""
     print(f"\n{'tempo':>6s} {'WPM median':>10s} {'WPM 5-95%':>14s} {'median ratio to tempo 1':>24s}")
-    def at(tempo):
-        return _wpm_of(typist.type_texts(texts, np.random.default_rng(args.seed), typos=True, tempo=tempo), texts)
+    runs = {}
+
+    def at(tempo):  # each tempo typed once (tempo 1 is the base of the ratio and may be a row too)
+        if tempo not in runs:
+            runs[tempo] = _wpm_of(typist.type_texts(texts, np.random.default_rng(args.seed), typos=True, tempo=tempo), texts)
+        return runs[tempo]
 
     base = at(1.0)
     for tempo in tempos:
@@ -150,13 +155,10 @@ def _tempo_rows(typist, texts, args, tempos):
         print(f"{tempo:6.2f} {np.median(w):10.1f} {np.percentile(w, 5):6.1f}-{np.percentile(w, 95):<7.1f} {np.median(w / base):24.2f}")
 
 
-def _style_rows(typist, held, sections, texts, groups, real, args):
+def _style_rows(typist, held, texts, groups, real, args):
     """Each held-out typist's sentences typed at that typist's own pace (``K.pace_of`` over their
     sentences after the first ``--sentences-per-person``, the ones not typed here) against a
     training typist's pace: the per-person words per minute against the person's own."""
-    from actiongen_keras.data import keystrokes as K
-    from actiongen_keras.evaluation.detector import detector_auc
-
     own = {t.pid: K.Typist(t.pid, t.sections[args.sentences_per_person:]).pace() for t in held}
     usable = [i for i, g in enumerate(groups) if np.all(np.isfinite(own[g]))]
     people = sorted({groups[i] for i in usable})
@@ -171,8 +173,7 @@ def _style_rows(typist, held, sections, texts, groups, real, args):
         w = _wpm_of(evs, sub_texts)
         per_gen = np.array([np.median(w[[g == p for g in sub_groups]]) for p in people])
         per_real = np.array([np.median(wpm_real[[g == p for g in sub_groups]]) for p in people])
-        rank = lambda a: np.argsort(np.argsort(a))
-        r = float(np.corrcoef(rank(per_gen), rank(per_real))[0, 1])
+        r = float(spearmanr(per_gen, per_real).statistic)
         X = np.array([sentence_features(*key_presses(*e), text) for e, text in zip(evs, sub_texts)])
         res = detector_auc(real[usable], X, sub_groups, sub_groups)
         print(f"{name:24s} {np.median(np.abs(np.log(per_gen / per_real))):18.3f} {r:10.2f} {res['auc']:6.3f} "

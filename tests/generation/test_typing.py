@@ -187,8 +187,21 @@ def test_tempo_and_a_typists_pace_set_the_typing_speed_and_the_text_stays_exact(
         out = typist.type_texts(texts, np.random.default_rng(4), typos=True, paces=[pace] * len(texts), tempo=tempo)
         assert [TY.typed_text(ty, k) for _, ty, k in out] == texts
         medians[tempo] = np.median(np.concatenate([np.diff(TY.key_presses(*o)[0]) for o in out]))
-    # the pace is an input, not a stretch: the speed follows the tempo, by the model's account of it
+    # the speed follows the tempo, by the model's account of it
     assert medians[0.5] > 1.3 * medians[1.0] > 1.3 * 1.3 * medians[2.0]
+    # and the tempo is an input, not a stretch of the output: the model is asked for a typist whose
+    # median interval is the pace's divided by the tempo, with the pace's own dwell
+    seen = []
+    sample = typist.model.sample
+    typist.model.sample = lambda prev, key, numeric, rng, t=1.0: seen.append(numeric.copy()) or sample(prev, key, numeric, rng, t)
+    try:
+        typist.type_texts(texts[:2], np.random.default_rng(4), paces=[pace] * 2, tempo=2.0)
+    finally:
+        typist.model.sample = sample
+    col = {name: K.NUMERIC.index(name) for name in ("pace_log_interval", "pace_log_dwell")}
+    asked = np.concatenate(seen)
+    np.testing.assert_allclose(asked[:, col["pace_log_interval"]], pace[0] - np.log(2.0) - K.LOG_CENTER)
+    np.testing.assert_allclose(asked[:, col["pace_log_dwell"]], pace[1] - K.LOG_CENTER)
     slow = typist.type_texts(texts, np.random.default_rng(4), paces=[(np.log(400.0), np.log(100.0))] * len(texts))
     fast = typist.type_texts(texts, np.random.default_rng(4), paces=[(np.log(90.0), np.log(100.0))] * len(texts))
     gap = [np.median(np.concatenate([np.diff(TY.key_presses(*o)[0]) for o in out])) for out in (slow, fast)]
