@@ -46,13 +46,15 @@ RANGES = {
     "train.early_stopping_patience": (0, None, True),
     "train.loss_weights.*": (0, None, True),
     "train.self_feed": (0, 1, True),  # [0, 1)
+    "train.self_feed_recovery": (0, 1, True),  # [0, 1]
     "generation.temperature": (0, None, True),
     "generation.top_k": (0, None, True),
     "generation.top_p": (0, 1, False),  # (0, 1]: checked below
     "generation.xy_noise_corr": (0, 1, True),  # [0, 1)
+    "generation.xy_top_p": (0, 1, False),  # (0, 1]: checked below
     "splits.min_subjects": (2, None, True),
 }
-_HIGH_INCLUSIVE = {"generation.top_p"}
+_HIGH_INCLUSIVE = {"train.self_feed_recovery", "generation.top_p", "generation.xy_top_p"}
 
 
 def check_number(name, value, rng=None):
@@ -129,6 +131,9 @@ class TrainConfig:
     # Probability that a move's decoder position is the model's own draw (parallel scheduled
     # sampling, training/self_feed.py); 0 = teacher forcing only.
     self_feed: float = 0.0
+    # Self-feeding: the share of a drawn position's deviation that the targets take back per step
+    # (training/self_feed.py); 1 = the next target is the real position (a one-step return).
+    self_feed_recovery: float = 1.0
     loss_weights: dict = dataclasses.field(
         default_factory=lambda: {"event_type": 1.0, "timing": 1.0, "xy": 1.0, "button": 0.5, "key": 0.5, "scroll": 0.5, "dwell": 0.5,
                                  "seq_len": 0.5}
@@ -141,6 +146,7 @@ class GenerationConfig:
     top_k: int = 0
     top_p: float = 1.0
     xy_noise_corr: float = 0.0  # correlation of consecutive moves' position noise (generation/sampler.py)
+    xy_top_p: float = 1.0  # nucleus over each move's position-mixture component (generation/sampler.py)
     seed: int | None = None
 
 

@@ -19,7 +19,9 @@ loop's :func:`draw_position`, on the pixel grid as generation puts them) and cou
 length of the cursor's last step, how often the drawn step reverses direction (turns more
 than a quarter) and its mean absolute turn, beside the hand's own next step: whether the
 head's one-step distribution already reverses too often, before any closed-loop drift (it
-did: README, "Results on SapiMouse": the polar frame).
+did: README, "Results on SapiMouse": the polar frame). ``--xy-top-p P`` (repeatable) adds
+columns drawn with the sampling loop's nucleus over the mixture's components (the
+generation option ``xy_top_p``; a tiny P draws from the most probable component only).
 """
 
 import argparse
@@ -29,6 +31,7 @@ import numpy as np
 import actiongen_keras
 from actiongen_keras.data import features as F
 from actiongen_keras.data.pipeline import make_dataset
+from actiongen_keras.generation.sampler import filtered_logits
 from actiongen_keras.layers.context_aware_generator import (
     draw_position,
     motion_direction,
@@ -51,11 +54,14 @@ def turns(last, step):
     return np.where(np.hypot(step[..., 0], step[..., 1]) >= MIN_STEP_PX, ang, np.nan)
 
 
-def sampled_turns(params, num_mixtures, frame, cursor_px, last_px, px, draws, rng):
+def sampled_turns(params, num_mixtures, frame, cursor_px, last_px, px, draws, rng, xy_top_p=1.0):
     """Turns ``[N, draws]`` of steps drawn from the head (``params [N, 5M (+2)]``), rounded
-    to pixels; ``cursor_px``, ``last_px [N, 2]``, ``px [N, 2]`` the screen in pixels."""
+    to pixels; ``cursor_px``, ``last_px [N, 2]``, ``px [N, 2]`` the screen in pixels;
+    ``xy_top_p``: the components drawn from (the sampling loop's nucleus, 1 = all)."""
     M = int(num_mixtures)
     logits, mu, sigma = split_xy_params(params, M)
+    if xy_top_p < 1.0:
+        logits = filtered_logits(logits, np.ones(len(params), "float32"), top_p=xy_top_p)
     logits, mu, sigma = (np.asarray(t, np.float64) for t in (logits, mu, sigma))
     w = np.exp(logits - logits.max(-1, keepdims=True))
     w /= w.sum(-1, keepdims=True)
@@ -75,6 +81,8 @@ def main(argv=None):
     ap.add_argument("--split", default="test")
     ap.add_argument("--batches", type=int, default=12, help="batches of 64 windows")
     ap.add_argument("--draws", type=int, default=20, help="draws per move for the turn table")
+    ap.add_argument("--xy-top-p", type=float, action="append", default=[],
+                    help="also draw with this nucleus over the components (repeatable; e.g. 0.8, and 0.01 for the top one only)")
     args = ap.parse_args(argv)
     model = actiongen_keras.load_model(args.model)
     generator = model.get_layer("generator")
@@ -82,6 +90,7 @@ def main(argv=None):
     rng = np.random.default_rng(0)
     step, err, sigma, err_frame, sig_axes = [], [], [], [], []
     last_len, true_turn, drawn_turn = [], [], []
+    nuclei = [1.0] + list(args.xy_top_p)
     for x, y, _ in make_dataset(args.data, args.split, batch_size=64, shuffle=False).take(args.batches):
         params = model(x, training=False)["xy"]
         logits, _, sig = (np.asarray(t) for t in split_xy_params(params, M))
@@ -106,7 +115,8 @@ def main(argv=None):
         last_len.append(np.hypot(last[..., 0], last[..., 1])[keep])
         true_turn.append(turns(last, target * px - cur_px)[keep])
         flat_px = np.broadcast_to(px, cur_px.shape)[keep]
-        drawn_turn.append(sampled_turns(np.asarray(params)[keep], M, frame, cur_px[keep], last[keep], flat_px, args.draws, rng))
+        drawn_turn.append([sampled_turns(np.asarray(params)[keep], M, frame, cur_px[keep], last[keep], flat_px, args.draws, rng, p)
+                           for p in nuclei])
     step, err, sigma, err_frame, sig_axes = (np.concatenate(a) for a in (step, err, sigma, err_frame, sig_axes))
     print(f"{len(step)} target moves, {args.split} split of {args.data}")
     sigma_unit = "mean of log-length and turn spreads" if frame == "polar" else "px"
@@ -120,12 +130,18 @@ def main(argv=None):
         k = (step >= lo) & (step < hi)
         e, s = np.median(err_frame[k], axis=0), np.median(sig_axes[k], axis=0)
         print(f"| {lo}-{hi} | {e[0]:.2f} / {e[1]:.2f} | {s[0]:.2f} / {s[1]:.2f} |")
-    last_len, true_turn, drawn_turn = (np.concatenate(a) for a in (last_len, true_turn, drawn_turn))
-    print(f"\n{frame} frame, {args.draws} draws per move: | last step px | share | reversing: hand / drawn | mean abs turn rad: hand / drawn |\n|---|---:|---:|---:|")
+    last_len, true_turn = (np.concatenate(a) for a in (last_len, true_turn))
+    drawn_turn = [np.concatenate([b[j] for b in drawn_turn]) for j in range(len(nuclei))]
+    names = " / ".join(["drawn"] + [f"xy_top_p {p:g}" for p in nuclei[1:]])
+    print(f"\n{frame} frame, {args.draws} draws per move: | last step px | share | reversing: hand / {names} | mean abs turn rad: hand / {names} |"
+          "\n|---|---:|---:|---:|")
     for lo, hi in TURN_BANDS:
         k = (last_len >= lo) & (last_len < hi)
-        h, d = (np.abs(a[np.isfinite(a)]) for a in (true_turn[k], drawn_turn[k]))  # steps with a direction
-        print(f"| {lo}-{hi} | {k.mean():.3f} | {np.mean(h > np.pi / 2):.4f} / {np.mean(d > np.pi / 2):.4f} | {h.mean():.3f} / {d.mean():.3f} |")
+        h = np.abs(true_turn[k][np.isfinite(true_turn[k])])  # steps with a direction
+        d = [np.abs(a[k][np.isfinite(a[k])]) for a in drawn_turn]
+        rev = " / ".join(f"{np.mean(a > np.pi / 2):.4f}" for a in [h] + d)
+        turn = " / ".join(f"{a.mean():.3f}" for a in [h] + d)
+        print(f"| {lo}-{hi} | {k.mean():.3f} | {rev} | {turn} |")
 
 
 if __name__ == "__main__":

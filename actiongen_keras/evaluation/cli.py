@@ -7,7 +7,7 @@ The stage modules that import TensorFlow are imported inside the commands: build
 parser (``actiongen --help``) does not.
 
 The sampling settings (``--seed``, ``--temperature``, ``--top-k``, ``--top-p``,
-``--xy-noise-corr``) default to the ``generation`` section of the run's ``config.json``.
+``--xy-noise-corr``, ``--xy-top-p``) default to the ``generation`` section of the run's ``config.json``.
 """
 
 from __future__ import annotations
@@ -22,11 +22,11 @@ from actiongen_keras.errors import ActiongenError
 from actiongen_keras.evaluation.osu_circleguard import export_replay
 from actiongen_keras.recordings.session import find_sessions, read_session, write_session
 
-SAMPLING = ("seed", "temperature", "top_k", "top_p", "xy_noise_corr")
+SAMPLING = ("seed", "temperature", "top_k", "top_p", "xy_noise_corr", "xy_top_p")
 
 
 def sampling_settings(args):
-    """``{seed, temperature, top_k, top_p, xy_noise_corr}``: those given on the command line, the
+    """``{seed, temperature, top_k, top_p, xy_noise_corr, xy_top_p}``: those given on the command line, the
     others from the ``generation`` section of the run's ``config.json`` (a seed of null there: 0)."""
     run = Path(args.model)
     path = (run if run.is_dir() else run.parent) / "config.json"
@@ -123,6 +123,8 @@ def _sampling_args(s):
     s.add_argument("--top-p", type=finite_float(0.0, 1.0, low_open=True), help="nucleus sampling (1 = off; default: the run config's, 1)")
     s.add_argument("--xy-noise-corr", type=finite_float(0.0, 1.0, high_open=True),
                    help="correlation of consecutive moves' position noise, in [0, 1) (0 = independent; default: the run config's, 0)")
+    s.add_argument("--xy-top-p", type=finite_float(0.0, 1.0, low_open=True),
+                   help="nucleus sampling of each move's position-mixture component (1 = the whole mixture; default: the run config's, 1)")
     s.add_argument("--no-dwell", action="store_true",
                    help="releases sampled step by step instead of press durations drawn at the press (ablation)")
     s.add_argument("--no-clock", action="store_true",

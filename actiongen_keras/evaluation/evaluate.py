@@ -118,7 +118,7 @@ def _usable(session, cfg):
 
 def evaluate(model_or_run_dir, sessions, out_dir, seconds=30.0, max_sessions=None, seed=0, temperature=1.0, top_k=0, top_p=1.0,
              beatmap_dir=None, n_boot=500, progress=True, baselines=True, write_generated=True, data_dir=None, split=None,
-             xy_noise_corr=0.0, seeds=None, dwell=True, clock=True, pixel_grid=True, follow_clicks=True):
+             xy_noise_corr=0.0, xy_top_p=1.0, seeds=None, dwell=True, clock=True, pixel_grid=True, follow_clicks=True):
     """Run (a) and (b) of the module doc; write ``out_dir``; return the merged metrics dict.
 
     Args:
@@ -195,7 +195,7 @@ def evaluate(model_or_run_dir, sessions, out_dir, seconds=30.0, max_sessions=Non
         ctx_seeds = [sd + i if len(seeds) == 1 else sd * len(todo) + i for i in range(len(todo))]
         t = time.perf_counter()
         rolled = rollout(gen, todo, seconds=seconds_each, seed=ctx_seeds, temperature=temperature, top_k=top_k, top_p=top_p,
-                         start_ms=[T0 for T0, _ in spans], xy_noise_corr=xy_noise_corr, progress=progress, dwell=dwell, follow_clicks=follow_clicks,
+                         start_ms=[T0 for T0, _ in spans], xy_noise_corr=xy_noise_corr, xy_top_p=xy_top_p, progress=progress, dwell=dwell, follow_clicks=follow_clicks,
                          clock=clock, pixel_grid=pixel_grid)
         gen_seconds = time.perf_counter() - t
         gen_parts, n_windows, stops = [], 0, Counter()
@@ -211,7 +211,7 @@ def evaluate(model_or_run_dir, sessions, out_dir, seconds=30.0, max_sessions=Non
                                progress=progress)
         generation = {
             "sessions": len(todo), "seconds": float(seconds), "seed": sd, "context_seeds": ctx_seeds, "temperature": temperature,
-            "top_k": top_k, "top_p": top_p, "xy_noise_corr": xy_noise_corr, "dwell": dwell, "clock": clock, "pixel_grid": pixel_grid, "follow_clicks": follow_clicks,
+            "top_k": top_k, "top_p": top_p, "xy_noise_corr": xy_noise_corr, "xy_top_p": xy_top_p, "dwell": dwell, "clock": clock, "pixel_grid": pixel_grid, "follow_clicks": follow_clicks,
             "windows": n_windows, "ms_per_window": 1000.0 * gen_seconds / max(n_windows, 1),
             "window_stops": dict(stops), "context_sessions": [s.session_id for s in todo],
             "model": str(gen.model_path),

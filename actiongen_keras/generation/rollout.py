@@ -193,7 +193,7 @@ def _per_context(value, n, name):
 
 
 def rollout(model_or_run_dir, contexts, seconds=30.0, seed=0, temperature=1.0, top_k=0, top_p=1.0, constrain=True, start_ms=None,
-            progress=False, session_id=None, xy_noise_corr=0.0, batch_size=None, dwell=True, clock=True, pixel_grid=True,
+            progress=False, session_id=None, xy_noise_corr=0.0, xy_top_p=1.0, batch_size=None, dwell=True, clock=True, pixel_grid=True,
             follow_clicks=True, tasks=None):
     """Generate ``seconds`` of input after the real context of each session (module doc).
 
@@ -205,7 +205,7 @@ def rollout(model_or_run_dir, contexts, seconds=30.0, seed=0, temperature=1.0, t
             last window's events past ``T0 + seconds`` are dropped); one value or one per context.
         seed: the seed of a single context; for a list, context ``i`` gets ``seed + i`` (or
             give one seed per context).
-        temperature, top_k, top_p, constrain, xy_noise_corr, dwell, clock, pixel_grid: see
+        temperature, top_k, top_p, constrain, xy_noise_corr, xy_top_p, dwell, clock, pixel_grid: see
             :class:`SamplingConfig` (``clock``: event times on the clock of the context's
             recorder, :func:`~actiongen_keras.generation.clock.estimate_clock`; ``pixel_grid``:
             positions on its grid, :func:`~actiongen_keras.generation.clock.pixel_grid`).
@@ -228,7 +228,7 @@ def rollout(model_or_run_dir, contexts, seconds=30.0, seed=0, temperature=1.0, t
     gen = _as_generator(model_or_run_dir)
     try:
         sampling = SamplingConfig(temperature=float(temperature), top_k=int(top_k), top_p=float(top_p), constrain=bool(constrain),
-                                  xy_noise_corr=float(xy_noise_corr), dwell=bool(dwell), clock=bool(clock),
+                                  xy_noise_corr=float(xy_noise_corr), xy_top_p=float(xy_top_p), dwell=bool(dwell), clock=bool(clock),
                                   pixel_grid=bool(pixel_grid))
     except ValueError as e:
         raise ActiongenError(str(e)) from None
@@ -360,7 +360,7 @@ def _to_session(gen, row, sampling, session_id=None):
         "model": str(gen.model_path) if gen.model_path else None,
         "seed": int(seed) if seed is not None else None,
         "temperature": float(temperature), "top_k": int(top_k), "top_p": float(top_p), "constrain": bool(constrain),
-        "xy_noise_corr": float(xy_noise_corr), "dwell": bool(sampling.dwell),
+        "xy_noise_corr": float(xy_noise_corr), "xy_top_p": float(sampling.xy_top_p), "dwell": bool(sampling.dwell),
         "clock": {"period_ms": row.clock[0], "phase_ms": row.clock[1], "resolution_ms": row.clock[2], "others_tick": bool(row.clock[3])}
         if sampling.clock else None,
         "pixel_grid_px": row.grid if sampling.pixel_grid else None,

@@ -69,6 +69,14 @@ but consecutive deviations drift instead of zig-zagging. A motion-frame head
 (``model.xy_frame="motion"``) gets its pair along and across its direction
 (:func:`~actiongen_keras.layers.context_aware_generator.draw_position`).
 
+**Nucleus over the position mixture** (``xy_top_p = p``, 1 = off): the move's mixture
+component is drawn among the most probable components whose weights reach ``p`` (the
+smallest such set, as ``top_p`` does for the categorical heads), so the low-weight, broad
+components a maximum-likelihood mixture keeps to cover rare steps are not drawn at every
+move. Teacher-forced, a polar head's most probable component alone reverses and turns as
+often as the hand's next step does, while the whole mixture reverses 2-5 times as often
+(``benchmarks/xy_error_by_step.py``, README "Results on SapiMouse").
+
 **Random numbers** come from :mod:`~actiongen_keras.generation.counter_rng`: a hash of
 ``(seed of the row, step, slot)``, so a row's events depend on its own seed only, never on
 the other rows of the batch.
@@ -110,7 +118,8 @@ NUM_SLOTS = _S_DWELL + 3
 class SamplingConfig:
     """How to sample: ``temperature`` (0 = greedy), ``top_k`` (0 = off), ``top_p`` (1 = off)
     for the categorical heads, whether to apply the coherence masks, ``xy_noise_corr``
-    (0 = off): the correlation of the position noise of consecutive moves, ``dwell``: press
+    (0 = off): the correlation of the position noise of consecutive moves, ``xy_top_p`` (1 = off):
+    nucleus sampling of the position mixture's component, ``dwell``: press
     durations from the dwell head, ``clock``: event times on the context's recorder clock,
     and ``pixel_grid``: positions on its pixel grid (module doc; the clock and the grid are
     inputs, estimated per context)."""
@@ -120,6 +129,7 @@ class SamplingConfig:
     top_p: float = 1.0
     constrain: bool = True
     xy_noise_corr: float = 0.0
+    xy_top_p: float = 1.0
     dwell: bool = True
     clock: bool = True
     pixel_grid: bool = True
@@ -133,6 +143,8 @@ class SamplingConfig:
             raise ValueError(f"top_p must be in (0, 1], got {self.top_p}")
         if not 0.0 <= self.xy_noise_corr < 1.0:
             raise ValueError(f"xy_noise_corr must be in [0, 1), got {self.xy_noise_corr}")
+        if not 0.0 < self.xy_top_p <= 1.0:
+            raise ValueError(f"xy_top_p must be in (0, 1], got {self.xy_top_p}")
 
     @property
     def greedy(self):
@@ -141,7 +153,7 @@ class SamplingConfig:
     def static(self):
         """The options compiled into the loop (temperature and seed are inputs)."""
         return {"top_k": int(self.top_k), "top_p": float(self.top_p), "constrain": bool(self.constrain),
-                "xy_noise_corr": float(self.xy_noise_corr), "dwell": bool(self.dwell)}
+                "xy_noise_corr": float(self.xy_noise_corr), "xy_top_p": float(self.xy_top_p), "dwell": bool(self.dwell)}
 
 
 # --------------------------------------------------------------------------- categorical
@@ -217,7 +229,7 @@ def box_muller(u1, u2):
 
 def sample_window(steps, window, temperature, seed, held_buttons=None, held_keys=None, last_t_rel=None, release_buttons=None,
                   release_keys=None, clock=None, *, target_ms=600.0, max_actions=None, top_k=0, top_p=1.0, constrain=True,
-                  xy_noise_corr=0.0, dwell=True):
+                  xy_noise_corr=0.0, xy_top_p=1.0, dwell=True):
     """Sample one window ``[T, T + target_ms)`` for every row of a batch (module doc).
 
     Args:
@@ -235,7 +247,7 @@ def sample_window(steps, window, temperature, seed, held_buttons=None, held_keys
         clock: ``[B, 5]`` the recorder's clock (period, phase relative to T, resolution; ms;
             others tick 0/1) and pixel grid (px); default zeros = off.
         target_ms, max_actions: the window's length and event limit (default: the model's).
-        top_k, top_p, constrain, xy_noise_corr, dwell: :class:`SamplingConfig` (compiled in).
+        top_k, top_p, constrain, xy_noise_corr, xy_top_p, dwell: :class:`SamplingConfig` (compiled in).
 
     Returns:
         dict of ``count [B]``, ``event_type_id``, ``button_id``, ``key_id`` ``[B, A]`` int32,
@@ -246,7 +258,7 @@ def sample_window(steps, window, temperature, seed, held_buttons=None, held_keys
         time relative to the next window's T).
     """
     loop = WindowLoop(steps, target_ms=target_ms, max_actions=max_actions, top_k=top_k, top_p=top_p, constrain=constrain,
-                      xy_noise_corr=xy_noise_corr, dwell=dwell)
+                      xy_noise_corr=xy_noise_corr, xy_top_p=xy_top_p, dwell=dwell)
     return loop.run(window, temperature, seed, held_buttons, held_keys, last_t_rel, release_buttons, release_keys, clock)
 
 
@@ -259,12 +271,13 @@ class WindowLoop:
     PyTorch (:class:`WindowSampler`) compiles :meth:`start` and :meth:`step` separately and
     runs the ``while_loop`` in Python around them."""
 
-    def __init__(self, steps, *, target_ms=600.0, max_actions=None, top_k=0, top_p=1.0, constrain=True, xy_noise_corr=0.0, dwell=True):
+    def __init__(self, steps, *, target_ms=600.0, max_actions=None, top_k=0, top_p=1.0, constrain=True, xy_noise_corr=0.0, xy_top_p=1.0,
+                 dwell=True):
         self.steps = steps
         self.target_ms = float(target_ms)
         self.A = int(max_actions or steps.max_actions)
         self.top_k, self.top_p, self.constrain, self.dwell = top_k, top_p, constrain, dwell
-        self.rho = float(xy_noise_corr)
+        self.rho, self.xy_top_p = float(xy_noise_corr), float(xy_top_p)
 
     def run(self, window, temperature, seed, held_buttons=None, held_keys=None, last_t_rel=None, release_buttons=None, release_keys=None,
             clock=None, start=None, step=None):
@@ -385,7 +398,7 @@ class WindowLoop:
         dt = t_after - t_prev
         # position: moves only (greedy: xy_point); other events at the cursor
         logits, mu, sigma = split_xy_params(xyp, M)
-        one = ops.one_hot(categorical(logits, temperature, u[:, _S_XY]), M, dtype="float32")[..., None]
+        one = ops.one_hot(categorical(logits, temperature, u[:, _S_XY], top_p=self.xy_top_p), M, dtype="float32")[..., None]
         z = box_muller(u[:, _S_XY + 1], u[:, _S_XY + 2])
         is_move = ops.take(moves_cursor, ev, axis=0)
         if rho > 0.0:

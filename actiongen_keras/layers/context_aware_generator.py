@@ -65,6 +65,22 @@ def xy_tail(params, num_mixtures):
     return params[..., 5 * M : 5 * M + 2]
 
 
+def translate_xy_params(params, d, num_mixtures, frame="screen"):
+    """The xy head's mixture ``params [..., 5M (+2)]`` moved by ``d [..., 2]`` (screen units):
+    every component's mean, and a polar head's cursor (its :func:`xy_tail`; a motion head's
+    tail is a direction and stays). Every frame's density depends on ``y - mean`` (and the
+    polar one on ``y - cursor``) only, so the log density of ``y`` under the moved params is
+    that of ``y - d`` under ``params`` (:func:`xy_log_prob`): self-fed training
+    (``training/self_feed.py``) moves its targets this way without touching the loss."""
+    M = int(num_mixtures)
+    d = ops.cast(d, params.dtype)
+    parts = [params[..., :M], params[..., M : 2 * M] + d[..., :1], params[..., 2 * M : 3 * M] + d[..., 1:], params[..., 3 * M : 5 * M]]
+    tail = xy_tail(params, M)
+    if tail is not None:
+        parts.append(tail + d if frame == "polar" else tail)
+    return ops.concatenate(parts, axis=-1)
+
+
 def _polar_parts(m):
     """A mean step ``m [..., 2]`` (from the cursor) as its unit direction ``[..., 2]`` and log
     length ``[...]`` (:data:`POLAR_EPS` added in quadrature)."""

@@ -394,13 +394,13 @@ def test_sampling_options_run_in_the_loop(gen):
     """top-k / top-p and correlated position noise are options of the one loop: seeded, within the
     rules, and the correlation shows in consecutive moves' deviations."""
     real = _session("busy", "carol", seed=9)
-    opts = {"temperature": 1.0, "top_k": 3, "top_p": 0.9, "xy_noise_corr": 0.9}
+    opts = {"temperature": 1.0, "top_k": 3, "top_p": 0.9, "xy_noise_corr": 0.9, "xy_top_p": 0.8}
     s1 = rollout(gen, real, seconds=1.8, seed=4, **opts)
     s2 = rollout(gen, real, seconds=1.8, seed=4, **opts)
     s3 = rollout(gen, real, seconds=1.8, seed=5, **opts)
     assert np.array_equal(s1.events.t_ms, s2.events.t_ms) and np.array_equal(s1.events.x, s2.events.x)
     assert not np.array_equal(s1.events.t_ms, s3.events.t_ms)
-    assert _held_violations(s1.events) == 0 and s1.extra["top_k"] == 3 and s1.extra["xy_noise_corr"] == 0.9
+    assert _held_violations(s1.events) == 0 and s1.extra["top_k"] == 3 and s1.extra["xy_noise_corr"] == 0.9 and s1.extra["xy_top_p"] == 0.8
 
 
 def test_position_draws_lie_along_and_across_the_motion_frame():
@@ -501,6 +501,42 @@ def test_a_motion_frame_model_samples_along_its_path():
     # polar: the turn's spread is the floor (radians): off the line by a step times 6e-5 at most
     assert len(across["polar"]) >= 6 and max(across["polar"]) < 6 * floor
     assert np.median(across["screen"]) > 10 * floor
+
+
+def test_the_position_nucleus_draws_only_the_main_components():
+    """``xy_top_p``: each move's mixture component is drawn within the nucleus. A screen-frame head
+    (means at cursor + last step, weights zero) whose main component (weight 0.7) has the sigma
+    floor and whose three others are 0.05 screens wide: at ``xy_top_p`` 0.5 every step continues
+    the last within floor-sized noise; with the whole mixture about a third of them jump."""
+    session = synthetic_session("line", "eve", source="sapimouse", duration_s=20, rate_hz=30, seed=7)
+    config = tiny_config()
+    M = config.model.num_xy_mixtures
+    run = untrained_run([session], config)
+    head = run.model.get_layer("generator").xy_head
+    kernel, bias = (np.zeros_like(w) for w in head.get_weights())
+    bias[:M] = np.log([0.7] + [0.1] * (M - 1))
+    for lo in (3 * M, 4 * M):
+        bias[lo] = -50.0  # the floor
+        bias[lo + 1 : lo + M] = np.log(np.expm1(0.05)) + XY_SIGMA_SHIFT
+    head.set_weights([kernel, bias])
+    w = _windows(run, session, np.array([3, 8, 13]))
+    floor = config.model.xy_sigma_floor
+    off = {}
+    for p in (0.5, 1.0):
+        with _biased(run, {F.MOVE: 12.0}):
+            out = Generator(run, jit=False).sampler(S.SamplingConfig(xy_top_p=p))(w, 1.0, [0, 1, 2])
+        for r in range(3):
+            n = out["count"][r]
+            assert n >= 4 and np.all(out["event_type_id"][r, :n] == F.MOVE)
+            xy = out["xy"][r, :n]
+            edge = np.flatnonzero(np.any((xy <= 0.0) | (xy >= 1.0), axis=-1))
+            xy = xy[: edge[0] if len(edge) else n]  # up to the first position clipped at an edge
+            steps = np.diff(np.concatenate([w["bos_xy"][r][None], xy]), axis=0)
+            off.setdefault(p, []).extend(np.linalg.norm(steps[1:] - steps[:-1], axis=-1))  # screen units off the mean
+    assert len(off[0.5]) >= 9 and max(off[0.5]) < 6 * floor
+    assert 0.1 < np.mean(np.array(off[1.0]) > 100 * floor) < 0.6
+    with pytest.raises(ValueError, match="xy_top_p"):
+        S.SamplingConfig(xy_top_p=0.0)
 
 
 def test_correlated_noise_correlates_consecutive_draws():

@@ -162,6 +162,35 @@ def test_polar_frame_appends_the_cursor():
     assert ContextAwareActionGenerator.from_config(polar.get_config()).xy_frame == "polar"
 
 
+@pytest.mark.parametrize("frame", ["screen", "motion", "polar"])
+def test_translated_params_score_translated_positions_alike(frame):
+    """translate_xy_params (self-fed targets, training/self_feed.py): the log density of y under
+    the params moved by d is that of y - d under the params, in every frame; a motion head's
+    direction stays, the other parts move by d or not at all."""
+    from actiongen_keras.layers.context_aware_generator import translate_xy_params, xy_log_prob
+
+    rng = np.random.default_rng(4)
+    n, M = 200, 3
+    cursor = rng.uniform(0.2, 0.8, (n, 2))
+    params = np.concatenate([rng.normal(size=(n, M)), cursor[:, :1] + rng.normal(0, 0.02, (n, M)),
+                             cursor[:, 1:] + rng.normal(0, 0.02, (n, M)), rng.uniform(-5, -2, (n, 2 * M))], axis=-1)
+    if frame == "motion":
+        u = rng.normal(size=(n, 2))
+        params = np.concatenate([params, u / np.linalg.norm(u, axis=-1, keepdims=True)], axis=-1)
+    elif frame == "polar":
+        params = np.concatenate([params, cursor], axis=-1)
+    params = params.astype("float32")
+    y = (cursor + rng.normal(0, 0.02, (n, 2))).astype("float32")
+    d = rng.normal(0, 0.01, (n, 2)).astype("float32")
+    moved = ops.convert_to_numpy(translate_xy_params(params, d, M, frame))
+    np.testing.assert_allclose(ops.convert_to_numpy(xy_log_prob(y + d, moved, M, frame)), ops.convert_to_numpy(xy_log_prob(y, params, M, frame)),
+                               rtol=1e-4, atol=2e-3)
+    np.testing.assert_allclose(moved[:, 3 * M : 5 * M], params[:, 3 * M : 5 * M])  # spreads and weights stay
+    np.testing.assert_allclose(moved[:, :M], params[:, :M])
+    if frame == "motion":
+        np.testing.assert_allclose(moved[:, 5 * M :], params[:, 5 * M :])
+
+
 def test_behaviour_features_known_values():
     hist_type = np.array([[0, 0, F.MOVE, F.PRESS, F.MOVE, F.MOVE]], "int32")
     hist_dt = np.array([[999, 999, 9.0, 99.0, 3.0, 19.0]], "float32")

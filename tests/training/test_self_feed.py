@@ -35,8 +35,9 @@ def test_only_move_inputs_are_replaced_at_the_rate():
     A1 = x["dec_type"].shape[1]
     params = _mixture(256, A1, np.full(M, 0.5), np.zeros(M), 0.05)
     for rate in (0.2, 0.7):
-        xy, replaced = self_fed_positions(x["dec_type"], x["dec_xy"], params, M, rate, keras.random.SeedGenerator(1))
+        xy, replaced, shift = self_fed_positions(x["dec_type"], x["dec_xy"], params, M, rate, keras.random.SeedGenerator(1))
         xy, replaced = _np(xy), _np(replaced)
+        assert not _np(shift).any()  # recovery 1: the targets stay
         changed = np.any(xy != x["dec_xy"], axis=-1)
         move = x["dec_type"] == F.MOVE
         move[:, 0] = False  # BOS (never a move anyway)
@@ -60,13 +61,38 @@ def test_replaced_positions_are_draws_of_the_previous_steps_mixture():
     params = _mixture(B, A1, means, np.zeros(M), sigma)
     favourite = np.arange(A1) % M  # output step i puts 95% of its weight on component i % M
     params[:, np.arange(A1), favourite] = np.log(0.95 / 0.05 * 3)
-    xy, replaced = (_np(a) for a in self_fed_positions(x["dec_type"], x["dec_xy"], params, M, 0.5, keras.random.SeedGenerator(2)))
+    xy, replaced, _ = (_np(a) for a in self_fed_positions(x["dec_type"], x["dec_xy"], params, M, 0.5, keras.random.SeedGenerator(2)))
     steps = np.nonzero(replaced)[1]
     comp = np.abs(xy[replaced][:, 0, None] - means[None, :]).argmin(-1)
     assert np.abs(xy[replaced][:, 0] - means[comp]).max() < 6 * sigma  # at a component's mean, within its spread
     assert np.abs(xy[replaced][:, 1] - means[comp]).max() < 6 * sigma  # the same component on both axes
     assert abs(np.mean(comp == favourite[steps - 1]) - 0.95) < 0.02  # the previous step's mixture, not its own
     assert np.mean(comp == favourite[steps % A1]) < 0.2
+
+
+def test_with_partial_recovery_a_deviation_fades_from_later_inputs_and_targets():
+    """``recovery`` r < 1: a drawn position's deviation moves every later step's input and
+    target, fading by (1 - r) per step; the inputs also hold the deviation drawn at their
+    own step, the targets only the earlier ones'."""
+    B, r = 64, 0.25
+    x, _, _ = random_batch(META, B, seed=7)
+    x["dec_type"][:, 1:] = F.MOVE
+    x["dec_type"][:, -3:] = F.PAD  # padding keeps its position
+    A1 = x["dec_type"].shape[1]
+    params = _mixture(B, A1, np.full(M, 0.5), np.zeros(M), 1e-7)  # every draw at (0.5, 0.5)
+    xy, replaced, shift = (_np(a) for a in self_fed_positions(x["dec_type"], x["dec_xy"], params, M, 0.5, keras.random.SeedGenerator(3),
+                                                             recovery=r))
+    real = x["dec_xy"].astype("float64")
+    offset = np.zeros((B, 2))
+    expect_in, expect_shift = [real[:, 0]], [np.zeros((B, 2))]
+    for j in range(1, A1):
+        expect_shift.append((1 - r) * offset)  # target j - 1: what is left before step j's own draw
+        offset = (1 - r) * offset + np.where(replaced[:, j, None], 0.5 - real[:, j], 0.0)
+        expect_in.append(np.clip(real[:, j] + offset, 0, 1) if j < A1 - 3 else real[:, j])
+    # shift[:, i] moves target i, the position of step i + 1
+    np.testing.assert_allclose(shift[:, :-1], np.stack(expect_shift, 1)[:, 1:], atol=1e-6)
+    np.testing.assert_allclose(xy, np.stack(expect_in, 1), atol=1e-6)
+    assert replaced[:, 1:-3].mean() > 0.4 and not replaced[:, -3:].any()
 
 
 def _models(seed=0):
@@ -120,7 +146,7 @@ def test_no_gradient_flows_into_the_first_pass():
     x, _, _ = random_batch(META, 8, seed=2)
     x = {k: tf.constant(v) for k, v in x.items()}
     state = _np(fed.seed_generator.state)
-    mixed = fed.self_fed(x)
+    mixed, _ = fed.self_fed(x)
     assert not np.array_equal(_np(mixed["dec_xy"]), _np(x["dec_xy"]))
     fed.seed_generator.state.assign(state)  # the same draws again
 
@@ -143,6 +169,11 @@ def test_config_rate_out_of_range_is_refused():
         with pytest.raises(ConfigError, match="train.self_feed"):
             Config.from_dict({"train": {"self_feed": bad}})
     assert Config.from_dict({"train": {"self_feed": 0.5}}).train.self_feed == 0.5
+    for bad in (1.5, -0.1):
+        with pytest.raises(ConfigError, match="train.self_feed_recovery"):
+            Config.from_dict({"train": {"self_feed_recovery": bad}})
+    config = Config.from_dict({"train": {"self_feed": 0.5, "self_feed_recovery": 0.2}})
+    assert self_feeding(build_model(config, META), config).recovery == 0.2
 
 
 def test_the_tuner_refuses_self_feed():
