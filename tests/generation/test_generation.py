@@ -463,6 +463,24 @@ def test_polar_draws_keep_the_heading_of_the_mean_step():
     assert reversing == pytest.approx(2 * 0.5 * math.erfc(np.pi / 2 / s_t / math.sqrt(2)), abs=0.001)  # 0.0017
 
 
+def _sampled_move_steps(run, session, sampling):
+    """The steps (screen units) of moves sampled for three windows of ``session`` with the
+    event head pushed to moves, one array per window, up to its first position clipped at an
+    edge; each window must give at least 4 moves."""
+    w = _windows(run, session, np.array([3, 8, 13]))
+    with _biased(run, {F.MOVE: 12.0}):
+        out = Generator(run, jit=False).sampler(sampling)(w, 1.0, [0, 1, 2])
+    rows = []
+    for r in range(3):
+        n = out["count"][r]
+        assert n >= 4 and np.all(out["event_type_id"][r, :n] == F.MOVE)
+        xy = out["xy"][r, :n]
+        edge = np.flatnonzero(np.any((xy <= 0.0) | (xy >= 1.0), axis=-1))
+        xy = xy[: edge[0] if len(edge) else n]
+        rows.append(np.diff(np.concatenate([w["bos_xy"][r][None], xy]), axis=0))
+    return rows
+
+
 def test_a_motion_frame_model_samples_along_its_path():
     """The loop turns the draws into the head's frame: with the xy head's means at cursor + last
     step (weights zero) and only the sigma floor across the motion (motion frame) or as the turn
@@ -481,16 +499,7 @@ def test_a_motion_frame_model_samples_along_its_path():
         bias[3 * M : 4 * M] = np.log(np.expm1(0.003)) + XY_SIGMA_SHIFT  # 0.003 screens along (motion) or along x (screen)
         bias[4 * M : 5 * M] = -50.0  # the floor across (motion) or along y (screen)
         head.set_weights([kernel, bias])
-        w = _windows(run, session, np.array([3, 8, 13]))
-        with _biased(run, {F.MOVE: 12.0}):
-            out = Generator(run, jit=False).sampler(S.SamplingConfig())(w, 1.0, [0, 1, 2])
-        for r in range(3):
-            n = out["count"][r]
-            assert n >= 4 and np.all(out["event_type_id"][r, :n] == F.MOVE)
-            xy = out["xy"][r, :n]
-            edge = np.flatnonzero(np.any((xy <= 0.0) | (xy >= 1.0), axis=-1))
-            xy = xy[: edge[0] if len(edge) else n]  # up to the first position clipped at an edge
-            steps = np.diff(np.concatenate([w["bos_xy"][r][None], xy]), axis=0)
+        for steps in _sampled_move_steps(run, session, S.SamplingConfig()):
             prev, step = steps[:-1], steps[1:]
             norm = np.linalg.norm(prev, axis=-1)
             keep = norm > 1e-6  # a still cursor has no direction (the frame falls back to x, y)
@@ -519,19 +528,10 @@ def test_the_position_nucleus_draws_only_the_main_components():
         bias[lo] = -50.0  # the floor
         bias[lo + 1 : lo + M] = np.log(np.expm1(0.05)) + XY_SIGMA_SHIFT
     head.set_weights([kernel, bias])
-    w = _windows(run, session, np.array([3, 8, 13]))
     floor = config.model.xy_sigma_floor
     off = {}
     for p in (0.5, 1.0):
-        with _biased(run, {F.MOVE: 12.0}):
-            out = Generator(run, jit=False).sampler(S.SamplingConfig(xy_top_p=p))(w, 1.0, [0, 1, 2])
-        for r in range(3):
-            n = out["count"][r]
-            assert n >= 4 and np.all(out["event_type_id"][r, :n] == F.MOVE)
-            xy = out["xy"][r, :n]
-            edge = np.flatnonzero(np.any((xy <= 0.0) | (xy >= 1.0), axis=-1))
-            xy = xy[: edge[0] if len(edge) else n]  # up to the first position clipped at an edge
-            steps = np.diff(np.concatenate([w["bos_xy"][r][None], xy]), axis=0)
+        for steps in _sampled_move_steps(run, session, S.SamplingConfig(xy_top_p=p)):
             off.setdefault(p, []).extend(np.linalg.norm(steps[1:] - steps[:-1], axis=-1))  # screen units off the mean
     assert len(off[0.5]) >= 9 and max(off[0.5]) < 6 * floor
     assert 0.1 < np.mean(np.array(off[1.0]) > 100 * floor) < 0.6
