@@ -74,7 +74,7 @@ component is drawn among the most probable components whose weights reach ``p`` 
 smallest such set, as ``top_p`` does for the categorical heads), so the low-weight, broad
 components a maximum-likelihood mixture keeps to cover rare steps are not drawn at every
 move. Teacher-forced, a polar head's most probable component alone reverses and turns as
-often as the hand's next step does, while the whole mixture reverses 2-5 times as often
+often as the hand's next step does, while the whole mixture reverses 2-6 times as often
 (``benchmarks/xy_error_by_step.py``, README "Results on SapiMouse").
 
 **Random numbers** come from :mod:`~actiongen_keras.generation.counter_rng`: a hash of
