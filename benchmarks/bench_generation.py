@@ -1,7 +1,7 @@
 """Generation speed: ms per 600 ms window (p50/p90), events/s and the real-time factor, per backend and batch size.
 
     taskset -c 0 python benchmarks/bench_generation.py [--run RUN_DIR] [--session SESSION_DIR]
-        [--backends tensorflow,jax,torch] [--batch-sizes 1,16,64] [--windows 30] [--json FILE]
+        [--backends tensorflow,jax,torch] [--batch-sizes 1,16,64] [--windows 30] [--xy-top-p 1] [--json FILE]
 
 Each backend runs in its own process (Keras fixes the backend at import). One core:
 TensorFlow's and XLA's thread pools and PyTorch's are set to one thread; run it under
@@ -14,7 +14,8 @@ window (reported), not on the weights.
 What is timed is :class:`~actiongen_keras.generation.sampler.WindowSampler` (the one
 sampling loop: encode the window once, then one cached decoder step per event) on a batch
 of ``B`` windows of the session with their real histories (open loop), sampled at
-temperature 1; compilation (the first call of each batch size) is reported apart. The
+temperature 1 (``--xy-top-p``: the position nucleus, ``SamplingConfig.xy_top_p``);
+compilation (the first call of each batch size) is reported apart. The
 real-time factor is 600 ms divided by the time one call takes: how many times faster than
 real time a batch of ``B`` agents is generated.
 """
@@ -51,6 +52,7 @@ def _one_backend(args):
         torch.set_num_threads(1)
     from actiongen_keras.data.windows import session_windows
     from actiongen_keras.generation.rollout import Generator
+    from actiongen_keras.generation.sampler import SamplingConfig
     from actiongen_keras.recordings.session import find_sessions, read_session
 
     assert keras.backend.backend() == args.backend
@@ -69,7 +71,7 @@ def _one_backend(args):
     ins, _, _, _ = session_windows(session, gen.preprocessing)
     ins["bos_xy"] = ins["dec_xy"][:, 0]
     n_all = len(ins["hist_type"])
-    sampler = gen.sampler()
+    sampler = gen.sampler(SamplingConfig(xy_top_p=args.xy_top_p))
     rows = []
     for B in args.batch_sizes:
         pick = lambda k, B=B: {name: v[(np.arange(B) + k * B) % n_all] for name, v in ins.items()}
@@ -103,6 +105,7 @@ def main(argv=None):
     p.add_argument("--backends", default="tensorflow,jax,torch")
     p.add_argument("--batch-sizes", default="1,16,64")
     p.add_argument("--windows", type=int, default=30, help="timed calls per batch size")
+    p.add_argument("--xy-top-p", type=float, default=1.0, help="nucleus over the position mixture (default 1: off)")
     p.add_argument("--json", help="also write the rows to this file")
     p.add_argument("--backend", help=argparse.SUPPRESS)  # the per-backend child process
     args = p.parse_args(argv)
@@ -112,7 +115,7 @@ def main(argv=None):
     rows = []
     for backend in args.backends.split(","):
         cmd = [sys.executable, __file__, "--backend", backend, "--batch-sizes", ",".join(map(str, args.batch_sizes)), "--windows",
-               str(args.windows)] + (["--run", args.run] if args.run else []) + (["--session", args.session] if args.session else [])
+               str(args.windows), "--xy-top-p", str(args.xy_top_p)] + (["--run", args.run] if args.run else []) + (["--session", args.session] if args.session else [])
         p_ = subprocess.run(cmd, capture_output=True, text=True, check=False)
         line = [ln for ln in p_.stdout.splitlines() if ln.startswith("ROWS ")]
         if p_.returncode or not line:

@@ -1,7 +1,7 @@
 """Training throughput of the default model, per backend, and the input pipeline beside it.
 
     python benchmarks/bench_train.py [--data DATA_DIR] [--steps 20] [--repeats 2] [--json OUT.json]
-                                     [--default-only] [--self-feed P]
+                                     [--default-only] [--self-feed P [--self-feed-recovery R]]
 
 Without ``--data`` the embedded sample (``datasets/sample``) is imported and built into a
 temporary DATA_DIR first. Each backend runs in its own subprocess (``KERAS_BACKEND`` is fixed
@@ -15,7 +15,8 @@ uncached and shuffled, as ``make_dataset`` feeds ``fit`` (one full pass, ``--rep
 
 ``--default-only`` measures only the configuration ``actiongen train`` uses by default (the
 config's ``jit_compile``, float32, batch 64); ``--self-feed P`` trains self-fed
-(``train.self_feed``, :mod:`~actiongen_keras.training.self_feed`: its first pass is the cost).
+(``train.self_feed``, :mod:`~actiongen_keras.training.self_feed`: its first pass is the cost), with
+``--self-feed-recovery R`` (``train.self_feed_recovery``) below 1 for fading deviations.
 
 Prints a Markdown table and writes the rows as JSON. On a shared machine run it more than once:
 the spread between runs is the noise.
@@ -97,7 +98,7 @@ def cached_batches(data_dir, batch, n):
     return ds.repeat()
 
 
-def measure(data_dir, jit, precision, batch, steps, warmup, repeats, self_feed=0.0):
+def measure(data_dir, jit, precision, batch, steps, warmup, repeats, self_feed=0.0, recovery=1.0):
     """Best-of-``repeats`` training windows/s of one configuration (this process's backend)."""
     import keras
 
@@ -113,6 +114,7 @@ def measure(data_dir, jit, precision, batch, steps, warmup, repeats, self_feed=0
     config = Config()
     config.train.jit_compile = jit
     config.train.self_feed = self_feed
+    config.train.self_feed_recovery = recovery
     prep = load_preprocessing(data_dir)
     config.data = prep.data_config
     meta = DatasetMeta.from_preprocessing(prep)
@@ -134,9 +136,11 @@ def worker(args):
     """Measure every configuration of ``args.backend``; one JSON line per row on stdout."""
     for jit, precision, batches in [DEFAULT_CONFIG] if args.default_only else CONFIGS[args.backend]:
         for batch in batches:
-            row = {"backend": args.backend, "jit_compile": jit, "precision": precision, "batch": batch, "self_feed": args.self_feed}
+            row = {"backend": args.backend, "jit_compile": jit, "precision": precision, "batch": batch, "self_feed": args.self_feed,
+                   "self_feed_recovery": args.self_feed_recovery}
             try:
-                row.update(measure(args.data, jit, precision, batch, args.steps, args.warmup, args.repeats, args.self_feed))
+                row.update(measure(args.data, jit, precision, batch, args.steps, args.warmup, args.repeats, args.self_feed,
+                                   args.self_feed_recovery))
             except Exception as e:  # a configuration the backend cannot run is a row, not a crash
                 row["error"] = f"{type(e).__name__}: {str(e).splitlines()[0][:160] if str(e) else ''}"
             print("ROW " + json.dumps(row), flush=True)
@@ -152,6 +156,7 @@ def main(argv=None):
     ap.add_argument("--json", help="write the rows here")
     ap.add_argument("--default-only", action="store_true", help="only the configuration actiongen train uses by default")
     ap.add_argument("--self-feed", type=float, default=0.0, help="train.self_feed of the measured model (default 0)")
+    ap.add_argument("--self-feed-recovery", type=float, default=1.0, help="train.self_feed_recovery of the measured model (default 1)")
     ap.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--backend", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
@@ -162,7 +167,8 @@ def main(argv=None):
     rows = []
     for backend in args.backends.split(","):
         cmd = [sys.executable, __file__, "--worker", "--backend", backend, "--data", str(data), "--steps", str(args.steps),
-               "--warmup", str(args.warmup), "--repeats", str(args.repeats), "--self-feed", str(args.self_feed)]
+               "--warmup", str(args.warmup), "--repeats", str(args.repeats), "--self-feed", str(args.self_feed),
+               "--self-feed-recovery", str(args.self_feed_recovery)]
         cmd += ["--default-only"] if args.default_only else []
         env = dict(os.environ, KERAS_BACKEND=backend, PYTHONPATH=str(ROOT))
         with subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True) as proc:

@@ -31,7 +31,7 @@ import numpy as np
 import actiongen_keras
 from actiongen_keras.data import features as F
 from actiongen_keras.data.pipeline import make_dataset
-from actiongen_keras.generation.sampler import filtered_logits
+from actiongen_keras.generation.sampler import categorical
 from actiongen_keras.layers.context_aware_generator import (
     draw_position,
     motion_direction,
@@ -55,21 +55,18 @@ def turns(last, step):
 
 
 def sampled_turns(params, num_mixtures, frame, cursor_px, last_px, px, draws, rng, xy_top_p=1.0):
-    """Turns ``[N, draws]`` of steps drawn from the head (``params [N, 5M (+2)]``), rounded
-    to pixels; ``cursor_px``, ``last_px [N, 2]``, ``px [N, 2]`` the screen in pixels;
-    ``xy_top_p``: the components drawn from (the sampling loop's nucleus, 1 = all)."""
-    M = int(num_mixtures)
+    """Turns ``[N, draws]`` of steps drawn from the head (``params [N, 5M (+2)]``) as the
+    sampling loop draws them (its component draw, :func:`categorical`, with the nucleus
+    ``xy_top_p``, 1 = all, then :func:`draw_position`), rounded to pixels; ``cursor_px``,
+    ``last_px [N, 2]``, ``px [N, 2]`` the screen in pixels."""
+    M, N = int(num_mixtures), len(params)
     logits, mu, sigma = split_xy_params(params, M)
-    if xy_top_p < 1.0:
-        logits = filtered_logits(logits, np.ones(len(params), "float32"), top_p=xy_top_p)
-    logits, mu, sigma = (np.asarray(t, np.float64) for t in (logits, mu, sigma))
-    w = np.exp(logits - logits.max(-1, keepdims=True))
-    w /= w.sum(-1, keepdims=True)
-    comp = (rng.random((len(w), draws, 1)) > np.cumsum(w, -1)[:, None, :]).sum(-1)  # [N, draws]
-    one = np.eye(M)[np.minimum(comp, M - 1)][..., None]  # [N, draws, M, 1]
+    u = rng.random(N * draws).astype("float32")
+    comp = np.asarray(categorical(np.repeat(np.asarray(logits), draws, axis=0), np.ones(N * draws, "float32"), u, top_p=xy_top_p))
+    one = np.eye(M)[comp.reshape(N, draws)][..., None]  # [N, draws, M, 1]
     tail = xy_tail(params, M)
     rep = lambda a: None if a is None else np.repeat(np.asarray(a, np.float64)[:, None], draws, axis=1)
-    xy = np.asarray(draw_position(rep(mu), rep(sigma), one, rng.standard_normal((len(w), draws, 2)), frame, rep(tail)))
+    xy = np.asarray(draw_position(rep(mu), rep(sigma), one, rng.standard_normal((N, draws, 2)), frame, rep(tail)))
     step = np.round(xy * px[:, None]) - np.round(cursor_px)[:, None]
     return turns(last_px[:, None], step)
 

@@ -79,22 +79,21 @@ def self_fed_positions(dec_type, dec_xy, xy_params, num_mixtures, rate, seed, fr
     dec_xy = ops.cast(dec_xy, "float32")
     real = dec_xy[:, 1:]
     replaced = ops.concatenate([ops.zeros_like(pick[:, :1]), pick], axis=1)
-    deviation = drawn - real
+    deviation = ops.where(pick[..., None], drawn - real, 0.0)
     if along:
         u = motion_direction(real - dec_xy[:, :-1])
         deviation = ops.sum(deviation * u, axis=-1, keepdims=True) * u
-    if recovery >= 1.0:
-        mixed, shift = ops.where(pick[..., None], ops.clip(real + deviation, 0.0, 1.0) if along else drawn, real), ops.zeros_like(dec_xy)
-    else:
+    offset, shift = deviation, ops.zeros_like(dec_xy)  # recovery 1: the draw's step alone, targets kept
+    if recovery < 1.0:
         keep = 1.0 - float(recovery)
         n = int(real.shape[1])
         age = np.arange(n)[:, None] - np.arange(n)[None, :]
         fade = ops.convert_to_tensor(np.where(age >= 0, keep ** np.maximum(age, 0), 0.0).astype("float32"))  # [step j, drawn at k]
-        offset = ops.einsum("jk,bkc->bjc", fade, ops.where(pick[..., None], deviation, 0.0))  # each input's deviations so far
-        event = ops.not_equal(ops.cast(dec_type[:, 1:], "int32"), F.PAD)[..., None]
-        mixed = ops.where(event, ops.clip(real + offset, 0.0, 1.0), real)
+        offset = ops.einsum("jk,bkc->bjc", fade, deviation)  # each input's deviations so far
         # target i is the position of step i + 1 before its own draw: what is left of step i's deviations
         shift = ops.concatenate([ops.zeros_like(dec_xy[:, :1]), keep * offset], axis=1)
+    event = ops.not_equal(ops.cast(dec_type[:, 1:], "int32"), F.PAD)[..., None]
+    mixed = ops.where(event, ops.clip(real + offset, 0.0, 1.0), real)
     return ops.stop_gradient(ops.concatenate([dec_xy[:, :1], mixed], axis=1)), replaced, ops.stop_gradient(shift)
 
 

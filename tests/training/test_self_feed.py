@@ -95,6 +95,28 @@ def test_with_partial_recovery_a_deviation_fades_from_later_inputs_and_targets()
     assert replaced[:, 1:-3].mean() > 0.4 and not replaced[:, -3:].any()
 
 
+def test_with_recovery_the_trained_mixture_is_moved_against_the_targets_shift():
+    """SelfFeed with recovery < 1 scores pass 2's mixture moved by minus the targets' shift: the
+    loss then sees each real target as if moved by the shift (the same log density), the sign
+    that makes the model steer back, not away."""
+    from actiongen_keras.layers.context_aware_generator import xy_log_prob
+
+    config = tiny_config(max_actions=META["max_actions"], max_history_events=META["max_history_events"])
+    config.model.xy_dequantize_px = 0.0  # no training-time draws in the model itself
+    model = build_model(config, META)
+    fed = SelfFeed(model, 0.5, M, seed=3, recovery=0.3)
+    x, y, _ = random_batch(META, 8, seed=4)
+    x["dec_type"][:, 1:] = F.MOVE
+    state = _np(fed.seed_generator.state)
+    out = _np(fed(x, training=True)["xy"])
+    fed.seed_generator.state.assign(state)  # the same draws again
+    mixed, shift = fed.self_fed(x)
+    inner = _np(model(mixed, training=True)["xy"])
+    shift = _np(shift)
+    assert np.abs(shift).max() > 1e-3
+    np.testing.assert_allclose(_np(xy_log_prob(y["xy"], out, M)), _np(xy_log_prob(y["xy"] + shift, inner, M)), rtol=1e-4, atol=1e-3)
+
+
 def test_along_the_path_a_draw_changes_the_speed_not_the_heading():
     """``along``: a replaced input moves only along the real step that led to it (from the
     previous decoder position): its deviation is the draw's, projected on that step."""
