@@ -22,6 +22,13 @@ head's one-step distribution already reverses too often, before any closed-loop 
 did: README, "Results on SapiMouse": the polar frame). ``--xy-top-p P`` (repeatable) adds
 columns drawn with the sampling loop's nucleus over the mixture's components (the
 generation option ``xy_top_p``; a tiny P draws from the most probable component only).
+
+The fourth table (windows with an anchor: click targets, osu! circles) is steering, as
+``evaluation/target_clicks.py`` measures it on whole paths: over moves whose last step is at
+least 2 px and whose first anchor is at least 40 px away, the turn towards the anchor against
+the last step's angle off it, for the hand's next step and for the head's draws: the share of
+its heading error each corrects per step (the slope through 0 over errors below 1 rad). A
+head that pulls less than the hand teacher-forced cannot pull like it in closed loop.
 """
 
 import argparse
@@ -31,6 +38,7 @@ import numpy as np
 import actiongen_keras
 from actiongen_keras.data import features as F
 from actiongen_keras.data.pipeline import make_dataset
+from actiongen_keras.evaluation.target_clicks import STEER_MIN_DIST_PX, STEER_MIN_STEP_PX
 from actiongen_keras.generation.sampler import categorical
 from actiongen_keras.layers.context_aware_generator import (
     draw_position,
@@ -86,7 +94,7 @@ def main(argv=None):
     M, frame = generator.num_xy_mixtures, generator.xy_frame
     rng = np.random.default_rng(0)
     step, err, sigma, err_frame, sig_axes = [], [], [], [], []
-    last_len, true_turn, drawn_turn = [], [], []
+    last_len, true_turn, drawn_turn, off_course = [], [], [], []
     nuclei = [1.0] + list(args.xy_top_p)
     for x, y, _ in make_dataset(args.data, args.split, batch_size=64, shuffle=False).take(args.batches):
         params = model(x, training=False)["xy"]
@@ -110,6 +118,10 @@ def main(argv=None):
         last = cur_px - np.asarray(previous_cursor(x["dec_xy"], x["hist_xy"], x["hist_type"]), np.float64) * px
         keep = move & (np.hypot(last[..., 0], last[..., 1]) >= MIN_STEP_PX)
         last_len.append(np.hypot(last[..., 0], last[..., 1])[keep])
+        # the heading's angle off the window's first anchor (NaN without one, or nearer than STEER_MIN_DIST_PX)
+        to_anchor = np.asarray(x["anchor_xy"], np.float64)[:, None, 0] * px - cur_px
+        near = (np.hypot(to_anchor[..., 0], to_anchor[..., 1]) < STEER_MIN_DIST_PX) | (np.asarray(x["anchor_mask"])[:, None, 0] == 0)
+        off_course.append(np.where(near, np.nan, turns(last, to_anchor))[keep])
         true_turn.append(turns(last, target * px - cur_px)[keep])
         flat_px = np.broadcast_to(px, cur_px.shape)[keep]
         drawn_turn.append([sampled_turns(np.asarray(params)[keep], M, frame, cur_px[keep], last[keep], flat_px, args.draws, rng, p)
@@ -127,7 +139,7 @@ def main(argv=None):
         k = (step >= lo) & (step < hi)
         e, s = np.median(err_frame[k], axis=0), np.median(sig_axes[k], axis=0)
         print(f"| {lo}-{hi} | {e[0]:.2f} / {e[1]:.2f} | {s[0]:.2f} / {s[1]:.2f} |")
-    last_len, true_turn = (np.concatenate(a) for a in (last_len, true_turn))
+    last_len, true_turn, off_course = (np.concatenate(a) for a in (last_len, true_turn, off_course))
     drawn_turn = [np.concatenate([b[j] for b in drawn_turn]) for j in range(len(nuclei))]
     names = " / ".join(["drawn"] + [f"xy_top_p {p:g}" for p in nuclei[1:]])
     print(f"\n{frame} frame, {args.draws} draws per move: | last step px | share | reversing: hand / {names} | mean abs turn rad: hand / {names} |"
@@ -139,6 +151,18 @@ def main(argv=None):
         rev = " / ".join(f"{np.mean(a > np.pi / 2):.4f}" for a in [h] + d)
         turn = " / ".join(f"{a.mean():.3f}" for a in [h] + d)
         print(f"| {lo}-{hi} | {k.mean():.3f} | {rev} | {turn} |")
+    steer = np.isfinite(off_course) & (last_len >= STEER_MIN_STEP_PX)
+    if steer.any():
+        off = off_course[steer]
+        small = np.abs(off) < 1.0
+
+        def pull(turn):
+            ok = small & np.isfinite(turn)
+            return np.sum(turn[ok] * np.sign(off[ok]) * np.abs(off[ok])) / np.sum(np.square(off[ok]))
+
+        slopes = " / ".join(f"{pull(t):.3f}" for t in [true_turn[steer]] + [np.nanmean(a[steer], axis=-1) for a in drawn_turn])
+        print(f"\nsteering towards the first anchor, {int(steer.sum())} moves (median angle off it {np.median(np.abs(off)):.3f} rad):"
+              f" pull per step: hand / {names} {slopes}")
 
 
 if __name__ == "__main__":

@@ -262,6 +262,7 @@ def headline(hl):
         out[f"target_clicked.{name}"] = d.get("rate_clicked")
         out[f"target_reached.{name}"] = d.get("rate_reached")
         out[f"target_clicked_per_minute.{name}"] = d.get("clicked_per_minute")
+        out[f"target_steering_pull.{name}"] = (d.get("steering") or {}).get("pull_slope")
     for name, v in hl.get("edge_share", {}).items():
         out[f"edge_share.{name}"] = v
     for name, v in hl.get("silent_share", {}).items():

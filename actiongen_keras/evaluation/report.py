@@ -124,7 +124,7 @@ def evaluate_sessions(real, generated, out_dir, baselines=True, seed=0, segment_
         dict with ``auc``, ``ci_low``, ``ci_high``, ...), ``distances`` (set -> quantity ->
         Wasserstein/KS), ``coherence`` (``human_ranges`` and set -> counts), ``osu_hit_rate``
         (``model``, ``human``, ``bezier``, ``wind``; only when real sessions have hit objects),
-        ``target_clicks`` (``human``, ``model``, ``bezier``, ``wind``: clicked and reached click targets,
+        ``target_clicks`` (``human``, ``model``, ``bezier``, ``wind``: clicked and reached click targets and the strokes' steering,
         :mod:`~actiongen_keras.evaluation.target_clicks`; only when real sessions have them),
         ``osu_circleguard`` (``human``, ``model``: circleguard's judgments, UR, frametime, snaps;
         only with ``beatmap_dir`` holding the maps, see :mod:`~actiongen_keras.evaluation.osu_circleguard`),
@@ -341,11 +341,15 @@ def render_markdown(m):
     if "target_clicks" in m:
         L += ["## Click targets", "", f"Targets shown (the state's click targets) that got a press within {TC.TARGET_RADIUS_PX:.0f} px "
               "while shown (clicked), or that the cursor came that close to while shown (reached), and the clicked ones per minute "
-              "(where a rollout's targets follow its own clicks, the pace is the reading: the next target appears only once one is clicked).", "",
-              "| sample | clicked | reached | clicked per minute | targets | sessions |", "|---|---|---|---|---|---|"]
+              "(where a rollout's targets follow its own clicks, the pace is the reading: the next target appears only once one is clicked). "
+              "Steering: how much of its heading's error off the current target a stroke corrects per step (pull) and the median "
+              "error, radians (off course), of every step and of the fast ones (30 px or more).", "",
+              "| sample | clicked | reached | clicked per minute | steering pull | off course | fast steps off course | targets | sessions |",
+              "|---|---|---|---|---|---|---|---|---|"]
         for name, d in m["target_clicks"].items():
-            L.append(f"| {name} | {_f(d['rate_clicked'])} | {_f(d['rate_reached'])} | {_f(d.get('clicked_per_minute'))} | {d['n_targets']} "
-                     f"| {d['n_sessions']} |")
+            steer = d.get("steering") or {}
+            L.append(f"| {name} | {_f(d['rate_clicked'])} | {_f(d['rate_reached'])} | {_f(d.get('clicked_per_minute'))} | {_f(steer.get('pull_slope'))} "
+                     f"| {_f(steer.get('off_course_median'))} | {_f(steer.get('off_course_fast_median'))} | {d['n_targets']} | {d['n_sessions']} |")
         L.append("")
     if m.get("osu_circleguard"):
         from actiongen_keras.evaluation.osu_circleguard import markdown

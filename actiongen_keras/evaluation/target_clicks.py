@@ -15,6 +15,11 @@ The target's size was not recorded: the radius is the one a rollout's task uses
 so a person's own presses count as clicked (about 1.0 in the human row) and a model's count
 when it goes to the target and presses there. The same question as the osu! hit rate,
 without a game clock: when to press is not given, only where.
+
+How the path gets there is :func:`steering`: how far each step turns towards the current
+target for how far the heading was off it. A hand corrects its course by a share of the
+error at every step; a path whose heading random-walks turns little towards the target
+and runs off course, which is what makes its strokes long and not straight.
 """
 
 from __future__ import annotations
@@ -98,10 +103,62 @@ def target_clicks(session, targets=None):
             "reach_ms": reach_ms, "first_press_px": first_press_px, "span_ms": float(ev.t_ms[-1] - ev.t_ms[0])}
 
 
+STEER_MIN_STEP_PX = 2.0  # both steps at least this long: a heading of a pixel's step is the grid's
+STEER_MIN_DIST_PX = 40.0  # the target at least this far: near it the hand aims at a point on it, not at its centre
+STEER_FAST_PX = 30.0  # a fast step (about 1,800 px/s at 60 Hz): a hand's ballistic part of a reach
+STEER_MAX_DT_MS = 50.0  # both steps within this of their previous event: one stroke, not a new one after a pause
+
+
+def steering(session):
+    """``(off, toward, length)``: per pair of consecutive move steps within one stroke (each at least
+    :data:`STEER_MIN_STEP_PX` long, :data:`STEER_MAX_DT_MS` apart) with the current target
+    (the state's ``target_x``/``target_y`` at the pair's middle event) at least
+    :data:`STEER_MIN_DIST_PX` away: how far off the target the first step's heading was
+    (``|angle|`` in [0, pi], radians) and how far the second step turned towards it (signed:
+    negative turns away), and the first step's length (px). Empty arrays without targets or moves."""
+    st, ev = session.state, session.events
+    empty = (np.zeros(0), np.zeros(0), np.zeros(0))
+    if st is None or "target_x" not in st.columns or len(st.t_ms) == 0:
+        return empty
+    m = np.asarray(ev.type) == "move"
+    t, x, y = np.asarray(ev.t_ms, float)[m], np.asarray(ev.x, float)[m], np.asarray(ev.y, float)[m]
+    if len(t) < 3:
+        return empty
+    k = np.clip(np.searchsorted(np.asarray(st.t_ms, float), t[1:-1], side="right") - 1, 0, len(st.t_ms) - 1)
+    gx, gy = (np.asarray(st.columns[c], float)[k] for c in ("target_x", "target_y"))
+    dx, dy, dt = np.diff(x), np.diff(y), np.diff(t)
+    length, heading = np.hypot(dx, dy), np.arctan2(dy, dx)
+    with np.errstate(invalid="ignore"):
+        ok = ((length[:-1] >= STEER_MIN_STEP_PX) & (length[1:] >= STEER_MIN_STEP_PX) & (dt[:-1] <= STEER_MAX_DT_MS)
+              & (dt[1:] <= STEER_MAX_DT_MS) & (np.hypot(gx - x[1:-1], gy - y[1:-1]) >= STEER_MIN_DIST_PX))
+    off = np.angle(np.exp(1j * (np.arctan2(gy - y[1:-1], gx - x[1:-1]) - heading[:-1])))
+    turn = np.angle(np.exp(1j * (heading[1:] - heading[:-1])))
+    return np.abs(off[ok]), (turn * np.sign(off))[ok], length[:-1][ok]
+
+
+def pooled_steering(sessions):
+    """:func:`steering` over ``sessions``: ``{"pull_slope", "off_course_median",
+    "off_course_fast_median", "n_steps"}``. ``pull_slope`` is the least-squares slope through 0
+    of the turn towards the target on the heading's error, over errors below 1 rad (a quarter
+    turn and more is a new stroke setting off, not a correction): the share of its error a
+    path corrects per step. ``off_course_median`` is the median error (radians), and
+    ``off_course_fast_median`` that of the steps of :data:`STEER_FAST_PX` or more: a hand
+    moves fast towards a target (SapiMouse: 0.27 rad off), a path whose speed random-walks
+    also runs fast where none is (the polar head: 1.38). None where no step qualifies."""
+    parts = [steering(s) for s in sessions]
+    off, toward, length = (np.concatenate([p[i] for p in parts]) if parts else np.zeros(0) for i in range(3))
+    small, fast = off < 1.0, length >= STEER_FAST_PX
+    denominator = float(np.sum(np.square(off[small])))
+    return {"pull_slope": float(np.sum(toward[small] * off[small]) / denominator) if denominator > 0 else None,
+            "off_course_median": float(np.median(off)) if len(off) else None,
+            "off_course_fast_median": float(np.median(off[fast])) if fast.any() else None, "n_steps": int(len(off))}
+
+
 def pooled_target_clicks(sessions):
     """Clicked and reached targets over ``sessions`` (those without targets skipped):
     ``{"rate_clicked", "rate_reached", "clicked_per_minute", "click_ms_median",
-    "reach_ms_median", "first_press_px_median", "n_targets", "n_sessions", "per_session"}``. In a rollout whose targets follow its own clicks
+    "reach_ms_median", "first_press_px_median", "n_targets", "n_sessions", "per_session"}``, and
+    :func:`pooled_steering`'s ``"steering"``. In a rollout whose targets follow its own clicks
     (``generation/rollout.py``) nearly every target shown is clicked, since the next one
     appears only then: there the pace, ``clicked_per_minute`` against the people's over the
     same spans, is the reading."""
@@ -113,7 +170,7 @@ def pooled_target_clicks(sessions):
     n = sum(len(r["x"]) for r in per.values())
     if n == 0:
         return {"rate_clicked": None, "rate_reached": None, "clicked_per_minute": None, "click_ms_median": None, "reach_ms_median": None,
-                "first_press_px_median": None, "n_targets": 0, "n_sessions": 0, "per_session": {}}
+                "first_press_px_median": None, "n_targets": 0, "n_sessions": 0, "per_session": {}, "steering": pooled_steering(sessions)}
     minutes = sum(r["span_ms"] for r in per.values()) / 60000.0
     clicked = sum(int(r["clicked"].sum()) for r in per.values())
 
@@ -128,4 +185,5 @@ def pooled_target_clicks(sessions):
         "click_ms_median": median("click_ms"), "reach_ms_median": median("reach_ms"), "first_press_px_median": median("first_press_px"),
         "n_targets": n, "n_sessions": len(per),
         "per_session": {k: round(float(r["clicked"].mean()), 4) for k, r in per.items()},
+        "steering": pooled_steering(sessions),
     }

@@ -97,3 +97,57 @@ def test_a_quick_double_click_counts_from_when_the_second_target_appeared():
     tg = TC.shown_targets(s)
     np.testing.assert_allclose(tg.start, [0, 610])  # the second shown from the first's release, not from its first snapshot (650)
     assert TC.target_clicks(s)["clicked"].tolist() == [True, True]  # the same place twice: two targets, both clicked
+
+
+def _steered(share, start_heading, n=60, step_px=10.0):
+    """A stroke of ``step_px`` steps every 16 ms from (100, 500) towards a click at (700, 300), its
+    heading turned by ``share`` of its angle off the target at every event, then the press."""
+    x, y, h = [100.0], [500.0], start_heading
+    for _ in range(n):
+        off = np.angle(np.exp(1j * (np.arctan2(300 - y[-1], 700 - x[-1]) - h)))
+        h += share * off
+        x.append(x[-1] + step_px * np.cos(h))
+        y.append(y[-1] + step_px * np.sin(h))
+        if np.hypot(700 - x[-1], 300 - y[-1]) < step_px:
+            break
+    k = len(x)
+    ev = Events.from_columns(t_ms=list(16.0 * np.arange(k)) + [16.0 * k, 16.0 * k + 80], type=["move"] * k + ["press", "release"],
+                             x=x + [700, 700], y=y + [300, 300], button=[""] * k + ["left", "left"])
+    return with_click_targets(Session(session_id=f"s{share}", source="test", subject="p", screen=(800, 600), events=ev), noise_px=0.0)
+
+
+def test_steering_reads_the_share_of_its_error_a_path_corrects_per_step():
+    for share in (0.05, 0.3):
+        s = _steered(share, start_heading=np.pi / 2)  # setting off straight down, the target up and to the right
+        off, toward, length = TC.steering(s)
+        assert len(off) > 10 and off.max() > 1.0 and np.allclose(length, 10.0)  # the first steps are more than 1 rad off course
+        r = TC.pooled_steering([s])
+        assert abs(r["pull_slope"] - share) < 1e-6, r
+    # a slow corrector stays off course longer: its median error is the larger
+    assert TC.pooled_steering([_steered(0.05, np.pi / 2)])["off_course_median"] > 2 * TC.pooled_steering([_steered(0.3, np.pi / 2)])["off_course_median"]
+    # turning away from the target reads as a negative pull; a straight line at the target as no error
+    assert TC.pooled_steering([_steered(-0.02, 0.0, n=20)])["pull_slope"] < 0
+    straight = TC.pooled_steering([_steered(0.0, np.arctan2(-200, 600))])
+    assert straight["off_course_median"] < 1e-6 and straight["n_steps"] > 40
+
+
+def test_steering_is_in_the_pooled_target_clicks():
+    s = _steered(0.3, np.pi / 2)
+    assert TC.pooled_target_clicks([s])["steering"] == TC.pooled_steering([s])
+    plain = Session(session_id="m", source="t", subject="p", screen=(10, 10), events=Events.from_columns(t_ms=[0, 16], type=["move", "move"], x=[1, 2], y=[1, 2]))
+    assert TC.pooled_steering([plain]) == {"pull_slope": None, "off_course_median": None, "off_course_fast_median": None, "n_steps": 0}
+
+
+def test_fast_steps_off_course_are_read_apart():
+    """A path that creeps (5 px steps) straight at the target and sprints (40 px steps) the
+    wrong way: off course 0 for the slow steps, the fast ones' error is the sprint's."""
+    x = [100.0 + 5 * i for i in range(20)] + [195.0] * 10
+    y = [300.0] * 20 + [300.0 + 40 * i for i in range(1, 11)]  # then straight down, a quarter turn off a target to the right
+    k = len(x)
+    ev = Events.from_columns(t_ms=list(16.0 * np.arange(k)) + [16.0 * k, 16.0 * k + 80], type=["move"] * k + ["press", "release"],
+                             x=x + [700, 700], y=y + [300, 300], button=[""] * k + ["left", "left"])
+    s = with_click_targets(Session(session_id="sprint", source="test", subject="p", screen=(800, 800), events=ev), noise_px=0.0)
+    r = TC.pooled_steering([s])
+    assert r["off_course_median"] < 1e-6
+    # the sprint sets off a little more than a quarter turn off (1.65 rad) and the target falls behind (2.19 at its end)
+    assert 1.6 < r["off_course_fast_median"] < 2.2
