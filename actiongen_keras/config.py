@@ -107,7 +107,7 @@ class ModelConfig:
     timing_boundaries_ms: tuple = (100.0, 300.0)  # fast < b0 <= medium < b1 <= slow; None = from data
     key_embedding_dim: int = 16
     xy_input_noise: float = 0.0  # training only: Gaussian noise (screen units) on input positions (hist_xy, dec_xy)
-    xy_head: str = "velocity"  # "velocity": means continue the cursor's last step; "steer": turned towards the target; "absolute": neither (ablation)
+    xy_head: str = "velocity"  # "velocity": means continue the cursor's last step; "absolute": the earlier head (ablation)
     xy_frame: str = "screen"  # the xy spreads: "screen" (x, y), "motion" (along, across the last step) or "polar" (step length and turn)
     xy_offset_scale: float = 0.01  # screen units per raw unit of the xy means' offsets (layers/context_aware_generator.py)
     xy_sigma_floor: float = 5e-5  # screen units (0.07-0.1 px on 1339-1920 px screens): the smallest xy spread

@@ -21,10 +21,9 @@ models saved before ``xy_sigma_floor`` was an argument were trained with. New mo
 ``model.xy_sigma_floor``."""
 XY_SIGMA_SHIFT = 1.5  # sigma = floor + softplus(raw - shift): starts near 0.2 screens
 NUM_BEHAVIOUR_FEATURES = 14
-XY_HEADS = ("velocity", "absolute", "steer")
+XY_HEADS = ("velocity", "absolute")
 """How the xy head places its means (:class:`ContextAwareActionGenerator`): ``velocity``
-continues the cursor's last step, ``absolute`` does not (the earlier head, for the ablation),
-``steer`` continues it turned a learned share of the way towards the anchor pointer."""
+continues the cursor's last step, ``absolute`` does not (the earlier head, for the ablation)."""
 XY_FRAMES = ("screen", "motion", "polar")
 """The xy head's spreads (:class:`ContextAwareActionGenerator`): Gaussian along the screen's
 ``x`` and ``y``, Gaussian along and across the cursor's last step (``motion``), or ``polar``:
@@ -103,25 +102,6 @@ def to_frame(d, u):
 def from_frame(d, u):
     """Frame vectors ``d [..., 2]`` (along, across ``u``) on the screen axes."""
     return ops.stack([d[..., 0] * u[..., 0] - d[..., 1] * u[..., 1], d[..., 0] * u[..., 1] + d[..., 1] * u[..., 0]], axis=-1)
-
-
-def steer_towards(step, pointer, share):
-    """``step [..., 2]`` turned by ``share [..., M]`` times its angle to ``pointer [..., 2]``:
-    ``[..., M, 2]``, one per share (the steer head's continued step, :class:`ContextAwareActionGenerator`).
-    Lengths are kept; the angle is the signed one in (-pi, pi] from ``step`` to ``pointer``
-    (0 where either is zero, so a window without an anchor, or a still cursor, turns
-    nothing). At share 1 the step points at the pointer: direction is kept by scaling the
-    axes, so in screen units as on the screen's pixels."""
-    cross = step[..., 0] * pointer[..., 1] - step[..., 1] * pointer[..., 0]
-    dot = step[..., 0] * pointer[..., 0] + step[..., 1] * pointer[..., 1]
-    # atan2's gradient at (0, 0) is 0 / 0: the angle of a still cursor or an absent anchor is
-    # taken of (0, 1) instead, so it is 0 with a gradient of 0, not NaN
-    none = ops.less_equal(ops.abs(cross) + ops.abs(dot), 1e-12)
-    angle = ops.arctan2(ops.where(none, 0.0, cross), ops.where(none, 1.0, dot))
-    turn = share * ops.expand_dims(angle, -1)  # [..., M]
-    c, s = ops.cos(turn), ops.sin(turn)
-    sx, sy = ops.expand_dims(step[..., 0], -1), ops.expand_dims(step[..., 1], -1)
-    return ops.stack([c * sx - s * sy, s * sx + c * sy], axis=-1)
 
 
 def motion_direction(step, min_norm=1e-6):
@@ -325,16 +305,6 @@ class ContextAwareActionGenerator(keras.layers.Layer):
     ignores where the cursor went, which made sampled paths zig-zag. ``"absolute"``
     drops the velocity term (the earlier head; kept for the ablation).
 
-    **Steer xy head** (``xy_head="steer"``): the velocity head with each component's last
-    step first turned a learned share (starting at 0) of its angle to the anchor pointer
-    (:func:`steer_towards`), so a heading that has wandered off the target is pulled back
-    by a fraction of the error at every step, the way a hand corrects its course. The
-    velocity head can only pull by a gain on the pointer's offset, which must scale as the
-    step's length over the target's distance to turn the path by a given angle; in closed
-    loop on SapiMouse's click task its paths turned towards the target by 0.12 rad per
-    radian off course (the screen head 0.04) where people turn 0.19, and ran a median 0.9
-    rad off course against the people's 0.36 (``evaluation/target_clicks.py``, ``steering``).
-
     **Offset scale** (``xy_offset_scale``): the free offsets are the head's raw outputs times
     this factor (screen units per unit). A hand's step differs from its last step by a pixel
     or two, about 1e-3 of a screen; Adam moves a raw output by about the learning rate per
@@ -457,9 +427,8 @@ class ContextAwareActionGenerator(keras.layers.Layer):
         )
         # Small initial weights: means start at the cursor (plus its last step), sigmas near
         # 0.2 screens. Outputs 5M..6M are each component's fraction of the anchor pointer,
-        # 6M..7M (velocity, steer heads) each component's gain on the last step, minus 1, 7M..8M
-        # (steer head) each component's share of the turn towards the pointer.
-        per = {"absolute": 6, "velocity": 7, "steer": 8}[self.xy_head_kind]
+        # 6M..7M (velocity head) each component's gain on the last step, minus 1.
+        per = 7 if self.xy_head_kind == "velocity" else 6
         self.xy_head = keras.layers.Dense(
             per * self.num_xy_mixtures, kernel_initializer=keras.initializers.VarianceScaling(0.01), name="xy_head", dtype=p
         )
@@ -542,9 +511,7 @@ class ContextAwareActionGenerator(keras.layers.Layer):
         gain = xy_raw[..., 5 * M : 6 * M]
         shift = cursor[..., None, :] + gain[..., None] * pointer[..., None, :]  # [B, T, M, 2]
         step = cursor - ops.cast(prev_xy, self.compute_dtype)
-        if self.xy_head_kind == "steer":
-            shift = shift + (1.0 + xy_raw[..., 6 * M : 7 * M])[..., None] * steer_towards(step, pointer, xy_raw[..., 7 * M : 8 * M])
-        elif self.xy_head_kind == "velocity":
+        if self.xy_head_kind == "velocity":
             shift = shift + (1.0 + xy_raw[..., 6 * M : 7 * M])[..., None] * step[..., None, :]
         offset = self.xy_offset_scale
         parts = [

@@ -168,26 +168,6 @@ def test_greedy_window_of_a_polar_head_is_its_median_point():
         assert moves >= 4 and sum(check_greedy_window(run.model, w, out, row=b) for b in range(2)) >= 4
 
 
-def test_greedy_window_of_a_steer_head_is_its_point_prediction():
-    """``model.xy_head="steer"`` with every component turning its whole angle to the anchor pointer
-    (so a loop that read the pointer of the wrong step would move elsewhere): greedy decoding
-    equals the full model's point prediction on its own prefix."""
-    config = tiny_config()
-    config.model.xy_head = "steer"
-    session = _session("busy", "carol", seed=9)
-    run = untrained_run([session], config)
-    head = run.model.get_layer("generator").xy_head
-    M = config.model.num_xy_mixtures
-    bias = np.array(head.bias.numpy())
-    bias[7 * M : 8 * M] = 1.0
-    head.bias.assign(bias)
-    w = _windows(run, session, np.array([1, 4]))
-    with _biased(run, {F.MOVE: 6.0}):
-        out = Generator(run, jit=False).sampler(S.SamplingConfig())(w, 0.0, 0)
-        moves = int(np.sum(out["event_type_id"] == F.MOVE))
-        assert moves >= 4 and sum(check_greedy_window(run.model, w, out, row=b) for b in range(2)) >= 4
-
-
 def test_window_seed_temperature_and_batch_independence(gen, run):
     w = _windows(run, _session(), np.array([3, 8]))
     sampler = gen.sampler()

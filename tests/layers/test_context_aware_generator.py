@@ -1,4 +1,3 @@
-import keras
 import numpy as np
 import pytest
 from keras import ops
@@ -9,7 +8,7 @@ from actiongen_keras.layers import (
     behaviour_features,
     split_xy_params,
 )
-from actiongen_keras.layers.context_aware_generator import XY_SIGMA_SHIFT, steer_towards
+from actiongen_keras.layers.context_aware_generator import XY_SIGMA_SHIFT
 
 B, T, D, NK, P = 2, 4, 8, 9, 3
 
@@ -117,57 +116,6 @@ def test_velocity_head_continues_the_last_step():
         want = cursor + (cursor - prev) if kind == "velocity" else cursor
         np.testing.assert_allclose(mu, np.broadcast_to(want[:, :, None, :], mu.shape), atol=1e-6, err_msg=kind)
     assert ContextAwareActionGenerator.from_config(layer.get_config()).xy_head_kind == "absolute"
-
-
-def test_steer_towards_turns_a_share_of_the_angle_and_keeps_the_length():
-    step = np.array([[3.0, 0.0], [0.0, 2.0], [1.0, 1.0], [0.0, 0.0]], "float32")
-    pointer = np.array([[0.0, 5.0], [-4.0, 0.0], [0.0, 0.0], [1.0, 0.0]], "float32")  # a quarter left, a quarter left, none, (still cursor)
-    share = np.array([[0.0, 0.5, 1.0]] * 4, "float32")
-    out = ops.convert_to_numpy(steer_towards(step, pointer, share))  # [4, 3, 2]
-    np.testing.assert_allclose(out[0], [[3, 0], [3 / np.sqrt(2), 3 / np.sqrt(2)], [0, 3]], atol=1e-6)
-    np.testing.assert_allclose(out[1], [[0, 2], [-np.sqrt(2), np.sqrt(2)], [-2, 0]], atol=1e-6)
-    np.testing.assert_allclose(out[2], [[1, 1]] * 3, atol=1e-6)  # no anchor: nothing turns
-    np.testing.assert_allclose(out[3], 0.0, atol=1e-6)
-
-
-def test_steer_towards_has_a_finite_gradient_where_the_angle_is_undefined():
-    import tensorflow as tf
-
-    if keras.backend.backend() != "tensorflow":
-        pytest.skip("the gradient is taken with tf.GradientTape")
-    step, pointer = tf.Variable([[0.0, 0.0], [1.0, 0.5]]), tf.Variable([[0.3, 0.1], [0.0, 0.0]])
-    share = tf.Variable([[0.5], [0.5]])
-    with tf.GradientTape() as tape:
-        loss = tf.reduce_sum(tf.square(steer_towards(step, pointer, share)))
-    grads = tape.gradient(loss, [step, pointer, share])
-    assert all(np.isfinite(g.numpy()).all() for g in grads)
-
-
-def test_steer_head_turns_the_last_step_towards_the_anchor_pointer():
-    """``xy_head="steer"``: with the xy head's weights at zero it is the velocity head (cursor plus
-    last step); with each component's turn share at 1 the continued step points at the anchor
-    pointer, at the last step's length (a row without anchors keeps its step). The kind survives
-    the config."""
-    args = _inputs()
-    cursor, hist = args[6], args[10]
-    first = np.stack([hist[0, -2], cursor[1, 0]])  # row 1 has no history: its first step has no motion
-    step = cursor - np.concatenate([first[:, None], cursor[:, :-1]], axis=1)
-    layer = ContextAwareActionGenerator(D, NK, num_xy_mixtures=3, num_timing_components=2, num_anchors=P, xy_head="steer")
-    layer(*args)
-    kernel, bias = (np.zeros_like(w) for w in layer.xy_head.get_weights())
-    assert kernel.shape[-1] == 8 * 3
-    layer.xy_head.set_weights([kernel, bias])
-    _, mu, _ = (ops.convert_to_numpy(t) for t in split_xy_params(layer(*args)[2], 3))
-    np.testing.assert_allclose(mu, np.broadcast_to((cursor + step)[:, :, None], mu.shape), atol=1e-6)
-    bias[21:24] = 1.0
-    layer.xy_head.set_weights([kernel, bias])
-    _, mu, _ = (ops.convert_to_numpy(t) for t in split_xy_params(layer(*args)[2], 3))
-    _, pointer = (ops.convert_to_numpy(t) for t in layer.anchor_query(*args[12:15], args[6], args[4]))
-    length = np.linalg.norm(step, axis=-1, keepdims=True)
-    want = np.where(np.linalg.norm(pointer, axis=-1, keepdims=True) > 0, length * pointer / np.maximum(np.linalg.norm(pointer, axis=-1, keepdims=True), 1e-12), step)
-    np.testing.assert_allclose(mu, np.broadcast_to((cursor + want)[:, :, None], mu.shape), atol=1e-5)
-    assert np.abs(pointer[1]).max() == 0 and np.abs(pointer[0]).min() > 0  # row 1 has no anchor, row 0 has
-    assert ContextAwareActionGenerator.from_config(layer.get_config()).xy_head_kind == "steer"
 
 
 def test_motion_frame_appends_the_direction_of_the_last_step():
