@@ -23,14 +23,6 @@ whose release is after ``t``: the one the person is moving to, or holding now.
   shows the next target once the last one is done), or the session's start. The press
   time itself is not given: when to press is the model's to decide, as it is a
   person's. (osu! is different: there the hit time is the game's.)
-* ``next_x``, ``next_y`` (anchor ``next_target``, no time): where the target after it is
-  (its press point, with its noise), empty for the last. The person did not see it before
-  the current one was done, but the task (or a plan's goals) knows it, and without it a
-  model decoding a 600 ms window could not know where to go after a click within that
-  window: it only sees the state at the window's start, so the current target of a
-  window that clicks it stays the one just clicked, and the next one shows only in the
-  next window (SapiMouse people click about once every 0.9 s: most windows hold a click).
-  When to set off for it stays learned from the people, who set off once it appeared.
 * ``target_button`` (categorical): the button it was pressed with.
 * ``pace_per_min``: the person's pace, the session's presses per minute over its span
   (:func:`session_pace`), the same in every row: who is playing, not what is on screen.
@@ -64,8 +56,6 @@ STATE_COLUMNS = (
     {"name": "target_end_x", "kind": "numeric", "anchor": "target_end", "role": "x"},
     {"name": "target_end_y", "kind": "numeric", "anchor": "target_end", "role": "y"},
     {"name": "target_end_dt_ms", "kind": "numeric", "anchor": "target_end", "role": "dt_ms"},
-    {"name": "next_x", "kind": "numeric", "anchor": "next_target", "role": "x"},
-    {"name": "next_y", "kind": "numeric", "anchor": "next_target", "role": "y"},
     {"name": "target_button", "kind": "categorical"},
     {"name": "pace_per_min", "kind": "numeric"},
 )
@@ -141,20 +131,18 @@ def session_targets(events, session_id, noise_px=POSITION_NOISE_PX):
 
 def _state_rows(t, targets, index, appeared, pace):
     """State columns at snapshot times ``t``: target ``index[i]`` (none where it is past the
-    last), shown since ``appeared[i]``, and the one after it (none after the last); the pace
-    (presses per minute) in every row."""
+    last), shown since ``appeared[i]``; the pace (presses per minute) in every row."""
     n = len(targets.x)
+    valid = index < n
+    idx = np.minimum(index, max(n - 1, 0))
 
-    def col(values, k=index):
-        return np.where(k < n, values[np.minimum(k, max(n - 1, 0))], np.nan) if n else np.full(len(t), np.nan)
-
-    valid, idx = index < n, np.minimum(index, max(n - 1, 0))
+    def col(values):
+        return np.where(valid, values[idx], np.nan) if n else np.full(len(t), np.nan)
 
     age = np.where(valid, np.minimum(appeared - t, 0.0), np.nan)
     return {
         "target_x": col(targets.x), "target_y": col(targets.y), "target_dt_ms": age,
         "target_end_x": col(targets.end_x), "target_end_y": col(targets.end_y), "target_end_dt_ms": age,
-        "next_x": col(targets.x, index + 1), "next_y": col(targets.y, index + 1),
         "target_button": np.where(valid, targets.button[idx] if n else "", "").astype(object),
         PACE_COLUMN: np.full(len(t), float(pace)),
     }

@@ -36,13 +36,11 @@ def test_the_current_target_is_the_first_unreleased_press_and_appeared_at_the_la
     first = _at(state, 0)
     assert (first["target_x"], first["target_y"], first["target_end_x"], first["target_end_y"]) == (100, 100, 100, 100)
     assert first["target_dt_ms"] == 0 and first["target_button"] == "left"
-    assert (first["next_x"], first["next_y"]) == (300, 200)  # the drag's press point comes after it
     held = _at(state, 550)  # pressed, not yet released: still the target
     assert (held["target_x"], held["target_dt_ms"]) == (100, -550)
     drag = _at(state, 650)  # the click is done: the drag is next, shown since its release at 600 ms
     assert (drag["target_x"], drag["target_y"], drag["target_end_x"], drag["target_end_y"]) == (300, 200, 500, 400)
     assert drag["target_dt_ms"] == -50 and drag["target_end_dt_ms"] == -50 and drag["target_button"] == "right"
-    assert np.isnan(drag["next_x"]) and np.isnan(drag["next_y"])  # the last target has none after it
     assert _at(state, 1700)["target_dt_ms"] == -1100  # held mid-drag
     done = _at(state, 1850)
     assert np.isnan(done["target_x"]) and np.isnan(done["target_dt_ms"]) and done["target_button"] == ""
@@ -66,8 +64,7 @@ def test_a_game_state_is_never_replaced_and_no_press_gives_none():
     assert targeted.extra["state_source"] == CT.STATE_SOURCE and targeted.extra["click_targets"]["targets"] == 2
     names = {c["name"] for c in targeted.state_columns if c["kind"] == "numeric"}
     anchors = declared_anchors([targeted], names, 8)
-    assert [(a["name"], a["x"], a.get("dt_ms")) for a in anchors] == [("target", "target_x", "target_dt_ms"), ("target_end", "target_end_x", "target_end_dt_ms"),
-                                                                        ("next_target", "next_x", None)]
+    assert [(a["name"], a["x"], a["dt_ms"]) for a in anchors] == [("target", "target_x", "target_dt_ms"), ("target_end", "target_end_x", "target_end_dt_ms")]
     assert CT.with_click_targets(targeted) is None
     moves = Events.from_columns(t_ms=[0, 16], type=["move", "move"], x=[1, 2], y=[1, 2])
     assert CT.with_click_targets(Session(session_id="m", source="t", subject="p", screen=(10, 10), events=moves)) is None
@@ -105,6 +102,4 @@ def test_a_task_shows_the_recording_before_its_start_and_then_advances_on_the_pl
     st = task.state(1200.0)
     at = {t: i for i, t in enumerate(st.t_ms)}
     assert st.columns["target_x"][at[950]] == 300 and st.columns["target_dt_ms"][at[950]] == -350  # shown since the click's release at 600 ms
-    assert np.isnan(st.columns["next_x"][at[950]])  # the drag is the last: nothing after it
-    assert st.columns["next_x"][0] == 300 and st.columns["next_y"][0] == 200  # the recording's first target has the drag after it
     assert np.isnan(st.columns["target_x"][at[1000]]) and st.columns["target_button"][at[1000]] == ""  # no target left
