@@ -257,15 +257,6 @@ def first_previous_cursor(bos_xy, hist_xy, hist_type):
     return ops.where(two[:, None], ops.cast(hist_xy[:, -2], "float32"), ops.cast(bos_xy, "float32"))
 
 
-def anchor_proximity_features(pointer, anchor_mask, dist_scale=DIST_SCALE):
-    """``[B, T, 2]``: the length of the anchor ``pointer [B, T, 2]`` (screen units) times
-    ``dist_scale`` and its log (of the length plus 1e-3), both zero in a window without an
-    anchor (``anchor_mask [B, P]`` all 0), where the pointer is zero and means nothing."""
-    dist = ops.sqrt(ops.sum(ops.square(pointer), axis=-1, keepdims=True) + 1e-8)
-    has = ops.cast(ops.max(ops.cast(anchor_mask, pointer.dtype), axis=-1), pointer.dtype)[:, None, None]
-    return ops.concatenate([dist * dist_scale, ops.log(dist + 1e-3)], axis=-1) * has
-
-
 def next_step_types(dec_type):
     """The event type of each step's own target: ``dec_type`` shifted left, EOS at the end."""
     last = ops.full_like(dec_type[:, :1], F.EOS)
@@ -358,16 +349,6 @@ class ContextAwareActionGenerator(keras.layers.Layer):
     turning more than a quarter, which the turn spread says how often; a faster or slower
     step stays on its heading, and a slow creep keeps its direction.
 
-    **Anchor proximity** (``anchor_proximity``): the distance from each step's cursor to the
-    anchor the pointer attends to (its scaled length and log, zero without an anchor) is
-    added to the fused features through a Dense of its own (zero at the start), so every
-    head is a linear function of it away. Without it the event head heard the distance
-    only through the pooled anchor embeddings, and teacher-forced on SapiMouse's click
-    targets it gave a press 0.8% a step with the cursor 40 px or more from the target,
-    where people press 0.08% of the time (10 times too often; 1.5% against 0.25% at 20-40
-    px, 11% against 14% within 10 px): in closed loop half its presses fell far from any
-    target. Off (the default) keeps models saved without the key as they were trained.
-
     **Dwell** (``dwell`` head): for a press or key_down, the time until its release, a
     :class:`MultiScaleTimingProcessor` mixture of its own. The sampling loop draws it once
     at the press and releases the button then (``generation/sampler.py``), instead of
@@ -393,7 +374,6 @@ class ContextAwareActionGenerator(keras.layers.Layer):
         anchor_dist_scale=DIST_SCALE,
         anchor_time_scale_ms=TIME_SCALE_MS,
         time_encoding=None,
-        anchor_proximity=False,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -422,7 +402,6 @@ class ContextAwareActionGenerator(keras.layers.Layer):
         if xy_frame not in XY_FRAMES:
             raise ValueError(f"xy_frame must be one of {XY_FRAMES}, got {xy_frame!r}")
         self.xy_frame = xy_frame
-        self.anchor_proximity = bool(anchor_proximity)
         p = self.dtype_policy
         d = self.d_model
 
@@ -441,8 +420,6 @@ class ContextAwareActionGenerator(keras.layers.Layer):
         self.fusion = dense(d, "fusion", "gelu")
         self.fusion_norm = keras.layers.LayerNormalization(epsilon=1e-5, name="fusion_norm", dtype=p)
         self.fusion_dropout = keras.layers.Dropout(self.dropout, dtype=p)
-        if self.anchor_proximity:
-            self.proximity = keras.layers.Dense(d, kernel_initializer="zeros", name="proximity", dtype=p)
         self.event_head = dense(F.NUM_EVENT_CLASSES, "event_type_head")
         self.type_condition = keras.layers.Embedding(F.NUM_EVENT_TYPES, d, name="type_condition", dtype=p)
         self.timing = MultiScaleTimingProcessor(
@@ -477,8 +454,6 @@ class ContextAwareActionGenerator(keras.layers.Layer):
         self.anchor_processor.build(steps + (d,))
         self.fusion.build(steps + (dec_hidden_shape[-1] + 4 * d,))
         self.fusion_norm.build(steps + (d,))
-        if self.anchor_proximity:
-            self.proximity.build(steps + (2,))
         self.type_condition.build(dec_type_shape)
         for head in (self.event_head, self.timing, self.xy_head, self.button_head, self.key_head, self.scroll_head, self.dwell):
             head.build(steps + (d,))
@@ -519,10 +494,7 @@ class ContextAwareActionGenerator(keras.layers.Layer):
             [dec_hidden, per_step(state) + self.anchor_processor(anchors), per_step(history), temporal, per_step(behaviour)],
             axis=-1,
         )
-        h = self.fusion_norm(self.fusion(fused))
-        if self.anchor_proximity:
-            h = h + self.proximity(anchor_proximity_features(pointer, anchor_mask, self.anchor_dist_scale))
-        return self.fusion_dropout(h, training=training), pointer
+        return self.fusion_dropout(self.fusion_norm(self.fusion(fused)), training=training), pointer
 
     def event_logits(self, h):
         return self.event_head(h)
@@ -578,6 +550,5 @@ class ContextAwareActionGenerator(keras.layers.Layer):
             anchor_dist_scale=self.anchor_dist_scale,
             anchor_time_scale_ms=self.anchor_time_scale_ms,
             time_encoding=self.time_encoding,
-            anchor_proximity=self.anchor_proximity,
         )
         return config

@@ -79,7 +79,6 @@ def make_generator(cfg, meta, name="generator"):
         xy_offset_scale=cfg.xy_offset_scale,
         xy_sigma_floor=cfg.xy_sigma_floor,
         xy_frame=cfg.xy_frame,
-        anchor_proximity=cfg.anchor_proximity,
         name=name,
     )
 

@@ -8,7 +8,7 @@ from actiongen_keras.layers import (
     behaviour_features,
     split_xy_params,
 )
-from actiongen_keras.layers.context_aware_generator import XY_SIGMA_SHIFT, anchor_proximity_features
+from actiongen_keras.layers.context_aware_generator import XY_SIGMA_SHIFT
 
 B, T, D, NK, P = 2, 4, 8, 9, 3
 
@@ -278,36 +278,3 @@ def test_output_changing_settings_are_saved_in_the_config():
     assert not np.allclose(ops.convert_to_numpy(default(*args)[2]), ops.convert_to_numpy(layer(*args)[2]), atol=1e-4)
     with pytest.raises(ValueError, match="unknown time encoding settings"):
         ContextAwareActionGenerator(D, NK, time_encoding={"scale": [1.0]})
-
-
-def test_anchor_proximity_features_are_the_pointers_length_and_nothing_without_an_anchor():
-    pointer = np.array([[[0.3, 0.4], [0.0, 0.01]], [[0.0, 0.0], [0.0, 0.0]]], "float32")  # [B=2, T=2, 2]
-    mask = np.array([[1, 0, 0], [0, 0, 0]], "float32")
-    f = ops.convert_to_numpy(anchor_proximity_features(pointer, mask, dist_scale=4.0))
-    np.testing.assert_allclose(f[0], [[2.0, np.log(0.5 + 1e-3)], [0.04, np.log(0.01 + 1e-3)]], rtol=1e-4)
-    np.testing.assert_array_equal(f[1], 0.0)  # no anchor: the zero pointer reads as nothing, not as "on the target"
-
-
-def test_anchor_proximity_starts_as_the_layer_without_it_and_moves_only_windows_with_anchors():
-    """``anchor_proximity``: a Dense of the distance added to the fused features, zero at the
-    start (the outputs are the plain layer's with the same other weights); with a kernel it
-    changes every head of the rows that have an anchor and none of the row without; the
-    setting survives the config."""
-    args = _inputs()
-    plain = ContextAwareActionGenerator(D, NK, num_xy_mixtures=3, num_timing_components=2, num_anchors=P)
-    near = ContextAwareActionGenerator(D, NK, num_xy_mixtures=3, num_timing_components=2, num_anchors=P, anchor_proximity=True)
-    plain(*args)
-    near(*args)
-    by_path = {w.path.split("/", 1)[1]: w for w in near.weights}
-    for w in plain.weights:
-        by_path[w.path.split("/", 1)[1]].assign(w)
-    base = [ops.convert_to_numpy(t) for t in plain(*args)]
-    for a, b in zip(base, near(*args)):
-        np.testing.assert_allclose(ops.convert_to_numpy(b), a, atol=1e-6)
-    near.proximity.kernel.assign(np.random.default_rng(0).normal(size=near.proximity.kernel.shape).astype("float32"))
-    moved = [ops.convert_to_numpy(t) for t in near(*args)]
-    assert not np.allclose(moved[0][0], base[0][0], atol=1e-3)  # row 0 has anchors: its event logits move
-    for a, b in zip(base, moved):
-        np.testing.assert_allclose(b[1], a[1], atol=1e-6)  # row 1 has none: nothing moves
-    assert ContextAwareActionGenerator.from_config(near.get_config()).anchor_proximity
-    assert not ContextAwareActionGenerator.from_config(plain.get_config()).anchor_proximity

@@ -180,25 +180,3 @@ def test_pixel_dequantization_moves_only_the_training_means_within_half_a_pixel(
     np.testing.assert_array_equal(train[..., 3 * M :], infer[..., 3 * M :])  # log sigmas
     shift_px = (infer[..., M : 3 * M] - train[..., M : 3 * M]).reshape(*infer.shape[:2], 2, M) * np.asarray(x["screen"])[:, None, :, None]
     assert 0.05 < np.abs(shift_px).max() <= 0.5 + 1e-3
-
-
-def test_anchor_proximity_model_trains_and_reloads(tmp_path):
-    """``model.anchor_proximity``: the generator gets its proximity Dense, a training step moves
-    it (its gradient is not cut), and the model reloads with it, outputs identical."""
-    cfg = ModelConfig(**{**CFG.__dict__, "anchor_proximity": True})
-    m = build_model(cfg, META)
-    assert m.get_layer("generator").anchor_proximity
-    x, y, w = random_batch(META, 3, seed=5)
-    x["anchor_mask"] = np.ones_like(np.asarray(x["anchor_mask"]))  # every window has its anchors
-    config = Config()
-    config.model = cfg
-    compile_model(m, config, META)
-    m.run_eagerly = True
-    kernel = m.get_layer("generator").proximity.kernel
-    assert not np.asarray(kernel).any()  # zero at the start
-    assert np.isfinite(m.train_on_batch(x, y, sample_weight=w, return_dict=True)["loss"])
-    assert np.asarray(kernel).any()
-    m.save(tmp_path / "m.keras")
-    clone = keras.saving.load_model(tmp_path / "m.keras")
-    assert clone.get_layer("generator").anchor_proximity
-    np.testing.assert_array_equal(keras.ops.convert_to_numpy(clone(x)["event_type"]), keras.ops.convert_to_numpy(m(x)["event_type"]))
