@@ -47,7 +47,7 @@ def _cue_medians(seed_dir, m):
 def _click_targets(seed_dir, m):
     """``target_clicks`` and ``silent_share`` of the model's rollouts: from the report, or from its saved rollouts."""
     tc, silent = m.get("target_clicks", {}).get("model"), m.get("silent_share", {}).get("model")
-    if tc is None or "off_course_fast_median" not in tc.get("steering", {}) or silent is None:
+    if tc is None or "stray_press_share" not in tc or silent is None:
         from actiongen_keras.evaluation import kinematics as K
         from actiongen_keras.evaluation.target_clicks import pooled_target_clicks
         from actiongen_keras.generation.rollout import generated_part
@@ -86,7 +86,7 @@ def rows(report_dir):
             yield (f"seed {s} click targets: clicked {_f(tc['rate_clicked'])} | reached {_f(tc['rate_reached'])}"
                    f" | per minute {_f(tc['clicked_per_minute'], '{:.1f}')} | reached after {_f(tc['reach_ms_median'], '{:.0f}')} ms"
                    f" | clicked after {_f(tc['click_ms_median'], '{:.0f}')} ms | first press {_f(tc['first_press_px_median'], '{:.1f}')} px"
-                   f" | silent 3 s slices {_f(silent)}")
+                   f" | stray presses {_f(tc['stray_press_share'])} | silent 3 s slices {_f(silent)}")
             real = m.get("target_clicks", {}).get("human", {}).get("steering", {})
             yield (f"seed {s} steering: pull {_f(tc['steering']['pull_slope'])} (real {_f(real.get('pull_slope'))})"
                    f" | off course {_f(tc['steering']['off_course_median'])} rad (real {_f(real.get('off_course_median'))})"

@@ -263,6 +263,7 @@ def headline(hl):
         out[f"target_reached.{name}"] = d.get("rate_reached")
         out[f"target_clicked_per_minute.{name}"] = d.get("clicked_per_minute")
         out[f"target_steering_pull.{name}"] = (d.get("steering") or {}).get("pull_slope")
+        out[f"target_stray_presses.{name}"] = d.get("stray_press_share")
     for name, v in hl.get("edge_share", {}).items():
         out[f"edge_share.{name}"] = v
     for name, v in hl.get("silent_share", {}).items():

@@ -343,12 +343,14 @@ def render_markdown(m):
               "while shown (clicked), or that the cursor came that close to while shown (reached), and the clicked ones per minute "
               "(where a rollout's targets follow its own clicks, the pace is the reading: the next target appears only once one is clicked). "
               "Steering: how much of its heading's error off the current target a stroke corrects per step (pull) and the median "
-              "error, radians (off course), of every step and of the fast ones (30 px or more).", "",
-              "| sample | clicked | reached | clicked per minute | steering pull | off course | fast steps off course | targets | sessions |",
-              "|---|---|---|---|---|---|---|---|---|"]
+              "error, radians (off course), of every step and of the fast ones (30 px or more). Stray presses: the share of presses "
+              f"made more than {TC.STRAY_PRESS_PX:.0f} px from the target shown.", "",
+              "| sample | clicked | reached | clicked per minute | stray presses | steering pull | off course | fast steps off course | targets | sessions |",
+              "|---|---|---|---|---|---|---|---|---|---|"]
         for name, d in m["target_clicks"].items():
             steer = d.get("steering") or {}
-            L.append(f"| {name} | {_f(d['rate_clicked'])} | {_f(d['rate_reached'])} | {_f(d.get('clicked_per_minute'))} | {_f(steer.get('pull_slope'))} "
+            L.append(f"| {name} | {_f(d['rate_clicked'])} | {_f(d['rate_reached'])} | {_f(d.get('clicked_per_minute'))} | {_f(d.get('stray_press_share'))} "
+                     f"| {_f(steer.get('pull_slope'))} "
                      f"| {_f(steer.get('off_course_median'))} | {_f(steer.get('off_course_fast_median'))} | {d['n_targets']} | {d['n_sessions']} |")
         L.append("")
     if m.get("osu_circleguard"):

@@ -154,14 +154,39 @@ def pooled_steering(sessions):
             "off_course_fast_median": float(np.median(off[fast])) if fast.any() else None, "n_steps": int(len(off))}
 
 
+STRAY_PRESS_PX = 2 * TARGET_RADIUS_PX  # a press this far from the current target is on nothing
+
+
+def stray_presses(session):
+    """``(presses, stray)``: the mouse presses made while a target was shown (the state's
+    ``target_x``/``target_y`` at the press) and how many of them fell more than
+    :data:`STRAY_PRESS_PX` from it. A person's presses are their targets (SapiMouse: none
+    stray); a model whose press decision hears the target's distance only faintly presses
+    anywhere."""
+    st, ev = session.state, session.events
+    if st is None or "target_x" not in st.columns or len(st.t_ms) == 0 or len(ev) == 0:
+        return 0, 0
+    t = np.asarray(ev.t_ms, float)[np.asarray(ev.type) == "press"]
+    k = np.searchsorted(np.asarray(st.t_ms, float), t, side="right") - 1
+    shown = k >= 0
+    gx, gy = (np.asarray(st.columns[c], float)[np.maximum(k, 0)] for c in ("target_x", "target_y"))
+    px, py = held_at(cursor_samples(ev), t)
+    d = np.hypot(px - gx, py - gy)
+    shown &= np.isfinite(d)
+    return int(shown.sum()), int((shown & (d > STRAY_PRESS_PX)).sum())
+
+
 def pooled_target_clicks(sessions):
     """Clicked and reached targets over ``sessions`` (those without targets skipped):
     ``{"rate_clicked", "rate_reached", "clicked_per_minute", "click_ms_median",
-    "reach_ms_median", "first_press_px_median", "n_targets", "n_sessions", "per_session"}``, and
-    :func:`pooled_steering`'s ``"steering"``. In a rollout whose targets follow its own clicks
+    "reach_ms_median", "first_press_px_median", "n_targets", "n_sessions", "per_session"}``,
+    :func:`pooled_steering`'s ``"steering"`` and the share of presses that were
+    :func:`stray_presses` (``"stray_press_share"``). In a rollout whose targets follow its own clicks
     (``generation/rollout.py``) nearly every target shown is clicked, since the next one
     appears only then: there the pace, ``clicked_per_minute`` against the people's over the
     same spans, is the reading."""
+    presses, stray = (sum(v) for v in zip(*[stray_presses(s) for s in sessions])) if sessions else (0, 0)
+    stray_share = stray / presses if presses else None
     per = {}
     for s in sessions:
         r = target_clicks(s)
@@ -170,7 +195,7 @@ def pooled_target_clicks(sessions):
     n = sum(len(r["x"]) for r in per.values())
     if n == 0:
         return {"rate_clicked": None, "rate_reached": None, "clicked_per_minute": None, "click_ms_median": None, "reach_ms_median": None,
-                "first_press_px_median": None, "n_targets": 0, "n_sessions": 0, "per_session": {}, "steering": pooled_steering(sessions)}
+                "first_press_px_median": None, "n_targets": 0, "n_sessions": 0, "per_session": {}, "steering": pooled_steering(sessions), "stray_press_share": stray_share}
     minutes = sum(r["span_ms"] for r in per.values()) / 60000.0
     clicked = sum(int(r["clicked"].sum()) for r in per.values())
 
@@ -185,5 +210,5 @@ def pooled_target_clicks(sessions):
         "click_ms_median": median("click_ms"), "reach_ms_median": median("reach_ms"), "first_press_px_median": median("first_press_px"),
         "n_targets": n, "n_sessions": len(per),
         "per_session": {k: round(float(r["clicked"].mean()), 4) for k, r in per.items()},
-        "steering": pooled_steering(sessions),
+        "steering": pooled_steering(sessions), "stray_press_share": stray_share,
     }

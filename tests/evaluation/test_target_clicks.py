@@ -151,3 +151,16 @@ def test_fast_steps_off_course_are_read_apart():
     assert r["off_course_median"] < 1e-6
     # the sprint sets off a little more than a quarter turn off (1.65 rad) and the target falls behind (2.19 at its end)
     assert 1.6 < r["off_course_fast_median"] < 2.2
+
+
+def test_presses_far_from_the_shown_target_are_stray():
+    s = _person()
+    assert TC.stray_presses(s) == (2, 0)  # the person's presses are their targets
+    ev = s.events
+    off = Events.from_columns(t_ms=ev.t_ms, type=ev.type, x=[10, 300, 300, 200, 300, 400, 500, 510], y=ev.y, button=ev.button)
+    gen = dataclasses.replace(s, session_id="g", events=off)
+    assert TC.stray_presses(gen) == (2, 1)  # the first press 200 px right of its target, the drag's on it
+    pooled = TC.pooled_target_clicks([s, gen])
+    assert pooled["stray_press_share"] == 0.25
+    plain = Session(session_id="m", source="t", subject="p", screen=(10, 10), events=Events.from_columns(t_ms=[0, 16], type=["move", "press"], x=[1, 2], y=[1, 2], button=["", "left"]))
+    assert TC.stray_presses(plain) == (0, 0) and TC.pooled_target_clicks([plain])["stray_press_share"] is None
