@@ -23,12 +23,13 @@ did: README, "Results on SapiMouse": the polar frame). ``--xy-top-p P`` (repeata
 columns drawn with the sampling loop's nucleus over the mixture's components (the
 generation option ``xy_top_p``; a tiny P draws from the most probable component only).
 
-The fourth table (windows with an anchor: click targets, osu! circles) is steering, as
-``evaluation/target_clicks.py`` measures it on whole paths: over moves whose last step is at
-least 2 px and whose first anchor is at least 40 px away, the turn towards the anchor against
-the last step's angle off it, for the hand's next step and for the head's draws: the share of
-its heading error each corrects per step (the slope through 0 over errors below 1 rad). A
-head that pulls less than the hand teacher-forced cannot pull like it in closed loop.
+The last line (windows with an anchor: click targets, osu! circles) is steering, as
+``evaluation/target_clicks.py`` measures it on whole paths (its :func:`pull_slope`): over
+moves whose last step is at least 2 px and whose first anchor is at least 40 px away, the
+turn towards the anchor against the last step's angle off it, for the hand's next step and
+for the head's draws (their mean turn per move): the share of its heading error each
+corrects per step. A head that pulls less than the hand teacher-forced cannot pull like it
+in closed loop.
 """
 
 import argparse
@@ -38,7 +39,7 @@ import numpy as np
 import actiongen_keras
 from actiongen_keras.data import features as F
 from actiongen_keras.data.pipeline import make_dataset
-from actiongen_keras.evaluation.target_clicks import STEER_MIN_DIST_PX, STEER_MIN_STEP_PX
+from actiongen_keras.evaluation.target_clicks import STEER_MIN_DIST_PX, STEER_MIN_STEP_PX, pull_slope
 from actiongen_keras.generation.sampler import categorical
 from actiongen_keras.layers.context_aware_generator import (
     draw_position,
@@ -154,13 +155,8 @@ def main(argv=None):
     steer = np.isfinite(off_course) & (last_len >= STEER_MIN_STEP_PX)
     if steer.any():
         off = off_course[steer]
-        small = np.abs(off) < 1.0
-
-        def pull(turn):
-            ok = small & np.isfinite(turn)
-            return np.sum(turn[ok] * np.sign(off[ok]) * np.abs(off[ok])) / np.sum(np.square(off[ok]))
-
-        slopes = " / ".join(f"{pull(t):.3f}" for t in [true_turn[steer]] + [np.nanmean(a[steer], axis=-1) for a in drawn_turn])
+        turns_of = [true_turn[steer]] + [np.nanmean(a[steer], axis=-1) for a in drawn_turn]
+        slopes = " / ".join(f"{pull_slope(np.abs(off), t * np.sign(off)):.3f}" for t in turns_of)
         print(f"\nsteering towards the first anchor, {int(steer.sum())} moves (median angle off it {np.median(np.abs(off)):.3f} rad):"
               f" pull per step: hand / {names} {slopes}")
 

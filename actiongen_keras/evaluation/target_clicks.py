@@ -107,6 +107,7 @@ STEER_MIN_STEP_PX = 2.0  # both steps at least this long: a heading of a pixel's
 STEER_MIN_DIST_PX = 40.0  # the target at least this far: near it the hand aims at a point on it, not at its centre
 STEER_FAST_PX = 30.0  # a fast step (about 1,800 px/s at 60 Hz): a hand's ballistic part of a reach
 STEER_MAX_DT_MS = 50.0  # both steps within this of their previous event: one stroke, not a new one after a pause
+STEER_MAX_OFF_RAD = 1.0  # the pull is read below this error: a quarter turn and more is a stroke setting off, not a correction
 
 
 def steering(session):
@@ -136,20 +137,29 @@ def steering(session):
     return np.abs(off[ok]), (turn * np.sign(off))[ok], length[:-1][ok]
 
 
+def pull_slope(off, toward):
+    """The least-squares slope through 0 of ``toward`` (the turn towards the target, radians,
+    negative away) on ``off`` (the heading's error, ``|angle|``), over errors below
+    :data:`STEER_MAX_OFF_RAD` and finite turns: the share of its error a path corrects per
+    step. None where no step qualifies. :func:`pooled_steering` reads whole paths with it,
+    ``benchmarks/xy_error_by_step.py`` a head's one-step draws."""
+    off, toward = np.asarray(off, float), np.asarray(toward, float)
+    ok = (off < STEER_MAX_OFF_RAD) & np.isfinite(toward)
+    denominator = float(np.sum(np.square(off[ok])))
+    return float(np.sum(toward[ok] * off[ok]) / denominator) if denominator > 0 else None
+
+
 def pooled_steering(sessions):
     """:func:`steering` over ``sessions``: ``{"pull_slope", "off_course_median",
-    "off_course_fast_median", "n_steps"}``. ``pull_slope`` is the least-squares slope through 0
-    of the turn towards the target on the heading's error, over errors below 1 rad (a quarter
-    turn and more is a new stroke setting off, not a correction): the share of its error a
-    path corrects per step. ``off_course_median`` is the median error (radians), and
+    "off_course_fast_median", "n_steps"}``. ``pull_slope`` is :func:`pull_slope`, the share
+    of its error a path corrects per step. ``off_course_median`` is the median error (radians), and
     ``off_course_fast_median`` that of the steps of :data:`STEER_FAST_PX` or more: a hand
     moves fast towards a target (SapiMouse: 0.27 rad off), a path whose speed random-walks
     also runs fast where none is (the polar head: 1.38). None where no step qualifies."""
     parts = [steering(s) for s in sessions]
     off, toward, length = (np.concatenate([p[i] for p in parts]) if parts else np.zeros(0) for i in range(3))
-    small, fast = off < 1.0, length >= STEER_FAST_PX
-    denominator = float(np.sum(np.square(off[small])))
-    return {"pull_slope": float(np.sum(toward[small] * off[small]) / denominator) if denominator > 0 else None,
+    fast = length >= STEER_FAST_PX
+    return {"pull_slope": pull_slope(off, toward),
             "off_course_median": float(np.median(off)) if len(off) else None,
             "off_course_fast_median": float(np.median(off[fast])) if fast.any() else None, "n_steps": int(len(off))}
 

@@ -3,6 +3,7 @@
 import dataclasses
 
 import numpy as np
+import pytest
 
 from actiongen_keras.evaluation import target_clicks as TC
 from actiongen_keras.recordings.click_targets import with_click_targets
@@ -129,6 +130,14 @@ def test_steering_reads_the_share_of_its_error_a_path_corrects_per_step():
     assert TC.pooled_steering([_steered(-0.02, 0.0, n=20)])["pull_slope"] < 0
     straight = TC.pooled_steering([_steered(0.0, np.arctan2(-200, 600))])
     assert straight["off_course_median"] < 1e-6 and straight["n_steps"] > 40
+
+
+def test_pull_slope_reads_only_corrections_below_the_limit():
+    off = np.array([0.2, 0.5, 0.8, 1.5, 2.5])
+    toward = np.array([0.04, 0.1, 0.16, -1.0, 3.0])  # 0.2 of the error below 1 rad; setting-off turns beyond it
+    assert TC.pull_slope(off, toward) == pytest.approx(0.2)
+    assert TC.pull_slope(off, np.r_[toward[:2], np.nan, toward[3:]]) == pytest.approx(0.2)  # a draw without a direction is skipped
+    assert TC.pull_slope(off[3:], toward[3:]) is None
 
 
 def test_steering_is_in_the_pooled_target_clicks():
