@@ -134,8 +134,6 @@ class TrainConfig:
     # Self-feeding: the share of a drawn position's deviation that the targets take back per step
     # (training/self_feed.py); 1 = the next target is the real position (a one-step return).
     self_feed_recovery: float = 1.0
-    # Self-feeding: keep only the part of a drawn deviation along the real step (speed, not heading).
-    self_feed_along: bool = False
     loss_weights: dict = dataclasses.field(
         default_factory=lambda: {"event_type": 1.0, "timing": 1.0, "xy": 1.0, "button": 0.5, "key": 0.5, "scroll": 0.5, "dwell": 0.5,
                                  "seq_len": 0.5}

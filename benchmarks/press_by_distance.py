@@ -11,33 +11,25 @@ report, ``evaluation/target_clicks.py``). This is the table that showed it (READ
 targets on SapiMouse": anchor proximity).
 """
 
-import argparse
-
 import keras
 import numpy as np
+from teacher_forced import arguments, to_first_anchor_px, windows
 
 import actiongen_keras
 from actiongen_keras.data import features as F
-from actiongen_keras.data.pipeline import make_dataset
 
 BANDS_PX = ((0, 10), (10, 20), (20, 40), (40, np.inf))
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("model")
-    ap.add_argument("data")
-    ap.add_argument("--split", default="test")
-    ap.add_argument("--batches", type=int, default=30, help="batches of 64 windows")
-    args = ap.parse_args(argv)
+    args = arguments(__doc__.splitlines()[0], batches=30).parse_args(argv)
     model = actiongen_keras.load_model(args.model)
     said, was, dist = [], [], []
-    for x, y, w in make_dataset(args.data, args.split, batch_size=64, shuffle=False).take(args.batches):
+    for x, y, w in windows(args):
         p = keras.ops.convert_to_numpy(keras.ops.softmax(model(x, training=False)["event_type"], axis=-1))[..., F.PRESS]
-        px = np.asarray(x["screen"], np.float64)[:, None, :]
-        cursor, anchor = np.asarray(x["dec_xy"]), np.asarray(x["anchor_xy"])[:, 0]
-        d = np.hypot(*((cursor - anchor[:, None]) * px).transpose(2, 0, 1))
-        keep = (np.asarray(w["event_type"]) > 0) & (np.asarray(x["anchor_mask"])[:, :1] > 0)
+        offset, present = to_first_anchor_px(x)
+        d = np.hypot(offset[..., 0], offset[..., 1])
+        keep = (np.asarray(w["event_type"]) > 0) & present
         said.append(p[keep])
         was.append((np.asarray(y["event_type"]) == F.PRESS)[keep])
         dist.append(d[keep])

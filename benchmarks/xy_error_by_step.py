@@ -32,13 +32,11 @@ corrects per step. A head that pulls less than the hand teacher-forced cannot pu
 in closed loop.
 """
 
-import argparse
-
 import numpy as np
+from teacher_forced import arguments, to_first_anchor_px, windows
 
 import actiongen_keras
 from actiongen_keras.data import features as F
-from actiongen_keras.data.pipeline import make_dataset
 from actiongen_keras.evaluation.target_clicks import STEER_MIN_DIST_PX, STEER_MIN_STEP_PX, pull_slope
 from actiongen_keras.generation.sampler import categorical
 from actiongen_keras.layers.context_aware_generator import (
@@ -81,11 +79,7 @@ def sampled_turns(params, num_mixtures, frame, cursor_px, last_px, px, draws, rn
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("model")
-    ap.add_argument("data")
-    ap.add_argument("--split", default="test")
-    ap.add_argument("--batches", type=int, default=12, help="batches of 64 windows")
+    ap = arguments(__doc__.splitlines()[0], batches=12)
     ap.add_argument("--draws", type=int, default=20, help="draws per move for the turn table")
     ap.add_argument("--xy-top-p", type=float, action="append", default=[],
                     help="also draw with this nucleus over the components (repeatable; e.g. 0.8, and 0.01 for the top one only)")
@@ -97,7 +91,7 @@ def main(argv=None):
     step, err, sigma, err_frame, sig_axes = [], [], [], [], []
     last_len, true_turn, drawn_turn, off_course = [], [], [], []
     nuclei = [1.0] + list(args.xy_top_p)
-    for x, y, _ in make_dataset(args.data, args.split, batch_size=64, shuffle=False).take(args.batches):
+    for x, y, _ in windows(args):
         params = model(x, training=False)["xy"]
         logits, _, sig = (np.asarray(t) for t in split_xy_params(params, M))
         best = logits.argmax(-1)[..., None, None]  # xy_point's component
@@ -120,8 +114,8 @@ def main(argv=None):
         keep = move & (np.hypot(last[..., 0], last[..., 1]) >= MIN_STEP_PX)
         last_len.append(np.hypot(last[..., 0], last[..., 1])[keep])
         # the heading's angle off the window's first anchor (NaN without one, or nearer than STEER_MIN_DIST_PX)
-        to_anchor = np.asarray(x["anchor_xy"], np.float64)[:, None, 0] * px - cur_px
-        near = (np.hypot(to_anchor[..., 0], to_anchor[..., 1]) < STEER_MIN_DIST_PX) | (np.asarray(x["anchor_mask"])[:, None, 0] == 0)
+        to_anchor, present = to_first_anchor_px(x)
+        near = (np.hypot(to_anchor[..., 0], to_anchor[..., 1]) < STEER_MIN_DIST_PX) | ~present
         off_course.append(np.where(near, np.nan, turns(last, to_anchor))[keep])
         true_turn.append(turns(last, target * px - cur_px)[keep])
         flat_px = np.broadcast_to(px, cur_px.shape)[keep]

@@ -28,12 +28,6 @@ jump. The targets are moved by moving pass 2's predicted mixture the other way
 (:func:`~actiongen_keras.layers.context_aware_generator.translate_xy_params`): the same
 log density, and the loss and the data stay as they are.
 
-**Along the path** (``train.self_feed_along``): only the part of a draw's deviation along
-the real step (from the previous decoder position to this one) is kept, so a self-fed
-input changes the hand's speed, never its heading. Trained on whole draws, a model cannot
-tell which of its last steps to continue and widens its turn spread everywhere (README,
-"Results on SapiMouse"); along the path it still meets its own speed errors.
-
 Only the decoder inputs decide what is replaced (moves are the events that take a position
 of their own, ``generation/rules.py``); no target or target mask enters either pass.
 :class:`SelfFeed` wraps the Functional model for ``fit`` only: its weights are the wrapped
@@ -48,10 +42,10 @@ import numpy as np
 from keras import ops
 
 from actiongen_keras.data import features as F
-from actiongen_keras.layers.context_aware_generator import draw_position, motion_direction, split_xy_params, translate_xy_params, xy_tail
+from actiongen_keras.layers.context_aware_generator import draw_position, split_xy_params, translate_xy_params, xy_tail
 
 
-def self_fed_positions(dec_type, dec_xy, xy_params, num_mixtures, rate, seed, frame="screen", recovery=1.0, along=False):
+def self_fed_positions(dec_type, dec_xy, xy_params, num_mixtures, rate, seed, frame="screen", recovery=1.0):
     """``dec_xy [B, A1, 2]`` with each move step's position replaced, with probability
     ``rate``, by a draw from the previous step's mixture ``xy_params [B, A1, 5M]``.
 
@@ -61,8 +55,7 @@ def self_fed_positions(dec_type, dec_xy, xy_params, num_mixtures, rate, seed, fr
     components and the normals (each draw advances it; a plain integer seed would give the
     three draws one stream). ``frame``: the head's ``xy_frame``. ``recovery`` (module doc):
     below 1, each drawn deviation also moves the later steps' positions (every event but
-    padding), fading by ``1 - recovery`` per step. ``along``: only the deviation's part along
-    the real step from the previous decoder position is kept (module doc).
+    padding), fading by ``1 - recovery`` per step.
 
     Returns ``(dec_xy, replaced [B, A1] bool, target_shift [B, A1, 2])``: ``target_shift[:, i]``
     is how far target ``i`` moves (zero when ``recovery`` is 1).
@@ -80,9 +73,6 @@ def self_fed_positions(dec_type, dec_xy, xy_params, num_mixtures, rate, seed, fr
     real = dec_xy[:, 1:]
     replaced = ops.concatenate([ops.zeros_like(pick[:, :1]), pick], axis=1)
     deviation = ops.where(pick[..., None], drawn - real, 0.0)
-    if along:
-        u = motion_direction(real - dec_xy[:, :-1])
-        deviation = ops.sum(deviation * u, axis=-1, keepdims=True) * u
     offset, shift = deviation, ops.zeros_like(dec_xy)  # recovery 1: the draw's step alone, targets kept
     if recovery < 1.0:
         keep = 1.0 - float(recovery)
@@ -111,10 +101,9 @@ class SelfFeed(keras.Model):
             ``train()``'s backup keeps, as the dropout layers' are).
         xy_frame: the ``xy`` head's frame (``model.xy_frame``), for its draws.
         recovery: ``train.self_feed_recovery`` (module doc), in [0, 1].
-        along: ``train.self_feed_along`` (module doc).
     """
 
-    def __init__(self, model, rate, num_xy_mixtures, seed=None, xy_frame="screen", recovery=1.0, along=False, **kwargs):
+    def __init__(self, model, rate, num_xy_mixtures, seed=None, xy_frame="screen", recovery=1.0, **kwargs):
         super().__init__(**kwargs)
         if not 0.0 <= float(rate) < 1.0:
             raise ValueError(f"self-feed rate must be in [0, 1), got {rate}")
@@ -126,7 +115,6 @@ class SelfFeed(keras.Model):
         self.seed = seed
         self.xy_frame = xy_frame
         self.recovery = float(recovery)
-        self.along = bool(along)
         self.seed_generator = keras.random.SeedGenerator(seed, name="self_feed_seed")
         self.output_names = list(model.output_names)
         self.built = model.built
@@ -151,14 +139,13 @@ class SelfFeed(keras.Model):
         (:func:`self_fed_positions`) and how far each ``xy`` target moves."""
         first = self.inner(inputs, training=False)
         dec_xy, _, shift = self_fed_positions(inputs["dec_type"], inputs["dec_xy"], first["xy"], self.num_xy_mixtures, self.rate,
-                                              self.seed_generator, self.xy_frame, self.recovery, self.along)
+                                              self.seed_generator, self.xy_frame, self.recovery)
         # every input a tensor: a Functional model refuses a mix (JAX's fit hands it NumPy arrays)
         return {**{k: ops.convert_to_tensor(v) for k, v in inputs.items()}, "dec_xy": dec_xy}, shift
 
     def get_config(self):
         return {**super().get_config(), "model": keras.saving.serialize_keras_object(self.inner), "rate": self.rate,
-                "num_xy_mixtures": self.num_xy_mixtures, "seed": self.seed, "xy_frame": self.xy_frame, "recovery": self.recovery,
-                "along": self.along}
+                "num_xy_mixtures": self.num_xy_mixtures, "seed": self.seed, "xy_frame": self.xy_frame, "recovery": self.recovery}
 
     @classmethod
     def from_config(cls, config):
@@ -174,4 +161,4 @@ def self_feeding(model, config):
     if rate == 0.0:
         return model
     return SelfFeed(model, rate, config.model.num_xy_mixtures, seed=config.train.seed, xy_frame=config.model.xy_frame,
-                    recovery=config.train.self_feed_recovery, along=config.train.self_feed_along, name=f"{model.name}_self_feed")
+                    recovery=config.train.self_feed_recovery, name=f"{model.name}_self_feed")

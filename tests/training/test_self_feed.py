@@ -117,26 +117,6 @@ def test_with_recovery_the_trained_mixture_is_moved_against_the_targets_shift():
     np.testing.assert_allclose(_np(xy_log_prob(y["xy"], out, M)), _np(xy_log_prob(y["xy"] + shift, inner, M)), rtol=1e-4, atol=1e-3)
 
 
-def test_along_the_path_a_draw_changes_the_speed_not_the_heading():
-    """``along``: a replaced input moves only along the real step that led to it (from the
-    previous decoder position): its deviation is the draw's, projected on that step."""
-    B = 64
-    x, _, _ = random_batch(META, B, seed=9)
-    x["dec_type"][:, 1:] = F.MOVE
-    A1 = x["dec_type"].shape[1]
-    params = _mixture(B, A1, np.full(M, 0.5), np.zeros(M), 1e-7)  # every draw at (0.5, 0.5)
-    xy, replaced, shift = (_np(a) for a in self_fed_positions(x["dec_type"], x["dec_xy"], params, M, 0.5, keras.random.SeedGenerator(4),
-                                                             along=True))
-    real = x["dec_xy"].astype("float64")
-    step = real[:, 1:] - real[:, :-1]
-    u = step / np.linalg.norm(step, axis=-1, keepdims=True)
-    expect = real[:, 1:] + np.sum((0.5 - real[:, 1:]) * u, axis=-1, keepdims=True) * u
-    expect = np.where(replaced[:, 1:, None], np.clip(expect, 0, 1), real[:, 1:])
-    np.testing.assert_allclose(xy[:, 1:], expect, atol=1e-5)
-    moved = xy[:, 1:][replaced[:, 1:]] - real[:, 1:][replaced[:, 1:]]
-    assert replaced.mean() > 0.4 and np.abs(moved).max() > 0.05 and not shift.any()
-
-
 def _models(seed=0):
     config = tiny_config(max_actions=META["max_actions"], max_history_events=META["max_history_events"])
     keras.utils.set_random_seed(seed)
@@ -214,9 +194,9 @@ def test_config_rate_out_of_range_is_refused():
     for bad in (1.5, -0.1):
         with pytest.raises(ConfigError, match="train.self_feed_recovery"):
             Config.from_dict({"train": {"self_feed_recovery": bad}})
-    config = Config.from_dict({"train": {"self_feed": 0.5, "self_feed_recovery": 0.2, "self_feed_along": True}})
+    config = Config.from_dict({"train": {"self_feed": 0.5, "self_feed_recovery": 0.2}})
     fed = self_feeding(build_model(config, META), config)
-    assert fed.recovery == 0.2 and fed.along and SelfFeed.from_config(fed.get_config()).along
+    assert fed.recovery == 0.2 and SelfFeed.from_config(fed.get_config()).recovery == 0.2
 
 
 def test_the_tuner_refuses_self_feed():
