@@ -62,11 +62,26 @@ def held_from_history(types, ids, n, names_table):
     return ops.max(set_at, axis=1) > ops.max(clear_at, axis=1)
 
 
+def running_max(x):
+    """``x [B, L, ...]`` -> its running maximum along axis 1 (``L`` static), by doubling: after
+    the round of shift ``k`` each row holds the maximum of the ``2k`` rows up to it. (The
+    ``keras.ops`` scans lose the static shape in a TensorFlow graph, and XLA refuses them.)"""
+    L = x.shape[1]
+    if L is None:
+        raise ValueError("running_max needs a static length (axis 1)")
+    k = 1
+    while k < L:
+        shifted = ops.pad(x[:, : L - k], [(0, 0), (k, 0)] + [(0, 0)] * (len(x.shape) - 2))
+        x = ops.maximum(x, shifted)
+        k *= 2
+    return x
+
+
 def held_after_each(types, ids, n, names_table):
     """:func:`held_from_history` after every position: ``[B, L, n]`` bool, row ``j`` the held
-    state once events ``0..j`` have happened (a running maximum of the positions)."""
+    state once events ``0..j`` have happened (``L`` static)."""
     set_at, clear_at = _last_positions(types, ids, n, names_table)
-    return ops.associative_scan(ops.maximum, set_at, axis=1) > ops.associative_scan(ops.maximum, clear_at, axis=1)
+    return running_max(set_at) > running_max(clear_at)
 
 
 def update_held(held, ev, ident, emit, names_table):
@@ -131,5 +146,5 @@ class HeldStateEmbedding(keras.layers.Layer):
         return config
 
 
-__all__ = ["HELD_AFTER", "NAMES_BUTTON", "NAMES_KEY", "HeldStateEmbedding", "held_after_each", "held_from_history", "table_at",
+__all__ = ["HELD_AFTER", "NAMES_BUTTON", "NAMES_KEY", "HeldStateEmbedding", "held_after_each", "held_from_history", "running_max", "table_at",
            "update_held"]

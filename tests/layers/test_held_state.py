@@ -150,3 +150,12 @@ def test_greedy_window_with_the_held_state_is_the_models_point_prediction(held_r
     finally:
         bias.assign(before)
     assert checked >= 8 and np.sum(out["event_type_id"] == F.PRESS) >= 2, (checked, out["event_type_id"])
+
+
+def test_the_held_state_model_compiles_to_the_same_outputs(held_run):
+    """Compiled (XLA on TensorFlow, jit on JAX) as fit and predict run it: the running maximum
+    keeps its static shapes, and the outputs are the eager model's."""
+    x, _, _ = random_batch(held_run.meta, 2, seed=5)
+    eager = _np(held_run.model({k: ops.convert_to_tensor(v) for k, v in x.items()}, training=False)["event_type"])
+    held_run.model.compile(jit_compile=True)
+    np.testing.assert_allclose(held_run.model.predict(x, verbose=0)["event_type"], eager, atol=1e-4, rtol=1e-4)
