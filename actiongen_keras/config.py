@@ -111,7 +111,6 @@ class ModelConfig:
     xy_frame: str = "screen"  # the xy spreads: "screen" (x, y), "motion" (along, across the last step) or "polar" (step length and turn)
     xy_offset_scale: float = 0.01  # screen units per raw unit of the xy means' offsets (layers/context_aware_generator.py)
     xy_sigma_floor: float = 5e-5  # screen units (0.07-0.1 px on 1339-1920 px screens): the smallest xy spread
-    held_state: bool = False  # the buttons and keys held before each decoder step added to its input (layers/held_state.py)
     xy_dequantize_px: float = 1.0  # training only: targets spread over this many recorder pixels (layers/pixel_dequantization.py); 0 = off
 
 

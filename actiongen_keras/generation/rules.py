@@ -5,9 +5,7 @@ button, a key_up only of a pressed key, a scroll that moves, a cursor that moves
 moves. The tables below say, per event class, what an event may name given what is held
 and what it does to the held state; the functions turn them into boolean masks that the
 sampling loop (:mod:`actiongen_keras.generation.sampler`) applies before every draw.
-They are defined once, here; what an event does to the held state (``HELD_AFTER``) and the
-replay of it are defined in :mod:`actiongen_keras.layers.held_state`, because the model reads
-the held state too.
+They are defined once, here.
 
 Held state is a boolean tensor: ``held_buttons [B, NUM_BUTTONS]`` (ids of
 ``features.BUTTONS``), ``held_keys [B, num_keys]`` (key vocabulary ids).
@@ -19,7 +17,6 @@ import numpy as np
 from keras import ops
 
 from actiongen_keras.data import features as F
-from actiongen_keras.layers.held_state import HELD_AFTER, NAMES_BUTTON, NAMES_KEY, held_from_history, table_at, update_held
 
 # ----------------------------------------------------------------------------- numbers
 
@@ -52,15 +49,26 @@ KEY_NEED[F.KEY_DOWN], KEY_NEED[F.KEY_UP] = _UP, _HELD
 KEY_MIN = np.zeros(F.NUM_EVENT_CLASSES, dtype=np.int32)
 KEY_MIN[F.KEY_DOWN] = KEY_MIN[F.KEY_UP] = FIRST_KNOWN_KEY
 
+HELD_AFTER = np.full(F.NUM_EVENT_CLASSES, _NONE, dtype=np.int32)
+"""What the event does to the button / key it names: 1 = now held, 0 = now up, -1 = nothing."""
+HELD_AFTER[F.PRESS] = HELD_AFTER[F.KEY_DOWN] = 1
+HELD_AFTER[F.RELEASE] = HELD_AFTER[F.KEY_UP] = 0
+
 MOVES_CURSOR = np.zeros(F.NUM_EVENT_CLASSES, dtype=bool)
 """Only moves take a position of their own; every other event happens at the current cursor."""
 MOVES_CURSOR[F.MOVE] = True
 
-# what an event does to the held state (HELD_AFTER, NAMES_BUTTON, NAMES_KEY) is defined once, in
-# layers/held_state.py, which the model reads too; BUTTON_NEED and KEY_NEED name the same events
-# (tests/layers/test_held_state.py)
+NAMES_BUTTON = BUTTON_NEED != _NONE
+NAMES_KEY = KEY_NEED != _NONE
 
 # ----------------------------------------------------------------------------- masks (keras.ops)
+
+
+def _table_at(table, ev):
+    """``table [NUM_EVENT_CLASSES]`` at the class ids ``ev`` (ids outside the classes read the PAD entry)."""
+    ev = ops.cast(ev, "int32")
+    ev = ops.where(ops.logical_and(ev >= 0, ev < F.NUM_EVENT_CLASSES), ev, ops.zeros_like(ev))
+    return ops.take(ops.convert_to_tensor(table), ev, axis=0)
 
 
 def _ids_ok(held, need, min_id, scheduled=None):
@@ -100,9 +108,9 @@ def id_mask(held, ev, need_table, min_table, constrain=True, scheduled=None):
     one (and not ``scheduled``, see :func:`type_mask`); without it, any real id
     (``>= max(min_table, 1)``)."""
     held = ops.cast(held, "bool")
-    min_id = table_at(min_table, ev)[:, None]
+    min_id = _table_at(min_table, ev)[:, None]
     if constrain:
-        return _ids_ok(held, table_at(need_table, ev)[:, None], min_id, scheduled)[:, 0]
+        return _ids_ok(held, _table_at(need_table, ev)[:, None], min_id, scheduled)[:, 0]
     ids = ops.arange(ops.shape(held)[-1], dtype="int32")[None, :]
     return ids >= ops.maximum(min_id, 1)
 
@@ -111,6 +119,28 @@ def scroll_dy_mask(dx):
     """Scroll ``dy`` classes allowed after ``dx [B]``: ``[B, NUM_SCROLL_CLASSES]``, not 0 notches when ``dx`` is 0."""
     classes = ops.arange(F.NUM_SCROLL_CLASSES, dtype="int32")[None, :]
     return ops.logical_or(ops.not_equal(classes, SCROLL_STILL), ops.not_equal(ops.cast(dx, "int32"), SCROLL_STILL)[:, None])
+
+
+def held_from_history(types, ids, n, names_table):
+    """Held state after replaying the history (``types`` / ``ids`` ``[B, H]``, time order):
+    ``[B, n]`` bool; an id is held when the last event naming it set it (:data:`HELD_AFTER`)."""
+    types, ids = ops.cast(types, "int32"), ops.cast(ids, "int32")
+    H = ops.shape(types)[1]
+    pos = ops.arange(1, H + 1, dtype="int32")[None, :, None]
+    names = ops.logical_and(_table_at(names_table, types), ops.not_equal(types, F.PAD))
+    touch = ops.logical_and(ops.equal(ids[..., None], ops.arange(n, dtype="int32")), names[..., None])  # [B, H, n]
+    after = _table_at(HELD_AFTER, types)[..., None]
+    last_set = ops.max(ops.where(ops.logical_and(touch, ops.equal(after, 1)), pos, 0), axis=1)
+    last_clear = ops.max(ops.where(ops.logical_and(touch, ops.equal(after, 0)), pos, 0), axis=1)
+    return last_set > last_clear
+
+
+def update_held(held, ev, ident, emit, names_table):
+    """Held state after the events ``ev [B]`` naming ``ident [B]`` (rows where ``emit``)."""
+    n = ops.shape(held)[-1]
+    touch = ops.logical_and(ops.equal(ops.cast(ident, "int32")[:, None], ops.arange(n, dtype="int32")[None, :]),
+                            ops.logical_and(emit, _table_at(names_table, ev))[:, None])
+    return ops.where(touch, ops.equal(_table_at(HELD_AFTER, ev), 1)[:, None], held)
 
 
 __all__ = [

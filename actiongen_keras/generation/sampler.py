@@ -369,7 +369,7 @@ class WindowLoop:
         names_button, names_key = ops.convert_to_tensor(R.NAMES_BUTTON), ops.convert_to_tensor(R.NAMES_KEY)
         tok = s["token"]
         cursor = ops.cast(tok["dec_xy"], "float32")
-        _, h, pointer, cache = steps.step(ctx, tok, i, s["cache"], held=(s["held_b"], s["held_k"]))
+        _, h, pointer, cache = steps.step(ctx, tok, i, s["cache"])
         u = uniforms(keys, i, NUM_SLOTS)
         sched_b = s["rel_b"] < NEVER / 2 if dwell else None
         sched_k = s["rel_k"] < NEVER / 2 if dwell else None

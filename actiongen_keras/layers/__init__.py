@@ -17,7 +17,6 @@ from actiongen_keras.layers.efficient_attention import EfficientAttention
 from actiongen_keras.layers.event_embedding import EventEmbedding
 from actiongen_keras.layers.gru_decoder import GRUDecoder
 from actiongen_keras.layers.gru_encoder import MaskedGRUEncoder
-from actiongen_keras.layers.held_state import HeldStateEmbedding
 from actiongen_keras.layers.keystroke_timing import KeystrokeNLL, KeystrokeTimingMixture, keystroke_log_prob
 from actiongen_keras.layers.multi_scale_timing import MultiScaleTimingProcessor
 from actiongen_keras.layers.pixel_dequantization import PixelDequantization
@@ -33,7 +32,6 @@ __all__ = [
     "EfficientAttention",
     "EventEmbedding",
     "GRUDecoder",
-    "HeldStateEmbedding",
     "KeystrokeNLL",
     "KeystrokeTimingMixture",
     "MaskedGRUEncoder",

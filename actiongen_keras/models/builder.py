@@ -10,7 +10,6 @@ from actiongen_keras.layers import (
     AdvancedAttentionDecoder,
     ContextAwareActionGenerator,
     EventEmbedding,
-    HeldStateEmbedding,
     PixelDequantization,
     StateEmbedding,
 )
@@ -160,11 +159,6 @@ def build_model(config, dataset_meta, name="actiongen"):
     event_embedding = EventEmbedding(cfg.d_model, meta.num_keys, cfg.key_embedding_dim, name="event_embedding")
     hist_seq = embed_events(event_embedding, seen, "hist", "t_before")
     dec_seq = embed_events(event_embedding, seen, "dec", "t_after")
-    if cfg.held_state:
-        held = HeldStateEmbedding(cfg.d_model, meta.num_keys, name="held_state")(
-            *(inputs[f"{p}_{k}"] for p in ("hist", "dec") for k in ("type", "button", "key"))
-        )
-        dec_seq = keras.layers.Add(name="dec_with_held_state")([dec_seq, held])
 
     decoder = AdvancedAttentionDecoder(
         d_model=cfg.d_model,

@@ -27,7 +27,6 @@ from keras import ops
 
 from actiongen_keras.data import features as F
 from actiongen_keras.layers.context_aware_generator import first_previous_cursor, xy_point
-from actiongen_keras.layers.held_state import NAMES_BUTTON, NAMES_KEY, held_from_history
 from actiongen_keras.layers.multi_scale_timing import timing_quantile
 from actiongen_keras.models.builder import real_events
 
@@ -59,7 +58,6 @@ class ModelSteps:
         self.event_embedding = model.get_layer("event_embedding")
         self.decoder = model.get_layer("decoder")
         self.generator = model.get_layer("generator")
-        self.held_state = next((layer for layer in model.layers if layer.name == "held_state"), None)
 
     @property
     def max_actions(self):
@@ -87,27 +85,16 @@ class ModelSteps:
     def empty_cache(self, batch):
         return self.decoder.empty_cache(batch)
 
-    def step(self, ctx, token, index, cache, held=None):
+    def step(self, ctx, token, index, cache):
         """Decoder input ``token`` (``DEC_INPUTS``, ``[B]`` / ``[B, 2]``) at step ``index`` ->
-        ``(hidden [B, 1, d], h [B, 1, d], pointer [B, 1, 2], cache)``. ``held``: the buttons
-        and keys held after ``token`` (``([B, NUM_BUTTONS], [B, num_keys])`` bool), which a
-        model with a ``held_state`` layer reads (the sampling loop tracks them)."""
+        ``(hidden [B, 1, d], h [B, 1, d], pointer [B, 1, 2], cache)``."""
         t = {k: v[:, None] for k, v in token.items()}
         x = self.event_embedding(t["dec_type"], t["dec_button"], t["dec_key"], t["dec_scroll"], t["dec_dt"], t["dec_t_after"], t["dec_xy"])
-        if self.held_state is not None:
-            if held is None:
-                raise ValueError("this model reads the held buttons and keys (model.held_state): pass held= to ModelSteps.step")
-            x = x + self.held_state.embed_state(held[0], held[1])[:, None, :]
         hidden, cache = self.decoder.decode_step(x, index, cache, ctx["memory_cache"], ctx["memory_mask"])
         h, pointer = self.generator.fuse_steps(ctx["window"], hidden, ops.cast(t["dec_t_after"], "float32"), ops.cast(t["dec_dt"], "float32"),
                                                ops.cast(t["dec_xy"], "float32"), ctx["anchor_xy"], ctx["anchor_dt"], ctx["anchor_mask"],
                                                training=False)
         return hidden, h, pointer, cache
-
-    def held_at_start(self, window):
-        """The buttons and keys held after the window's history (:func:`held_from_history`)."""
-        return (held_from_history(window["hist_type"], window["hist_button"], F.NUM_BUTTONS, NAMES_BUTTON),
-                held_from_history(window["hist_type"], window["hist_key"], self.generator.num_keys, NAMES_KEY))
 
     def all_attributes(self, h, xy, pointer, prev_xy):
         """The attribute heads for every candidate type: ``(timing, xy, button, key, scroll, dwell)``,
@@ -128,7 +115,7 @@ class ModelSteps:
         ctx = self.encode(window)
         B = ops.shape(window["hist_type"])[0]
         token = bos_token(window)
-        hidden, h, pointer, _ = self.step(ctx, token, 0, self.empty_cache(B), held=self.held_at_start(window))
+        hidden, h, pointer, _ = self.step(ctx, token, 0, self.empty_cache(B))
         prev_xy = first_previous_cursor(token["dec_xy"], window["hist_xy"], window["hist_type"])
         attrs = self.all_attributes(h, token["dec_xy"], pointer, prev_xy)
         out = dict(zip(HEADS, (self.generator.event_logits(h)[:, 0],) + tuple(attrs)))

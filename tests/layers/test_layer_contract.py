@@ -20,7 +20,6 @@ from actiongen_keras.layers import (
     EfficientAttention,
     EventEmbedding,
     GRUDecoder,
-    HeldStateEmbedding,
     MaskedGRUEncoder,
     MultiScaleTimingProcessor,
     PixelDequantization,
@@ -81,11 +80,6 @@ CASES = {
                                  (2, 4, 2, F.NUM_SCROLL_CLASSES), (2, 4, 3 + 9 * 2)]),
     "pixel_dequantization": (PixelDequantization, {"num_mixtures": 3, "pixels": 1.0, "seed": 1},
                              (RNG.normal(size=(2, 4, 15)).astype("float32"), np.array([[1920, 1080], [1280, 720]], "float32")), {}, (2, 4, 15)),
-    "held_state_embedding": (HeldStateEmbedding, {"d_model": 8, "num_keys": 5, "kernel_initializer": "glorot_uniform"},
-                             (np.array([[0, F.MOVE, F.PRESS, F.MOVE], [F.KEY_DOWN, F.MOVE, F.MOVE, F.MOVE]], "int32"),
-                              np.array([[0, 0, 1, 0], [0, 0, 0, 0]], "int32"), np.array([[0, 0, 0, 0], [3, 0, 0, 0]], "int32"),
-                              np.array([[F.BOS, F.MOVE, F.RELEASE], [F.BOS, F.KEY_UP, F.PRESS]], "int32"),
-                              np.array([[0, 0, 1], [0, 0, 2]], "int32"), np.array([[0, 0, 0], [0, 3, 0]], "int32")), {}, (2, 3, 8)),
     "gru_decoder": (GRUDecoder, {"units": 5}, (X, RNG.normal(size=(2, 4)).astype("float32")), {}, (2, 6, 5)),
 }
 
