@@ -56,12 +56,16 @@ def parse_groups(argv):
 
 
 def verdict(base, other):
-    """"above" / "below" when every run of ``other`` is beyond every run of ``base``, else "overlaps"."""
+    """Where the runs of ``other`` lie against those of ``base``: beyond every one of them
+    (above or below), or overlapping; with one run on either side there is no spread to
+    clear, and the verdict says so."""
     if min(other) > max(base):
-        return "above every run of the first"
-    if max(other) < min(base):
-        return "below every run of the first"
-    return "overlaps the first (no finding)"
+        text = "above every run of the first"
+    elif max(other) < min(base):
+        text = "below every run of the first"
+    else:
+        return "overlaps the first (no finding)"
+    return text + (" (but one run on a side: no spread measured, no power)" if min(len(base), len(other)) < 2 else "")
 
 
 def main(argv=None):
