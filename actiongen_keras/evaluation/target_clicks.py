@@ -103,6 +103,18 @@ def target_clicks(session, targets=None):
             "reach_ms": reach_ms, "first_press_px": first_press_px, "span_ms": float(ev.t_ms[-1] - ev.t_ms[0])}
 
 
+def target_at(session, t_ms):
+    """``(x, y)``: the target the state shows at each time of ``t_ms`` (its last snapshot at or
+    before it; NaN before the first), or None for a session without target columns or
+    snapshots. The one lookup of the current target that :func:`steering` and
+    :func:`stray_presses` share."""
+    st = session.state
+    if st is None or "target_x" not in st.columns or len(st.t_ms) == 0:
+        return None
+    k = np.searchsorted(np.asarray(st.t_ms, float), np.asarray(t_ms, float), side="right") - 1
+    return tuple(np.where(k >= 0, np.asarray(st.columns[c], float)[np.maximum(k, 0)], np.nan) for c in ("target_x", "target_y"))
+
+
 STEER_MIN_STEP_PX = 2.0  # both steps at least this long: a heading of a pixel's step is the grid's
 STEER_MIN_DIST_PX = 40.0  # the target at least this far: near it the hand aims at a point on it, not at its centre
 STEER_FAST_PX = 30.0  # a fast step (about 1,800 px/s at 60 Hz): a hand's ballistic part of a reach
@@ -117,16 +129,14 @@ def steering(session):
     :data:`STEER_MIN_DIST_PX` away: how far off the target the first step's heading was
     (``|angle|`` in [0, pi], radians) and how far the second step turned towards it (signed:
     negative turns away), and the first step's length (px). Empty arrays without targets or moves."""
-    st, ev = session.state, session.events
+    ev = session.events
     empty = (np.zeros(0), np.zeros(0), np.zeros(0))
-    if st is None or "target_x" not in st.columns or len(st.t_ms) == 0:
-        return empty
     m = np.asarray(ev.type) == "move"
     t, x, y = np.asarray(ev.t_ms, float)[m], np.asarray(ev.x, float)[m], np.asarray(ev.y, float)[m]
-    if len(t) < 3:
+    target = target_at(session, t[1:-1]) if len(t) >= 3 else None
+    if target is None:
         return empty
-    k = np.clip(np.searchsorted(np.asarray(st.t_ms, float), t[1:-1], side="right") - 1, 0, len(st.t_ms) - 1)
-    gx, gy = (np.asarray(st.columns[c], float)[k] for c in ("target_x", "target_y"))
+    gx, gy = target
     dx, dy, dt = np.diff(x), np.diff(y), np.diff(t)
     length, heading = np.hypot(dx, dy), np.arctan2(dy, dx)
     with np.errstate(invalid="ignore"):
@@ -173,16 +183,14 @@ def stray_presses(session):
     :data:`STRAY_PRESS_PX` from it. A person's presses are their targets (SapiMouse: none
     stray); a model whose press decision hears the target's distance only faintly presses
     anywhere."""
-    st, ev = session.state, session.events
-    if st is None or "target_x" not in st.columns or len(st.t_ms) == 0 or len(ev) == 0:
-        return 0, 0
+    ev = session.events
     t = np.asarray(ev.t_ms, float)[np.asarray(ev.type) == "press"]
-    k = np.searchsorted(np.asarray(st.t_ms, float), t, side="right") - 1
-    shown = k >= 0
-    gx, gy = (np.asarray(st.columns[c], float)[np.maximum(k, 0)] for c in ("target_x", "target_y"))
+    target = target_at(session, t) if len(t) else None
+    if target is None:
+        return 0, 0
     px, py = held_at(cursor_samples(ev), t)
-    d = np.hypot(px - gx, py - gy)
-    shown &= np.isfinite(d)
+    d = np.hypot(px - target[0], py - target[1])
+    shown = np.isfinite(d)
     return int(shown.sum()), int((shown & (d > STRAY_PRESS_PX)).sum())
 
 

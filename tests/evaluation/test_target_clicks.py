@@ -173,3 +173,17 @@ def test_presses_far_from_the_shown_target_are_stray():
     assert pooled["stray_press_share"] == 0.25
     plain = Session(session_id="m", source="t", subject="p", screen=(10, 10), events=Events.from_columns(t_ms=[0, 16], type=["move", "press"], x=[1, 2], y=[1, 2], button=["", "left"]))
     assert TC.stray_presses(plain) == (0, 0) and TC.pooled_target_clicks([plain])["stray_press_share"] is None
+
+
+def test_the_target_at_a_time_is_the_last_snapshots_and_none_before_the_first():
+    s = _person()
+    t = np.asarray(s.state.t_ms, float)
+    gx, gy = np.asarray(s.state.columns["target_x"], float), np.asarray(s.state.columns["target_y"], float)
+    j = int(np.flatnonzero(np.diff(gx) != 0)[0]) + 1  # the first snapshot of the second target
+    x, y = TC.target_at(s, [t[0] - 1.0, t[0], t[j] - 1.0, t[j]])
+    assert np.isnan(x[0]) and np.isnan(y[0])  # before the first snapshot no target is shown
+    np.testing.assert_array_equal(x[1:], [gx[0], gx[j - 1], gx[j]])
+    np.testing.assert_array_equal(y[1:], [gy[0], gy[j - 1], gy[j]])
+    assert gx[j - 1] != gx[j]
+    plain = Session(session_id="m", source="t", subject="p", screen=(10, 10), events=Events.from_columns(t_ms=[0], type=["move"], x=[1], y=[1]))
+    assert TC.target_at(plain, [0.0]) is None
