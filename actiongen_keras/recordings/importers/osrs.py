@@ -97,7 +97,7 @@ MOUSE_BUTTONS = {"left": "left", "right": "right", "middle": "middle", "x1": "x1
 KEY_ALIASES = {
     " ": "space", "return": "enter", "escape": "esc",
     "shift_l": "shift", "shift_r": "shift", "ctrl_l": "ctrl", "ctrl_r": "ctrl",
-    "alt_l": "alt", "alt_r": "alt", "alt_gr": "alt", "cmd_l": "cmd", "cmd_r": "cmd",
+    "alt_l": "alt", "alt_r": "alt", "alt_gr": "altgr", "cmd_l": "cmd", "cmd_r": "cmd",  # altgr: the key of generation/layouts.py
 }
 EPOCH_MS_MIN = 1e11  # timestamps at least this large are Unix epoch ms (after 1973)
 

@@ -245,3 +245,13 @@ def test_fuzz_mutated_real_actions(tmp_path, data):
 @given(data=mutated(_TICK, _TOKENS))
 def test_fuzz_mutated_game_state(tmp_path, data):
     _only_actiongen_errors(tmp_path, _ACTIONS, tick=data)
+
+
+def test_key_names_follow_the_format():
+    """pynput's names become the format's (the Aalto importer's and the keyboard layouts'):
+    sides merged, AltGr kept apart from Alt (it types other characters)."""
+    from actiongen_keras.recordings.importers.osrs import _key_name
+
+    got = {raw: _key_name(raw) for raw in ("'a'", "Key.shift_r", "Key.alt_l", "Key.alt_gr", "Key.space", "Key.enter", "' '", "Key.esc")}
+    assert got == {"'a'": "a", "Key.shift_r": "shift", "Key.alt_l": "alt", "Key.alt_gr": "altgr", "Key.space": "space",
+                   "Key.enter": "enter", "' '": "space", "Key.esc": "esc"}
