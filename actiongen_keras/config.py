@@ -150,6 +150,10 @@ class GenerationConfig:
     seed: int | None = None
 
 
+COMPILED_SAMPLING = ("top_k", "top_p", "xy_noise_corr", "xy_top_p")
+"""The ``generation`` options compiled into a sampling loop (an export's ``generate`` signature);
+``temperature`` and ``seed`` are the loop's inputs."""
+
 SPLIT_MODES = ("auto", "subject", "map", "blocks")
 
 

@@ -17,7 +17,6 @@ from pathlib import Path
 
 from actiongen_keras.atomic import check_output, staged_output
 from actiongen_keras.cliargs import add_overwrite, finite_float, int_at_least, seed_list
-from actiongen_keras.config import Config, GenerationConfig
 from actiongen_keras.errors import ActiongenError
 from actiongen_keras.evaluation.osu_circleguard import export_replay
 from actiongen_keras.recordings.session import find_sessions, read_session, write_session
@@ -27,11 +26,11 @@ SAMPLING = ("seed", "temperature", "top_k", "top_p", "xy_noise_corr", "xy_top_p"
 
 def sampling_settings(args):
     """``{seed, temperature, top_k, top_p, xy_noise_corr, xy_top_p}``: those given on the command line, the
-    others from the ``generation`` section of the run's ``config.json`` (a seed of null there: 0)."""
-    run = Path(args.model)
-    path = (run if run.is_dir() else run.parent) / "config.json"
-    saved = Config.from_json(path).generation if path.exists() else GenerationConfig()
-    out = {k: getattr(saved, k) if getattr(args, k) is None else getattr(args, k) for k in SAMPLING}
+    others from the ``generation`` section of the run's ``config.json`` (a seed of null there: 0;
+    ``generation.run.run_sampling``)."""
+    from actiongen_keras.generation.run import run_sampling  # deferred: imports Keras
+
+    out = run_sampling(args.model, {k: getattr(args, k) for k in SAMPLING}, SAMPLING)
     out["seed"] = 0 if out["seed"] is None else int(out["seed"])
     return out
 
@@ -115,16 +114,28 @@ def _cmd_evaluate(args):
     return 0
 
 
+SAMPLING_ARGS = {
+    "seed": dict(type=int, help="default: the run config's generation.seed, else 0"),
+    "temperature": dict(type=finite_float(0.0), help="0 = greedy (default: the run config's, 1)"),
+    "top_k": dict(type=int_at_least(0), help="sample among the k most probable classes (0 = all; default: the run config's, 0)"),
+    "top_p": dict(type=finite_float(0.0, 1.0, low_open=True), help="nucleus sampling (1 = off; default: the run config's, 1)"),
+    "xy_noise_corr": dict(type=finite_float(0.0, 1.0, high_open=True),
+                          help="correlation of consecutive moves' position noise, in [0, 1) (0 = independent; default: the run config's, 0)"),
+    "xy_top_p": dict(type=finite_float(0.0, 1.0, low_open=True),
+                     help="nucleus sampling of each move's position-mixture component (1 = the whole mixture; default: the run config's, 1)"),
+}
+
+
+def sampling_args(s, names=SAMPLING):
+    """The sampling options ``names`` (:data:`SAMPLING`); each defaults to the run's config.json
+    (``generation`` section, see :func:`sampling_settings`)."""
+    for name in names:
+        s.add_argument("--" + name.replace("_", "-"), **SAMPLING_ARGS[name])
+
+
 def _sampling_args(s):
-    """The sampling options; each defaults to the run's config.json (``generation`` section, see :func:`sampling_settings`)."""
-    s.add_argument("--seed", type=int, help="default: the run config's generation.seed, else 0")
-    s.add_argument("--temperature", type=finite_float(0.0), help="0 = greedy (default: the run config's, 1)")
-    s.add_argument("--top-k", type=int_at_least(0), help="sample among the k most probable classes (0 = all; default: the run config's, 0)")
-    s.add_argument("--top-p", type=finite_float(0.0, 1.0, low_open=True), help="nucleus sampling (1 = off; default: the run config's, 1)")
-    s.add_argument("--xy-noise-corr", type=finite_float(0.0, 1.0, high_open=True),
-                   help="correlation of consecutive moves' position noise, in [0, 1) (0 = independent; default: the run config's, 0)")
-    s.add_argument("--xy-top-p", type=finite_float(0.0, 1.0, low_open=True),
-                   help="nucleus sampling of each move's position-mixture component (1 = the whole mixture; default: the run config's, 1)")
+    """:func:`sampling_args` and the ablation switches of the sampling loop."""
+    sampling_args(s)
     s.add_argument("--no-dwell", action="store_true",
                    help="releases sampled step by step instead of press durations drawn at the press (ablation)")
     s.add_argument("--no-clock", action="store_true",

@@ -16,8 +16,10 @@ from pathlib import Path
 from google.protobuf import text_format
 
 from actiongen_keras.cliargs import finite_float
+from actiongen_keras.config import COMPILED_SAMPLING
 from actiongen_keras.data.normalize import load_preprocessing
 from actiongen_keras.errors import ActiongenError
+from actiongen_keras.evaluation.cli import sampling_args
 
 
 def _cmd_export(args):
@@ -27,6 +29,7 @@ def _cmd_export(args):
         args.model, args.out, tflite=args.tflite, quantize=args.quantize, label=args.label, warmup=not args.no_warmup,
         overwrite=args.overwrite, model_name=args.model_name, serving_base=args.serving_base,
         log=lambda msg: print(msg, file=sys.stderr), jit_compile=not args.no_xla,
+        sampling={k: getattr(args, k) for k in COMPILED_SAMPLING},
     )
     return 0
 
@@ -102,6 +105,7 @@ def add_export_parsers(subparsers):
     s.add_argument("--overwrite", action="store_true", help="replace an existing version folder")
     s.add_argument("--no-xla", action="store_true", help="generate loop without XLA (for a model server without "
                    "--xla_cpu_compilation_enabled; several times slower)")
+    sampling_args(s, COMPILED_SAMPLING)  # compiled into the generate signature; temperature and seed are request inputs
     s.set_defaults(func=_cmd_export)
 
     s = subparsers.add_parser("serve-request", help="the REST JSON or gRPC PredictRequest of one window for TF Serving")

@@ -7,7 +7,10 @@ Signatures (batch dimension dynamic everywhere; inputs/outputs in ``saved_models
 * ``generate``: raw window + ``temperature`` + ``seed`` + ``recorder`` (the context's clock
   and pixel grid, zeros = off) -> up to ``max_actions`` events of the next ``target_ms`` (the package's one sampling loop, ``generation.sampler.sample_window``,
   in the graph; encoder + loop compiled with XLA, so TF Serving needs
-  ``--xla_cpu_compilation_enabled=true``, unless exported with ``jit_compile=False``);
+  ``--xla_cpu_compilation_enabled=true``, unless exported with ``jit_compile=False``); its
+  sampling options (``top_k``, ``top_p``, ``xy_noise_corr``, ``xy_top_p``) are compiled in:
+  by default the run's ``config.json`` ``generation`` section, what ``actiongen evaluate``
+  and ``generate`` sample with (``temperature`` and ``seed`` are inputs of every request);
 * ``next_event_encoded``: already-encoded window (ids, standardised state, screen units)
   -> the step-0 heads; builtin ops only, the TFLite entry point;
 * ``forward_encoded``: the Keras model itself (teacher forcing, all ``A + 1`` steps).
@@ -18,7 +21,7 @@ loop included; the encoding and vocabularies (``tf.lookup.StaticHashTable``) are
 TensorFlow ops around it (:mod:`actiongen_keras.export.graph`).
 
 The version folder also gets ``assets.extra/actiongen_export.json`` (the preprocessing,
-head sizes and input specs: all a client needs) and ``assets.extra/tf_serving_warmup_requests``.
+head sizes, input specs and the ``generate`` signature's sampling options: all a client needs) and ``assets.extra/tf_serving_warmup_requests``.
 """
 
 from __future__ import annotations
@@ -31,12 +34,14 @@ import tensorflow as tf
 
 import actiongen_keras
 from actiongen_keras.atomic import check_output, staged_output
+from actiongen_keras.config import COMPILED_SAMPLING
 from actiongen_keras.data.normalize import load_preprocessing
 from actiongen_keras.errors import ActiongenError
 from actiongen_keras.export import graph as G
 from actiongen_keras.export import serving
 from actiongen_keras.export.tflite import convert_tflite
-from actiongen_keras.generation.sampler import frozen_weights, sample_window
+from actiongen_keras.generation.run import run_sampling
+from actiongen_keras.generation.sampler import SamplingConfig, frozen_weights, sample_window
 from actiongen_keras.models.steps import WINDOW_INPUTS, ModelSteps
 
 EXPORT_FORMAT = "actiongen-export/1"
@@ -97,11 +102,14 @@ class ServingModule:
 
     ``jit_compile``: the ``generate`` loop (encoder, every decoder step and the sampling) is
     one XLA-compiled function; without it the loop runs op by op (slower, but any
-    TensorFlow runtime runs it).
+    TensorFlow runtime runs it). ``sampling``: the :class:`SamplingConfig` whose compiled-in
+    options (``static()``: top-k, top-p, position-noise correlation, position nucleus,
+    dwell) the ``generate`` loop samples with (default: the loop's defaults).
     """
 
-    def __init__(self, model, prep, jit_compile=True):
+    def __init__(self, model, prep, jit_compile=True, sampling=None):
         self.model, self.prep = model, prep
+        self.sampling = (sampling or SamplingConfig()).static()
         self.heads = G.head_sizes(model)
         backend = backend_name()
         steps = ModelSteps(model)
@@ -130,7 +138,7 @@ class ServingModule:
         points = archive._backend_add_endpoint("_next_event_points", steps.next_event_points, [win_spec], **kw_points)
 
         def sample(window, temperature, seed, recorder):
-            return sample_window(steps, window, temperature, seed, clock=recorder, target_ms=target_ms)
+            return sample_window(steps, window, temperature, seed, clock=recorder, target_ms=target_ms, **self.sampling)
 
         sample = archive._backend_add_endpoint("_generate", sample, gen_spec, **kw_gen)
         tables = G.make_tables(prep)
@@ -171,6 +179,7 @@ class ServingModule:
             "format": EXPORT_FORMAT,
             "backend": backend_name(),
             "generate_jit_compile": self.jit_compile,
+            "generate_sampling": dict(self.sampling),
             "signatures": list(SIGNATURES),
             "heads": self.heads,
             "raw_inputs": {k: [list(s), d] for k, (s, d) in G.raw_input_spec(self.prep).items()},
@@ -189,11 +198,13 @@ class ServingModule:
 
 
 def export_saved_model(model_path, out, tflite=None, quantize=None, label=None, warmup=True, overwrite=False, model_name=None,
-                       serving_base="/models", log=print, jit_compile=True):
+                       serving_base="/models", log=print, jit_compile=True, sampling=None):
     """Export ``RUN_DIR/model.keras`` to ``out`` (``saved_models/<name>/<version>``).
 
     ``jit_compile=False``: the ``generate`` loop without XLA (for a model server without
-    XLA:CPU JIT; see :class:`ServingModule`).
+    XLA:CPU JIT; see :class:`ServingModule`). ``sampling``: ``{top_k, top_p, xy_noise_corr,
+    xy_top_p}`` compiled into the ``generate`` loop, each one not given taken from the run's
+    ``config.json`` ``generation`` section (:func:`export_sampling`).
 
     Also writes the warmup requests, updates ``saved_models/models.config`` (the folder
     above ``<name>``) with the new version and its label, and optionally a TFLite file.
@@ -217,15 +228,17 @@ def export_saved_model(model_path, out, tflite=None, quantize=None, label=None, 
                              "or give --overwrite)")
     check_output(out, overwrite, inputs=[model_path])
     model, prep = load_run(model_path)
+    sampling_config = export_sampling(model_path, sampling)
     # Written beside the version folder and moved into place when complete: a failed
     # export leaves an existing version as it was (and TF Serving never loads half of one).
     with staged_output(out, overwrite, inputs=[model_path]) as work:
-        module = ServingModule(model, prep, jit_compile=jit_compile)
+        module = ServingModule(model, prep, jit_compile=jit_compile, sampling=sampling_config)
         module.write(work)
         if warmup:
             serving.write_warmup(work, prep, model_name or out.parent.name)
     log(f"wrote SavedModel {out} (backend {backend}; signatures {', '.join(SIGNATURES)}; generate "
-        f"{'XLA-compiled: TF Serving needs --xla_cpu_compilation_enabled=true' if jit_compile else 'without XLA'})")
+        f"{'XLA-compiled: TF Serving needs --xla_cpu_compilation_enabled=true' if jit_compile else 'without XLA'}, sampling "
+        + ", ".join(f"{k} {v}" for k, v in module.sampling.items() if k in COMPILED_SAMPLING) + ")")
     config_path, label = serving.update_models_config(out, label=label, model_name=model_name, serving_base=serving_base)
     log(f"updated {config_path}: {model_name or out.parent.name} version {out.name} labelled '{label}'")
     result = {"saved_model": out, "models_config": config_path, "tflite": None, "label": label}
@@ -233,6 +246,16 @@ def export_saved_model(model_path, out, tflite=None, quantize=None, label=None, 
         result["tflite"] = convert_tflite(out, tflite, quantize=quantize)
         log(f"wrote TFLite {result['tflite']} ({'dynamic-range quantised' if quantize else 'float32'}, signature next_event_encoded)")
     return result
+
+
+def export_sampling(model_path, given=None):
+    """The :class:`SamplingConfig` of an export's ``generate`` loop: the options in ``given``
+    (``{name: value}`` of :data:`~actiongen_keras.config.COMPILED_SAMPLING`), the others the
+    run's (:func:`~actiongen_keras.generation.run.run_sampling`)."""
+    try:
+        return SamplingConfig(**run_sampling(model_path, given, COMPILED_SAMPLING))
+    except ValueError as e:
+        raise ActiongenError(str(e)) from None
 
 
 def read_export_meta(saved_model_dir):

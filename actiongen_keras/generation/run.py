@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import actiongen_keras
@@ -40,4 +41,21 @@ def load_run(model_or_run_dir):
     return RunFiles(model, config, prep, meta, str(model_path))
 
 
-__all__ = ["RunFiles", "load_run"]
+def run_sampling(model_or_run_dir, given=None, names=None):
+    """``{name: value}`` of the sampling options ``names`` (default: every field of the
+    ``generation`` config section): those ``given`` (``None`` = not given), the others from the
+    ``generation`` section of the run's ``config.json`` (the defaults without one). The one rule
+    of ``actiongen generate``, ``evaluate`` and ``export``: what a run samples with unless told
+    otherwise."""
+    p = Path(model_or_run_dir)
+    path = (p if p.is_dir() else p.parent) / "config.json"
+    saved = Config.from_json(path).generation if path.exists() else Config().generation
+    names = tuple(names) if names is not None else tuple(f.name for f in dataclasses.fields(saved))
+    given = {k: v for k, v in (given or {}).items() if v is not None}
+    unknown = sorted(set(given) - set(names))
+    if unknown:
+        raise ActiongenError(f"sampling options here are {', '.join(names)}; got {', '.join(unknown)}")
+    return {k: given.get(k, getattr(saved, k)) for k in names}
+
+
+__all__ = ["RunFiles", "load_run", "run_sampling"]

@@ -239,6 +239,49 @@ def test_generate_without_xla_equals_xla(exported, windows):
     np.testing.assert_allclose(got["xy_px"].numpy()[:, :k], ref["xy_px"][:, :k], atol=1e-2, rtol=0)
 
 
+def test_generate_samples_with_the_options_it_was_exported_with(exported, windows, tmp_path):
+    """The ``generate`` loop compiles in the sampling options of the export (default: the run's
+    ``config.json`` ``generation`` section; ``--xy-top-p`` etc. override them) and samples as
+    the in-process loop does with the same options, seed for seed."""
+    import shutil
+
+    from actiongen_keras.config import Config
+    from actiongen_keras.export.saved_model import ServingModule, export_sampling
+    from actiongen_keras.generation.sampler import SamplingConfig, sample_window
+    from actiongen_keras.models.steps import WINDOW_INPUTS, ModelSteps
+
+    run = tmp_path / "run"
+    shutil.copytree(exported["run"], run)
+    config = Config.from_json(run / "config.json")
+    config.generation.xy_top_p, config.generation.top_k = 0.3, 2
+    config.to_json(run / "config.json")
+    assert export_sampling(run / "model.keras") == SamplingConfig(xy_top_p=0.3, top_k=2)
+    assert export_sampling(run / "model.keras", {"xy_top_p": 0.9, "top_p": None}) == SamplingConfig(xy_top_p=0.9, top_k=2)
+    with pytest.raises(ActiongenError, match="xy_top_p"):
+        export_sampling(run / "model.keras", {"xy_top_p": 0.0})
+    assert exported["meta"]["generate_sampling"] == SamplingConfig().static()  # the tiny run's config: the defaults
+
+    sampling = export_sampling(run / "model.keras")
+    module = ServingModule(exported["model"], exported["prep"], jit_compile=False, sampling=sampling)
+    assert module.meta()["generate_sampling"] == sampling.static()
+    spec = G.raw_input_spec(exported["prep"], generate=True)
+    x = gen_inputs(windows["raw"], 1.0, 7)
+    got = module.functions["generate"]({k: tf.constant(v.astype(bytes) if spec[k][1] == "string" else v, tf.as_dtype(spec[k][1]))
+                                        for k, v in x.items()})
+    window = {k: windows["inputs"][k] for k in WINDOW_INPUTS if k != "bos_xy"}
+    window["bos_xy"] = windows["inputs"]["dec_xy"][:, 0]
+    B = len(x["seed"])
+    ref = sample_window(ModelSteps(exported["model"]), window, np.ones(B, np.float32), np.full(B, 7, np.int32),
+                        clock=np.zeros((B, 5), np.float32), target_ms=exported["prep"].data_config.target_ms, **sampling.static())
+    n = int(min(np.min(got["count"].numpy()), 3))
+    assert n >= 1
+    np.testing.assert_array_equal(got["event_type_id"].numpy()[:, :n], np.asarray(ref["event_type_id"])[:, :n])
+    np.testing.assert_allclose(got["t_ms"].numpy()[:, :n], np.asarray(ref["t_ms"])[:, :n], atol=1e-2)
+    np.testing.assert_allclose(got["xy_px"].numpy()[:, :n] / x["screen_px"][:, None, :], np.asarray(ref["xy"])[:, :n], atol=1e-4)
+    default = call(exported, "generate", x)  # the same seed without the options: other draws
+    assert not np.allclose(default["xy_px"][:, :n], got["xy_px"].numpy()[:, :n], atol=1e-3)
+
+
 def test_generate_puts_events_on_the_recorders_clock_and_pixels(exported, windows):
     """The ``recorder`` input is the sampling loop's clock and pixel grid, as in a rollout: a
     60 Hz whole-ms clock puts every event on its ticks and a 1 px grid every position on a
