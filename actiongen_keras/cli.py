@@ -16,10 +16,10 @@ import sys
 from pathlib import Path
 
 from actiongen_keras.atomic import staged_output
-from actiongen_keras.cliargs import add_overwrite, int_at_least, split_fractions
+from actiongen_keras.cliargs import add_overwrite, finite_float, int_at_least, split_fractions
 from actiongen_keras.config import SPLIT_MODES, Config
 from actiongen_keras.errors import ActiongenError
-from actiongen_keras.evaluation.cli import add_evaluation_parsers
+from actiongen_keras.evaluation.cli import add_evaluation_parsers, sampling_args, sampling_settings
 from actiongen_keras.evaluation.osu_circleguard import export_replay
 from actiongen_keras.export.cli import add_export_parsers
 from actiongen_keras.recordings.click_targets import add_click_targets
@@ -120,6 +120,17 @@ def _cmd_dataset_build(args):
     return 0
 
 
+def _cmd_dataset_rollouts(args):
+    from actiongen_keras.generation.rollout_windows import build_rollout_dataset  # deferred: imports TensorFlow
+
+    sampling = sampling_settings(args)
+    seed = sampling.pop("seed")
+    build_rollout_dataset(args.model, args.data, args.sessions_dir, args.out, windows_ahead=args.windows_ahead, recovery=args.recovery,
+                          seed=seed, real=not args.rollouts_only, sampling=sampling, batch_size=args.batch_size, mode=args.mode,
+                          overwrite=args.overwrite, progress=not args.quiet)
+    return 0
+
+
 def _cmd_train(args):
     # deferred: both import TensorFlow and Keras
     from actiongen_keras.scoring.score import metrics_table
@@ -193,6 +204,22 @@ def build_parser():
                    help="a Beam pipeline argument passed as it is, e.g. --beam-option=--flink_master=host:8081 (repeatable)")
     add_overwrite(b, "DATA_DIR")
     b.set_defaults(func=_cmd_dataset_build)
+    r = dsub.add_parser("rollouts", help="a dataset like DATA_DIR whose training split adds windows after the model's own rollouts "
+                                         "(training against exposure bias; generation/rollout_windows.py)")
+    r.add_argument("sessions_dir", help="the sessions DATA_DIR was built from")
+    r.add_argument("--model", required=True, help="RUN_DIR or RUN_DIR/model.keras, trained on DATA_DIR")
+    r.add_argument("--data", required=True, help="DATA_DIR: its statistics, splits, validation and test windows are kept")
+    r.add_argument("--out", required=True, help="the new DATA_DIR (train it with: actiongen train --data OUT --init-from MODEL)")
+    r.add_argument("--windows-ahead", type=int_at_least(1), default=10,
+                   help="windows per rollout; a window is written at each of its boundaries (default 10: up to 6 s of own history)")
+    r.add_argument("--recovery", type=finite_float(0.0, 1.0), default=0.2,
+                   help="share of the drift from the person's path the targets take back per event (default 0.2)")
+    r.add_argument("--rollouts-only", action="store_true", help="leave the person's own training windows out")
+    r.add_argument("--batch-size", type=int_at_least(1), default=64, help="rollouts per sampling call (default 64)")
+    r.add_argument("--mode", choices=("strict", "repair"), default="strict", help="how the sessions are read (as for the build)")
+    sampling_args(r)
+    add_overwrite(r, "OUT")
+    r.set_defaults(func=_cmd_dataset_rollouts)
 
     s = sub.add_parser("train", help="train the model with model.fit; metrics beside baselines")
     s.add_argument("--data", required=True, help="DATA_DIR from 'actiongen dataset build'")

@@ -180,3 +180,21 @@ def test_validate_names_a_looping_symlink_as_unreadable(tmp_path, capsys):
     assert main(["validate", str(tmp_path)]) == 1
     out = capsys.readouterr().out
     assert f"{folder / 'events.csv'}: cannot read file" in out and "missing" not in out
+
+
+@pytest.mark.parametrize("flag, value, message", [("--windows-ahead", "0", "--windows-ahead: must be >= 1, got 0"),
+                                                  ("--recovery", "1.5", "--recovery: must be <= 1"),
+                                                  ("--xy-top-p", "0", "--xy-top-p: must be > 0")])
+def test_dataset_rollouts_refuses_numbers_out_of_range(flag, value, message, capsys):
+    with pytest.raises(SystemExit) as e:
+        main(["dataset", "rollouts", "s", "--model", "m", "--data", "d", "--out", "o", flag, value])
+    assert e.value.code == 2
+    assert message in _error_line(capsys, "dataset rollouts")
+
+
+def test_dataset_rollouts_without_the_model_is_one_line(tmp_path, capsys):
+    args = ["-q", "dataset", "rollouts", str(tmp_path), "--model", str(tmp_path / "nope" / "model.keras"), "--data", str(tmp_path),
+            "--out", str(tmp_path / "ro")]
+    assert main(args) == 2
+    assert "nope" in _error_line(capsys, "dataset")
+    assert not (tmp_path / "ro").exists()

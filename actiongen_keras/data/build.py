@@ -270,8 +270,10 @@ class ActiongenSessions(tfds.core.GeneratorBasedBuilder):
     DEFAULT_CONFIG_NAME = "all"
 
     def __init__(self, *, data_config=None, source_filter=None, split_config=None, session_mode="strict", progress=False, beam=False,
-                 **kwargs):
+                 prepared=None, examples=None, **kwargs):
         self._beam = bool(beam)
+        self._prepared = prepared  # a Prepared to write instead of preparing the manual_dir's sessions
+        self._examples = examples  # examples(prepared, split) -> (key, example) pairs, instead of session_examples
         self._data_config = data_config or DataConfig()
         self._source_filter = tuple(source_filter) if source_filter else None
         self._split_config = split_config or SplitConfig()
@@ -293,10 +295,9 @@ class ActiongenSessions(tfds.core.GeneratorBasedBuilder):
         return super().download_and_prepare(download_dir=download_dir, download_config=download_config, **kwargs)
 
     def _split_generators(self, dl_manager):
-        manual = Path(str(dl_manager.manual_dir))
-        prepared = prepare(
-            manual, sources=self._source_filter, config=self._data_config, builder_config=self.builder_config.name,
-            split_config=self._split_config, mode=self._session_mode, progress=self._progress,
+        prepared = self._prepared or prepare(
+            Path(str(dl_manager.manual_dir)), sources=self._source_filter, config=self._data_config,
+            builder_config=self.builder_config.name, split_config=self._split_config, mode=self._session_mode, progress=self._progress,
         )
         self.prepared = prepared
         out = Path(str(self.data_path))
@@ -307,6 +308,8 @@ class ActiongenSessions(tfds.core.GeneratorBasedBuilder):
         return {sp: self._generate_examples(prepared, sp) for sp in SPLITS}
 
     def _generate_examples(self, prepared, split):
+        if self._examples is not None:
+            return self._examples(prepared, split)
         prep, parts = prepared.preprocessing, prepared.splits.parts(split, prepared.sessions)
         if not self._beam:
             return (ex for session, time_range in parts for ex in session_examples(session, prep, time_range))
@@ -441,7 +444,7 @@ class BuildSummary:
 
 
 def build_dataset(sessions_dir, out_dir, config=None, sources=None, progress=True, mode="strict", split_config=None,
-                  overwrite=False, beam_runner=None, workers=None, beam_options=()):
+                  overwrite=False, beam_runner=None, workers=None, beam_options=(), prepared=None, examples=None):
     """Build the dataset of ``sessions_dir`` into ``out_dir``.
 
     Writes ``out_dir/splits.json``, ``out_dir/preprocessing.json``,
@@ -465,6 +468,10 @@ def build_dataset(sessions_dir, out_dir, config=None, sources=None, progress=Tru
             ``"FlinkRunner"``, ...; see the module docstring); ``None``: in this process.
         workers: DirectRunner's local worker processes (see :func:`beam_pipeline_options`).
         beam_options: further Beam pipeline arguments (``["--flink_master=..."]``).
+        prepared, examples: a :class:`Prepared` to write instead of preparing ``sessions_dir``
+            again, and ``examples(prepared, split)`` giving each split's ``(key, example)``
+            pairs instead of :func:`session_examples` (the rollout windows of
+            ``generation/rollout_windows.py``; not with Beam).
 
     Returns:
         :class:`BuildSummary` (windows per split, skipped sessions with reasons, ...).
@@ -489,7 +496,8 @@ def build_dataset(sessions_dir, out_dir, config=None, sources=None, progress=Tru
     with staged_output(out_dir, overwrite, inputs=[sessions_dir]) as work:
         builder = ActiongenSessions(
             config=name, data_dir=str(work), data_config=config or DataConfig(), source_filter=source_filter,
-            split_config=split_config, session_mode=mode, progress=progress, beam=runner is not None,
+            split_config=split_config, session_mode=mode, progress=progress, beam=runner is not None, prepared=prepared,
+            examples=examples,
         )
         dl = tfds.download.DownloadConfig(
             beam_runner=runner, beam_options=pipeline_options,

@@ -64,8 +64,9 @@ def tiny_data_config():
     return DataConfig(tick_ms=300.0, history_ticks=4, target_ms=600.0, max_history_events=24, max_actions=10)
 
 
-def untrained_run(sessions, config=None, run_dir=None, seed=0, fast_timing=True):
-    """Fit the preprocessing on ``sessions`` (all of them, as training data), build the model
+def untrained_run(sessions, config=None, run_dir=None, seed=0, fast_timing=True, preprocessing=None):
+    """Fit the preprocessing on ``sessions`` (all of them, as training data; or take a built
+    dataset's ``preprocessing``, whose window sizes then replace the config's), build the model
     of ``config`` (default :func:`tiny_config`) with random weights
     (``keras.utils.set_random_seed(seed)``) and, with ``run_dir``, save it as a run folder
     (``model.keras``, ``config.json``, ``preprocessing.json``, ``dataset_meta.json``) like
@@ -78,7 +79,9 @@ def untrained_run(sessions, config=None, run_dir=None, seed=0, fast_timing=True)
     Returns :class:`~actiongen_keras.generation.run.RunFiles`.
     """
     config = config or tiny_config()
-    prep = fit_preprocessing([(s, None) for s in sessions], config.data, all_sessions=sessions)
+    if preprocessing is not None:
+        config.data = preprocessing.data_config
+    prep = preprocessing or fit_preprocessing([(s, None) for s in sessions], config.data, all_sessions=sessions)
     meta = DatasetMeta.from_preprocessing(prep).to_dict()
     keras.utils.set_random_seed(seed)
     model = build_model(config, meta)
