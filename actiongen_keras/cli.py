@@ -17,7 +17,7 @@ from pathlib import Path
 
 from actiongen_keras.atomic import staged_output
 from actiongen_keras.cliargs import add_overwrite, finite_float, int_at_least, split_fractions
-from actiongen_keras.config import SPLIT_MODES, Config
+from actiongen_keras.config import COMPILED_SAMPLING, SPLIT_MODES, Config
 from actiongen_keras.errors import ActiongenError
 from actiongen_keras.evaluation.cli import add_evaluation_parsers, sampling_args, sampling_settings
 from actiongen_keras.evaluation.osu_circleguard import export_replay
@@ -141,8 +141,20 @@ def _cmd_train(args):
         config.train.batch_size = args.batch_size
     if args.progressive:
         config.train.progressive = True
+    monitors = []
+    if args.closed_loop:
+        from actiongen_keras.data.normalize import load_preprocessing
+        from actiongen_keras.evaluation.closed_loop_monitor import ClosedLoopMonitor, split_contexts
+
+        if args.distributed:
+            raise ActiongenError("--closed-loop rolls out in one process: not with --distributed (evaluate the run afterwards)")
+        prep = load_preprocessing(args.data)
+        contexts = split_contexts(args.closed_loop, args.data, "validation", args.closed_loop_contexts, progress=not args.quiet)
+        g = config.generation
+        sampling = {k: getattr(g, k) for k in ("temperature",) + COMPILED_SAMPLING}
+        monitors.append(ClosedLoopMonitor(contexts, prep, config, seconds=args.closed_loop_seconds, seed=g.seed or 0, sampling=sampling))
     metrics = train(args.data, args.out, config, epochs=args.epochs, progress=not args.quiet, gru_baseline=not args.no_gru,
-                    overwrite=args.overwrite, init_from=args.init_from, distributed=args.distributed)
+                    overwrite=args.overwrite, init_from=args.init_from, distributed=args.distributed, monitors=monitors)
     if metrics is None:  # a worker of a distributed job: the chief writes and scores the run
         print("worker done: the chief writes the run")
         return 0
@@ -234,6 +246,12 @@ def build_parser():
                    help="one worker of a multi-worker job described by TF_CONFIG (TensorFlow backend; README, Training)")
     s.add_argument("--init-from", metavar="MODEL", help="start from the weights of a trained model.keras (e.g. one pretrained on "
                                                         "another dataset); weights it lacks keep their fresh values, named in the log")
+    s.add_argument("--closed-loop", metavar="SESSIONS_DIR", help="after every epoch, roll the model out from the first validation "
+                   "sessions (SESSIONS_DIR: those DATA_DIR was built from) and log closed-loop figures (edge share, silent share, "
+                   "osu! hit rate, targets a minute) beside the losses (history.csv, TensorBoard)")
+    s.add_argument("--closed-loop-contexts", type=int_at_least(1), default=8, help="sessions rolled out each epoch (default 8)")
+    s.add_argument("--closed-loop-seconds", type=finite_float(0.0, low_open=True), default=10.0,
+                   help="seconds generated from each (default 10)")
     s.set_defaults(func=_cmd_train)
 
     from actiongen_keras.tuning.cli import add_tune_parser  # deferred: tuning imports KerasTuner and TensorFlow

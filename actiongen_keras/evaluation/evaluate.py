@@ -60,13 +60,13 @@ from actiongen_keras.data.jsonfile import finite_json
 from actiongen_keras.data.splits import load_splits
 from actiongen_keras.data.windows import check_session, history_ms, windows_from_sessions
 from actiongen_keras.errors import ActiongenError
+from actiongen_keras.evaluation.closed_loop_monitor import rollout_contexts
 from actiongen_keras.evaluation.detector import MIN_SUBJECTS_FOR_FLOOR
 from actiongen_keras.evaluation.kinematics import EDGE_MARGIN, SEGMENT_MS
 from actiongen_keras.evaluation.osu_hits import REACH_MS, REASONS
 from actiongen_keras.evaluation.report import (
     _f,
     evaluate_sessions,
-    is_human,
     load_sessions,
     render_markdown,
     timing_markdown,
@@ -169,20 +169,10 @@ def evaluate(model_or_run_dir, sessions, out_dir, seconds=30.0, max_sessions=Non
     per_head = per_head_metrics(gen, real, time_ranges=ranges)
 
     # ---- (b) closed loop
-    hist = history_ms(cfg)
-
-    def span(s):
-        """``(T0, end)``: the first generated window and the end of what may be used."""
-        r = ranges.get(s.session_id)
-        start, end = (float(s.events.t_ms[0]), float(s.events.t_ms[-1])) if r is None else (float(r[0]), float(r[1]))
-        return start + hist, end
-
-    todo = [s for s in real if is_human(s) and span(s)[1] - span(s)[0] >= cfg.target_ms]
-    if max_sessions:
-        todo = todo[: int(max_sessions)]
-    if not todo:
+    found = rollout_contexts(real, cfg, ranges, max_sessions)
+    if not found:
         raise ActiongenError(f"{sessions}: no session with a human cursor and keys long enough to roll out")
-    spans = [span(s) for s in todo]
+    todo, spans = [s for s, _, _ in found], [(T0, end) for _, T0, end in found]
     seconds_each = [min(float(seconds), (end - T0) / 1000.0) for T0, end in spans]
     real_parts = [crop_session(s, T0, T0 + span_s * 1000.0) for s, (T0, _), span_s in zip(todo, spans, seconds_each)]
     seeds = [int(seed)] if seeds is None else [int(v) for v in seeds]

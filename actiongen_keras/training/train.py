@@ -139,7 +139,7 @@ def build_training_state(model, meta):
     symbolic_build(data_batch=(model.input, y, w))
 
 
-def _callbacks(run_dir, config, stage_name, progress, log=print):
+def _callbacks(run_dir, config, stage_name, progress, log=print, monitors=()):
     t = config.train
     checkpoint = keras.callbacks.ModelCheckpoint(str(run_dir / "model.keras"), monitor="val_loss", save_best_only=True)
     early_stopping = keras.callbacks.EarlyStopping(monitor="val_loss", patience=t.early_stopping_patience, restore_best_weights=True)
@@ -149,16 +149,18 @@ def _callbacks(run_dir, config, stage_name, progress, log=print):
         # After those two: it restores their state after their on_train_begin resets it,
         # and saves it after their on_epoch_end updates it.
         _Backup(run_dir / "backup" / stage_name, early_stopping, checkpoint, log),
+        *monitors,  # figures they add to an epoch's logs reach TensorBoard and history.csv
         keras.callbacks.TensorBoard(str(run_dir / "logs" / stage_name)),
         keras.callbacks.CSVLogger(str(run_dir / "history.csv"), append=True),
         keras.callbacks.TerminateOnNaN(),
     ]
 
 
-def fit_model(model, data_dir, run_dir, config, meta, epochs, progress=True, log=print, callbacks=()):
+def fit_model(model, data_dir, run_dir, config, meta, epochs, progress=True, log=print, callbacks=(), monitors=()):
     """``model.fit`` once, or once per stage with ``config.train.progressive``; with
     ``config.train.self_feed`` on decoder positions that are partly the model's own draws
-    (:mod:`~actiongen_keras.training.self_feed`). Returns ``model`` (trained in place)."""
+    (:mod:`~actiongen_keras.training.self_feed`). ``monitors``: callbacks that add figures
+    to each epoch's logs (run before the loggers). Returns ``model`` (trained in place)."""
     t = config.train
     fitted = self_feeding(model, config)
     val_ds = shard_for_workers(make_dataset(data_dir, "validation", t.batch_size, shuffle=False, cache=True), t.batch_size,
@@ -184,7 +186,7 @@ def fit_model(model, data_dir, run_dir, config, meta, epochs, progress=True, log
             steps_per_epoch=steps,
             validation_data=val_ds,
             epochs=per_stage if t.progressive else epochs,
-            callbacks=_callbacks(run_dir, config, stage, progress, log) + list(callbacks),
+            callbacks=_callbacks(run_dir, config, stage, progress, log, monitors) + list(callbacks),
             shuffle=False,  # the pipeline shuffles
             verbose=1 if progress else 2,
         )
@@ -329,11 +331,14 @@ def plot_history(csv_path, png_path):
 
 
 def train(data_dir, run_dir, config=None, epochs=None, progress=True, gru_baseline=True, log=print, callbacks=(), overwrite=False,
-          init_from=None, distributed=False):
+          init_from=None, distributed=False, monitors=()):
     """Train the attention model (and, with ``gru_baseline``, the GRU ablation) and score both.
 
     ``callbacks`` are added to the package's own (checkpoint, backup, early stopping,
-    TensorBoard, CSV log, NaN guard). ``overwrite``: replace an existing ``run_dir``
+    TensorBoard, CSV log, NaN guard). ``monitors``: callbacks that add figures to each
+    epoch's logs (for example ``evaluation.closed_loop_monitor.ClosedLoopMonitor``), run
+    before TensorBoard and the CSV log so that those record them; the attention model's
+    fit only (not the GRU ablation's). ``overwrite``: replace an existing ``run_dir``
     (refused otherwise). ``init_from``: a trained ``model.keras`` (for example one
     pretrained on another dataset) whose weights start the model (:func:`warm_start`);
     a resumed run continues from its own backup instead. ``distributed``: one worker of a
@@ -364,12 +369,14 @@ def train(data_dir, run_dir, config=None, epochs=None, progress=True, gru_baseli
         if worker is not None:  # not the chief: the same training into a scratch folder, not scored
             scratch = Path(run_dir).with_name(f".{Path(run_dir).name}.{worker}.partial")
             scratch.mkdir(parents=True, exist_ok=True)  # kept until done: its backup resumes a restarted job
-            _train_into(data_dir, scratch, config, int(epochs), progress, False, log, callbacks, init_from, strategy, score=False)
+            _train_into(data_dir, scratch, config, int(epochs), progress, False, log, callbacks, init_from, strategy, score=False,
+                        monitors=monitors)
             shutil.rmtree(scratch, ignore_errors=True)
             return None
     try:
         with staged_output(run_dir, overwrite, inputs=[data_dir], resumable=True) as work:
-            return _train_into(data_dir, work, config, int(epochs), progress, gru_baseline, log, callbacks, init_from, strategy)
+            return _train_into(data_dir, work, config, int(epochs), progress, gru_baseline, log, callbacks, init_from, strategy,
+                               monitors=monitors)
     except TrainingDiverged:
         shutil.rmtree(partial_path(run_dir), ignore_errors=True)  # its backup holds the diverged weights
         raise
@@ -403,7 +410,8 @@ def warm_start(model, source, log=print):
     return copied, len(kept)
 
 
-def _train_into(data_dir, run_dir, config, epochs, progress, gru_baseline, log, callbacks, init_from=None, strategy=None, score=True):
+def _train_into(data_dir, run_dir, config, epochs, progress, gru_baseline, log, callbacks, init_from=None, strategy=None, score=True,
+                monitors=()):
     """Fit (under ``strategy``'s scope where given), save, then (``score``) score the saved
     model and its baselines on the validation and test splits, outside any strategy."""
     run_dir = Path(run_dir)
@@ -426,7 +434,7 @@ def _train_into(data_dir, run_dir, config, epochs, progress, gru_baseline, log, 
         if init_from is not None:
             warm_start(model, init_from, log)  # a resumed run's backup then restores its own weights over these
         timer = _TrainSeconds(run_dir / "train_seconds.json")
-        fit_model(model, data_dir, run_dir, config, meta, epochs, progress, log, [timer, *callbacks])
+        fit_model(model, data_dir, run_dir, config, meta, epochs, progress, log, [timer, *callbacks], monitors)
         train_seconds = timer.total()  # epochs before a restart included
         model.save(run_dir / "model.keras")  # EarlyStopping restored the best weights
     if strategy is not None:
