@@ -2,6 +2,7 @@
 
 import dataclasses
 import json
+import shutil
 
 import numpy as np
 import pytest
@@ -20,7 +21,7 @@ from actiongen_keras.generation.rollout_windows import (
     splice,
     window_at,
 )
-from actiongen_keras.recordings.session import Events
+from actiongen_keras.recordings.session import Events, write_session
 from actiongen_keras.testing.runs import untrained_run
 from actiongen_keras.testing.sessions import synthetic_session
 
@@ -155,5 +156,10 @@ def test_build_rollout_dataset(dummy_data_dir, tmp_path):
     other = untrained_run([synthetic_session("x", "x", duration_s=20)], run_dir=tmp_path / "other")
     with pytest.raises(ActiongenError, match="other statistics"):
         build_rollout_dataset(other.path, dummy_data_dir, sessions, tmp_path / "bad", progress=False)
+    more = tmp_path / "more"
+    shutil.copytree(sessions, more)
+    write_session(synthetic_session("extra", "carol", source="sapimouse", duration_s=30, seed=9), more / "extra")
+    with pytest.raises(ActiongenError, match="do not give this dataset's statistics again"):
+        build_rollout_dataset(run.path, dummy_data_dir, more, tmp_path / "bad", progress=False)
     with pytest.raises(ConfigError, match="windows_ahead"):
         build_rollout_dataset(run.path, dummy_data_dir, sessions, tmp_path / "bad", windows_ahead=0, progress=False)
