@@ -92,11 +92,12 @@ class ClosedLoopMonitor(keras.callbacks.Callback):
         sampling: ``rollout``'s sampling keyword arguments.
     """
 
-    def __init__(self, contexts, preprocessing, config, seconds=10.0, seed=0, sampling=None, log=print):
+    def __init__(self, contexts, preprocessing, config, seconds=10.0, seed=0, sampling=None, log=None):
         super().__init__()
         self.contexts, self.prep, self.config = list(contexts), preprocessing, config
         self.seconds = [min(float(seconds), (end - T0) / 1000.0) for _, T0, end in self.contexts]
-        self.seed, self.sampling, self.log = int(seed), dict(sampling or {}), log
+        self.seed, self.sampling = int(seed), dict(sampling or {})
+        self.log = log or (lambda message: print(message, flush=True))  # between progress bars, at once
         self.real = [crop_session(s, T0, T0 + sec * 1000.0) for (s, T0, _), sec in zip(self.contexts, self.seconds)]
         self.meta = DatasetMeta.from_preprocessing(preprocessing).to_dict()
 
