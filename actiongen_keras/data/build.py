@@ -484,6 +484,8 @@ def build_dataset(sessions_dir, out_dir, config=None, sources=None, progress=Tru
         ConfigError: ``workers`` or ``beam_options`` without ``beam_runner``, or Beam not installed.
     """
     start = time.perf_counter()
+    if beam_runner is not None and examples is not None:
+        raise ConfigError("examples (rollout windows): written in this process, not on Apache Beam (leave out beam_runner)")
     if beam_runner is None and (workers is not None or beam_options):
         raise ConfigError("workers, beam_options (--workers, --beam-option): only for a Beam build; give beam_runner (--beam-runner), e.g. DirectRunner")
     runner, pipeline_options = beam_pipeline_options(beam_runner, workers, beam_options) if beam_runner else (None, None)

@@ -22,6 +22,7 @@ import time
 import keras
 import numpy as np
 
+from actiongen_keras.data.normalize import load_preprocessing
 from actiongen_keras.data.splits import load_splits
 from actiongen_keras.data.windows import check_session, history_ms
 from actiongen_keras.errors import ActiongenError
@@ -56,8 +57,6 @@ def rollout_contexts(sessions, config, ranges=None, max_sessions=None):
 
 def split_contexts(sessions_dir, data_dir, split="validation", max_sessions=8, progress=False):
     """:func:`rollout_contexts` of the sessions under ``sessions_dir`` in ``split`` of ``data_dir``'s ``splits.json``."""
-    from actiongen_keras.data.normalize import load_preprocessing
-
     config = load_preprocessing(data_dir).data_config
     parts = load_splits(data_dir).parts(split, load_sessions(sessions_dir, mode="repair", progress=progress))
     found = rollout_contexts([s for s, _ in parts], config, {s.session_id: r for s, r in parts if r is not None}, max_sessions)

@@ -71,7 +71,7 @@ from actiongen_keras.evaluation.report import (
     render_markdown,
     timing_markdown,
 )
-from actiongen_keras.generation.rollout import Generator, crop_session, generated_part, rollout
+from actiongen_keras.generation.rollout import as_generator, crop_session, generated_part, rollout
 from actiongen_keras.recordings.session import write_session
 from actiongen_keras.scoring.score import event_class_counts, metrics_table, predict_batches, split_metrics
 from actiongen_keras.training.losses import event_decision_bias
@@ -139,7 +139,7 @@ def evaluate(model_or_run_dir, sessions, out_dir, seconds=30.0, max_sessions=Non
     """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    gen = model_or_run_dir if isinstance(model_or_run_dir, Generator) else Generator(model_or_run_dir)
+    gen = as_generator(model_or_run_dir)
     cfg = gen.data_config
     if isinstance(sessions, (str, Path)) and not Path(sessions).exists():
         raise ActiongenError(f"{sessions}: no such folder")

@@ -69,7 +69,7 @@ from actiongen_keras.errors import ActiongenError
 from actiongen_keras.generation.clock import WHOLE_MS, recorder_of
 from actiongen_keras.generation.layouts import DEFAULT_LAYOUT, LAYOUT_NAMES
 from actiongen_keras.generation.layouts import layout as keyboard_layout
-from actiongen_keras.generation.rollout import Generator, generated_part, rollout
+from actiongen_keras.generation.rollout import as_generator, generated_part, rollout
 from actiongen_keras.generation.scrolling import Scroller
 from actiongen_keras.generation.typing import Typist, check_text, typed_text, typing_pace
 from actiongen_keras.recordings.click_targets import (
@@ -328,7 +328,7 @@ def act(model, plan, context=None, seed=0, seconds_per_goal=SECONDS_PER_GOAL, ty
         raise ActiongenError("plan: pointer goals (move, click, drag, ...) need the pointer model (--model RUN_DIR)")
     gen = None
     if pointer:
-        gen = model if isinstance(model, Generator) else Generator(model)
+        gen = as_generator(model)
         if not any(a.get("x") == "target_x" for a in gen.preprocessing.anchors):
             raise ActiongenError(f"{gen.model_path}: this model was not trained with click targets (anchor 'target'): train it on "
                                  "sessions imported with --click-targets, or it would not see the goals")

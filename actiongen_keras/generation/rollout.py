@@ -109,7 +109,8 @@ class Generator:
         return int(self.model.get_layer("generator").num_keys)
 
 
-def _as_generator(model_or_run_dir):
+def as_generator(model_or_run_dir):
+    """``model_or_run_dir`` itself if it is a :class:`Generator`, else a Generator of that run."""
     return model_or_run_dir if isinstance(model_or_run_dir, Generator) else Generator(model_or_run_dir)
 
 
@@ -225,7 +226,7 @@ def rollout(model_or_run_dir, contexts, seconds=30.0, seed=0, temperature=1.0, t
     """
     single = isinstance(contexts, Session)
     sessions = [contexts] if single else list(contexts)
-    gen = _as_generator(model_or_run_dir)
+    gen = as_generator(model_or_run_dir)
     try:
         sampling = SamplingConfig(temperature=float(temperature), top_k=int(top_k), top_p=float(top_p), constrain=bool(constrain),
                                   xy_noise_corr=float(xy_noise_corr), xy_top_p=float(xy_top_p), dwell=bool(dwell), clock=bool(clock),
@@ -399,4 +400,4 @@ def crop_session(session, start_ms, end_ms):
     return dataclasses.replace(session, events=ev, state=_state_upto(session, end_ms))
 
 
-__all__ = ["Generator", "crop_session", "generated_part", "rollout"]
+__all__ = ["Generator", "as_generator", "crop_session", "generated_part", "rollout"]

@@ -22,9 +22,10 @@ aggregate, Ross et al. 2011, with the person as the expert):
    decoder's self-feeding does (``train.self_feed_recovery``; the same fading, so the two
    agree on what a recovering hand does); with 1 it would learn to jump back in one step.
 
-A window is left out (and counted) where the generated history holds other buttons or keys
-down at ``T`` than the person's: the person's next releases would then be of keys the
-model's history never pressed.
+A window is left out (and counted) where the person's next presses and releases do not
+follow from the buttons and keys the rollout holds at ``T`` (a release of a key the model's
+history never pressed, a press of one it holds); a key the rollout holds and the person's
+window never touches stays held.
 
 The dataset keeps the source dataset's statistics, splits, validation and test windows
 (a rollout dataset is read as its source is: ``actiongen train --data OUT --init-from
@@ -48,11 +49,13 @@ from actiongen_keras.data.normalize import load_preprocessing
 from actiongen_keras.data.splits import load_splits
 from actiongen_keras.data.windows import encoded_sizes, history_ms, make_windows, tokenize_session, window_times
 from actiongen_keras.errors import ActiongenError, ConfigError
-from actiongen_keras.generation.rollout import _as_generator, generated_part, rollout
+from actiongen_keras.generation.rollout import as_generator, generated_part, rollout
 from actiongen_keras.recordings.session import Events, State
 
 AFTER_MS = 10_000.0
 """The person's events kept after a window's end (a press in the window needs its release for its dwell target)."""
+ROLLOUTS_FILE = "rollouts.json"
+"""What a rollout dataset records beside its windows: the model, the settings, the counts."""
 
 
 def held_at(events, T, held=(), strict=False):
@@ -121,10 +124,7 @@ def splice(session, generated, T0, T, recovery, config, after_ms=AFTER_MS):
     head = ev.take(np.arange(lo, int(np.searchsorted(t, T0, side="left"))))
     tail = ev.take((t >= T) & (t < T + float(config.target_ms) + float(after_ms)))
     both = Events.concatenate([head, gen])
-    if len(both):
-        delta = np.array([both.x[-1], both.y[-1]], np.float64) - _cursor_before(ev, T)
-    else:
-        delta = np.zeros(2)
+    delta = np.nan_to_num(_cursor_before(both, T) - _cursor_before(ev, T))  # no position on either side: no drift
     in_window = int(np.searchsorted(tail.t_ms, T + float(config.target_ms), side="left"))
     fade = (1.0 - float(recovery)) ** np.arange(1, in_window + 1, dtype=np.float64)
     x, y = np.array(tail.x, np.float64), np.array(tail.y, np.float64)
@@ -139,9 +139,10 @@ def splice(session, generated, T0, T, recovery, config, after_ms=AFTER_MS):
 
 
 def _cursor_before(events, T):
-    """The person's cursor at ``T``: the position of their last event before it."""
-    i = int(np.searchsorted(events.t_ms, T, side="left")) - 1
-    return np.array([events.x[max(i, 0)], events.y[max(i, 0)]], np.float64)
+    """The cursor at ``T``: the last position before it (NaN without one)."""
+    before = (events.t_ms < T) & np.isfinite(np.asarray(events.x, np.float64)) & np.isfinite(np.asarray(events.y, np.float64))
+    i = np.flatnonzero(before)
+    return np.array([events.x[i[-1]], events.y[i[-1]]], np.float64) if len(i) else np.full(2, np.nan)
 
 
 def window_at(session, T, preprocessing):
@@ -191,7 +192,7 @@ def rollout_examples(model, parts, preprocessing, windows_ahead=10, recovery=0.2
     ``windows_ahead`` generated windows. ``sampling``: ``rollout``'s sampling keyword
     arguments (``{"xy_top_p": 0.8}``). Keys are ``<session id>/<T>/rollout``; ``tally`` (a
     :class:`RolloutWindows`) counts what was written and left out."""
-    gen = _as_generator(model)
+    gen = as_generator(model)
     cfg = preprocessing.data_config
     tally = tally if tally is not None else RolloutWindows()
     jobs = []
@@ -265,7 +266,7 @@ def build_rollout_dataset(model, data_dir, sessions_dir, out_dir, windows_ahead=
     if not 0.0 <= float(recovery) <= 1.0:
         raise ConfigError(f"recovery must be in [0, 1], got {recovery}")
     start = time.perf_counter()
-    gen = _as_generator(model)
+    gen = as_generator(model)
     prep = load_preprocessing(data_dir)
     if json.dumps(gen.preprocessing.to_dict(), sort_keys=True, default=str) != json.dumps(prep.to_dict(), sort_keys=True, default=str):
         raise ActiongenError(f"{gen.model_path}: trained on other statistics than {data_dir}'s (its preprocessing.json differs)")
@@ -297,6 +298,4 @@ def build_rollout_dataset(model, data_dir, sessions_dir, out_dir, windows_ahead=
     return summary, tally
 
 
-ROLLOUTS_FILE = "rollouts.json"
-
-__all__ = ["RolloutWindows", "build_rollout_dataset", "context_of", "held_at", "rollout_examples", "rollout_times", "splice", "window_at"]
+__all__ = ["ROLLOUTS_FILE", "RolloutWindows", "build_rollout_dataset", "context_of", "held_at", "rollout_examples", "rollout_times", "splice", "window_at"]

@@ -334,3 +334,9 @@ def test_unshuffled_reads_come_in_the_same_order_every_time(dummy_data_dir):
             reads.append([w for _, _, _, m in ds.as_numpy_iterator() for w in zip(m["session_id"].tolist(), m["t_ms"].tolist())])
         assert len(reads[0]) > 4
         assert all(r == reads[0] for r in reads), split
+
+
+def test_examples_of_their_own_are_not_written_on_beam(tmp_path):
+    with pytest.raises(ConfigError, match="not on Apache Beam"):
+        build_dataset(tmp_path, tmp_path / "out", beam_runner="DirectRunner", examples=lambda prepared, split: iter(()))
+    assert not (tmp_path / "out").exists()

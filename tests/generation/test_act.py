@@ -10,6 +10,7 @@ import pytest
 from actiongen_keras.cli import main
 from actiongen_keras.errors import ActiongenError
 from actiongen_keras.generation import act as A
+from actiongen_keras.generation.rollout import Generator
 from actiongen_keras.recordings import click_targets as CT
 from actiongen_keras.recordings.session import read_session
 from actiongen_keras.testing.runs import tiny_config, untrained_run
@@ -180,7 +181,7 @@ def test_the_pace_column_is_the_persons_presses_per_minute_and_a_plan_sets_it_by
         assert CT.ClickTask.from_session(s, 5000.0).state(8000.0).columns[CT.PACE_COLUMN][0] == pytest.approx(want)
         paces.append(want)
     run = untrained_run(sessions, tiny_config(), run_dir=tmp_path / "run")
-    gen = A.Generator(run.path)
+    gen = Generator(run.path)
     assert A.plan_pace(gen, 2.0) == pytest.approx(2.0 * np.mean(paces))  # no context: the training sessions' mean (fitted on both)
     ev = sessions[1].events
     slow = dataclasses.replace(sessions[1], events=ev.take(~((ev.type == "press") & (ev.t_ms < np.median(ev.t_ms)))))
