@@ -66,16 +66,16 @@ def split_contexts(sessions_dir, data_dir, split="validation", max_sessions=8, p
     return found
 
 
-def closed_loop_figures(real, generated):
-    """``{name: value}`` of the rollouts ``generated`` (the generated parts) and, for the same
-    spans, ``real``: edge share, silent share, osu! hit rate and targets clicked a minute
-    (the last two only where the sessions have hit objects / click targets)."""
-    out = {"edge_share": K.edge_share(generated), "silent_share": K.silent_share(generated)}
-    hits = H.pooled_hit_rate(generated)
+def closed_loop_figures(sessions, targets):
+    """``{name: value}`` of ``sessions`` (a rollout's generated parts, or the people's same
+    spans): edge share, silent share, osu! hit rate where they have hit objects, and with
+    ``targets`` (the people's spans show click targets) the targets clicked a minute."""
+    out = {"edge_share": K.edge_share(sessions), "silent_share": K.silent_share(sessions)}
+    hits = H.pooled_hit_rate(sessions)
     if hits["n_objects"]:
         out["osu_hit_rate"] = hits["rate"]
-    if TC.pooled_target_clicks(real)["n_targets"]:
-        out["targets_per_minute"] = TC.pooled_target_clicks(generated)["clicked_per_minute"]
+    if targets:
+        out["targets_per_minute"] = TC.pooled_target_clicks(sessions)["clicked_per_minute"]
     return {k: (np.nan if v is None else float(v)) for k, v in out.items()}
 
 
@@ -98,10 +98,11 @@ class ClosedLoopMonitor(keras.callbacks.Callback):
         self.seed, self.sampling = int(seed), dict(sampling or {})
         self.log = log or (lambda message: print(message, flush=True))  # between progress bars, at once
         self.real = [crop_session(s, T0, T0 + sec * 1000.0) for (s, T0, _), sec in zip(self.contexts, self.seconds)]
+        self.targets = TC.pooled_target_clicks(self.real)["n_targets"] > 0  # the people's spans show targets: read once
         self.meta = DatasetMeta.from_preprocessing(preprocessing).to_dict()
 
     def on_train_begin(self, logs=None):
-        people = closed_loop_figures(self.real, self.real)
+        people = closed_loop_figures(self.real, self.targets)
         self.log("closed loop (" + f"{len(self.contexts)} contexts x {max(self.seconds):g} s): the people over the same spans: "
                  + ", ".join(f"{k} {v:.3f}" for k, v in people.items()))
 
@@ -112,7 +113,7 @@ class ClosedLoopMonitor(keras.callbacks.Callback):
         rolled = rollout(gen, [s for s, _, _ in self.contexts], seconds=self.seconds, seed=[self.seed + i for i in range(len(self.contexts))],
                          start_ms=[T0 for _, T0, _ in self.contexts], **self.sampling)
         parts = [generated_part(g) for g in rolled if not isinstance(g, Exception)]
-        return closed_loop_figures(self.real, parts)
+        return closed_loop_figures(parts, self.targets)
 
     def on_epoch_end(self, epoch, logs=None):
         t = time.perf_counter()

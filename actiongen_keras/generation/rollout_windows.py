@@ -49,8 +49,8 @@ from actiongen_keras.data.normalize import load_preprocessing
 from actiongen_keras.data.splits import load_splits
 from actiongen_keras.data.windows import encoded_sizes, history_ms, make_windows, tokenize_session, window_times
 from actiongen_keras.errors import ActiongenError, ConfigError
-from actiongen_keras.generation.rollout import as_generator, generated_part, rollout
-from actiongen_keras.recordings.session import Events, State
+from actiongen_keras.generation.rollout import as_generator, generated_part, rollout, state_upto
+from actiongen_keras.recordings.session import Events
 
 AFTER_MS = 10_000.0
 """The person's events kept after a window's end (a press in the window needs its release for its dwell target)."""
@@ -79,18 +79,6 @@ def held_at(events, T, held=(), strict=False):
     return frozenset(held)
 
 
-def _crop_state(state, start_ms, end_ms):
-    """State rows in ``[start_ms, end_ms]`` plus the last one before ``start_ms`` (what a window from ``start_ms`` reads)."""
-    if state is None:
-        return None
-    t = np.asarray(state.t_ms)
-    first = max(int(np.searchsorted(t, start_ms, side="right")) - 1, 0)
-    keep = np.zeros(len(t), bool)
-    keep[first:] = True
-    keep &= t <= end_ms
-    return State(t_ms=t[keep], columns={k: np.asarray(v)[keep] for k, v in state.columns.items()})
-
-
 def context_of(session, T0, config):
     """The part of ``session`` a rollout from ``T0`` reads: the events of the ``history_ms``
     before ``T0`` (and one more, for the first one's interval) and the state they need.
@@ -100,7 +88,7 @@ def context_of(session, T0, config):
     start = float(T0) - history_ms(config)
     i0 = max(int(np.searchsorted(ev.t_ms, start, side="left")) - 1, 0)
     i1 = int(np.searchsorted(ev.t_ms, T0, side="left"))
-    return dataclasses.replace(session, events=ev.take(np.arange(i0, i1)), state=_crop_state(session.state, start, T0))
+    return dataclasses.replace(session, events=ev.take(np.arange(i0, i1)), state=state_upto(session, T0, start))
 
 
 def splice(session, generated, T0, T, recovery, config, after_ms=AFTER_MS):
@@ -134,7 +122,7 @@ def splice(session, generated, T0, T, recovery, config, after_ms=AFTER_MS):
     y[:in_window] = np.where(on, np.clip(y[:in_window] + fade * delta[1], 0.0, h), y[:in_window])
     tail = dataclasses.replace(tail, x=x, y=y)
     spliced = dataclasses.replace(session, events=Events.concatenate([both, tail]),
-                                  state=_crop_state(session.state, T - hist, T + float(config.target_ms)))
+                                  state=state_upto(session, T + float(config.target_ms), T - hist))
     return spliced, None
 
 

@@ -149,6 +149,25 @@ def test_build_rollout_dataset(dummy_data_dir, tmp_path):
     info = json.loads((out / ROLLOUTS_FILE).read_text())
     assert info["rollout_windows"] == tally.written and info["windows_ahead"] == 4 and info["recovery"] == 0.3
 
+    # the examples' histories are the rollout's own events, their targets the person's (types and times)
+    from actiongen_keras.data.splits import load_splits
+    from actiongen_keras.generation.rollout_windows import rollout_examples
+    from actiongen_keras.recordings.session import read_session
+
+    s = read_session(sessions / "sapi-b")[0]
+    parts = load_splits(dummy_data_dir).parts("train", [s])
+    ins, tgs, _, T = session_windows(s, prep, time_range=parts[0][1])
+    examples = list(rollout_examples(run.path, parts, prep, windows_ahead=4, recovery=0.3))
+    assert len(examples) > 5
+    own = 0
+    for key, ex in examples:
+        assert key == f"sapi-b/{ex['t_ms']:.0f}/rollout"
+        k = int(np.flatnonzero(T == ex["t_ms"])[0])
+        np.testing.assert_array_equal(ex["targets"]["event_type"], tgs["event_type"][k])
+        np.testing.assert_array_equal(ex["targets"]["timing"][1:], tgs["timing"][k][1:])
+        own += not np.array_equal(ex["inputs"]["hist_xy"], ins["hist_xy"][k])
+    assert own == len(examples)  # every history differs from the person's: it holds generated events
+
     only, t2 = build_rollout_dataset(run.path, dummy_data_dir, sessions, tmp_path / "ro_only", windows_ahead=4, recovery=0.3,
                                      real=False, progress=False, log=lambda *_: None)
     assert only.windows["train"] == t2.written == tally.written  # same seed: the same rollouts
