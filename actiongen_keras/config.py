@@ -112,9 +112,6 @@ class ModelConfig:
     xy_offset_scale: float = 0.01  # screen units per raw unit of the xy means' offsets (layers/context_aware_generator.py)
     xy_sigma_floor: float = 5e-5  # screen units (0.07-0.1 px on 1339-1920 px screens): the smallest xy spread
     xy_dequantize_px: float = 1.0  # training only: targets spread over this many recorder pixels (layers/pixel_dequantization.py); 0 = off
-    # a window plan (layers/window_plan.py): the cursor's position at the window's end drawn once
-    # before its first step, which every step then sees (off = one event at a time, as before)
-    xy_plan: bool = False
 
 
 @dataclasses.dataclass

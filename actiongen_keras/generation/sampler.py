@@ -335,11 +335,8 @@ class WindowLoop:
             # which no decoder step uses)
             "z": box_muller(u0[:, 0], u0[:, 1]) if self.rho > 0.0 else ops.zeros((B, 2), "float32"),
         }
-        ctx = steps.encode(window)
-        if "plan" in ctx:
-            ctx["plan_xy"] = self.draw_plan(ctx, keys, temperature, greedy)
         inv = {
-            "ctx": ctx,
+            "ctx": steps.encode(window),
             "keys": keys,
             "temperature": temperature,
             "greedy": greedy,
@@ -351,18 +348,6 @@ class WindowLoop:
             "cell": ops.maximum(clock[:, 4:5], 1e-6) / ops.maximum(ops.cast(window["screen"], "float32"), 1.0),
         }
         return state, inv
-
-    def draw_plan(self, ctx, keys, temperature, greedy):
-        """The window plan's point ``[B, 2]`` (``model.xy_plan``): the encoding's most probable
-        point on greedy rows, else a draw from the plan's mixture (its component under the
-        temperature and ``xy_top_p``, as a move's), with random-number step ``A + 1``, which no
-        decoder step uses."""
-        M = int(self.steps.generator.num_xy_mixtures)
-        logits, mu, sigma = split_xy_params(ctx["plan"], M)
-        u = uniforms(keys, self.A + 1, 3)
-        one = ops.one_hot(categorical(logits, temperature, u[:, 0], top_p=self.xy_top_p), M, dtype="float32")[..., None]
-        drawn = draw_position(mu, sigma, one, box_muller(u[:, 1], u[:, 2]))
-        return ops.clip(ops.where(greedy[:, None], ctx["plan_xy"], drawn), 0.0, 1.0)
 
     def cond(self, i, s):
         return ops.logical_not(ops.all(s["done"]))

@@ -24,7 +24,6 @@ from actiongen_keras.layers.state_anchor_query import StateAnchorQuery
 from actiongen_keras.layers.state_embedding import StateEmbedding
 from actiongen_keras.layers.temporal_position_encoding import TemporalPositionEncoding
 from actiongen_keras.layers.transformer_block import TransformerBlock
-from actiongen_keras.layers.window_plan import WindowPlan, window_end_cursor
 
 __all__ = [
     "AdvancedAttentionDecoder",
@@ -42,11 +41,9 @@ __all__ = [
     "StateEmbedding",
     "TemporalPositionEncoding",
     "TransformerBlock",
-    "WindowPlan",
     "behaviour_features",
     "keystroke_log_prob",
     "split_xy_params",
     "xy_log_prob",
-    "window_end_cursor",
     "xy_tail",
 ]

@@ -14,7 +14,6 @@ from actiongen_keras.layers.multi_scale_timing import (
 )
 from actiongen_keras.layers.state_anchor_query import DIST_SCALE, TIME_SCALE_MS, StateAnchorQuery
 from actiongen_keras.layers.temporal_position_encoding import TemporalPositionEncoding, encoding_settings
-from actiongen_keras.layers.window_plan import WindowPlan, window_end_cursor
 
 XY_SIGMA_FLOOR = 1e-3
 """The layer's default sigma floor (screen units, ~1.3-2 px on 1339-1920 px screens): what
@@ -375,8 +374,6 @@ class ContextAwareActionGenerator(keras.layers.Layer):
         anchor_dist_scale=DIST_SCALE,
         anchor_time_scale_ms=TIME_SCALE_MS,
         time_encoding=None,
-        xy_plan=False,
-        target_ms=600.0,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -405,8 +402,6 @@ class ContextAwareActionGenerator(keras.layers.Layer):
         if xy_frame not in XY_FRAMES:
             raise ValueError(f"xy_frame must be one of {XY_FRAMES}, got {xy_frame!r}")
         self.xy_frame = xy_frame
-        self.xy_plan = bool(xy_plan)
-        self.target_ms = float(target_ms)
         p = self.dtype_policy
         d = self.d_model
 
@@ -434,7 +429,6 @@ class ContextAwareActionGenerator(keras.layers.Layer):
         # 0.2 screens. Outputs 5M..6M are each component's fraction of the anchor pointer,
         # 6M..7M (velocity head) each component's gain on the last step, minus 1.
         per = 7 if self.xy_head_kind == "velocity" else 6
-        self.plan = WindowPlan(d, self.num_xy_mixtures, self.target_ms, name="window_plan", dtype=p) if self.xy_plan else None
         self.xy_head = keras.layers.Dense(
             per * self.num_xy_mixtures, kernel_initializer=keras.initializers.VarianceScaling(0.01), name="xy_head", dtype=p
         )
@@ -463,25 +457,21 @@ class ContextAwareActionGenerator(keras.layers.Layer):
         self.type_condition.build(dec_type_shape)
         for head in (self.event_head, self.timing, self.xy_head, self.button_head, self.key_head, self.scroll_head, self.dwell):
             head.build(steps + (d,))
-        if self.plan is not None:
-            b = (state_summary_shape[0],)
-            self.plan.build(b + (4 * d,), b + (2,), b + (2,))
         self.built = True
 
     def call(self, dec_hidden, state_summary, hist_summary, dec_type, dec_t_after, dec_dt, dec_xy, hist_type, hist_dt, hist_t_before,
              hist_xy, screen, anchor_xy, anchor_dt, anchor_mask, training=None):
-        window = self.window_context(state_summary, hist_summary, hist_type, hist_dt, hist_t_before, hist_xy, screen)
-        plan_xy = None
-        if self.plan is not None:
-            # the plan's own NLL trains its head; the steps see the window's true end in
-            # training (teacher forcing, as every decoder input) and the head's point otherwise
-            plan = self.plan_params(window, dec_xy[:, 0], anchor_xy, anchor_dt, anchor_mask)
-            end = window_end_cursor(dec_type, dec_xy)
-            self.add_loss(ops.mean(-xy_log_prob(end, plan, self.num_xy_mixtures, "screen")))
-            plan_xy = end if training else xy_point(plan, self.num_xy_mixtures)
-        h, pointer = self.fuse_steps(window, dec_hidden, dec_t_after, dec_dt, dec_xy, anchor_xy, anchor_dt, anchor_mask, training, plan_xy)
+        h, pointer = self.fuse(dec_hidden, state_summary, hist_summary, dec_t_after, dec_dt, dec_xy, hist_type, hist_dt, hist_t_before,
+                               hist_xy, screen, anchor_xy, anchor_dt, anchor_mask, training)
         prev_xy = previous_cursor(dec_xy, hist_xy, hist_type)
         return (self.event_logits(h),) + self.attributes(h, next_step_types(dec_type), dec_xy, pointer, prev_xy)
+
+    def fuse(self, dec_hidden, state_summary, hist_summary, dec_t_after, dec_dt, dec_xy, hist_type, hist_dt, hist_t_before, hist_xy,
+             screen, anchor_xy, anchor_dt, anchor_mask, training=None):
+        """The fused per-step features ``h [B, T, d_model]`` that every head reads, and the
+        anchor ``pointer [B, T, 2]`` (:class:`StateAnchorQuery`) the xy head may follow."""
+        window = self.window_context(state_summary, hist_summary, hist_type, hist_dt, hist_t_before, hist_xy, screen)
+        return self.fuse_steps(window, dec_hidden, dec_t_after, dec_dt, dec_xy, anchor_xy, anchor_dt, anchor_mask, training)
 
     def window_context(self, state_summary, hist_summary, hist_type, hist_dt, hist_t_before, hist_xy, screen):
         """The context processors' outputs that are the same at every step of a window:
@@ -490,22 +480,8 @@ class ContextAwareActionGenerator(keras.layers.Layer):
         return (self.state_processor(state_summary), self.history_processor(hist_summary),
                 self.behaviour_processor(ops.cast(beh, self.compute_dtype)))
 
-    def plan_params(self, window, bos_xy, anchor_xy, anchor_dt, anchor_mask):
-        """The window plan's mixture ``[B, 5M]`` (:class:`WindowPlan`; ``xy_plan`` only) from the
-        :meth:`window_context` and the anchors seen from the cursor at T, ``bos_xy [B, 2]``."""
-        state, history, behaviour = window
-        bos = ops.cast(bos_xy, self.compute_dtype)[:, None, :]
-        anchors, pointer = self.anchor_query(anchor_xy, anchor_dt, anchor_mask, bos, ops.zeros_like(bos[..., 0]))
-        context = ops.concatenate([state, history, behaviour, self.anchor_processor(anchors)[:, 0]], axis=-1)
-        # the plan's NLL trains the plan alone: through the shared context it pulled the encoders
-        # towards the window's end and every step head fitted worse (README, "Click targets on SapiMouse")
-        return self.plan(ops.stop_gradient(context), bos_xy, ops.stop_gradient(pointer[:, 0]))
-
-    def fuse_steps(self, window, dec_hidden, dec_t_after, dec_dt, dec_xy, anchor_xy, anchor_dt, anchor_mask, training=None, plan_xy=None):
-        """The fused per-step features ``h [B, T, d_model]`` that every head reads, and the
-        anchor ``pointer [B, T, 2]`` (:class:`StateAnchorQuery`) the xy head may follow, from the
-        :meth:`window_context` of the window; ``plan_xy [B, 2]``: the window plan's point
-        (``xy_plan`` only), which every step sees from its cursor (:meth:`WindowPlan.step_context`)."""
+    def fuse_steps(self, window, dec_hidden, dec_t_after, dec_dt, dec_xy, anchor_xy, anchor_dt, anchor_mask, training=None):
+        """:meth:`fuse` from the :meth:`window_context` of the window."""
         state, history, behaviour = window
         T = ops.shape(dec_hidden)[1]
 
@@ -514,12 +490,10 @@ class ContextAwareActionGenerator(keras.layers.Layer):
 
         temporal = self.temporal_processor(self.t_after_encoding(dec_t_after) + self.dt_encoding(dec_dt))
         anchors, pointer = self.anchor_query(anchor_xy, anchor_dt, anchor_mask, dec_xy, dec_t_after)
-        state_slot = per_step(state) + self.anchor_processor(anchors)
-        if self.plan is not None:
-            if plan_xy is None:
-                raise ValueError("a generator with xy_plan needs the window plan's point (plan_xy)")
-            state_slot = state_slot + self.plan.step_context(plan_xy, dec_xy, dec_t_after)
-        fused = ops.concatenate([dec_hidden, state_slot, per_step(history), temporal, per_step(behaviour)], axis=-1)
+        fused = ops.concatenate(
+            [dec_hidden, per_step(state) + self.anchor_processor(anchors), per_step(history), temporal, per_step(behaviour)],
+            axis=-1,
+        )
         return self.fusion_dropout(self.fusion_norm(self.fusion(fused)), training=training), pointer
 
     def event_logits(self, h):
@@ -576,7 +550,5 @@ class ContextAwareActionGenerator(keras.layers.Layer):
             anchor_dist_scale=self.anchor_dist_scale,
             anchor_time_scale_ms=self.anchor_time_scale_ms,
             time_encoding=self.time_encoding,
-            xy_plan=self.xy_plan,
-            target_ms=self.target_ms,
         )
         return config

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import keras
 
-from actiongen_keras.config import Config
 from actiongen_keras.data import features as F
 from actiongen_keras.errors import ConfigError
 from actiongen_keras.layers import (
@@ -65,7 +64,7 @@ def embed_events(embedding, inputs, prefix, offset_name):
     )
 
 
-def make_generator(cfg, meta, name="generator", target_ms=600.0):
+def make_generator(cfg, meta, name="generator"):
     t = timing_spec(cfg, meta)
     return ContextAwareActionGenerator(
         d_model=cfg.d_model,
@@ -80,15 +79,13 @@ def make_generator(cfg, meta, name="generator", target_ms=600.0):
         xy_offset_scale=cfg.xy_offset_scale,
         xy_sigma_floor=cfg.xy_sigma_floor,
         xy_frame=cfg.xy_frame,
-        xy_plan=cfg.xy_plan,
-        target_ms=target_ms,
         name=name,
     )
 
 
-def apply_heads(cfg, meta, inputs, dec_hidden, state_summary, hist_summary, seq_len_logits, target_ms=600.0):
+def apply_heads(cfg, meta, inputs, dec_hidden, state_summary, hist_summary, seq_len_logits):
     """The ContextAwareActionGenerator on an encoder-decoder's outputs: the named output dict."""
-    event, timing, xy, button, key, scroll, dwell = make_generator(cfg, meta, target_ms=target_ms)(
+    event, timing, xy, button, key, scroll, dwell = make_generator(cfg, meta)(
         dec_hidden,
         state_summary,
         hist_summary,
@@ -177,5 +174,4 @@ def build_model(config, dataset_meta, name="actiongen"):
         state_seq, inputs["state_mask"], hist_seq, real_events(inputs["hist_type"]), dec_seq
     )
 
-    target_ms = config.data.target_ms if isinstance(config, Config) else 600.0
-    return keras.Model(inputs, apply_heads(cfg, meta, seen, dec_hidden, state_summary, hist_summary, seq_len_logits, target_ms), name=name)
+    return keras.Model(inputs, apply_heads(cfg, meta, seen, dec_hidden, state_summary, hist_summary, seq_len_logits), name=name)

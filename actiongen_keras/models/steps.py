@@ -72,7 +72,7 @@ class ModelSteps:
             state_seq, window["state_mask"], hist_seq, real_events(window["hist_type"]), training=False
         )
         g = self.generator
-        ctx = {
+        return {
             "memory_cache": self.decoder.memory_cache(memory),
             "memory_mask": memory_mask,
             "state_summary": s_sum,
@@ -81,11 +81,6 @@ class ModelSteps:
                                        window["screen"]),
             "anchor_xy": window["anchor_xy"], "anchor_dt": window["anchor_dt"], "anchor_mask": window["anchor_mask"],
         }
-        if g.xy_plan:
-            # the window plan and its most probable point (the sampling loop may replace it by a draw)
-            ctx["plan"] = g.plan_params(ctx["window"], window["bos_xy"], window["anchor_xy"], window["anchor_dt"], window["anchor_mask"])
-            ctx["plan_xy"] = xy_point(ctx["plan"], g.num_xy_mixtures)
-        return ctx
 
     def empty_cache(self, batch):
         return self.decoder.empty_cache(batch)
@@ -98,7 +93,7 @@ class ModelSteps:
         hidden, cache = self.decoder.decode_step(x, index, cache, ctx["memory_cache"], ctx["memory_mask"])
         h, pointer = self.generator.fuse_steps(ctx["window"], hidden, ops.cast(t["dec_t_after"], "float32"), ops.cast(t["dec_dt"], "float32"),
                                                ops.cast(t["dec_xy"], "float32"), ctx["anchor_xy"], ctx["anchor_dt"], ctx["anchor_mask"],
-                                               training=False, plan_xy=ctx.get("plan_xy"))
+                                               training=False)
         return hidden, h, pointer, cache
 
     def all_attributes(self, h, xy, pointer, prev_xy):

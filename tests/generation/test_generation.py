@@ -168,41 +168,6 @@ def test_greedy_window_of_a_polar_head_is_its_median_point():
         assert moves >= 4 and sum(check_greedy_window(run.model, w, out, row=b) for b in range(2)) >= 4
 
 
-def test_a_plan_models_windows_go_to_their_plan():
-    """With ``model.xy_plan`` the loop draws the window's plan once, before its first step:
-    greedy, it is the plan head's most probable point and the window equals the full model's
-    point predictions on its own prefix (the model's inference sees that point too); sampled,
-    the plan is a draw, so two seeds give two plans, and with a sharp plan head the draws lie
-    on its one component."""
-    config = tiny_config()
-    config.model.xy_plan = True
-    session = _session("busy", "carol", seed=9)
-    run = untrained_run([session], config)
-    w = _windows(run, session, np.array([1, 4]))
-    with _biased(run, {F.MOVE: 6.0}):
-        out = Generator(run, jit=False).sampler(S.SamplingConfig())(w, 0.0, 0)
-        moves = int(np.sum(out["event_type_id"] == F.MOVE))
-        assert moves >= 4 and sum(check_greedy_window(run.model, w, out, row=b) for b in range(2)) >= 4
-    steps = ModelSteps(run.model)
-    window = {k: ops.convert_to_tensor(v) for k, v in w.items() if k in WINDOW_INPUTS}
-    ctx = steps.encode(window)
-    loop = S.WindowLoop(steps)
-    keys = S.row_keys(ops.convert_to_tensor(np.array([0, 1], "int32")))
-    greedy_plan = ops.convert_to_numpy(loop.draw_plan(ctx, keys, ops.convert_to_tensor([0.0, 0.0]), ops.convert_to_tensor([True, True])))
-    np.testing.assert_allclose(greedy_plan, np.clip(ops.convert_to_numpy(ctx["plan_xy"]), 0, 1), atol=1e-7)
-    draws = [ops.convert_to_numpy(loop.draw_plan(ctx, S.row_keys(ops.convert_to_tensor(np.array([k, k], "int32"))),
-                                                 ops.convert_to_tensor([1.0, 1.0]), ops.convert_to_tensor([False, False]))) for k in range(2)]
-    assert np.abs(draws[0] - draws[1]).max() > 1e-3
-    sharp = dict(ctx)
-    M = steps.generator.num_xy_mixtures
-    plan = ops.convert_to_numpy(ctx["plan"]).copy()
-    plan[:, :M] = [10.0] + [0.0] * (M - 1)  # one component
-    plan[:, 3 * M :] = np.log(1e-3)  # 1e-3 screens wide
-    sharp["plan"] = ops.convert_to_tensor(plan)
-    drawn = ops.convert_to_numpy(loop.draw_plan(sharp, keys, ops.convert_to_tensor([1.0, 1.0]), ops.convert_to_tensor([False, False])))
-    np.testing.assert_allclose(drawn, np.clip(plan[:, [M, 2 * M]], 0, 1), atol=5e-3)
-
-
 def test_window_seed_temperature_and_batch_independence(gen, run):
     w = _windows(run, _session(), np.array([3, 8]))
     sampler = gen.sampler()

@@ -27,7 +27,6 @@ from actiongen_keras.layers import (
     StateEmbedding,
     TemporalPositionEncoding,
     TransformerBlock,
-    WindowPlan,
 )
 from actiongen_keras.testing.layers import run_layer_test
 from actiongen_keras.testing.paths import REPO_ROOT
@@ -79,14 +78,6 @@ CASES = {
                                                               "num_anchors": 3}, GENERATOR_INPUTS, {},
                                 [(2, 4, F.NUM_EVENT_CLASSES), (2, 4, 3 + 9 * 2), (2, 4, 7 * 3 - 6), (2, 4, F.NUM_BUTTONS), (2, 4, 5),
                                  (2, 4, 2, F.NUM_SCROLL_CLASSES), (2, 4, 3 + 9 * 2)]),
-    "context_aware_generator_with_plan": (ContextAwareActionGenerator, {"d_model": 8, "num_keys": 5, "num_xy_mixtures": 3,
-                                                                        "num_timing_components": 2, "num_anchors": 3, "xy_plan": True},
-                                          GENERATOR_INPUTS, {},
-                                          [(2, 4, F.NUM_EVENT_CLASSES), (2, 4, 3 + 9 * 2), (2, 4, 7 * 3 - 6), (2, 4, F.NUM_BUTTONS), (2, 4, 5),
-                                           (2, 4, 2, F.NUM_SCROLL_CLASSES), (2, 4, 3 + 9 * 2)]),
-    "window_plan": (WindowPlan, {"d_model": 8, "num_mixtures": 3},
-                    (RNG.normal(size=(2, 32)).astype("float32"), RNG.random((2, 2)).astype("float32"), RNG.normal(0, 0.2, (2, 2)).astype("float32")),
-                    {}, (2, 15)),
     "pixel_dequantization": (PixelDequantization, {"num_mixtures": 3, "pixels": 1.0, "seed": 1},
                              (RNG.normal(size=(2, 4, 15)).astype("float32"), np.array([[1920, 1080], [1280, 720]], "float32")), {}, (2, 4, 15)),
     "gru_decoder": (GRUDecoder, {"units": 5}, (X, RNG.normal(size=(2, 4)).astype("float32")), {}, (2, 6, 5)),
