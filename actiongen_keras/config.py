@@ -112,6 +112,9 @@ class ModelConfig:
     xy_offset_scale: float = 0.01  # screen units per raw unit of the xy means' offsets (layers/context_aware_generator.py)
     xy_sigma_floor: float = 5e-5  # screen units (0.07-0.1 px on 1339-1920 px screens): the smallest xy spread
     xy_dequantize_px: float = 1.0  # training only: targets spread over this many recorder pixels (layers/pixel_dequantization.py); 0 = off
+    # each anchor's own say in the event type (layers/state_anchor_query.py, event_bias): a logit bias
+    # per event class read from each anchor's pair embedding, so a press hears its target's distance
+    anchor_event_bias: bool = False
 
 
 @dataclasses.dataclass

@@ -369,11 +369,11 @@ class WindowLoop:
         names_button, names_key = ops.convert_to_tensor(R.NAMES_BUTTON), ops.convert_to_tensor(R.NAMES_KEY)
         tok = s["token"]
         cursor = ops.cast(tok["dec_xy"], "float32")
-        _, h, pointer, cache = steps.step(ctx, tok, i, s["cache"])
+        _, h, pointer, event_logits, cache = steps.step(ctx, tok, i, s["cache"])
         u = uniforms(keys, i, NUM_SLOTS)
         sched_b = s["rel_b"] < NEVER / 2 if dwell else None
         sched_k = s["rel_k"] < NEVER / 2 if dwell else None
-        ev = categorical(g.event_logits(h)[:, 0], temperature, u[:, _S_TYPE], top_k, top_p,
+        ev = categorical(event_logits, temperature, u[:, _S_TYPE], top_k, top_p,
                          R.type_mask(s["held_b"], s["held_k"], constrain, sched_b, sched_k))
         timing, xyp, button_l, key_l, scroll_l, dwell_p = (a[:, 0] for a in g.attributes(h, ev[:, None], cursor[:, None, :], pointer,
                                                                                           s["prev_xy"][:, None, :]))

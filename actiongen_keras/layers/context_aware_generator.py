@@ -374,6 +374,7 @@ class ContextAwareActionGenerator(keras.layers.Layer):
         anchor_dist_scale=DIST_SCALE,
         anchor_time_scale_ms=TIME_SCALE_MS,
         time_encoding=None,
+        anchor_event_bias=False,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -402,6 +403,7 @@ class ContextAwareActionGenerator(keras.layers.Layer):
         if xy_frame not in XY_FRAMES:
             raise ValueError(f"xy_frame must be one of {XY_FRAMES}, got {xy_frame!r}")
         self.xy_frame = xy_frame
+        self.anchor_event_bias = bool(anchor_event_bias)
         p = self.dtype_policy
         d = self.d_model
 
@@ -410,7 +412,8 @@ class ContextAwareActionGenerator(keras.layers.Layer):
 
         self.state_processor = dense(d, "state_processor", "gelu")
         self.anchor_query = StateAnchorQuery(d, self.num_anchors, dist_scale=self.anchor_dist_scale, time_scale_ms=self.anchor_time_scale_ms,
-                                             name="anchor_query", dtype=p)
+                                             num_event_classes=F.NUM_EVENT_CLASSES if self.anchor_event_bias else 0, name="anchor_query",
+                                             dtype=p)
         self.anchor_processor = dense(d, "anchor_processor", "gelu")
         self.history_processor = dense(d, "history_processor", "gelu")
         self.t_after_encoding = TemporalPositionEncoding(d, name="t_after_encoding", dtype=p, **self.time_encoding)
@@ -461,15 +464,17 @@ class ContextAwareActionGenerator(keras.layers.Layer):
 
     def call(self, dec_hidden, state_summary, hist_summary, dec_type, dec_t_after, dec_dt, dec_xy, hist_type, hist_dt, hist_t_before,
              hist_xy, screen, anchor_xy, anchor_dt, anchor_mask, training=None):
-        h, pointer = self.fuse(dec_hidden, state_summary, hist_summary, dec_t_after, dec_dt, dec_xy, hist_type, hist_dt, hist_t_before,
-                               hist_xy, screen, anchor_xy, anchor_dt, anchor_mask, training)
+        h, pointer, event_bias = self.fuse(dec_hidden, state_summary, hist_summary, dec_t_after, dec_dt, dec_xy, hist_type, hist_dt,
+                                           hist_t_before, hist_xy, screen, anchor_xy, anchor_dt, anchor_mask, training)
         prev_xy = previous_cursor(dec_xy, hist_xy, hist_type)
-        return (self.event_logits(h),) + self.attributes(h, next_step_types(dec_type), dec_xy, pointer, prev_xy)
+        return (self.event_logits(h, event_bias),) + self.attributes(h, next_step_types(dec_type), dec_xy, pointer, prev_xy)
 
     def fuse(self, dec_hidden, state_summary, hist_summary, dec_t_after, dec_dt, dec_xy, hist_type, hist_dt, hist_t_before, hist_xy,
              screen, anchor_xy, anchor_dt, anchor_mask, training=None):
-        """The fused per-step features ``h [B, T, d_model]`` that every head reads, and the
-        anchor ``pointer [B, T, 2]`` (:class:`StateAnchorQuery`) the xy head may follow."""
+        """The fused per-step features ``h [B, T, d_model]`` that every head reads, the anchor
+        ``pointer [B, T, 2]`` (:class:`StateAnchorQuery`) the xy head may follow, and the
+        anchors' ``event_bias [B, T, NUM_EVENT_CLASSES]`` of :meth:`event_logits` (None
+        without ``anchor_event_bias``)."""
         window = self.window_context(state_summary, hist_summary, hist_type, hist_dt, hist_t_before, hist_xy, screen)
         return self.fuse_steps(window, dec_hidden, dec_t_after, dec_dt, dec_xy, anchor_xy, anchor_dt, anchor_mask, training)
 
@@ -489,15 +494,20 @@ class ContextAwareActionGenerator(keras.layers.Layer):
             return ops.repeat(v[:, None, :], T, axis=1)
 
         temporal = self.temporal_processor(self.t_after_encoding(dec_t_after) + self.dt_encoding(dec_dt))
-        anchors, pointer = self.anchor_query(anchor_xy, anchor_dt, anchor_mask, dec_xy, dec_t_after)
+        queried = self.anchor_query(anchor_xy, anchor_dt, anchor_mask, dec_xy, dec_t_after)
+        anchors, pointer = queried[:2]
+        event_bias = queried[2] if self.anchor_event_bias else None
         fused = ops.concatenate(
             [dec_hidden, per_step(state) + self.anchor_processor(anchors), per_step(history), temporal, per_step(behaviour)],
             axis=-1,
         )
-        return self.fusion_dropout(self.fusion_norm(self.fusion(fused)), training=training), pointer
+        return self.fusion_dropout(self.fusion_norm(self.fusion(fused)), training=training), pointer, event_bias
 
-    def event_logits(self, h):
-        return self.event_head(h)
+    def event_logits(self, h, event_bias=None):
+        """The event-type logits of the fused steps ``h``, plus the anchors' ``event_bias``
+        (:meth:`fuse_steps`) where the generator has one."""
+        logits = self.event_head(h)
+        return logits if event_bias is None else logits + ops.cast(event_bias, logits.dtype)
 
     def attributes(self, h, step_type, dec_xy, pointer, prev_xy):
         """``(timing, xy, button, key, scroll, dwell)`` of events of type ``step_type [B, T]``
@@ -550,5 +560,6 @@ class ContextAwareActionGenerator(keras.layers.Layer):
             anchor_dist_scale=self.anchor_dist_scale,
             anchor_time_scale_ms=self.anchor_time_scale_ms,
             time_encoding=self.time_encoding,
+            anchor_event_bias=self.anchor_event_bias,
         )
         return config

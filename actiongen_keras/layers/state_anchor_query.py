@@ -45,15 +45,24 @@ class StateAnchorQuery(keras.layers.Layer):
 
     * ``context [B, T, d_model]``: the pooled embeddings, projected;
     * ``pointer [B, T, 2]``: the offset from the cursor to the anchor the first pooling
-      head attends to (zero when a window has no anchor), for the xy head to move along.
+      head attends to (zero when a window has no anchor), for the xy head to move along;
+    * with ``num_event_classes`` > 0, ``event_bias [B, T, num_event_classes]``: a logit
+      bias of every event class, a linear read-out of each present anchor's pair embedding
+      summed over the anchors (zero at initialisation). Pooled, an anchor's distance
+      reaches the event head only blurred: teacher-forced, a click-target model said
+      "press" ten times too often far from its target (README, "Click targets on
+      SapiMouse"), and each anchor slot here has its own say in whether a press comes next
+      (SapiMouse's ``target`` where a press begins, ``target_end`` where a drag's release
+      ends).
 
     A standardised state vector would make the model rediscover subtraction of the cursor
     from a position and of the step time from a deadline; here both are given.
     """
 
-    def __init__(self, d_model, num_anchors, num_heads=2, dist_scale=DIST_SCALE, time_scale_ms=TIME_SCALE_MS, **kwargs):
+    def __init__(self, d_model, num_anchors, num_heads=2, dist_scale=DIST_SCALE, time_scale_ms=TIME_SCALE_MS, num_event_classes=0, **kwargs):
         super().__init__(**kwargs)
         self.d_model = int(d_model)
+        self.num_event_classes = int(num_event_classes)
         self.num_anchors = int(num_anchors)
         self.num_heads = int(num_heads)
         # the feature scales change the outputs: saved in the config, so a reloaded model keeps them
@@ -65,6 +74,8 @@ class StateAnchorQuery(keras.layers.Layer):
         self.pair_out = keras.layers.Dense(self.d_model, activation="gelu", name="pair_out", dtype=p)
         self.scores = keras.layers.Dense(self.num_heads, name="scores", dtype=p)
         self.project = keras.layers.Dense(self.d_model, name="project", dtype=p)
+        self.event_bias = (keras.layers.Dense(self.num_event_classes, kernel_initializer="zeros", name="event_bias", dtype=p)
+                           if self.num_event_classes else None)
 
     def build(self, anchor_xy_shape, anchor_dt_shape, anchor_mask_shape, step_xy_shape, step_t_after_shape):
         pairs = (anchor_xy_shape[0], step_xy_shape[1], anchor_xy_shape[1])  # [B, T, P]
@@ -73,6 +84,8 @@ class StateAnchorQuery(keras.layers.Layer):
         self.pair_out.build(pairs + (self.d_model,))
         self.scores.build(pairs + (self.d_model,))
         self.project.build(pairs[:2] + (self.num_heads * self.d_model,))
+        if self.event_bias is not None:
+            self.event_bias.build(pairs + (self.d_model,))
         self.built = True
 
     def call(self, anchor_xy, anchor_dt, anchor_mask, step_xy, step_t_after):
@@ -93,10 +106,12 @@ class StateAnchorQuery(keras.layers.Layer):
         shp = ops.shape(pooled)
         context = self.project(ops.reshape(pooled, (shp[0], shp[1], self.num_heads * self.d_model)))
         pointer = ops.sum(w[..., :1] * rel, axis=2)  # [B, T, 2]
-        return context, pointer
+        if self.event_bias is None:
+            return context, pointer
+        return context, pointer, ops.sum(self.event_bias(e) * mask, axis=2)
 
     def get_config(self):
         config = super().get_config()
         config.update(d_model=self.d_model, num_anchors=self.num_anchors, num_heads=self.num_heads, dist_scale=self.dist_scale,
-                      time_scale_ms=self.time_scale_ms)
+                      time_scale_ms=self.time_scale_ms, num_event_classes=self.num_event_classes)
         return config

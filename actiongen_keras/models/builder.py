@@ -79,6 +79,7 @@ def make_generator(cfg, meta, name="generator"):
         xy_offset_scale=cfg.xy_offset_scale,
         xy_sigma_floor=cfg.xy_sigma_floor,
         xy_frame=cfg.xy_frame,
+        anchor_event_bias=cfg.anchor_event_bias,
         name=name,
     )
 

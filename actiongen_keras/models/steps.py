@@ -8,7 +8,7 @@ the model's backend and compile with it (XLA on TensorFlow, ``jax.jit``, or PyTo
   the generator's per-window context (:meth:`ContextAwareActionGenerator.window_context`),
   once per window;
 * :meth:`ModelSteps.step`: one decoder input (the previous event, or BOS) at step ``i``
-  -> the fused features ``h`` of step ``i`` and the anchor pointer, with the decoder's
+  -> the fused features ``h`` of step ``i``, the anchor pointer and the event logits, with the decoder's
   key/value cache (:meth:`AdvancedAttentionDecoder.decode_step`); the sampling loop then
   reads :meth:`ContextAwareActionGenerator.event_logits` and, for the chosen type,
   :meth:`ContextAwareActionGenerator.attributes`;
@@ -87,14 +87,15 @@ class ModelSteps:
 
     def step(self, ctx, token, index, cache):
         """Decoder input ``token`` (``DEC_INPUTS``, ``[B]`` / ``[B, 2]``) at step ``index`` ->
-        ``(hidden [B, 1, d], h [B, 1, d], pointer [B, 1, 2], cache)``."""
+        ``(hidden [B, 1, d], h [B, 1, d], pointer [B, 1, 2], event_logits [B, NUM_EVENT_CLASSES], cache)``
+        (the event head's logits with the anchors' bias, where the model has one)."""
         t = {k: v[:, None] for k, v in token.items()}
         x = self.event_embedding(t["dec_type"], t["dec_button"], t["dec_key"], t["dec_scroll"], t["dec_dt"], t["dec_t_after"], t["dec_xy"])
         hidden, cache = self.decoder.decode_step(x, index, cache, ctx["memory_cache"], ctx["memory_mask"])
-        h, pointer = self.generator.fuse_steps(ctx["window"], hidden, ops.cast(t["dec_t_after"], "float32"), ops.cast(t["dec_dt"], "float32"),
-                                               ops.cast(t["dec_xy"], "float32"), ctx["anchor_xy"], ctx["anchor_dt"], ctx["anchor_mask"],
-                                               training=False)
-        return hidden, h, pointer, cache
+        h, pointer, event_bias = self.generator.fuse_steps(ctx["window"], hidden, ops.cast(t["dec_t_after"], "float32"),
+                                                           ops.cast(t["dec_dt"], "float32"), ops.cast(t["dec_xy"], "float32"), ctx["anchor_xy"],
+                                                           ctx["anchor_dt"], ctx["anchor_mask"], training=False)
+        return hidden, h, pointer, self.generator.event_logits(h, event_bias)[:, 0], cache
 
     def all_attributes(self, h, xy, pointer, prev_xy):
         """The attribute heads for every candidate type: ``(timing, xy, button, key, scroll, dwell)``,
@@ -115,10 +116,10 @@ class ModelSteps:
         ctx = self.encode(window)
         B = ops.shape(window["hist_type"])[0]
         token = bos_token(window)
-        hidden, h, pointer, _ = self.step(ctx, token, 0, self.empty_cache(B))
+        hidden, h, pointer, event_logits, _ = self.step(ctx, token, 0, self.empty_cache(B))
         prev_xy = first_previous_cursor(token["dec_xy"], window["hist_xy"], window["hist_type"])
         attrs = self.all_attributes(h, token["dec_xy"], pointer, prev_xy)
-        out = dict(zip(HEADS, (self.generator.event_logits(h)[:, 0],) + tuple(attrs)))
+        out = dict(zip(HEADS, (event_logits,) + tuple(attrs)))
         out["seq_len"] = self.decoder.seq_len_logits(hidden, ctx["state_summary"], ctx["hist_summary"])
         return out
 

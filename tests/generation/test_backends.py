@@ -37,8 +37,8 @@ SCRIPT = textwrap.dedent(
     cache = steps.empty_cache(2)
     worst = 0.0
     for i in range(x["dec_type"].shape[1]):
-        _, h, _, cache = step(ctx, {k: ops.convert_to_tensor(x[k][:, i]) for k in DEC_INPUTS}, i, cache)
-        got = ops.convert_to_numpy(steps.generator.event_logits(h)[:, 0])
+        _, _, _, logits, cache = step(ctx, {k: ops.convert_to_tensor(x[k][:, i]) for k in DEC_INPUTS}, i, cache)
+        got = ops.convert_to_numpy(logits)
         np.testing.assert_allclose(got, full["event_type"][:, i], atol=1e-5, rtol=1e-5)
         worst = max(worst, float(np.abs(got - full["event_type"][:, i]).max()))
 

@@ -129,8 +129,8 @@ def test_cached_decoding_equals_the_full_model(run):
                                                 ops.convert_to_tensor(x["hist_type"])))
     for i in range(A1):
         token = {k: ops.convert_to_tensor(x[k][:, i]) for k in DEC_INPUTS}
-        _, h, pointer, cache = steps.step(ctx, token, i, cache)
-        np.testing.assert_allclose(ops.convert_to_numpy(g.event_logits(h)[:, 0]), full["event_type"][:, i], atol=1e-5, rtol=1e-5)
+        _, h, pointer, event_logits, cache = steps.step(ctx, token, i, cache)
+        np.testing.assert_allclose(ops.convert_to_numpy(event_logits), full["event_type"][:, i], atol=1e-5, rtol=1e-5)
         attrs = g.attributes(h, ops.convert_to_tensor(nxt[:, i : i + 1].astype("int32")), token["dec_xy"][:, None, :], pointer,
                              ops.convert_to_tensor(prev[:, i : i + 1]))
         for head, a in zip(("timing", "xy", "button", "key", "scroll", "dwell"), attrs):
@@ -166,6 +166,29 @@ def test_greedy_window_of_a_polar_head_is_its_median_point():
         out = Generator(run, jit=False).sampler(S.SamplingConfig())(w, 0.0, 0)
         moves = int(np.sum(out["event_type_id"] == F.MOVE))
         assert moves >= 4 and sum(check_greedy_window(run.model, w, out, row=b) for b in range(2)) >= 4
+
+
+def test_greedy_window_of_a_model_with_the_anchors_event_bias():
+    """With ``model.anchor_event_bias`` the loop draws the event type from the event head
+    plus the anchors' bias, as the full model does: greedy decoding still equals the full
+    model's point predictions on its own prefix, and the bias is in the logits it uses."""
+    config = tiny_config()
+    config.model.anchor_event_bias = True
+    session = _session("busy", "carol", seed=9)
+    run = untrained_run([session], config)
+    q = run.model.get_layer("generator").anchor_query
+    rng = np.random.default_rng(2)
+    q.event_bias.kernel.assign(rng.normal(0, 0.5, q.event_bias.kernel.shape).astype("float32"))
+    w = _windows(run, session, np.array([1, 4]))
+    with _biased(run, {F.MOVE: 6.0}):
+        out = Generator(run, jit=False).sampler(S.SamplingConfig())(w, 0.0, 0)
+        assert sum(check_greedy_window(run.model, w, out, row=b) for b in range(2)) >= 4
+    steps = ModelSteps(run.model)
+    ctx = steps.encode({k: ops.convert_to_tensor(v) for k, v in w.items() if k in WINDOW_INPUTS})
+    token = {k: ops.convert_to_tensor(w[k][:, 0]) for k in DEC_INPUTS}
+    _, h, _, logits, _ = steps.step(ctx, token, 0, steps.empty_cache(2))
+    head_alone = ops.convert_to_numpy(steps.generator.event_head(h)[:, 0])
+    assert np.abs(ops.convert_to_numpy(logits) - head_alone).max() > 0.05
 
 
 def test_window_seed_temperature_and_batch_independence(gen, run):

@@ -65,3 +65,39 @@ def test_save_reload_round_trip(tmp_path):
     clone = keras.saving.load_model(path)
     for a, b in zip(model.predict(list(_inputs()), verbose=0), clone.predict(list(_inputs()), verbose=0)):
         np.testing.assert_allclose(b, a, atol=1e-6)
+
+
+def test_event_bias_is_each_present_anchors_own_read_out():
+    """``num_event_classes``: a third output, the sum over the present anchors of a linear
+    read-out of each one's pair embedding; zero at initialisation, nothing from an absent
+    anchor, and translation invariant like the rest."""
+    C = 5
+    layer = StateAnchorQuery(D, P, num_event_classes=C)
+    a_xy, a_dt, mask, s_xy, s_t = _inputs()
+    ctx, ptr, bias = (ops.convert_to_numpy(v) for v in layer(a_xy, a_dt, mask, s_xy, s_t))
+    assert bias.shape == (B, T, C)
+    np.testing.assert_array_equal(bias, 0.0)  # the read-out starts at zero
+    plain = StateAnchorQuery(D, P)
+    plain(a_xy, a_dt, mask, s_xy, s_t)
+    for w_plain, w in zip(plain.weights, layer.weights):  # the same layer otherwise
+        w.assign(w_plain)
+    rng = np.random.default_rng(5)
+    layer.event_bias.kernel.assign(rng.normal(0, 0.3, layer.event_bias.kernel.shape).astype("float32"))
+    layer.event_bias.bias.assign(np.arange(C, dtype="float32"))
+    ctx, ptr, bias = (ops.convert_to_numpy(v) for v in layer(a_xy, a_dt, mask, s_xy, s_t))
+    ctx0, ptr0 = (ops.convert_to_numpy(v) for v in plain(a_xy, a_dt, mask, s_xy, s_t))
+    np.testing.assert_allclose(ctx, ctx0, atol=1e-6)  # the bias leaves the context and the pointer alone
+    np.testing.assert_allclose(ptr, ptr0, atol=1e-6)
+    np.testing.assert_array_equal(bias[1], 0.0)  # no anchor present: no bias
+    # row 0: three present anchors, each its own read-out of its pair embedding
+    feats, _ = anchor_step_features(a_xy, a_dt, s_xy, s_t)
+    slots = ops.convert_to_numpy(layer.slot_embedding(ops.arange(P, dtype="int32")))
+    e = ops.convert_to_numpy(layer.pair_out(ops.convert_to_numpy(layer.pair_in(feats)) + slots[None, None]))
+    per_anchor = e[0] @ ops.convert_to_numpy(layer.event_bias.kernel) + np.arange(C)  # [T, P, C]
+    np.testing.assert_allclose(bias[0], per_anchor[:, :3].sum(axis=1), atol=1e-5)
+    a_far = a_xy.copy()
+    a_far[0, 3] = [9.0, 9.0]  # the absent anchor moved: nothing changes
+    np.testing.assert_allclose(ops.convert_to_numpy(layer(a_far, a_dt, mask, s_xy, s_t)[2]), bias, atol=1e-6)
+    shift = np.array([0.2, -0.1], "float32")
+    moved = ops.convert_to_numpy(layer(a_xy + shift, a_dt + 30.0, mask, s_xy + shift, s_t + 30.0)[2])
+    np.testing.assert_allclose(moved, bias, atol=1e-5)
