@@ -48,7 +48,8 @@ class StateAnchorQuery(keras.layers.Layer):
       head attends to (zero when a window has no anchor), for the xy head to move along;
     * with ``num_event_classes`` > 0, ``event_bias [B, T, num_event_classes]``: a logit
       bias of every event class, a linear read-out of each present anchor's pair embedding
-      summed over the anchors (zero at initialisation). Pooled, an anchor's distance
+      summed over the anchors (zero at initialisation; the read-out's own bias makes the
+      mere presence of an anchor worth a constant per class). Pooled, an anchor's distance
       reaches the event head only blurred: teacher-forced, a click-target model said
       "press" ten times too often far from its target (README, "Click targets on
       SapiMouse"), and each anchor slot here has its own say in whether a press comes next

@@ -171,7 +171,8 @@ def test_greedy_window_of_a_polar_head_is_its_median_point():
 def test_greedy_window_of_a_model_with_the_anchors_event_bias():
     """With ``model.anchor_event_bias`` the loop draws the event type from the event head
     plus the anchors' bias, as the full model does: greedy decoding still equals the full
-    model's point predictions on its own prefix, and the bias is in the logits it uses."""
+    model's point predictions on its own prefix, and a bias that decides the event decides
+    the loop's (a loop that read the event head alone would go on moving)."""
     config = tiny_config()
     config.model.anchor_event_bias = True
     session = _session("busy", "carol", seed=9)
@@ -180,9 +181,18 @@ def test_greedy_window_of_a_model_with_the_anchors_event_bias():
     rng = np.random.default_rng(2)
     q.event_bias.kernel.assign(rng.normal(0, 0.5, q.event_bias.kernel.shape).astype("float32"))
     w = _windows(run, session, np.array([1, 4]))
+    assert np.all(w["anchor_mask"].sum(-1) > 0)  # every row sees an anchor at T
+    sampler = Generator(run, jit=False).sampler(S.SamplingConfig())
     with _biased(run, {F.MOVE: 6.0}):
-        out = Generator(run, jit=False).sampler(S.SamplingConfig())(w, 0.0, 0)
+        out = sampler(w, 0.0, 0)
         assert sum(check_greedy_window(run.model, w, out, row=b) for b in range(2)) >= 4
+        assert np.all(out["count"] >= 4)
+        bias = np.array(q.event_bias.bias.numpy())
+        q.event_bias.bias.assign(bias + 40.0 * (np.arange(bias.shape[0]) == F.EOS))  # each anchor says: stop
+        stopped = Generator(run, jit=False).sampler(S.SamplingConfig())(w, 0.0, 0)
+        q.event_bias.bias.assign(bias)
+    np.testing.assert_array_equal(stopped["count"], [0, 0])
+    assert [S.STOPS[int(s)] for s in stopped["stop"]] == ["eos", "eos"]
     steps = ModelSteps(run.model)
     ctx = steps.encode({k: ops.convert_to_tensor(v) for k, v in w.items() if k in WINDOW_INPUTS})
     token = {k: ops.convert_to_tensor(w[k][:, 0]) for k in DEC_INPUTS}
