@@ -6,7 +6,12 @@ the heaviest test files out first.
 per batch size) a dozen times; without LLVM's optimisation passes each compilation takes
 about half as long, and the compiled loop runs slower, which tests do not notice. The
 numbers are the same up to float rounding (tests compare with tolerances). Users and
-benchmarks get XLA's default."""
+benchmarks get XLA's default.
+
+``TF_NUM_INTRAOP_THREADS=1``: the suite runs in two processes on two cores; with TensorFlow's
+default every op of each process is split over both cores, and the two fight for them. One
+thread per op is also what ``train.intra_op_threads`` gives training (``training/threads.py``),
+so every test process runs the setting users train with, whichever test starts TensorFlow first."""
 
 import json
 import math
@@ -15,6 +20,7 @@ from collections import Counter
 from pathlib import Path
 
 os.environ.setdefault("XLA_FLAGS", "--xla_backend_optimization_level=0")
+os.environ.setdefault("TF_NUM_INTRAOP_THREADS", "1")
 
 import pytest  # noqa: E402
 

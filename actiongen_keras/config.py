@@ -46,6 +46,7 @@ RANGES = {
     "train.early_stopping_patience": (0, None, True),
     "train.loss_weights.*": (0, None, True),
     "train.self_feed": (0, 1, True),  # [0, 1)
+    "train.intra_op_threads": (0, None, True),
     "train.self_feed_recovery": (0, 1, True),  # [0, 1]
     "generation.temperature": (0, None, True),
     "generation.top_k": (0, None, True),
@@ -131,6 +132,9 @@ class TrainConfig:
     # tracing the graph costs more than a few steps on a tiny dataset (the tests use it); also
     # for debugging a layer with print / pdb.
     run_eagerly: bool = False
+    # TensorFlow threads per op (training/threads.py): 1 runs the step's many small ops side by side
+    # instead of splitting each over the cores (1.3x on 2 cores, README Speed); 0 = TensorFlow's choice.
+    intra_op_threads: int = 1
     # Probability that a move's decoder position is the model's own draw (parallel scheduled
     # sampling, training/self_feed.py); 0 = teacher forcing only.
     self_feed: float = 0.0

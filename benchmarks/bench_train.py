@@ -13,7 +13,9 @@ repeated set of training batches and keeps the best repeat (windows/s = steps x 
 input is decoded once and held in memory (:func:`cached_batches`) so that only the training step is measured; the tf.data pipeline is measured on its own,
 uncached and shuffled, as ``make_dataset`` feeds ``fit`` (one full pass, ``--repeats`` times).
 
-``--default-only`` measures only the configuration ``actiongen train`` uses by default (the
+``--intra-op-threads N`` sets TensorFlow's threads per op (``train.intra_op_threads``, default:
+the config's, 1; 0 = TensorFlow's choice; on the JAX and PyTorch backends it reaches only the
+input pipeline). ``--default-only`` measures only the configuration ``actiongen train`` uses by default (the
 config's ``jit_compile``, float32, batch 64); ``--self-feed P`` trains self-fed
 (``train.self_feed``, :mod:`~actiongen_keras.training.self_feed`: its first pass is the cost), with
 ``--self-feed-recovery R`` (``train.self_feed_recovery``) below 1 for fading deviations.
@@ -134,10 +136,13 @@ def measure(data_dir, jit, precision, batch, steps, warmup, repeats, self_feed=0
 
 def worker(args):
     """Measure every configuration of ``args.backend``; one JSON line per row on stdout."""
+    from actiongen_keras.training.threads import set_intra_op_threads
+
+    set_intra_op_threads(args.intra_op_threads, log=lambda m: print(m, file=sys.stderr))  # before TensorFlow starts
     for jit, precision, batches in [DEFAULT_CONFIG] if args.default_only else CONFIGS[args.backend]:
         for batch in batches:
             row = {"backend": args.backend, "jit_compile": jit, "precision": precision, "batch": batch, "self_feed": args.self_feed,
-                   "self_feed_recovery": args.self_feed_recovery}
+                   "self_feed_recovery": args.self_feed_recovery, "intra_op_threads": args.intra_op_threads}
             try:
                 row.update(measure(args.data, jit, precision, batch, args.steps, args.warmup, args.repeats, args.self_feed,
                                    args.self_feed_recovery))
@@ -157,6 +162,8 @@ def main(argv=None):
     ap.add_argument("--default-only", action="store_true", help="only the configuration actiongen train uses by default")
     ap.add_argument("--self-feed", type=float, default=0.0, help="train.self_feed of the measured model (default 0)")
     ap.add_argument("--self-feed-recovery", type=float, default=1.0, help="train.self_feed_recovery of the measured model (default 1)")
+    ap.add_argument("--intra-op-threads", type=int, default=TrainConfig().intra_op_threads,
+                    help="TensorFlow threads per op (train.intra_op_threads; default the config's; 0 = TensorFlow's choice)")
     ap.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--backend", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
@@ -168,7 +175,7 @@ def main(argv=None):
     for backend in args.backends.split(","):
         cmd = [sys.executable, __file__, "--worker", "--backend", backend, "--data", str(data), "--steps", str(args.steps),
                "--warmup", str(args.warmup), "--repeats", str(args.repeats), "--self-feed", str(args.self_feed),
-               "--self-feed-recovery", str(args.self_feed_recovery)]
+               "--self-feed-recovery", str(args.self_feed_recovery), "--intra-op-threads", str(args.intra_op_threads)]
         cmd += ["--default-only"] if args.default_only else []
         env = dict(os.environ, KERAS_BACKEND=backend, PYTHONPATH=str(ROOT))
         with subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True) as proc:
@@ -185,11 +192,12 @@ def main(argv=None):
     ok = [r for r in rows if "error" not in r]
     fastest = max(ok, key=lambda r: r["windows_per_s"]) if ok else None
 
-    print("\n| backend | jit_compile | precision | batch | training windows/s | first steps s |")
-    print("|---|---|---|---:|---:|---:|")
+    print("\n| backend | jit_compile | precision | batch | TF threads per op | training windows/s | first steps s |")
+    print("|---|---|---|---:|---:|---:|---:|")
     for r in rows:
         rate = f"{r['windows_per_s']:,.0f}" if "error" not in r else "failed: " + r["error"]
-        print(f"| {r['backend']} | {r['jit_compile']} | {r['precision']} | {r['batch']} | {rate} | {r.get('warmup_s', 0):.1f} |")
+        print(f"| {r['backend']} | {r['jit_compile']} | {r['precision']} | {r['batch']} | {r['intra_op_threads'] or 'auto'} | {rate} "
+              f"| {r.get('warmup_s', 0):.1f} |")
     print(f"\ntf.data pipeline (make_dataset, batch 64, shuffled, uncached): {pipe:,.0f} windows/s")
     if fastest:
         print(f"fastest training step: {fastest['backend']} jit={fastest['jit_compile']} {fastest['precision']} "

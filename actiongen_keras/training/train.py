@@ -42,6 +42,7 @@ from actiongen_keras.training.distributed import shard_for_workers, weights_dige
 from actiongen_keras.training.losses import build_losses, event_decision_bias
 from actiongen_keras.training.metrics import build_weighted_metrics
 from actiongen_keras.training.self_feed import self_feeding
+from actiongen_keras.training.threads import set_intra_op_threads
 
 
 class TrainingDiverged(ActiongenError):
@@ -360,6 +361,7 @@ def train(data_dir, run_dir, config=None, epochs=None, progress=True, gru_baseli
     epochs = config.train.epochs if epochs is None else epochs
     if isinstance(epochs, bool) or not isinstance(epochs, (int, np.integer)) or epochs < 1:
         raise ConfigError(f"epochs must be an integer >= 1, got {epochs!r}")
+    set_intra_op_threads(config.train.intra_op_threads, log)  # before the strategy or a dataset starts TensorFlow
     strategy = None
     if distributed:
         strategy, worker = worker_strategy()
