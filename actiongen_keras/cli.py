@@ -134,7 +134,6 @@ def _cmd_dataset_rollouts(args):
 def _cmd_train(args):
     # deferred: both import TensorFlow and Keras
     from actiongen_keras.scoring.score import metrics_table
-    from actiongen_keras.training.threads import set_intra_op_threads
     from actiongen_keras.training.train import train
 
     config = Config.from_json(args.config) if args.config else Config()
@@ -142,8 +141,6 @@ def _cmd_train(args):
         config.train.batch_size = args.batch_size
     if args.progressive:
         config.train.progressive = True
-    config.check()
-    set_intra_op_threads(config.train.intra_op_threads)  # before --closed-loop's contexts start TensorFlow
     monitors = []
     if args.closed_loop:
         from actiongen_keras.data.normalize import load_preprocessing

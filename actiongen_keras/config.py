@@ -133,7 +133,7 @@ class TrainConfig:
     # for debugging a layer with print / pdb.
     run_eagerly: bool = False
     # TensorFlow threads per op (training/threads.py): 1 runs the step's many small ops side by side
-    # instead of splitting each over the cores (1.3x on 2 cores, README Speed); 0 = TensorFlow's choice.
+    # instead of splitting each over the cores (1.21x on 2 cores, README Speed); 0 = TensorFlow's choice.
     intra_op_threads: int = 1
     # Probability that a move's decoder position is the model's own draw (parallel scheduled
     # sampling, training/self_feed.py); 0 = teacher forcing only.

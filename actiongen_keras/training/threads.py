@@ -4,13 +4,14 @@ Why one thread per op by default: the training step is many small ops (four head
 attention in chunks, six output heads, their losses and gradients), most of them a few
 hundred microseconds. With TensorFlow's default (every core splits every op) the cores
 spend the step handing slices of small ops to each other; with one thread per op they run
-independent ops side by side instead (the inter-op pool still has every core). On this
-project's 2-core machines the default model's training step went from 250-317 to 373-396
-windows/s (README, Speed). A machine with many cores and a much larger model may gain from
+independent ops side by side instead (the inter-op pool still has every core). On a 2-core
+VM the default model's training step went from 312-328 to 380-390 windows/s (1.21x,
+alternating ``benchmarks/bench_train.py --intra-op-threads 0`` / ``1`` runs; README, Speed). A machine with many cores and a much larger model may gain from
 splitting ops again: ``train.intra_op_threads: 0`` leaves the choice to TensorFlow.
 
 TensorFlow reads the setting once, when its runtime starts (the first op, dataset or
-strategy of the process), so it is applied before anything of the run touches TensorFlow;
+strategy of the process), so ``train()`` applies it before anything of the run touches
+TensorFlow (``actiongen train --closed-loop`` prepares its contexts without TensorFlow: checked);
 in a process where TensorFlow has already started it cannot change and is reported, not
 raised. It applies to TensorFlow's runtime, which on the JAX and PyTorch backends runs only
 the ``tf.data`` input pipeline.
