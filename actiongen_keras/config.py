@@ -53,6 +53,7 @@ RANGES = {
     "generation.top_p": (0, 1, False),  # (0, 1]: checked below
     "generation.xy_noise_corr": (0, 1, True),  # [0, 1)
     "generation.xy_top_p": (0, 1, False),  # (0, 1]: checked below
+    "generation.best_of": (1, None, True),
     "splits.min_subjects": (2, None, True),
 }
 _HIGH_INCLUSIVE = {"train.self_feed_recovery", "generation.top_p", "generation.xy_top_p"}
@@ -154,6 +155,10 @@ class GenerationConfig:
     top_p: float = 1.0
     xy_noise_corr: float = 0.0  # correlation of consecutive moves' position noise (generation/sampler.py)
     xy_top_p: float = 1.0  # nucleus over each move's position-mixture component (generation/sampler.py)
+    # windows drawn per window, the one nearest to its anchors kept (generation/best_of.py): 4 against 1 trebled the pace
+    # of SapiMouse task rollouts and raised osu! hits on unseen maps 1.7x, the detector no worse (README, Generation);
+    # rollout() and act() in Python take best_of=, default 1 (one draw)
+    best_of: int = 4
     seed: int | None = None
 
 
@@ -274,6 +279,8 @@ def _build(factory, values, section):
         if isinstance(current, (int, float)) and not isinstance(current, bool):
             if not isinstance(v, (int, float)) or isinstance(v, bool):
                 raise ConfigError(f"{section}.{k} must be a number, got {v!r}")
-            v = type(current)(v) if not (isinstance(current, int) and isinstance(v, float) and v != int(v)) else v
+            if isinstance(current, int) and isinstance(v, float) and not (math.isfinite(v) and v == int(v)):
+                raise ConfigError(f"{section}.{k} must be a whole number, got {v!r}")
+            v = type(current)(v)
         kwargs[k] = v
     return dataclasses.replace(default, **kwargs)

@@ -11,11 +11,14 @@ stroke straightness; the interval histogram's TV at 1 ms; the button dwell; the 
 cursor samples at a screen edge; the three top cues; and the teacher-forced heads. For click-target
 sessions (``--click-targets``) a second line per seed: targets clicked and reached, the pace, when
 they were reached and clicked, where the first press fell, and the silent 3 s slices (recomputed
-from the saved rollouts where the report predates them).
+from the saved rollouts where the report predates them). For osu! sessions a line per seed: the
+objects hit, and why the others were missed (inside the circle at its time, clicked within its
+window, reached within its reach span), the human's hit rate beside them.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 from pathlib import Path
@@ -91,13 +94,22 @@ def rows(report_dir):
             yield (f"seed {s} steering: pull {_f(tc['steering']['pull_slope'])} (real {_f(real.get('pull_slope'))})"
                    f" | off course {_f(tc['steering']['off_course_median'])} rad (real {_f(real.get('off_course_median'))})"
                    f" | fast steps off course {_f(tc['steering']['off_course_fast_median'])} rad (real {_f(real.get('off_course_fast_median'))})")
+        osu = m.get("osu_hit_rate", {}).get("details", {}).get("model")
+        if osu:
+            yield (f"seed {s} osu!: hit {_f(osu['rate'])} (human {_f(m['osu_hit_rate'].get('human'))}) | inside {_f(osu['rate_inside'])}"
+                   f" | clicked {_f(osu['rate_clicked'])} | reached {_f(osu['rate_reached'])} | {osu['n_objects']} objects")
     ph = top.get("per_head", {}).get("model")
     if ph:
         yield "teacher-forced: " + " ".join(f"{k} {ph[k]:.3f}" for k in ("event_accuracy", "event_macro_f1", "timing_mae_ms", "timing_mae_ms_nonmove", "coord_mae_px"))
 
 
 def main(argv=None):
-    for report_dir in argv if argv is not None else sys.argv[1:]:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("report_dirs", nargs="+", metavar="REPORT_DIR", help="folders written by actiongen evaluate")
+    args = p.parse_args(argv)
+    for report_dir in args.report_dirs:
+        if not (Path(report_dir) / "metrics.json").is_file():
+            p.error(f"{report_dir}: no metrics.json here (a folder written by actiongen evaluate)")
         print(f"== {report_dir}")
         for line in rows(report_dir):
             print(line)

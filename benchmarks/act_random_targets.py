@@ -1,14 +1,15 @@
 """`actiongen act` on random click targets: how many goals a model carries out, and how fast.
 
     python benchmarks/act_random_targets.py RUN_DIR/model.keras [--goals 200] [--context SESSION_DIR]
-                                            [--screen 1280x720] [--seconds-per-goal 5] [--seed 0] [--tempo 1[,2,...]]
+                                            [--screen 1280x720] [--seconds-per-goal 5] [--seed 0] [--tempo 1[,2,...]] [--best-of 1]
 
 Draws ``--goals`` click targets (20 px) uniformly on the screen (40 px from its edges; NumPy seed
 ``--seed``), runs :func:`actiongen_keras.generation.act.act` once and prints the goals achieved,
 the time taken, the median time per goal, and the presses and goals done per minute of
 generated input (the README's "Directed generation" figures). ``--tempo`` takes a list: one
 run per tempo on the same targets (the README's tempo table; needs a model trained with the
-pace column).
+pace column). ``--best-of N``: each window drawn N times, the one nearest to the target kept
+(``generation/best_of.py``).
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ def main(argv=None):
     p.add_argument("--seconds-per-goal", type=float, default=5.0)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--tempo", default="1", help="comma-separated tempos, one run each (act(tempo=...))")
+    p.add_argument("--best-of", type=int, default=1, help="windows drawn per window, the nearest to the target kept (act(best_of=...))")
     a = p.parse_args(argv)
     w, h = (float(v) for v in a.screen.split("x"))
     xy = np.random.default_rng(a.seed).uniform([40, 40], [w - 40, h - 40], (a.goals, 2))
@@ -52,7 +54,8 @@ def main(argv=None):
             print(f"== {context.session_id}: the person presses {session_pace(context.events):.1f} times a minute", flush=True)
         for tempo in tempos:
             t = time.perf_counter()
-            session, result = act(gen, plan, context=context, seed=a.seed, seconds_per_goal=a.seconds_per_goal, tempo=tempo)
+            session, result = act(gen, plan, context=context, seed=a.seed, seconds_per_goal=a.seconds_per_goal, tempo=tempo,
+                                  best_of=a.best_of)
             done = [g["done_ms"] for g in result["goals"] if g["done"]]
             per_goal = np.diff([0.0] + done)
             ev = session.events

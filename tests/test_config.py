@@ -51,6 +51,9 @@ def test_bad_config_names_the_key(text, message):
         ('{"generation": {"top_p": 0}}', "generation.top_p must be > 0"),
         ('{"generation": {"temperature": -1}}', "generation.temperature must be >= 0"),
         ('{"data": {"tick_ms": 0}}', "data.tick_ms must be > 0"),
+        ('{"train": {"epochs": 1.5}}', "train.epochs must be a whole number"),
+        ('{"generation": {"best_of": 0}}', "generation.best_of must be >= 1"),
+        ('{"generation": {"best_of": 2.5}}', "generation.best_of must be a whole number"),
     ],
 )
 def test_out_of_range_values_are_refused_by_name(text, message):

@@ -7,7 +7,7 @@ The stage modules that import TensorFlow are imported inside the commands: build
 parser (``actiongen --help``) does not.
 
 The sampling settings (``--seed``, ``--temperature``, ``--top-k``, ``--top-p``,
-``--xy-noise-corr``, ``--xy-top-p``) default to the ``generation`` section of the run's ``config.json``.
+``--xy-noise-corr``, ``--xy-top-p``, ``--best-of``) default to the ``generation`` section of the run's ``config.json``.
 """
 
 from __future__ import annotations
@@ -21,11 +21,11 @@ from actiongen_keras.errors import ActiongenError
 from actiongen_keras.evaluation.osu_circleguard import export_replay
 from actiongen_keras.recordings.session import find_sessions, read_session, write_session
 
-SAMPLING = ("seed", "temperature", "top_k", "top_p", "xy_noise_corr", "xy_top_p")
+SAMPLING = ("seed", "temperature", "top_k", "top_p", "xy_noise_corr", "xy_top_p", "best_of")
 
 
 def sampling_settings(args):
-    """``{seed, temperature, top_k, top_p, xy_noise_corr, xy_top_p}``: those given on the command line, the
+    """``{seed, temperature, top_k, top_p, xy_noise_corr, xy_top_p, best_of}``: those given on the command line, the
     others from the ``generation`` section of the run's ``config.json`` (a seed of null there: 0;
     ``generation.run.run_sampling``)."""
     from actiongen_keras.generation.run import run_sampling  # deferred: imports Keras
@@ -123,6 +123,9 @@ SAMPLING_ARGS = {
                           help="correlation of consecutive moves' position noise, in [0, 1) (0 = independent; default: the run config's, 0)"),
     "xy_top_p": dict(type=finite_float(0.0, 1.0, low_open=True),
                      help="nucleus sampling of each move's position-mixture component (1 = the whole mixture; default: the run config's, 1)"),
+    "best_of": dict(type=int_at_least(1),
+                    help="draw each 600 ms window N times and keep the one nearest to the anchors the state shows "
+                         "(generation/best_of.py; 1 = one draw; default: the run config's, 4)"),
 }
 
 

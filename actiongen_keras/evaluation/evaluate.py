@@ -118,7 +118,7 @@ def _usable(session, cfg):
 
 def evaluate(model_or_run_dir, sessions, out_dir, seconds=30.0, max_sessions=None, seed=0, temperature=1.0, top_k=0, top_p=1.0,
              beatmap_dir=None, n_boot=500, progress=True, baselines=True, write_generated=True, data_dir=None, split=None,
-             xy_noise_corr=0.0, xy_top_p=1.0, seeds=None, dwell=True, clock=True, pixel_grid=True, follow_clicks=True):
+             xy_noise_corr=0.0, xy_top_p=1.0, seeds=None, dwell=True, clock=True, pixel_grid=True, follow_clicks=True, best_of=1):
     """Run (a) and (b) of the module doc; write ``out_dir``; return the merged metrics dict.
 
     Args:
@@ -136,6 +136,8 @@ def evaluate(model_or_run_dir, sessions, out_dir, seconds=30.0, max_sessions=Non
             (:class:`~actiongen_keras.generation.sampler.SamplingConfig`; off for ablations).
         follow_clicks: click targets advance on the rollout's own clicks
             (:func:`~actiongen_keras.generation.rollout.rollout`; False for the ablation).
+        best_of: windows drawn per window, the one nearest to its anchors kept
+            (:mod:`~actiongen_keras.generation.best_of`).
     """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -186,7 +188,7 @@ def evaluate(model_or_run_dir, sessions, out_dir, seconds=30.0, max_sessions=Non
         t = time.perf_counter()
         rolled = rollout(gen, todo, seconds=seconds_each, seed=ctx_seeds, temperature=temperature, top_k=top_k, top_p=top_p,
                          start_ms=[T0 for T0, _ in spans], xy_noise_corr=xy_noise_corr, xy_top_p=xy_top_p, progress=progress, dwell=dwell, follow_clicks=follow_clicks,
-                         clock=clock, pixel_grid=pixel_grid)
+                         clock=clock, pixel_grid=pixel_grid, best_of=best_of)
         gen_seconds = time.perf_counter() - t
         gen_parts, n_windows, stops = [], 0, Counter()
         for g in rolled:
@@ -202,7 +204,7 @@ def evaluate(model_or_run_dir, sessions, out_dir, seconds=30.0, max_sessions=Non
         generation = {
             "sessions": len(todo), "seconds": float(seconds), "seed": sd, "context_seeds": ctx_seeds, "temperature": temperature,
             "top_k": top_k, "top_p": top_p, "xy_noise_corr": xy_noise_corr, "xy_top_p": xy_top_p, "dwell": dwell, "clock": clock, "pixel_grid": pixel_grid, "follow_clicks": follow_clicks,
-            "windows": n_windows, "ms_per_window": 1000.0 * gen_seconds / max(n_windows, 1),
+            "best_of": int(best_of), "windows": n_windows, "ms_per_window": 1000.0 * gen_seconds / max(n_windows, 1),
             "window_stops": dict(stops), "context_sessions": [s.session_id for s in todo],
             "model": str(gen.model_path),
         }
@@ -354,7 +356,8 @@ def _report(gen, per_head, real, split_info, runs):
                   else f"{len(runs)} seeds: " + ", ".join(str(sd) for sd, _, _ in runs))
     L += ["## Closed-loop generation", "",
           f"{g['sessions']} sessions, {g['seconds']:g} s each after 6 s of real context (temperature {g['temperature']:g}, "
-          f"top-k {g['top_k']}, top-p {g['top_p']:g}, {seeds_text}); {n_windows} windows, {ms:.1f} ms per window wall-clock "
+          f"top-k {g['top_k']}, top-p {g['top_p']:g}, position nucleus {g['xy_top_p']:g}, "
+          f"{'one draw' if g.get('best_of', 1) == 1 else 'best of %d draws' % g['best_of']} a window, {seeds_text}); {n_windows} windows, {ms:.1f} ms per window wall-clock "
           "(batched; incl. encoding the contexts); windows ended by " + ", ".join(f"{k}: {v}" for k, v in sorted(stops.items())) + ". "
           "The real and generated spans compared below exclude the shared real context.", ""]
     if len(runs) == 1:

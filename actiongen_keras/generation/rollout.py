@@ -38,7 +38,9 @@ The result of each context is a :class:`~actiongen_keras.recordings.session.Sess
 * ``extra``: ``context_session_id``, ``model`` (path), ``seed``, ``temperature``, ``top_k``,
   ``top_p``, ``context_ms`` (= ``history_ms``, the length of the real context),
   ``generated_from_ms`` (= ``T0``: events before it are real), ``generated_ms``
-  (= ``seconds * 1000``) and ``window_stops`` (how the windows ended: eos/time/max_actions).
+  (= ``seconds * 1000``), ``window_stops`` (how the windows ended: eos/time/max_actions)
+  and ``best_of`` (draws per window; with more than one, each window kept is the draw
+  nearest to the anchors the state shows, :mod:`~actiongen_keras.generation.best_of`).
 
 Positions go back to pixels (``x * width``, ``y * height``), key ids to key names through
 the run's key vocabulary, scroll classes to notches (``features.scroll_notches``).
@@ -64,6 +66,7 @@ from actiongen_keras.data.windows import (
 )
 from actiongen_keras.errors import ActiongenError
 from actiongen_keras.generation import rules as R
+from actiongen_keras.generation.best_of import anchor_cost, pick_best
 from actiongen_keras.generation.clock import recorder_input, recorder_of
 from actiongen_keras.generation.run import RunFiles, load_run
 from actiongen_keras.generation.sampler import NEVER, STOPS, SamplingConfig, WindowSampler
@@ -153,9 +156,12 @@ def state_upto(session, end_ms, start_ms=None):
     return State(t_ms=t[keep], columns={k: np.asarray(v)[keep] for k, v in st.columns.items()})
 
 
-def window_seed(seed, k):
-    """The seed of window ``k`` of a context rolled out with ``seed`` (31 bits, from NumPy's SeedSequence)."""
-    return int(np.random.SeedSequence([int(seed) & 0xFFFFFFFFFFFFFFFF, int(k)]).generate_state(1)[0] & 0x7FFFFFFF)
+def window_seed(seed, k, candidate=0):
+    """The seed of window ``k`` of a context rolled out with ``seed`` (31 bits, from NumPy's SeedSequence);
+    ``candidate`` ``c >= 1``: of the window's ``c``-th further draw (``best_of``,
+    :mod:`~actiongen_keras.generation.best_of`; candidate 0 is the window's own draw)."""
+    words = [int(seed) & 0xFFFFFFFFFFFFFFFF, int(k)] + ([int(candidate)] if candidate else [])
+    return int(np.random.SeedSequence(words).generate_state(1)[0] & 0x7FFFFFFF)
 
 
 @dataclasses.dataclass
@@ -200,7 +206,7 @@ def _per_context(value, n, name):
 
 def rollout(model_or_run_dir, contexts, seconds=30.0, seed=0, temperature=1.0, top_k=0, top_p=1.0, constrain=True, start_ms=None,
             progress=False, session_id=None, xy_noise_corr=0.0, xy_top_p=1.0, batch_size=None, dwell=True, clock=True, pixel_grid=True,
-            follow_clicks=True, tasks=None):
+            follow_clicks=True, tasks=None, best_of=1):
     """Generate ``seconds`` of input after the real context of each session (module doc).
 
     Args:
@@ -223,6 +229,8 @@ def rollout(model_or_run_dir, contexts, seconds=30.0, seed=0, temperature=1.0, t
             targets on the rollout's own clicks (:class:`ClickTask`); False: on the person's.
         tasks: one :class:`ClickTask` (or None) per context, instead of the one its session
             implies (a plan's goals, ``generation/act.py``).
+        best_of: draw every window this many times and keep the one nearest to its anchors
+            (:mod:`~actiongen_keras.generation.best_of`; 1 = one draw, the default).
 
     Returns:
         for one Session, the generated :class:`Session` (an unusable context raises
@@ -238,6 +246,8 @@ def rollout(model_or_run_dir, contexts, seconds=30.0, seed=0, temperature=1.0, t
                                   pixel_grid=bool(pixel_grid))
     except ValueError as e:
         raise ActiongenError(str(e)) from None
+    if isinstance(best_of, bool) or not isinstance(best_of, (int, np.integer)) or best_of < 1:
+        raise ActiongenError(f"best_of must be a whole number >= 1, got {best_of!r}")
     n = len(sessions)
     seeds = _per_context(seed, n, "seed") if isinstance(seed, (list, tuple, np.ndarray)) else [int(seed) + i for i in range(n)]
     seconds_l = _per_context(seconds, n, "seconds")
@@ -263,11 +273,11 @@ def rollout(model_or_run_dir, contexts, seconds=30.0, seed=0, temperature=1.0, t
     if progress and rows:
         bar = tqdm(total=sum(r.n_windows for r in rows), desc="rollout", leave=False, unit="window")
     for chunk in chunks:
-        _run_chunk(gen, chunk, sampling, bar)
+        _run_chunk(gen, chunk, sampling, bar, int(best_of))
     if bar is not None:
         bar.close()
     for r in rows:
-        results[r.index] = _to_session(gen, r, sampling, session_id if single else None)
+        results[r.index] = _to_session(gen, r, sampling, session_id if single else None, int(best_of))
     return results[0] if single else results
 
 
@@ -288,8 +298,10 @@ def _start_row(gen, i, s, seed, seconds, start_ms, follow_clicks=True, task=None
     return _Row(i, s, int(seed), T0, float(seconds), run, carry, clock, grid, Counter(), float(cfg.target_ms), task)
 
 
-def _run_chunk(gen, rows, sampling, bar):
-    """Roll out ``rows`` together, window after window (rows whose span is done idle along)."""
+def _run_chunk(gen, rows, sampling, bar, best_of=1):
+    """Roll out ``rows`` together, window after window (rows whose span is done idle along);
+    with ``best_of`` N each row's window is drawn N times in the same call and the candidate
+    nearest to its anchors kept (:mod:`~actiongen_keras.generation.best_of`)."""
     prep, cfg = gen.preprocessing, gen.data_config
     sampler = gen.sampler(sampling)
     target = float(cfg.target_ms)
@@ -309,8 +321,17 @@ def _run_chunk(gen, rows, sampling, bar):
         window = {name: np.concatenate([w[name] for w in wins]) for name in WINDOW_INPUTS}
         carry = {name: np.stack([r.carry[name] for r in rows]) for name in rows[0].carry}
         carry["last_t_rel"] = np.array(last, np.float32)
-        out = sampler(window, np.full(len(rows), sampling.temperature, np.float32), np.array([window_seed(r.seed, k) for r in rows]),
+        seeds = [[window_seed(r.seed, k, c) for c in range(best_of)] for r in rows]
+        if best_of > 1:
+            window = {name: np.repeat(v, best_of, axis=0) for name, v in window.items()}
+            carry = {name: np.repeat(v, best_of, axis=0) for name, v in carry.items()}
+            clocks = np.repeat(np.array(clocks, np.float32), best_of, axis=0)
+        out = sampler(window, np.full(len(rows) * best_of, sampling.temperature, np.float32), np.array(seeds).reshape(-1),
                       carry, np.array(clocks, np.float32))
+        if best_of > 1:
+            screens = np.repeat(np.array([r.session.screen for r in rows], np.float64), best_of, axis=0)
+            keep = pick_best(anchor_cost(out, window, target, screens), best_of)
+            out = {name: v[keep] for name, v in out.items()}
         for j, r in enumerate(rows):
             if k >= r.n_windows:
                 continue
@@ -332,7 +353,7 @@ def _run_chunk(gen, rows, sampling, bar):
                 bar.update(1)
 
 
-def _to_session(gen, row, sampling, session_id=None):
+def _to_session(gen, row, sampling, session_id=None, best_of=1):
     """A finished row as the generated :class:`Session` (module doc)."""
     prep, cfg = gen.preprocessing, gen.data_config
     s, T0, run = row.session, row.T0, row.run
@@ -370,6 +391,7 @@ def _to_session(gen, row, sampling, session_id=None):
         "clock": {"period_ms": row.clock[0], "phase_ms": row.clock[1], "resolution_ms": row.clock[2], "others_tick": bool(row.clock[3])}
         if sampling.clock else None,
         "pixel_grid_px": row.grid if sampling.pixel_grid else None,
+        "best_of": int(best_of),
         "context_ms": hist, "generated_from_ms": T0, "generated_ms": span,
         "window_stops": dict(stops),
     })

@@ -21,7 +21,8 @@ from actiongen_keras.testing.sessions import tiny_sessions
 
 
 def tiny_config(max_actions=16, max_history_events=64):
-    """A small model (d_model 16, 2 heads, no dropout) on short windows: fast to build, compile and train.
+    """A small model (d_model 16, 2 heads, no dropout) on short windows, sampled with one draw a window:
+    fast to build, compile, train and roll out.
 
     A run built from a dataset takes the dataset's window sizes instead (``train()`` does).
     """
@@ -29,6 +30,7 @@ def tiny_config(max_actions=16, max_history_events=64):
     m = c.model
     m.d_model, m.num_heads, m.ff_dim, m.key_embedding_dim, m.dropout = 16, 2, 32, 4, 0.0
     c.data.max_actions, c.data.max_history_events = int(max_actions), int(max_history_events)
+    c.generation.best_of = 1  # one draw a window: the suite's CLI runs compile one batch size (best_of: tests/generation)
     return c
 
 

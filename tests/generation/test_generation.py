@@ -15,7 +15,8 @@ from actiongen_keras.errors import ActiongenError
 from actiongen_keras.evaluation.cli import add_evaluation_parsers
 from actiongen_keras.generation import rules as R
 from actiongen_keras.generation import sampler as S
-from actiongen_keras.generation.rollout import Generator, rollout
+from actiongen_keras.generation.best_of import anchor_cost
+from actiongen_keras.generation.rollout import Generator, rollout, window_seed
 from actiongen_keras.layers.context_aware_generator import XY_SIGMA_SHIFT, draw_position, previous_cursor, split_xy_params, xy_point, xy_tail
 from actiongen_keras.layers.multi_scale_timing import sample_timing, scale_ranges, timing_cdf
 from actiongen_keras.models.steps import DEC_INPUTS, WINDOW_INPUTS, ModelSteps
@@ -421,6 +422,46 @@ def test_batched_rollout_equals_single_rollouts_and_reports_failures(gen):
     np.testing.assert_allclose(first.t_ms, alone.events.t_ms, atol=1e-2)
     with pytest.raises(ActiongenError, match="seconds"):
         rollout(gen, a, seconds=float("inf"))
+
+
+def test_best_of_keeps_each_windows_cheapest_candidate(gen, monkeypatch):
+    """The first window of a best-of-3 rollout is the candidate, among the three the sampler draws
+    with the window's seed and the candidates' seeds, that costs least; best_of 1 is the plain rollout.
+    (An untrained model puts every draw at the same clipped point, so the sampler's positions are
+    moved here by an amount that depends on the seed: the candidates then differ; generation/best_of.py.)"""
+    g, session = gen, _session()
+    T0 = float(session.events.t_ms[0]) + 6000.0
+    plain = rollout(g, session, seconds=0.6, seed=4, start_ms=T0)
+    one = rollout(g, session, seconds=0.6, seed=4, start_ms=T0, best_of=1)
+    np.testing.assert_array_equal(plain.events.t_ms, one.events.t_ms)
+    assert one.extra["best_of"] == 1
+
+    real_sampler = g.sampler()
+
+    def spread(window, temperature, seed, carry=None, clock=None):
+        out = dict(real_sampler(window, temperature, seed, carry, clock))
+        shift = (np.asarray(seed, np.int64) % 1000 / 1000.0)[:, None, None] * np.array([1.0, 0.0])
+        out["xy"] = np.clip(out["xy"] + shift, 0, 1).astype(np.float32)
+        calls.append((window, np.asarray(seed), out))
+        return out
+
+    calls = []
+    monkeypatch.setattr(g, "sampler", lambda sampling=None: spread)
+    best = rollout(g, session, seconds=0.6, seed=4, start_ms=T0, best_of=3, clock=False, pixel_grid=False)
+    assert best.extra["best_of"] == 3 and len(calls) == 1
+    window, seeds, out = calls[0]
+    np.testing.assert_array_equal(seeds, [window_seed(4, 0), window_seed(4, 0, 1), window_seed(4, 0, 2)])
+    cost = anchor_cost(out, window, g.data_config.target_ms, np.array([session.screen] * 3, float))
+    assert window["anchor_mask"].sum() == 3 and len(set(np.round(cost, 6))) == 3  # the choice is not a tie
+    k = int(np.argmin(cost))
+    assert k != 0  # a loop that kept the first draw would fail below
+    gen_ev = best.events.take(best.events.t_ms >= T0)
+    n = int(out["count"][k])
+    assert len(gen_ev) == n > 0
+    np.testing.assert_allclose(gen_ev.t_ms, T0 + out["t_ms"][k, :n], atol=1e-2)
+    np.testing.assert_allclose(gen_ev.x, out["xy"][k, :n, 0] * session.screen[0], atol=1e-2)
+    with pytest.raises(ActiongenError, match="best_of"):
+        rollout(g, session, seconds=0.6, best_of=0)
 
 
 def test_sampling_options_run_in_the_loop(gen):
