@@ -156,7 +156,7 @@ class GenerationConfig:
     xy_noise_corr: float = 0.0  # correlation of consecutive moves' position noise (generation/sampler.py)
     xy_top_p: float = 1.0  # nucleus over each move's position-mixture component (generation/sampler.py)
     # windows drawn per window, the one nearest to its anchors kept (generation/best_of.py): 4 against 1 trebled the pace
-    # of SapiMouse task rollouts and raised osu! hits on unseen maps 1.7x, the detector no worse (README, Generation);
+    # of SapiMouse task rollouts and raised osu! hits on unseen maps 1.3-1.7x, the detector no worse (README, Generation);
     # rollout() and act() in Python take best_of=, default 1 (one draw)
     best_of: int = 4
     seed: int | None = None
