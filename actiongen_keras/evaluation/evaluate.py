@@ -357,7 +357,7 @@ def _report(gen, per_head, real, split_info, runs):
     L += ["## Closed-loop generation", "",
           f"{g['sessions']} sessions, {g['seconds']:g} s each after 6 s of real context (temperature {g['temperature']:g}, "
           f"top-k {g['top_k']}, top-p {g['top_p']:g}, position nucleus {g['xy_top_p']:g}, "
-          f"{'one draw' if g.get('best_of', 1) == 1 else 'best of %d draws' % g['best_of']} a window, {seeds_text}); {n_windows} windows, {ms:.1f} ms per window wall-clock "
+          f"{'one draw' if g['best_of'] == 1 else 'best of %d draws' % g['best_of']} a window, {seeds_text}); {n_windows} windows, {ms:.1f} ms per window wall-clock "
           "(batched; incl. encoding the contexts); windows ended by " + ", ".join(f"{k}: {v}" for k, v in sorted(stops.items())) + ". "
           "The real and generated spans compared below exclude the shared real context.", ""]
     if len(runs) == 1:

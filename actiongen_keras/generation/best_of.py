@@ -28,7 +28,8 @@ anchors the model itself was shown (``data/features.py``: on-screen points with 
 
 The window's cost is the mean over the anchors that count. A row without anchors costs 0
 for every candidate and keeps the first, so ``best_of`` changes nothing where the state
-declares no goal (SapiMouse without click targets, Balabit, typing).
+declares no goal (SapiMouse without click targets, Balabit, typing); a window in which no
+row shows an anchor is drawn once (``rollout._run_chunk``), so it costs nothing there either.
 
 **Random numbers.** Candidate 0 of window ``k`` is drawn with the window's own seed
 (``rollout.window_seed(seed, k)``): ``best_of=1`` is the rollout without this module, to the
@@ -50,14 +51,20 @@ MISS_PX = 100.0
 reaches the circle without pressing is worth as much as one that presses 100 px away."""
 
 
+def event_times(t_ms, count):
+    """``t_ms [B, A]`` of a sampled window with the slots past each row's ``count`` at +inf
+    (events that never come)."""
+    t_ms = np.asarray(t_ms, np.float64)
+    return np.where(np.arange(t_ms.shape[1])[None, :] < np.asarray(count)[:, None], t_ms, np.inf)
+
+
 def cursor_at(start_xy, t_ms, xy, count, when):
     """The cursor of each row at each time of ``when`` ``[B, P]`` (ms from the window's start):
     the position of the last generated event at or before it, ``start_xy`` ``[B, 2]`` before the
     first. ``t_ms [B, A]``, ``xy [B, A, 2]``: the window's events, the first ``count [B]`` real."""
-    t_ms, xy = np.asarray(t_ms, np.float64), np.asarray(xy, np.float64)
-    B, A = t_ms.shape
-    valid = np.arange(A)[None, :] < np.asarray(count)[:, None]
-    t = np.where(valid, t_ms, np.inf)  # slots past the count never come
+    xy = np.asarray(xy, np.float64)
+    t = event_times(t_ms, count)
+    A = t.shape[1]
     n_before = (t[:, None, :] <= np.asarray(when, np.float64)[:, :, None]).sum(-1)  # [B, P]
     idx = np.clip(n_before - 1, 0, max(A - 1, 0))
     held = np.take_along_axis(xy, idx[..., None].repeat(2, axis=-1), axis=1) if A else np.zeros(idx.shape + (2,))
@@ -65,8 +72,8 @@ def cursor_at(start_xy, t_ms, xy, count, when):
 
 
 def counted_anchors(anchor_dt, anchor_mask, target_ms):
-    """``(counts [B, P] bool, when [B, P] ms)``: which anchors a window's cost reads and at what
-    time (module doc)."""
+    """``(counts [B, P] bool, when [B, P] ms, timed [B, P] bool)``: which anchors a window's cost
+    reads, at what time, and which of them are due within the window (they want a press; module doc)."""
     dt = np.asarray(anchor_dt, np.float64)
     present = np.asarray(anchor_mask) > 0
     in_window = present & (dt > 0) & (dt < target_ms)
@@ -83,7 +90,7 @@ def counted_anchors(anchor_dt, anchor_mask, target_ms):
     nxt = np.argmin(np.where(later, dt, np.inf), axis=1)
     fallback = ~due.any(1) & later.any(1)
     counts[fallback, nxt[fallback]] = True
-    return counts, when
+    return counts, when, in_window
 
 
 def anchor_cost(out, window, target_ms, screen_px):
@@ -93,18 +100,15 @@ def anchor_cost(out, window, target_ms, screen_px):
     ``out``: the sampler's output (``count``, ``t_ms``, ``xy``, ``event_type_id``); ``window``: its inputs
     (``bos_xy``, ``anchor_xy``, ``anchor_dt``, ``anchor_mask``); ``screen_px [B, 2]``: each
     row's screen, width and height."""
-    counts, when = counted_anchors(window["anchor_dt"], window["anchor_mask"], float(target_ms))
+    counts, when, timed = counted_anchors(window["anchor_dt"], window["anchor_mask"], float(target_ms))
     cur = cursor_at(window["bos_xy"], out["t_ms"], out["xy"], out["count"], when)
     scale = np.asarray(screen_px, np.float64)[:, None, :]
     dist = np.hypot(*np.moveaxis((cur - np.asarray(window["anchor_xy"], np.float64)) * scale, -1, 0))
-    # a timed anchor due within the window wants a press at its moment
-    t = np.asarray(out["t_ms"], np.float64)
+    # an anchor due within the window wants a press at its moment
     typ = np.asarray(out["event_type_id"])
-    valid = np.arange(t.shape[1])[None, :] < np.asarray(out["count"])[:, None]
-    press_t = np.where(valid & ((typ == F.PRESS) | (typ == F.KEY_DOWN)), t, np.inf)  # [B, A]
+    press_t = np.where((typ == F.PRESS) | (typ == F.KEY_DOWN), event_times(out["t_ms"], out["count"]), np.inf)  # [B, A]
     near = (np.abs(press_t[:, None, :] - when[:, :, None]) <= PRESS_WINDOW_MS).any(-1)  # [B, P]
-    dt = np.asarray(window["anchor_dt"], np.float64)
-    dist = dist + np.where((dt > 0) & (dt < float(target_ms)) & ~near, MISS_PX, 0.0)
+    dist = dist + np.where(timed & ~near, MISS_PX, 0.0)
     n = counts.sum(1)
     return np.where(n > 0, np.where(counts, dist, 0.0).sum(1) / np.maximum(n, 1), 0.0)
 
@@ -116,4 +120,4 @@ def pick_best(cost, n_candidates):
     return np.arange(len(cost)) * int(n_candidates) + np.argmin(cost, axis=1)
 
 
-__all__ = ["MISS_PX", "PRESS_WINDOW_MS", "anchor_cost", "counted_anchors", "cursor_at", "pick_best"]
+__all__ = ["MISS_PX", "PRESS_WINDOW_MS", "anchor_cost", "counted_anchors", "cursor_at", "event_times", "pick_best"]

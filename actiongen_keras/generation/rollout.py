@@ -301,7 +301,8 @@ def _start_row(gen, i, s, seed, seconds, start_ms, follow_clicks=True, task=None
 def _run_chunk(gen, rows, sampling, bar, best_of=1):
     """Roll out ``rows`` together, window after window (rows whose span is done idle along);
     with ``best_of`` N each row's window is drawn N times in the same call and the candidate
-    nearest to its anchors kept (:mod:`~actiongen_keras.generation.best_of`)."""
+    nearest to its anchors kept (:mod:`~actiongen_keras.generation.best_of`), where any row of
+    the window shows an anchor (else one draw: there is nothing to choose by)."""
     prep, cfg = gen.preprocessing, gen.data_config
     sampler = gen.sampler(sampling)
     target = float(cfg.target_ms)
@@ -321,16 +322,18 @@ def _run_chunk(gen, rows, sampling, bar, best_of=1):
         window = {name: np.concatenate([w[name] for w in wins]) for name in WINDOW_INPUTS}
         carry = {name: np.stack([r.carry[name] for r in rows]) for name in rows[0].carry}
         carry["last_t_rel"] = np.array(last, np.float32)
-        seeds = [[window_seed(r.seed, k, c) for c in range(best_of)] for r in rows]
-        if best_of > 1:
-            window = {name: np.repeat(v, best_of, axis=0) for name, v in window.items()}
-            carry = {name: np.repeat(v, best_of, axis=0) for name, v in carry.items()}
-            clocks = np.repeat(np.array(clocks, np.float32), best_of, axis=0)
-        out = sampler(window, np.full(len(rows) * best_of, sampling.temperature, np.float32), np.array(seeds).reshape(-1),
+        # a window without anchors has nothing to choose by: one draw (every candidate would cost 0)
+        draws = best_of if best_of > 1 and window["anchor_mask"].any() else 1
+        seeds = [[window_seed(r.seed, k, c) for c in range(draws)] for r in rows]
+        if draws > 1:
+            window = {name: np.repeat(v, draws, axis=0) for name, v in window.items()}
+            carry = {name: np.repeat(v, draws, axis=0) for name, v in carry.items()}
+            clocks = np.repeat(np.array(clocks, np.float32), draws, axis=0)
+        out = sampler(window, np.full(len(rows) * draws, sampling.temperature, np.float32), np.array(seeds).reshape(-1),
                       carry, np.array(clocks, np.float32))
-        if best_of > 1:
-            screens = np.repeat(np.array([r.session.screen for r in rows], np.float64), best_of, axis=0)
-            keep = pick_best(anchor_cost(out, window, target, screens), best_of)
+        if draws > 1:
+            screens = np.repeat(np.array([r.session.screen for r in rows], np.float64), draws, axis=0)
+            keep = pick_best(anchor_cost(out, window, target, screens), draws)
             out = {name: v[keep] for name, v in out.items()}
         for j, r in enumerate(rows):
             if k >= r.n_windows:

@@ -27,13 +27,14 @@ def test_counted_anchors_follow_the_rules():
         [700.0, 650.0, 900.0],  # nothing due: the next to come (650 ms), at the window's end
         [-30.0, 300.0, 300.0],  # one already due, two due together at 300 ms: the first of those
     ])
-    counts, when = counted_anchors(dt, mask, target)
+    counts, when, timed = counted_anchors(dt, mask, target)
     np.testing.assert_array_equal(counts, [[1, 0, 0], [1, 1, 0], [0, 1, 0], [1, 1, 0]])
     np.testing.assert_allclose(when[0], [600, 600, 600])
     np.testing.assert_allclose(when[1, :2], [200, 450])
     np.testing.assert_allclose(when[2, 1], 600)
     np.testing.assert_allclose(when[3, :2], [600, 300])
-    absent, _ = counted_anchors(dt, np.array([[0, 1, 1], [0, 0, 0], [1, 0, 0], [0, 0, 1]]), target)
+    np.testing.assert_array_equal(timed, [[0, 0, 0], [1, 1, 0], [0, 0, 0], [0, 1, 1]])
+    absent, _, _ = counted_anchors(dt, np.array([[0, 1, 1], [0, 0, 0], [1, 0, 0], [0, 0, 1]]), target)
     np.testing.assert_array_equal(absent, [[0, 1, 0], [0, 0, 0], [1, 0, 0], [0, 0, 1]])
 
 

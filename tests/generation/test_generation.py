@@ -460,6 +460,15 @@ def test_best_of_keeps_each_windows_cheapest_candidate(gen, monkeypatch):
     assert len(gen_ev) == n > 0
     np.testing.assert_allclose(gen_ev.t_ms, T0 + out["t_ms"][k, :n], atol=1e-2)
     np.testing.assert_allclose(gen_ev.x, out["xy"][k, :n, 0] * session.screen[0], atol=1e-2)
+    # a window that shows no anchor has nothing to choose by: drawn once, as best_of 1 draws it
+    cols = dict(session.state.columns, obj_x=np.full(len(session.state.t_ms), np.nan))
+    bare = dataclasses.replace(session, state=dataclasses.replace(session.state, columns=cols))
+    calls.clear()
+    once = rollout(g, bare, seconds=0.6, seed=4, start_ms=T0, best_of=3, clock=False, pixel_grid=False)
+    assert len(calls) == 1 and calls[0][0]["anchor_mask"].sum() == 0 and len(calls[0][1]) == 1
+    plain = rollout(g, bare, seconds=0.6, seed=4, start_ms=T0, best_of=1, clock=False, pixel_grid=False)
+    np.testing.assert_array_equal(once.events.t_ms, plain.events.t_ms)
+    np.testing.assert_array_equal(once.events.x, plain.events.x)
     with pytest.raises(ActiongenError, match="best_of"):
         rollout(g, session, seconds=0.6, best_of=0)
 
