@@ -8,7 +8,7 @@ medians of reversing steps and mean absolute turn (the detector's cues; a report
 before every cue was kept in metrics.json has only its top six, and the missing medians
 are computed from its generated sessions with the same segment features); curvature and
 stroke straightness; the interval histogram's TV at 1 ms; the button dwell; the share of
-cursor samples at a screen edge; the three top cues; and the teacher-forced heads. For click-target
+cursor samples at a screen edge; the moves that stand still (reports of this release on); the three top cues; and the teacher-forced heads. For click-target
 sessions (``--click-targets``) a second line per seed: targets clicked and reached, the pace, when
 they were reached and clicked, where the first press fell, and the silent 3 s slices (recomputed
 from the saved rollouts where the report predates them). For osu! sessions a line per seed: the
@@ -83,6 +83,7 @@ def rows(report_dir):
                + f" | interval TV {_f(th['interval_ms']['samples']['model']['tv'])}"
                + f" | dwell {_f(dwell.get('median'), '{:.0f}')}, {_f(dwell.get('p10'), '{:.0f}')}-{_f(dwell.get('p90'), '{:.0f}')} ms, TV {_f(dwell.get('tv'))}"
                + f" | at an edge {_f(m['edge_share']['model'])} (real {_f(m['edge_share']['real'])})"
+               + (f" | still moves {_f(m['still_share']['model'])} (real {_f(m['still_share']['real'])})" if "still_share" in m else "")
                + " | cues " + ", ".join(f"{c['feature']} {c['auc']:.2f}" for c in m["detector_cues"]["model"][:3]))
         tc, silent = _click_targets(d, m)
         if tc["n_targets"]:

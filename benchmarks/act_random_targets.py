@@ -1,7 +1,7 @@
 """`actiongen act` on random click targets: how many goals a model carries out, and how fast.
 
     python benchmarks/act_random_targets.py RUN_DIR/model.keras [--goals 200] [--context SESSION_DIR]
-                                            [--screen 1280x720] [--seconds-per-goal 5] [--seed 0] [--tempo 1[,2,...]] [--best-of 1]
+                                            [--screen 1280x720] [--seconds-per-goal 5] [--seed 0] [--tempo 1[,2,...]] [--best-of 1] [--no-moves-on-change]
 
 Draws ``--goals`` click targets (20 px) uniformly on the screen (40 px from its edges; NumPy seed
 ``--seed``), runs :func:`actiongen_keras.generation.act.act` once and prints the goals achieved,
@@ -40,6 +40,8 @@ def main(argv=None):
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--tempo", default="1", help="comma-separated tempos, one run each (act(tempo=...))")
     p.add_argument("--best-of", type=int, default=1, help="windows drawn per window, the nearest to the target kept (act(best_of=...))")
+    p.add_argument("--no-moves-on-change", action="store_true",
+                   help="keep generated moves that stand still (act(moves_on_change=False); generation/clock.py)")
     a = p.parse_args(argv)
     w, h = (float(v) for v in a.screen.split("x"))
     xy = np.random.default_rng(a.seed).uniform([40, 40], [w - 40, h - 40], (a.goals, 2))
@@ -55,7 +57,7 @@ def main(argv=None):
         for tempo in tempos:
             t = time.perf_counter()
             session, result = act(gen, plan, context=context, seed=a.seed, seconds_per_goal=a.seconds_per_goal, tempo=tempo,
-                                  best_of=a.best_of)
+                                  best_of=a.best_of, moves_on_change=not a.no_moves_on_change)
             done = [g["done_ms"] for g in result["goals"] if g["done"]]
             per_goal = np.diff([0.0] + done)
             ev = session.events

@@ -50,7 +50,7 @@ def _cmd_generate(args):
     check_output(args.out, args.overwrite, inputs, nested_ok=False)  # before the rollout, not after it
     sessions = [read_session(f, "repair")[0] for f in folders]
     results = rollout(args.model, sessions, seconds=args.seconds, start_ms=args.start_ms, progress=not args.quiet, **sampling_settings(args),
-                      batch_size=args.batch_size, dwell=not args.no_dwell, clock=not args.no_clock, pixel_grid=not args.no_pixel_grid,
+                      batch_size=args.batch_size, dwell=not args.no_dwell, clock=not args.no_clock, pixel_grid=not args.no_pixel_grid, moves_on_change=not args.no_moves_on_change,
                       follow_clicks=not args.targets_on_schedule)
     failed, lines = 0, []
     with staged_output(args.out, args.overwrite, inputs, nested_ok=False) as work:
@@ -81,7 +81,7 @@ def _cmd_act(args):
     check_output(args.out, args.overwrite, [args.plan, args.model], nested_ok=False)
     settings = sampling_settings(args)
     session, result = act(args.model, plan, context=context, seconds_per_goal=args.seconds_per_goal, **settings,
-                          dwell=not args.no_dwell, clock=not args.no_clock, pixel_grid=not args.no_pixel_grid,
+                          dwell=not args.no_dwell, clock=not args.no_clock, pixel_grid=not args.no_pixel_grid, moves_on_change=not args.no_moves_on_change,
                           typing_model=args.typing_model, scroll_model=args.scroll_model, typos=args.typos, tempo=args.tempo)
     t0 = float(session.extra["generated_from_ms"])
     with staged_output(args.out, args.overwrite, [args.plan, args.model], nested_ok=False) as work:
@@ -99,7 +99,7 @@ def _cmd_evaluate(args):
     with staged_output(args.out, args.overwrite, inputs=[args.sessions, args.model, args.data]) as work:
         metrics = evaluate(args.model, args.sessions, work, seconds=args.seconds, max_sessions=args.max_sessions, beatmap_dir=args.beatmaps,
                            n_boot=args.n_boot, progress=not args.quiet, data_dir=args.data, split=args.split, seeds=args.seeds,
-                           dwell=not args.no_dwell, clock=not args.no_clock, pixel_grid=not args.no_pixel_grid,
+                           dwell=not args.no_dwell, clock=not args.no_clock, pixel_grid=not args.no_pixel_grid, moves_on_change=not args.no_moves_on_change,
                            follow_clicks=not args.targets_on_schedule, **sampling_settings(args))
     if "summary" in metrics:  # several seeds
         summ = metrics["summary"]
@@ -145,6 +145,8 @@ def _sampling_args(s):
                    help="continuous event times instead of the context recorder's clock (ablation)")
     s.add_argument("--no-pixel-grid", action="store_true",
                    help="continuous positions instead of the context recorder's pixel grid (ablation)")
+    s.add_argument("--no-moves-on-change", action="store_true",
+                   help="keep generated moves that stand still, where the context's recorder reports moves only on change (ablation)")
     s.add_argument("--targets-on-schedule", action="store_true",
                    help="click targets change when the person's did, not when the rollout clicks them (ablation)")
 

@@ -118,7 +118,8 @@ def _usable(session, cfg):
 
 def evaluate(model_or_run_dir, sessions, out_dir, seconds=30.0, max_sessions=None, seed=0, temperature=1.0, top_k=0, top_p=1.0,
              beatmap_dir=None, n_boot=500, progress=True, baselines=True, write_generated=True, data_dir=None, split=None,
-             xy_noise_corr=0.0, xy_top_p=1.0, seeds=None, dwell=True, clock=True, pixel_grid=True, follow_clicks=True, best_of=1):
+             xy_noise_corr=0.0, xy_top_p=1.0, seeds=None, dwell=True, clock=True, pixel_grid=True, follow_clicks=True, best_of=1,
+             moves_on_change=True):
     """Run (a) and (b) of the module doc; write ``out_dir``; return the merged metrics dict.
 
     Args:
@@ -138,6 +139,9 @@ def evaluate(model_or_run_dir, sessions, out_dir, seconds=30.0, max_sessions=Non
             (:func:`~actiongen_keras.generation.rollout.rollout`; False for the ablation).
         best_of: windows drawn per window, the one nearest to its anchors kept
             (:mod:`~actiongen_keras.generation.best_of`).
+        moves_on_change: leave out generated moves that stand still where the context's
+            recorder reports moves only on change (:func:`~actiongen_keras.generation.rollout.rollout`;
+            False for the ablation).
     """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -188,14 +192,16 @@ def evaluate(model_or_run_dir, sessions, out_dir, seconds=30.0, max_sessions=Non
         t = time.perf_counter()
         rolled = rollout(gen, todo, seconds=seconds_each, seed=ctx_seeds, temperature=temperature, top_k=top_k, top_p=top_p,
                          start_ms=[T0 for T0, _ in spans], xy_noise_corr=xy_noise_corr, xy_top_p=xy_top_p, progress=progress, dwell=dwell, follow_clicks=follow_clicks,
-                         clock=clock, pixel_grid=pixel_grid, best_of=best_of)
+                         clock=clock, pixel_grid=pixel_grid, best_of=best_of,
+                         moves_on_change=moves_on_change)
         gen_seconds = time.perf_counter() - t
-        gen_parts, n_windows, stops = [], 0, Counter()
+        gen_parts, n_windows, stops, still = [], 0, Counter(), 0
         for g in rolled:
             if isinstance(g, Exception):
                 raise g
             n_windows += int(sum(g.extra["window_stops"].values()))
             stops.update(g.extra["window_stops"])
+            still += int(g.extra["still_moves_dropped"])
             if write_generated:
                 write_session(g, sd_dir / "generated" / g.session_id)
             gen_parts.append(generated_part(g))
@@ -204,7 +210,7 @@ def evaluate(model_or_run_dir, sessions, out_dir, seconds=30.0, max_sessions=Non
         generation = {
             "sessions": len(todo), "seconds": float(seconds), "seed": sd, "context_seeds": ctx_seeds, "temperature": temperature,
             "top_k": top_k, "top_p": top_p, "xy_noise_corr": xy_noise_corr, "xy_top_p": xy_top_p, "dwell": dwell, "clock": clock, "pixel_grid": pixel_grid, "follow_clicks": follow_clicks,
-            "best_of": int(best_of), "windows": n_windows, "ms_per_window": 1000.0 * gen_seconds / max(n_windows, 1),
+            "best_of": int(best_of), "moves_on_change": bool(moves_on_change), "still_moves_dropped": still, "windows": n_windows, "ms_per_window": 1000.0 * gen_seconds / max(n_windows, 1),
             "window_stops": dict(stops), "context_sessions": [s.session_id for s in todo],
             "model": str(gen.model_path),
         }
@@ -260,6 +266,8 @@ def headline(hl):
         out[f"edge_share.{name}"] = v
     for name, v in hl.get("silent_share", {}).items():
         out[f"silent_share.{name}"] = v
+    for name, v in hl.get("still_share", {}).items():
+        out[f"still_share.{name}"] = v
     for q, h in hl.get("timing_histograms", {}).items():
         for name, d in h["samples"].items():
             if name != "real":
@@ -323,6 +331,8 @@ def seeds_markdown(runs):
         row(f"cursor within {EDGE_MARGIN:.0%} of a screen edge, {label}", f"edge_share.{name}")
     for name, label in (("real", "real"),) + _SAMPLES:
         row(f"{SEGMENT_MS / 1000:g} s slices without an event, {label}", f"silent_share.{name}")
+    for name, label in (("real", "real"),) + _SAMPLES:
+        row(f"moves at the position before them, {label}", f"still_share.{name}")
     row("intervals on the real's ticks, real", "interval_ms.on_ticks.real")
     for q, what in (("interval_ms", "interval TV at 1 ms"), ("dwell_button_ms", "button dwell TV at 5 ms"),
                     ("dwell_key_ms", "key dwell TV at 5 ms")):
@@ -354,10 +364,12 @@ def _report(gen, per_head, real, split_info, runs):
     ms = np.mean([gi["ms_per_window"] for _, _, gi in runs])
     seeds_text = (f"seeds {g['context_seeds'][0]}..{g['context_seeds'][-1]}" if len(runs) == 1
                   else f"{len(runs)} seeds: " + ", ".join(str(sd) for sd, _, _ in runs))
+    still_text = (f"{sum(gi.get('still_moves_dropped', 0) for _, _, gi in runs)} moves that stood still left out"
+                  if g.get("moves_on_change", True) else "moves that stand still kept")
     L += ["## Closed-loop generation", "",
           f"{g['sessions']} sessions, {g['seconds']:g} s each after 6 s of real context (temperature {g['temperature']:g}, "
           f"top-k {g['top_k']}, top-p {g['top_p']:g}, position nucleus {g['xy_top_p']:g}, "
-          f"{'one draw' if g['best_of'] == 1 else 'best of %d draws' % g['best_of']} a window, {seeds_text}); {n_windows} windows, {ms:.1f} ms per window wall-clock "
+          f"{'one draw' if g['best_of'] == 1 else 'best of %d draws' % g['best_of']} a window, {seeds_text}; {still_text}); {n_windows} windows, {ms:.1f} ms per window wall-clock "
           "(batched; incl. encoding the contexts); windows ended by " + ", ".join(f"{k}: {v}" for k, v in sorted(stops.items())) + ". "
           "The real and generated spans compared below exclude the shared real context.", ""]
     if len(runs) == 1:

@@ -131,6 +131,7 @@ def evaluate_sessions(real, generated, out_dir, baselines=True, seed=0, segment_
         ``timing_histograms`` (:func:`~actiongen_keras.evaluation.distances.timing_histograms`),
         ``edge_share`` (per sample, :func:`~actiongen_keras.evaluation.kinematics.edge_share`: the drift),
         ``silent_share`` (per sample, :func:`~actiongen_keras.evaluation.kinematics.silent_share`: slices without an event),
+        ``still_share`` (per sample, :func:`~actiongen_keras.evaluation.kinematics.still_share`: moves that do not move),
         ``fitts``, ``counts`` and ``settings``. ``detector_auc.human_floor`` also carries
         ``n_subjects`` and ``has_power`` (at least ``detector.MIN_SUBJECTS_FOR_FLOOR`` people).
     """
@@ -196,6 +197,7 @@ def evaluate_sessions(real, generated, out_dir, baselines=True, seed=0, segment_
         "timing_histograms": Dist.timing_histograms(real, sets),
         "edge_share": {name: K.edge_share(ss) for name, ss in {"real": real, **sets}.items()},
         "silent_share": {name: K.silent_share(ss, segment_ms) for name, ss in {"real": real, **sets}.items()},
+        "still_share": {name: K.still_share(ss) for name, ss in {"real": real, **sets}.items()},
         "counts": {"real_sessions": len(real), "real_subjects": len(subjects), "real_segments": int(len(Xr)),
                    **{f"{n}_sessions": len(ss) for n, ss in sets.items()},
                    **{f"{n}_segments": int(len(feats[n][0])) for n in sets}},
@@ -322,6 +324,9 @@ def render_markdown(m):
     if "silent_share" in m:
         L += ["", f"Slices of {m.get('settings', {}).get('segment_ms', K.SEGMENT_MS) / 1000:g} s without a single event (a rollout that falls silent; the detector, "
               "which needs moves in a segment, cannot see it): " + ", ".join(f"{name} {_f(v)}" for name, v in m["silent_share"].items()) + "."]
+    if "still_share" in m:
+        L += ["", "Moves at the position of the event before them (a recorder that reports moves on change writes almost none): "
+              + ", ".join(f"{name} {_f(v)}" for name, v in m["still_share"].items()) + "."]
     f = m["fitts"]
     L += ["", f"Fitts' law for the Bezier bot ({f['source']}, n={f['n']}): MT = {_f(f['a'])} + {_f(f['b'])} log2(D/W+1) ms, R^2 = {_f(f.get('r2'))}.", ""]
     if "osu_hit_rate" in m:

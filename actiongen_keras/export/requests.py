@@ -139,7 +139,8 @@ def raw_window(session, prep, T, generate=False, temperature=0.0, seed=0):
         raw["temperature"] = np.array([temperature], np.float32)
         raw["seed"] = np.array([seed], np.int64)
         # the recorder of the session's events before T, as a rollout reads it (generation.clock)
-        raw["recorder"] = np.array([recorder_input(*recorder_of(session.events, T), T)], np.float32)
+        rec = recorder_of(session.events, T)
+        raw["recorder"] = np.array([recorder_input(rec.clock, rec.grid, T)], np.float32)
     return raw
 
 

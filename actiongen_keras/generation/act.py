@@ -66,7 +66,7 @@ import numpy as np
 
 from actiongen_keras.data.windows import history_ms
 from actiongen_keras.errors import ActiongenError
-from actiongen_keras.generation.clock import WHOLE_MS, recorder_of
+from actiongen_keras.generation.clock import WHOLE_MS, pixel_grid, recorder_of
 from actiongen_keras.generation.layouts import DEFAULT_LAYOUT, LAYOUT_NAMES
 from actiongen_keras.generation.layouts import layout as keyboard_layout
 from actiongen_keras.generation.rollout import as_generator, generated_part, rollout
@@ -234,7 +234,14 @@ def plan_targets(plan):
 
 def _context_session(plan, context, hist):
     """The session the rollout starts from: the context's first ``hist`` ms on the plan's screen,
-    or a still cursor at the plan's start; and T0 (the first goal appears then)."""
+    or a still cursor at the plan's start; and T0 (the first goal appears then).
+
+    A context recorded in whole pixels stays in whole pixels on the plan's screen (its
+    positions scaled, then rounded): a pointer on that screen is on its pixels too, so the
+    rollout reads the recorder's grid off it (``clock.pixel_grid``) and generates whole pixels,
+    with the moves that stand still left out (``clock.moves_on_change``). Scaled unrounded,
+    the context read as sub-pixel and a directed path came out in fractions of a pixel, which
+    no pointer reports."""
     if context is None:
         ev = Events.from_columns(t_ms=[0.0], type=["move"], x=[plan.start[0]], y=[plan.start[1]])
         t0, subject = 0.0, "plan"
@@ -245,7 +252,9 @@ def _context_session(plan, context, hist):
         t0, subject = float(c.t_ms[0]), context.subject
         ev = c.take(c.t_ms < t0 + hist)
         sx, sy = plan.screen[0] / float(context.screen[0]), plan.screen[1] / float(context.screen[1])
-        ev = dataclasses.replace(ev, x=ev.x * sx, y=ev.y * sy)
+        moves = c.type == "move"
+        whole = np.round if pixel_grid(c.x[moves], c.y[moves]) else (lambda v: v)
+        ev = dataclasses.replace(ev, x=whole(ev.x * sx), y=whole(ev.y * sy))
     return Session(session_id="plan", source="generated", subject=subject, screen=plan.screen, events=ev,
                    state_columns=[dict(c) for c in STATE_COLUMNS], extra={"state_source": STATE_SOURCE}), t0 + hist
 
@@ -340,7 +349,7 @@ def act(model, plan, context=None, seed=0, seconds_per_goal=SECONDS_PER_GOAL, ty
     hist = history_ms(gen.data_config) if gen is not None else DEFAULT_HISTORY_MS
     session, T0 = _context_session(plan, context, hist)
     # typed keys and wheel notches join the context's recorder clock (whole ms without a context)
-    clock = recorder_of(session.events, T0)[0] if context is not None else WHOLE_MS
+    clock = recorder_of(session.events, T0).clock if context is not None else WHOLE_MS
     if not pointer:
         session = dataclasses.replace(session, state_columns=None, extra={})
     events = session.events

@@ -1,4 +1,5 @@
-"""The recorder's clock and pixel grid, read off a recording's own timestamps and positions.
+"""The recorder's clock, pixel grid and moves on change, read off a recording's own timestamps
+and positions (:func:`recorder_of`).
 
 Recorders stamp input on a clock: a 60 Hz game or browser frame stamped in whole
 milliseconds gives intervals of 16 and 17 ms, a 125 Hz mouse 8 ms, Balabit's remote
@@ -24,9 +25,16 @@ browser, OSRS), osu! replays store sub-pixel floats. :func:`pixel_grid` tells wh
 context's own positions, and the sampling loop puts every generated position on that grid
 (:func:`~actiongen_keras.generation.sampler.sample_window`): the model then reads whole
 pixels in closed loop as it did in training, and the stream keeps its recorder's grid.
+
+And most recorders report the pointer when it moves, not while it stands: :func:`moves_on_change`
+tells which from the context's moves, and where it does the rollout leaves out the generated
+moves that stand on the position before them (:func:`still_moves`,
+``generation/rollout.py``), which on a pixel grid a model draws often and a recorder never writes.
 """
 
 from __future__ import annotations
+
+from typing import NamedTuple
 
 import numpy as np
 
@@ -66,6 +74,37 @@ def pixel_grid(x, y, max_events=2000):
     if len(xy) < MIN_EVENTS:
         return 0.0
     return 1.0 if np.all(np.abs(xy - np.round(xy)) < 1e-6) else 0.0
+
+
+STILL_MAX = 0.2
+"""Share of a recorder's consecutive moves that repeat the position before, at or above which
+it reports the cursor where it stands (a polling recorder) rather than when it moves."""
+
+
+def moves_on_change(x, y, max_events=2000):
+    """Whether the recorder of the cursor positions ``x``, ``y`` (pixels, its last ``max_events``
+    moves) reports a move only when the position changes: fewer than :data:`STILL_MAX` of its
+    consecutive moves stand still. A browser's or an OS's pointer events do (SapiMouse: a median
+    of 0.7% still, at most 11% in a session; Balabit at most 0.3%; osu! replays none; the OSRS
+    sample 4%); a recorder polling a still cursor would not. False where there are fewer than
+    :data:`MIN_EVENTS` moves (no evidence: every generated move is kept)."""
+    xy = np.stack([np.asarray(x, np.float64), np.asarray(y, np.float64)], axis=-1)
+    xy = xy[np.all(np.isfinite(xy), axis=-1)][-int(max_events):]
+    if len(xy) < MIN_EVENTS:
+        return False
+    still = np.all(np.diff(xy, axis=0) == 0.0, axis=-1)
+    return bool(still.mean() < STILL_MAX)
+
+
+def still_moves(types, xy, last_xy, move_type):
+    """Which of a window's generated events are moves that leave the cursor where it was: the
+    event's position equals the one before it (``last_xy`` before the first; screen units, both
+    on the recorder's pixel grid where it has one). A recorder that reports moves on change
+    (:func:`moves_on_change`) never writes these: the rollout leaves them out of the stream and
+    of the history the model reads next, as the recorder would have."""
+    xy = np.asarray(xy, np.float64).reshape(-1, 2)
+    before = np.concatenate([np.asarray(last_xy, np.float64).reshape(1, 2), xy[:-1]])
+    return (np.asarray(types) == move_type) & np.all(xy == before, axis=-1)
 
 
 def on_ticks(t_ms, period, phase, min_events=5):
@@ -141,15 +180,25 @@ def clock_at(clock, T):
     return (period, float((phase - T) % period) if period > 0 else 0.0, res, others)
 
 
+class Recorder(NamedTuple):
+    """What a rollout imitates of the recorder of its context (:func:`recorder_of`)."""
+
+    clock: tuple  # (period, phase, resolution, others_tick): estimate_clock
+    grid: float  # pixels, 0 = none: pixel_grid
+    on_change: bool  # moves only where the position changes: moves_on_change
+
+
 def recorder_of(events, T):
-    """``(clock, grid)`` of the recorder of ``events`` (a session's :class:`Events`), read off the
-    real events before ``T`` ms (the context and anything earlier): :func:`estimate_clock` of
-    the moves (the others checked for the same ticks) and :func:`pixel_grid` of their positions."""
+    """The :class:`Recorder` of ``events`` (a session's :class:`Events`), read off the real
+    events before ``T`` ms (the context and anything earlier): :func:`estimate_clock` of the
+    moves (the others checked for the same ticks), :func:`pixel_grid` and
+    :func:`moves_on_change` of their positions."""
     t = np.asarray(events.t_ms, np.float64)
     before = t < float(T)
     moves = np.asarray(events.type) == "move"
     clock = estimate_clock(t[before & moves], others_ms=t[before & ~moves])
-    return clock, pixel_grid(np.asarray(events.x)[before & moves], np.asarray(events.y)[before & moves])
+    x, y = np.asarray(events.x)[before & moves], np.asarray(events.y)[before & moves]
+    return Recorder(clock, pixel_grid(x, y), moves_on_change(x, y))
 
 
 def recorder_input(clock, grid, T, use_clock=True, use_grid=True):
@@ -160,5 +209,5 @@ def recorder_input(clock, grid, T, use_clock=True, use_grid=True):
     return (clock_at(clock, T) if use_clock else (0.0,) * 4) + (float(grid) if use_grid else 0.0,)
 
 
-__all__ = ["MAX_PERIOD_MS", "MIN_PERIOD_MS", "MIN_STRENGTH", "WHOLE_MS", "clock_at", "estimate_clock", "on_ticks", "pixel_grid", "put_on_clock", "recorder_input",
-           "recorder_of"]
+__all__ = ["MAX_PERIOD_MS", "MIN_PERIOD_MS", "MIN_STRENGTH", "STILL_MAX", "WHOLE_MS", "Recorder", "clock_at", "estimate_clock",
+           "moves_on_change", "on_ticks", "pixel_grid", "put_on_clock", "recorder_input", "recorder_of", "still_moves"]

@@ -40,7 +40,17 @@ The result of each context is a :class:`~actiongen_keras.recordings.session.Sess
   ``generated_from_ms`` (= ``T0``: events before it are real), ``generated_ms``
   (= ``seconds * 1000``), ``window_stops`` (how the windows ended: eos/time/max_actions)
   and ``best_of`` (draws per window; with more than one, each window kept is the draw
-  nearest to the anchors the state shows, :mod:`~actiongen_keras.generation.best_of`).
+  nearest to the anchors the state shows, :mod:`~actiongen_keras.generation.best_of`),
+  ``moves_on_change`` and ``still_moves_dropped`` (below).
+
+**Moves on change.** A browser or an OS reports the pointer when it moves: a recorded
+stream almost never holds two moves at the same position (:func:`~actiongen_keras.generation.clock.moves_on_change`
+reads that off the context). The model, sampling positions on the recorder's pixel grid,
+puts a tenth of its SapiMouse moves on the pixel it already stands on (people 1%), which
+makes steps of zero speed and zero acceleration no person's stream has. Where the context's
+recorder reports moves on change, the rollout leaves such moves out of the stream and out
+of the history the model reads next (:func:`~actiongen_keras.generation.clock.still_moves`),
+as the recorder would have; ``moves_on_change=False`` keeps them (the ablation).
 
 Positions go back to pixels (``x * width``, ``y * height``), key ids to key names through
 the run's key vocabulary, scroll classes to notches (``features.scroll_notches``).
@@ -67,7 +77,7 @@ from actiongen_keras.data.windows import (
 from actiongen_keras.errors import ActiongenError
 from actiongen_keras.generation import rules as R
 from actiongen_keras.generation.best_of import anchor_cost, pick_best
-from actiongen_keras.generation.clock import recorder_input, recorder_of
+from actiongen_keras.generation.clock import Recorder, recorder_input, recorder_of, still_moves
 from actiongen_keras.generation.run import RunFiles, load_run
 from actiongen_keras.generation.sampler import NEVER, STOPS, SamplingConfig, WindowSampler
 from actiongen_keras.models.steps import WINDOW_INPUTS
@@ -131,6 +141,14 @@ class _Running:
         self.parts["xy_ok"].append(np.ones(len(t), dtype=bool))
 
     @property
+    def last_xy(self):
+        """The last known cursor position (screen units; None before any)."""
+        for xy, ok in zip(reversed(self.parts["xy"]), reversed(self.parts["xy_ok"])):
+            if ok.any():
+                return xy[np.flatnonzero(ok)[-1]]
+        return None
+
+    @property
     def last_t(self):
         for part in reversed(self.parts["t"]):
             if len(part):
@@ -175,11 +193,11 @@ class _Row:
     seconds: float
     run: _Running
     carry: dict  # held state and scheduled releases (sampler.CARRY, without last_t_rel)
-    clock: tuple  # (period, phase, resolution, others_tick) of the context's recorder (clock.recorder_of)
-    grid: float  # its pixel grid (clock.recorder_of)
+    recorder: Recorder  # of the context: clock, pixel grid, moves on change (clock.recorder_of)
     stops: Counter
     target_ms: float
     task: ClickTask | None = None  # click targets that advance on the rollout's own clicks
+    still_dropped: int = 0  # generated moves left out by moves on change
 
     def show_task(self, prep, T, history):
         """Encode the task's state into the running tokens for the window at ``T`` (its snapshots
@@ -206,7 +224,7 @@ def _per_context(value, n, name):
 
 def rollout(model_or_run_dir, contexts, seconds=30.0, seed=0, temperature=1.0, top_k=0, top_p=1.0, constrain=True, start_ms=None,
             progress=False, session_id=None, xy_noise_corr=0.0, xy_top_p=1.0, batch_size=None, dwell=True, clock=True, pixel_grid=True,
-            follow_clicks=True, tasks=None, best_of=1):
+            follow_clicks=True, tasks=None, best_of=1, moves_on_change=True):
     """Generate ``seconds`` of input after the real context of each session (module doc).
 
     Args:
@@ -231,6 +249,8 @@ def rollout(model_or_run_dir, contexts, seconds=30.0, seed=0, temperature=1.0, t
             implies (a plan's goals, ``generation/act.py``).
         best_of: draw every window this many times and keep the one nearest to its anchors
             (:mod:`~actiongen_keras.generation.best_of`; 1 = one draw, the default).
+        moves_on_change: where the context's recorder reports moves only on change, leave
+            out generated moves that stand still (module doc); False keeps them.
 
     Returns:
         for one Session, the generated :class:`Session` (an unusable context raises
@@ -273,11 +293,11 @@ def rollout(model_or_run_dir, contexts, seconds=30.0, seed=0, temperature=1.0, t
     if progress and rows:
         bar = tqdm(total=sum(r.n_windows for r in rows), desc="rollout", leave=False, unit="window")
     for chunk in chunks:
-        _run_chunk(gen, chunk, sampling, bar, int(best_of))
+        _run_chunk(gen, chunk, sampling, bar, int(best_of), bool(moves_on_change))
     if bar is not None:
         bar.close()
     for r in rows:
-        results[r.index] = _to_session(gen, r, sampling, session_id if single else None, int(best_of))
+        results[r.index] = _to_session(gen, r, sampling, session_id if single else None, int(best_of), bool(moves_on_change))
     return results[0] if single else results
 
 
@@ -292,17 +312,18 @@ def _start_row(gen, i, s, seed, seconds, start_ms, follow_clicks=True, task=None
     held_k = R.held_from_history(types, run.parts["key"][0][None], gen.num_keys(), R.NAMES_KEY)
     carry = {"held_buttons": np.asarray(ops.convert_to_numpy(held_b))[0], "held_keys": np.asarray(ops.convert_to_numpy(held_k))[0],
              "release_buttons": np.full(F.NUM_BUTTONS, NEVER, np.float32), "release_keys": np.full(gen.num_keys(), NEVER, np.float32)}
-    clock, grid = recorder_of(s.events, T0)  # the recorder of the real events before T0
+    recorder = recorder_of(s.events, T0)  # the recorder of the real events before T0
     if task is None and follow_clicks and s.extra.get("state_source") == CLICK_TARGETS:
         task = ClickTask.from_session(s, T0)
-    return _Row(i, s, int(seed), T0, float(seconds), run, carry, clock, grid, Counter(), float(cfg.target_ms), task)
+    return _Row(i, s, int(seed), T0, float(seconds), run, carry, recorder, Counter(), float(cfg.target_ms), task)
 
 
-def _run_chunk(gen, rows, sampling, bar, best_of=1):
+def _run_chunk(gen, rows, sampling, bar, best_of=1, on_change=True):
     """Roll out ``rows`` together, window after window (rows whose span is done idle along);
     with ``best_of`` N each row's window is drawn N times in the same call and the candidate
     nearest to its anchors kept (:mod:`~actiongen_keras.generation.best_of`), where any row of
-    the window shows an anchor (else one draw: there is nothing to choose by)."""
+    the window shows an anchor (else one draw: there is nothing to choose by); ``on_change``:
+    moves that stand still left out where the row's recorder reports moves on change."""
     prep, cfg = gen.preprocessing, gen.data_config
     sampler = gen.sampler(sampling)
     target = float(cfg.target_ms)
@@ -318,7 +339,7 @@ def _run_chunk(gen, rows, sampling, bar, best_of=1):
             wins.append(ins)
             lt = r.run.last_t
             last.append((lt - T) if lt is not None else 0.0)
-            clocks.append(recorder_input(r.clock, r.grid, T, sampling.clock, sampling.pixel_grid))
+            clocks.append(recorder_input(r.recorder.clock, r.recorder.grid, T, sampling.clock, sampling.pixel_grid))
         window = {name: np.concatenate([w[name] for w in wins]) for name in WINDOW_INPUTS}
         carry = {name: np.stack([r.carry[name] for r in rows]) for name in rows[0].carry}
         carry["last_t_rel"] = np.array(last, np.float32)
@@ -343,9 +364,19 @@ def _run_chunk(gen, rows, sampling, bar, best_of=1):
             r.stops[STOPS[int(out["stop"][j])]] += 1
             t_abs = T + out["t_ms"][j, :c].astype(np.float64)
             keep = t_abs < r.T0 + r.seconds * 1000.0
+            dt = out["dt_ms"][j, :c]
+            if on_change and r.recorder.on_change and r.run.last_xy is not None:
+                still = still_moves(out["event_type_id"][j, :c], out["xy"][j, :c], r.run.last_xy, F.MOVE) & keep
+                if still.any():
+                    r.still_dropped += int(still.sum())
+                    keep &= ~still
+                    # each kept event's interval from the kept one before it (the recorder's stream)
+                    prev = np.maximum.accumulate(np.where(keep, t_abs, -np.inf))
+                    before = np.maximum(np.r_[-np.inf, prev[:-1]], r.run.last_t)
+                    dt = np.where(keep, t_abs - before, dt).astype(np.float32)
             if keep.any():
                 r.run.append(t_abs[keep], out["event_type_id"][j, :c][keep], out["button_id"][j, :c][keep], out["key_id"][j, :c][keep],
-                             out["scroll"][j, :c][keep], out["dt_ms"][j, :c][keep], out["xy"][j, :c][keep])
+                             out["scroll"][j, :c][keep], dt[keep], out["xy"][j, :c][keep])
                 if r.task is not None:
                     typ, xy = out["event_type_id"][j, :c][keep], out["xy"][j, :c][keep].astype(np.float64)
                     r.task.observe(t_abs[keep], np.array(F.EVENT_TYPES, dtype=object)[typ], xy[:, 0] * float(r.session.screen[0]),
@@ -356,14 +387,14 @@ def _run_chunk(gen, rows, sampling, bar, best_of=1):
                 bar.update(1)
 
 
-def _to_session(gen, row, sampling, session_id=None, best_of=1):
+def _to_session(gen, row, sampling, session_id=None, best_of=1, on_change=True):
     """A finished row as the generated :class:`Session` (module doc)."""
     prep, cfg = gen.preprocessing, gen.data_config
     s, T0, run = row.session, row.T0, row.run
     hist = history_ms(cfg)
     span = row.seconds * 1000.0
     end = T0 + span
-    seed, stops = row.seed, row.stops
+    seed, stops, clock = row.seed, row.stops, row.recorder.clock
     temperature, top_k, top_p, constrain, xy_noise_corr = (sampling.temperature, sampling.top_k, sampling.top_p, sampling.constrain,
                                                            sampling.xy_noise_corr)
     real_ev = s.events.take((s.events.t_ms < T0) & (s.events.t_ms >= T0 - hist))
@@ -391,10 +422,11 @@ def _to_session(gen, row, sampling, session_id=None, best_of=1):
         "seed": int(seed) if seed is not None else None,
         "temperature": float(temperature), "top_k": int(top_k), "top_p": float(top_p), "constrain": bool(constrain),
         "xy_noise_corr": float(xy_noise_corr), "xy_top_p": float(sampling.xy_top_p), "dwell": bool(sampling.dwell),
-        "clock": {"period_ms": row.clock[0], "phase_ms": row.clock[1], "resolution_ms": row.clock[2], "others_tick": bool(row.clock[3])}
+        "clock": {"period_ms": clock[0], "phase_ms": clock[1], "resolution_ms": clock[2], "others_tick": bool(clock[3])}
         if sampling.clock else None,
-        "pixel_grid_px": row.grid if sampling.pixel_grid else None,
+        "pixel_grid_px": row.recorder.grid if sampling.pixel_grid else None,
         "best_of": int(best_of),
+        "moves_on_change": bool(on_change and row.recorder.on_change), "still_moves_dropped": int(row.still_dropped),
         "context_ms": hist, "generated_from_ms": T0, "generated_ms": span,
         "window_stops": dict(stops),
     })

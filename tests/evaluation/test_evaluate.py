@@ -5,7 +5,9 @@ import json
 
 import pytest
 
+from actiongen_keras.evaluation import kinematics as K
 from actiongen_keras.evaluation.cli import add_evaluation_parsers
+from actiongen_keras.generation.rollout import generated_part
 from actiongen_keras.recordings.session import (
     find_sessions,
     read_session,
@@ -120,6 +122,10 @@ def test_evaluate_over_seeds_reports_each_seed_and_mean_min_max(setup):
     for sd in ("0", "5"):  # the drift figure of each seed is its report's
         full = json.loads((out / f"seed_{sd}" / "metrics.json").read_text())
         assert m["per_seed"][sd]["edge_share.model"] == full["edge_share"]["model"] and 0.0 <= full["edge_share"]["model"] <= 1.0
+        # the moves that stand still, as kinematics.still_share counts them in that seed's own rollouts
+        gen = [read_session(f)[0] for f in find_sessions(out / f"seed_{sd}" / "generated")]
+        assert m["per_seed"][sd]["still_share.model"] == full["still_share"]["model"] == pytest.approx(
+            K.still_share([generated_part(g) for g in gen]))
     for key in ("detector_auc.model", "detector_auc.bezier", "interval_ms.tv.model", "edge_share.model"):
         vals = [m["per_seed"][sd][key] for sd in ("0", "5")]
         s = m["summary"][key]

@@ -98,6 +98,19 @@ def test_edge_share_counts_on_screen_moves_near_an_edge():
     assert K.edge_share([a], margin=0.0) == 0.0 and K.edge_share([]) is None
 
 
+def test_still_share_counts_moves_at_the_position_before_them():
+    """Of 5 moves after the first event, 2 stand on the position of the event before them (one
+    after a press at the cursor); an off-screen move neither counts nor is compared; pooled over sessions."""
+    a = session(events([(0, "move", 5, 9, "", ""), (10, "move", 6, 9, "", ""), (20, "press", 6, 9, "left", ""),
+                        (30, "move", 6, 9, "", ""), (40, "move", 7, 9, "", ""), (50, "move", 7, 9, "", "")]))
+    assert K.still_share([a]) == pytest.approx(2 / 4)  # moves at 10, 30, 40, 50: 30 and 50 stand still
+    b = session(moves([0, 10, 20], [100, 100, 100], [50, 50, 50]))
+    b.events.offscreen[1] = True  # neither pair has two on-screen positions
+    assert K.still_share([b]) is None and K.still_share([a, b]) == pytest.approx(2 / 4)
+    c = session(moves([0, 10, 20], [1, 2, 2], [1, 1, 1]))
+    assert K.still_share([a, c]) == pytest.approx(3 / 6) and K.still_share([]) is None
+
+
 def test_silent_share_counts_empty_slices_of_the_generated_span():
     # events in the first 4.5 s only; a rollout's span is its generated 30 s: 8 of its 10 slices of 3 s are empty
     t = np.arange(0.0, 4500.0, 16.0)

@@ -96,6 +96,27 @@ def test_act_carries_out_a_plan_and_writes_the_session_events_and_result(tmp_pat
     assert np.all(np.isnan(st[s.state.t_ms < T0])) and st[s.state.t_ms >= T0][0] == 256
 
 
+def test_a_whole_pixel_context_stays_on_the_plan_screens_pixels():
+    """A context recorded in whole pixels, scaled to a plan's other screen, is rounded to that
+    screen's pixels, so the rollout keeps the pixel grid and moves on change; a sub-pixel
+    context (osu!) is scaled as it is."""
+    from actiongen_keras.generation.clock import recorder_of
+
+    sub = synthetic_session("ctx", "p", duration_s=10, rate_hz=30, seed=3, screen=(512, 384))
+    ev = sub.events
+    whole = dataclasses.replace(sub, events=dataclasses.replace(ev, x=np.round(ev.x), y=np.round(ev.y)))
+    plan = A.read_plan({**_plan({"click": {"x": 10, "y": 20}}), "screen": {"width": 1280, "height": 720}})
+    s, T0 = A._context_session(plan, whole, 6000.0)
+    m = s.events.type == "move"
+    assert m.sum() > 100 and np.all(s.events.x[m] == np.round(s.events.x[m])) and np.all(s.events.y[m] == np.round(s.events.y[m]))
+    np.testing.assert_allclose(s.events.x[m], whole.events.take(whole.events.t_ms < T0).x[m] * 2.5, atol=0.5)
+    rec = recorder_of(s.events, T0)
+    assert rec.grid == 1.0 and rec.on_change
+    s_sub, _ = A._context_session(plan, sub, 6000.0)
+    m = s_sub.events.type == "move"
+    assert recorder_of(s_sub.events, T0).grid == 0.0 and np.mean(s_sub.events.x[m] != np.round(s_sub.events.x[m])) > 0.5
+
+
 def test_a_model_without_click_targets_is_refused(tmp_path):
     run = untrained_run([synthetic_session("s", "p", duration_s=10, screen=(512, 384))], tiny_config())
     with pytest.raises(ActiongenError, match="not trained with click targets"):

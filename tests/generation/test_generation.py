@@ -813,6 +813,74 @@ def test_rollout_keeps_the_context_pixel_grid(gen):
     assert np.mean(g_off != np.round(g_off)) > 0.5 and np.mean(g_sub != np.round(g_sub)) > 0.5
 
 
+def test_rollout_leaves_out_moves_that_stand_still(gen, monkeypatch):
+    """Where the context's recorder reports moves on change, a generated move at the position of
+    the event before it is left out of the stream and of the history the next window reads, whose
+    intervals still run from each kept event to the one before it; ``moves_on_change=False``
+    keeps the sampler's stream as it was. The sampler's output is bent so that every other event
+    is such a move (an untrained model moves too little to test on)."""
+    s = _session("still", "sia", seed=6)
+    ev = s.events
+    s = dataclasses.replace(s, events=dataclasses.replace(ev, x=np.round(ev.x), y=np.round(ev.y)))
+    orig, calls = gen.sampler, []
+
+    def bent(sampling):
+        inner = orig(sampling)
+
+        def call(window, temperature, seeds, carry, clock):
+            out = {k: np.array(v) for k, v in inner(window, temperature, seeds, carry, clock).items()}
+            out["event_type_id"][:] = F.MOVE
+            out["xy"][:, 1::2] = out["xy"][:, 0::2][:, : out["xy"].shape[1] // 2]  # odd events stand still
+            calls.append({"window": window, "last_t_rel": np.array(carry["last_t_rel"]), "out": out})
+            return out
+
+        return call
+
+    monkeypatch.setattr(gen, "sampler", bent)
+    kept = rollout(gen, s, seconds=SECONDS, seed=3, moves_on_change=False)
+    n_kept_calls = len(calls)
+    on = rollout(gen, s, seconds=SECONDS, seed=3)
+    assert (kept.extra["moves_on_change"], on.extra["moves_on_change"]) == (False, True)
+
+    def still_count(session):
+        e = session.events
+        new = np.flatnonzero(e.t_ms >= session.extra["generated_from_ms"])
+        prev = new - 1  # the event before each (the context's last one before the first)
+        return int(np.sum((e.type[new] == "move") & (e.x[new] == e.x[prev]) & (e.y[new] == e.y[prev]))), len(new)
+
+    still_kept, n_kept = still_count(kept)
+    still_on, n_on = still_count(on)
+    assert still_kept >= 10 and still_on == 0, (still_kept, still_on)
+    # the bent odd events within the span went (and any the model put on its last position itself)
+    T0, end = on.extra["generated_from_ms"], on.extra["generated_from_ms"] + SECONDS * 1000.0
+    bent_still = sum(int(np.sum((np.arange(int(c["out"]["count"][0])) % 2 == 1) & (T0 + k * 600.0 + c["out"]["t_ms"][0, : int(c["out"]["count"][0])] < end)))
+                     for k, c in enumerate(calls[n_kept_calls:]))
+    assert on.extra["still_moves_dropped"] >= bent_still > 0 and n_on >= 2
+    # each later window reads intervals from kept event to kept event, and its last_t from the last kept one
+    for c in calls[n_kept_calls + 1:]:
+        w = c["window"]
+        ok = w["hist_type"][0] != F.PAD
+        before = w["hist_t_before"][0][ok]
+        np.testing.assert_allclose(w["hist_dt"][0][ok][1:], before[:-1] - before[1:], atol=1e-3)
+        np.testing.assert_allclose(c["last_t_rel"][0], -before[-1], atol=1e-3)
+
+
+def test_moves_on_change_of_recorders():
+    from actiongen_keras.generation.clock import MIN_EVENTS, STILL_MAX, moves_on_change, still_moves
+
+    rng = np.random.default_rng(0)
+    x, y = np.cumsum(rng.integers(1, 4, 500)), np.cumsum(rng.integers(-3, 4, 500))  # a browser: every move moves
+    assert moves_on_change(x, y)
+    stand = rng.random(499) < STILL_MAX + 0.05  # a poller: the cursor repeated while it stands
+    px, py = np.r_[x[0], np.where(stand, 0, np.diff(x))].cumsum(), np.r_[y[0], np.where(stand, 0, np.diff(y))].cumsum()
+    assert not moves_on_change(px, py)
+    assert not moves_on_change(x[: MIN_EVENTS - 1], y[: MIN_EVENTS - 1])  # too few to tell: keep every move
+    types = np.array([F.MOVE, F.MOVE, F.PRESS, F.MOVE, F.MOVE])
+    xy = np.array([[0.1, 0.2], [0.1, 0.2], [0.1, 0.2], [0.1, 0.2], [0.3, 0.2]])
+    np.testing.assert_array_equal(still_moves(types, xy, [0.1, 0.2], F.MOVE), [True, True, False, True, False])
+    np.testing.assert_array_equal(still_moves(types, xy, [0.0, 0.2], F.MOVE), [False, True, False, True, False])
+
+
 def test_pixel_grid_of_recorders():
     from actiongen_keras.generation.clock import MIN_EVENTS, pixel_grid
 
