@@ -66,7 +66,7 @@ import numpy as np
 
 from actiongen_keras.data.windows import history_ms
 from actiongen_keras.errors import ActiongenError
-from actiongen_keras.generation.clock import WHOLE_MS, pixel_grid, recorder_of
+from actiongen_keras.generation.clock import WHOLE_MS, Recorder, pixel_grid, recorder_of
 from actiongen_keras.generation.layouts import DEFAULT_LAYOUT, LAYOUT_NAMES
 from actiongen_keras.generation.layouts import layout as keyboard_layout
 from actiongen_keras.generation.rollout import as_generator, generated_part, rollout
@@ -92,6 +92,9 @@ MAX_IDLE_MS = 3_600_000.0
 DEFAULT_HISTORY_MS = 6000.0  # the still cursor before the first goal of a plan without pointer goals
 SECONDS_PER_GOAL = 10.0
 TEMPO_RANGE = (0.25, 4.0)
+PLAN_RECORDER = Recorder(WHOLE_MS, 1.0, True)
+"""The recorder of a plan carried out without a context: a pointer on the plan's screen, which
+reports whole pixels, in whole milliseconds, when it moves (``generation/clock.py``)."""
 
 
 @dataclasses.dataclass
@@ -348,8 +351,11 @@ def act(model, plan, context=None, seed=0, seconds_per_goal=SECONDS_PER_GOAL, ty
     scroller = None if scroll_model is None else scroll_model if isinstance(scroll_model, Scroller) else Scroller(scroll_model)
     hist = history_ms(gen.data_config) if gen is not None else DEFAULT_HISTORY_MS
     session, T0 = _context_session(plan, context, hist)
-    # typed keys and wheel notches join the context's recorder clock (whole ms without a context)
-    clock = recorder_of(session.events, T0).clock if context is not None else WHOLE_MS
+    # every segment keeps the context's recorder (clock, pixel grid, moves on change); without a
+    # context, a pointer on the plan's screen: whole ms, whole pixels, moves on change. Typed keys
+    # and wheel notches join the same clock.
+    recorder = recorder_of(session.events, T0) if context is not None else PLAN_RECORDER
+    clock = recorder.clock
     if not pointer:
         session = dataclasses.replace(session, state_columns=None, extra={})
     events = session.events
@@ -363,7 +369,7 @@ def act(model, plan, context=None, seed=0, seconds_per_goal=SECONDS_PER_GOAL, ty
             task = ClickTask(targets, t, recorded=False, pace_per_min=pace)
             ctx = dataclasses.replace(session, events=events, state=task.state(t))
             seconds = float(seconds_per_goal) * len(idx)
-            out = rollout(gen, ctx, seconds=seconds, seed=seed + k, start_ms=t, tasks=[task], **sampling)
+            out = rollout(gen, ctx, seconds=seconds, seed=seed + k, start_ms=t, tasks=[task], recorders=[recorder], **sampling)
             done_at = {index - 1: tt for tt, index, _ in task.done[1:]}  # target -> session ms it was done
             ev = generated_part(out).events
             for j, i in enumerate(idx):
@@ -402,7 +408,8 @@ def act(model, plan, context=None, seed=0, seconds_per_goal=SECONDS_PER_GOAL, ty
             goals[i] = {"goal": "scroll", "done": True, "done_ms": end - T0, "notches": int(len(new))}
         events = Events.concatenate([events, new])
         t = end
-    extra.update({"generated_from_ms": T0, "generated_ms": t - T0, "context_ms": hist})
+    extra.update({"generated_from_ms": T0, "generated_ms": t - T0, "context_ms": hist,
+                  "recorder": {"clock_period_ms": recorder.clock[0], "pixel_grid_px": recorder.grid, "moves_on_change": recorder.on_change}})
     if typist is not None:
         extra["typing_model"] = {"path": str(typist.model.path), "license": typist.model.meta.get("license")}
     if scroller is not None:

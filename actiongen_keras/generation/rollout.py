@@ -224,7 +224,7 @@ def _per_context(value, n, name):
 
 def rollout(model_or_run_dir, contexts, seconds=30.0, seed=0, temperature=1.0, top_k=0, top_p=1.0, constrain=True, start_ms=None,
             progress=False, session_id=None, xy_noise_corr=0.0, xy_top_p=1.0, batch_size=None, dwell=True, clock=True, pixel_grid=True,
-            follow_clicks=True, tasks=None, best_of=1, moves_on_change=True):
+            follow_clicks=True, tasks=None, best_of=1, moves_on_change=True, recorders=None):
     """Generate ``seconds`` of input after the real context of each session (module doc).
 
     Args:
@@ -251,6 +251,8 @@ def rollout(model_or_run_dir, contexts, seconds=30.0, seed=0, temperature=1.0, t
             (:mod:`~actiongen_keras.generation.best_of`; 1 = one draw, the default).
         moves_on_change: where the context's recorder reports moves only on change, leave
             out generated moves that stand still (module doc); False keeps them.
+        recorders: one :class:`~actiongen_keras.generation.clock.Recorder` (or None) per
+            context, instead of the one read off its real events (a plan's pointer, ``generation/act.py``).
 
     Returns:
         for one Session, the generated :class:`Session` (an unusable context raises
@@ -273,6 +275,7 @@ def rollout(model_or_run_dir, contexts, seconds=30.0, seed=0, temperature=1.0, t
     seconds_l = _per_context(seconds, n, "seconds")
     starts = _per_context(start_ms, n, "start_ms")
     tasks_l = _per_context(tasks, n, "tasks") if tasks is not None else [None] * n
+    recorders_l = _per_context(recorders, n, "recorders") if recorders is not None else [None] * n
     for sec in seconds_l:
         if not (isinstance(sec, (int, float, np.floating)) and math.isfinite(sec) and sec > 0):
             raise ActiongenError(f"seconds must be a positive finite number, got {sec}")
@@ -280,7 +283,7 @@ def rollout(model_or_run_dir, contexts, seconds=30.0, seed=0, temperature=1.0, t
     rows = []
     for i, s in enumerate(sessions):
         try:
-            rows.append(_start_row(gen, i, s, seeds[i], seconds_l[i], starts[i], follow_clicks, tasks_l[i]))
+            rows.append(_start_row(gen, i, s, seeds[i], seconds_l[i], starts[i], follow_clicks, tasks_l[i], recorders_l[i]))
         except ActiongenError as e:
             if single:
                 raise
@@ -301,7 +304,7 @@ def rollout(model_or_run_dir, contexts, seconds=30.0, seed=0, temperature=1.0, t
     return results[0] if single else results
 
 
-def _start_row(gen, i, s, seed, seconds, start_ms, follow_clicks=True, task=None):
+def _start_row(gen, i, s, seed, seconds, start_ms, follow_clicks=True, task=None, recorder=None):
     prep, cfg = gen.preprocessing, gen.data_config
     tok = tokenize_session(s, prep, cfg)
     T0 = float(start_ms) if start_ms is not None else tok.t_start + history_ms(cfg)
@@ -312,7 +315,8 @@ def _start_row(gen, i, s, seed, seconds, start_ms, follow_clicks=True, task=None
     held_k = R.held_from_history(types, run.parts["key"][0][None], gen.num_keys(), R.NAMES_KEY)
     carry = {"held_buttons": np.asarray(ops.convert_to_numpy(held_b))[0], "held_keys": np.asarray(ops.convert_to_numpy(held_k))[0],
              "release_buttons": np.full(F.NUM_BUTTONS, NEVER, np.float32), "release_keys": np.full(gen.num_keys(), NEVER, np.float32)}
-    recorder = recorder_of(s.events, T0)  # the recorder of the real events before T0
+    if recorder is None:
+        recorder = recorder_of(s.events, T0)  # the recorder of the real events before T0
     if task is None and follow_clicks and s.extra.get("state_source") == CLICK_TARGETS:
         task = ClickTask.from_session(s, T0)
     return _Row(i, s, int(seed), T0, float(seconds), run, carry, recorder, Counter(), float(cfg.target_ms), task)

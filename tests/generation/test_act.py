@@ -218,6 +218,14 @@ def test_the_pace_column_is_the_persons_presses_per_minute_and_a_plan_sets_it_by
                                                                                               if k != CT.PACE_COLUMN}),
                                              state_columns=[c for c in s.state_columns if c["name"] != CT.PACE_COLUMN])
                          for s in sessions], tiny_config())
+    # with the context (sub-pixel, synthetic) the rollout keeps its recorder; without one, a pointer
+    # on the plan's screen: whole pixels, whole ms, moves on change
+    assert session.extra["recorder"]["pixel_grid_px"] == 0.0
+    bare, _ = A.act(gen, _plan({"click": {"x": 100, "y": 100, "radius": 5}}, {"click": {"x": 400, "y": 300, "radius": 5}}),
+                    seconds_per_goal=1.0)
+    assert bare.extra["recorder"] == {"clock_period_ms": 0.0, "pixel_grid_px": 1.0, "moves_on_change": True}
+    e = bare.events.take(bare.events.t_ms >= bare.extra["generated_from_ms"])
+    assert len(e) > 5 and np.all(e.x == np.round(e.x)) and np.all(e.y == np.round(e.y)) and np.all(e.t_ms == np.round(e.t_ms))
     with pytest.raises(ActiongenError, match="tempo 2 needs a model trained with the pace input"):
         A.act(old, plan, tempo=2.0)
     with pytest.raises(ActiongenError, match=r"tempo: within 0.25-4, got 5"):
