@@ -8,7 +8,8 @@ medians of reversing steps and mean absolute turn (the detector's cues; a report
 before every cue was kept in metrics.json has only its top six, and the missing medians
 are computed from its generated sessions with the same segment features); curvature and
 stroke straightness; the interval histogram's TV at 1 ms; the button dwell; the share of
-cursor samples at a screen edge; the moves that stand still (reports of this release on); the three top cues; and the teacher-forced heads. For click-target
+cursor samples at a screen edge; the share of moves that stand still (recomputed from the saved rollouts
+where the report predates it); the three top cues; and the teacher-forced heads. For click-target
 sessions (``--click-targets``) a second line per seed: targets clicked and reached, the pace, when
 they were reached and clicked, where the first press fell, and the silent 3 s slices (recomputed
 from the saved rollouts where the report predates them). For osu! sessions a line per seed: the
@@ -28,7 +29,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-SEGMENT_CUES = ("reversal_frac", "turn_abs_mean")
+SEGMENT_CUES = ("reversal_frac", "turn_abs_mean", "decel_frac", "speed_q10")
 
 
 def _cue_medians(seed_dir, m):
@@ -45,6 +46,18 @@ def _cue_medians(seed_dir, m):
         for n in SEGMENT_CUES:
             out.setdefault(n, (None, float(np.nanmedian(X[:, col[n]]))))
     return out
+
+
+def _still(seed_dir, m):
+    """``still_share`` of the model's rollouts and the people's: from the report, or (the model's
+    alone) from its saved rollouts where the report predates it."""
+    if "still_share" in m:
+        return m["still_share"]["model"], m["still_share"]["real"]
+    from actiongen_keras.evaluation import kinematics as K
+    from actiongen_keras.generation.rollout import generated_part
+    from actiongen_keras.recordings.session import read_session
+
+    return K.still_share([generated_part(read_session(d)[0]) for d in sorted((seed_dir / "generated").iterdir())]), None
 
 
 def _click_targets(seed_dir, m):
@@ -83,7 +96,7 @@ def rows(report_dir):
                + f" | interval TV {_f(th['interval_ms']['samples']['model']['tv'])}"
                + f" | dwell {_f(dwell.get('median'), '{:.0f}')}, {_f(dwell.get('p10'), '{:.0f}')}-{_f(dwell.get('p90'), '{:.0f}')} ms, TV {_f(dwell.get('tv'))}"
                + f" | at an edge {_f(m['edge_share']['model'])} (real {_f(m['edge_share']['real'])})"
-               + (f" | still moves {_f(m['still_share']['model'])} (real {_f(m['still_share']['real'])})" if "still_share" in m else "")
+               + " | still moves {} (real {})".format(*(_f(v) for v in _still(d, m)))
                + " | cues " + ", ".join(f"{c['feature']} {c['auc']:.2f}" for c in m["detector_cues"]["model"][:3]))
         tc, silent = _click_targets(d, m)
         if tc["n_targets"]:

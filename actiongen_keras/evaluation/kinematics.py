@@ -26,6 +26,8 @@ import dataclasses
 
 import numpy as np
 
+from actiongen_keras.generation.clock import still_moves
+
 PAUSE_MS = 150.0
 SEGMENT_MS = 3000.0
 MIN_PATH_PX = 5.0
@@ -402,25 +404,22 @@ def edge_share(sessions, margin=EDGE_MARGIN):
 
 
 def still_share(sessions):
-    """The share of moves at the very position of the event before them (in the same session),
-    pooled over ``sessions``; None without such pairs. Off-screen moves and events without a
-    position are left out.
+    """The share of moves at the very position of the event before them (in the same session;
+    :func:`~actiongen_keras.generation.clock.still_moves`), pooled over ``sessions``; None
+    without such pairs. Off-screen events and events without a position are left out.
 
     A browser or an OS reports the pointer when it moves: recordings hold almost none of these
-    (SapiMouse: a median of 0.7% of a session's moves; osu! replays none), and a move event that
+    (SapiMouse: a median of 0.8% of a session's moves; osu! replays none), and a move event that
     does not move is a bot's tell to any detector that looks. A model sampling positions on a
     pixel grid draws many (``generation/clock.py``, moves on change)."""
     still = total = 0
     for s in sessions:
         ev = _events_of(s)
-        if len(ev) < 2:
-            continue
-        x, y = np.asarray(ev.x, np.float64), np.asarray(ev.y, np.float64)
-        ok = np.isfinite(x) & np.isfinite(y) & ~np.asarray(ev.offscreen, dtype=bool)
-        pair = (np.asarray(ev.type[1:]) == "move") & ok[1:] & ok[:-1]
-        same = (x[1:] == x[:-1]) & (y[1:] == y[:-1])
-        still += int((pair & same).sum())
-        total += int(pair.sum())
+        off = np.asarray(ev.offscreen, dtype=bool)
+        xy = np.stack([np.where(off, np.nan, ev.x), np.where(off, np.nan, ev.y)], axis=-1)
+        st, compared = still_moves(ev.type, xy)
+        still += int(st.sum())
+        total += int(compared.sum())
     return still / total if total else None
 
 

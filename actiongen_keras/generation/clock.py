@@ -81,30 +81,35 @@ STILL_MAX = 0.2
 it reports the cursor where it stands (a polling recorder) rather than when it moves."""
 
 
-def moves_on_change(x, y, max_events=2000):
-    """Whether the recorder of the cursor positions ``x``, ``y`` (pixels, its last ``max_events``
-    moves) reports a move only when the position changes: fewer than :data:`STILL_MAX` of its
-    consecutive moves stand still. A browser's or an OS's pointer events do (SapiMouse: a median
-    of 0.7% still, at most 11% in a session; Balabit at most 0.3%; osu! replays none; the OSRS
-    sample 4%); a recorder polling a still cursor would not. False where there are fewer than
-    :data:`MIN_EVENTS` moves (no evidence: every generated move is kept)."""
-    xy = np.stack([np.asarray(x, np.float64), np.asarray(y, np.float64)], axis=-1)
-    xy = xy[np.all(np.isfinite(xy), axis=-1)][-int(max_events):]
-    if len(xy) < MIN_EVENTS:
-        return False
-    still = np.all(np.diff(xy, axis=0) == 0.0, axis=-1)
-    return bool(still.mean() < STILL_MAX)
+def still_moves(types, xy, last_xy=None, move_type="move", atol=0.0):
+    """``(still, compared)`` masks over events: ``compared``, the moves with a position and one
+    before them (``last_xy`` before the first; None: the first is not compared); ``still``,
+    those at the position before them, within ``atol`` on each axis (NaN, no position, is
+    never still). ``xy [n, 2]`` in any one unit (pixels; screen units, on the recorder's pixel
+    grid where it has one).
 
-
-def still_moves(types, xy, last_xy, move_type):
-    """Which of a window's generated events are moves that leave the cursor where it was: the
-    event's position equals the one before it (``last_xy`` before the first; screen units, both
-    on the recorder's pixel grid where it has one). A recorder that reports moves on change
-    (:func:`moves_on_change`) never writes these: the rollout leaves them out of the stream and
-    of the history the model reads next, as the recorder would have."""
+    The one definition of a move that does not move: :func:`moves_on_change` reads a
+    recorder's share of them, the rollout leaves the generated ones out where the recorder
+    never writes them, and the evaluation reports their share
+    (:func:`~actiongen_keras.evaluation.kinematics.still_share`)."""
     xy = np.asarray(xy, np.float64).reshape(-1, 2)
-    before = np.concatenate([np.asarray(last_xy, np.float64).reshape(1, 2), xy[:-1]])
-    return (np.asarray(types) == move_type) & np.all(xy == before, axis=-1)
+    first = np.full((1, 2), np.nan) if last_xy is None else np.asarray(last_xy, np.float64).reshape(1, 2)
+    before = np.concatenate([first, xy[:-1]])
+    compared = (np.asarray(types) == move_type) & np.all(np.isfinite(xy) & np.isfinite(before), axis=-1)
+    return compared & np.all(np.abs(xy - before) <= atol, axis=-1), compared
+
+
+def moves_on_change(types, x, y, max_events=2000):
+    """Whether the recorder of the events ``types``, ``x``, ``y`` (pixels; its last ``max_events``)
+    reports a move only when the position changes: fewer than :data:`STILL_MAX` of its moves
+    stand at the position of the event before them (:func:`still_moves`). A browser's or an
+    OS's pointer events do (SapiMouse: a median of 0.8% of a session's moves, at most 11%;
+    Balabit at most 0.3%; osu! replays none; the OSRS sample 4.6%: ``benchmarks/still_moves.py``);
+    a recorder polling a still cursor would not. False where fewer than :data:`MIN_EVENTS`
+    moves are compared (no evidence: every generated move is kept)."""
+    n = int(max_events)
+    still, compared = still_moves(np.asarray(types)[-n:], np.stack([np.asarray(x)[-n:], np.asarray(y)[-n:]], axis=-1))
+    return bool(compared.sum() >= MIN_EVENTS and still.sum() < STILL_MAX * compared.sum())
 
 
 def on_ticks(t_ms, period, phase, min_events=5):
@@ -197,8 +202,8 @@ def recorder_of(events, T):
     before = t < float(T)
     moves = np.asarray(events.type) == "move"
     clock = estimate_clock(t[before & moves], others_ms=t[before & ~moves])
-    x, y = np.asarray(events.x)[before & moves], np.asarray(events.y)[before & moves]
-    return Recorder(clock, pixel_grid(x, y), moves_on_change(x, y))
+    x, y = np.asarray(events.x), np.asarray(events.y)
+    return Recorder(clock, pixel_grid(x[before & moves], y[before & moves]), moves_on_change(np.asarray(events.type)[before], x[before], y[before]))
 
 
 def recorder_input(clock, grid, T, use_clock=True, use_grid=True):

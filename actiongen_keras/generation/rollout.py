@@ -283,7 +283,8 @@ def rollout(model_or_run_dir, contexts, seconds=30.0, seed=0, temperature=1.0, t
     rows = []
     for i, s in enumerate(sessions):
         try:
-            rows.append(_start_row(gen, i, s, seeds[i], seconds_l[i], starts[i], follow_clicks, tasks_l[i], recorders_l[i]))
+            rows.append(_start_row(gen, i, s, seeds[i], seconds_l[i], starts[i], follow_clicks, tasks_l[i], recorders_l[i],
+                                   bool(moves_on_change)))
         except ActiongenError as e:
             if single:
                 raise
@@ -296,15 +297,15 @@ def rollout(model_or_run_dir, contexts, seconds=30.0, seed=0, temperature=1.0, t
     if progress and rows:
         bar = tqdm(total=sum(r.n_windows for r in rows), desc="rollout", leave=False, unit="window")
     for chunk in chunks:
-        _run_chunk(gen, chunk, sampling, bar, int(best_of), bool(moves_on_change))
+        _run_chunk(gen, chunk, sampling, bar, int(best_of))
     if bar is not None:
         bar.close()
     for r in rows:
-        results[r.index] = _to_session(gen, r, sampling, session_id if single else None, int(best_of), bool(moves_on_change))
+        results[r.index] = _to_session(gen, r, sampling, session_id if single else None, int(best_of))
     return results[0] if single else results
 
 
-def _start_row(gen, i, s, seed, seconds, start_ms, follow_clicks=True, task=None, recorder=None):
+def _start_row(gen, i, s, seed, seconds, start_ms, follow_clicks=True, task=None, recorder=None, moves_on_change=True):
     prep, cfg = gen.preprocessing, gen.data_config
     tok = tokenize_session(s, prep, cfg)
     T0 = float(start_ms) if start_ms is not None else tok.t_start + history_ms(cfg)
@@ -317,17 +318,19 @@ def _start_row(gen, i, s, seed, seconds, start_ms, follow_clicks=True, task=None
              "release_buttons": np.full(F.NUM_BUTTONS, NEVER, np.float32), "release_keys": np.full(gen.num_keys(), NEVER, np.float32)}
     if recorder is None:
         recorder = recorder_of(s.events, T0)  # the recorder of the real events before T0
+    if not moves_on_change:
+        recorder = recorder._replace(on_change=False)  # the ablation: keep the still moves
     if task is None and follow_clicks and s.extra.get("state_source") == CLICK_TARGETS:
         task = ClickTask.from_session(s, T0)
     return _Row(i, s, int(seed), T0, float(seconds), run, carry, recorder, Counter(), float(cfg.target_ms), task)
 
 
-def _run_chunk(gen, rows, sampling, bar, best_of=1, on_change=True):
+def _run_chunk(gen, rows, sampling, bar, best_of=1):
     """Roll out ``rows`` together, window after window (rows whose span is done idle along);
     with ``best_of`` N each row's window is drawn N times in the same call and the candidate
     nearest to its anchors kept (:mod:`~actiongen_keras.generation.best_of`), where any row of
-    the window shows an anchor (else one draw: there is nothing to choose by); ``on_change``:
-    moves that stand still left out where the row's recorder reports moves on change."""
+    the window shows an anchor (else one draw: there is nothing to choose by); moves that stand
+    still left out where the row's recorder reports moves on change."""
     prep, cfg = gen.preprocessing, gen.data_config
     sampler = gen.sampler(sampling)
     target = float(cfg.target_ms)
@@ -369,8 +372,10 @@ def _run_chunk(gen, rows, sampling, bar, best_of=1, on_change=True):
             t_abs = T + out["t_ms"][j, :c].astype(np.float64)
             keep = t_abs < r.T0 + r.seconds * 1000.0
             dt = out["dt_ms"][j, :c]
-            if on_change and r.recorder.on_change and r.run.last_xy is not None:
-                still = still_moves(out["event_type_id"][j, :c], out["xy"][j, :c], r.run.last_xy, F.MOVE) & keep
+            if r.recorder.on_change:
+                # within a millionth of the screen: the context's positions (x / width) and the
+                # loop's grid (round(x / cell) * cell) put one pixel a float32 step apart
+                still = still_moves(out["event_type_id"][j, :c], out["xy"][j, :c], r.run.last_xy, F.MOVE, atol=1e-6)[0] & keep
                 if still.any():
                     r.still_dropped += int(still.sum())
                     keep &= ~still
@@ -391,7 +396,7 @@ def _run_chunk(gen, rows, sampling, bar, best_of=1, on_change=True):
                 bar.update(1)
 
 
-def _to_session(gen, row, sampling, session_id=None, best_of=1, on_change=True):
+def _to_session(gen, row, sampling, session_id=None, best_of=1):
     """A finished row as the generated :class:`Session` (module doc)."""
     prep, cfg = gen.preprocessing, gen.data_config
     s, T0, run = row.session, row.T0, row.run
@@ -430,7 +435,7 @@ def _to_session(gen, row, sampling, session_id=None, best_of=1, on_change=True):
         if sampling.clock else None,
         "pixel_grid_px": row.recorder.grid if sampling.pixel_grid else None,
         "best_of": int(best_of),
-        "moves_on_change": bool(on_change and row.recorder.on_change), "still_moves_dropped": int(row.still_dropped),
+        "moves_on_change": bool(row.recorder.on_change), "still_moves_dropped": int(row.still_dropped),
         "context_ms": hist, "generated_from_ms": T0, "generated_ms": span,
         "window_stops": dict(stops),
     })

@@ -870,15 +870,25 @@ def test_moves_on_change_of_recorders():
 
     rng = np.random.default_rng(0)
     x, y = np.cumsum(rng.integers(1, 4, 500)), np.cumsum(rng.integers(-3, 4, 500))  # a browser: every move moves
-    assert moves_on_change(x, y)
+    moves = np.full(500, "move", dtype=object)
+    assert moves_on_change(moves, x, y)
     stand = rng.random(499) < STILL_MAX + 0.05  # a poller: the cursor repeated while it stands
     px, py = np.r_[x[0], np.where(stand, 0, np.diff(x))].cumsum(), np.r_[y[0], np.where(stand, 0, np.diff(y))].cumsum()
-    assert not moves_on_change(px, py)
-    assert not moves_on_change(x[: MIN_EVENTS - 1], y[: MIN_EVENTS - 1])  # too few to tell: keep every move
-    types = np.array([F.MOVE, F.MOVE, F.PRESS, F.MOVE, F.MOVE])
-    xy = np.array([[0.1, 0.2], [0.1, 0.2], [0.1, 0.2], [0.1, 0.2], [0.3, 0.2]])
-    np.testing.assert_array_equal(still_moves(types, xy, [0.1, 0.2], F.MOVE), [True, True, False, True, False])
-    np.testing.assert_array_equal(still_moves(types, xy, [0.0, 0.2], F.MOVE), [False, True, False, True, False])
+    assert not moves_on_change(moves, px, py)
+    assert not moves_on_change(moves[:MIN_EVENTS], x[:MIN_EVENTS], y[:MIN_EVENTS])  # MIN_EVENTS - 1 compared: too few to tell
+    # a move at the position of the event before it, whatever that event; a press there is no move;
+    # the first compared with the position before the window, or not at all; NaN never stands still
+    types = np.array([F.MOVE, F.MOVE, F.PRESS, F.MOVE, F.MOVE, F.MOVE])
+    xy = np.array([[0.1, 0.2], [0.1, 0.2], [0.1, 0.2], [0.1, 0.2], [0.3, 0.2], [np.nan, np.nan]])
+    still, compared = still_moves(types, xy, [0.1, 0.2], F.MOVE)
+    np.testing.assert_array_equal(still, [True, True, False, True, False, False])
+    np.testing.assert_array_equal(compared, [True, True, False, True, True, False])
+    still, compared = still_moves(types, xy, None, F.MOVE)
+    np.testing.assert_array_equal(still, [False, True, False, True, False, False])
+    assert not compared[0]
+    # the same pixel a float32 step apart (x / width against the loop's grid): still within atol only
+    assert not still_moves(types[:1], [[0.1 + 1e-8, 0.2]], [0.1, 0.2], F.MOVE)[0][0]
+    assert still_moves(types[:1], [[0.1 + 1e-8, 0.2]], [0.1, 0.2], F.MOVE, atol=1e-6)[0][0]
 
 
 def test_pixel_grid_of_recorders():
