@@ -110,13 +110,17 @@ class ModelConfig:
     key_embedding_dim: int = 16
     xy_input_noise: float = 0.0  # training only: Gaussian noise (screen units) on input positions (hist_xy, dec_xy)
     xy_head: str = "velocity"  # "velocity": means continue the cursor's last step; "absolute": the earlier head (ablation)
-    xy_frame: str = "screen"  # the xy spreads: "screen" (x, y), "motion" (along, across the last step) or "polar" (step length and turn)
+    xy_frame: str = "screen"  # the xy spreads: "screen" (x, y), "motion" (along, across the last step), "polar" (step length and turn) or "polar_factored" (length and turn from mixtures of their own)
     xy_offset_scale: float = 0.01  # screen units per raw unit of the xy means' offsets (layers/context_aware_generator.py)
     xy_sigma_floor: float = 5e-5  # screen units (0.07-0.1 px on 1339-1920 px screens): the smallest xy spread
     xy_dequantize_px: float = 1.0  # training only: targets spread over this many recorder pixels (layers/pixel_dequantization.py); 0 = off
     # each anchor's own say in the event type (layers/state_anchor_query.py, event_bias): a logit bias
     # per event class read from each anchor's pair embedding, so a press hears its target's distance
     anchor_event_bias: bool = False
+    # the cursor's last step (its length, whether it stood still, its direction) fed to the attribute
+    # heads (layers/context_aware_generator.py, step_features): the event embedding cannot resolve it
+    # (README, "Step context and a turn of its own")
+    step_context: bool = False
 
 
 @dataclasses.dataclass

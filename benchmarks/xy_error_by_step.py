@@ -40,6 +40,7 @@ from actiongen_keras.data import features as F
 from actiongen_keras.evaluation.target_clicks import STEER_MIN_DIST_PX, STEER_MIN_STEP_PX, pull_slope
 from actiongen_keras.generation.sampler import categorical
 from actiongen_keras.layers.context_aware_generator import (
+    POLAR_FRAMES,
     draw_position,
     motion_direction,
     previous_cursor,
@@ -47,6 +48,7 @@ from actiongen_keras.layers.context_aware_generator import (
     to_frame,
     xy_point,
     xy_tail,
+    xy_turn_logits,
 )
 
 BANDS = ((0, 2), (2, 5), (5, 10), (10, 30), (30, np.inf))
@@ -71,6 +73,11 @@ def sampled_turns(params, num_mixtures, frame, cursor_px, last_px, px, draws, rn
     u = rng.random(N * draws).astype("float32")
     comp = np.asarray(categorical(np.repeat(np.asarray(logits), draws, axis=0), np.ones(N * draws, "float32"), u, top_p=xy_top_p))
     one = np.eye(M)[comp.reshape(N, draws)][..., None]  # [N, draws, M, 1]
+    turn_logits = xy_turn_logits(params, M)
+    if turn_logits is not None:  # a factored polar head's turn component, drawn apart
+        u = rng.random(N * draws).astype("float32")
+        turn = np.asarray(categorical(np.repeat(np.asarray(turn_logits), draws, axis=0), np.ones(N * draws, "float32"), u, top_p=xy_top_p))
+        one = np.concatenate([one, np.eye(M)[turn.reshape(N, draws)][..., None]], axis=-1)
     tail = xy_tail(params, M)
     rep = lambda a: None if a is None else np.repeat(np.asarray(a, np.float64)[:, None], draws, axis=1)
     xy = np.asarray(draw_position(rep(mu), rep(sigma), one, rng.standard_normal((N, draws, 2)), frame, rep(tail)))
@@ -101,13 +108,13 @@ def main(argv=None):
         step.append(np.hypot(*((target - cursor) * px).transpose(2, 0, 1))[move])
         err.append(np.hypot(*((np.asarray(xy_point(params, M, frame)) - target) * px).transpose(2, 0, 1))[move])
         # a polar head's spreads are of the log length and the turn (rad): no pixels
-        unit = 1.0 if frame == "polar" else px
+        unit = 1.0 if frame in POLAR_FRAMES else px
         sigma.append((np.take_along_axis(sig, best, axis=2)[..., 0, :] * unit).mean(-1)[move])
         # along / across the last step, in px (the screen's mean px per unit: the frame is in screen units)
         u = np.asarray(motion_direction(np.asarray(x["dec_xy"], np.float32) - np.asarray(previous_cursor(x["dec_xy"], x["hist_xy"], x["hist_type"]))))
         scale = px.mean(-1, keepdims=True)
         err_frame.append(np.abs(np.asarray(to_frame(np.asarray(target - xy_point(params, M, frame)), u)) * scale)[move])
-        sig_axes.append((np.take_along_axis(sig, best, axis=2)[..., 0, :] * (1.0 if frame == "polar" else scale))[move])
+        sig_axes.append((np.take_along_axis(sig, best, axis=2)[..., 0, :] * (1.0 if frame in POLAR_FRAMES else scale))[move])
         # turns: the hand's next step and the head's draws, after a last step of >= 0.5 px
         cur_px = np.asarray(x["dec_xy"], np.float64) * px
         last = cur_px - np.asarray(previous_cursor(x["dec_xy"], x["hist_xy"], x["hist_type"]), np.float64) * px
@@ -123,12 +130,12 @@ def main(argv=None):
                            for p in nuclei])
     step, err, sigma, err_frame, sig_axes = (np.concatenate(a) for a in (step, err, sigma, err_frame, sig_axes))
     print(f"{len(step)} target moves, {args.split} split of {args.data}")
-    sigma_unit = "mean of log-length and turn spreads" if frame == "polar" else "px"
+    sigma_unit = "mean of log-length and turn spreads" if frame in POLAR_FRAMES else "px"
     print(f"| true step px | share | median error px | median sigma, {sigma_unit} |\n|---|---:|---:|---:|")
     for lo, hi in BANDS:
         k = (step >= lo) & (step < hi)
         print(f"| {lo}-{hi} | {k.mean():.3f} | {np.median(err[k]):.2f} | {np.median(sigma[k]):.2f} |")
-    axes = {"motion": "along / across, px", "polar": "log length / turn (rad)"}.get(frame, "x / y, px")
+    axes = "log length / turn (rad)" if frame in POLAR_FRAMES else {"motion": "along / across, px"}.get(frame, "x / y, px")
     print(f"\n| true step px | median abs error along / across the last step, px | median sigma {axes} |\n|---|---:|---:|")
     for lo, hi in BANDS:
         k = (step >= lo) & (step < hi)

@@ -75,7 +75,9 @@ smallest such set, as ``top_p`` does for the categorical heads), so the low-weig
 components a maximum-likelihood mixture keeps to cover rare steps are not drawn at every
 move. Teacher-forced, a polar head's most probable component alone reverses and turns as
 often as the hand's next step does, while the whole mixture reverses 2-6 times as often
-(``benchmarks/xy_error_by_step.py``, README "Results on SapiMouse").
+(``benchmarks/xy_error_by_step.py``, README "Results on SapiMouse"). A factored polar head
+(``model.xy_frame="polar_factored"``) draws its turn's component the same way, from its own
+logits, with a uniform of its own (:func:`~actiongen_keras.layers.context_aware_generator.xy_turn_logits`).
 
 **Random numbers** come from :mod:`~actiongen_keras.generation.counter_rng`: a hash of
 ``(seed of the row, step, slot)``, so a row's events depend on its own seed only, never on
@@ -95,7 +97,7 @@ from keras import ops
 from actiongen_keras.data import features as F
 from actiongen_keras.generation import rules as R
 from actiongen_keras.generation.counter_rng import row_keys, uniforms
-from actiongen_keras.layers.context_aware_generator import draw_position, first_previous_cursor, split_xy_params, xy_point, xy_tail
+from actiongen_keras.layers.context_aware_generator import draw_position, first_previous_cursor, split_xy_params, xy_point, xy_tail, xy_turn_logits
 from actiongen_keras.layers.multi_scale_timing import sample_timing, timing_quantile
 from actiongen_keras.models.steps import WINDOW_INPUTS, ModelSteps, bos_token
 
@@ -111,7 +113,8 @@ _S_BUTTON = _S_XY + 3
 _S_KEY = _S_BUTTON + 1
 _S_SCROLL = _S_KEY + 1  # dx, dy
 _S_DWELL = _S_SCROLL + 2  # 3 uniforms
-NUM_SLOTS = _S_DWELL + 3
+_S_XY_TURN = _S_DWELL + 3  # a factored polar head's turn component
+NUM_SLOTS = _S_XY_TURN + 1
 
 
 @dataclasses.dataclass(frozen=True)
@@ -399,6 +402,10 @@ class WindowLoop:
         # position: moves only (greedy: xy_point); other events at the cursor
         logits, mu, sigma = split_xy_params(xyp, M)
         one = ops.one_hot(categorical(logits, temperature, u[:, _S_XY], top_p=self.xy_top_p), M, dtype="float32")[..., None]
+        turn_logits = xy_turn_logits(xyp, M)
+        if turn_logits is not None:  # the turn's own component (draw_position)
+            one_t = ops.one_hot(categorical(turn_logits, temperature, u[:, _S_XY_TURN], top_p=self.xy_top_p), M, dtype="float32")[..., None]
+            one = ops.concatenate([one, one_t], axis=-1)
         z = box_muller(u[:, _S_XY + 1], u[:, _S_XY + 2])
         is_move = ops.take(moves_cursor, ev, axis=0)
         if rho > 0.0:

@@ -24,10 +24,13 @@ NUM_BEHAVIOUR_FEATURES = 14
 XY_HEADS = ("velocity", "absolute")
 """How the xy head places its means (:class:`ContextAwareActionGenerator`): ``velocity``
 continues the cursor's last step, ``absolute`` does not (the earlier head, for the ablation)."""
-XY_FRAMES = ("screen", "motion", "polar")
+XY_FRAMES = ("screen", "motion", "polar", "polar_factored")
 """The xy head's spreads (:class:`ContextAwareActionGenerator`): Gaussian along the screen's
-``x`` and ``y``, Gaussian along and across the cursor's last step (``motion``), or ``polar``:
-log-normal in the step's length and normal in its turn from each component's mean step."""
+``x`` and ``y``, Gaussian along and across the cursor's last step (``motion``), ``polar``:
+log-normal in the step's length and normal in its turn from each component's mean step, or
+``polar_factored``: the same length and turn distributions, drawn from two mixtures of their
+own (a length's component says nothing about the turn's)."""
+POLAR_FRAMES = ("polar", "polar_factored")
 POLAR_EPS = 1e-5
 """Polar frame: the length (screen units, ~0.015 px) added in quadrature to every step, so a
 step of zero length has a finite log and a direction (the screen's x axis)."""
@@ -49,6 +52,25 @@ def split_xy_params(params, num_mixtures):
     mu = ops.stack([params[..., M : 2 * M], params[..., 2 * M : 3 * M]], axis=-1)
     sigma = ops.exp(ops.stack([params[..., 3 * M : 4 * M], params[..., 4 * M : 5 * M]], axis=-1))
     return logits, mu, sigma
+
+
+def xy_width(num_mixtures, frame="screen"):
+    """The xy head's last dimension: ``5M``, ``+ 2`` for the motion and polar frames'
+    :func:`xy_tail`, ``+ M`` more for the factored polar frame's turn logits
+    (:func:`xy_turn_logits`)."""
+    M = int(num_mixtures)
+    return 5 * M + (0 if frame == "screen" else 2) + (M if frame == "polar_factored" else 0)
+
+
+def xy_turn_logits(params, num_mixtures):
+    """The factored polar head's turn logits ``[..., M]`` (the columns after its :func:`xy_tail`),
+    or None for every other frame: in ``polar_factored`` the step's length is drawn from the
+    components by ``logits`` (:func:`split_xy_params`) and its turn, independently, by these;
+    the turn of component ``j`` is measured from the direction of its mean step."""
+    M = int(num_mixtures)
+    if params.shape[-1] != 6 * M + 2:
+        return None
+    return params[..., 5 * M + 2 :]
 
 
 def xy_tail(params, num_mixtures):
@@ -77,7 +99,8 @@ def translate_xy_params(params, d, num_mixtures, frame="screen"):
     parts = [params[..., :M], params[..., M : 2 * M] + d[..., :1], params[..., 2 * M : 3 * M] + d[..., 1:], params[..., 3 * M : 5 * M]]
     tail = xy_tail(params, M)
     if tail is not None:
-        parts.append(tail + d if frame == "polar" else tail)
+        parts.append(tail + d if frame in POLAR_FRAMES else tail)
+        parts.append(params[..., 5 * M + 2 :])  # the factored polar head's turn logits (empty otherwise)
     return ops.concatenate(parts, axis=-1)
 
 
@@ -117,17 +140,23 @@ def xy_point(params, num_mixtures, frame="screen"):
     """The most probable component's central point: ``[..., 5M (+2)] -> [..., 2]`` (screen
     units); the greedy position of generation and the point prediction the metrics score.
 
-    Its mean, except in the polar frame (``frame``, the head's ``xy_frame``), where it is the
+    Its mean, except in the polar frames (``frame``, the head's ``xy_frame``), where it is the
     median step: the cursor plus the mean step ``m`` shortened by ``exp(-sigma_0^2 / 2)`` (a
     log-normal length's median lies below its mean; the median is the point with the smaller
-    absolute error)."""
+    absolute error); the factored polar frame takes that length along the direction of its
+    most probable turn component's mean step."""
     logits, mu, sigma = split_xy_params(params, num_mixtures)
     one = ops.one_hot(ops.argmax(logits, axis=-1), num_mixtures, dtype=mu.dtype)[..., None]
     point = ops.sum(mu * one, axis=-2)
-    if frame == "polar":
+    if frame in POLAR_FRAMES:
         cursor = xy_tail(params, num_mixtures)
         shrink = ops.exp(-0.5 * ops.square(ops.sum(sigma[..., :1] * one, axis=-2)))
         point = cursor + (point - cursor) * shrink
+        turn_logits = xy_turn_logits(params, num_mixtures)
+        if turn_logits is not None:  # the length's component's median, along the turn's component's direction
+            one_t = ops.one_hot(ops.argmax(turn_logits, axis=-1), num_mixtures, dtype=mu.dtype)[..., None]
+            length = ops.sqrt(ops.sum(ops.square(point - cursor), axis=-1, keepdims=True))
+            point = cursor + length * motion_direction(ops.sum(mu * one_t, axis=-2) - cursor)
     return point
 
 
@@ -135,6 +164,8 @@ def draw_position(mu, sigma, one, z, frame="screen", tail=None):
     """A position ``[..., 2]`` from the component chosen by ``one [..., M, 1]`` (one-hot) and
     the standard normal pair ``z [..., 2]``; ``mu``, ``sigma [..., M, 2]``
     (:func:`split_xy_params`), ``tail`` (:func:`xy_tail`) for the motion and polar frames.
+    ``polar_factored``: ``one [..., M, 2]``, the length's component (column 0, drawn by the
+    logits) and the turn's (column 1, drawn by :func:`xy_turn_logits`).
 
     ``screen``: the mean plus ``sigma * z`` on x and y. ``motion``: the same along and
     across the last step. ``polar``: a step from the cursor ``tail`` of length
@@ -144,10 +175,12 @@ def draw_position(mu, sigma, one, z, frame="screen", tail=None):
     loop (``generation/sampler.py``) and self-fed training (``training/self_feed.py``) both
     draw with it, so the positions a model is trained to recover from are the ones it
     generates; :func:`xy_log_prob` is the density of these draws."""
-    s = ops.sum(sigma * one, axis=-2)
-    m = ops.sum(mu * one, axis=-2)
-    if frame == "polar":
+    s = ops.sum(sigma * one, axis=-2)  # factored: the length's spread (column 0) and the turn's (column 1)
+    m = ops.sum(mu * one[..., :1], axis=-2)
+    if frame in POLAR_FRAMES:
         u, log_rho = _polar_parts(m - tail)  # the chosen component's mean step only
+        if frame == "polar_factored":
+            u = motion_direction(ops.sum(mu * one[..., 1:], axis=-2) - tail)
         r = ops.exp(log_rho + s[..., 0] * z[..., 0] - 0.5 * ops.square(s[..., 0]))
         phi = _wrap(s[..., 1] * z[..., 1])
         return tail + from_frame(ops.stack([r * ops.cos(phi), r * ops.sin(phi)], axis=-1), u)
@@ -170,13 +203,16 @@ def xy_log_prob(y, params, num_mixtures, frame="screen"):
     edges) and
     the turn from ``m`` to ``d`` a wrapped normal ``(0, sigma_1)`` (five windings), times
     the Jacobian ``1 / |d|^2`` of ``(log r, angle) -> (x, y)``. The density of
-    :func:`draw_position`'s draws."""
+    :func:`draw_position`'s draws. ``polar_factored``: the length's mixture (``logits``) times
+    the turn's (:func:`xy_turn_logits`), each over the same components' length and turn
+    densities, times the same Jacobian."""
     M = int(num_mixtures)
     logits, mu, sigma = split_xy_params(params, M)
     y = ops.expand_dims(ops.cast(y, mu.dtype), -2)  # [..., 1, 2]
     tail = xy_tail(params, M)
     half_log_2pi = 0.5 * np.log(2 * np.pi)
-    if frame == "polar":
+    log_w = logits - ops.logsumexp(logits, axis=-1, keepdims=True)
+    if frame in POLAR_FRAMES:
         u, log_rho = _polar_parts(mu - ops.expand_dims(tail, -2))
         d = y - ops.expand_dims(tail, -2)
         log_r = 0.5 * ops.log(ops.sum(ops.square(d), axis=-1) + POLAR_EPS**2)
@@ -185,15 +221,19 @@ def xy_log_prob(y, params, num_mixtures, frame="screen"):
         s_r, s_phi = sigma[..., 0], sigma[..., 1]
         windings = ops.convert_to_tensor(np.arange(-2, 3) * 2 * np.pi, dtype=mu.dtype)
         log_turn = ops.logsumexp(-0.5 * ops.square((ops.expand_dims(phi, -1) + windings) / ops.expand_dims(s_phi, -1)), axis=-1)
-        log_n = (-0.5 * ops.square((log_r - log_rho + 0.5 * ops.square(s_r)) / s_r) - ops.log(s_r) + log_turn - ops.log(s_phi) - 2 * half_log_2pi
-                 - 2.0 * log_r)
+        log_len = -0.5 * ops.square((log_r - log_rho + 0.5 * ops.square(s_r)) / s_r) - ops.log(s_r) - half_log_2pi
+        log_turn = log_turn - ops.log(s_phi) - half_log_2pi
+        turn_logits = xy_turn_logits(params, M)
+        if turn_logits is not None:
+            log_b = turn_logits - ops.logsumexp(turn_logits, axis=-1, keepdims=True)
+            return ops.logsumexp(log_w + log_len, axis=-1) + ops.logsumexp(log_b + log_turn, axis=-1) - 2.0 * log_r[..., 0]
+        log_n = log_len + log_turn - 2.0 * log_r
     else:
         d = y - mu  # [..., M, 2]
         if frame == "motion":
             d = to_frame(d, ops.expand_dims(tail, -2))
         z = d / sigma
         log_n = ops.sum(-0.5 * ops.square(z) - ops.log(sigma) - half_log_2pi, axis=-1)
-    log_w = logits - ops.logsumexp(logits, axis=-1, keepdims=True)
     return ops.logsumexp(log_w + log_n, axis=-1)
 
 
@@ -241,6 +281,28 @@ def behaviour_features(hist_type, hist_dt, hist_t_before, hist_xy, screen):
     return ops.stack(feats, axis=-1)
 
 
+NUM_STEP_FEATURES = 4
+
+
+def step_features(dec_xy, prev_xy):
+    """What the heads know of the cursor's last step (``dec_xy - prev_xy``, screen units):
+    ``[..., NUM_STEP_FEATURES]``: its log length, scaled to about unit range (a pixel of a
+    1920-px screen -0.35, 30 px 0.78, a cursor that stood still -1.67), whether it stood
+    still, and its unit direction (the screen's x axis at rest). A step under 1e-6 screens
+    counts as none, exactly: a position carried through the loop's pixel grid and back is
+    a float32 step from the model's, and the log would tell the two apart. The event embedding encodes
+    positions with periods of a quarter screen and more, so the decoder's states cannot tell
+    a one-pixel creep from a 20-pixel stride nor from a cursor at rest; without this the xy
+    head's weights and spreads hedge over every speed at once (module doc of
+    :class:`ContextAwareActionGenerator`, step context)."""
+    step = ops.cast(dec_xy, "float32") - ops.cast(prev_xy, "float32")
+    norm = ops.sqrt(ops.sum(ops.square(step), axis=-1, keepdims=True))
+    still = norm <= 1e-6  # float32 noise of a position that did not move (the sampling loop's pixel grid)
+    log_len = (ops.log(ops.where(still, 0.0, norm) + 1e-5) + 6.5) / 3.0
+    still = ops.cast(still, "float32")
+    return ops.concatenate([log_len, still, motion_direction(step)], axis=-1)
+
+
 def previous_cursor(dec_xy, hist_xy, hist_type):
     """The cursor one event before each decoder step's cursor: ``[B, T, 2]``.
 
@@ -271,9 +333,10 @@ class ContextAwareActionGenerator(keras.layers.Layer):
 
         event_type [B,T,NUM_EVENT_CLASSES]  logits (incl. EOS)
         timing     [B,T,3 + 9*M_t]          MultiScaleTimingProcessor layout
-        xy         [B,T,5*M_xy (+2)]        split_xy_params layout (absolute means; + the
+        xy         [B,T,5*M_xy (+2) (+M_xy)] split_xy_params layout (absolute means; + the
                                             motion frame's direction or the polar
-                                            frame's cursor, :func:`xy_tail`)
+                                            frame's cursor, :func:`xy_tail`; + the
+                                            factored polar frame's turn logits)
         button     [B,T,NUM_BUTTONS]        logits
         key        [B,T,num_keys]           logits
         scroll     [B,T,2,NUM_SCROLL_CLASSES] logits for (dx, dy)
@@ -349,6 +412,26 @@ class ContextAwareActionGenerator(keras.layers.Layer):
     turning more than a quarter, which the turn spread says how often; a faster or slower
     step stays on its heading, and a slow creep keeps its direction.
 
+    **Factored polar frame** (``xy_frame="polar_factored"``): the polar frame's length and
+    turn densities, each drawn from a mixture of its own over the same components: the
+    length's component by the usual logits, the turn's, independently, by M more
+    (:func:`xy_turn_logits`, the head's last units). In the joint polar mixture the
+    component that covers the hand's sudden stops and starts (a broad length; 8-18% of the
+    weight on the SapiMouse test people) must also cover whatever directions those steps
+    take, so it carries a turn spread of 1.2-1.6 rad, and each time it is drawn the step may
+    go anywhere. Factored, the turn's weights say only how often the hand turns.
+
+    **Step context** (``step_context``): the cursor's last step (:func:`step_features`: its
+    length, whether it stood still, its direction) through a Dense into every attribute
+    head's input (``model.step_context``; off by default). The event embedding sees positions at a quarter-screen resolution, so
+    without it the heads cannot tell a one-pixel creep from a 20-pixel stride: the means
+    continue the step (the velocity head), but the weights and spreads hedge over every
+    speed, and the draws turn as if any step might be a creep's. Measured (README, "Step
+    context and a turn of its own"): with the factored polar frame the draws turn and
+    reverse as the hand's steps do at every step length (either alone leaves the polar
+    head's closed loop as it was); the screen head reverses less and, on osu!'s unseen
+    maps, hits more.
+
     **Dwell** (``dwell`` head): for a press or key_down, the time until its release, a
     :class:`MultiScaleTimingProcessor` mixture of its own. The sampling loop draws it once
     at the press and releases the button then (``generation/sampler.py``), instead of
@@ -375,6 +458,7 @@ class ContextAwareActionGenerator(keras.layers.Layer):
         anchor_time_scale_ms=TIME_SCALE_MS,
         time_encoding=None,
         anchor_event_bias=False,
+        step_context=False,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -404,6 +488,7 @@ class ContextAwareActionGenerator(keras.layers.Layer):
             raise ValueError(f"xy_frame must be one of {XY_FRAMES}, got {xy_frame!r}")
         self.xy_frame = xy_frame
         self.anchor_event_bias = bool(anchor_event_bias)
+        self.step_context = bool(step_context)
         p = self.dtype_policy
         d = self.d_model
 
@@ -422,6 +507,7 @@ class ContextAwareActionGenerator(keras.layers.Layer):
         self.behaviour_processor = dense(d, "behaviour_processor", "gelu")
         self.fusion = dense(d, "fusion", "gelu")
         self.fusion_norm = keras.layers.LayerNormalization(epsilon=1e-5, name="fusion_norm", dtype=p)
+        self.step_processor = dense(d, "step_processor", "gelu") if self.step_context else None
         self.fusion_dropout = keras.layers.Dropout(self.dropout, dtype=p)
         self.event_head = dense(F.NUM_EVENT_CLASSES, "event_type_head")
         self.type_condition = keras.layers.Embedding(F.NUM_EVENT_TYPES, d, name="type_condition", dtype=p)
@@ -431,7 +517,7 @@ class ContextAwareActionGenerator(keras.layers.Layer):
         # Small initial weights: means start at the cursor (plus its last step), sigmas near
         # 0.2 screens. Outputs 5M..6M are each component's fraction of the anchor pointer,
         # 6M..7M (velocity head) each component's gain on the last step, minus 1.
-        per = 7 if self.xy_head_kind == "velocity" else 6
+        per = (7 if self.xy_head_kind == "velocity" else 6) + (1 if self.xy_frame == "polar_factored" else 0)
         self.xy_head = keras.layers.Dense(
             per * self.num_xy_mixtures, kernel_initializer=keras.initializers.VarianceScaling(0.01), name="xy_head", dtype=p
         )
@@ -458,6 +544,8 @@ class ContextAwareActionGenerator(keras.layers.Layer):
         self.fusion.build(steps + (dec_hidden_shape[-1] + 4 * d,))
         self.fusion_norm.build(steps + (d,))
         self.type_condition.build(dec_type_shape)
+        if self.step_processor is not None:
+            self.step_processor.build(steps + (NUM_STEP_FEATURES,))
         for head in (self.event_head, self.timing, self.xy_head, self.button_head, self.key_head, self.scroll_head, self.dwell):
             head.build(steps + (d,))
         self.built = True
@@ -514,6 +602,8 @@ class ContextAwareActionGenerator(keras.layers.Layer):
         at each step, from the cursor ``dec_xy``, the cursor before it ``prev_xy``
         (:func:`previous_cursor`) and the anchor ``pointer`` of :meth:`fuse`."""
         ha = h + self.type_condition(step_type)
+        if self.step_processor is not None:
+            ha = ha + self.step_processor(ops.cast(step_features(dec_xy, prev_xy), self.compute_dtype))
         M = self.num_xy_mixtures
         xy_raw = self.xy_head(ha)
         cursor = ops.cast(dec_xy, self.compute_dtype)
@@ -532,8 +622,10 @@ class ContextAwareActionGenerator(keras.layers.Layer):
         ]
         if self.xy_frame == "motion":
             parts.append(motion_direction(step))
-        elif self.xy_frame == "polar":
+        elif self.xy_frame in POLAR_FRAMES:
             parts.append(cursor)
+        if self.xy_frame == "polar_factored":
+            parts.append(xy_raw[..., -M:])  # the turn's own component logits (xy_turn_logits)
         xy = ops.concatenate(parts, axis=-1)
         scroll = self.scroll_head(ha)
         s = ops.shape(scroll)
@@ -561,5 +653,6 @@ class ContextAwareActionGenerator(keras.layers.Layer):
             anchor_time_scale_ms=self.anchor_time_scale_ms,
             time_encoding=self.time_encoding,
             anchor_event_bias=self.anchor_event_bias,
+            step_context=self.step_context,
         )
         return config

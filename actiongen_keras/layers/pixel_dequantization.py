@@ -5,6 +5,8 @@ from __future__ import annotations
 import keras
 from keras import ops
 
+from actiongen_keras.layers.context_aware_generator import POLAR_FRAMES
+
 
 @keras.saving.register_keras_serializable(package="actiongen")
 class PixelDequantization(keras.layers.Layer):
@@ -25,7 +27,7 @@ class PixelDequantization(keras.layers.Layer):
     ``pixels`` 0 turns it off. ``frame`` is the head's ``xy_frame``: a polar head's density
     is measured from the cursor it appends, so the cursor moves with the means (the step
     ``y + u - cursor`` equals ``y - (cursor - u)``); a motion head's appended direction is
-    not a position and stays.
+    not a position and stays, nor do a factored polar head's turn logits.
     """
 
     def __init__(self, num_mixtures, pixels=1.0, seed=None, frame="screen", **kwargs):
@@ -50,7 +52,7 @@ class PixelDequantization(keras.layers.Layer):
         shift = u * ops.cast(self.pixels / ops.maximum(screen, 1.0), params.dtype)[:, None, :]
         return ops.concatenate(
             [params[..., :M], params[..., M : 2 * M] - shift[..., :1], params[..., 2 * M : 3 * M] - shift[..., 1:], params[..., 3 * M : 5 * M]]
-            + ([params[..., 5 * M :] - shift] if self.frame == "polar" else [params[..., 5 * M :]]),
+            + ([params[..., 5 * M : 5 * M + 2] - shift, params[..., 5 * M + 2 :]] if self.frame in POLAR_FRAMES else [params[..., 5 * M :]]),
             axis=-1,
         )
 

@@ -80,6 +80,7 @@ def make_generator(cfg, meta, name="generator"):
         xy_sigma_floor=cfg.xy_sigma_floor,
         xy_frame=cfg.xy_frame,
         anchor_event_bias=cfg.anchor_event_bias,
+        step_context=cfg.step_context,
         name=name,
     )
 

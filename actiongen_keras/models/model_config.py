@@ -5,6 +5,7 @@ from __future__ import annotations
 from actiongen_keras.config import Config, ModelConfig
 from actiongen_keras.data import features as F
 from actiongen_keras.errors import ConfigError
+from actiongen_keras.layers.context_aware_generator import xy_width
 from actiongen_keras.layers.multi_scale_timing import (
     DEFAULT_BOUNDARIES_MS,
     DEFAULT_MAX_MS,
@@ -52,7 +53,7 @@ def output_signature(config, dataset_meta):
     return {
         "event_type": (A1, F.NUM_EVENT_CLASSES),
         "timing": (A1, NUM_SCALES + NUM_SCALES * 3 * int(cfg.num_timing_components)),
-        "xy": (A1, 5 * int(cfg.num_xy_mixtures) + (0 if cfg.xy_frame == "screen" else 2)),
+        "xy": (A1, xy_width(cfg.num_xy_mixtures, cfg.xy_frame)),
         "button": (A1, F.NUM_BUTTONS),
         "key": (A1, meta.num_keys),
         "scroll": (A1, 2, F.NUM_SCROLL_CLASSES),

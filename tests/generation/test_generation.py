@@ -155,11 +155,14 @@ def test_greedy_window_is_the_models_point_prediction_on_its_own_prefix(gen, run
     assert stops & {"eos", "time"}
 
 
-def test_greedy_window_of_a_polar_head_is_its_median_point():
-    """With ``model.xy_frame="polar"`` greedy decoding still equals the full model's point
-    prediction on its own prefix: the loop and the metrics share xy_point's median step."""
+@pytest.mark.parametrize("frame,step_context", [("polar", False), ("polar_factored", False), ("polar", True)])
+def test_greedy_window_of_a_polar_head_is_its_median_point(frame, step_context):
+    """With ``model.xy_frame="polar"`` (or ``"polar_factored"``) greedy decoding still equals the
+    full model's point prediction on its own prefix: the loop and the metrics share xy_point's
+    median step; with ``model.step_context`` the loop's last step is the model's."""
     config = tiny_config()
-    config.model.xy_frame = "polar"
+    config.model.xy_frame = frame
+    config.model.step_context = step_context
     session = _session("busy", "carol", seed=9)
     run = untrained_run([session], config)
     w = _windows(run, session, np.array([1, 4]))
@@ -544,6 +547,32 @@ def test_polar_draws_keep_the_heading_of_the_mean_step():
     np.testing.assert_allclose(point / np.linalg.norm(point), step / np.linalg.norm(step), atol=1e-5)
     reversing = np.mean(np.abs(turn) > np.pi / 2)
     assert reversing == pytest.approx(2 * 0.5 * math.erfc(np.pi / 2 / s_t / math.sqrt(2)), abs=0.001)  # 0.0017
+
+
+def test_factored_polar_draws_take_the_length_and_the_turn_from_their_own_components():
+    """``polar_factored``: ``one [..., M, 2]`` names the length's component (column 0) and the
+    turn's (column 1): a draw is as long as the first's mean step says and turns about the
+    second's heading by the second's spread; xy_point takes the most probable length's median
+    along the most probable turn's heading."""
+    rng = np.random.default_rng(1)
+    n, M = 20000, 2
+    cursor = np.array([0.4, 0.5], "float32")
+    steps = np.array([[0.03, 0.0], [0.0, 0.01]], "float32")  # component 0: long, along x; 1: short, along y
+    p = np.zeros((n, 6 * M + 2), "float32")
+    p[:, M : 2 * M], p[:, 2 * M : 3 * M] = cursor[0] + steps[:, 0], cursor[1] + steps[:, 1]
+    p[:, 3 * M : 4 * M], p[:, 4 * M : 5 * M] = np.log([0.3, 0.9]), np.log([1.5, 0.2])
+    p[:, 5 * M : 5 * M + 2] = cursor
+    p[:, 0], p[:, 5 * M + 3] = 5.0, 5.0  # most probable: length 0, turn 1
+    one = np.zeros((n, M, 2), "float32")
+    one[:, 0, 0] = one[:, 1, 1] = 1.0
+    z = rng.standard_normal((n, 2)).astype("float32")
+    _, mu, sigma = split_xy_params(p, M)
+    d = ops.convert_to_numpy(draw_position(mu, sigma, one, z, "polar_factored", xy_tail(p, M))) - cursor
+    np.testing.assert_allclose(np.log(np.linalg.norm(d, axis=-1)), np.log(0.03) + 0.3 * z[:, 0] - 0.3**2 / 2, atol=1e-4)
+    turn = np.arctan2(d[:, 0] * -1.0, d[:, 1])  # from the y axis (component 1's heading), counter-clockwise
+    np.testing.assert_allclose(turn, 0.2 * z[:, 1], atol=1e-3)
+    point = ops.convert_to_numpy(xy_point(p[:1], M, "polar_factored"))[0] - cursor
+    np.testing.assert_allclose(point, [0.0, 0.03 * math.exp(-0.3**2 / 2)], atol=1e-6)
 
 
 def _sampled_move_steps(run, session, sampling):

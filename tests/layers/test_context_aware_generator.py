@@ -162,7 +162,29 @@ def test_polar_frame_appends_the_cursor():
     assert ContextAwareActionGenerator.from_config(polar.get_config()).xy_frame == "polar"
 
 
-@pytest.mark.parametrize("frame", ["screen", "motion", "polar"])
+def test_factored_polar_frame_appends_its_own_turn_logits():
+    """``xy_frame="polar_factored"``: the polar head's outputs plus M turn logits of their own
+    (the xy Dense has M more units, the last ones); with those units' weights zero every turn
+    component is equally likely, whatever the length's weights say."""
+    from actiongen_keras.layers.context_aware_generator import xy_turn_logits, xy_width
+
+    args = _inputs()
+    polar = ContextAwareActionGenerator(D, NK, num_xy_mixtures=3, num_timing_components=2, num_anchors=P, xy_frame="polar")
+    factored = ContextAwareActionGenerator(D, NK, num_xy_mixtures=3, num_timing_components=2, num_anchors=P, xy_frame="polar_factored")
+    polar(*args)
+    factored(*args)
+    weights = [np.pad(w, [(0, 0)] * (w.ndim - 1) + [(0, 3)]) if w.shape[-1] == 21 and "xy_head" in v.path else w
+               for w, v in zip(polar.get_weights(), polar.weights, strict=True)]
+    factored.set_weights(weights)
+    a, b = (ops.convert_to_numpy(layer(*args)[2]) for layer in (polar, factored))
+    assert b.shape == (B, T, xy_width(3, "polar_factored")) == (B, T, 20)
+    np.testing.assert_allclose(b[..., :17], a, atol=1e-6)
+    np.testing.assert_allclose(ops.convert_to_numpy(xy_turn_logits(b, 3)), 0.0, atol=1e-7)
+    assert xy_turn_logits(a, 3) is None
+    assert ContextAwareActionGenerator.from_config(factored.get_config()).xy_frame == "polar_factored"
+
+
+@pytest.mark.parametrize("frame", ["screen", "motion", "polar", "polar_factored"])
 def test_translated_params_score_translated_positions_alike(frame):
     """translate_xy_params (self-fed targets, training/self_feed.py): the log density of y under
     the params moved by d is that of y - d under the params, in every frame; a motion head's
@@ -179,6 +201,8 @@ def test_translated_params_score_translated_positions_alike(frame):
         params = np.concatenate([params, u / np.linalg.norm(u, axis=-1, keepdims=True)], axis=-1)
     elif frame == "polar":
         params = np.concatenate([params, cursor], axis=-1)
+    elif frame == "polar_factored":
+        params = np.concatenate([params, cursor, rng.normal(size=(n, M))], axis=-1)
     params = params.astype("float32")
     y = (cursor + rng.normal(0, 0.02, (n, 2))).astype("float32")
     d = rng.normal(0, 0.01, (n, 2)).astype("float32")
@@ -189,6 +213,44 @@ def test_translated_params_score_translated_positions_alike(frame):
     np.testing.assert_allclose(moved[:, :M], params[:, :M])
     if frame == "motion":
         np.testing.assert_allclose(moved[:, 5 * M :], params[:, 5 * M :])
+    if frame == "polar_factored":
+        np.testing.assert_allclose(moved[:, 5 * M + 2 :], params[:, 5 * M + 2 :])  # the turn logits stay
+
+
+def test_step_features_known_values():
+    """The last step's scaled log length (1 px of a 1920-px screen, 30 px, a cursor at rest),
+    whether it stood still, and its direction (the screen's x axis at rest)."""
+    from actiongen_keras.layers.context_aware_generator import step_features
+
+    prev = np.array([[0.5, 0.5], [0.5, 0.5], [0.5, 0.5]], "float32")
+    cur = prev + np.array([[1 / 1920, 0.0], [0.0, -30 / 1920], [0.0, 0.0]], "float32")
+    f = ops.convert_to_numpy(step_features(cur, prev))
+    np.testing.assert_allclose(f[:, 0], (np.log(np.array([1 / 1920, 30 / 1920, 0.0]) + 1e-5) + 6.5) / 3.0, rtol=1e-3, atol=1e-3)
+    np.testing.assert_allclose(f[:, 1], [0.0, 0.0, 1.0])
+    np.testing.assert_allclose(f[:, 2:], [[1.0, 0.0], [0.0, -1.0], [1.0, 0.0]], atol=1e-3)
+
+
+def test_step_context_lets_the_heads_hear_the_last_step():
+    """Without ``step_context`` the xy head's weights and spreads do not depend on the cursor's
+    last step (only the means continue it); with it, a step of one pixel more changes them, and
+    the flag survives the config."""
+    args = _inputs()
+    M = 3
+    for flag in (False, True):
+        layer = ContextAwareActionGenerator(D, NK, num_xy_mixtures=M, num_timing_components=2, num_anchors=P, step_context=flag)
+        layer(*args)
+        h = ops.convert_to_tensor(args[0])
+        xy = args[6]
+        prev = xy - np.float32(2 / 1920)
+        types = np.full((B, T), F.MOVE, "int32")
+        pointer = np.zeros((B, T, 2), "float32")
+        a, b = (ops.convert_to_numpy(layer.attributes(h, types, xy, pointer, p)[1]) for p in (prev, prev - np.float32(1 / 1920)))
+        changed = np.abs(a[..., :M] - b[..., :M]).max(), np.abs(a[..., 3 * M : 5 * M] - b[..., 3 * M : 5 * M]).max()
+        if flag:
+            assert min(changed) > 1e-4, changed
+            assert ContextAwareActionGenerator.from_config(layer.get_config()).step_context
+        else:
+            assert max(changed) == 0.0, changed
 
 
 def test_behaviour_features_known_values():

@@ -33,10 +33,12 @@ def test_training_moves_every_mean_of_an_event_by_one_uniform_draw_within_half_a
     assert 1.8 < np.abs(wide_px).max() <= 2.0 + 1e-3
 
 
-def test_a_polar_head_moves_its_cursor_with_its_means():
+@pytest.mark.parametrize("frame", ["polar", "polar_factored"])
+def test_a_polar_head_moves_its_cursor_with_its_means(frame):
     """The polar density is measured from the appended cursor: shifting means and cursor by
     the same -u is the NLL of the target shifted by +u (the identity the layer relies on); a
-    motion head's appended direction is not a position and is left alone."""
+    factored polar head's turn logits and a motion head's appended direction are not
+    positions and are left alone."""
     from actiongen_keras.layers import xy_log_prob
 
     rng = np.random.default_rng(1)
@@ -44,14 +46,16 @@ def test_a_polar_head_moves_its_cursor_with_its_means():
     params[..., 3 * M :] = np.log(rng.uniform(0.05, 0.5, size=params[..., 3 * M :].shape))
     params[..., M : 3 * M] = rng.uniform(0.3, 0.7, size=params[..., M : 3 * M].shape)
     cursor = rng.uniform(0.3, 0.7, size=params.shape[:2] + (2,)).astype("float32")
-    polar = np.concatenate([params, cursor], -1)
-    out = ops.convert_to_numpy(PixelDequantization(M, pixels=1.0, seed=0, frame="polar")(polar, screen, training=True))
+    polar = np.concatenate([params, cursor] + ([rng.normal(size=params.shape[:2] + (M,)).astype("float32")] if frame == "polar_factored" else []), -1)
+    out = ops.convert_to_numpy(PixelDequantization(M, pixels=1.0, seed=0, frame=frame)(polar, screen, training=True))
     shift = polar[..., M : M + 1] - out[..., M : M + 1]  # x shift of component 0 = the event's u_x / width
-    np.testing.assert_allclose(polar[..., 5 * M :] - out[..., 5 * M :], np.concatenate([shift, polar[..., 2 * M : 2 * M + 1] - out[..., 2 * M : 2 * M + 1]], -1), atol=1e-6)
+    cursor_shift = polar[..., 5 * M : 5 * M + 2] - out[..., 5 * M : 5 * M + 2]
+    np.testing.assert_allclose(cursor_shift, np.concatenate([shift, polar[..., 2 * M : 2 * M + 1] - out[..., 2 * M : 2 * M + 1]], -1), atol=1e-6)
+    np.testing.assert_array_equal(out[..., 5 * M + 2 :], polar[..., 5 * M + 2 :])
     u = np.concatenate([shift, polar[..., 2 * M : 2 * M + 1] - out[..., 2 * M : 2 * M + 1]], -1)
     y = rng.uniform(0.2, 0.8, size=params.shape[:2] + (2,)).astype("float32")
-    np.testing.assert_allclose(ops.convert_to_numpy(xy_log_prob(y, out, M, "polar")),
-                               ops.convert_to_numpy(xy_log_prob(y + u, polar, M, "polar")), rtol=1e-3, atol=1e-3)
+    np.testing.assert_allclose(ops.convert_to_numpy(xy_log_prob(y, out, M, frame)),
+                               ops.convert_to_numpy(xy_log_prob(y + u, polar, M, frame)), rtol=1e-3, atol=1e-3)
     motion = np.concatenate([params, np.broadcast_to(np.array([0.6, 0.8], "float32"), cursor.shape)], -1)
     moved = ops.convert_to_numpy(PixelDequantization(M, pixels=1.0, seed=0, frame="motion")(motion, screen, training=True))
     np.testing.assert_array_equal(moved[..., 5 * M :], motion[..., 5 * M :])

@@ -63,20 +63,24 @@ def test_sources_without_state_features_train(builder):
     assert np.isfinite(logs["loss"])
 
 
-@pytest.mark.parametrize("frame", ["motion", "polar"])
+@pytest.mark.parametrize("frame", ["motion", "polar", "polar_factored", "polar with the step context"])
 def test_motion_and_polar_frame_models_output_train_and_reload(tmp_path, frame):
     """``model.xy_frame`` "motion" / "polar": the xy output carries the direction / the cursor
-    after the 5M params (output_signature says so), the compiled loss reads that frame, a
-    training step's loss is finite, and the frame reloads."""
-    cfg = ModelConfig(**{**CFG.__dict__, "xy_frame": frame})
+    after the 5M params ("polar_factored": then its M turn logits; output_signature says so),
+    the compiled loss reads that frame, a training step's loss is finite, and the frame reloads."""
+    step_context = frame.endswith("step context")
+    frame = frame.split()[0]
+    cfg = ModelConfig(**{**CFG.__dict__, "xy_frame": frame, "step_context": step_context})
     m = build_model(cfg, META)
     x, y, w = random_batch(META, 3, seed=4)
     out = {k: keras.ops.convert_to_numpy(v) for k, v in m(x).items()}  # eager: no predict function traced
-    assert output_signature(cfg, META)["xy"] == (META["max_actions"] + 1, 5 * CFG.num_xy_mixtures + 2) == out["xy"].shape[1:]
+    M = CFG.num_xy_mixtures
+    width = 5 * M + 2 + (M if frame == "polar_factored" else 0)
+    assert output_signature(cfg, META)["xy"] == (META["max_actions"] + 1, width) == out["xy"].shape[1:]
     if frame == "motion":
         np.testing.assert_allclose(np.linalg.norm(out["xy"][..., -2:], axis=-1), 1.0, atol=1e-5)
     else:
-        np.testing.assert_allclose(out["xy"][..., -2:], np.asarray(x["dec_xy"]), atol=1e-6)
+        np.testing.assert_allclose(out["xy"][..., 5 * M : 5 * M + 2], np.asarray(x["dec_xy"]), atol=1e-6)
     config = Config()
     config.model = cfg
     compile_model(m, config, META)
@@ -86,6 +90,7 @@ def test_motion_and_polar_frame_models_output_train_and_reload(tmp_path, frame):
     m.save(tmp_path / "m.keras")
     clone = keras.saving.load_model(tmp_path / "m.keras")
     assert clone.get_layer("generator").xy_frame == frame
+    assert clone.get_layer("generator").step_context == step_context
     np.testing.assert_array_equal(keras.ops.convert_to_numpy(clone(x)["xy"]), keras.ops.convert_to_numpy(m(x)["xy"]))
     with pytest.raises(ConfigError, match="model.xy_frame must be one of"):
         build_model(ModelConfig(**{**CFG.__dict__, "xy_frame": "spherical"}), META)

@@ -199,6 +199,43 @@ def test_polar_density_integrates_to_one_over_the_screen():
     assert np.sum(w * np.arctan2(d[:, 1], d[:, 0])) == pytest.approx(math.atan2(0.05, 0.1), abs=0.01)
 
 
+def _factored(components, turn_weights, cursor):
+    """:func:`_polar_params` with the factored frame's turn logits appended: ``[1, 1, 6M + 2]``."""
+    return np.concatenate([_polar_params(components, cursor), np.log(np.asarray(turn_weights, "float32"))[None, None]], -1)
+
+
+def test_factored_polar_density_draws_its_turn_from_its_own_mixture():
+    """``polar_factored``: a density per unit area (sums to 1 over a fine grid); where every
+    component has the same heading and turn spread it is the joint polar density, whatever
+    the turn weights; otherwise the share of steps that reverse (the backward half-plane of
+    the mean heading) is the turn mixture's alone, not the length weights'. The case a joint
+    mixture cannot make: a short, broad-length component that is often drawn (0.6) beside a
+    turn that reverses rarely (a wide turn component of weight 0.02)."""
+    h = 1.0 / 1500
+    g = (np.arange(1500) + 0.5) * h
+    grid = np.stack(np.meshgrid(g, g, indexing="ij"), -1).reshape(1, -1, 2).astype("float32")
+
+    def density(p, frame):
+        nll = XYMixtureLoss(p.shape[-1] // 6 if frame == "polar_factored" else (p.shape[-1] - 2) // 5, frame=frame, reduction=None)(
+            grid, np.broadcast_to(p, (1, grid.shape[1], p.shape[-1])))
+        return np.exp(-ops.convert_to_numpy(nll)[0])
+
+    same_turn = [(0.7, (0.08, 0.0), 0.2, 0.3), (0.3, (0.03, 0.0), 0.8, 0.3)]
+    np.testing.assert_allclose(density(_factored(same_turn, [0.1, 0.9], (0.5, 0.5)), "polar_factored"),
+                               density(_polar_params(same_turn, (0.5, 0.5)), "polar"), rtol=1e-3, atol=1e-3)
+    comps = [(0.4, (0.1, 0.0), 0.2, 0.2), (0.6, (0.02, 0.0), 1.0, 2.0)]
+    dens = density(_factored(comps, [0.98, 0.02], (0.5, 0.5)), "polar_factored")
+    assert dens.sum() * h * h == pytest.approx(1.0, abs=0.01)
+    back = (grid[0, :, 0] < 0.5).astype(float)
+    theta = np.linspace(-np.pi, np.pi, 20001)
+    wrapped = lambda s: sum(np.exp(-0.5 * ((theta + k * 2 * np.pi) / s) ** 2) for k in range(-2, 3)) / (s * math.sqrt(2 * math.pi))
+    turn = 0.98 * wrapped(0.2) + 0.02 * wrapped(2.0)
+    expected = np.sum(turn[np.abs(theta) > np.pi / 2]) * (theta[1] - theta[0])  # ~0.0085
+    assert np.sum(dens * back) * h * h == pytest.approx(expected, abs=0.002)
+    joint = density(_polar_params(comps, (0.5, 0.5)), "polar")
+    assert np.sum(joint * back) * h * h > 0.2  # the joint mixture: the broad component's weight carries its turn
+
+
 def test_xy_loss_frame_defaults():
     """Without a frame (losses saved before it was an argument) a [5M + 2] layout is the motion
     frame's; an unknown frame is refused; the frame survives the config."""

@@ -70,6 +70,25 @@ def test_replaced_positions_are_draws_of_the_previous_steps_mixture():
     assert np.mean(comp == favourite[steps % A1]) < 0.2
 
 
+def test_a_factored_polar_head_draws_its_turn_with_its_own_weights():
+    """``polar_factored``: the replaced position's heading follows the previous step's turn
+    weights (95% on the component heading +x), not its length weights (uniform over four
+    headings), as the sampling loop draws it (draw_position with both components)."""
+    B, cursor, r = 512, np.array([0.5, 0.5], "float32"), 0.05
+    x, _, _ = random_batch(META, B, seed=5)
+    x["dec_type"][:, 1:] = F.MOVE
+    A1 = x["dec_type"].shape[1]
+    heads = np.array([[r, 0.0], [-r, 0.0], [0.0, r], [0.0, -r]], "float32")
+    row = np.concatenate([np.zeros(M), cursor[0] + heads[:, 0], cursor[1] + heads[:, 1], np.full(2 * M, np.log(0.01)), cursor,
+                          np.log([0.95, 0.05 / 3, 0.05 / 3, 0.05 / 3])]).astype("float32")
+    params = np.broadcast_to(row, (B, A1, 6 * M + 2)).copy()
+    xy, replaced, _ = (_np(a) for a in self_fed_positions(x["dec_type"], x["dec_xy"], params, M, 0.5, keras.random.SeedGenerator(2),
+                                                          frame="polar_factored"))
+    d = xy[replaced] - cursor
+    assert np.abs(np.hypot(d[:, 0], d[:, 1]) - r).max() < 0.01  # every length is a component's 0.05
+    assert abs(np.mean(d[:, 0] > 0.04) - 0.95) < 0.03  # headed +x as the turn weights say
+
+
 def test_with_partial_recovery_a_deviation_fades_from_later_inputs_and_targets():
     """``recovery`` r < 1: a drawn position's deviation moves every later step's input and
     target, fading by (1 - r) per step; the inputs also hold the deviation drawn at their
