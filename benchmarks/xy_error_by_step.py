@@ -23,6 +23,12 @@ did: README, "Results on SapiMouse": the polar frame). ``--xy-top-p P`` (repeata
 columns drawn with the sampling loop's nucleus over the mixture's components (the
 generation option ``xy_top_p``; a tiny P draws from the most probable component only).
 
+A polar head's components, by the same bands of the last step (``--components``): each
+component's mean weight (a factored head's length and turn weights), how often its mean step
+points backwards (more than a quarter turn from the last step) and its median turn spread: a
+component that is often drawn and whose draws may go anywhere (README, "Step context and a
+turn of its own").
+
 The last line (windows with an anchor: click targets, osu! circles) is steering, as
 ``evaluation/target_clicks.py`` measures it on whole paths (its :func:`pull_slope`): over
 moves whose last step is at least 2 px and whose first anchor is at least 40 px away, the
@@ -33,6 +39,7 @@ in closed loop.
 """
 
 import numpy as np
+from keras import ops
 from teacher_forced import arguments, to_first_anchor_px, windows
 
 import actiongen_keras
@@ -46,6 +53,7 @@ from actiongen_keras.layers.context_aware_generator import (
     previous_cursor,
     split_xy_params,
     to_frame,
+    xy_components,
     xy_point,
     xy_tail,
     xy_turn_logits,
@@ -69,17 +77,12 @@ def sampled_turns(params, num_mixtures, frame, cursor_px, last_px, px, draws, rn
     ``xy_top_p``, 1 = all, then :func:`draw_position`), rounded to pixels; ``cursor_px``,
     ``last_px [N, 2]``, ``px [N, 2]`` the screen in pixels."""
     M, N = int(num_mixtures), len(params)
-    logits, mu, sigma = split_xy_params(params, M)
-    u = rng.random(N * draws).astype("float32")
-    comp = np.asarray(categorical(np.repeat(np.asarray(logits), draws, axis=0), np.ones(N * draws, "float32"), u, top_p=xy_top_p))
-    one = np.eye(M)[comp.reshape(N, draws)][..., None]  # [N, draws, M, 1]
-    turn_logits = xy_turn_logits(params, M)
-    if turn_logits is not None:  # a factored polar head's turn component, drawn apart
-        u = rng.random(N * draws).astype("float32")
-        turn = np.asarray(categorical(np.repeat(np.asarray(turn_logits), draws, axis=0), np.ones(N * draws, "float32"), u, top_p=xy_top_p))
-        one = np.concatenate([one, np.eye(M)[turn.reshape(N, draws)][..., None]], axis=-1)
-    tail = xy_tail(params, M)
+    _, mu, sigma = split_xy_params(params, M)
     rep = lambda a: None if a is None else np.repeat(np.asarray(a, np.float64)[:, None], draws, axis=1)
+    # [N, draws, M, 1 or 2]: the loop's component draw (a factored polar head's turn too)
+    one = np.asarray(xy_components(rep(params), M, lambda lg, _: np.asarray(categorical(
+        np.asarray(lg).reshape(-1, M), np.ones(N * draws, "float32"), rng.random(N * draws).astype("float32"), top_p=xy_top_p)).reshape(N, draws)))
+    tail = xy_tail(params, M)
     xy = np.asarray(draw_position(rep(mu), rep(sigma), one, rng.standard_normal((N, draws, 2)), frame, rep(tail)))
     step = np.round(xy * px[:, None]) - np.round(cursor_px)[:, None]
     return turns(last_px[:, None], step)
@@ -88,6 +91,7 @@ def sampled_turns(params, num_mixtures, frame, cursor_px, last_px, px, draws, rn
 def main(argv=None):
     ap = arguments(__doc__.splitlines()[0], batches=12)
     ap.add_argument("--draws", type=int, default=20, help="draws per move for the turn table")
+    ap.add_argument("--components", action="store_true", help="a polar head's components by the last step's length (weights, backwards, turn spread)")
     ap.add_argument("--xy-top-p", type=float, action="append", default=[],
                     help="also draw with this nucleus over the components (repeatable; e.g. 0.8, and 0.01 for the top one only)")
     args = ap.parse_args(argv)
@@ -96,7 +100,7 @@ def main(argv=None):
     M, frame = generator.num_xy_mixtures, generator.xy_frame
     rng = np.random.default_rng(0)
     step, err, sigma, err_frame, sig_axes = [], [], [], [], []
-    last_len, true_turn, drawn_turn, off_course = [], [], [], []
+    last_len, true_turn, drawn_turn, off_course, comps = [], [], [], [], []
     nuclei = [1.0] + list(args.xy_top_p)
     for x, y, _ in windows(args):
         params = model(x, training=False)["xy"]
@@ -125,6 +129,12 @@ def main(argv=None):
         near = (np.hypot(to_anchor[..., 0], to_anchor[..., 1]) < STEER_MIN_DIST_PX) | ~present
         off_course.append(np.where(near, np.nan, turns(last, to_anchor))[keep])
         true_turn.append(turns(last, target * px - cur_px)[keep])
+        if args.components and frame in POLAR_FRAMES:  # weights, turn weights, mean step backwards, turn spread
+            p_keep = np.asarray(params)[keep]
+            weights = [np.asarray(ops.softmax(lg, axis=-1)) for lg in (split_xy_params(p_keep, M)[0], xy_turn_logits(p_keep, M)) if lg is not None]
+            mean_step = (np.asarray(split_xy_params(p_keep, M)[1]) - np.asarray(xy_tail(p_keep, M))[:, None]) * np.broadcast_to(px, cur_px.shape)[keep][:, None]
+            backwards = np.abs(np.nan_to_num(turns(last[keep][:, None], mean_step))) > np.pi / 2
+            comps.append((weights[0], weights[-1], backwards, sig[keep][..., 1]))
         flat_px = np.broadcast_to(px, cur_px.shape)[keep]
         drawn_turn.append([sampled_turns(np.asarray(params)[keep], M, frame, cur_px[keep], last[keep], flat_px, args.draws, rng, p)
                            for p in nuclei])
@@ -153,6 +163,13 @@ def main(argv=None):
         rev = " / ".join(f"{np.mean(a > np.pi / 2):.4f}" for a in [h] + d)
         turn = " / ".join(f"{a.mean():.3f}" for a in [h] + d)
         print(f"| {lo}-{hi} | {k.mean():.3f} | {rev} | {turn} |")
+    if comps:
+        w, wt, back, s_turn = (np.concatenate([c[i] for c in comps]) for i in range(4))
+        print("\n| last step px | component | weight (length / turn) | mean step backwards | median turn spread, rad |\n|---|---:|---:|---:|---:|")
+        for lo, hi in ((0.5, 1.5), (1.5, 5), (5, 30), (30, np.inf)):
+            k = (last_len >= lo) & (last_len < hi)
+            for j in range(M):
+                print(f"| {lo}-{hi} | {j} | {w[k, j].mean():.3f} / {wt[k, j].mean():.3f} | {back[k, j].mean():.3f} | {np.median(s_turn[k, j]):.2f} |")
     steer = np.isfinite(off_course) & (last_len >= STEER_MIN_STEP_PX)
     if steer.any():
         off = off_course[steer]

@@ -97,7 +97,7 @@ from keras import ops
 from actiongen_keras.data import features as F
 from actiongen_keras.generation import rules as R
 from actiongen_keras.generation.counter_rng import row_keys, uniforms
-from actiongen_keras.layers.context_aware_generator import draw_position, first_previous_cursor, split_xy_params, xy_point, xy_tail, xy_turn_logits
+from actiongen_keras.layers.context_aware_generator import draw_position, first_previous_cursor, split_xy_params, xy_components, xy_point, xy_tail
 from actiongen_keras.layers.multi_scale_timing import sample_timing, timing_quantile
 from actiongen_keras.models.steps import WINDOW_INPUTS, ModelSteps, bos_token
 
@@ -401,11 +401,7 @@ class WindowLoop:
         dt = t_after - t_prev
         # position: moves only (greedy: xy_point); other events at the cursor
         logits, mu, sigma = split_xy_params(xyp, M)
-        one = ops.one_hot(categorical(logits, temperature, u[:, _S_XY], top_p=self.xy_top_p), M, dtype="float32")[..., None]
-        turn_logits = xy_turn_logits(xyp, M)
-        if turn_logits is not None:  # the turn's own component (draw_position)
-            one_t = ops.one_hot(categorical(turn_logits, temperature, u[:, _S_XY_TURN], top_p=self.xy_top_p), M, dtype="float32")[..., None]
-            one = ops.concatenate([one, one_t], axis=-1)
+        one = xy_components(xyp, M, lambda lg, k: categorical(lg, temperature, u[:, (_S_XY, _S_XY_TURN)[k]], top_p=self.xy_top_p))
         z = box_muller(u[:, _S_XY + 1], u[:, _S_XY + 2])
         is_move = ops.take(moves_cursor, ev, axis=0)
         if rho > 0.0:

@@ -136,28 +136,30 @@ def motion_direction(step, min_norm=1e-6):
     return ops.where(moving, step / ops.maximum(norm, min_norm), x_axis)
 
 
+def xy_components(params, num_mixtures, choose):
+    """The one-hot components a position is drawn from: ``[..., M, 1]``, or ``[..., M, 2]`` for
+    a factored polar head (column 0 the length's, column 1 the turn's; :func:`draw_position`).
+    ``choose(logits, k) -> ids [...]`` picks from ``logits [..., M]``, ``k`` 0 for the length's
+    (every frame's) and 1 for the turn's (:func:`xy_turn_logits`): the sampling loop draws with
+    its own uniforms, self-fed training with Keras's generator, :func:`xy_point` takes the argmax."""
+    M = int(num_mixtures)
+    logits = split_xy_params(params, M)[0]
+    chosen = [logits] + [t for t in [xy_turn_logits(params, M)] if t is not None]
+    return ops.stack([ops.one_hot(choose(lg, k), M, dtype=logits.dtype) for k, lg in enumerate(chosen)], axis=-1)
+
+
 def xy_point(params, num_mixtures, frame="screen"):
-    """The most probable component's central point: ``[..., 5M (+2)] -> [..., 2]`` (screen
+    """The most probable component's central point: ``[..., 5M (+2) (+M)] -> [..., 2]`` (screen
     units); the greedy position of generation and the point prediction the metrics score.
 
-    Its mean, except in the polar frames (``frame``, the head's ``xy_frame``), where it is the
-    median step: the cursor plus the mean step ``m`` shortened by ``exp(-sigma_0^2 / 2)`` (a
-    log-normal length's median lies below its mean; the median is the point with the smaller
-    absolute error); the factored polar frame takes that length along the direction of its
-    most probable turn component's mean step."""
-    logits, mu, sigma = split_xy_params(params, num_mixtures)
-    one = ops.one_hot(ops.argmax(logits, axis=-1), num_mixtures, dtype=mu.dtype)[..., None]
-    point = ops.sum(mu * one, axis=-2)
-    if frame in POLAR_FRAMES:
-        cursor = xy_tail(params, num_mixtures)
-        shrink = ops.exp(-0.5 * ops.square(ops.sum(sigma[..., :1] * one, axis=-2)))
-        point = cursor + (point - cursor) * shrink
-        turn_logits = xy_turn_logits(params, num_mixtures)
-        if turn_logits is not None:  # the length's component's median, along the turn's component's direction
-            one_t = ops.one_hot(ops.argmax(turn_logits, axis=-1), num_mixtures, dtype=mu.dtype)[..., None]
-            length = ops.sqrt(ops.sum(ops.square(point - cursor), axis=-1, keepdims=True))
-            point = cursor + length * motion_direction(ops.sum(mu * one_t, axis=-2) - cursor)
-    return point
+    The draw of :func:`draw_position` with ``z = 0`` from the most probable component(s): the
+    mean, except in the polar frames (``frame``, the head's ``xy_frame``), where it is the
+    median step: the mean step ``m`` shortened by ``exp(-sigma_0^2 / 2)`` (a log-normal
+    length's median lies below its mean; the median is the point with the smaller absolute
+    error), along ``m`` (factored: along the most probable turn component's mean step)."""
+    _, mu, sigma = split_xy_params(params, num_mixtures)
+    one = xy_components(params, num_mixtures, lambda logits, _: ops.argmax(logits, axis=-1))
+    return draw_position(mu, sigma, one, ops.zeros_like(mu[..., 0, :]), frame, xy_tail(params, num_mixtures))
 
 
 def draw_position(mu, sigma, one, z, frame="screen", tail=None):

@@ -42,7 +42,7 @@ import numpy as np
 from keras import ops
 
 from actiongen_keras.data import features as F
-from actiongen_keras.layers.context_aware_generator import draw_position, split_xy_params, translate_xy_params, xy_tail, xy_turn_logits
+from actiongen_keras.layers.context_aware_generator import draw_position, split_xy_params, translate_xy_params, xy_components, xy_tail
 
 
 def self_fed_positions(dec_type, dec_xy, xy_params, num_mixtures, rate, seed, frame="screen", recovery=1.0):
@@ -63,13 +63,8 @@ def self_fed_positions(dec_type, dec_xy, xy_params, num_mixtures, rate, seed, fr
     xy_params = ops.stop_gradient(ops.cast(xy_params[:, :-1], "float32"))  # the draws for steps 1 .. A1-1
     shape = ops.shape(dec_type[:, 1:])
     M = int(num_mixtures)
-    logits, mu, sigma = split_xy_params(xy_params, M)
-    component = keras.random.categorical(ops.reshape(logits, (-1, M)), 1, seed=seed)
-    one = ops.one_hot(ops.reshape(component, shape), M, dtype="float32")[..., None]
-    turn_logits = xy_turn_logits(xy_params, M)
-    if turn_logits is not None:  # a factored polar head draws its turn's component apart (draw_position)
-        turn = keras.random.categorical(ops.reshape(turn_logits, (-1, M)), 1, seed=seed)
-        one = ops.concatenate([one, ops.one_hot(ops.reshape(turn, shape), M, dtype="float32")[..., None]], axis=-1)
+    _, mu, sigma = split_xy_params(xy_params, M)
+    one = xy_components(xy_params, M, lambda lg, _: ops.reshape(keras.random.categorical(ops.reshape(lg, (-1, M)), 1, seed=seed), shape))
     z = keras.random.normal(tuple(shape) + (2,), seed=seed)
     drawn = ops.clip(draw_position(mu, sigma, one, z, frame, xy_tail(xy_params, M)), 0.0, 1.0)
     pick = ops.logical_and(ops.equal(ops.cast(dec_type[:, 1:], "int32"), F.MOVE), keras.random.uniform(shape, seed=seed) < rate)
