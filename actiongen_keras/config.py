@@ -119,7 +119,8 @@ class ModelConfig:
     anchor_event_bias: bool = False
     # the cursor's last step (its length, whether it stood still, its direction) fed to the attribute
     # heads (layers/context_aware_generator.py, step_features): the event embedding cannot resolve it
-    # (README, "Step context and a turn of its own")
+    # (README, "Step context and a turn of its own"). Off by default: on osu! it aims worse after
+    # more than one epoch (README, "The step context as a default")
     step_context: bool = False
 
 

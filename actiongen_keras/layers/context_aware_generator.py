@@ -284,6 +284,7 @@ def behaviour_features(hist_type, hist_dt, hist_t_before, hist_xy, screen):
 
 
 NUM_STEP_FEATURES = 4
+STEP_SEED = 1789  # the step processor's own kernel seed (ContextAwareActionGenerator: it must not draw from the global one)
 
 
 def step_features(dec_xy, prev_xy):
@@ -425,7 +426,8 @@ class ContextAwareActionGenerator(keras.layers.Layer):
 
     **Step context** (``step_context``): the cursor's last step (:func:`step_features`: its
     length, whether it stood still, its direction) through a Dense into every attribute
-    head's input (``model.step_context``; off by default). The event embedding sees positions at a quarter-screen resolution, so
+    head's input (``model.step_context``, off by default; it starts as a no-op: random features
+    through a zero-kernel ``step_gate``). The event embedding sees positions at a quarter-screen resolution, so
     without it the heads cannot tell a one-pixel creep from a 20-pixel stride: the means
     continue the step (the velocity head), but the weights and spreads hedge over every
     speed, and the draws turn as if any step might be a creep's. Measured (README, "Step
@@ -509,7 +511,18 @@ class ContextAwareActionGenerator(keras.layers.Layer):
         self.behaviour_processor = dense(d, "behaviour_processor", "gelu")
         self.fusion = dense(d, "fusion", "gelu")
         self.fusion_norm = keras.layers.LayerNormalization(epsilon=1e-5, name="fusion_norm", dtype=p)
-        self.step_processor = dense(d, "step_processor", "gelu") if self.step_context else None
+        # The step context starts as a no-op: random features of the last step (step_processor)
+        # through a zero-kernel projection (step_gate), so an untrained model's outputs are those of
+        # the model without it, and a model trained without it warm-starts (--init-from) unchanged;
+        # the random features let it open at once (a zero kernel under the gelu itself learned
+        # slower: README, "Step context and a turn of its own"). Its kernel's seed is fixed and the
+        # gate's zeros take none: Keras seeds each unseeded random initializer from Python's
+        # generator when it is made, so a draw here would move every layer made after it.
+        self.step_processor = self.step_gate = None
+        if self.step_context:
+            self.step_processor = keras.layers.Dense(d, activation="gelu", kernel_initializer=keras.initializers.GlorotUniform(seed=STEP_SEED),
+                                                     name="step_processor", dtype=p)
+            self.step_gate = keras.layers.Dense(d, use_bias=False, kernel_initializer="zeros", name="step_gate", dtype=p)
         self.fusion_dropout = keras.layers.Dropout(self.dropout, dtype=p)
         self.event_head = dense(F.NUM_EVENT_CLASSES, "event_type_head")
         self.type_condition = keras.layers.Embedding(F.NUM_EVENT_TYPES, d, name="type_condition", dtype=p)
@@ -548,6 +561,7 @@ class ContextAwareActionGenerator(keras.layers.Layer):
         self.type_condition.build(dec_type_shape)
         if self.step_processor is not None:
             self.step_processor.build(steps + (NUM_STEP_FEATURES,))
+            self.step_gate.build(steps + (d,))
         for head in (self.event_head, self.timing, self.xy_head, self.button_head, self.key_head, self.scroll_head, self.dwell):
             head.build(steps + (d,))
         self.built = True
@@ -605,7 +619,7 @@ class ContextAwareActionGenerator(keras.layers.Layer):
         (:func:`previous_cursor`) and the anchor ``pointer`` of :meth:`fuse`."""
         ha = h + self.type_condition(step_type)
         if self.step_processor is not None:
-            ha = ha + self.step_processor(ops.cast(step_features(dec_xy, prev_xy), self.compute_dtype))
+            ha = ha + self.step_gate(self.step_processor(ops.cast(step_features(dec_xy, prev_xy), self.compute_dtype)))
         M = self.num_xy_mixtures
         xy_raw = self.xy_head(ha)
         cursor = ops.cast(dec_xy, self.compute_dtype)

@@ -1,3 +1,4 @@
+import keras
 import numpy as np
 import pytest
 from keras import ops
@@ -230,27 +231,40 @@ def test_step_features_known_values():
     np.testing.assert_allclose(f[:, 2:], [[1.0, 0.0], [0.0, -1.0], [1.0, 0.0]], atol=1e-3)
 
 
-def test_step_context_lets_the_heads_hear_the_last_step():
-    """Without ``step_context`` the xy head's weights and spreads do not depend on the cursor's
-    last step (only the means continue it); with it, a step of one pixel more changes them, and
-    the flag survives the config."""
+def test_step_context_starts_as_a_no_op_and_lets_the_heads_hear_the_last_step():
+    """Built with the same seed, a layer with ``step_context`` starts with the same weights and
+    outputs as one without (the step processor's features pass a zero-kernel gate, and neither
+    draws from the global seed), so untrained models stay as they were. Without it the xy
+    head's weights and spreads do not depend on the cursor's last step (only the means continue
+    it); once the gate has weights (as training gives it), a step of one pixel more changes
+    them; the flag survives the config."""
     args = _inputs()
     M = 3
+    h = ops.convert_to_tensor(args[0])
+    xy = args[6]
+    prev = xy - np.float32(2 / 1920)
+    types = np.full((B, T), F.MOVE, "int32")
+    pointer = np.zeros((B, T, 2), "float32")
+    layers, outputs = {}, {}
     for flag in (False, True):
-        layer = ContextAwareActionGenerator(D, NK, num_xy_mixtures=M, num_timing_components=2, num_anchors=P, step_context=flag)
+        keras.utils.set_random_seed(5)
+        layer = layers[flag] = ContextAwareActionGenerator(D, NK, num_xy_mixtures=M, num_timing_components=2, num_anchors=P,
+                                                           step_context=flag)
         layer(*args)
-        h = ops.convert_to_tensor(args[0])
-        xy = args[6]
-        prev = xy - np.float32(2 / 1920)
-        types = np.full((B, T), F.MOVE, "int32")
-        pointer = np.zeros((B, T, 2), "float32")
+        outputs[flag] = [ops.convert_to_numpy(o) for o in layer.attributes(h, types, xy, pointer, prev)]
+    for a, b in zip(outputs[False], outputs[True]):
+        np.testing.assert_array_equal(a, b)
+
+    def change(layer):
         a, b = (ops.convert_to_numpy(layer.attributes(h, types, xy, pointer, p)[1]) for p in (prev, prev - np.float32(1 / 1920)))
-        changed = np.abs(a[..., :M] - b[..., :M]).max(), np.abs(a[..., 3 * M : 5 * M] - b[..., 3 * M : 5 * M]).max()
-        if flag:
-            assert min(changed) > 1e-4, changed
-            assert ContextAwareActionGenerator.from_config(layer.get_config()).step_context
-        else:
-            assert max(changed) == 0.0, changed
+        return np.abs(a[..., :M] - b[..., :M]).max(), np.abs(a[..., 3 * M : 5 * M] - b[..., 3 * M : 5 * M]).max()
+
+    assert max(change(layers[False])) == 0.0
+    assert max(change(layers[True])) == 0.0  # the no-op start
+    kernel = layers[True].step_gate.kernel
+    kernel.assign(np.random.default_rng(0).normal(0.0, 0.5, kernel.shape).astype("float32"))
+    assert min(change(layers[True])) > 1e-4, change(layers[True])
+    assert ContextAwareActionGenerator.from_config(layers[True].get_config()).step_context
 
 
 def test_behaviour_features_known_values():

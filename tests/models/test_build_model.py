@@ -96,6 +96,35 @@ def test_motion_and_polar_frame_models_output_train_and_reload(tmp_path, frame):
         build_model(ModelConfig(**{**CFG.__dict__, "xy_frame": "spherical"}), META)
 
 
+def test_step_context_starts_where_a_model_without_it_was(tmp_path):
+    """``model.step_context``'s step processor starts as a no-op: the same seed builds the same
+    untrained model with and without it, and a model trained without it warm-starts
+    (``--init-from``) into one with it with every output unchanged."""
+    from actiongen_keras.training.train import warm_start
+
+    x, _, _ = random_batch(META, 3, seed=2)
+    outputs = {}
+    for flag in (False, True):
+        keras.utils.set_random_seed(11)
+        m = build_model(ModelConfig(**{**CFG.__dict__, "step_context": flag}), META)
+        outputs[flag] = {k: keras.ops.convert_to_numpy(v) for k, v in m(x).items()}
+    for k in F.TARGET_NAMES:
+        np.testing.assert_array_equal(outputs[True][k], outputs[False][k], err_msg=k)
+    keras.utils.set_random_seed(12)
+    without = build_model(ModelConfig(**{**CFG.__dict__, "step_context": False}), META)
+    for w in without.weights:  # as if trained: no weight at its initial value
+        w.assign(keras.ops.convert_to_numpy(w) + np.random.default_rng(0).normal(0, 0.05, w.shape).astype(w.dtype))
+    without.save(tmp_path / "without.keras")
+    keras.utils.set_random_seed(13)
+    with_it = build_model(ModelConfig(**{**CFG.__dict__, "step_context": True}), META)
+    copied, kept = warm_start(with_it, tmp_path / "without.keras", log=lambda *_: None)
+    assert (copied, kept) == (len(without.weights), 3)  # the step processor's kernel and bias and the gate's kernel start fresh
+    want = {k: keras.ops.convert_to_numpy(v) for k, v in without(x).items()}
+    got = {k: keras.ops.convert_to_numpy(v) for k, v in with_it(x).items()}
+    for k in F.TARGET_NAMES:
+        np.testing.assert_array_equal(got[k], want[k], err_msg=k)
+
+
 def test_save_reload_identical(model, tmp_path):
     x, _, _ = random_batch(META, 4, seed=1)
     path = tmp_path / "m.keras"
