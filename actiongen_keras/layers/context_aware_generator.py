@@ -68,7 +68,7 @@ def xy_turn_logits(params, num_mixtures):
     components by ``logits`` (:func:`split_xy_params`) and its turn, independently, by these;
     the turn of component ``j`` is measured from the direction of its mean step."""
     M = int(num_mixtures)
-    if params.shape[-1] != 6 * M + 2:
+    if params.shape[-1] != xy_width(M, "polar_factored"):
         return None
     return params[..., 5 * M + 2 :]
 
@@ -82,7 +82,7 @@ def xy_tail(params, num_mixtures):
     each component's mean step is measured (:func:`xy_log_prob`). Known from the static last
     dimension, so every reader stays one graph; what the columns mean is the frame's."""
     M = int(num_mixtures)
-    if params.shape[-1] == 5 * M:
+    if params.shape[-1] == xy_width(M):
         return None
     return params[..., 5 * M : 5 * M + 2]
 
@@ -284,6 +284,7 @@ def behaviour_features(hist_type, hist_dt, hist_t_before, hist_xy, screen):
 
 
 NUM_STEP_FEATURES = 4
+STILL_STEP = 1e-6  # screens: a shorter last step stood still (step_features; motion_direction's default)
 STEP_SEED = 1789  # the step processor's own kernel seed (ContextAwareActionGenerator: it must not draw from the global one)
 
 
@@ -300,10 +301,10 @@ def step_features(dec_xy, prev_xy):
     :class:`ContextAwareActionGenerator`, step context)."""
     step = ops.cast(dec_xy, "float32") - ops.cast(prev_xy, "float32")
     norm = ops.sqrt(ops.sum(ops.square(step), axis=-1, keepdims=True))
-    still = norm <= 1e-6  # float32 noise of a position that did not move (the sampling loop's pixel grid)
+    still = norm <= STILL_STEP  # float32 noise of a position that did not move (the sampling loop's pixel grid)
     log_len = (ops.log(ops.where(still, 0.0, norm) + 1e-5) + 6.5) / 3.0
     still = ops.cast(still, "float32")
-    return ops.concatenate([log_len, still, motion_direction(step)], axis=-1)
+    return ops.concatenate([log_len, still, motion_direction(step, STILL_STEP)], axis=-1)
 
 
 def previous_cursor(dec_xy, hist_xy, hist_type):
@@ -463,6 +464,7 @@ class ContextAwareActionGenerator(keras.layers.Layer):
         time_encoding=None,
         anchor_event_bias=False,
         step_context=False,
+        step_gate=True,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -493,6 +495,7 @@ class ContextAwareActionGenerator(keras.layers.Layer):
         self.xy_frame = xy_frame
         self.anchor_event_bias = bool(anchor_event_bias)
         self.step_context = bool(step_context)
+        self.gated = bool(step_gate)
         p = self.dtype_policy
         d = self.d_model
 
@@ -515,14 +518,16 @@ class ContextAwareActionGenerator(keras.layers.Layer):
         # through a zero-kernel projection (step_gate), so an untrained model's outputs are those of
         # the model without it, and a model trained without it warm-starts (--init-from) unchanged;
         # the random features let it open at once (a zero kernel under the gelu itself learned
-        # slower: README, "Step context and a turn of its own"). Its kernel's seed is fixed and the
+        # slower: README, "The step context as a default"). Its kernel's seed is fixed and the
         # gate's zeros take none: Keras seeds each unseeded random initializer from Python's
         # generator when it is made, so a draw here would move every layer made after it.
+        # step_gate=False: the layout of models saved before the gate (from_config), no gate.
         self.step_processor = self.step_gate = None
         if self.step_context:
             self.step_processor = keras.layers.Dense(d, activation="gelu", kernel_initializer=keras.initializers.GlorotUniform(seed=STEP_SEED),
                                                      name="step_processor", dtype=p)
-            self.step_gate = keras.layers.Dense(d, use_bias=False, kernel_initializer="zeros", name="step_gate", dtype=p)
+            if self.gated:
+                self.step_gate = keras.layers.Dense(d, use_bias=False, kernel_initializer="zeros", name="step_gate", dtype=p)
         self.fusion_dropout = keras.layers.Dropout(self.dropout, dtype=p)
         self.event_head = dense(F.NUM_EVENT_CLASSES, "event_type_head")
         self.type_condition = keras.layers.Embedding(F.NUM_EVENT_TYPES, d, name="type_condition", dtype=p)
@@ -561,6 +566,7 @@ class ContextAwareActionGenerator(keras.layers.Layer):
         self.type_condition.build(dec_type_shape)
         if self.step_processor is not None:
             self.step_processor.build(steps + (NUM_STEP_FEATURES,))
+        if self.step_gate is not None:
             self.step_gate.build(steps + (d,))
         for head in (self.event_head, self.timing, self.xy_head, self.button_head, self.key_head, self.scroll_head, self.dwell):
             head.build(steps + (d,))
@@ -619,7 +625,8 @@ class ContextAwareActionGenerator(keras.layers.Layer):
         (:func:`previous_cursor`) and the anchor ``pointer`` of :meth:`fuse`."""
         ha = h + self.type_condition(step_type)
         if self.step_processor is not None:
-            ha = ha + self.step_gate(self.step_processor(ops.cast(step_features(dec_xy, prev_xy), self.compute_dtype)))
+            steps = self.step_processor(ops.cast(step_features(dec_xy, prev_xy), self.compute_dtype))
+            ha = ha + (steps if self.step_gate is None else self.step_gate(steps))
         M = self.num_xy_mixtures
         xy_raw = self.xy_head(ha)
         cursor = ops.cast(dec_xy, self.compute_dtype)
@@ -670,5 +677,13 @@ class ContextAwareActionGenerator(keras.layers.Layer):
             time_encoding=self.time_encoding,
             anchor_event_bias=self.anchor_event_bias,
             step_context=self.step_context,
+            step_gate=self.gated,
         )
         return config
+
+    @classmethod
+    def from_config(cls, config):
+        # a step context saved before its gate (no "step_gate" key) keeps its ungated layout
+        if config.get("step_context") and "step_gate" not in config:
+            config = {**config, "step_gate": False}
+        return super().from_config(config)

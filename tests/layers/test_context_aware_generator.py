@@ -267,6 +267,22 @@ def test_step_context_starts_as_a_no_op_and_lets_the_heads_hear_the_last_step():
     assert ContextAwareActionGenerator.from_config(layers[True].get_config()).step_context
 
 
+def test_a_step_context_saved_before_its_gate_loads_in_its_own_layout():
+    """A config saved before ``step_gate`` existed (``step_context`` on, no ``step_gate`` key)
+    rebuilds the ungated layout those models hold (the step processor's kernel and bias, no
+    gate), so their files still load and warm-start; new configs keep the gate."""
+    args = _inputs()
+    new = ContextAwareActionGenerator(D, NK, num_xy_mixtures=3, num_timing_components=2, num_anchors=P, step_context=True)
+    config = new.get_config()
+    assert config["step_gate"] is True
+    old_config = {k: v for k, v in config.items() if k != "step_gate"}
+    old = ContextAwareActionGenerator.from_config(old_config)
+    old(*args)
+    assert old.step_gate is None and old.get_config()["step_gate"] is False
+    assert sorted(w.path.split("/", 1)[1] for w in old.weights if "step" in w.path) == ["step_processor/bias", "step_processor/kernel"]
+    assert ContextAwareActionGenerator.from_config(config).step_gate is not None
+
+
 def test_behaviour_features_known_values():
     hist_type = np.array([[0, 0, F.MOVE, F.PRESS, F.MOVE, F.MOVE]], "int32")
     hist_dt = np.array([[999, 999, 9.0, 99.0, 3.0, 19.0]], "float32")
